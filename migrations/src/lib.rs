@@ -1,0 +1,16 @@
+//! Database migrations for epro, one file per change, append-only: a migration that has landed
+//! on main is never edited; a correction is a new migration.
+//! The server runs `Migrator::up` at start; `epro migrate` runs it on demand.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261127_000001_foundation;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261127_000001_foundation::Migration)]
+    }
+}

@@ -1,0 +1,135 @@
+//! The one API error: JSON `{"code", "message"}` with the right status. Service errors map to
+//! codes here and nowhere else; poem's own errors (bad JSON, missing token, unknown route, body
+//! too large) are turned into the same shape by `json_errors`. 5xx bodies carry no detail.
+
+use poem::{IntoResponse, Response, http::StatusCode};
+use poem_openapi::{ApiResponse, Object, payload::Json};
+
+use crate::error::Error;
+
+/// Every error the API returns.
+#[derive(Debug, Clone, Object)]
+pub struct ErrorBody {
+    /// Stable machine-readable code, e.g. `invalid_credentials`.
+    pub code: String,
+    /// What was wrong, where, and what to do; for people.
+    pub message: String,
+}
+
+impl ErrorBody {
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Json<Self> {
+        Json(Self {
+            code: code.into(),
+            message: message.into(),
+        })
+    }
+}
+
+#[derive(Debug, ApiResponse)]
+pub enum ApiError {
+    /// The request is malformed (bad JSON, missing field, wrong type).
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// Not authenticated, or wrong credentials.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
+    /// Authenticated, but not allowed (or a printed password must be changed first).
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
+    /// No such record, or not visible to you.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+    /// The request conflicts with the current state.
+    #[oai(status = 409)]
+    Conflict(Json<ErrorBody>),
+    /// The request body is larger than the configured limit.
+    #[oai(status = 413)]
+    PayloadTooLarge(Json<ErrorBody>),
+    /// The request is well-formed but a value is not acceptable; `message` names the field.
+    #[oai(status = 422)]
+    Unprocessable(Json<ErrorBody>),
+    /// Too many failed attempts; retry after the given number of seconds.
+    #[oai(status = 429)]
+    TooManyRequests(Json<ErrorBody>, #[oai(header = "Retry-After")] String),
+    /// Something failed on the server; the request id in the logs has the details.
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Invalid { field, message } => ApiError::Unprocessable(ErrorBody::new(
+                "invalid_input",
+                format!("{field}: {message}"),
+            )),
+            Error::InvalidCredentials => ApiError::Unauthorized(ErrorBody::new(
+                "invalid_credentials",
+                "invalid email or password",
+            )),
+            Error::Unauthenticated => ApiError::Unauthorized(ErrorBody::new(
+                "unauthenticated",
+                "a valid bearer token is required; log in with POST /api/v1/auth/login",
+            )),
+            Error::PasswordChangeRequired => {
+                ApiError::Forbidden(ErrorBody::new("password_change_required", e.to_string()))
+            }
+            Error::Forbidden(action) => ApiError::Forbidden(ErrorBody::new(
+                "forbidden",
+                format!("your role may not do {action}"),
+            )),
+            Error::NotFound(what) => {
+                ApiError::NotFound(ErrorBody::new("not_found", format!("{what} not found")))
+            }
+            Error::Conflict { code, message } => ApiError::Conflict(ErrorBody::new(code, message)),
+            Error::Throttled { retry_after_secs } => ApiError::TooManyRequests(
+                ErrorBody::new("too_many_attempts", e.to_string()),
+                retry_after_secs.to_string(),
+            ),
+            Error::Store(_) | Error::Internal(_) => {
+                tracing::error!(error = %e, "internal error");
+                ApiError::Internal(ErrorBody::new("internal", "internal server error"))
+            }
+        }
+    }
+}
+
+/// The stable code for a status when poem itself produced the error.
+fn code_for(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::BAD_REQUEST => "bad_request",
+        StatusCode::UNAUTHORIZED => "unauthenticated",
+        StatusCode::FORBIDDEN => "forbidden",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::UNPROCESSABLE_ENTITY => "invalid_input",
+        StatusCode::TOO_MANY_REQUESTS => "too_many_requests",
+        StatusCode::REQUEST_TIMEOUT => "timeout",
+        s if s.is_server_error() => "internal",
+        _ => "error",
+    }
+}
+
+/// Turn any poem error into the JSON error shape.
+pub async fn json_errors(err: poem::Error) -> Response {
+    // Our own `ApiError`s arrive as errors built from their (already JSON) response.
+    if err.is_from_response() {
+        return err.into_response();
+    }
+    let status = err.status();
+    let message = if status.is_server_error() {
+        tracing::error!(error = %err, "unhandled error");
+        "internal server error".to_string()
+    } else if status == StatusCode::NOT_FOUND {
+        "no such endpoint; see /api/docs".to_string()
+    } else if status == StatusCode::UNAUTHORIZED {
+        "a valid bearer token is required; log in with POST /api/v1/auth/login".to_string()
+    } else {
+        err.to_string()
+    };
+    let mut resp = ErrorBody::new(code_for(status), message).into_response();
+    resp.set_status(status);
+    resp
+}

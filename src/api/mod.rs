@@ -1,0 +1,69 @@
+//! The JSON API (poem-openapi): one `#[OpenApi]` struct per area, typed requests and responses,
+//! one `ApiError`. Handlers authenticate, call one service function and shape its result;
+//! they never query the database or judge permissions themselves.
+
+pub mod audit;
+pub mod auth;
+pub mod client;
+pub mod error;
+pub mod health;
+pub mod sites;
+pub mod users;
+
+use std::sync::Arc;
+
+use poem_openapi::{OpenApiService, SecurityScheme, Tags, auth::Bearer};
+
+use crate::{app::App, auth as auth_service, auth::StaffActor};
+pub use error::{ApiError, ErrorBody};
+
+#[derive(Tags)]
+pub enum Tag {
+    /// Staff login, logout, own account and password.
+    Auth,
+    /// Staff accounts (admin).
+    Users,
+    /// The study's sites.
+    Sites,
+    /// The tamper-evident audit trail.
+    Audit,
+}
+
+/// A staff session token from POST /api/v1/auth/login, sent as `Authorization: Bearer <token>`.
+#[derive(SecurityScheme)]
+#[oai(ty = "bearer")]
+pub struct StaffToken(Bearer);
+
+impl StaffToken {
+    pub async fn actor(&self, app: &App) -> Result<StaffActor, ApiError> {
+        Ok(auth_service::authenticate(app, &self.0.token).await?)
+    }
+}
+
+pub type Service = OpenApiService<
+    (
+        auth::AuthApi,
+        users::UsersApi,
+        sites::SitesApi,
+        audit::AuditApi,
+    ),
+    (),
+>;
+
+pub fn service(app: Arc<App>) -> Service {
+    OpenApiService::new(
+        (
+            auth::AuthApi { app: app.clone() },
+            users::UsersApi { app: app.clone() },
+            sites::SitesApi { app: app.clone() },
+            audit::AuditApi { app },
+        ),
+        "epro",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(
+        "Electronic patient-reported outcomes for clinical trials. Errors are JSON \
+         `{\"code\", \"message\"}` with a stable code.",
+    )
+    .server("/api")
+}

@@ -1,0 +1,17 @@
+//! What every service needs, built once at start: database, clock, keys, study, settings.
+//! Services take `&App`; nothing here does work of its own.
+
+use std::sync::Arc;
+
+use ipnet::IpNet;
+
+use crate::{clock::Clock, config::Settings, domain::study::Study, keys::Keys, store::Db};
+
+pub struct App {
+    pub db: Db,
+    pub clock: Arc<dyn Clock>,
+    pub keys: Keys,
+    pub study: Study,
+    pub settings: Settings,
+    pub trusted_proxies: Vec<IpNet>,
+}

@@ -1,0 +1,231 @@
+//! Typed settings from an optional `epro.toml` (or the file named by EPRO_CONFIG) overlaid by
+//! `EPRO_*` environment variables. Secrets are wrapped so they never reach a log or `Debug`.
+//! This module reads settings; it does not open databases or generate keys (see `keys`).
+
+use std::{fmt, net::SocketAddr, path::PathBuf};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use ipnet::IpNet;
+use serde::{Deserialize, Deserializer, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    #[default]
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Human,
+    Json,
+}
+
+/// A secret setting: its value never appears in `Debug` output.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(#[serde(deserialize_with = "lenient_string")] String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Settings {
+    /// development (default) or production. Production refuses generated development keys.
+    pub env: Environment,
+    /// `sqlite://…` or `postgres://…`; the scheme picks the backend.
+    #[serde(deserialize_with = "lenient_string")]
+    pub database_url: String,
+    pub listen: SocketAddr,
+    /// Public address of the server, used in links sent to people.
+    #[serde(deserialize_with = "lenient_string")]
+    pub base_url: String,
+    pub log_format: LogFormat,
+    /// 32-byte key (64 hex characters) for the audit-trail HMAC chain.
+    pub audit_key: Option<Secret>,
+    /// 32-byte key (64 hex characters) for personal data encrypted at rest.
+    pub data_key: Option<Secret>,
+    /// Comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is trusted.
+    #[serde(deserialize_with = "lenient_string")]
+    pub trusted_proxies: String,
+    /// Folder for the SQLite file, development keys and the local mail outbox.
+    pub data_dir: PathBuf,
+    /// The study file: the protocol this deployment serves.
+    pub study_file: PathBuf,
+    /// Email of the first admin created when the database has none.
+    #[serde(deserialize_with = "lenient_string")]
+    pub bootstrap_admin_email: String,
+    /// Password for that first admin; when unset a one-time password is generated and printed.
+    pub bootstrap_admin_password: Option<Secret>,
+    /// Largest accepted request body, in bytes.
+    pub body_limit_bytes: usize,
+    /// Lifetime of a staff session token, in hours.
+    pub session_hours: u32,
+    /// Seconds that in-flight requests get to finish on SIGINT/SIGTERM.
+    pub shutdown_grace_seconds: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            env: Environment::Development,
+            database_url: "sqlite://data/epro.db?mode=rwc".into(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            base_url: "http://127.0.0.1:8080".into(),
+            log_format: LogFormat::Human,
+            audit_key: None,
+            data_key: None,
+            trusted_proxies: String::new(),
+            data_dir: PathBuf::from("data"),
+            study_file: PathBuf::from("studies/hermes.toml"),
+            bootstrap_admin_email: "admin@example.org".into(),
+            bootstrap_admin_password: None,
+            body_limit_bytes: 1024 * 1024,
+            session_hours: 12,
+            shutdown_grace_seconds: 10,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+impl Settings {
+    /// Defaults, then the config file (EPRO_CONFIG, default `epro.toml`, optional), then EPRO_*.
+    pub fn load() -> Result<Self, ConfigError> {
+        let file = std::env::var("EPRO_CONFIG").unwrap_or_else(|_| "epro.toml".into());
+        let settings: Settings = Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::file(&file))
+            .merge(Env::prefixed("EPRO_").ignore(&["CONFIG", "TEST_DATABASE_URL"]))
+            .extract()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.trusted_proxy_nets()?;
+        let scheme = self.database_url.split(':').next().unwrap_or_default();
+        if !matches!(scheme, "sqlite" | "postgres" | "postgresql") {
+            return Err(ConfigError::Invalid(format!(
+                "EPRO_DATABASE_URL must start with sqlite:// or postgres://, found scheme {scheme:?}"
+            )));
+        }
+        url::Url::parse(&self.base_url)
+            .map_err(|e| ConfigError::Invalid(format!("EPRO_BASE_URL is not a valid URL: {e}")))?;
+        if self.body_limit_bytes < 1024 {
+            return Err(ConfigError::Invalid(
+                "EPRO_BODY_LIMIT_BYTES must be at least 1024".into(),
+            ));
+        }
+        if self.session_hours == 0 {
+            return Err(ConfigError::Invalid(
+                "EPRO_SESSION_HOURS must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The parsed EPRO_TRUSTED_PROXIES. A bare address counts as a /32 (or /128) range.
+    pub fn trusted_proxy_nets(&self) -> Result<Vec<IpNet>, ConfigError> {
+        self.trusted_proxies
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<IpNet>()
+                    .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+                    .map_err(|_| {
+                        ConfigError::Invalid(format!(
+                            "EPRO_TRUSTED_PROXIES: {s:?} is not an IP address or CIDR range"
+                        ))
+                    })
+            })
+            .collect()
+    }
+}
+
+/// Environment values are parsed loosely by figment (`1234` becomes a number); every text
+/// setting accepts any scalar and keeps it as the text that was written.
+fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Scalar {
+        Text(String),
+        Int(i64),
+        Uint(u64),
+        Float(f64),
+        Bool(bool),
+    }
+    Ok(match Scalar::deserialize(d)? {
+        Scalar::Text(s) => s,
+        Scalar::Int(i) => i.to_string(),
+        Scalar::Uint(u) => u.to_string(),
+        Scalar::Float(f) => f.to_string(),
+        Scalar::Bool(b) => b.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trusted_proxies_accept_addresses_and_ranges() {
+        let s = Settings {
+            trusted_proxies: "10.0.0.0/8, 192.168.1.1,::1".into(),
+            ..Settings::default()
+        };
+        let nets = s.trusted_proxy_nets().expect("valid");
+        assert_eq!(nets.len(), 3);
+    }
+
+    #[test]
+    fn a_bad_proxy_entry_is_named() {
+        let s = Settings {
+            trusted_proxies: "10.0.0.0/8,not-an-ip".into(),
+            ..Settings::default()
+        };
+        let err = s.validate().expect_err("invalid");
+        assert!(err.to_string().contains("not-an-ip"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_database_scheme_is_refused() {
+        let s = Settings {
+            database_url: "mysql://x".into(),
+            ..Settings::default()
+        };
+        assert!(s.validate().is_err());
+    }
+
+    #[test]
+    fn secrets_are_not_printed() {
+        let s = Settings {
+            audit_key: Some(Secret::new("topsecret")),
+            ..Settings::default()
+        };
+        assert!(!format!("{s:?}").contains("topsecret"));
+    }
+}

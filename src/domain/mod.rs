@@ -1,0 +1,8 @@
+//! The rules of the trial as plain types and pure functions: no database, no HTTP, no clock
+//! (time comes in as an argument). Most unit tests live here.
+
+pub mod audit;
+pub mod permissions;
+pub mod staff;
+pub mod study;
+pub mod throttle;

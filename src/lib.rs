@@ -1,0 +1,19 @@
+//! epro: an electronic patient-reported outcomes server for clinical trials.
+//! See DESIGN in the README: domain (pure rules) · store (the only database code) · services ·
+//! api (JSON, OpenAPI) — all assembled by `startup`.
+
+pub mod api;
+pub mod app;
+pub mod audit;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod keys;
+pub mod sites;
+pub mod startup;
+pub mod store;
+pub mod study;
+pub mod telemetry;
+pub mod users;

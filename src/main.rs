@@ -1,0 +1,192 @@
+//! The `epro` command: serve, migrate, manage users, verify the audit trail.
+//! Errors end the process with one line on stderr and a non-zero exit code, never a backtrace.
+
+use std::{process::ExitCode, sync::Arc};
+
+use clap::{Parser, Subcommand};
+use epro::{
+    audit::{self, Verdict},
+    clock::SystemClock,
+    config::Settings,
+    keys::Keys,
+    startup::{self, Application},
+    store, telemetry, users,
+};
+
+/// epro — electronic patient-reported outcomes for clinical trials.
+///
+/// Settings come from epro.toml (or the file in EPRO_CONFIG) and EPRO_* environment variables;
+/// see the README for the full table.
+#[derive(Parser)]
+#[command(name = "epro", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default): migrate, load the study, create the first admin if none.
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Validate a study file and exit (default: the configured EPRO_STUDY_FILE).
+    StudyCheck {
+        /// Path of the study file.
+        file: Option<std::path::PathBuf>,
+    },
+    /// Staff accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// The tamper-evident audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a staff account and print a one-time password (changed at first login).
+    Create {
+        /// Login email.
+        #[arg(long)]
+        email: String,
+        /// admin, data_manager, monitor or site_staff.
+        #[arg(long)]
+        role: String,
+        /// Site code (repeat for several); required for monitor and site_staff.
+        #[arg(long = "site")]
+        sites: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the whole chain with EPRO_AUDIT_KEY; name the first broken event.
+    Verify,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("epro: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("epro: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode, String> {
+    let settings = Settings::load().map_err(|e| e.to_string())?;
+    telemetry::init(settings.log_format);
+    let clock = Arc::new(SystemClock);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let application = Application::build(settings, clock)
+                .await
+                .map_err(|e| e.to_string())?;
+            if let Some(admin) = application.bootstrap_admin() {
+                print_bootstrap(&admin.email, admin.one_time_password.as_deref());
+            }
+            let addr = application.address();
+            tracing::info!(%addr, "epro listening; API docs at http://{addr}/api/docs");
+            application
+                .run_until(startup::shutdown_signal())
+                .await
+                .map_err(|e| format!("server error: {e}"))?;
+            tracing::info!("stopped");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate => {
+            let db = store::connect(&settings.database_url)
+                .await
+                .map_err(|e| e.to_string())?;
+            store::migrate(&db, &settings.database_url)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "migrations applied to {}",
+                store::describe_target(&settings.database_url)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::StudyCheck { file } => {
+            let path = file.unwrap_or(settings.study_file);
+            let study = epro::study::load(&path).map_err(|e| e.to_string())?;
+            println!(
+                "OK: {} — {} sites, languages {}, time zone {}, sha256 {}",
+                study.id,
+                study.sites.len(),
+                study.languages.join(", "),
+                study.time_zone,
+                study.sha256
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::User {
+            command: UserCommand::Create { email, role, sites },
+        } => {
+            let app = startup::prepare(settings, clock)
+                .await
+                .map_err(|e| e.to_string())?;
+            let (user, password) = users::create_from_cli(&app, &email, &role, sites)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("created {} account {}", user.role, user.id);
+            println!("one-time password (shown once; must be changed at first login): {password}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => {
+            let keys = Keys::resolve(&settings).map_err(|e| e.to_string())?;
+            let db = store::connect(&settings.database_url)
+                .await
+                .map_err(|e| e.to_string())?;
+            match audit::verify(&db, &keys.audit)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                Verdict::Intact { events } => {
+                    let (seq, hash) = audit::head(&db).await.map_err(|e| e.to_string())?;
+                    println!("OK: audit chain intact, {events} events, head {seq} {hash}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Verdict::Broken(broken) => {
+                    println!("BROKEN: audit event {} — {}", broken.seq, broken.problem);
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+    }
+}
+
+/// Printed once, on stdout (never into the logs).
+fn print_bootstrap(email: &str, one_time_password: Option<&str>) {
+    println!("================================================================");
+    println!(" epro created the first admin account");
+    println!("   email:    {email}");
+    match one_time_password {
+        Some(p) => {
+            println!("   password: {p}");
+            println!(" This one-time password is shown only now. Log in and change it");
+            println!(" (PUT /api/v1/auth/password) before anything else.");
+        }
+        None => println!("   password: the one in EPRO_BOOTSTRAP_ADMIN_PASSWORD"),
+    }
+    println!("================================================================");
+}

@@ -1,0 +1,197 @@
+//! Build the application: connect and migrate, load and register the study, create the first
+//! admin, assemble routes and middleware, bind the listener; then serve until a shutdown signal.
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use poem::{
+    Body, Endpoint, EndpointExt, IntoResponse, Request, Response, Route, Server,
+    http::StatusCode,
+    listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
+    middleware::{CatchPanic, RequestId},
+};
+
+use crate::{
+    api::{self, error::json_errors},
+    app::App,
+    clock::Clock,
+    config::Settings,
+    error::Error,
+    keys::Keys,
+    store, study,
+    users::{self, BootstrapAdmin},
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Keys(#[from] crate::keys::KeyError),
+    #[error(transparent)]
+    Database(#[from] store::ConnectError),
+    #[error("{0}")]
+    Service(#[from] Error),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// Everything that must hold before the server takes requests (used by `serve` and the CLI).
+pub async fn prepare(settings: Settings, clock: Arc<dyn Clock>) -> Result<Arc<App>, StartupError> {
+    settings.validate()?;
+    let keys = Keys::resolve(&settings)?;
+    let study = study::load(&settings.study_file)?;
+    let db = store::connect(&settings.database_url).await?;
+    store::migrate(&db, &settings.database_url).await?;
+    study::register(&db, &keys, clock.as_ref(), &study).await?;
+    let trusted_proxies = settings.trusted_proxy_nets()?;
+    Ok(Arc::new(App {
+        db,
+        clock,
+        keys,
+        study,
+        settings,
+        trusted_proxies,
+    }))
+}
+
+pub struct Application {
+    app: Arc<App>,
+    acceptor: TcpAcceptor,
+    addr: SocketAddr,
+    bootstrap: Option<BootstrapAdmin>,
+}
+
+impl Application {
+    pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<Self, StartupError> {
+        let listen = settings.listen;
+        let app = prepare(settings, clock).await?;
+        let bootstrap = users::bootstrap_admin(&app).await?;
+        let acceptor = TcpListener::bind(listen)
+            .into_acceptor()
+            .await
+            .map_err(|source| StartupError::Listen {
+                addr: listen,
+                source,
+            })?;
+        let addr = acceptor
+            .local_addr()
+            .first()
+            .and_then(|a| a.as_socket_addr().copied())
+            .unwrap_or(listen);
+        Ok(Self {
+            app,
+            acceptor,
+            addr,
+            bootstrap,
+        })
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn app(&self) -> Arc<App> {
+        self.app.clone()
+    }
+
+    /// The first admin, when this start created one.
+    pub fn bootstrap_admin(&self) -> Option<&BootstrapAdmin> {
+        self.bootstrap.as_ref()
+    }
+
+    /// Serve until `shutdown` completes, then let in-flight requests finish (bounded).
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let grace = Duration::from_secs(self.app.settings.shutdown_grace_seconds);
+        let endpoint = routes(self.app.clone());
+        Server::new_with_acceptor(self.acceptor)
+            .run_with_graceful_shutdown(endpoint, shutdown, Some(grace))
+            .await
+    }
+}
+
+/// All routes and middleware.
+pub fn routes(app: Arc<App>) -> impl Endpoint {
+    let service = api::service(app.clone());
+    let spec = service.spec_endpoint();
+    let docs = service.swagger_ui();
+    let limit = app.settings.body_limit_bytes;
+    Route::new()
+        .at("/healthz", api::health::healthz)
+        .at("/readyz", api::health::readyz)
+        .at("/api/openapi.json", spec)
+        .nest("/api/docs", docs)
+        .nest("/api", service)
+        .data(app)
+        .around(move |ep, req| body_limit(ep, req, limit))
+        .catch_all_error(json_errors)
+        .around(log_request)
+        .with(CatchPanic::new())
+        .with(RequestId::default())
+}
+
+/// Refuse bodies over the limit, whether announced by Content-Length or streamed.
+async fn body_limit<E: Endpoint>(
+    ep: Arc<E>,
+    mut req: Request,
+    limit: usize,
+) -> poem::Result<Response> {
+    let too_large = || poem::Error::from_status(StatusCode::PAYLOAD_TOO_LARGE);
+    let declared = req
+        .header("content-length")
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let body = req.take_body();
+    let bytes = body
+        .into_bytes_limit(limit)
+        .await
+        .map_err(|_| too_large())?;
+    req.set_body(Body::from_bytes(bytes));
+    Ok(ep.call(req).await?.into_response())
+}
+
+/// One log line per request: method, path (never the query: it may carry tokens), status, time.
+async fn log_request<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Response> {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let started = std::time::Instant::now();
+    let resp = ep.call(req).await?.into_response();
+    let status = resp.status().as_u16();
+    let ms = started.elapsed().as_millis();
+    if status >= 500 {
+        tracing::error!(%method, %path, status, ms, "request");
+    } else {
+        tracing::info!(%method, %path, status, ms, "request");
+    }
+    Ok(resp)
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}

@@ -1,0 +1,219 @@
+use futures::future::join_all;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::helpers::{TestApp, spawn_app};
+
+fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+/// Some audited activity: logins, a user, site changes.
+async fn activity(app: &TestApp) {
+    let admin = app.admin_token().await;
+    let _ = app.login("nobody@hermes.test", "wrong-password").await;
+    app.staff_token("site_staff", &["ZAS"]).await;
+    let resp = app
+        .post(
+            "/api/v1/sites/AZT/disable",
+            Some(&admin),
+            json!({ "reason": "site closed recruitment" }),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+}
+
+#[tokio::test]
+async fn verify_is_ok_after_activity_and_head_matches() {
+    let app = spawn_app().await;
+    activity(&app).await;
+    let admin = app.admin_token().await;
+    let out = app.cli(&["audit", "verify"]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        stdout(&out),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout(&out).starts_with("OK"), "{}", stdout(&out));
+
+    let head: Value = app
+        .get("/api/v1/audit/head", Some(&admin))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let rows = app.audit_rows().await;
+    assert_eq!(head["seq"], rows.len() as i64);
+    assert!(
+        stdout(&out).contains(head["hash"].as_str().unwrap_or("?")),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[tokio::test]
+async fn a_hand_edited_row_is_named() {
+    let app = spawn_app().await;
+    activity(&app).await;
+    app.sql("UPDATE audit_event SET reason = 'nothing happened' WHERE seq = 3")
+        .await;
+    let out = app.cli(&["audit", "verify"]);
+    assert!(!out.status.success());
+    assert!(stdout(&out).contains("audit event 3 "), "{}", stdout(&out));
+}
+
+#[tokio::test]
+async fn an_edit_rehashed_with_plain_sha256_is_named() {
+    let app = spawn_app().await;
+    activity(&app).await;
+    let rows = app.audit_rows().await;
+    let n = rows.len() as i64;
+    assert!(n >= 5);
+    let edited = 4;
+    app.sql(&format!(
+        "UPDATE audit_event SET reason = 'rewritten' WHERE seq = {edited}"
+    ))
+    .await;
+
+    // Someone with database access but without the key recomputes every later hash.
+    let prev: String = {
+        let backend = app.app.db.get_database_backend();
+        use sea_orm::ConnectionTrait;
+        let row = app
+            .app
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                backend,
+                format!("SELECT hash FROM audit_event WHERE seq = {}", edited - 1),
+            ))
+            .await
+            .expect("query")
+            .expect("row");
+        row.try_get("", "hash").expect("hash")
+    };
+    let mut prev = prev;
+    for seq in edited..=n {
+        let content = content_of(&app, seq).await;
+        let mut h = Sha256::new();
+        h.update(prev.as_bytes());
+        h.update(serde_jcs::to_string(&content).expect("jcs").as_bytes());
+        let hash = hex::encode(h.finalize());
+        app.sql(&format!(
+            "UPDATE audit_event SET prev_hash = '{prev}', hash = '{hash}' WHERE seq = {seq}"
+        ))
+        .await;
+        prev = hash;
+    }
+    app.sql(&format!(
+        "UPDATE audit_head SET hash = '{prev}' WHERE id = 1"
+    ))
+    .await;
+
+    let out = app.cli(&["audit", "verify"]);
+    assert!(!out.status.success());
+    assert!(
+        stdout(&out).contains(&format!("audit event {edited} ")),
+        "{}",
+        stdout(&out)
+    );
+}
+
+/// The stored content of one event, as the chain hashes it.
+async fn content_of(app: &TestApp, seq: i64) -> Value {
+    use sea_orm::ConnectionTrait;
+    let backend = app.app.db.get_database_backend();
+    let r = app
+        .app
+        .db
+        .query_one_raw(sea_orm::Statement::from_string(
+            backend,
+            format!(
+                "SELECT seq, at, actor_kind, actor_id, action, entity_type, entity_id, before, after, reason \
+                 FROM audit_event WHERE seq = {seq}"
+            ),
+        ))
+        .await
+        .expect("query")
+        .expect("row");
+    let s = |c: &str| r.try_get::<Option<String>>("", c).expect(c);
+    json!({
+        "seq": r.try_get::<i64>("", "seq").expect("seq"),
+        "at": s("at"), "actor_kind": s("actor_kind"), "actor_id": s("actor_id"),
+        "action": s("action"), "entity_type": s("entity_type"), "entity_id": s("entity_id"),
+        "before": s("before"), "after": s("after"), "reason": s("reason"),
+    })
+}
+
+#[tokio::test]
+async fn fifty_concurrent_audited_writes_leave_a_gapless_verified_chain() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let before = app.audit_rows().await.len();
+    let sites = [
+        "ZAS", "AZORG", "UZG", "JESSA", "AZGR", "UZL", "AZDELTA", "AZT",
+    ];
+    let requests = (0..50).map(|i| {
+        let (app, admin) = (&app, &admin);
+        let site = sites[i % sites.len()];
+        let verb = if (i / sites.len()).is_multiple_of(2) {
+            "disable"
+        } else {
+            "enable"
+        };
+        async move {
+            app.post(
+                &format!("/api/v1/sites/{site}/{verb}"),
+                Some(admin),
+                json!({ "reason": format!("write {i}") }),
+            )
+            .await
+            .status()
+        }
+    });
+    let statuses = join_all(requests).await;
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+
+    let rows = app.audit_rows().await;
+    assert_eq!(rows.len(), before + 50);
+    for (i, row) in rows.iter().enumerate() {
+        assert_eq!(row["seq"], json!(i as i64 + 1), "gapless");
+    }
+    let out = app.cli(&["audit", "verify"]);
+    assert!(out.status.success(), "{}", stdout(&out));
+}
+
+#[tokio::test]
+async fn the_trail_records_actor_reason_and_values_but_no_personal_data() {
+    let app = spawn_app().await;
+    activity(&app).await;
+    let rows = app.audit_rows().await;
+    let text = serde_json::to_string(&rows).expect("json");
+    assert!(
+        !text.contains('@'),
+        "an email reached the audit trail: {text}"
+    );
+
+    let actions: Vec<&str> = rows.iter().filter_map(|r| r["action"].as_str()).collect();
+    for expected in [
+        "study.registered",
+        "user.created",
+        "auth.login",
+        "auth.login_failed",
+        "auth.password_changed",
+        "site.disabled",
+    ] {
+        assert!(
+            actions.contains(&expected),
+            "{expected} not audited: {actions:?}"
+        );
+    }
+    let site = rows
+        .iter()
+        .find(|r| r["action"] == "site.disabled")
+        .expect("site.disabled");
+    assert_eq!(site["actor_kind"], "staff");
+    assert_eq!(site["reason"], "site closed recruitment");
+    assert_eq!(site["before"], r#"{"disabled":false}"#);
+    assert_eq!(site["after"], r#"{"disabled":true}"#);
+}

@@ -1,0 +1,127 @@
+use serde_json::Value;
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn health_ready_and_openapi() {
+    let app = spawn_app().await;
+    assert_eq!(app.get("/healthz", None).await.status(), 200);
+    let ready = app.get("/readyz", None).await;
+    assert_eq!(ready.status(), 200);
+
+    let resp = app.get("/api/openapi.json", None).await;
+    assert_eq!(resp.status(), 200);
+    let spec: Value = resp.json().await.expect("json");
+    assert!(
+        spec["openapi"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("3.")
+    );
+    for path in [
+        "/v1/auth/login",
+        "/v1/auth/logout",
+        "/v1/auth/me",
+        "/v1/auth/password",
+    ] {
+        assert!(
+            spec["paths"].get(path).is_some(),
+            "{path} missing from the OpenAPI document"
+        );
+    }
+    // Every operation declares its 4xx responses.
+    for (path, ops) in spec["paths"].as_object().expect("paths") {
+        for (method, op) in ops.as_object().expect("ops") {
+            let responses = op["responses"].as_object().expect("responses");
+            assert!(
+                responses.keys().any(|k| k.starts_with('4')),
+                "{method} {path} declares no 4xx response"
+            );
+        }
+    }
+    assert_eq!(app.get("/api/docs/", None).await.status(), 200);
+}
+
+#[tokio::test]
+async fn errors_are_json_with_a_code() {
+    let app = spawn_app().await;
+    let cases = [
+        ("/nowhere", 404, "not_found"),
+        ("/api/v1/users", 401, "unauthenticated"),
+    ];
+    for (path, status, code) in cases {
+        let resp = app.get(path, None).await;
+        assert_eq!(resp.status(), status, "{path}");
+        let body: Value = resp.json().await.expect("json error body");
+        assert_eq!(body["code"], code, "{path}");
+        assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+
+    // Malformed JSON names the problem.
+    let resp = app
+        .client
+        .post(format!("{}/api/v1/auth/login", app.address))
+        .header("content-type", "application/json")
+        .body("{\"email\": \"x@y.org\"")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(resp.status(), 400);
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body["code"], "bad_request");
+
+    // A missing field names the object and the expected type.
+    let resp = app
+        .post(
+            "/api/v1/auth/login",
+            None,
+            serde_json::json!({ "email": "x@y.org" }),
+        )
+        .await;
+    assert_eq!(resp.status(), 400);
+    let body: Value = resp.json().await.expect("json");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("LoginRequest"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_refused_streamed_or_not() {
+    let app = spawn_app_small_limit().await;
+    let big = "x".repeat(8 * 1024);
+    let resp = app
+        .client
+        .post(format!("{}/api/v1/auth/login", app.address))
+        .header("content-type", "application/json")
+        .body(format!("{{\"email\":\"{big}\",\"password\":\"p\"}}"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(resp.status(), 413);
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body["code"], "payload_too_large");
+
+    // Chunked, with no Content-Length.
+    let chunks: Vec<Result<String, std::io::Error>> = vec![
+        Ok("{\"email\":\"".into()),
+        Ok(big.clone()),
+        Ok("\"}".into()),
+    ];
+    let resp = app
+        .client
+        .post(format!("{}/api/v1/auth/login", app.address))
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(resp.status(), 413);
+}
+
+async fn spawn_app_small_limit() -> crate::helpers::TestApp {
+    crate::helpers::spawn_app_with(|s| s.body_limit_bytes = 4096).await
+}

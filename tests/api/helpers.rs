@@ -1,0 +1,256 @@
+//! `spawn_app`: the real server on port 0 with a fresh database per test — a SQLite temp file,
+//! or a new PostgreSQL database when EPRO_TEST_DATABASE_URL is set — and a manual clock.
+
+use std::{path::PathBuf, process::Output, sync::Arc};
+
+use chrono::{TimeZone, Utc};
+use epro::{
+    app::App,
+    clock::ManualClock,
+    config::{Secret, Settings},
+    keys::Key,
+    startup::Application,
+};
+use reqwest::{Client, Method, Response};
+use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+pub const ADMIN_EMAIL: &str = "admin@hermes.test";
+pub const ADMIN_PASSWORD: &str = "operator-chosen-password";
+
+pub fn study_file() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/studies/hermes.toml"))
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: Client,
+    pub clock: ManualClock,
+    pub app: Arc<App>,
+    pub settings: Settings,
+    /// Printed one-time password, when the test asked for a generated one.
+    pub bootstrap_password: Option<String>,
+    pub dir: TempDir,
+}
+
+/// A fresh, empty database URL for one test.
+pub async fn fresh_database(dir: &TempDir) -> String {
+    match std::env::var("EPRO_TEST_DATABASE_URL") {
+        Ok(admin_url) if !admin_url.is_empty() => {
+            let name = format!("epro_test_{}", uuid::Uuid::new_v4().simple());
+            let admin = Database::connect(&admin_url)
+                .await
+                .expect("connect to EPRO_TEST_DATABASE_URL");
+            admin
+                .execute_raw(Statement::from_string(
+                    DbBackend::Postgres,
+                    format!("CREATE DATABASE \"{name}\""),
+                ))
+                .await
+                .expect("create test database");
+            let _ = admin.close().await;
+            let mut url = url::Url::parse(&admin_url).expect("EPRO_TEST_DATABASE_URL is a URL");
+            url.set_path(&name);
+            url.to_string()
+        }
+        _ => format!("sqlite://{}/epro.db?mode=rwc", dir.path().display()),
+    }
+}
+
+pub fn test_settings(dir: &TempDir, database_url: String) -> Settings {
+    Settings {
+        database_url,
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        data_dir: dir.path().join("data"),
+        study_file: study_file(),
+        audit_key: Some(Secret::new(Key::generate().to_hex())),
+        data_key: Some(Secret::new(Key::generate().to_hex())),
+        bootstrap_admin_email: ADMIN_EMAIL.into(),
+        bootstrap_admin_password: Some(Secret::new(ADMIN_PASSWORD)),
+        ..Settings::default()
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    epro::telemetry::init(epro::config::LogFormat::Human);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = fresh_database(&dir).await;
+    let mut settings = test_settings(&dir, url);
+    adjust(&mut settings);
+    start(settings, dir).await
+}
+
+/// Start the server on existing settings (e.g. again on the same database).
+pub async fn start(settings: Settings, dir: TempDir) -> TestApp {
+    let clock = ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0)
+            .single()
+            .expect("time"),
+    );
+    let application = Application::build(settings.clone(), Arc::new(clock.clone()))
+        .await
+        .expect("application starts");
+    let address = format!("http://{}", application.address());
+    let app = application.app();
+    let bootstrap_password = application
+        .bootstrap_admin()
+        .and_then(|b| b.one_time_password.clone());
+    tokio::spawn(application.run_until(std::future::pending()));
+    TestApp {
+        address,
+        client: Client::new(),
+        clock,
+        app,
+        settings,
+        bootstrap_password,
+        dir,
+    }
+}
+
+impl TestApp {
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Response {
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.address));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        req.send().await.expect("request sent")
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        self.request(Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Response {
+        self.request(Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Response {
+        self.post(
+            "/api/v1/auth/login",
+            None,
+            json!({ "email": email, "password": password }),
+        )
+        .await
+    }
+
+    pub async fn login_token(&self, email: &str, password: &str) -> String {
+        let resp = self.login(email, password).await;
+        assert_eq!(resp.status(), 200, "login of a test account");
+        let body: Value = resp.json().await.expect("json");
+        body["token"].as_str().expect("token").to_string()
+    }
+
+    pub async fn admin_token(&self) -> String {
+        self.login_token(ADMIN_EMAIL, ADMIN_PASSWORD).await
+    }
+
+    /// Create a staff account through the API, log in, change the initial password, and
+    /// return a ready token.
+    pub async fn staff_token(&self, role: &str, sites: &[&str]) -> String {
+        self.staff_account(role, sites).await.2
+    }
+
+    /// As `staff_token`, also returning the account's email and current password.
+    pub async fn staff_account(&self, role: &str, sites: &[&str]) -> (String, String, String) {
+        let admin = self.admin_token().await;
+        let email = format!("{role}-{}@hermes.test", uuid::Uuid::new_v4().simple());
+        let resp = self
+            .post(
+                "/api/v1/users",
+                Some(&admin),
+                json!({ "email": email, "password": "initial-password-1", "role": role, "sites": sites }),
+            )
+            .await;
+        assert_eq!(
+            resp.status(),
+            200,
+            "create {role}: {}",
+            resp.text().await.unwrap_or_default()
+        );
+        let token = self.login_token(&email, "initial-password-1").await;
+        let resp = self
+            .request(
+                Method::PUT,
+                "/api/v1/auth/password",
+                Some(&token),
+                Some(json!({ "current_password": "initial-password-1", "new_password": "my-own-password-2" })),
+            )
+            .await;
+        assert_eq!(resp.status(), 204, "password change");
+        (email, "my-own-password-2".into(), token)
+    }
+
+    /// Run the `epro` binary against this test's database and keys.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        run_cli(&self.settings, self.dir.path(), args)
+    }
+
+    pub async fn sql(&self, sql: &str) {
+        let backend = self.app.db.get_database_backend();
+        self.app
+            .db
+            .execute_raw(Statement::from_string(backend, sql.to_string()))
+            .await
+            .expect("sql");
+    }
+
+    pub async fn audit_rows(&self) -> Vec<Value> {
+        let backend = self.app.db.get_database_backend();
+        let rows = self
+            .app
+            .db
+            .query_all_raw(Statement::from_string(
+                backend,
+                "SELECT seq, actor_kind, actor_id, action, entity_type, entity_id, before, after, reason \
+                 FROM audit_event ORDER BY seq",
+            ))
+            .await
+            .expect("audit rows");
+        rows.into_iter()
+            .map(|r| {
+                let s = |c: &str| r.try_get::<Option<String>>("", c).ok().flatten();
+                json!({
+                    "seq": r.try_get::<i64>("", "seq").ok(),
+                    "actor_kind": s("actor_kind"), "actor_id": s("actor_id"),
+                    "action": s("action"), "entity_type": s("entity_type"), "entity_id": s("entity_id"),
+                    "before": s("before"), "after": s("after"), "reason": s("reason"),
+                })
+            })
+            .collect()
+    }
+}
+
+pub fn run_cli(settings: &Settings, cwd: &std::path::Path, args: &[&str]) -> Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_epro"));
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("EPRO_")) {
+        cmd.env_remove(k);
+    }
+    cmd.current_dir(cwd)
+        .env("EPRO_DATABASE_URL", &settings.database_url)
+        .env("EPRO_STUDY_FILE", &settings.study_file)
+        .env("EPRO_DATA_DIR", &settings.data_dir)
+        .env("RUST_LOG", "warn");
+    if let Some(k) = &settings.audit_key {
+        cmd.env("EPRO_AUDIT_KEY", k.expose());
+    }
+    if let Some(k) = &settings.data_key {
+        cmd.env("EPRO_DATA_KEY", k.expose());
+    }
+    cmd.args(args).output().expect("run epro")
+}

@@ -1,0 +1,9 @@
+//! Integration tests through the public HTTP surface and the `epro` binary, against a real
+//! server and a real database (SQLite by default, PostgreSQL with EPRO_TEST_DATABASE_URL).
+
+mod audit;
+mod auth;
+mod health;
+mod helpers;
+mod permissions;
+mod startup;
