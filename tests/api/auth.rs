@@ -313,3 +313,46 @@ async fn address_throttling_uses_forwarded_for_only_from_trusted_proxies() {
         200
     );
 }
+
+#[tokio::test]
+async fn cli_user_create_prints_a_one_time_password() {
+    let app = spawn_app().await;
+    let out = app.cli(&[
+        "user",
+        "create",
+        "--email",
+        "Nurse@UZG.test",
+        "--role",
+        "site_staff",
+        "--site",
+        "UZG",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let password = stdout
+        .lines()
+        .find_map(|l| l.split("first login): ").nth(1))
+        .expect("printed password")
+        .trim()
+        .to_string();
+    let resp = app.login("nurse@uzg.test", &password).await;
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body["must_change_password"], true);
+
+    // A site-bound role without a site is refused with a message naming the field.
+    let out = app.cli(&[
+        "user",
+        "create",
+        "--email",
+        "x@uzg.test",
+        "--role",
+        "monitor",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sites"));
+}

@@ -77,7 +77,6 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
-    epro::telemetry::init(epro::config::LogFormat::Human);
     let dir = tempfile::tempdir().expect("tempdir");
     let url = fresh_database(&dir).await;
     let mut settings = test_settings(&dir, url);
