@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod permissions;
+pub mod questionnaire;
 pub mod staff;
 pub mod study;
 pub mod throttle;

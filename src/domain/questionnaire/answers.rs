@@ -1,0 +1,313 @@
+//! The answer shape every endpoint takes — `{"item", "value", "lesion"}` — and its validation
+//! against a definition: codes, ranges, types, per-lesion placement. A blank answer (`null`)
+//! stays blank; it is never turned into 0.
+
+use std::collections::HashSet;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{Definition, ItemType};
+
+pub const DEFAULT_TEXT_MAX: usize = 2000;
+
+/// One answer as sent. `lesion` is present exactly on per-lesion items.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Answer {
+    pub item: String,
+    #[serde(default)]
+    pub value: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lesion: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum AnswerValue {
+    Blank,
+    Code(i64),
+    Date(NaiveDate),
+    Text(String),
+}
+
+impl AnswerValue {
+    pub fn code(&self) -> Option<i64> {
+        match self {
+            AnswerValue::Code(c) => Some(*c),
+            _ => None,
+        }
+    }
+}
+
+/// An answer that passed validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Valid {
+    pub item: String,
+    pub lesion: Option<String>,
+    pub value: AnswerValue,
+}
+
+/// What is wrong with one answer, and where: `answers[3] (item q5, lesion L1): …`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("answers[{index}] (item {item}{}): {problem}", lesion.as_ref().map(|l| format!(", lesion {l}")).unwrap_or_default())]
+pub struct AnswerError {
+    pub index: usize,
+    pub item: String,
+    pub lesion: Option<String>,
+    pub problem: String,
+}
+
+/// Validate answers. `lesions`: the lesion ids this response is for, when known (a
+/// participant's active lesions); `None` accepts any lesion id on per-lesion items.
+pub fn validate(
+    def: &Definition,
+    answers: &[Answer],
+    lesions: Option<&[String]>,
+) -> Result<Vec<Valid>, Vec<AnswerError>> {
+    let mut errors = Vec::new();
+    let mut out = Vec::new();
+    let mut seen = HashSet::new();
+    for (index, a) in answers.iter().enumerate() {
+        let fail = |problem: String| AnswerError {
+            index,
+            item: a.item.clone(),
+            lesion: a.lesion.clone(),
+            problem,
+        };
+        let Some(placed) = def.item(&a.item) else {
+            errors.push(fail(format!(
+                "{} {} has no item {:?}",
+                def.key, def.version, a.item
+            )));
+            continue;
+        };
+        let per_lesion = placed.group.is_some();
+        match (&a.lesion, per_lesion) {
+            (None, true) => {
+                errors.push(fail(
+                    "this item is asked per lesion: give \"lesion\"".into(),
+                ));
+                continue;
+            }
+            (Some(_), false) => {
+                errors.push(fail(
+                    "this item is not asked per lesion: remove \"lesion\"".into(),
+                ));
+                continue;
+            }
+            (Some(l), true) if lesions.is_some_and(|ls| !ls.contains(l)) => {
+                errors.push(fail(format!(
+                    "lesion {l:?} is not one of this response's lesions"
+                )));
+                continue;
+            }
+            _ => {}
+        }
+        if !seen.insert((a.item.clone(), a.lesion.clone())) {
+            errors.push(fail("answered twice".into()));
+            continue;
+        }
+        match value_for(def, placed.item, &a.value) {
+            Ok(value) => out.push(Valid {
+                item: a.item.clone(),
+                lesion: a.lesion.clone(),
+                value,
+            }),
+            Err(problem) => errors.push(fail(problem)),
+        }
+    }
+    // An answer to an item whose display condition is not met was never asked.
+    for (index, v) in out.iter().enumerate() {
+        let Some(placed) = def.item(&v.item) else {
+            continue;
+        };
+        let Some(cond) = &placed.item.show_if else {
+            continue;
+        };
+        if v.value == AnswerValue::Blank {
+            continue;
+        }
+        let shown = out
+            .iter()
+            .find(|o| o.item == cond.item && (o.lesion == v.lesion || o.lesion.is_none()))
+            .and_then(|o| o.value.code())
+            .is_some_and(|c| cond.any_of.contains(&c));
+        if !shown {
+            errors.push(AnswerError {
+                index,
+                item: v.item.clone(),
+                lesion: v.lesion.clone(),
+                problem: format!(
+                    "is only asked when {} is one of {:?}",
+                    cond.item, cond.any_of
+                ),
+            });
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}
+
+fn value_for(def: &Definition, item: &super::Item, value: &Value) -> Result<AnswerValue, String> {
+    if value.is_null() {
+        return Ok(AnswerValue::Blank);
+    }
+    let whole = |v: &Value| -> Result<i64, String> {
+        v.as_i64()
+            .ok_or_else(|| format!("{v} is not a whole number"))
+    };
+    match item.kind {
+        ItemType::SingleChoice => {
+            let code = whole(value)?;
+            let options = def.options(item);
+            if options.iter().any(|o| o.code == code) {
+                Ok(AnswerValue::Code(code))
+            } else {
+                let codes: Vec<String> = options.iter().map(|o| o.code.to_string()).collect();
+                Err(format!(
+                    "{code} is not one of the codes {}",
+                    codes.join(", ")
+                ))
+            }
+        }
+        ItemType::Nrs | ItemType::Integer => {
+            let n = whole(value)?;
+            let (min, max) = (item.min.unwrap_or(i64::MIN), item.max.unwrap_or(i64::MAX));
+            if (min..=max).contains(&n) {
+                Ok(AnswerValue::Code(n))
+            } else {
+                Err(format!("{n} is outside {min}–{max}"))
+            }
+        }
+        ItemType::YesNo => match value {
+            Value::Bool(b) => Ok(AnswerValue::Code(i64::from(*b))),
+            v => match whole(v)? {
+                c @ (0 | 1) => Ok(AnswerValue::Code(c)),
+                c => Err(format!("{c} is not 0 (no) or 1 (yes)")),
+            },
+        },
+        ItemType::Date => {
+            let s = value
+                .as_str()
+                .ok_or_else(|| format!("{value} is not a date string"))?;
+            NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .map(AnswerValue::Date)
+                .map_err(|_| format!("{s:?} is not a date as YYYY-MM-DD"))
+        }
+        ItemType::Text => {
+            let s = value
+                .as_str()
+                .ok_or_else(|| format!("{value} is not text"))?;
+            let max = item.max_length.map_or(DEFAULT_TEXT_MAX, |m| m as usize);
+            if s.chars().count() > max {
+                Err(format!("text is longer than {max} characters"))
+            } else {
+                Ok(AnswerValue::Text(s.to_string()))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::questionnaire::parse_definition;
+    use serde_json::json;
+
+    fn c30() -> Definition {
+        parse_definition(
+            "c30",
+            include_str!("../../../questionnaires/eortc-qlq-c30/3.0/definition.json"),
+        )
+        .expect("c30")
+        .0
+    }
+    fn nrs() -> Definition {
+        parse_definition(
+            "nrs",
+            include_str!("../../../questionnaires/nrs-lesion-pain/1.0.0/definition.json"),
+        )
+        .expect("nrs")
+        .0
+    }
+    fn answers(v: Value) -> Vec<Answer> {
+        serde_json::from_value(v).expect("answers")
+    }
+
+    #[test]
+    fn blank_stays_blank() {
+        let ok = validate(
+            &c30(),
+            &answers(json!([{"item": "q1", "value": null}])),
+            None,
+        )
+        .expect("valid");
+        assert_eq!(ok[0].value, AnswerValue::Blank);
+    }
+
+    #[test]
+    fn table_of_bad_answers() {
+        let l = vec!["L1".to_string(), "L2".to_string()];
+        let cases = [
+            (
+                c30(),
+                json!([{"item": "q1", "value": 9}]),
+                "answers[0] (item q1): 9 is not one of the codes 1, 2, 3, 4",
+            ),
+            (
+                c30(),
+                json!([{"item": "q29", "value": 2.5}]),
+                "is not a whole number",
+            ),
+            (c30(), json!([{"item": "q99", "value": 1}]), "has no item"),
+            (
+                c30(),
+                json!([{"item": "q1", "value": 1}, {"item": "q1", "value": 2}]),
+                "answers[1] (item q1): answered twice",
+            ),
+            (
+                c30(),
+                json!([{"item": "q1", "value": 1, "lesion": "L1"}]),
+                "not asked per lesion",
+            ),
+            (
+                nrs(),
+                json!([{"item": "worst_pain", "value": 3}]),
+                "give \"lesion\"",
+            ),
+            (
+                nrs(),
+                json!([{"item": "worst_pain", "value": 11, "lesion": "L1"}]),
+                "(item worst_pain, lesion L1): 11 is outside 0–10",
+            ),
+            (
+                nrs(),
+                json!([{"item": "worst_pain", "value": 1, "lesion": "L9"}]),
+                "not one of this response's lesions",
+            ),
+        ];
+        for (def, given, expected) in cases {
+            let errors = validate(&def, &answers(given.clone()), Some(&l)).expect_err("invalid");
+            assert!(
+                errors.iter().any(|e| e.to_string().contains(expected)),
+                "{given}: {errors:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn per_lesion_items_accept_each_lesion_once() {
+        let l = vec!["L1".to_string(), "L2".to_string()];
+        let ok = validate(
+            &nrs(),
+            &answers(json!([{"item": "worst_pain", "value": 0, "lesion": "L1"}, {"item": "worst_pain", "value": 10, "lesion": "L2"}])),
+            Some(&l),
+        )
+        .expect("valid");
+        assert_eq!(ok.len(), 2);
+    }
+}

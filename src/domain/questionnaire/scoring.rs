@@ -1,0 +1,569 @@
+//! Scoring as data (`scoring-<n>.json`) and the engine that applies it. Functional scales:
+//! (1 − (RS − min)/range)·100; symptom scales and global health: (RS − min)/range·100, where RS is
+//! the mean of the answered items (after reversing the listed items) and `min` the lowest code
+//! (1 for EORTC items). The half rule scores a scale when at least half of its items are answered.
+//! A summary is the mean of its component scores (inverted ones as 100 − score), only when all exist.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{Definition, FormatError, SCORING_SCHEMA, answers::Valid, schema_errors};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScaleKind {
+    Functional,
+    Symptom,
+    Global,
+    /// The answer itself (e.g. a 0–10 pain rating), per lesion when the item is.
+    Raw,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum MissingRule {
+    #[default]
+    Half,
+    All,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scale {
+    pub code: String,
+    pub label: String,
+    pub kind: ScaleKind,
+    pub items: Vec<String>,
+    #[serde(default)]
+    pub range: Option<i64>,
+    #[serde(default)]
+    pub reverse: Vec<String>,
+    #[serde(default)]
+    pub missing: MissingRule,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Component {
+    pub scale: String,
+    #[serde(default)]
+    pub invert: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub code: String,
+    pub label: String,
+    pub components: Vec<Component>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scoring {
+    pub questionnaire: String,
+    pub version: String,
+    pub scoring: u32,
+    #[serde(default)]
+    pub reference: Option<String>,
+    pub scales: Vec<Scale>,
+    #[serde(default)]
+    pub summaries: Vec<Summary>,
+}
+
+impl Scoring {
+    /// The name every stored score carries: `<key>/<version>/scoring-<n>`.
+    pub fn id(&self) -> String {
+        format!(
+            "{}/{}/scoring-{}",
+            self.questionnaire, self.version, self.scoring
+        )
+    }
+}
+
+/// Parse and check a scoring file against its definition.
+pub fn parse_scoring(
+    file: &str,
+    text: &str,
+    def: &Definition,
+    number: u32,
+) -> Result<(Scoring, Value), Vec<FormatError>> {
+    let value: Value = serde_json::from_str(text)
+        .map_err(|e| vec![FormatError::new(file, "", format!("not valid JSON: {e}"))])?;
+    let errors = schema_errors(file, SCORING_SCHEMA, &value);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let s: Scoring = serde_json::from_value(value.clone())
+        .map_err(|e| vec![FormatError::new(file, "", e.to_string())])?;
+    let mut errors = Vec::new();
+    let mut err = |p: String, m: String| errors.push(FormatError::new(file, p, m));
+    if s.questionnaire != def.key || s.version != def.version {
+        err(
+            "/questionnaire".into(),
+            format!(
+                "names {} {}, but lies beside {} {}",
+                s.questionnaire, s.version, def.key, def.version
+            ),
+        );
+    }
+    if s.scoring != number {
+        err(
+            "/scoring".into(),
+            format!("is {}, but the file is scoring-{number}.json", s.scoring),
+        );
+    }
+    let mut codes = BTreeSet::new();
+    for (i, scale) in s.scales.iter().enumerate() {
+        let at = |f: &str| format!("/scales/{i}/{f}");
+        if !codes.insert(scale.code.as_str()) {
+            err(at("code"), format!("duplicate scale code {:?}", scale.code));
+        }
+        let mut in_group = BTreeSet::new();
+        for (j, id) in scale.items.iter().enumerate() {
+            match def.item(id) {
+                None => err(
+                    format!("/scales/{i}/items/{j}"),
+                    format!(
+                        "names item {id:?}, which {} {} does not have",
+                        def.key, def.version
+                    ),
+                ),
+                Some(p) => {
+                    in_group.insert(p.group.map(|g| g.id.clone()));
+                    match (def.code_range(p.item), scale.kind, scale.range) {
+                        (None, _, _) => err(
+                            format!("/scales/{i}/items/{j}"),
+                            format!("item {id:?} has no numeric codes to score"),
+                        ),
+                        (Some((lo, hi)), k, Some(r)) if k != ScaleKind::Raw && hi - lo != r => err(
+                            at("range"),
+                            format!(
+                                "range {r} does not match item {id:?}, whose codes run {lo}–{hi}"
+                            ),
+                        ),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        if in_group.len() > 1 {
+            err(at("items"), "mixes per-lesion and other items".into());
+        }
+        match scale.kind {
+            ScaleKind::Raw if scale.items.len() != 1 => {
+                err(at("items"), "a raw scale takes exactly one item".into())
+            }
+            ScaleKind::Raw => {}
+            _ if scale.range.is_none() => {
+                err(at("range"), "required for this kind of scale".into())
+            }
+            _ => {}
+        }
+        for (j, id) in scale.reverse.iter().enumerate() {
+            if !scale.items.contains(id) {
+                err(
+                    format!("/scales/{i}/reverse/{j}"),
+                    format!("{id:?} is not one of the scale's items"),
+                );
+            }
+        }
+    }
+    for (i, summary) in s.summaries.iter().enumerate() {
+        for (j, c) in summary.components.iter().enumerate() {
+            if !codes.contains(c.scale.as_str()) {
+                err(
+                    format!("/summaries/{i}/components/{j}/scale"),
+                    format!("names unknown scale {:?}", c.scale),
+                );
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok((s, value))
+    } else {
+        Err(errors)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Every item answered.
+    Complete,
+    /// Some items blank, scored from the answered ones under the half rule.
+    HalfRule,
+    /// Too few items answered: no score.
+    Missing,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScaleScore {
+    pub code: String,
+    pub label: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lesion: Option<String>,
+    pub score: Option<f64>,
+    pub items: Vec<String>,
+    pub answered: usize,
+    pub status: Status,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Scores {
+    pub scoring: String,
+    pub scales: Vec<ScaleScore>,
+    pub summaries: Vec<ScaleScore>,
+}
+
+/// Apply `scoring` to validated answers of `def`.
+pub fn score(def: &Definition, scoring: &Scoring, answers: &[Valid]) -> Scores {
+    let mut scales = Vec::new();
+    for scale in &scoring.scales {
+        let per_lesion = scale
+            .items
+            .first()
+            .and_then(|id| def.item(id))
+            .is_some_and(|p| p.group.is_some());
+        if per_lesion {
+            let lesions: BTreeSet<&String> = answers
+                .iter()
+                .filter(|a| scale.items.contains(&a.item))
+                .filter_map(|a| a.lesion.as_ref())
+                .collect();
+            for lesion in lesions {
+                scales.push(score_scale(def, scale, answers, Some(lesion)));
+            }
+        } else {
+            scales.push(score_scale(def, scale, answers, None));
+        }
+    }
+    let summaries = scoring
+        .summaries
+        .iter()
+        .map(|summary| {
+            let parts: Vec<Option<f64>> = summary
+                .components
+                .iter()
+                .map(|c| {
+                    scales
+                        .iter()
+                        .find(|s| s.code == c.scale && s.lesion.is_none())
+                        .and_then(|s| s.score)
+                        .map(|v| if c.invert { 100.0 - v } else { v })
+                })
+                .collect();
+            let present: Vec<f64> = parts.iter().flatten().copied().collect();
+            let complete = present.len() == parts.len() && !parts.is_empty();
+            ScaleScore {
+                code: summary.code.clone(),
+                label: summary.label.clone(),
+                lesion: None,
+                score: complete.then(|| present.iter().sum::<f64>() / present.len() as f64),
+                items: summary.components.iter().map(|c| c.scale.clone()).collect(),
+                answered: present.len(),
+                status: if complete {
+                    Status::Complete
+                } else {
+                    Status::Missing
+                },
+            }
+        })
+        .collect();
+    Scores {
+        scoring: scoring.id(),
+        scales,
+        summaries,
+    }
+}
+
+fn score_scale(
+    def: &Definition,
+    scale: &Scale,
+    answers: &[Valid],
+    lesion: Option<&String>,
+) -> ScaleScore {
+    let mut values = Vec::new();
+    let mut min_code = 1;
+    for id in &scale.items {
+        let Some(placed) = def.item(id) else { continue };
+        let (lo, hi) = def.code_range(placed.item).unwrap_or((1, 1));
+        min_code = lo;
+        let answer = answers
+            .iter()
+            .find(|a| &a.item == id && a.lesion.as_ref() == lesion)
+            .and_then(|a| a.value.code());
+        if let Some(v) = answer {
+            values.push(if scale.reverse.contains(id) {
+                lo + hi - v
+            } else {
+                v
+            } as f64);
+        }
+    }
+    let n = scale.items.len();
+    let answered = values.len();
+    let enough = match scale.missing {
+        MissingRule::Half => answered * 2 >= n && answered > 0,
+        MissingRule::All => answered == n,
+    };
+    let score = enough.then(|| {
+        let rs = values.iter().sum::<f64>() / answered as f64;
+        let range = scale.range.unwrap_or(1) as f64;
+        let scaled = (rs - min_code as f64) / range;
+        match scale.kind {
+            ScaleKind::Functional => (1.0 - scaled) * 100.0,
+            ScaleKind::Symptom | ScaleKind::Global => scaled * 100.0,
+            ScaleKind::Raw => rs,
+        }
+    });
+    ScaleScore {
+        code: scale.code.clone(),
+        label: scale.label.clone(),
+        lesion: lesion.cloned(),
+        score,
+        items: scale.items.clone(),
+        answered,
+        status: match (score.is_some(), answered == n) {
+            (false, _) => Status::Missing,
+            (true, true) => Status::Complete,
+            (true, false) => Status::HalfRule,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::questionnaire::{
+        answers::{AnswerValue, Valid},
+        parse_definition,
+    };
+
+    fn load(def: &str, scoring: &str) -> (Definition, Scoring) {
+        let (d, _) = parse_definition("d", def).expect("definition");
+        let (s, _) = parse_scoring("s", scoring, &d, 1).expect("scoring");
+        (d, s)
+    }
+    fn c30() -> (Definition, Scoring) {
+        load(
+            include_str!("../../../questionnaires/eortc-qlq-c30/3.0/definition.json"),
+            include_str!("../../../questionnaires/eortc-qlq-c30/3.0/scoring-1.json"),
+        )
+    }
+    fn bm22() -> (Definition, Scoring) {
+        load(
+            include_str!("../../../questionnaires/eortc-qlq-bm22/1.0/definition.json"),
+            include_str!("../../../questionnaires/eortc-qlq-bm22/1.0/scoring-1.json"),
+        )
+    }
+    fn answers(pairs: &[(u32, Option<i64>)]) -> Vec<Valid> {
+        pairs
+            .iter()
+            .map(|(n, v)| Valid {
+                item: format!("q{n}"),
+                lesion: None,
+                value: v.map_or(AnswerValue::Blank, AnswerValue::Code),
+            })
+            .collect()
+    }
+    fn all(
+        range: std::ops::RangeInclusive<u32>,
+        f: impl Fn(u32) -> i64,
+    ) -> Vec<(u32, Option<i64>)> {
+        range.map(|n| (n, Some(f(n)))).collect()
+    }
+    fn get<'a>(s: &'a Scores, code: &str) -> &'a ScaleScore {
+        s.scales
+            .iter()
+            .chain(&s.summaries)
+            .find(|x| x.code == code)
+            .unwrap_or_else(|| panic!("no {code}"))
+    }
+    fn close(a: Option<f64>, b: f64) -> bool {
+        a.is_some_and(|a| (a - b).abs() < 1e-9)
+    }
+
+    #[test]
+    fn c30_all_answers_1() {
+        let (d, s) = c30();
+        let r = score(&d, &s, &answers(&all(1..=30, |_| 1)));
+        for f in ["PF2", "RF2", "EF", "CF", "SF"] {
+            assert!(close(get(&r, f).score, 100.0), "{f}");
+        }
+        for sym in ["FA", "NV", "PA", "DY", "SL", "AP", "CO", "DI", "FI"] {
+            assert!(close(get(&r, sym).score, 0.0), "{sym}");
+        }
+        assert!(close(get(&r, "QL2").score, 0.0));
+        assert!(close(get(&r, "SUMSC").score, 100.0));
+        assert_eq!(r.scoring, "eortc-qlq-c30/3.0/scoring-1");
+    }
+
+    #[test]
+    fn c30_all_answers_4_and_ql2_7() {
+        let (d, s) = c30();
+        let r = score(
+            &d,
+            &s,
+            &answers(&all(1..=30, |n| if n >= 29 { 7 } else { 4 })),
+        );
+        for f in ["PF2", "RF2", "EF", "CF", "SF"] {
+            assert!(close(get(&r, f).score, 0.0), "{f}");
+        }
+        for sym in ["FA", "NV", "PA", "DY", "SL", "AP", "CO", "DI", "FI"] {
+            assert!(close(get(&r, sym).score, 100.0), "{sym}");
+        }
+        assert!(
+            close(get(&r, "QL2").score, 100.0),
+            "QL2 with 29 = 7 and 30 = 7 scores 100"
+        );
+        assert!(close(get(&r, "SUMSC").score, 0.0));
+    }
+
+    #[test]
+    fn c30_mixed_case_by_hand() {
+        let (d, s) = c30();
+        // q1..q5 = 1,2,2,1,1 → RS 1.4 → PF2 = (1 − 0.4/3)·100 = 86.666…
+        // q10,q12,q18 = 2,3,3 → RS 8/3 → FA = (5/3)/3·100 = 55.555…
+        // q29 = 5, q30 = 4 → RS 4.5 → QL2 = 3.5/6·100 = 58.333…
+        // q9 = 3, q19 blank → PA scored from one of two (half rule) = 2/3·100 = 66.666…
+        let mut a = answers(&[
+            (1, Some(1)),
+            (2, Some(2)),
+            (3, Some(2)),
+            (4, Some(1)),
+            (5, Some(1)),
+        ]);
+        a.extend(answers(&[
+            (10, Some(2)),
+            (12, Some(3)),
+            (18, Some(3)),
+            (29, Some(5)),
+            (30, Some(4)),
+        ]));
+        a.extend(answers(&[(9, Some(3)), (19, None)]));
+        let r = score(&d, &s, &a);
+        assert!(close(get(&r, "PF2").score, 260.0 / 3.0));
+        assert!(close(get(&r, "FA").score, 500.0 / 9.0));
+        assert!(close(get(&r, "QL2").score, 175.0 / 3.0));
+        assert!(close(get(&r, "PA").score, 200.0 / 3.0));
+        assert_eq!(get(&r, "PA").status, Status::HalfRule);
+        assert_eq!(get(&r, "PA").answered, 1);
+        assert_eq!(get(&r, "PF2").status, Status::Complete);
+        assert_eq!(get(&r, "DY").status, Status::Missing);
+        assert_eq!(get(&r, "SUMSC").score, None, "summary needs all 13 scales");
+    }
+
+    #[test]
+    fn pf2_half_rule() {
+        let (d, s) = c30();
+        let two = score(
+            &d,
+            &s,
+            &answers(&[(1, Some(2)), (2, Some(2)), (3, None), (4, None), (5, None)]),
+        );
+        assert_eq!(get(&two, "PF2").score, None, "2 of 5 answered: missing");
+        assert_eq!(get(&two, "PF2").status, Status::Missing);
+        let three = score(
+            &d,
+            &s,
+            &answers(&[
+                (1, Some(2)),
+                (2, Some(2)),
+                (3, Some(3)),
+                (4, None),
+                (5, None),
+            ]),
+        );
+        // RS = 7/3 → (1 − (4/3)/3)·100 = 55.555…
+        assert!(
+            close(get(&three, "PF2").score, 500.0 / 9.0),
+            "3 of 5 answered: scored"
+        );
+        assert_eq!(get(&three, "PF2").status, Status::HalfRule);
+    }
+
+    #[test]
+    fn summary_only_when_all_13_scales_exist() {
+        let (d, s) = c30();
+        let mut a = all(1..=30, |_| 2);
+        let full = score(&d, &s, &answers(&a));
+        // Functional scales 66.67 each (×5), symptom scales 33.33 → inverted 66.67 (×8).
+        assert!(close(get(&full, "SUMSC").score, 200.0 / 3.0));
+        a.retain(|(n, _)| *n != 17); // DI has a single item: now missing
+        let without_di = score(&d, &s, &answers(&a));
+        assert_eq!(get(&without_di, "SUMSC").score, None);
+        // FI (28) and QL2 are not part of the summary: their absence does not matter.
+        let mut b = all(1..=30, |_| 2);
+        b.retain(|(n, _)| ![28, 29, 30].contains(n));
+        assert!(get(&score(&d, &s, &answers(&b)), "SUMSC").score.is_some());
+    }
+
+    #[test]
+    fn bm22_mixed_case_by_hand() {
+        let (d, s) = bm22();
+        // PS 31–35 = 1,2,3,4,1 → RS 2.2 → (1.2/3)·100 = 40
+        // PC 36–38 = 4,4,1 → RS 3 → 66.666…
+        // FI 39–46 all 2 → RS 2 → (1 − 1/3)·100 = 66.666…
+        // PA 47–50 = 1,2,1,2 and 51 = 4, 52 = 3 → reversed 1, 2 → RS 1.5 → (1 − 0.5/3)·100 = 83.333…
+        let mut a = answers(&[
+            (31, Some(1)),
+            (32, Some(2)),
+            (33, Some(3)),
+            (34, Some(4)),
+            (35, Some(1)),
+        ]);
+        a.extend(answers(&[(36, Some(4)), (37, Some(4)), (38, Some(1))]));
+        a.extend(answers(&all(39..=46, |_| 2)));
+        a.extend(answers(&[
+            (47, Some(1)),
+            (48, Some(2)),
+            (49, Some(1)),
+            (50, Some(2)),
+            (51, Some(4)),
+            (52, Some(3)),
+        ]));
+        let r = score(&d, &s, &a);
+        assert!(close(get(&r, "PS").score, 40.0));
+        assert!(close(get(&r, "PC").score, 200.0 / 3.0));
+        assert!(close(get(&r, "FI").score, 200.0 / 3.0));
+        assert!(close(get(&r, "PA").score, 250.0 / 3.0));
+    }
+
+    #[test]
+    fn nrs_is_scored_per_lesion() {
+        let (d, s) = load(
+            include_str!("../../../questionnaires/nrs-lesion-pain/1.0.0/definition.json"),
+            include_str!("../../../questionnaires/nrs-lesion-pain/1.0.0/scoring-1.json"),
+        );
+        let a = vec![
+            Valid {
+                item: "worst_pain".into(),
+                lesion: Some("L1".into()),
+                value: AnswerValue::Code(7),
+            },
+            Valid {
+                item: "worst_pain".into(),
+                lesion: Some("L2".into()),
+                value: AnswerValue::Blank,
+            },
+        ];
+        let r = score(&d, &s, &a);
+        assert_eq!(r.scales.len(), 2);
+        assert_eq!(r.scales[0].lesion.as_deref(), Some("L1"));
+        assert!(close(r.scales[0].score, 7.0));
+        assert_eq!(r.scales[1].score, None);
+    }
+
+    #[test]
+    fn scoring_errors_name_the_pointer() {
+        let (d, _) = c30();
+        let text = include_str!("../../../questionnaires/eortc-qlq-c30/3.0/scoring-1.json")
+            .replacen("\"q29\"", "\"q99\"", 1);
+        let errors = parse_scoring("scoring-1.json", &text, &d, 1).expect_err("invalid");
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.pointer == "/scales/0/items/0" && e.problem.contains("q99")),
+            "{errors:?}"
+        );
+    }
+}
