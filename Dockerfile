@@ -12,8 +12,10 @@ RUN apt-get update \
 WORKDIR /var/lib/epro
 COPY --from=build /src/target/release/epro /usr/local/bin/epro
 COPY --from=build /src/studies /opt/epro/studies
+COPY --from=build /src/questionnaires /opt/epro/questionnaires
 ENV EPRO_LISTEN=0.0.0.0:8080 \
     EPRO_STUDY_FILE=/opt/epro/studies/hermes.toml \
+    EPRO_QUESTIONNAIRES_DIR=/opt/epro/questionnaires \
     EPRO_DATA_DIR=/var/lib/epro/data \
     EPRO_LOG_FORMAT=json
 USER epro

@@ -5,13 +5,17 @@ use std::sync::Arc;
 
 use ipnet::IpNet;
 
-use crate::{clock::Clock, config::Settings, domain::study::Study, keys::Keys, store::Db};
+use crate::{
+    clock::Clock, config::Settings, domain::study::Study, keys::Keys, questionnaires::Library,
+    store::Db,
+};
 
 pub struct App {
     pub db: Db,
     pub clock: Arc<dyn Clock>,
     pub keys: Keys,
     pub study: Study,
+    pub library: Library,
     pub settings: Settings,
     pub trusted_proxies: Vec<IpNet>,
 }

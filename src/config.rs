@@ -70,6 +70,12 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// The study file: the protocol this deployment serves.
     pub study_file: PathBuf,
+    /// Folder of questionnaire definitions (`<key>/<version>/…`) and `published.lock`.
+    pub questionnaires_dir: PathBuf,
+    /// Folder where this deployment installs licensed wording (same layout); optional.
+    pub licensed_text_dir: Option<PathBuf>,
+    /// Refuse to start unless licensed wording is installed for every study language.
+    pub require_licensed_text: bool,
     /// Email of the first admin created when the database has none.
     #[serde(deserialize_with = "lenient_string")]
     pub bootstrap_admin_email: String,
@@ -96,6 +102,9 @@ impl Default for Settings {
             trusted_proxies: String::new(),
             data_dir: PathBuf::from("data"),
             study_file: PathBuf::from("studies/hermes.toml"),
+            questionnaires_dir: PathBuf::from("questionnaires"),
+            licensed_text_dir: None,
+            require_licensed_text: false,
             bootstrap_admin_email: "admin@example.org".into(),
             bootstrap_admin_password: None,
             body_limit_bytes: 1024 * 1024,

@@ -18,6 +18,12 @@ pub enum Error {
     Forbidden(Action),
     #[error("{0} not found")]
     NotFound(String),
+    /// Not found, with a specific stable code (e.g. `unknown_questionnaire`).
+    #[error("{message}")]
+    Unknown { code: &'static str, message: String },
+    /// Well-formed but unacceptable, with a specific stable code (e.g. `invalid_answer`).
+    #[error("{message}")]
+    Unprocessable { code: &'static str, message: String },
     /// A state conflict with a stable code (e.g. `email_taken`).
     #[error("{message}")]
     Conflict { code: &'static str, message: String },

@@ -35,6 +35,11 @@ enum Command {
         /// Path of the study file.
         file: Option<std::path::PathBuf>,
     },
+    /// Questionnaire definitions: check, publish, render as FHIR.
+    Questionnaires {
+        #[command(subcommand)]
+        command: QuestionnairesCommand,
+    },
     /// Staff accounts.
     User {
         #[command(subcommand)]
@@ -60,6 +65,24 @@ enum UserCommand {
         /// Site code (repeat for several); required for monitor and site_staff.
         #[arg(long = "site")]
         sites: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum QuestionnairesCommand {
+    /// Check every definition, text pack and scoring file, and published.lock. Errors name
+    /// the file and the JSON pointer. Default folder: EPRO_QUESTIONNAIRES_DIR.
+    Check { dir: Option<std::path::PathBuf> },
+    /// Add new versions to published.lock (entries already there never change).
+    Publish { dir: Option<std::path::PathBuf> },
+    /// Write each version as a FHIR R4 Questionnaire (<key>-<version>.<lang>.json) into OUT.
+    Fhir {
+        /// Output folder.
+        #[arg(long)]
+        out: std::path::PathBuf,
+        /// Include the wording of this language (default: structure only, no wording).
+        #[arg(long)]
+        lang: Option<String>,
     },
 }
 
@@ -137,6 +160,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Questionnaires { command } => questionnaires_command(&settings, command),
         Command::User {
             command: UserCommand::Create { email, role, sites },
         } => {
@@ -171,6 +195,91 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                     Ok(ExitCode::FAILURE)
                 }
             }
+        }
+    }
+}
+
+fn questionnaires_command(
+    settings: &Settings,
+    command: QuestionnairesCommand,
+) -> Result<ExitCode, String> {
+    use epro::{domain::questionnaire::fhir, questionnaires};
+    match command {
+        QuestionnairesCommand::Check { dir } => {
+            let dir = dir.unwrap_or_else(|| settings.questionnaires_dir.clone());
+            let library =
+                questionnaires::load_checked(&dir, settings.licensed_text_dir.as_deref(), None)
+                    .map_err(|e| e.to_string())?;
+            for v in library.versions() {
+                let kinds: Vec<String> = v
+                    .definition
+                    .languages
+                    .iter()
+                    .map(|l| {
+                        let kind =
+                            questionnaires::wording_kind(v, l).map_or("none", |k| k.as_str());
+                        format!("{l}:{kind}")
+                    })
+                    .collect();
+                println!(
+                    "ok {} {} — {} items, scoring {}, wording {}",
+                    v.definition.key,
+                    v.definition.version,
+                    v.definition.item_count(),
+                    v.scorings
+                        .keys()
+                        .map(|n| format!("scoring-{n}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    kinds.join(" ")
+                );
+            }
+            println!(
+                "OK: {} questionnaire versions match {}",
+                library.versions().count(),
+                questionnaires::LOCK_FILE
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        QuestionnairesCommand::Publish { dir } => {
+            let dir = dir.unwrap_or_else(|| settings.questionnaires_dir.clone());
+            let added = questionnaires::publish(&dir).map_err(|e| e.to_string())?;
+            for e in &added {
+                println!("published {}", e.line());
+            }
+            println!(
+                "{} new entries in {}",
+                added.len(),
+                dir.join(questionnaires::LOCK_FILE).display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        QuestionnairesCommand::Fhir { out, lang } => {
+            let library = questionnaires::load_checked(
+                &settings.questionnaires_dir,
+                settings.licensed_text_dir.as_deref(),
+                None,
+            )
+            .map_err(|e| e.to_string())?;
+            std::fs::create_dir_all(&out)
+                .map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+            for v in library.versions() {
+                let language = lang
+                    .clone()
+                    .unwrap_or_else(|| v.definition.languages[0].clone());
+                let wording = lang.as_ref().and_then(|l| v.wording(l));
+                let resource =
+                    fhir::questionnaire(&v.definition, wording, &settings.base_url, &language);
+                let path = out.join(format!(
+                    "{}-{}.{language}.json",
+                    v.definition.key, v.definition.version
+                ));
+                let text = serde_json::to_string_pretty(&resource).map_err(|e| e.to_string())?;
+                std::fs::write(&path, text)
+                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                println!("wrote {}", path.display());
+            }
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

@@ -17,7 +17,7 @@ use crate::{
     config::Settings,
     error::Error,
     keys::Keys,
-    store, study,
+    questionnaires, store, study,
     users::{self, BootstrapAdmin},
 };
 
@@ -43,15 +43,24 @@ pub async fn prepare(settings: Settings, clock: Arc<dyn Clock>) -> Result<Arc<Ap
     settings.validate()?;
     let keys = Keys::resolve(&settings)?;
     let study = study::load(&settings.study_file)?;
+    let library = questionnaires::load_checked(
+        &settings.questionnaires_dir,
+        settings.licensed_text_dir.as_deref(),
+        settings
+            .require_licensed_text
+            .then_some(study.languages.as_slice()),
+    )?;
     let db = store::connect(&settings.database_url).await?;
     store::migrate(&db, &settings.database_url).await?;
     study::register(&db, &keys, clock.as_ref(), &study).await?;
+    questionnaires::register(&db, &keys, clock.now(), &library).await?;
     let trusted_proxies = settings.trusted_proxy_nets()?;
     Ok(Arc::new(App {
         db,
         clock,
         keys,
         study,
+        library,
         settings,
         trusted_proxies,
     }))

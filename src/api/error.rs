@@ -78,6 +78,10 @@ impl From<Error> for ApiError {
                 "forbidden",
                 format!("your role may not do {action}"),
             )),
+            Error::Unknown { code, message } => ApiError::NotFound(ErrorBody::new(code, message)),
+            Error::Unprocessable { code, message } => {
+                ApiError::Unprocessable(ErrorBody::new(code, message))
+            }
             Error::NotFound(what) => {
                 ApiError::NotFound(ErrorBody::new("not_found", format!("{what} not found")))
             }

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod client;
 pub mod error;
 pub mod health;
+pub mod questionnaires;
 pub mod sites;
 pub mod users;
 
@@ -27,6 +28,8 @@ pub enum Tag {
     Sites,
     /// The tamper-evident audit trail.
     Audit,
+    /// Questionnaire definitions, wording, FHIR rendering and scoring.
+    Questionnaires,
 }
 
 /// A staff session token from POST /api/v1/auth/login, sent as `Authorization: Bearer <token>`.
@@ -46,6 +49,7 @@ pub type Service = OpenApiService<
         users::UsersApi,
         sites::SitesApi,
         audit::AuditApi,
+        questionnaires::QuestionnairesApi,
     ),
     (),
 >;
@@ -56,7 +60,8 @@ pub fn service(app: Arc<App>) -> Service {
             auth::AuthApi { app: app.clone() },
             users::UsersApi { app: app.clone() },
             sites::SitesApi { app: app.clone() },
-            audit::AuditApi { app },
+            audit::AuditApi { app: app.clone() },
+            questionnaires::QuestionnairesApi { app },
         ),
         "epro",
         env!("CARGO_PKG_VERSION"),

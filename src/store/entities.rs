@@ -159,3 +159,25 @@ pub mod audit_head {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod questionnaire_lock {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "questionnaire_lock")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub key: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub version: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub part: String,
+        pub sha256: String,
+        pub recorded_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

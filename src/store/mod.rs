@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod entities;
+pub mod questionnaires;
 pub mod staff;
 pub mod study;
 pub mod throttle;

@@ -23,6 +23,17 @@ pub fn study_file() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/studies/hermes.toml"))
 }
 
+pub fn questionnaires_dir() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/questionnaires"))
+}
+
+pub fn licensed_fixture_dir() -> PathBuf {
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/licensed"
+    ))
+}
+
 pub struct TestApp {
     pub address: String,
     pub client: Client,
@@ -64,6 +75,7 @@ pub fn test_settings(dir: &TempDir, database_url: String) -> Settings {
         listen: "127.0.0.1:0".parse().expect("addr"),
         data_dir: dir.path().join("data"),
         study_file: study_file(),
+        questionnaires_dir: questionnaires_dir(),
         audit_key: Some(Secret::new(Key::generate().to_hex())),
         data_key: Some(Secret::new(Key::generate().to_hex())),
         bootstrap_admin_email: ADMIN_EMAIL.into(),
@@ -243,6 +255,7 @@ pub fn run_cli(settings: &Settings, cwd: &std::path::Path, args: &[&str]) -> Out
     cmd.current_dir(cwd)
         .env("EPRO_DATABASE_URL", &settings.database_url)
         .env("EPRO_STUDY_FILE", &settings.study_file)
+        .env("EPRO_QUESTIONNAIRES_DIR", &settings.questionnaires_dir)
         .env("EPRO_DATA_DIR", &settings.data_dir)
         .env("RUST_LOG", "warn");
     if let Some(k) = &settings.audit_key {
