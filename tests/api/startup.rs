@@ -14,7 +14,10 @@ async fn an_unreachable_postgres_exits_with_one_clear_line() {
             "postgres://epro:s3cretpw@127.0.0.1:1/epro",
         )
         .env("EPRO_STUDY_FILE", crate::helpers::study_file())
-        .env("EPRO_QUESTIONNAIRES_DIR", crate::helpers::questionnaires_dir())
+        .env(
+            "EPRO_QUESTIONNAIRES_DIR",
+            crate::helpers::questionnaires_dir(),
+        )
         .env("EPRO_DATA_DIR", dir.path().join("data"))
         .env("RUST_LOG", "off")
         .arg("serve")
