@@ -168,3 +168,86 @@ mod tests {
         assert_ne!(first.audit, first.data);
     }
 }
+
+/// Personal data at rest: AES-256-GCM with EPRO_DATA_KEY, a fresh 96-bit nonce per value, and
+/// associated data binding each ciphertext to its record and field (a value copied to another
+/// row or field does not decrypt). Stored as base64(nonce ‖ ciphertext).
+pub mod sealed {
+    use aes_gcm::{
+        Aes256Gcm, Key as AesKey, Nonce,
+        aead::{Aead, KeyInit, Payload},
+    };
+    use base64::{Engine, engine::general_purpose::STANDARD};
+    use rand::RngCore;
+
+    use super::Key;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("personal data could not be decrypted (wrong EPRO_DATA_KEY, or the value was moved)")]
+    pub struct OpenError;
+
+    pub fn seal(key: &Key, plaintext: &str, aad: &str) -> String {
+        let cipher = Aes256Gcm::new(&AesKey::<Aes256Gcm>::from(*key.bytes()));
+        let mut nonce = [0u8; 12];
+        rand::rng().fill_bytes(&mut nonce);
+        // Encryption with a valid key and nonce length cannot fail.
+        let ct = cipher
+            .encrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: plaintext.as_bytes(),
+                    aad: aad.as_bytes(),
+                },
+            )
+            .unwrap_or_default();
+        let mut out = nonce.to_vec();
+        out.extend(ct);
+        STANDARD.encode(out)
+    }
+
+    pub fn open(key: &Key, sealed: &str, aad: &str) -> Result<String, OpenError> {
+        let raw = STANDARD.decode(sealed).map_err(|_| OpenError)?;
+        if raw.len() < 12 {
+            return Err(OpenError);
+        }
+        let (nonce, ct) = raw.split_at(12);
+        let nonce: [u8; 12] = nonce.try_into().map_err(|_| OpenError)?;
+        let cipher = Aes256Gcm::new(&AesKey::<Aes256Gcm>::from(*key.bytes()));
+        let pt = cipher
+            .decrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: ct,
+                    aad: aad.as_bytes(),
+                },
+            )
+            .map_err(|_| OpenError)?;
+        String::from_utf8(pt).map_err(|_| OpenError)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn round_trip_and_binding() {
+            let key = Key::generate();
+            let s = seal(&key, "+32 470 00 00 00", "p1:phone");
+            assert!(!s.contains("470"));
+            assert_eq!(
+                open(&key, &s, "p1:phone").expect("open"),
+                "+32 470 00 00 00"
+            );
+            assert!(open(&key, &s, "p2:phone").is_err(), "bound to its record");
+            assert!(
+                open(&Key::generate(), &s, "p1:phone").is_err(),
+                "needs the key"
+            );
+            assert_ne!(
+                seal(&key, "x", "a"),
+                seal(&key, "x", "a"),
+                "fresh nonce each time"
+            );
+        }
+    }
+}

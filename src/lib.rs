@@ -11,6 +11,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod keys;
+pub mod participants;
 pub mod questionnaires;
 pub mod sites;
 pub mod startup;

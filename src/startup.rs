@@ -50,6 +50,7 @@ pub async fn prepare(settings: Settings, clock: Arc<dyn Clock>) -> Result<Arc<Ap
             .require_licensed_text
             .then_some(study.languages.as_slice()),
     )?;
+    study::check_questionnaires(&study, &settings.study_file, &library)?;
     let db = store::connect(&settings.database_url).await?;
     store::migrate(&db, &settings.database_url).await?;
     study::register(&db, &keys, clock.as_ref(), &study).await?;

@@ -91,3 +91,23 @@ pub async fn register(
     txn.commit().await?;
     Ok(outcome)
 }
+
+/// Every questionnaire a visit asks must be a published version.
+pub fn check_questionnaires(
+    study: &Study,
+    file: &Path,
+    library: &crate::questionnaires::Library,
+) -> Result<()> {
+    for (i, v) in study.protocol.visits.iter().enumerate() {
+        for (j, q) in v.questionnaires.iter().enumerate() {
+            let (key, version) = q.split_once('@').unwrap_or((q, ""));
+            if library.get(key, version).is_none() {
+                return Err(Error::invalid(
+                    format!("{}: visits[{i}].questionnaires[{j}]", file.display()),
+                    format!("{q:?} is not a published questionnaire version"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod client;
 pub mod error;
 pub mod health;
+pub mod participants;
 pub mod questionnaires;
 pub mod sites;
 pub mod users;
@@ -30,6 +31,8 @@ pub enum Tag {
     Audit,
     /// Questionnaire definitions, wording, FHIR rendering and scoring.
     Questionnaires,
+    /// Participants, events, lesions and visit schedules (site-scoped).
+    Participants,
 }
 
 /// A staff session token from POST /api/v1/auth/login, sent as `Authorization: Bearer <token>`.
@@ -50,6 +53,7 @@ pub type Service = OpenApiService<
         sites::SitesApi,
         audit::AuditApi,
         questionnaires::QuestionnairesApi,
+        participants::ParticipantsApi,
     ),
     (),
 >;
@@ -61,7 +65,8 @@ pub fn service(app: Arc<App>) -> Service {
             users::UsersApi { app: app.clone() },
             sites::SitesApi { app: app.clone() },
             audit::AuditApi { app: app.clone() },
-            questionnaires::QuestionnairesApi { app },
+            questionnaires::QuestionnairesApi { app: app.clone() },
+            participants::ParticipantsApi { app },
         ),
         "epro",
         env!("CARGO_PKG_VERSION"),

@@ -2,8 +2,11 @@
 //! (time comes in as an argument). Most unit tests live here.
 
 pub mod audit;
+pub mod lesions;
+pub mod participant;
 pub mod permissions;
 pub mod questionnaire;
+pub mod schedule;
 pub mod staff;
 pub mod study;
 pub mod throttle;

@@ -18,10 +18,20 @@ pub enum Action {
     SiteRead,
     SiteDisable,
     AuditHeadRead,
+    /// Reference lists (lesion locations, high-risk reasons).
+    ReferenceRead,
+    ParticipantRead,
+    ParticipantEnrol,
+    /// Record events, add and change lesions.
+    ParticipantUpdate,
+    /// Correct an event or the randomization date, mark an event entered-in-error.
+    ParticipantCorrect,
+    /// See a participant's email and phone.
+    ParticipantContact,
 }
 
 impl Action {
-    pub const ALL: [Action; 8] = [
+    pub const ALL: [Action; 14] = [
         Action::OwnAccount,
         Action::UserList,
         Action::UserCreate,
@@ -30,6 +40,12 @@ impl Action {
         Action::SiteRead,
         Action::SiteDisable,
         Action::AuditHeadRead,
+        Action::ReferenceRead,
+        Action::ParticipantRead,
+        Action::ParticipantEnrol,
+        Action::ParticipantUpdate,
+        Action::ParticipantCorrect,
+        Action::ParticipantContact,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -42,6 +58,12 @@ impl Action {
             Action::SiteRead => "site.read",
             Action::SiteDisable => "site.disable",
             Action::AuditHeadRead => "audit.head",
+            Action::ReferenceRead => "reference.read",
+            Action::ParticipantRead => "participant.read",
+            Action::ParticipantEnrol => "participant.enrol",
+            Action::ParticipantUpdate => "participant.update",
+            Action::ParticipantCorrect => "participant.correct",
+            Action::ParticipantContact => "participant.contact",
         }
     }
 }
@@ -85,6 +107,14 @@ pub fn access(role: Role, action: Action) -> Access {
         (SiteDisable, _) => Denied,
         (AuditHeadRead, Role::Admin | Role::DataManager | Role::Monitor) => AllSites,
         (AuditHeadRead, Role::SiteStaff) => Denied,
+        (ReferenceRead, _) => AllSites,
+        (ParticipantRead, Role::DataManager) => AllSites,
+        (ParticipantRead, Role::Monitor | Role::SiteStaff) => OwnSites,
+        (ParticipantRead, Role::Admin) => Denied,
+        (ParticipantEnrol | ParticipantUpdate | ParticipantContact, Role::SiteStaff) => OwnSites,
+        (ParticipantEnrol | ParticipantUpdate | ParticipantContact, _) => Denied,
+        (ParticipantCorrect, Role::DataManager) => AllSites,
+        (ParticipantCorrect, _) => Denied,
     }
 }
 

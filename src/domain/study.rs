@@ -2,7 +2,9 @@
 //! validated here, purely from its text; every error names the file and the field.
 //! The file is the only source of sites; the database only records which are disabled.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
+
+use super::schedule::{Anchor, Protocol, VisitSpec};
 
 use chrono_tz::Tz;
 use serde::Deserialize;
@@ -12,7 +14,34 @@ use sha2::{Digest, Sha256};
 #[serde(deny_unknown_fields)]
 struct StudyFile {
     study: StudyHeader,
+    schedule: ScheduleHeader,
+    visits: Vec<RawVisit>,
     sites: Vec<Site>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScheduleHeader {
+    sse_target_days: u32,
+    sse_window_days: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVisit {
+    code: String,
+    label: BTreeMap<String, String>,
+    anchor: Anchor,
+    #[serde(default)]
+    months: u32,
+    #[serde(default)]
+    window_before_days: u32,
+    #[serde(default)]
+    window_after_days: u32,
+    #[serde(default)]
+    until_randomization_days: u32,
+    grace_days: u32,
+    questionnaires: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -22,6 +51,7 @@ struct StudyHeader {
     name: String,
     time_zone: String,
     languages: Vec<String>,
+    id_pattern: String,
 }
 
 /// A participating hospital, with the contact line participants are told to call.
@@ -43,6 +73,12 @@ pub struct Study {
     pub time_zone: Tz,
     pub languages: Vec<String>,
     pub sites: Vec<Site>,
+    /// Study id template, e.g. `HERMES-{site}-{nnn}`.
+    pub id_pattern: String,
+    /// Visits, windows and the SSE rule.
+    pub protocol: Protocol,
+    /// Visit labels per language, by visit code.
+    pub visit_labels: BTreeMap<String, BTreeMap<String, String>>,
     /// sha256 of the file's bytes, hex.
     pub sha256: String,
 }
@@ -160,14 +196,168 @@ impl Study {
                 ));
             }
         }
+        if !raw.study.id_pattern.contains("{site}") || !raw.study.id_pattern.contains("{n") {
+            return Err(err(
+                "study.id_pattern",
+                format!(
+                    "{:?} must contain {{site}} and a number such as {{nnn}}",
+                    raw.study.id_pattern
+                ),
+            ));
+        }
+        let (protocol, visit_labels) =
+            parse_visits(&raw, time_zone, &raw.study.languages).map_err(|(f, p)| err(&f, p))?;
         Ok(Self {
             id,
             name: raw.study.name,
             time_zone,
             languages: raw.study.languages,
             sites: raw.sites,
+            id_pattern: raw.study.id_pattern,
+            protocol,
+            visit_labels,
             sha256: hex::encode(Sha256::digest(text.as_bytes())),
         })
+    }
+}
+
+type VisitTables = (Protocol, BTreeMap<String, BTreeMap<String, String>>);
+
+fn parse_visits(
+    raw: &StudyFile,
+    tz: Tz,
+    languages: &[String],
+) -> Result<VisitTables, (String, String)> {
+    let mut specs = Vec::new();
+    let mut labels = BTreeMap::new();
+    let mut seen = HashSet::new();
+    if raw
+        .visits
+        .first()
+        .is_none_or(|v| v.anchor != Anchor::Enrolment)
+    {
+        return Err((
+            "visits[0].anchor".into(),
+            "the first visit must be the baseline, anchored at \"enrolment\"".into(),
+        ));
+    }
+    let mut last_months = 0;
+    for (i, v) in raw.visits.iter().enumerate() {
+        let field = |f: &str| format!("visits[{i}].{f}");
+        if v.code.is_empty()
+            || !v
+                .code
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err((
+                field("code"),
+                format!("{:?} must be letters, digits or '_'", v.code),
+            ));
+        }
+        if !seen.insert(v.code.clone()) {
+            return Err((
+                field("code"),
+                format!("visit code {:?} is listed twice", v.code),
+            ));
+        }
+        for lang in languages {
+            if v.label.get(lang).is_none_or(|l| l.trim().is_empty()) {
+                return Err((field("label"), format!("needs a label in {lang:?}")));
+            }
+        }
+        match v.anchor {
+            Anchor::Enrolment if i > 0 => {
+                return Err((
+                    field("anchor"),
+                    "only the first visit is anchored at enrolment".into(),
+                ));
+            }
+            Anchor::Randomization if v.months <= last_months => {
+                return Err((
+                    field("months"),
+                    format!("must be after the previous visit ({last_months} months)"),
+                ));
+            }
+            Anchor::Randomization => last_months = v.months,
+            Anchor::Enrolment => {}
+        }
+        if v.questionnaires.is_empty() {
+            return Err((
+                field("questionnaires"),
+                "at least one questionnaire (key@version)".into(),
+            ));
+        }
+        for (j, q) in v.questionnaires.iter().enumerate() {
+            if q.split_once('@')
+                .is_none_or(|(k, ver)| k.is_empty() || ver.is_empty())
+            {
+                return Err((
+                    format!("visits[{i}].questionnaires[{j}]"),
+                    format!("{q:?} is not key@version"),
+                ));
+            }
+        }
+        labels.insert(v.code.clone(), v.label.clone());
+        specs.push(VisitSpec {
+            code: v.code.clone(),
+            anchor: v.anchor,
+            months: v.months,
+            before_days: v.window_before_days,
+            after_days: v.window_after_days,
+            until_randomization_days: v.until_randomization_days,
+            grace_days: v.grace_days,
+            questionnaires: v.questionnaires.clone(),
+        });
+    }
+    if raw.schedule.sse_window_days == 0 {
+        return Err((
+            "schedule.sse_window_days".into(),
+            "must be at least 1".into(),
+        ));
+    }
+    Ok((
+        Protocol {
+            time_zone: tz,
+            visits: specs,
+            sse_target_days: raw.schedule.sse_target_days,
+            sse_window_days: raw.schedule.sse_window_days,
+        },
+        labels,
+    ))
+}
+
+impl Study {
+    /// Check a study id against the pattern for the participant's site.
+    pub fn check_study_id(&self, study_id: &str, site: &str) -> Result<(), String> {
+        let digits = self
+            .id_pattern
+            .split('{')
+            .filter_map(|p| p.split_once('}').map(|(inner, _)| inner))
+            .find(|inner| !inner.is_empty() && inner.chars().all(|c| c == 'n'))
+            .map_or(0, str::len);
+        let number_token = format!("{{{}}}", "n".repeat(digits));
+        let expected = self.id_pattern.replace("{site}", site);
+        let (prefix, suffix) = expected
+            .split_once(&number_token)
+            .unwrap_or((&expected, ""));
+        let ok = study_id
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.strip_suffix(suffix))
+            .is_some_and(|n| n.len() == digits && n.chars().all(|c| c.is_ascii_digit()));
+        if ok {
+            Ok(())
+        } else {
+            Err(format!(
+                "{study_id:?} does not match {:?} for site {site} (e.g. {})",
+                self.id_pattern,
+                expected.replace(&number_token, &format!("{:0digits$}", 1))
+            ))
+        }
+    }
+
+    pub fn visit_spec(&self, code: &str) -> Option<&VisitSpec> {
+        self.protocol.visits.iter().find(|v| v.code == code)
     }
 }
 
@@ -191,6 +381,42 @@ mod tests {
             ]
         );
         assert_eq!(study.sha256.len(), 64);
+        let codes: Vec<_> = study
+            .protocol
+            .visits
+            .iter()
+            .map(|v| v.code.as_str())
+            .collect();
+        assert_eq!(codes, ["BL", "M1", "M3", "M6", "M12", "M18", "M24"]);
+        let m3 = study.visit_spec("M3").expect("M3");
+        assert_eq!(
+            (m3.months, m3.before_days, m3.after_days, m3.grace_days),
+            (3, 14, 14, 7)
+        );
+        assert_eq!(study.visit_spec("M12").map(|v| v.before_days), Some(30));
+        assert!(
+            study
+                .protocol
+                .visits
+                .iter()
+                .all(|v| v.questionnaires.len() == 3)
+        );
+    }
+
+    #[test]
+    fn study_ids_follow_the_pattern_for_the_site() {
+        let study = Study::parse("s", SHIPPED).expect("valid");
+        assert!(study.check_study_id("HERMES-ZAS-001", "ZAS").is_ok());
+        for (id, site) in [
+            ("HERMES-UZG-001", "ZAS"),
+            ("HERMES-ZAS-01", "ZAS"),
+            ("HERMES-ZAS-0001", "ZAS"),
+            ("HERMES-ZAS-00a", "ZAS"),
+            ("X", "ZAS"),
+        ] {
+            let e = study.check_study_id(id, site).expect_err(id);
+            assert!(e.contains("HERMES-ZAS-001"), "{e}");
+        }
     }
 
     #[test]

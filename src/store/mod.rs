@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod entities;
+pub mod participants;
 pub mod questionnaires;
 pub mod staff;
 pub mod study;

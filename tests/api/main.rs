@@ -5,6 +5,7 @@ mod audit;
 mod auth;
 mod health;
 mod helpers;
+mod participants;
 mod permissions;
 mod questionnaires;
 mod startup;

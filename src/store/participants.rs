@@ -1,0 +1,150 @@
+//! Participants, their sealed contact data, events, lesions and visits.
+
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect, sea_query::LockType,
+};
+use uuid::Uuid;
+
+pub use super::entities::{
+    lesion::Model as LesionRow, participant::Model as ParticipantRow,
+    participant_contact::Model as ContactRow, participant_event::Model as EventRow,
+    visit::Model as VisitRow,
+};
+use super::{
+    StoreError,
+    entities::{lesion, participant, participant_contact, participant_event, visit},
+};
+
+pub async fn insert<C: ConnectionTrait>(db: &C, row: ParticipantRow) -> Result<(), StoreError> {
+    row.into_active_model()
+        .insert(db)
+        .await
+        .map_err(StoreError::classify)?;
+    Ok(())
+}
+
+pub async fn find<C: ConnectionTrait>(
+    db: &C,
+    study_id: &str,
+) -> Result<Option<ParticipantRow>, StoreError> {
+    Ok(participant::Entity::find()
+        .filter(participant::Column::StudyId.eq(study_id))
+        .one(db)
+        .await?)
+}
+
+/// Read a participant and lock the row for the rest of the write transaction, so concurrent
+/// changes to one participant (events, lesions) queue.
+pub async fn find_for_update<C: ConnectionTrait>(
+    db: &C,
+    study_id: &str,
+) -> Result<Option<ParticipantRow>, StoreError> {
+    Ok(participant::Entity::find()
+        .filter(participant::Column::StudyId.eq(study_id))
+        .lock(LockType::Update)
+        .one(db)
+        .await?)
+}
+
+/// Participants, optionally only those of some sites, ordered by study id.
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    sites: Option<&[String]>,
+) -> Result<Vec<ParticipantRow>, StoreError> {
+    let mut q = participant::Entity::find().order_by_asc(participant::Column::StudyId);
+    if let Some(sites) = sites {
+        q = q.filter(participant::Column::SiteCode.is_in(sites.iter().cloned()));
+    }
+    Ok(q.all(db).await?)
+}
+
+pub async fn contact<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+) -> Result<Option<ContactRow>, StoreError> {
+    Ok(participant_contact::Entity::find_by_id(id).one(db).await?)
+}
+
+pub async fn save_contact<C: ConnectionTrait>(db: &C, row: ContactRow) -> Result<(), StoreError> {
+    let exists = participant_contact::Entity::find_by_id(row.participant_id)
+        .one(db)
+        .await?
+        .is_some();
+    let mut am = row.into_active_model();
+    if exists {
+        am = am.reset_all();
+        am.update(db).await?;
+    } else {
+        am.insert(db).await?;
+    }
+    Ok(())
+}
+
+pub async fn events<C: ConnectionTrait>(
+    db: &C,
+    participant_id: Uuid,
+) -> Result<Vec<EventRow>, StoreError> {
+    Ok(participant_event::Entity::find()
+        .filter(participant_event::Column::ParticipantId.eq(participant_id))
+        .order_by_asc(participant_event::Column::RecordedAt)
+        .order_by_asc(participant_event::Column::Id)
+        .all(db)
+        .await?)
+}
+
+pub async fn insert_event<C: ConnectionTrait>(db: &C, row: EventRow) -> Result<(), StoreError> {
+    row.into_active_model().insert(db).await?;
+    Ok(())
+}
+
+pub async fn update_event<C: ConnectionTrait>(db: &C, row: EventRow) -> Result<(), StoreError> {
+    row.into_active_model().reset_all().update(db).await?;
+    Ok(())
+}
+
+pub async fn lesions<C: ConnectionTrait>(
+    db: &C,
+    participant_id: Uuid,
+) -> Result<Vec<LesionRow>, StoreError> {
+    Ok(lesion::Entity::find()
+        .filter(lesion::Column::ParticipantId.eq(participant_id))
+        .order_by_asc(lesion::Column::CreatedAt)
+        .order_by_asc(lesion::Column::Id)
+        .all(db)
+        .await?)
+}
+
+pub async fn insert_lesion<C: ConnectionTrait>(db: &C, row: LesionRow) -> Result<(), StoreError> {
+    row.into_active_model().insert(db).await?;
+    Ok(())
+}
+
+pub async fn update_lesion<C: ConnectionTrait>(db: &C, row: LesionRow) -> Result<(), StoreError> {
+    row.into_active_model().reset_all().update(db).await?;
+    Ok(())
+}
+
+pub async fn visits<C: ConnectionTrait>(
+    db: &C,
+    participant_id: Uuid,
+) -> Result<Vec<VisitRow>, StoreError> {
+    Ok(visit::Entity::find()
+        .filter(visit::Column::ParticipantId.eq(participant_id))
+        .order_by_asc(visit::Column::Position)
+        .all(db)
+        .await?)
+}
+
+pub async fn insert_visit<C: ConnectionTrait>(db: &C, row: VisitRow) -> Result<(), StoreError> {
+    row.into_active_model()
+        .insert(db)
+        .await
+        .map_err(StoreError::classify)?;
+    Ok(())
+}
+
+pub async fn update_visit<C: ConnectionTrait>(db: &C, row: VisitRow) -> Result<(), StoreError> {
+    row.into_active_model().reset_all().update(db).await?;
+    Ok(())
+}
