@@ -40,6 +40,11 @@ enum Command {
         #[command(subcommand)]
         command: QuestionnairesCommand,
     },
+    /// Visit schedules.
+    Schedule {
+        #[command(subcommand)]
+        command: ScheduleCommand,
+    },
     /// Staff accounts.
     User {
         #[command(subcommand)]
@@ -83,6 +88,30 @@ enum QuestionnairesCommand {
         /// Include the wording of this language (default: structure only, no wording).
         #[arg(long)]
         lang: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ScheduleCommand {
+    /// Print a participant's visit table (states as at --at, default now; nothing is stored).
+    Show {
+        /// Study id, e.g. HERMES-ZAS-001.
+        study_id: String,
+        /// An instant, RFC 3339 (e.g. 2026-03-01T10:00:00+01:00).
+        #[arg(long)]
+        at: Option<String>,
+    },
+    /// Print the schedule a participant randomized on that day would have.
+    Simulate {
+        /// Randomization date, YYYY-MM-DD (also taken as the enrolment date).
+        #[arg(long)]
+        randomized: String,
+        /// Date of a symptomatic skeletal event, YYYY-MM-DD (recorded on that day).
+        #[arg(long)]
+        sse: Option<String>,
+        /// An instant, RFC 3339 (default now).
+        #[arg(long)]
+        at: Option<String>,
     },
 }
 
@@ -161,6 +190,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Questionnaires { command } => questionnaires_command(&settings, command),
+        Command::Schedule { command } => schedule_command(settings, command).await,
         Command::User {
             command: UserCommand::Create { email, role, sites },
         } => {
@@ -279,6 +309,94 @@ fn questionnaires_command(
                     .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
                 println!("wrote {}", path.display());
             }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn parse_instant(at: Option<String>) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    match at {
+        None => Ok(epro::clock::Clock::now(&SystemClock)),
+        Some(s) => chrono::DateTime::parse_from_rfc3339(&s)
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .map_err(|_| {
+                format!("--at: {s:?} is not an RFC 3339 instant such as 2026-03-01T10:00:00+01:00")
+            }),
+    }
+}
+
+fn print_schedule(
+    tz: chrono_tz::Tz,
+    at: chrono::DateTime<chrono::Utc>,
+    rows: &[(String, epro::domain::schedule::Window, &str, bool)],
+) {
+    use epro::domain::schedule::local_date;
+    let day = |t: Option<chrono::DateTime<chrono::Utc>>, back: u64| {
+        t.and_then(|t| local_date(tz, t).checked_sub_days(chrono::Days::new(back)))
+            .map_or_else(|| "(until randomization)".to_string(), |d| d.to_string())
+    };
+    println!(
+        "as at {} ({tz})",
+        at.with_timezone(&tz).format("%Y-%m-%d %H:%M %:z")
+    );
+    println!(
+        "{:<6} {:<10} {:<10} {:<21} {:<21} {:<15} SSE",
+        "visit", "target", "opens", "last day", "grace until", "state"
+    );
+    for (code, w, state, sse) in rows {
+        println!(
+            "{:<6} {:<10} {:<10} {:<21} {:<21} {:<15} {}",
+            code,
+            w.target,
+            local_date(tz, w.start),
+            day(w.end, 1),
+            day(w.grace_end, 1),
+            state,
+            if *sse { "yes" } else { "" }
+        );
+    }
+}
+
+async fn schedule_command(
+    settings: Settings,
+    command: ScheduleCommand,
+) -> Result<ExitCode, String> {
+    use epro::domain::schedule;
+    match command {
+        ScheduleCommand::Simulate {
+            randomized,
+            sse,
+            at,
+        } => {
+            let study = epro::study::load(&settings.study_file).map_err(|e| e.to_string())?;
+            let r = epro::participants::parse_date("--randomized", &randomized)
+                .map_err(|e| e.to_string())?;
+            let sse = sse
+                .map(|d| epro::participants::parse_date("--sse", &d))
+                .transpose()
+                .map_err(|e| e.to_string())?;
+            let at = parse_instant(at)?;
+            let rows: Vec<_> = schedule::simulate(&study.protocol, r, sse, at)
+                .into_iter()
+                .map(|s| (s.code, s.window, s.state.as_str(), s.sse_triggered))
+                .collect();
+            print_schedule(study.time_zone, at, &rows);
+            Ok(ExitCode::SUCCESS)
+        }
+        ScheduleCommand::Show { study_id, at } => {
+            let at = parse_instant(at)?;
+            let app = startup::prepare(settings, Arc::new(epro::clock::ManualClock::new(at)))
+                .await
+                .map_err(|e| e.to_string())?;
+            let visits = epro::participants::schedule_as_of(&app, &study_id)
+                .await
+                .map_err(|e| e.to_string())?;
+            let rows: Vec<_> = visits
+                .into_iter()
+                .map(|v| (v.code, v.window, v.state.as_str(), v.sse_triggered))
+                .collect();
+            println!("{study_id}");
+            print_schedule(app.study.time_zone, at, &rows);
             Ok(ExitCode::SUCCESS)
         }
     }

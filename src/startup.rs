@@ -17,7 +17,7 @@ use crate::{
     config::Settings,
     error::Error,
     keys::Keys,
-    questionnaires, store, study,
+    participants, questionnaires, store, study,
     users::{self, BootstrapAdmin},
 };
 
@@ -53,10 +53,10 @@ pub async fn prepare(settings: Settings, clock: Arc<dyn Clock>) -> Result<Arc<Ap
     study::check_questionnaires(&study, &settings.study_file, &library)?;
     let db = store::connect(&settings.database_url).await?;
     store::migrate(&db, &settings.database_url).await?;
-    study::register(&db, &keys, clock.as_ref(), &study).await?;
+    let registration = study::register(&db, &keys, clock.as_ref(), &study).await?;
     questionnaires::register(&db, &keys, clock.now(), &library).await?;
     let trusted_proxies = settings.trusted_proxy_nets()?;
-    Ok(Arc::new(App {
+    let app = Arc::new(App {
         db,
         clock,
         keys,
@@ -64,7 +64,15 @@ pub async fn prepare(settings: Settings, clock: Arc<dyn Clock>) -> Result<Arc<Ap
         library,
         settings,
         trusted_proxies,
-    }))
+    });
+    if matches!(registration, study::Registration::Amended { .. }) {
+        let moved = participants::apply_amendment(&app).await?;
+        tracing::info!(
+            visits = moved,
+            "protocol amendment applied to visits not yet open"
+        );
+    }
+    Ok(app)
 }
 
 pub struct Application {

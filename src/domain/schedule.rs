@@ -553,3 +553,123 @@ mod tests {
         let _ = Duration::zero();
     }
 }
+
+/// One row of a simulated schedule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Simulated {
+    pub code: String,
+    pub window: Window,
+    pub state: VisitState,
+    pub sse_triggered: bool,
+}
+
+/// The schedule a participant would have: enrolled (and randomized) on `randomized_on`, with an
+/// optional SSE recorded at the start of its day, looked at `now`, with nothing answered.
+pub fn simulate(
+    protocol: &Protocol,
+    randomized_on: NaiveDate,
+    sse: Option<NaiveDate>,
+    now: DateTime<Utc>,
+) -> Vec<Simulated> {
+    let mut rows: Vec<Simulated> = protocol
+        .visits
+        .iter()
+        .filter_map(|spec| {
+            plan(protocol, spec, randomized_on, Some(randomized_on)).map(|window| Simulated {
+                code: spec.code.clone(),
+                window,
+                state: VisitState::Upcoming,
+                sse_triggered: false,
+            })
+        })
+        .collect();
+    let mut not_applicable_from = None;
+    if let Some(sse_date) = sse {
+        let keyed: Vec<(NaiveDate, Option<VisitState>)> = rows
+            .iter()
+            .skip(1)
+            .map(|r| (r.window.target, None))
+            .collect();
+        if let Some(i) = sse_visit_index(&keyed, sse_date) {
+            let idx = i + 1;
+            let grace = protocol.visits.get(idx).map_or(7, |s| s.grace_days);
+            rows[idx].window = sse_window(
+                protocol,
+                sse_date,
+                local_midnight(protocol.time_zone, sse_date),
+                grace,
+            );
+            rows[idx].sse_triggered = true;
+            not_applicable_from = Some(idx + 1);
+        }
+    }
+    for (i, row) in rows.iter_mut().enumerate() {
+        let due = protocol
+            .visits
+            .get(i)
+            .map(|s| s.questionnaires.clone())
+            .unwrap_or_default();
+        let stored = not_applicable_from
+            .filter(|from| i >= *from)
+            .map(|_| VisitState::NotApplicable);
+        row.state = state(
+            &VisitFacts {
+                window: row.window,
+                stored,
+                due: &due,
+                submitted: &[],
+                missed_reason: false,
+                questionnaires_end: None,
+            },
+            now,
+        );
+    }
+    rows
+}
+
+#[cfg(test)]
+mod simulate_tests {
+    use super::*;
+    use chrono_tz::Europe::Brussels;
+
+    #[test]
+    fn simulation_applies_the_sse_rule() {
+        let spec = |code: &str, months: u32| VisitSpec {
+            code: code.into(),
+            anchor: if months == 0 {
+                Anchor::Enrolment
+            } else {
+                Anchor::Randomization
+            },
+            months,
+            before_days: 14,
+            after_days: 14,
+            until_randomization_days: 3,
+            grace_days: 7,
+            questionnaires: vec!["q@1".into()],
+        };
+        let p = Protocol {
+            time_zone: Brussels,
+            visits: vec![
+                spec("BL", 0),
+                spec("M1", 1),
+                spec("M3", 3),
+                spec("M6", 6),
+                spec("M12", 12),
+            ],
+            sse_target_days: 7,
+            sse_window_days: 14,
+        };
+        let r: NaiveDate = "2026-01-15".parse().expect("date");
+        let sse: NaiveDate = "2026-05-20".parse().expect("date");
+        let now = DateTime::parse_from_rfc3339("2026-05-21T10:00:00Z")
+            .expect("t")
+            .with_timezone(&Utc);
+        let rows = simulate(&p, r, Some(sse), now);
+        let by = |c: &str| rows.iter().find(|x| x.code == c).expect("row");
+        assert!(by("M6").sse_triggered);
+        assert_eq!(by("M6").state, VisitState::Open);
+        assert_eq!(by("M12").state, VisitState::NotApplicable);
+        assert_eq!(by("M3").state, VisitState::Missed);
+    }
+}

@@ -618,3 +618,151 @@ async fn lesion_locations_vocabulary() {
         401
     );
 }
+
+#[tokio::test]
+async fn cli_schedule_simulate_and_show() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_epro"))
+        .args([
+            "schedule",
+            "simulate",
+            "--randomized",
+            "2026-01-31",
+            "--at",
+            "2026-03-01T10:00:00+01:00",
+        ])
+        .env("EPRO_STUDY_FILE", crate::helpers::study_file())
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for (code, target, state) in [
+        ("M1", "2026-02-28", "open"),
+        ("M3", "2026-04-30", "upcoming"),
+        ("M6", "2026-07-31", "upcoming"),
+    ] {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{code} ")))
+            .unwrap_or_else(|| panic!("{code} in {stdout}"));
+        assert!(line.contains(target) && line.contains(state), "{line}");
+    }
+
+    let app = spawn_long_sessions().await;
+    app.clock.set(
+        Utc.with_ymd_and_hms(2026, 1, 15, 9, 0, 0)
+            .single()
+            .expect("t"),
+    );
+    let nurse = app.staff_token("site_staff", &["ZAS"]).await;
+    assert_eq!(
+        enrol(
+            &app,
+            &nurse,
+            "HERMES-ZAS-030",
+            json!({"randomization_date": "2026-01-15"})
+        )
+        .await
+        .status(),
+        200
+    );
+    let out = app.cli(&[
+        "schedule",
+        "show",
+        "HERMES-ZAS-030",
+        "--at",
+        "2026-02-10T12:00:00+01:00",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("M1 ") && l.contains("2026-02-15") && l.contains("open")),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("BL ") && l.contains("missed")),
+        "{stdout}"
+    );
+}
+
+#[tokio::test]
+async fn a_protocol_amendment_moves_only_visits_not_yet_open() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let study = dir.path().join("hermes.toml");
+    let original = std::fs::read_to_string(crate::helpers::study_file()).expect("study");
+    std::fs::write(&study, &original).expect("write");
+    let url = crate::helpers::fresh_database(&dir).await;
+    let mut settings = crate::helpers::test_settings(&dir, url);
+    settings.study_file = study.clone();
+    settings.session_hours = 24 * 365;
+    let app = crate::helpers::start(settings.clone(), tempfile::tempdir().expect("tempdir")).await;
+    app.clock.set(
+        Utc.with_ymd_and_hms(2026, 1, 15, 9, 0, 0)
+            .single()
+            .expect("t"),
+    );
+    let nurse = app.staff_token("site_staff", &["ZAS"]).await;
+    assert_eq!(
+        enrol(
+            &app,
+            &nurse,
+            "HERMES-ZAS-040",
+            json!({"randomization_date": "2026-01-15"})
+        )
+        .await
+        .status(),
+        200
+    );
+    drop(app);
+
+    // The sponsor confirms M1 ±10 days and M3 ±21 days. Restarted on 10 Feb: M1 is open, M3 not yet.
+    let amended = original
+        .replacen(
+            "months = 1\nwindow_before_days = 7\nwindow_after_days = 7",
+            "months = 1\nwindow_before_days = 10\nwindow_after_days = 10",
+            1,
+        )
+        .replacen(
+            "months = 3\nwindow_before_days = 14\nwindow_after_days = 14",
+            "months = 3\nwindow_before_days = 21\nwindow_after_days = 21",
+            1,
+        );
+    assert_ne!(amended, original);
+    std::fs::write(&study, amended).expect("write");
+    // The clock is injected per start; this start happens "on 10 Feb".
+    let clock = epro::clock::ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 2, 10, 9, 0, 0)
+            .single()
+            .expect("t"),
+    );
+    let application = epro::startup::Application::build(settings, std::sync::Arc::new(clock))
+        .await
+        .expect("starts");
+    let app_state = application.app();
+    let visits = epro::participants::schedule_as_of(&app_state, "HERMES-ZAS-040")
+        .await
+        .expect("schedule");
+    let m1 = visits.iter().find(|v| v.code == "M1").expect("M1");
+    let m3 = visits.iter().find(|v| v.code == "M3").expect("M3");
+    assert_eq!(
+        epro::domain::schedule::local_date(app_state.study.time_zone, m1.window.start).to_string(),
+        "2026-02-08",
+        "open: unchanged"
+    );
+    assert_eq!(
+        epro::domain::schedule::local_date(app_state.study.time_zone, m3.window.start).to_string(),
+        "2026-03-25",
+        "not yet open: amended"
+    );
+}

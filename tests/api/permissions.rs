@@ -24,6 +24,35 @@ async fn endpoint_by_actor_matrix() {
         .await
         .expect("json");
     let user_id = target["id"].as_str().expect("id").to_string();
+    // One participant at ZAS (enrolled by its site staff) and one at UZG.
+    let uzg_staff = app.staff_token("site_staff", &["UZG"]).await;
+    for (token, body) in [
+        (
+            &staff,
+            json!({"study_id": "HERMES-ZAS-001", "site": "ZAS", "language": "nl", "randomization_date": "2026-03-01"}),
+        ),
+        (
+            &uzg_staff,
+            json!({"study_id": "HERMES-UZG-001", "site": "UZG", "language": "nl"}),
+        ),
+    ] {
+        assert_eq!(
+            app.post("/api/v1/participants", Some(token), body)
+                .await
+                .status(),
+            200
+        );
+    }
+    let zas: serde_json::Value = app
+        .get("/api/v1/participants/HERMES-ZAS-001", Some(&dm))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let event_id = zas["events"][0]["id"]
+        .as_str()
+        .expect("randomization event")
+        .to_string();
 
     let reason = json!({ "reason": "permission test" });
     // (method, path, body, [admin, data_manager, monitor ZAS, site_staff ZAS, anonymous])
@@ -89,6 +118,76 @@ async fn endpoint_by_actor_matrix() {
             "/api/v1/audit/head".into(),
             None,
             [200, 200, 200, 403, 401],
+        ),
+        (
+            Method::GET,
+            "/api/v1/lesion-locations".into(),
+            None,
+            [200, 200, 200, 200, 401],
+        ),
+        (
+            Method::GET,
+            "/api/v1/participants".into(),
+            None,
+            [403, 200, 200, 200, 401],
+        ),
+        (
+            Method::GET,
+            "/api/v1/participants/HERMES-ZAS-001".into(),
+            None,
+            [403, 200, 200, 200, 401],
+        ),
+        (
+            Method::GET,
+            "/api/v1/participants/HERMES-UZG-001".into(),
+            None,
+            [403, 200, 404, 404, 401],
+        ),
+        (
+            Method::GET,
+            "/api/v1/participants/HERMES-ZAS-001/schedule".into(),
+            None,
+            [403, 200, 200, 200, 401],
+        ),
+        (
+            Method::GET,
+            "/api/v1/participants/HERMES-ZAS-001/lesions".into(),
+            None,
+            [403, 200, 200, 200, 401],
+        ),
+        (
+            Method::POST,
+            "/api/v1/participants".into(),
+            Some(json!({"study_id": "HERMES-ZAS-002", "site": "ZAS", "language": "fr"})),
+            [403, 403, 403, 200, 401],
+        ),
+        (
+            Method::POST,
+            "/api/v1/participants/HERMES-ZAS-001/lesions".into(),
+            Some(
+                json!({"location": "L2", "labels": {"nl": "rug", "fr": "dos", "en": "back"}, "high_risk_reasons": ["size_2cm"]}),
+            ),
+            [403, 403, 403, 200, 401],
+        ),
+        (
+            Method::POST,
+            "/api/v1/participants/HERMES-UZG-001/lesions".into(),
+            Some(
+                json!({"location": "L2", "labels": {"nl": "rug", "fr": "dos", "en": "back"}, "high_risk_reasons": ["size_2cm"]}),
+            ),
+            [403, 403, 403, 404, 401],
+        ),
+        (
+            Method::POST,
+            "/api/v1/participants/HERMES-ZAS-001/events".into(),
+            Some(json!({"type": "pro_discontinued", "date": "2026-03-01", "reason": "too ill"})),
+            [403, 403, 403, 200, 401],
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/participants/HERMES-ZAS-001/events/{event_id}/correct"),
+            Some(json!({"date": "2026-03-01", "reason": "typo"})),
+            [403, 200, 403, 403, 401],
         ),
     ];
     let actors = [Some(&admin), Some(&dm), Some(&monitor), Some(&staff), None];
