@@ -12,6 +12,9 @@ pub enum Error {
     InvalidCredentials,
     #[error("authentication required")]
     Unauthenticated,
+    /// Refused credentials, with a specific stable code (e.g. `invalid_pin`).
+    #[error("{message}")]
+    Unauthorized { code: &'static str, message: String },
     #[error("the password must be changed before anything else (PUT /api/v1/auth/password)")]
     PasswordChangeRequired,
     #[error("your role may not do {0}")]

@@ -2,6 +2,7 @@
 //! See DESIGN in the README: domain (pure rules) · store (the only database code) · services ·
 //! api (JSON, OpenAPI) — all assembled by `startup`.
 
+pub mod access;
 pub mod api;
 pub mod app;
 pub mod audit;
@@ -13,6 +14,7 @@ pub mod error;
 pub mod keys;
 pub mod participants;
 pub mod questionnaires;
+pub mod responses;
 pub mod sites;
 pub mod startup;
 pub mod store;

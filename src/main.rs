@@ -40,6 +40,11 @@ enum Command {
         #[command(subcommand)]
         command: QuestionnairesCommand,
     },
+    /// Stored scores.
+    Scores {
+        #[command(subcommand)]
+        command: ScoresCommand,
+    },
     /// Visit schedules.
     Schedule {
         #[command(subcommand)]
@@ -88,6 +93,17 @@ enum QuestionnairesCommand {
         /// Include the wording of this language (default: structure only, no wording).
         #[arg(long)]
         lang: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ScoresCommand {
+    /// Apply a scoring file to every submitted response of its questionnaire version that lacks
+    /// it (audited). Earlier scores stay; each names the scoring file it came from.
+    Recompute {
+        /// <key>/<version>/scoring-<n>, e.g. eortc-qlq-c30/3.0/scoring-2.
+        #[arg(long)]
+        scoring: String,
     },
 }
 
@@ -191,6 +207,18 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Command::Questionnaires { command } => questionnaires_command(&settings, command),
         Command::Schedule { command } => schedule_command(settings, command).await,
+        Command::Scores {
+            command: ScoresCommand::Recompute { scoring },
+        } => {
+            let app = startup::prepare(settings, clock)
+                .await
+                .map_err(|e| e.to_string())?;
+            let n = epro::responses::recompute_scores(&app, &scoring)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("scored {n} responses with {scoring}");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::User {
             command: UserCommand::Create { email, role, sites },
         } => {

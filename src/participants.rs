@@ -24,6 +24,7 @@ use crate::{
     store::{
         self,
         participants::{ContactRow, EventRow, LesionRow, ParticipantRow, VisitRow},
+        responses::ResponseRow,
     },
 };
 
@@ -491,11 +492,44 @@ pub async fn get(app: &App, actor: &StaffActor, study_id: &str) -> Result<Partic
     view(app, actor, &p).await
 }
 
+/// Submitted questionnaires of a visit as `key@version` with their submission instant.
+pub fn submitted_for(responses: &[ResponseRow], visit: &str) -> Vec<(String, DateTime<Utc>)> {
+    responses
+        .iter()
+        .filter(|r| r.visit_code == visit && (r.status == "completed" || r.status == "amended"))
+        .filter_map(|r| {
+            r.submitted_at.map(|at| {
+                (
+                    format!("{}@{}", r.questionnaire_key, r.questionnaire_version),
+                    at,
+                )
+            })
+        })
+        .collect()
+}
+
+/// The participant's visits with their states at `now` (nothing stored).
+pub async fn current_views<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    app: &App,
+    p: &ParticipantRow,
+    now: DateTime<Utc>,
+) -> Result<Vec<VisitView>> {
+    let evs = to_events(&store::participants::events(db, p.id).await?);
+    let visits = store::participants::visits(db, p.id).await?;
+    let responses = store::responses::of_participant(db, p.id).await?;
+    Ok(visit_views(app, &visits, &evs, &responses, now)
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect())
+}
+
 /// Each stored visit with its state at `now` (pure over what was loaded).
 fn visit_views(
     app: &App,
     visits: &[VisitRow],
     events: &[Event],
+    responses: &[ResponseRow],
     now: DateTime<Utc>,
 ) -> Vec<(VisitRow, VisitView)> {
     let stop = rule::questionnaires_end(events, app.study.time_zone);
@@ -503,12 +537,13 @@ fn visit_views(
         .iter()
         .map(|v| {
             let due: Vec<String> = serde_json::from_str(&v.questionnaires).unwrap_or_default();
+            let submitted = submitted_for(responses, &v.code);
             let state = schedule::state(
                 &VisitFacts {
                     window: window_of(v),
                     stored: v.final_state.as_deref().and_then(VisitState::parse),
                     due: &due,
-                    submitted: &[],
+                    submitted: &submitted,
                     missed_reason: v.missed_reason.is_some(),
                     questionnaires_end: stop,
                 },
@@ -541,6 +576,7 @@ pub async fn schedule(app: &App, actor: &StaffActor, study_id: &str) -> Result<V
     let txn = store::begin_write(&app.db).await?;
     let evs = to_events(&store::participants::events(&txn, p.id).await?);
     let visits = store::participants::visits(&txn, p.id).await?;
+    let responses = store::responses::of_participant(&txn, p.id).await?;
     let system = Actor::system();
     let c = Change {
         txn: &txn,
@@ -551,7 +587,7 @@ pub async fn schedule(app: &App, actor: &StaffActor, study_id: &str) -> Result<V
         now,
     };
     let mut out = Vec::new();
-    for (row, view) in visit_views(app, &visits, &evs, now) {
+    for (row, view) in visit_views(app, &visits, &evs, &responses, now) {
         if view.state.is_final() && row.final_state.is_none() {
             let mut after = row.clone();
             after.final_state = Some(view.state.as_str().into());
@@ -568,12 +604,7 @@ pub async fn schedule_as_of(app: &App, study_id: &str) -> Result<Vec<VisitView>>
     let p = store::participants::find(&app.db, study_id)
         .await?
         .ok_or_else(|| not_found(study_id))?;
-    let evs = to_events(&store::participants::events(&app.db, p.id).await?);
-    let visits = store::participants::visits(&app.db, p.id).await?;
-    Ok(visit_views(app, &visits, &evs, app.clock.now())
-        .into_iter()
-        .map(|(_, v)| v)
-        .collect())
+    current_views(&app.db, app, &p, app.clock.now()).await
 }
 
 /// A changed study file applies only to visits whose window has not opened (and that are not
@@ -884,7 +915,7 @@ async fn apply_effects(c: Change<'_>, event: &EventRow) -> Result<()> {
             }
             if kind.ends_participation() {
                 purge_contact(c, kind.as_str()).await?;
-                // Access links are revoked here once participants have them (answering).
+                crate::access::revoke_all(txn, app, c.by, p, kind.as_str(), now).await?;
             }
         }
     }

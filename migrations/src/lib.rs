@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261127_000001_foundation;
 mod m20261127_000002_questionnaires;
 mod m20261127_000003_participants;
+mod m20261127_000004_responses;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_foundation::Migration),
             Box::new(m20261127_000002_questionnaires::Migration),
             Box::new(m20261127_000003_participants::Migration),
+            Box::new(m20261127_000004_responses::Migration),
         ]
     }
 }

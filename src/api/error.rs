@@ -78,6 +78,9 @@ impl From<Error> for ApiError {
                 "forbidden",
                 format!("your role may not do {action}"),
             )),
+            Error::Unauthorized { code, message } => {
+                ApiError::Unauthorized(ErrorBody::new(code, message))
+            }
             Error::Unknown { code, message } => ApiError::NotFound(ErrorBody::new(code, message)),
             Error::Unprocessable { code, message } => {
                 ApiError::Unprocessable(ErrorBody::new(code, message))

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod client;
 pub mod error;
 pub mod health;
+pub mod me;
 pub mod participants;
 pub mod questionnaires;
 pub mod sites;
@@ -33,6 +34,8 @@ pub enum Tag {
     Questionnaires,
     /// Participants, events, lesions and visit schedules (site-scoped).
     Participants,
+    /// Participant access and answering.
+    Answering,
 }
 
 /// A staff session token from POST /api/v1/auth/login, sent as `Authorization: Bearer <token>`.
@@ -54,6 +57,7 @@ pub type Service = OpenApiService<
         audit::AuditApi,
         questionnaires::QuestionnairesApi,
         participants::ParticipantsApi,
+        me::MeApi,
     ),
     (),
 >;
@@ -66,7 +70,8 @@ pub fn service(app: Arc<App>) -> Service {
             sites::SitesApi { app: app.clone() },
             audit::AuditApi { app: app.clone() },
             questionnaires::QuestionnairesApi { app: app.clone() },
-            participants::ParticipantsApi { app },
+            participants::ParticipantsApi { app: app.clone() },
+            me::MeApi { app },
         ),
         "epro",
         env!("CARGO_PKG_VERSION"),

@@ -104,6 +104,10 @@ pub struct ItemOut {
     pub show_if: Option<ConditionOut>,
     /// For groups: `per_active_lesion`.
     pub repeat: Option<String>,
+    /// In a participant's expanded questionnaire: the lesion this question is about.
+    pub lesion: Option<String>,
+    /// …and its plain-language label.
+    pub lesion_label: Option<String>,
     #[oai(skip_serializing_if_is_empty)]
     pub items: Vec<ItemOut>,
 }
@@ -212,7 +216,7 @@ fn text(w: Option<&Wording>, key: &str) -> Option<String> {
     w.and_then(|w| w.get(key)).map(String::from)
 }
 
-fn item_out(def: &Definition, item: &Item, w: Option<&Wording>) -> ItemOut {
+pub(crate) fn item_out(def: &Definition, item: &Item, w: Option<&Wording>) -> ItemOut {
     ItemOut {
         id: item.id.clone(),
         kind: serde_json::to_value(item.kind)
@@ -242,11 +246,13 @@ fn item_out(def: &Definition, item: &Item, w: Option<&Wording>) -> ItemOut {
             any_of: c.any_of.clone(),
         }),
         repeat: None,
+        lesion: None,
+        lesion_label: None,
         items: vec![],
     }
 }
 
-fn resolved_out(r: &Resolved<'_>) -> QuestionnaireOut {
+pub(crate) fn resolved_out(r: &Resolved<'_>) -> QuestionnaireOut {
     let def = &r.version.definition;
     let w = r.wording;
     QuestionnaireOut {
@@ -284,6 +290,8 @@ fn resolved_out(r: &Resolved<'_>) -> QuestionnaireOut {
                     max_length: None,
                     show_if: None,
                     repeat: Some("per_active_lesion".into()),
+                    lesion: None,
+                    lesion_label: None,
                     items: g.items.iter().map(|i| item_out(def, i, w)).collect(),
                 },
             })

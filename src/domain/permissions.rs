@@ -28,10 +28,12 @@ pub enum Action {
     ParticipantCorrect,
     /// See a participant's email and phone.
     ParticipantContact,
+    /// Issue a participant's access link, reset the PIN.
+    ParticipantAccess,
 }
 
 impl Action {
-    pub const ALL: [Action; 14] = [
+    pub const ALL: [Action; 15] = [
         Action::OwnAccount,
         Action::UserList,
         Action::UserCreate,
@@ -46,6 +48,7 @@ impl Action {
         Action::ParticipantUpdate,
         Action::ParticipantCorrect,
         Action::ParticipantContact,
+        Action::ParticipantAccess,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -64,6 +67,7 @@ impl Action {
             Action::ParticipantUpdate => "participant.update",
             Action::ParticipantCorrect => "participant.correct",
             Action::ParticipantContact => "participant.contact",
+            Action::ParticipantAccess => "participant.access",
         }
     }
 }
@@ -111,8 +115,13 @@ pub fn access(role: Role, action: Action) -> Access {
         (ParticipantRead, Role::DataManager) => AllSites,
         (ParticipantRead, Role::Monitor | Role::SiteStaff) => OwnSites,
         (ParticipantRead, Role::Admin) => Denied,
-        (ParticipantEnrol | ParticipantUpdate | ParticipantContact, Role::SiteStaff) => OwnSites,
-        (ParticipantEnrol | ParticipantUpdate | ParticipantContact, _) => Denied,
+        (
+            ParticipantEnrol | ParticipantUpdate | ParticipantContact | ParticipantAccess,
+            Role::SiteStaff,
+        ) => OwnSites,
+        (ParticipantEnrol | ParticipantUpdate | ParticipantContact | ParticipantAccess, _) => {
+            Denied
+        }
         (ParticipantCorrect, Role::DataManager) => AllSites,
         (ParticipantCorrect, _) => Denied,
     }

@@ -298,3 +298,142 @@ pub mod visit {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod participant_pin {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "participant_pin")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub participant_id: Uuid,
+        pub pin_hash: String,
+        pub set_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod access_link {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "access_link")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub token_hash: String,
+        pub participant_id: Uuid,
+        pub kind: String,
+        pub visit_code: Option<String>,
+        pub created_at: DateTimeUtc,
+        pub expires_at: Option<DateTimeUtc>,
+        pub revoked_at: Option<DateTimeUtc>,
+        pub created_by: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod participant_session {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "participant_session")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub token_hash: String,
+        pub participant_id: Uuid,
+        pub link_id: Uuid,
+        pub created_at: DateTimeUtc,
+        pub expires_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod response {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "response")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub participant_id: Uuid,
+        pub visit_code: String,
+        pub questionnaire_key: String,
+        pub questionnaire_version: String,
+        pub language: String,
+        pub wording_sha256: String,
+        pub lesions: String,
+        pub status: String,
+        pub revision: i32,
+        pub started_at: DateTimeUtc,
+        pub submitted_at: Option<DateTimeUtc>,
+        pub client_utc_offset_minutes: Option<i32>,
+        pub late: bool,
+        pub mode: Option<String>,
+        pub idempotency_key: Option<String>,
+        pub request_sha256: Option<String>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod answer {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "answer")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub response_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub item: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub lesion: String,
+        pub value: String,
+        pub mode: String,
+        pub actor_kind: String,
+        pub actor_id: String,
+        pub answered_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod score {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "score")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub response_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub scoring: String,
+        pub results: String,
+        pub computed_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -1,10 +1,12 @@
 //! The only code that touches sea-orm: connecting, transactions, and one query function per need.
 //! SQLite/PostgreSQL differences (pragmas, IMMEDIATE transactions, row locks) are decided here.
 
+pub mod access;
 pub mod audit;
 pub mod entities;
 pub mod participants;
 pub mod questionnaires;
+pub mod responses;
 pub mod staff;
 pub mod study;
 pub mod throttle;

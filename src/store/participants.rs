@@ -34,6 +34,13 @@ pub async fn find<C: ConnectionTrait>(
         .await?)
 }
 
+pub async fn find_by_id<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+) -> Result<Option<ParticipantRow>, StoreError> {
+    Ok(participant::Entity::find_by_id(id).one(db).await?)
+}
+
 /// Read a participant and lock the row for the rest of the write transaction, so concurrent
 /// changes to one participant (events, lesions) queue.
 pub async fn find_for_update<C: ConnectionTrait>(

@@ -1,6 +1,7 @@
 //! Integration tests through the public HTTP surface and the `epro` binary, against a real
 //! server and a real database (SQLite by default, PostgreSQL with EPRO_TEST_DATABASE_URL).
 
+mod answering;
 mod audit;
 mod auth;
 mod health;

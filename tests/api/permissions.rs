@@ -185,6 +185,18 @@ async fn endpoint_by_actor_matrix() {
         ),
         (
             Method::POST,
+            "/api/v1/participants/HERMES-ZAS-001/access-link".into(),
+            Some(json!({})),
+            [403, 403, 403, 200, 401],
+        ),
+        (
+            Method::POST,
+            "/api/v1/participants/HERMES-UZG-001/pin".into(),
+            Some(json!({})),
+            [403, 403, 403, 404, 401],
+        ),
+        (
+            Method::POST,
             format!("/api/v1/participants/HERMES-ZAS-001/events/{event_id}/correct"),
             Some(json!({"date": "2026-03-01", "reason": "typo"})),
             [403, 200, 403, 403, 401],

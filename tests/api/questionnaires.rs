@@ -252,7 +252,7 @@ async fn scoring_endpoint_scores_and_names_bad_items() {
     );
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("mkdir");
     for entry in std::fs::read_dir(from).expect("read") {
         let entry = entry.expect("entry");

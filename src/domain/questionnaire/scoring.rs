@@ -184,7 +184,7 @@ pub fn parse_scoring(
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Every item answered.
@@ -195,7 +195,7 @@ pub enum Status {
     Missing,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScaleScore {
     pub code: String,
     pub label: String,
@@ -207,7 +207,7 @@ pub struct ScaleScore {
     pub status: Status,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Scores {
     pub scoring: String,
     pub scales: Vec<ScaleScore>,

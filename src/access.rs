@@ -1,0 +1,402 @@
+//! Participant access: access links (random tokens stored as sha256, never containing the study
+//! id), the PIN every link needs (argon2id, resettable by site staff), PIN throttling (five wrong
+//! PINs lock the participant for 15 minutes, audited) and participant sessions.
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::{DateTime, Duration, Utc};
+use rand::{Rng, RngCore};
+use sea_orm::DatabaseTransaction;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::{
+    app::App,
+    audit::{self, Entry},
+    auth::{self, StaffActor, hash_password, token_hash, verify_password},
+    domain::{
+        audit::{Actor, ActorKind},
+        permissions::Action,
+        throttle::Policy,
+    },
+    error::{Error, Result},
+    store::{
+        self,
+        access::{LinkRow, SessionRow},
+        participants::ParticipantRow,
+    },
+};
+
+/// Five wrong PINs in 15 minutes lock the participant for the rest of that window.
+pub const PIN_POLICY: Policy = Policy {
+    max_failures: 5,
+    window: Duration::minutes(15),
+};
+const PIN_SCOPE: &str = "participant_pin";
+
+pub const LINK_STAFF: &str = "staff";
+pub const LINK_REMINDER: &str = "reminder";
+
+/// An authenticated participant, for one request.
+#[derive(Debug, Clone)]
+pub struct ParticipantActor {
+    pub id: Uuid,
+    pub study_id: String,
+    pub site: String,
+    pub language: String,
+}
+
+impl ParticipantActor {
+    pub fn audit_actor(&self) -> Actor {
+        Actor {
+            kind: ActorKind::Participant,
+            id: Some(self.study_id.clone()),
+        }
+    }
+}
+
+fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn new_pin() -> String {
+    let mut rng = rand::rng();
+    (0..6)
+        .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
+        .collect()
+}
+
+fn check_pin(pin: &str) -> Result<()> {
+    if (4..=8).contains(&pin.len()) && pin.chars().all(|c| c.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err(Error::invalid("pin", "a PIN is 4 to 8 digits"))
+    }
+}
+
+/// The participant's own link URL (pages answer it; the API takes the token).
+pub fn link_url(app: &App, token: &str) -> String {
+    format!("{}/p/{token}", app.settings.base_url.trim_end_matches('/'))
+}
+
+pub fn qr_svg(url: &str) -> Result<String> {
+    let code = qrcode::QrCode::new(url.as_bytes())
+        .map_err(|e| Error::Internal(format!("QR code: {e}")))?;
+    Ok(code
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(240, 240)
+        .quiet_zone(true)
+        .build())
+}
+
+/// Load a participant for a staff action on access; refuses if participation ended.
+async fn participant_for(
+    txn: &DatabaseTransaction,
+    actor: &StaffActor,
+    study_id: &str,
+) -> Result<ParticipantRow> {
+    auth::authorize(actor, Action::ParticipantAccess, None)?;
+    let p = store::participants::find_for_update(txn, study_id)
+        .await?
+        .ok_or_else(|| Error::Unknown {
+            code: "unknown_participant",
+            message: format!("no participant {study_id:?} on your sites"),
+        })?;
+    auth::authorize(actor, Action::ParticipantAccess, Some(&p.site_code)).map_err(|e| match e {
+        Error::NotFound(_) => Error::Unknown {
+            code: "unknown_participant",
+            message: format!("no participant {study_id:?} on your sites"),
+        },
+        other => other,
+    })?;
+    let events = store::participants::events(txn, p.id).await?;
+    if events
+        .iter()
+        .any(|e| !e.entered_in_error && (e.kind == "withdrawal" || e.kind == "death"))
+    {
+        return Err(Error::Conflict {
+            code: "participation_ended",
+            message: format!("{study_id} has withdrawn or died: no access is issued"),
+        });
+    }
+    Ok(p)
+}
+
+#[derive(Debug, Clone)]
+pub struct IssuedLink {
+    pub url: String,
+    pub token: String,
+    pub qr_svg: String,
+    /// Present when a PIN was set now (shown once).
+    pub pin: Option<String>,
+}
+
+/// Issue the staff link (revoking only the earlier staff-issued one). The first time, the PIN is
+/// set: the one given, or a generated one that is returned once.
+pub async fn issue_staff_link(
+    app: &App,
+    actor: &StaffActor,
+    study_id: &str,
+    pin: Option<String>,
+) -> Result<IssuedLink> {
+    if let Some(p) = &pin {
+        check_pin(p)?;
+    }
+    let now = app.clock.now();
+    let txn = store::begin_write(&app.db).await?;
+    let p = participant_for(&txn, actor, study_id).await?;
+    let mut shown_pin = None;
+    if store::access::pin_hash(&txn, p.id).await?.is_none() {
+        let chosen = pin.clone().unwrap_or_else(new_pin);
+        store::access::set_pin(&txn, p.id, &hash_password(chosen.clone()).await?, now).await?;
+        audit::record(
+            &txn,
+            &app.keys.audit,
+            now,
+            Entry::new(actor.audit_actor(), "access.pin_set", "participant")
+                .entity(&p.study_id)
+                .after(json!({ "fields": ["pin"] })),
+        )
+        .await?;
+        shown_pin = pin.is_none().then_some(chosen);
+    }
+    let revoked = store::access::revoke_links(&txn, p.id, Some(LINK_STAFF), now).await?;
+    let token = new_token();
+    let link = LinkRow {
+        id: Uuid::new_v4(),
+        token_hash: token_hash(&token),
+        participant_id: p.id,
+        kind: LINK_STAFF.into(),
+        visit_code: None,
+        created_at: now,
+        expires_at: None,
+        revoked_at: None,
+        created_by: actor.id.to_string(),
+    };
+    store::access::insert_link(&txn, link.clone()).await?;
+    audit::record(
+        &txn,
+        &app.keys.audit,
+        now,
+        Entry::new(actor.audit_actor(), "access.link_issued", "participant")
+            .entity(&p.study_id)
+            .after(json!({ "link": link.id, "kind": LINK_STAFF, "revoked_earlier_staff_links": revoked })),
+    )
+    .await?;
+    txn.commit().await?;
+    let url = link_url(app, &token);
+    Ok(IssuedLink {
+        qr_svg: qr_svg(&url)?,
+        url,
+        token,
+        pin: shown_pin,
+    })
+}
+
+/// Reset the PIN (site staff): the one given, or a generated one returned once.
+pub async fn reset_pin(
+    app: &App,
+    actor: &StaffActor,
+    study_id: &str,
+    pin: Option<String>,
+) -> Result<Option<String>> {
+    if let Some(p) = &pin {
+        check_pin(p)?;
+    }
+    let now = app.clock.now();
+    let txn = store::begin_write(&app.db).await?;
+    let p = participant_for(&txn, actor, study_id).await?;
+    let chosen = pin.clone().unwrap_or_else(new_pin);
+    store::access::set_pin(&txn, p.id, &hash_password(chosen.clone()).await?, now).await?;
+    store::throttle::clear(&txn, PIN_SCOPE, &p.id.to_string()).await?;
+    audit::record(
+        &txn,
+        &app.keys.audit,
+        now,
+        Entry::new(actor.audit_actor(), "access.pin_reset", "participant")
+            .entity(&p.study_id)
+            .after(json!({ "fields": ["pin"] })),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(pin.is_none().then_some(chosen))
+}
+
+/// A reminder's own link, valid until the visit's grace period ends (used by reminders).
+pub async fn issue_reminder_link(
+    txn: &DatabaseTransaction,
+    participant: Uuid,
+    visit_code: &str,
+    expires_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<String> {
+    let token = new_token();
+    store::access::insert_link(
+        txn,
+        LinkRow {
+            id: Uuid::new_v4(),
+            token_hash: token_hash(&token),
+            participant_id: participant,
+            kind: LINK_REMINDER.into(),
+            visit_code: Some(visit_code.into()),
+            created_at: now,
+            expires_at: Some(expires_at),
+            revoked_at: None,
+            created_by: "system".into(),
+        },
+    )
+    .await?;
+    Ok(token)
+}
+
+/// Revoke every link and end every session of a participant (withdrawal, death).
+pub async fn revoke_all(
+    txn: &DatabaseTransaction,
+    app: &App,
+    by: &Actor,
+    p: &ParticipantRow,
+    why: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let revoked = store::access::revoke_links(txn, p.id, None, now).await?;
+    store::access::delete_sessions_of(txn, p.id).await?;
+    if revoked > 0 {
+        audit::record(
+            txn,
+            &app.keys.audit,
+            now,
+            Entry::new(by.clone(), "access.revoked", "participant")
+                .entity(&p.study_id)
+                .after(json!({ "links_revoked": revoked }))
+                .reason(why),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone)]
+pub struct ParticipantLogin {
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+fn invalid_link() -> Error {
+    Error::Unauthorized {
+        code: "invalid_link",
+        message: "this link is not valid (expired or replaced); ask your hospital for a new one"
+            .into(),
+    }
+}
+
+/// Exchange a link token and the PIN for a participant session.
+pub async fn login(app: &App, link_token: &str, pin: &str) -> Result<ParticipantLogin> {
+    let now = app.clock.now();
+    let link = store::access::find_link(&app.db, &token_hash(link_token))
+        .await?
+        .ok_or_else(invalid_link)?;
+    if link.revoked_at.is_some() || link.expires_at.is_some_and(|e| e <= now) {
+        return Err(invalid_link());
+    }
+    let key = link.participant_id.to_string();
+    let failures =
+        store::throttle::failures_since(&app.db, PIN_SCOPE, &key, PIN_POLICY.window_start(now))
+            .await?;
+    if let Some(wait) = PIN_POLICY.locked_for(&failures, now) {
+        return Err(Error::Throttled {
+            retry_after_secs: wait.num_seconds().max(1),
+        });
+    }
+    let hash = store::access::pin_hash(&app.db, link.participant_id).await?;
+    let ok = hash.is_some() && verify_password(pin.to_string(), hash).await?;
+    let p = store::participants::find_by_id(&app.db, link.participant_id)
+        .await?
+        .ok_or_else(invalid_link)?;
+    let who = Actor {
+        kind: ActorKind::Participant,
+        id: Some(p.study_id.clone()),
+    };
+    let txn = store::begin_write(&app.db).await?;
+    if !ok {
+        store::throttle::record_failure(&txn, PIN_SCOPE, &key, now).await?;
+        let count = failures.len() + 1;
+        let locked = count >= PIN_POLICY.max_failures;
+        audit::record(
+            &txn,
+            &app.keys.audit,
+            now,
+            Entry::new(
+                who,
+                if locked {
+                    "auth.pin_locked"
+                } else {
+                    "auth.pin_failed"
+                },
+                "participant",
+            )
+            .entity(&p.study_id)
+            .after(json!({ "failures_in_window": count })),
+        )
+        .await?;
+        txn.commit().await?;
+        return Err(Error::Unauthorized {
+            code: "invalid_pin",
+            message: "wrong PIN".into(),
+        });
+    }
+    store::throttle::clear(&txn, PIN_SCOPE, &key).await?;
+    let token = new_token();
+    let mut expires_at = now + Duration::hours(i64::from(app.settings.session_hours));
+    if let Some(e) = link.expires_at {
+        expires_at = expires_at.min(e);
+    }
+    store::access::insert_session(
+        &txn,
+        SessionRow {
+            token_hash: token_hash(&token),
+            participant_id: p.id,
+            link_id: link.id,
+            created_at: now,
+            expires_at,
+        },
+    )
+    .await?;
+    audit::record(
+        &txn,
+        &app.keys.audit,
+        now,
+        Entry::new(who, "auth.participant_login", "participant")
+            .entity(&p.study_id)
+            .after(json!({ "link": link.id, "kind": link.kind })),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(ParticipantLogin { token, expires_at })
+}
+
+/// Resolve a participant session token.
+pub async fn authenticate(app: &App, token: &str) -> Result<ParticipantActor> {
+    let now = app.clock.now();
+    let s = store::access::find_session(&app.db, &token_hash(token))
+        .await?
+        .ok_or(Error::Unauthenticated)?;
+    if s.expires_at <= now {
+        return Err(Error::Unauthenticated);
+    }
+    let link = store::access::find_link_by_id(&app.db, s.link_id)
+        .await?
+        .ok_or(Error::Unauthenticated)?;
+    if link.revoked_at.is_some() {
+        return Err(Error::Unauthenticated);
+    }
+    let p = store::participants::find_by_id(&app.db, s.participant_id)
+        .await?
+        .ok_or(Error::Unauthenticated)?;
+    Ok(ParticipantActor {
+        id: p.id,
+        study_id: p.study_id,
+        site: p.site_code,
+        language: p.language,
+    })
+}

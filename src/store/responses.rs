@@ -1,0 +1,145 @@
+//! Responses, their answers and their scores.
+
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect, sea_query::LockType,
+};
+use uuid::Uuid;
+
+pub use super::entities::{
+    answer::Model as AnswerRow, response::Model as ResponseRow, score::Model as ScoreRow,
+};
+use super::{
+    StoreError,
+    entities::{answer, response, score},
+};
+
+pub async fn find<C: ConnectionTrait>(
+    db: &C,
+    participant: Uuid,
+    visit: &str,
+    key: &str,
+) -> Result<Option<ResponseRow>, StoreError> {
+    Ok(response::Entity::find()
+        .filter(response::Column::ParticipantId.eq(participant))
+        .filter(response::Column::VisitCode.eq(visit))
+        .filter(response::Column::QuestionnaireKey.eq(key))
+        .one(db)
+        .await?)
+}
+
+/// As `find`, locking the row for the rest of the write transaction.
+pub async fn find_for_update<C: ConnectionTrait>(
+    db: &C,
+    participant: Uuid,
+    visit: &str,
+    key: &str,
+) -> Result<Option<ResponseRow>, StoreError> {
+    Ok(response::Entity::find()
+        .filter(response::Column::ParticipantId.eq(participant))
+        .filter(response::Column::VisitCode.eq(visit))
+        .filter(response::Column::QuestionnaireKey.eq(key))
+        .lock(LockType::Update)
+        .one(db)
+        .await?)
+}
+
+pub async fn of_participant<C: ConnectionTrait>(
+    db: &C,
+    participant: Uuid,
+) -> Result<Vec<ResponseRow>, StoreError> {
+    Ok(response::Entity::find()
+        .filter(response::Column::ParticipantId.eq(participant))
+        .order_by_asc(response::Column::StartedAt)
+        .all(db)
+        .await?)
+}
+
+/// Submitted responses (completed or amended) of one questionnaire version.
+pub async fn submitted_of<C: ConnectionTrait>(
+    db: &C,
+    key: &str,
+    version: &str,
+) -> Result<Vec<ResponseRow>, StoreError> {
+    Ok(response::Entity::find()
+        .filter(response::Column::QuestionnaireKey.eq(key))
+        .filter(response::Column::QuestionnaireVersion.eq(version))
+        .filter(response::Column::Status.is_in(["completed", "amended"]))
+        .order_by_asc(response::Column::Id)
+        .all(db)
+        .await?)
+}
+
+pub async fn insert<C: ConnectionTrait>(db: &C, row: ResponseRow) -> Result<(), StoreError> {
+    row.into_active_model()
+        .insert(db)
+        .await
+        .map_err(StoreError::classify)?;
+    Ok(())
+}
+
+pub async fn update<C: ConnectionTrait>(db: &C, row: ResponseRow) -> Result<(), StoreError> {
+    row.into_active_model().reset_all().update(db).await?;
+    Ok(())
+}
+
+pub async fn answers<C: ConnectionTrait>(
+    db: &C,
+    response: Uuid,
+) -> Result<Vec<AnswerRow>, StoreError> {
+    Ok(answer::Entity::find()
+        .filter(answer::Column::ResponseId.eq(response))
+        .all(db)
+        .await?)
+}
+
+pub async fn upsert_answer<C: ConnectionTrait>(db: &C, row: AnswerRow) -> Result<(), StoreError> {
+    let exists =
+        answer::Entity::find_by_id((row.response_id, row.item.clone(), row.lesion.clone()))
+            .one(db)
+            .await?
+            .is_some();
+    let am = row.into_active_model();
+    if exists {
+        am.reset_all().update(db).await?;
+    } else {
+        am.insert(db).await?;
+    }
+    Ok(())
+}
+
+pub async fn delete_answer<C: ConnectionTrait>(
+    db: &C,
+    response: Uuid,
+    item: &str,
+    lesion: &str,
+) -> Result<(), StoreError> {
+    answer::Entity::delete_by_id((response, item.to_string(), lesion.to_string()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn scores<C: ConnectionTrait>(
+    db: &C,
+    response: Uuid,
+) -> Result<Vec<ScoreRow>, StoreError> {
+    Ok(score::Entity::find()
+        .filter(score::Column::ResponseId.eq(response))
+        .order_by_asc(score::Column::Scoring)
+        .all(db)
+        .await?)
+}
+
+/// Store a score set; returns false when that scoring was already stored for the response.
+pub async fn insert_score<C: ConnectionTrait>(db: &C, row: ScoreRow) -> Result<bool, StoreError> {
+    if score::Entity::find_by_id((row.response_id, row.scoring.clone()))
+        .one(db)
+        .await?
+        .is_some()
+    {
+        return Ok(false);
+    }
+    row.into_active_model().insert(db).await?;
+    Ok(true)
+}

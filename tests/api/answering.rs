@@ -1,0 +1,627 @@
+use chrono::{TimeZone, Utc};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app_with};
+
+async fn spawn() -> TestApp {
+    spawn_app_with(|s| s.session_hours = 24 * 365 * 3).await
+}
+
+struct Enrolled {
+    nurse: String,
+    lesions: Vec<String>,
+    link_token: String,
+    pin: String,
+}
+
+/// Enrol HERMES-ZAS-101 with two lesions, randomized today, and issue a link.
+async fn enrolled(app: &TestApp) -> Enrolled {
+    app.clock.set(
+        Utc.with_ymd_and_hms(2026, 1, 15, 9, 0, 0)
+            .single()
+            .expect("t"),
+    );
+    let nurse = app.staff_token("site_staff", &["ZAS"]).await;
+    let resp = app
+        .post("/api/v1/participants", Some(&nurse), json!({"study_id": "HERMES-ZAS-101", "site": "ZAS", "language": "nl", "email": "an@example.be"}))
+        .await;
+    assert_eq!(resp.status(), 200);
+    for (loc, side, nl, fr, en) in [
+        (
+            "femoral_neck",
+            Some("right"),
+            "rechterheup",
+            "hanche droite",
+            "right hip",
+        ),
+        ("L3", None, "onderrug", "bas du dos", "lower back"),
+    ] {
+        let resp = app
+            .post(
+                "/api/v1/participants/HERMES-ZAS-101/lesions",
+                Some(&nurse),
+                json!({"location": loc, "side": side, "labels": {"nl": nl, "fr": fr, "en": en}, "high_risk_reasons": ["size_2cm"]}),
+            )
+            .await;
+        assert_eq!(resp.status(), 200);
+    }
+    let resp = app
+        .post(
+            "/api/v1/participants/HERMES-ZAS-101/events",
+            Some(&nurse),
+            json!({"type": "randomization", "date": "2026-01-15", "reason": "randomized"}),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    let lesions: Value = app
+        .get("/api/v1/participants/HERMES-ZAS-101/lesions", Some(&nurse))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let lesions = lesions
+        .as_array()
+        .expect("a")
+        .iter()
+        .filter_map(|l| l["id"].as_str().map(String::from))
+        .collect();
+    let resp = app
+        .post(
+            "/api/v1/participants/HERMES-ZAS-101/access-link",
+            Some(&nurse),
+            json!({}),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    let link: Value = resp.json().await.expect("json");
+    assert!(link["url"].as_str().unwrap_or_default().contains("/p/"));
+    assert!(
+        !link["url"].as_str().unwrap_or_default().contains("HERMES"),
+        "the link never contains the study id"
+    );
+    assert!(
+        link["qr_svg"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("<?xml")
+            || link["qr_svg"].as_str().unwrap_or_default().contains("<svg")
+    );
+    Enrolled {
+        nurse,
+        lesions,
+        link_token: link["link_token"].as_str().expect("token").into(),
+        pin: link["pin"].as_str().expect("generated pin").into(),
+    }
+}
+
+async fn participant_login(app: &TestApp, link: &str, pin: &str) -> reqwest::Response {
+    app.post(
+        "/api/v1/auth/participant",
+        None,
+        json!({"link_token": link, "pin": pin}),
+    )
+    .await
+}
+
+async fn put_draft(
+    app: &TestApp,
+    token: &str,
+    key: &str,
+    rev: Option<i64>,
+    answers: Value,
+) -> reqwest::Response {
+    let mut req = app
+        .client
+        .request(
+            Method::PUT,
+            format!("{}/api/v1/me/visits/BL/responses/{key}", app.address),
+        )
+        .bearer_auth(token)
+        .json(&json!({ "answers": answers }));
+    if let Some(r) = rev {
+        req = req.header("if-match", format!("\"{r}\""));
+    }
+    req.send().await.expect("sent")
+}
+
+async fn submit(
+    app: &TestApp,
+    token: &str,
+    key: &str,
+    idem: &str,
+    answers: Value,
+) -> reqwest::Response {
+    app.client
+        .post(format!(
+            "{}/api/v1/me/visits/BL/responses/{key}/submit",
+            app.address
+        ))
+        .bearer_auth(token)
+        .header("idempotency-key", idem)
+        .json(&json!({ "answers": answers, "client_utc_offset_minutes": 60 }))
+        .send()
+        .await
+        .expect("sent")
+}
+
+fn all(range: std::ops::RangeInclusive<u32>, value: i64) -> Value {
+    Value::Array(
+        range
+            .map(|n| json!({"item": format!("q{n}"), "value": value}))
+            .collect(),
+    )
+}
+
+#[tokio::test]
+async fn a_participant_answers_the_baseline_from_link_to_scores() {
+    let app = spawn().await;
+    let e = enrolled(&app).await;
+
+    // A wrong PIN, then the right one.
+    let wrong = participant_login(&app, &e.link_token, "000000").await;
+    assert_eq!(wrong.status(), 401);
+    let body: Value = wrong.json().await.expect("json");
+    assert_eq!(body["code"], "invalid_pin");
+    let resp = participant_login(&app, &e.link_token, &e.pin).await;
+    assert_eq!(resp.status(), 200);
+    let device_a: String = resp.json::<Value>().await.expect("json")["token"]
+        .as_str()
+        .expect("t")
+        .into();
+    let device_b: String = participant_login(&app, &e.link_token, &e.pin)
+        .await
+        .json::<Value>()
+        .await
+        .expect("json")["token"]
+        .as_str()
+        .expect("t")
+        .into();
+
+    // A participant token is not a staff token and vice versa.
+    assert_eq!(
+        app.get("/api/v1/participants", Some(&device_a))
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        app.get("/api/v1/me/tasks", Some(&e.nurse)).await.status(),
+        401
+    );
+
+    let tasks: Value = app
+        .get("/api/v1/me/tasks", Some(&device_a))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let bl = &tasks[0];
+    assert_eq!(bl["visit"], "BL");
+    assert_eq!(bl["label"], "Baseline");
+    assert_eq!(bl["last_day"], "2026-01-18");
+    assert_eq!(bl["questionnaires"].as_array().map(Vec::len), Some(3));
+    assert!(
+        bl["questionnaires"]
+            .as_array()
+            .expect("q")
+            .iter()
+            .all(|q| q["status"] == "not_started")
+    );
+
+    // The NRS is asked once per lesion, naming the lesion in Dutch.
+    let nrs: Value = app
+        .get(
+            "/api/v1/me/visits/BL/questionnaires/nrs-lesion-pain",
+            Some(&device_a),
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    let items = nrs["items"].as_array().expect("items");
+    assert_eq!(items.len(), 2);
+    let mut labels: Vec<&str> = items
+        .iter()
+        .filter_map(|i| i["lesion_label"].as_str())
+        .collect();
+    labels.sort();
+    assert_eq!(labels, ["onderrug", "rechterheup"]);
+    for i in items {
+        let label = i["lesion_label"].as_str().unwrap_or_default();
+        assert!(
+            i["text"].as_str().unwrap_or_default().contains(label),
+            "the question names its lesion: {i}"
+        );
+    }
+
+    // Device A saves a partial draft; device B's stale save is refused; resuming shows the merge.
+    let r = put_draft(
+        &app,
+        &device_a,
+        "eortc-qlq-c30",
+        None,
+        json!([{"item": "q1", "value": 1}, {"item": "q2", "value": 2}]),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers().get("etag").and_then(|v| v.to_str().ok()),
+        Some("\"1\"")
+    );
+    let r = put_draft(
+        &app,
+        &device_b,
+        "eortc-qlq-c30",
+        Some(1),
+        json!([{"item": "q3", "value": 3}, {"item": "q2", "value": null}]),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let stale = put_draft(
+        &app,
+        &device_a,
+        "eortc-qlq-c30",
+        Some(1),
+        json!([{"item": "q4", "value": 4}]),
+    )
+    .await;
+    assert_eq!(stale.status(), 409);
+    let body: Value = stale.json().await.expect("json");
+    assert_eq!(body["code"], "draft_changed");
+    let resumed: Value = app
+        .get(
+            "/api/v1/me/visits/BL/questionnaires/eortc-qlq-c30",
+            Some(&device_a),
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    let draft = &resumed["response"];
+    assert_eq!(draft["revision"], 2);
+    let answered: Vec<(String, Value)> = draft["answers"]
+        .as_array()
+        .expect("a")
+        .iter()
+        .map(|a| {
+            (
+                a["item"].as_str().unwrap_or("").to_string(),
+                a["value"].clone(),
+            )
+        })
+        .collect();
+    assert!(
+        answered.contains(&("q1".into(), json!(1))) && answered.contains(&("q3".into(), json!(3))),
+        "{answered:?}"
+    );
+    assert!(!answered.iter().any(|(i, _)| i == "q2"), "null cleared q2");
+
+    // An out-of-range code is refused naming the item, and nothing stored changes.
+    let audit_before = app.audit_rows().await.len();
+    let bad = submit(
+        &app,
+        &device_a,
+        "eortc-qlq-c30",
+        "bad-1",
+        json!([{"item": "q5", "value": 9}]),
+    )
+    .await;
+    assert_eq!(bad.status(), 422);
+    let body: Value = bad.json().await.expect("json");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("item q5"),
+        "{body}"
+    );
+    let after: Value = app
+        .get(
+            "/api/v1/me/visits/BL/questionnaires/eortc-qlq-c30",
+            Some(&device_a),
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(after["response"]["revision"], 2);
+    assert_eq!(after["response"]["status"], "draft");
+    assert_eq!(app.audit_rows().await.len(), audit_before);
+
+    // Submit C30 (the rest of the answers, q2 left blank), BM22 and the NRS for both lesions.
+    let mut rest: Vec<Value> = (4..=30)
+        .map(|n| json!({"item": format!("q{n}"), "value": if n >= 29 { 7 } else { 1 }}))
+        .collect();
+    rest.push(json!({"item": "q2", "value": null}));
+    let c30 = submit(
+        &app,
+        &device_a,
+        "eortc-qlq-c30",
+        "c30-1",
+        Value::Array(rest.clone()),
+    )
+    .await;
+    assert_eq!(c30.status(), 200);
+    let c30: Value = c30.json().await.expect("json");
+    assert_eq!(c30["status"], "completed");
+    assert_eq!(c30["late"], false);
+    assert_eq!(c30["scores"]["scoring"], "eortc-qlq-c30/3.0/scoring-1");
+    let scale = |code: &str| {
+        c30["scores"]["scales"]
+            .as_array()
+            .and_then(|s| s.iter().find(|x| x["code"] == code))
+            .cloned()
+            .expect("scale")
+    };
+    assert_eq!(scale("QL2")["score"], 100.0);
+    assert_eq!(
+        scale("PF2")["status"],
+        "half_rule",
+        "q2 blank stays blank, never 0"
+    );
+
+    // Same key and body → same response; another submission → 409.
+    let again: Value = submit(
+        &app,
+        &device_a,
+        "eortc-qlq-c30",
+        "c30-1",
+        Value::Array(rest.clone()),
+    )
+    .await
+    .json()
+    .await
+    .expect("json");
+    assert_eq!(again["response_id"], c30["response_id"]);
+    let second = submit(&app, &device_b, "eortc-qlq-c30", "c30-2", json!([])).await;
+    assert_eq!(second.status(), 409);
+    let body: Value = second.json().await.expect("json");
+    assert_eq!(body["code"], "already_submitted");
+
+    let bm22 = submit(&app, &device_a, "eortc-qlq-bm22", "bm22-1", all(31..=52, 2)).await;
+    assert_eq!(bm22.status(), 200);
+    let bm22: Value = bm22.json().await.expect("json");
+    assert_eq!(bm22["scores"]["scales"].as_array().map(Vec::len), Some(4));
+    let nrs_answers = json!([
+        {"item": "worst_pain", "value": 2, "lesion": e.lesions[0]},
+        {"item": "worst_pain", "value": 1, "lesion": e.lesions[1]},
+    ]);
+    let nrs = submit(&app, &device_a, "nrs-lesion-pain", "nrs-1", nrs_answers).await;
+    assert_eq!(nrs.status(), 200);
+    let nrs: Value = nrs.json().await.expect("json");
+    assert_eq!(
+        nrs["scores"]["scales"].as_array().map(Vec::len),
+        Some(2),
+        "one score per lesion"
+    );
+
+    // The baseline is complete; the task list is empty; the schedule says so.
+    let s: Value = app
+        .get(
+            "/api/v1/participants/HERMES-ZAS-101/schedule",
+            Some(&e.nurse),
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(s[0]["state"], "completed");
+    let tasks: Value = app
+        .get("/api/v1/me/tasks", Some(&device_a))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(tasks.as_array().map(Vec::len), Some(0));
+
+    // The audit chain still verifies.
+    let out = app.cli(&["audit", "verify"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[tokio::test]
+async fn five_wrong_pins_lock_and_withdrawal_revokes_links() {
+    let app = spawn().await;
+    let e = enrolled(&app).await;
+    for _ in 0..5 {
+        assert_eq!(
+            participant_login(&app, &e.link_token, "111111")
+                .await
+                .status(),
+            401
+        );
+    }
+    let locked = participant_login(&app, &e.link_token, &e.pin).await;
+    assert_eq!(locked.status(), 429);
+    let rows = app.audit_rows().await;
+    assert!(rows.iter().any(|r| r["action"] == "auth.pin_locked"));
+    app.clock.advance(chrono::Duration::minutes(15));
+    let ok = participant_login(&app, &e.link_token, &e.pin).await;
+    assert_eq!(ok.status(), 200);
+    let token: String = ok.json::<Value>().await.expect("json")["token"]
+        .as_str()
+        .expect("t")
+        .into();
+
+    // A new staff link revokes only the earlier staff link.
+    let new_link: Value = app
+        .post(
+            "/api/v1/participants/HERMES-ZAS-101/access-link",
+            Some(&e.nurse),
+            json!({}),
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(new_link["pin"], Value::Null, "the PIN is kept");
+    assert_eq!(
+        participant_login(&app, &e.link_token, &e.pin)
+            .await
+            .status(),
+        401
+    );
+    let new_token = new_link["link_token"].as_str().expect("t").to_string();
+    assert_eq!(
+        participant_login(&app, &new_token, &e.pin).await.status(),
+        200
+    );
+
+    // Withdrawal: links revoked, sessions end, no new link.
+    let resp = app
+        .post(
+            "/api/v1/participants/HERMES-ZAS-101/events",
+            Some(&e.nurse),
+            json!({"type": "withdrawal", "date": "2026-01-15", "reason": "consent withdrawn"}),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        participant_login(&app, &new_token, &e.pin).await.status(),
+        401
+    );
+    assert_eq!(
+        app.get("/api/v1/me/tasks", Some(&token)).await.status(),
+        401
+    );
+    assert_eq!(
+        app.post(
+            "/api/v1/participants/HERMES-ZAS-101/access-link",
+            Some(&e.nurse),
+            json!({})
+        )
+        .await
+        .status(),
+        409
+    );
+    assert!(
+        app.audit_rows()
+            .await
+            .iter()
+            .any(|r| r["action"] == "access.revoked")
+    );
+}
+
+#[tokio::test]
+async fn after_grace_submission_is_refused_and_late_is_flagged() {
+    let app = spawn().await;
+    let e = enrolled(&app).await;
+    let token: String = participant_login(&app, &e.link_token, &e.pin)
+        .await
+        .json::<Value>()
+        .await
+        .expect("json")["token"]
+        .as_str()
+        .expect("t")
+        .into();
+    // Baseline: last day 18 Jan, grace until 25 Jan (local).
+    app.clock.set(
+        Utc.with_ymd_and_hms(2026, 1, 20, 10, 0, 0)
+            .single()
+            .expect("t"),
+    );
+    let late = submit(&app, &token, "eortc-qlq-bm22", "late-1", all(31..=52, 1)).await;
+    assert_eq!(late.status(), 200);
+    assert_eq!(late.json::<Value>().await.expect("json")["late"], true);
+    app.clock.set(
+        Utc.with_ymd_and_hms(2026, 1, 26, 10, 0, 0)
+            .single()
+            .expect("t"),
+    );
+    let closed = submit(&app, &token, "eortc-qlq-c30", "closed-1", all(1..=30, 1)).await;
+    assert_eq!(closed.status(), 409);
+    assert_eq!(
+        closed.json::<Value>().await.expect("json")["code"],
+        "window_closed"
+    );
+}
+
+#[tokio::test]
+async fn scores_recompute_applies_a_newer_scoring_file() {
+    // A copy of the questionnaires with a scoring-2 for the NRS (published).
+    let dir = tempfile::tempdir().expect("tempdir");
+    let copy = dir.path().join("questionnaires");
+    crate::questionnaires::copy_dir(&crate::helpers::questionnaires_dir(), &copy);
+    let app = spawn_app_with({
+        let copy = copy.clone();
+        move |s| {
+            s.session_hours = 24 * 365;
+            s.questionnaires_dir = copy;
+        }
+    })
+    .await;
+    let e = enrolled(&app).await;
+    let token: String = participant_login(&app, &e.link_token, &e.pin)
+        .await
+        .json::<Value>()
+        .await
+        .expect("json")["token"]
+        .as_str()
+        .expect("t")
+        .into();
+    let answers = json!([{"item": "worst_pain", "value": 4, "lesion": e.lesions[0]}, {"item": "worst_pain", "value": 6, "lesion": e.lesions[1]}]);
+    assert_eq!(
+        submit(&app, &token, "nrs-lesion-pain", "n1", answers)
+            .await
+            .status(),
+        200
+    );
+
+    let v1 =
+        std::fs::read_to_string(copy.join("nrs-lesion-pain/1.0.0/scoring-1.json")).expect("read");
+    std::fs::write(
+        copy.join("nrs-lesion-pain/1.0.0/scoring-2.json"),
+        v1.replace("\"scoring\": 1", "\"scoring\": 2"),
+    )
+    .expect("write");
+    let publish = std::process::Command::new(env!("CARGO_BIN_EXE_epro"))
+        .args(["questionnaires", "publish", &copy.display().to_string()])
+        .output()
+        .expect("run");
+    assert!(publish.status.success());
+    let mut settings = app.settings.clone();
+    settings.questionnaires_dir = copy.clone();
+    let out = crate::helpers::run_cli(
+        &settings,
+        app.dir.path(),
+        &[
+            "scores",
+            "recompute",
+            "--scoring",
+            "nrs-lesion-pain/1.0.0/scoring-2",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("scored 1 responses"));
+    let again = crate::helpers::run_cli(
+        &settings,
+        app.dir.path(),
+        &[
+            "scores",
+            "recompute",
+            "--scoring",
+            "nrs-lesion-pain/1.0.0/scoring-2",
+        ],
+    );
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("scored 0 responses"),
+        "idempotent"
+    );
+    let rows = app.audit_rows().await;
+    assert_eq!(
+        rows.iter()
+            .filter(|r| r["action"] == "score.recomputed")
+            .count(),
+        1
+    );
+}
