@@ -44,6 +44,11 @@ pub enum Tag {
 pub struct StaffToken(Bearer);
 
 impl StaffToken {
+    /// The raw bearer token.
+    pub fn token(&self) -> &str {
+        &self.0.token
+    }
+
     pub async fn actor(&self, app: &App) -> Result<StaffActor, ApiError> {
         Ok(auth_service::authenticate(app, &self.0.token).await?)
     }

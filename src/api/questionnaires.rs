@@ -28,7 +28,7 @@ pub struct QuestionnairesApi {
     pub app: Arc<App>,
 }
 
-/// A staff token when one is sent; anonymous otherwise.
+/// A staff or participant token when one is sent; anonymous otherwise.
 #[derive(SecurityScheme)]
 pub enum OptionalAuth {
     Staff(StaffToken),
@@ -39,8 +39,11 @@ pub enum OptionalAuth {
 impl OptionalAuth {
     async fn reader(&self, app: &App) -> Result<Reader, ApiError> {
         match self {
+            // Staff and participants both send a bearer token; either may read licensed wording.
             OptionalAuth::Staff(token) => {
-                token.actor(app).await?;
+                if token.actor(app).await.is_err() {
+                    crate::access::authenticate(app, token.token()).await?;
+                }
                 Ok(Reader::Authenticated)
             }
             OptionalAuth::Anonymous => Ok(Reader::Anonymous),

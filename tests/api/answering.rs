@@ -17,6 +17,10 @@ struct Enrolled {
 
 /// Enrol HERMES-ZAS-101 with two lesions, randomized today, and issue a link.
 async fn enrolled(app: &TestApp) -> Enrolled {
+    enrolled_in(app, "nl").await
+}
+
+async fn enrolled_in(app: &TestApp, language: &str) -> Enrolled {
     app.clock.set(
         Utc.with_ymd_and_hms(2026, 1, 15, 9, 0, 0)
             .single()
@@ -24,7 +28,7 @@ async fn enrolled(app: &TestApp) -> Enrolled {
     );
     let nurse = app.staff_token("site_staff", &["ZAS"]).await;
     let resp = app
-        .post("/api/v1/participants", Some(&nurse), json!({"study_id": "HERMES-ZAS-101", "site": "ZAS", "language": "nl", "email": "an@example.be"}))
+        .post("/api/v1/participants", Some(&nurse), json!({"study_id": "HERMES-ZAS-101", "site": "ZAS", "language": language, "email": "an@example.be"}))
         .await;
     assert_eq!(resp.status(), 200);
     for (loc, side, nl, fr, en) in [
@@ -623,5 +627,56 @@ async fn scores_recompute_applies_a_newer_scoring_file() {
             .filter(|r| r["action"] == "score.recomputed")
             .count(),
         1
+    );
+}
+
+#[tokio::test]
+async fn a_participant_reads_licensed_wording_but_an_anonymous_reader_does_not() {
+    let app = spawn_app_with(|s| {
+        s.session_hours = 24 * 365;
+        s.licensed_text_dir = Some(crate::helpers::licensed_fixture_dir());
+    })
+    .await;
+    let e = enrolled_in(&app, "en").await;
+    let token: String = participant_login(&app, &e.link_token, &e.pin)
+        .await
+        .json::<Value>()
+        .await
+        .expect("json")["token"]
+        .as_str()
+        .expect("t")
+        .into();
+    let path = "/api/v1/questionnaires/eortc-qlq-c30/3.0?lang=en";
+    assert!(
+        !app.get(path, None)
+            .await
+            .text()
+            .await
+            .expect("body")
+            .contains("INVENTED-LICENSED")
+    );
+    assert!(
+        app.get(path, Some(&token))
+            .await
+            .text()
+            .await
+            .expect("body")
+            .contains("INVENTED-LICENSED q1")
+    );
+    let mine: Value = app
+        .get(
+            "/api/v1/me/visits/BL/questionnaires/eortc-qlq-c30",
+            Some(&token),
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(mine["wording_kind"], "licensed");
+    assert!(
+        mine["items"][0]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("INVENTED-LICENSED")
     );
 }
