@@ -49,8 +49,12 @@ impl Entry {
         self.after = Some(v);
         self
     }
+    /// The reason, when one was given (blank reasons are not recorded).
     pub fn reason(mut self, r: impl Into<String>) -> Self {
-        self.reason = Some(r.into());
+        let r = r.into();
+        if !r.trim().is_empty() {
+            self.reason = Some(r);
+        }
         self
     }
 }

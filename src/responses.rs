@@ -285,6 +285,8 @@ async fn start_or_load(
         mode: None,
         idempotency_key: None,
         request_sha256: None,
+        completed_on: None,
+        entry_reason: None,
     };
     store::responses::insert(txn, row.clone()).await?;
     Ok((row, true))
@@ -383,14 +385,35 @@ pub async fn save_draft(
     incoming: Vec<Answer>,
 ) -> Result<Draft> {
     let p = participant(app, pa).await?;
-    let (v, version) = visit_and_version(app, &p, visit, key).await?;
-    if !matches!(v.state, VisitState::Open | VisitState::Late) {
+    save_draft_as(
+        app,
+        &p,
+        Entrant::participant(pa),
+        visit,
+        key,
+        if_match,
+        incoming,
+    )
+    .await
+}
+
+/// Save a draft for `p`, entered by `who` (the participant, or staff in an interview or from paper).
+pub async fn save_draft_as(
+    app: &App,
+    p: &ParticipantRow,
+    who: Entrant,
+    visit: &str,
+    key: &str,
+    if_match: Option<i32>,
+    incoming: Vec<Answer>,
+) -> Result<Draft> {
+    let (v, version) = visit_and_version(app, p, visit, key).await?;
+    if !matches!(v.state, VisitState::Open | VisitState::Late) && who.mode == "self" {
         return Err(window_closed(&v));
     }
     let now = app.clock.now();
-    let who = Entrant::participant(pa);
     let txn = store::begin_write(&app.db).await?;
-    let (mut r, created) = start_or_load(&txn, app, &p, visit, key, &version, now).await?;
+    let (mut r, created) = start_or_load(&txn, app, p, visit, key, &version, now).await?;
     if r.status != "draft" {
         return Err(Error::Conflict {
             code: "already_submitted",
@@ -479,6 +502,51 @@ pub async fn submit(
     final_answers: Vec<Answer>,
     client_utc_offset_minutes: Option<i32>,
 ) -> Result<Submitted> {
+    let p = participant(app, pa).await?;
+    let request = Submission {
+        visit: visit.into(),
+        key: key.into(),
+        idempotency_key: idempotency_key.into(),
+        answers: final_answers,
+        client_utc_offset_minutes,
+        completed_on: None,
+        entry_reason: None,
+    };
+    submit_as(app, &p, Entrant::participant(pa), request).await
+}
+
+/// What a submission carries besides who makes it.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    pub visit: String,
+    pub key: String,
+    pub idempotency_key: String,
+    pub answers: Vec<Answer>,
+    pub client_utc_offset_minutes: Option<i32>,
+    /// Paper: the day the participant filled it in.
+    pub completed_on: Option<chrono::NaiveDate>,
+    /// Staff entry after the grace period needs a reason.
+    pub entry_reason: Option<String>,
+}
+
+/// Submit for `p`, entered by `who`.
+pub async fn submit_as(
+    app: &App,
+    p: &ParticipantRow,
+    who: Entrant,
+    s: Submission,
+) -> Result<Submitted> {
+    let Submission {
+        visit,
+        key,
+        idempotency_key,
+        answers: final_answers,
+        client_utc_offset_minutes,
+        completed_on,
+        entry_reason,
+    } = s;
+    let (visit, key) = (visit.as_str(), key.as_str());
+    let idempotency_key = idempotency_key.as_str();
     let idempotency_key = idempotency_key.trim();
     if idempotency_key.is_empty() || idempotency_key.len() > 200 {
         return Err(Error::invalid(
@@ -492,13 +560,11 @@ pub async fn submit(
             "must be between -840 and 840",
         ));
     }
-    let request = canonical_json(&json!({ "answers": final_answers, "client_utc_offset_minutes": client_utc_offset_minutes }))
+    let request = canonical_json(&json!({ "answers": final_answers, "client_utc_offset_minutes": client_utc_offset_minutes, "completed_on": completed_on, "mode": who.mode }))
         .map_err(|e| Error::Internal(e.to_string()))?;
     let request_sha = hex::encode(Sha256::digest(request.as_bytes()));
-    let p = participant(app, pa).await?;
-    let (v, version) = visit_and_version(app, &p, visit, key).await?;
+    let (v, version) = visit_and_version(app, p, visit, key).await?;
     let now = app.clock.now();
-    let who = Entrant::participant(pa);
     let txn = store::begin_write(&app.db).await?;
     if let Some(r) = store::responses::find_for_update(&txn, p.id, visit, key).await?
         && r.status != "draft"
@@ -520,12 +586,38 @@ pub async fn submit(
             })
         };
     }
-    let late = match v.state {
-        VisitState::Open => false,
-        VisitState::Late => true,
+    let entry_reason = entry_reason
+        .map(|r| r.trim().to_string())
+        .filter(|r| !r.is_empty());
+    let late = match (v.state, who.mode, &entry_reason) {
+        (VisitState::Open, _, _) => false,
+        (VisitState::Late, _, _) => true,
+        // Staff may enter a questionnaire after the grace period, with a reason.
+        (VisitState::Missed | VisitState::Upcoming, "interviewer" | "paper", Some(_)) => true,
+        (VisitState::Missed, "interviewer" | "paper", None) => {
+            return Err(Error::Conflict {
+                code: "window_closed",
+                message: format!(
+                    "visit {} is past its grace period: a late entry needs a reason",
+                    v.code
+                ),
+            });
+        }
         _ => return Err(window_closed(&v)),
     };
-    let (mut r, _) = start_or_load(&txn, app, &p, visit, key, &version, now).await?;
+    if completed_on.is_some() && who.mode != "paper" {
+        return Err(Error::invalid(
+            "completed_on",
+            "only paper questionnaires have a completion date",
+        ));
+    }
+    if who.mode == "paper" && completed_on.is_none() {
+        return Err(Error::invalid(
+            "completed_on",
+            "the date the participant filled in the paper questionnaire is required",
+        ));
+    }
+    let (mut r, _) = start_or_load(&txn, app, p, visit, key, &version, now).await?;
     let def = definition(app, &r)?;
     let lesions = lesion_ids(&r);
     answers::validate(def, &final_answers, Some(&lesions)).map_err(invalid)?;
@@ -567,10 +659,21 @@ pub async fn submit(
         )
         .await?;
     }
+    let modes: std::collections::BTreeSet<String> = store::responses::answers(&txn, r.id)
+        .await?
+        .into_iter()
+        .map(|a| a.mode)
+        .collect();
     r.status = "completed".into();
     r.submitted_at = Some(now);
     r.late = late;
-    r.mode = Some(who.mode.into());
+    r.mode = Some(match modes.len() {
+        0 => who.mode.to_string(),
+        1 => modes.into_iter().next().unwrap_or_default(),
+        _ => "mixed".to_string(),
+    });
+    r.completed_on = completed_on;
+    r.entry_reason = entry_reason.clone();
     r.client_utc_offset_minutes = client_utc_offset_minutes;
     r.idempotency_key = Some(idempotency_key.into());
     r.request_sha256 = Some(request_sha);
@@ -582,9 +685,11 @@ pub async fn submit(
         now,
         Entry::new(who.actor.clone(), "response.submitted", "response").entity(r.id).after(json!({
             "participant": p.study_id, "visit": visit, "questionnaire": format!("{key}@{}", r.questionnaire_version),
-            "language": r.language, "wording_sha256": r.wording_sha256, "late": late, "mode": who.mode,
+            "language": r.language, "wording_sha256": r.wording_sha256, "late": late, "mode": r.mode,
             "answered": merged.len(), "changes": changes, "scoring": scores.as_ref().map(|s| s.scoring.clone()),
-        })),
+            "completed_on": completed_on,
+        }))
+        .reason(entry_reason.unwrap_or_default()),
     )
     .await?;
     txn.commit().await?;
@@ -652,4 +757,356 @@ pub async fn recompute_scores(app: &App, scoring_id: &str) -> Result<usize> {
         txn.commit().await?;
     }
     Ok(scored)
+}
+
+// ---------- staff entry, missed visits, amendments ----------
+
+/// A participant the staff member may act on for `action` (another site's answers 404).
+async fn for_staff(
+    app: &App,
+    actor: &crate::auth::StaffActor,
+    action: crate::domain::permissions::Action,
+    study_id: &str,
+) -> Result<ParticipantRow> {
+    crate::auth::authorize(actor, action, None)?;
+    let unknown = || Error::Unknown {
+        code: "unknown_participant",
+        message: format!("no participant {study_id:?} on your sites"),
+    };
+    let p = store::participants::find(&app.db, study_id)
+        .await?
+        .ok_or_else(unknown)?;
+    crate::auth::authorize(actor, action, Some(&p.site_code)).map_err(|e| match e {
+        Error::NotFound(_) => unknown(),
+        other => other,
+    })?;
+    Ok(p)
+}
+
+/// Staff enter answers during a teleconsultation (`interviewer`) or from paper (`paper`).
+pub fn staff_entrant(actor: &crate::auth::StaffActor, mode: &str) -> Result<Entrant> {
+    let mode = match mode {
+        "interviewer" => "interviewer",
+        "paper" => "paper",
+        other => {
+            return Err(Error::invalid(
+                "mode",
+                format!("{other:?} is not interviewer or paper"),
+            ));
+        }
+    };
+    Ok(Entrant {
+        actor: actor.audit_actor(),
+        mode,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn staff_save_draft(
+    app: &App,
+    actor: &crate::auth::StaffActor,
+    study_id: &str,
+    mode: &str,
+    visit: &str,
+    key: &str,
+    if_match: Option<i32>,
+    incoming: Vec<Answer>,
+) -> Result<Draft> {
+    let who = staff_entrant(actor, mode)?;
+    let p = for_staff(
+        app,
+        actor,
+        crate::domain::permissions::Action::ResponseEnter,
+        study_id,
+    )
+    .await?;
+    ensure_active(app, &p).await?;
+    save_draft_as(app, &p, who, visit, key, if_match, incoming).await
+}
+
+pub async fn staff_submit(
+    app: &App,
+    actor: &crate::auth::StaffActor,
+    study_id: &str,
+    mode: &str,
+    submission: Submission,
+) -> Result<Submitted> {
+    let who = staff_entrant(actor, mode)?;
+    let p = for_staff(
+        app,
+        actor,
+        crate::domain::permissions::Action::ResponseEnter,
+        study_id,
+    )
+    .await?;
+    ensure_active(app, &p).await?;
+    submit_as(app, &p, who, submission).await
+}
+
+/// No questionnaires are entered for a participant who withdrew, died or stopped PROs.
+async fn ensure_active(app: &App, p: &ParticipantRow) -> Result<()> {
+    let events = store::participants::events(&app.db, p.id).await?;
+    if events.iter().any(|e| {
+        !e.entered_in_error
+            && matches!(e.kind.as_str(), "withdrawal" | "death" | "pro_discontinued")
+    }) {
+        return Err(Error::Conflict {
+            code: "questionnaires_stopped",
+            message: format!("{} no longer answers questionnaires", p.study_id),
+        });
+    }
+    Ok(())
+}
+
+/// Why a visit's questionnaires were not done.
+pub const MISSED_REASONS: [&str; 10] = [
+    "too_ill",
+    "hospitalised",
+    "declined",
+    "unable_vision",
+    "unable_cognition",
+    "unable_language",
+    "technical_problem",
+    "administrative_failure",
+    "deceased",
+    "other",
+];
+
+/// Record why a visit was missed (site staff); the visit becomes `missed`, stored.
+pub async fn record_missed(
+    app: &App,
+    actor: &crate::auth::StaffActor,
+    study_id: &str,
+    visit: &str,
+    reason: &str,
+    text: Option<String>,
+) -> Result<()> {
+    let p = for_staff(
+        app,
+        actor,
+        crate::domain::permissions::Action::ResponseEnter,
+        study_id,
+    )
+    .await?;
+    if !MISSED_REASONS.contains(&reason) {
+        return Err(Error::invalid(
+            "reason",
+            format!("{reason:?} is not one of {}", MISSED_REASONS.join(", ")),
+        ));
+    }
+    let text = text.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
+    if reason == "other" && text.is_none() {
+        return Err(Error::invalid("text", "say what the other reason is"));
+    }
+    let now = app.clock.now();
+    let views = participants::current_views(&app.db, app, &p, now).await?;
+    let view = views
+        .iter()
+        .find(|v| v.code == visit)
+        .ok_or_else(|| Error::Unknown {
+            code: "unknown_visit",
+            message: format!("{study_id} has no visit {visit:?}"),
+        })?;
+    if matches!(
+        view.state,
+        VisitState::Completed | VisitState::NotApplicable | VisitState::Upcoming
+    ) {
+        return Err(Error::Conflict {
+            code: "visit_not_missable",
+            message: format!("visit {visit} is {}", view.state.as_str()),
+        });
+    }
+    let label = match &text {
+        Some(t) => format!("{reason}: {t}"),
+        None => reason.to_string(),
+    };
+    let txn = store::begin_write(&app.db).await?;
+    let visits = store::participants::visits(&txn, p.id).await?;
+    let Some(before) = visits.into_iter().find(|v| v.code == visit) else {
+        return Err(Error::Unknown {
+            code: "unknown_visit",
+            message: format!("{study_id} has no visit {visit:?}"),
+        });
+    };
+    let mut after = before.clone();
+    after.missed_reason = Some(label.clone());
+    after.final_state = Some(VisitState::Missed.as_str().into());
+    store::participants::update_visit(&txn, after).await?;
+    audit::record(
+        &txn,
+        &app.keys.audit,
+        now,
+        Entry::new(actor.audit_actor(), "visit.missed", "visit")
+            .entity(format!("{study_id}/{visit}"))
+            .before(
+                json!({ "final_state": before.final_state, "missed_reason": before.missed_reason }),
+            )
+            .after(json!({ "final_state": "missed", "missed_reason": label })),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Amend a submitted response (site staff). Self-reported answers change only at the
+/// participant's documented request (`basis: participant_request`); interviewer and paper
+/// answers may also be corrected for transcription errors. Scores are recomputed.
+pub async fn amend(
+    app: &App,
+    actor: &crate::auth::StaffActor,
+    study_id: &str,
+    response_id: &str,
+    basis: &str,
+    reason: &str,
+    changes_in: Vec<Answer>,
+) -> Result<Submitted> {
+    let p = for_staff(
+        app,
+        actor,
+        crate::domain::permissions::Action::ResponseAmend,
+        study_id,
+    )
+    .await?;
+    if !matches!(basis, "participant_request" | "transcription_error") {
+        return Err(Error::invalid(
+            "basis",
+            "must be participant_request or transcription_error",
+        ));
+    }
+    if reason.trim().is_empty() {
+        return Err(Error::invalid("reason", "every amendment needs a reason"));
+    }
+    if changes_in.is_empty() {
+        return Err(Error::invalid("answers", "give the answers to amend"));
+    }
+    let unknown = || Error::Unknown {
+        code: "unknown_response",
+        message: format!("{study_id} has no response {response_id:?}"),
+    };
+    let id: Uuid = response_id.parse().map_err(|_| unknown())?;
+    let now = app.clock.now();
+    let txn = store::begin_write(&app.db).await?;
+    let mut r = store::responses::of_participant(&txn, p.id)
+        .await?
+        .into_iter()
+        .find(|r| r.id == id)
+        .ok_or_else(unknown)?;
+    if r.status == "draft" {
+        return Err(Error::Conflict {
+            code: "not_submitted",
+            message: "a draft is edited, not amended".into(),
+        });
+    }
+    let def = definition(app, &r)?;
+    let lesions = lesion_ids(&r);
+    answers::validate(def, &changes_in, Some(&lesions)).map_err(invalid)?;
+    let rows = store::responses::answers(&txn, r.id).await?;
+    for a in &changes_in {
+        let mode = rows
+            .iter()
+            .find(|row| row.item == a.item && row.lesion == a.lesion.clone().unwrap_or_default())
+            .map_or("self", |row| row.mode.as_str());
+        if mode == "self" && basis != "participant_request" {
+            return Err(Error::Unprocessable {
+                code: "self_report_protected",
+                message: format!(
+                    "item {}: a self-reported answer is amended only at the participant's documented request (basis participant_request)",
+                    a.item
+                ),
+            });
+        }
+    }
+    let current = as_answers(&rows);
+    let (merged, changes) = merge(&current, &changes_in);
+    let valid = answers::validate(def, &merged, Some(&lesions)).map_err(invalid)?;
+    // Amended answers keep their mode; the actor and time say who changed them.
+    for c in &changes {
+        let item = c["item"].as_str().unwrap_or_default();
+        let lesion = c["lesion"].as_str().unwrap_or_default();
+        let mode = rows
+            .iter()
+            .find(|row| row.item == item && row.lesion == lesion)
+            .map_or("interviewer", |row| row.mode.as_str());
+        let mode: &'static str = match mode {
+            "self" => "self",
+            "paper" => "paper",
+            _ => "interviewer",
+        };
+        write_changes(
+            &txn,
+            &r,
+            std::slice::from_ref(c),
+            &Entrant {
+                actor: actor.audit_actor(),
+                mode,
+            },
+            now,
+        )
+        .await?;
+    }
+    if let Some(rules) =
+        questionnaires::find(&app.library, &r.questionnaire_key, &r.questionnaire_version)?
+            .latest_scoring()
+    {
+        let s = scoring::score(def, rules, &valid);
+        store::responses::replace_score(
+            &txn,
+            ScoreRow {
+                response_id: r.id,
+                scoring: s.scoring.clone(),
+                results: serde_json::to_string(&s).unwrap_or_default(),
+                computed_at: now,
+            },
+        )
+        .await?;
+    }
+    let before_status = r.status.clone();
+    r.status = "amended".into();
+    r.revision += 1;
+    store::responses::update(&txn, r.clone()).await?;
+    audit::record(
+        &txn,
+        &app.keys.audit,
+        now,
+        Entry::new(actor.audit_actor(), "response.amended", "response")
+            .entity(r.id)
+            .before(json!({ "status": before_status, "answers": changes.iter().map(|c| json!({"item": c["item"], "lesion": c["lesion"], "value": c["old"]})).collect::<Vec<_>>() }))
+            .after(json!({ "status": "amended", "basis": basis, "answers": changes.iter().map(|c| json!({"item": c["item"], "lesion": c["lesion"], "value": c["new"]})).collect::<Vec<_>>() }))
+            .reason(reason.trim()),
+    )
+    .await?;
+    txn.commit().await?;
+    submitted_view(app, &r).await
+}
+
+/// A response with its answers and stored scores, for staff.
+pub struct ResponseDetail {
+    pub row: ResponseRow,
+    pub answers: Vec<AnswerRow>,
+    pub scores: Vec<ScoreRow>,
+}
+
+pub async fn list_for_staff(
+    app: &App,
+    actor: &crate::auth::StaffActor,
+    study_id: &str,
+) -> Result<Vec<ResponseDetail>> {
+    let p = for_staff(
+        app,
+        actor,
+        crate::domain::permissions::Action::ResponseRead,
+        study_id,
+    )
+    .await?;
+    let mut out = Vec::new();
+    for row in store::responses::of_participant(&app.db, p.id).await? {
+        let answers = store::responses::answers(&app.db, row.id).await?;
+        let scores = store::responses::scores(&app.db, row.id).await?;
+        out.push(ResponseDetail {
+            row,
+            answers,
+            scores,
+        });
+    }
+    Ok(out)
 }

@@ -8,6 +8,7 @@ mod m20261127_000001_foundation;
 mod m20261127_000002_questionnaires;
 mod m20261127_000003_participants;
 mod m20261127_000004_responses;
+mod m20261127_000005_staff_entry;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000002_questionnaires::Migration),
             Box::new(m20261127_000003_participants::Migration),
             Box::new(m20261127_000004_responses::Migration),
+            Box::new(m20261127_000005_staff_entry::Migration),
         ]
     }
 }

@@ -213,11 +213,34 @@ fn scale_out(s: ScaleScore) -> super::questionnaires::ScaleOut {
     }
 }
 
+pub(crate) fn submitted_out(s: responses::Submitted) -> SubmittedOut {
+    let (key_s, version) = s
+        .questionnaire
+        .split_once('@')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .unwrap_or_default();
+    SubmittedOut {
+        response_id: s.response_id.to_string(),
+        status: s.status,
+        submitted_at: s.submitted_at,
+        late: s.late,
+        questionnaire: s.questionnaire,
+        wording_sha256: s.wording_sha256,
+        scores: s.scores.map(|sc| ScoresOut {
+            questionnaire: key_s,
+            version,
+            scoring: sc.scoring,
+            scales: sc.scales.into_iter().map(scale_out).collect(),
+            summaries: sc.summaries.into_iter().map(scale_out).collect(),
+        }),
+    }
+}
+
 fn etag(revision: i32) -> String {
     format!("\"{revision}\"")
 }
 
-fn parse_if_match(h: Option<String>) -> Result<Option<i32>, ApiError> {
+pub(crate) fn parse_if_match(h: Option<String>) -> Result<Option<i32>, ApiError> {
     match h {
         None => Ok(None),
         Some(v) => v
@@ -438,25 +461,6 @@ impl MeApi {
             b.client_utc_offset_minutes,
         )
         .await?;
-        let (key_s, version) = s
-            .questionnaire
-            .split_once('@')
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .unwrap_or_default();
-        Ok(Json(SubmittedOut {
-            response_id: s.response_id.to_string(),
-            status: s.status,
-            submitted_at: s.submitted_at,
-            late: s.late,
-            questionnaire: s.questionnaire,
-            wording_sha256: s.wording_sha256,
-            scores: s.scores.map(|sc| ScoresOut {
-                questionnaire: key_s,
-                version,
-                scoring: sc.scoring,
-                scales: sc.scales.into_iter().map(scale_out).collect(),
-                summaries: sc.summaries.into_iter().map(scale_out).collect(),
-            }),
-        }))
+        Ok(Json(submitted_out(s)))
     }
 }

@@ -5,7 +5,9 @@
 pub mod audit;
 pub mod auth;
 pub mod client;
+pub mod entry;
 pub mod error;
+pub mod exports;
 pub mod health;
 pub mod me;
 pub mod participants;
@@ -36,6 +38,8 @@ pub enum Tag {
     Participants,
     /// Participant access and answering.
     Answering,
+    /// Exports for statisticians.
+    Exports,
 }
 
 /// A staff session token from POST /api/v1/auth/login, sent as `Authorization: Bearer <token>`.
@@ -63,6 +67,8 @@ pub type Service = OpenApiService<
         questionnaires::QuestionnairesApi,
         participants::ParticipantsApi,
         me::MeApi,
+        entry::EntryApi,
+        exports::ExportsApi,
     ),
     (),
 >;
@@ -76,7 +82,9 @@ pub fn service(app: Arc<App>) -> Service {
             audit::AuditApi { app: app.clone() },
             questionnaires::QuestionnairesApi { app: app.clone() },
             participants::ParticipantsApi { app: app.clone() },
-            me::MeApi { app },
+            me::MeApi { app: app.clone() },
+            entry::EntryApi { app: app.clone() },
+            exports::ExportsApi { app },
         ),
         "epro",
         env!("CARGO_PKG_VERSION"),

@@ -30,10 +30,16 @@ pub enum Action {
     ParticipantContact,
     /// Issue a participant's access link, reset the PIN.
     ParticipantAccess,
+    /// Enter answers for a participant (teleconsultation interview, paper), record a missed visit.
+    ResponseEnter,
+    /// Amend a submitted response (with a reason).
+    ResponseAmend,
+    /// Read responses and download exports.
+    ResponseRead,
 }
 
 impl Action {
-    pub const ALL: [Action; 15] = [
+    pub const ALL: [Action; 18] = [
         Action::OwnAccount,
         Action::UserList,
         Action::UserCreate,
@@ -49,6 +55,9 @@ impl Action {
         Action::ParticipantCorrect,
         Action::ParticipantContact,
         Action::ParticipantAccess,
+        Action::ResponseEnter,
+        Action::ResponseAmend,
+        Action::ResponseRead,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -68,6 +77,9 @@ impl Action {
             Action::ParticipantCorrect => "participant.correct",
             Action::ParticipantContact => "participant.contact",
             Action::ParticipantAccess => "participant.access",
+            Action::ResponseEnter => "response.enter",
+            Action::ResponseAmend => "response.amend",
+            Action::ResponseRead => "response.read",
         }
     }
 }
@@ -122,6 +134,11 @@ pub fn access(role: Role, action: Action) -> Access {
         (ParticipantEnrol | ParticipantUpdate | ParticipantContact | ParticipantAccess, _) => {
             Denied
         }
+        (ResponseEnter | ResponseAmend, Role::SiteStaff) => OwnSites,
+        (ResponseEnter | ResponseAmend, _) => Denied,
+        (ResponseRead, Role::DataManager) => AllSites,
+        (ResponseRead, Role::Monitor | Role::SiteStaff) => OwnSites,
+        (ResponseRead, Role::Admin) => Denied,
         (ParticipantCorrect, Role::DataManager) => AllSites,
         (ParticipantCorrect, _) => Denied,
     }

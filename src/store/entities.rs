@@ -385,6 +385,8 @@ pub mod response {
         pub mode: Option<String>,
         pub idempotency_key: Option<String>,
         pub request_sha256: Option<String>,
+        pub completed_on: Option<Date>,
+        pub entry_reason: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

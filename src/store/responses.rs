@@ -143,3 +143,12 @@ pub async fn insert_score<C: ConnectionTrait>(db: &C, row: ScoreRow) -> Result<b
     row.into_active_model().insert(db).await?;
     Ok(true)
 }
+
+/// Store a score set, replacing an earlier result of the same scoring file (amendments).
+pub async fn replace_score<C: ConnectionTrait>(db: &C, row: ScoreRow) -> Result<(), StoreError> {
+    score::Entity::delete_by_id((row.response_id, row.scoring.clone()))
+        .exec(db)
+        .await?;
+    row.into_active_model().insert(db).await?;
+    Ok(())
+}

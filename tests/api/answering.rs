@@ -680,3 +680,340 @@ async fn a_participant_reads_licensed_wording_but_an_anonymous_reader_does_not()
             .starts_with("INVENTED-LICENSED")
     );
 }
+
+async fn staff_submit(
+    app: &TestApp,
+    token: &str,
+    visit: &str,
+    key: &str,
+    body: Value,
+) -> reqwest::Response {
+    app.client
+        .post(format!(
+            "{}/api/v1/participants/HERMES-ZAS-101/visits/{visit}/responses/{key}/submit",
+            app.address
+        ))
+        .bearer_auth(token)
+        .header(
+            "idempotency-key",
+            format!("{visit}-{key}-{}", uuid::Uuid::new_v4()),
+        )
+        .json(&body)
+        .send()
+        .await
+        .expect("sent")
+}
+
+fn parse_csv(text: &str, delimiter: u8) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut r = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .from_reader(text.as_bytes());
+    let header = r
+        .headers()
+        .expect("header")
+        .iter()
+        .map(String::from)
+        .collect();
+    let rows = r
+        .records()
+        .map(|x| x.expect("row").iter().map(String::from).collect())
+        .collect();
+    (header, rows)
+}
+
+#[tokio::test]
+async fn staff_entry_missed_visits_amendments_and_exports() {
+    let app = spawn().await;
+    let e = enrolled(&app).await;
+    let dm = app.staff_token("data_manager", &[]).await;
+    let other_site = app.staff_token("site_staff", &["UZG"]).await;
+    let token: String = participant_login(&app, &e.link_token, &e.pin)
+        .await
+        .json::<Value>()
+        .await
+        .expect("json")["token"]
+        .as_str()
+        .expect("t")
+        .into();
+
+    // The participant answers C30 and the NRS; the nurse enters BM22 during a teleconsultation.
+    assert_eq!(
+        submit(&app, &token, "eortc-qlq-c30", "c30", all(1..=30, 1))
+            .await
+            .status(),
+        200
+    );
+    let nrs = json!([{"item": "worst_pain", "value": 3, "lesion": e.lesions[0]}, {"item": "worst_pain", "value": 0, "lesion": e.lesions[1]}]);
+    assert_eq!(
+        submit(&app, &token, "nrs-lesion-pain", "nrs", nrs)
+            .await
+            .status(),
+        200
+    );
+    let resp = staff_submit(
+        &app,
+        &e.nurse,
+        "BL",
+        "eortc-qlq-bm22",
+        json!({"mode": "interviewer", "answers": all(31..=52, 2)}),
+    )
+    .await;
+    assert_eq!(
+        resp.status(),
+        200,
+        "{}",
+        resp.text().await.unwrap_or_default()
+    );
+    let bad_mode = staff_submit(
+        &app,
+        &e.nurse,
+        "BL",
+        "eortc-qlq-bm22",
+        json!({"mode": "telepathy", "answers": []}),
+    )
+    .await;
+    assert_eq!(bad_mode.status(), 422);
+    let dm_entry = staff_submit(
+        &app,
+        &dm,
+        "BL",
+        "eortc-qlq-bm22",
+        json!({"mode": "paper", "answers": [], "completed_on": "2026-01-15"}),
+    )
+    .await;
+    assert_eq!(dm_entry.status(), 403);
+
+    // M1 passes unanswered; the nurse records why.
+    app.clock.set(
+        Utc.with_ymd_and_hms(2026, 3, 5, 10, 0, 0)
+            .single()
+            .expect("t"),
+    );
+    let resp = app
+        .post(
+            "/api/v1/participants/HERMES-ZAS-101/visits/M1/missed",
+            Some(&e.nurse),
+            json!({"reason": "hospitalised", "text": "admitted for pneumonia"}),
+        )
+        .await;
+    assert_eq!(
+        resp.status(),
+        200,
+        "{}",
+        resp.text().await.unwrap_or_default()
+    );
+
+    // Amendments: a data manager cannot; a self-reported answer changes only at the participant's request.
+    let responses: Value = app
+        .get(
+            "/api/v1/participants/HERMES-ZAS-101/responses",
+            Some(&e.nurse),
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    let c30_id = responses
+        .as_array()
+        .and_then(|r| r.iter().find(|x| x["questionnaire"] == "eortc-qlq-c30@3.0"))
+        .and_then(|x| x["id"].as_str())
+        .expect("c30")
+        .to_string();
+    let bm22 = responses
+        .as_array()
+        .and_then(|r| {
+            r.iter()
+                .find(|x| x["questionnaire"] == "eortc-qlq-bm22@1.0")
+        })
+        .expect("bm22");
+    assert_eq!(bm22["mode"], "interviewer");
+    let amend_path = format!("/api/v1/participants/HERMES-ZAS-101/responses/{c30_id}/amend");
+    let change = json!({"basis": "participant_request", "reason": "participant called: q1 should have been 'quite a bit'", "answers": [{"item": "q1", "value": 3}]});
+    assert_eq!(
+        app.post(&amend_path, Some(&dm), change.clone())
+            .await
+            .status(),
+        403
+    );
+    let transcription = app
+        .post(&amend_path, Some(&e.nurse), json!({"basis": "transcription_error", "reason": "typo", "answers": [{"item": "q1", "value": 3}]}))
+        .await;
+    assert_eq!(transcription.status(), 422);
+    assert_eq!(
+        transcription.json::<Value>().await.expect("json")["code"],
+        "self_report_protected"
+    );
+    let amended = app.post(&amend_path, Some(&e.nurse), change).await;
+    assert_eq!(
+        amended.status(),
+        200,
+        "{}",
+        amended.text().await.unwrap_or_default()
+    );
+    let amended: Value = amended.json().await.expect("json");
+    assert_eq!(amended["status"], "amended");
+    let pf2 = amended["scores"]["scales"]
+        .as_array()
+        .and_then(|s| s.iter().find(|x| x["code"] == "PF2"))
+        .expect("PF2");
+    assert!(
+        (pf2["score"].as_f64().unwrap_or_default() - (1.0 - (0.4 / 3.0)) * 100.0).abs() < 1e-6,
+        "scores recomputed: {pf2}"
+    );
+
+    // Exports.
+    let answers = app.get("/api/v1/exports/answers.csv", Some(&dm)).await;
+    assert_eq!(answers.status(), 200);
+    assert!(
+        answers
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/csv"))
+    );
+    let answers = answers.text().await.expect("body");
+    let (header, rows) = parse_csv(&answers, b',');
+    assert_eq!(header[..3], ["study_id", "site", "visit"]);
+    assert_eq!(rows.len(), 30 + 22 + 2, "one row per answer");
+    let lesion_col = header
+        .iter()
+        .position(|h| h == "lesion_id")
+        .expect("lesion_id");
+    let q_col = header
+        .iter()
+        .position(|h| h == "questionnaire")
+        .expect("questionnaire");
+    for r in &rows {
+        assert_eq!(
+            !r[lesion_col].is_empty(),
+            r[q_col] == "nrs-lesion-pain",
+            "{r:?}"
+        );
+    }
+    let mode_col = header.iter().position(|h| h == "mode").expect("mode");
+    assert!(
+        rows.iter().any(|r| r[mode_col] == "interviewer")
+            && rows.iter().any(|r| r[mode_col] == "self")
+    );
+
+    let visits = app
+        .get("/api/v1/exports/visits.csv", Some(&dm))
+        .await
+        .text()
+        .await
+        .expect("body");
+    let (vh, vrows) = parse_csv(&visits, b',');
+    let m1 = vrows.iter().find(|r| r[2] == "M1").expect("M1 row");
+    let state = vh.iter().position(|h| h == "state").expect("state");
+    let reason = vh
+        .iter()
+        .position(|h| h == "missed_reason")
+        .expect("missed_reason");
+    assert_eq!(m1[state], "missed");
+    assert_eq!(m1[reason], "hospitalised: admitted for pneumonia");
+    let bl = vrows.iter().find(|r| r[2] == "BL").expect("BL row");
+    assert_eq!(bl[state], "completed");
+
+    let audit = app
+        .get("/api/v1/exports/audit.csv", Some(&dm))
+        .await
+        .text()
+        .await
+        .expect("body");
+    let (ah, arows) = parse_csv(&audit, b',');
+    let action = ah.iter().position(|h| h == "action").expect("action");
+    let amended_row = arows
+        .iter()
+        .find(|r| r[action] == "response.amended")
+        .expect("amendment in audit.csv");
+    let (before, after) = (
+        ah.iter().position(|h| h == "before").expect("b"),
+        ah.iter().position(|h| h == "after").expect("a"),
+    );
+    assert!(
+        amended_row[before].contains("\"value\":1") && amended_row[after].contains("\"value\":3"),
+        "{amended_row:?}"
+    );
+    assert!(!audit.contains("an@example.be"));
+    assert_eq!(
+        app.get("/api/v1/exports/audit.csv", Some(&e.nurse))
+            .await
+            .status(),
+        403
+    );
+
+    let scores = app
+        .get("/api/v1/exports/scores.csv", Some(&dm))
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert!(scores.contains("eortc-qlq-c30/3.0/scoring-1") && scores.contains("WORST_PAIN"));
+
+    let excel = app
+        .get("/api/v1/exports/answers.csv?dialect=excel", Some(&dm))
+        .await
+        .bytes()
+        .await
+        .expect("body");
+    assert!(excel.starts_with("\u{feff}".as_bytes()), "BOM");
+    let excel_text = String::from_utf8_lossy(&excel[3..]).to_string();
+    let (eh, erows) = parse_csv(&excel_text, b';');
+    assert_eq!(eh.len(), header.len());
+    assert_eq!(erows.len(), rows.len());
+
+    let dictionary = app
+        .get("/api/v1/exports/dictionary.csv", Some(&dm))
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert!(
+        dictionary.contains("answers.csv,lesion_id")
+            && dictionary.contains("eortc-qlq-c30@3.0,q1,1,")
+    );
+
+    let other: Value = Value::String(
+        app.get("/api/v1/exports/answers.csv", Some(&other_site))
+            .await
+            .text()
+            .await
+            .expect("body"),
+    );
+    assert_eq!(
+        other.as_str().map(|s| s.lines().count()),
+        Some(1),
+        "another site sees only the header"
+    );
+
+    let ndjson = app
+        .get("/api/v1/exports/fhir.ndjson", Some(&dm))
+        .await
+        .text()
+        .await
+        .expect("body");
+    let lines: Vec<Value> = ndjson
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["resourceType"] == "QuestionnaireResponse")
+    );
+    assert!(lines.iter().any(|l| l["status"] == "amended"));
+    if let Ok(dir) = std::env::var("EPRO_EXPORT_SAMPLE_DIR") {
+        std::fs::create_dir_all(&dir).expect("dir");
+        std::fs::write(format!("{dir}/fhir.ndjson"), &ndjson).expect("write");
+        std::fs::write(format!("{dir}/answers.csv"), &answers).expect("write");
+        std::fs::write(format!("{dir}/visits.csv"), &visits).expect("write");
+    }
+
+    let out = app.cli(&["audit", "verify"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

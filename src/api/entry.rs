@@ -1,0 +1,295 @@
+//! Staff entry on a participant's behalf: a teleconsultation interview (mode `interviewer`) or a
+//! paper questionnaire (mode `paper`, with its completion date); missed visits with their reason;
+//! amendments of submitted responses; the participant's responses with answers and scores.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use poem_openapi::{
+    Object, OpenApi,
+    param::{Header, Path},
+    payload::Json,
+};
+use serde_json::Value;
+
+use super::{
+    ApiError, StaffToken, Tag,
+    me::{AnswerOut, DraftOut, DraftResponse, SubmittedOut, submitted_out},
+    questionnaires::AnswerIn,
+};
+use crate::{
+    app::App,
+    domain::questionnaire::answers::Answer,
+    participants::parse_date,
+    responses::{self, Submission},
+};
+
+pub struct EntryApi {
+    pub app: Arc<App>,
+}
+
+#[derive(Debug, Object)]
+pub struct StaffDraftIn {
+    /// interviewer (teleconsultation) or paper.
+    pub mode: String,
+    pub answers: Vec<AnswerIn>,
+}
+
+#[derive(Debug, Object)]
+pub struct StaffSubmitIn {
+    /// interviewer (teleconsultation) or paper.
+    pub mode: String,
+    #[oai(default)]
+    pub answers: Vec<AnswerIn>,
+    /// Paper: the day the participant filled it in (YYYY-MM-DD).
+    pub completed_on: Option<String>,
+    /// Required for an entry after the grace period.
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Object)]
+pub struct MissedIn {
+    /// too_ill, hospitalised, declined, unable_vision, unable_cognition, unable_language,
+    /// technical_problem, administrative_failure, deceased or other.
+    pub reason: String,
+    /// Required with `other`.
+    pub text: Option<String>,
+}
+
+#[derive(Debug, Object)]
+pub struct AmendIn {
+    /// participant_request (required to change self-reported answers) or transcription_error.
+    pub basis: String,
+    /// Why; kept in the audit trail with the old and new values.
+    pub reason: String,
+    pub answers: Vec<AnswerIn>,
+}
+
+#[derive(Debug, Object)]
+pub struct StaffAnswerOut {
+    pub item: String,
+    pub lesion: Option<String>,
+    pub value: Value,
+    /// self, interviewer or paper.
+    pub mode: String,
+    pub actor: String,
+    pub answered_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Object)]
+pub struct ResponseOut {
+    pub id: String,
+    pub visit: String,
+    pub questionnaire: String,
+    pub language: String,
+    pub wording_sha256: String,
+    /// draft, completed or amended.
+    pub status: String,
+    /// self, interviewer, paper or mixed.
+    pub mode: Option<String>,
+    pub started_at: DateTime<Utc>,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub completed_on: Option<String>,
+    pub late: bool,
+    pub answers: Vec<StaffAnswerOut>,
+    /// Stored score sets, each naming its scoring file.
+    pub scores: Vec<Value>,
+}
+
+#[derive(Debug, Object)]
+pub struct Done {
+    pub ok: bool,
+}
+
+fn to_answers(list: Vec<AnswerIn>) -> Vec<Answer> {
+    list.into_iter()
+        .map(|a| Answer {
+            item: a.item,
+            value: a.value.unwrap_or(Value::Null),
+            lesion: a.lesion,
+        })
+        .collect()
+}
+
+#[OpenApi(tag = "Tag::Answering")]
+impl EntryApi {
+    /// Save a draft on the participant's behalf (interviewer or paper). If-Match as for participants.
+    #[oai(
+        path = "/v1/participants/:study_id/visits/:visit/responses/:key",
+        method = "put"
+    )]
+    async fn draft(
+        &self,
+        token: StaffToken,
+        study_id: Path<String>,
+        visit: Path<String>,
+        key: Path<String>,
+        #[oai(name = "If-Match")] if_match: Header<Option<String>>,
+        body: Json<StaffDraftIn>,
+    ) -> Result<DraftResponse, ApiError> {
+        let actor = token.actor(&self.app).await?;
+        let rev = super::me::parse_if_match(if_match.0)?;
+        let b = body.0;
+        let d = responses::staff_save_draft(
+            &self.app,
+            &actor,
+            &study_id,
+            &b.mode,
+            &visit,
+            &key,
+            rev,
+            to_answers(b.answers),
+        )
+        .await?;
+        Ok(DraftResponse::Ok(
+            Json(DraftOut {
+                response_id: d.response_id.to_string(),
+                status: "draft".into(),
+                revision: d.revision,
+                answers: d
+                    .answers
+                    .into_iter()
+                    .map(|a| AnswerOut {
+                        item: a.item,
+                        value: a.value,
+                        lesion: a.lesion,
+                    })
+                    .collect(),
+            }),
+            format!("\"{}\"", d.revision),
+        ))
+    }
+
+    /// Submit on the participant's behalf (Idempotency-Key). After the grace period a reason is required.
+    #[oai(
+        path = "/v1/participants/:study_id/visits/:visit/responses/:key/submit",
+        method = "post"
+    )]
+    async fn submit(
+        &self,
+        token: StaffToken,
+        study_id: Path<String>,
+        visit: Path<String>,
+        key: Path<String>,
+        #[oai(name = "Idempotency-Key")] idempotency_key: Header<String>,
+        body: Json<StaffSubmitIn>,
+    ) -> Result<Json<SubmittedOut>, ApiError> {
+        let actor = token.actor(&self.app).await?;
+        let b = body.0;
+        let completed_on = b
+            .completed_on
+            .as_deref()
+            .map(|d| parse_date("completed_on", d))
+            .transpose()?;
+        let s = responses::staff_submit(
+            &self.app,
+            &actor,
+            &study_id,
+            &b.mode,
+            Submission {
+                visit: visit.0,
+                key: key.0,
+                idempotency_key: idempotency_key.0,
+                answers: to_answers(b.answers),
+                client_utc_offset_minutes: None,
+                completed_on,
+                entry_reason: b.reason,
+            },
+        )
+        .await?;
+        Ok(Json(submitted_out(s)))
+    }
+
+    /// Record why a visit's questionnaires were not done.
+    #[oai(
+        path = "/v1/participants/:study_id/visits/:visit/missed",
+        method = "post"
+    )]
+    async fn missed(
+        &self,
+        token: StaffToken,
+        study_id: Path<String>,
+        visit: Path<String>,
+        body: Json<MissedIn>,
+    ) -> Result<Json<Done>, ApiError> {
+        let actor = token.actor(&self.app).await?;
+        let b = body.0;
+        responses::record_missed(&self.app, &actor, &study_id, &visit, &b.reason, b.text).await?;
+        Ok(Json(Done { ok: true }))
+    }
+
+    /// Amend a submitted response (site staff, with a basis and a reason); scores are recomputed.
+    #[oai(
+        path = "/v1/participants/:study_id/responses/:response_id/amend",
+        method = "post"
+    )]
+    async fn amend(
+        &self,
+        token: StaffToken,
+        study_id: Path<String>,
+        response_id: Path<String>,
+        body: Json<AmendIn>,
+    ) -> Result<Json<SubmittedOut>, ApiError> {
+        let actor = token.actor(&self.app).await?;
+        let b = body.0;
+        let s = responses::amend(
+            &self.app,
+            &actor,
+            &study_id,
+            &response_id,
+            &b.basis,
+            &b.reason,
+            to_answers(b.answers),
+        )
+        .await?;
+        Ok(Json(submitted_out(s)))
+    }
+
+    /// The participant's responses with answers (mode, actor, time) and stored scores.
+    #[oai(path = "/v1/participants/:study_id/responses", method = "get")]
+    async fn responses(
+        &self,
+        token: StaffToken,
+        study_id: Path<String>,
+    ) -> Result<Json<Vec<ResponseOut>>, ApiError> {
+        let actor = token.actor(&self.app).await?;
+        let list = responses::list_for_staff(&self.app, &actor, &study_id).await?;
+        Ok(Json(
+            list.into_iter()
+                .map(|d| ResponseOut {
+                    id: d.row.id.to_string(),
+                    visit: d.row.visit_code,
+                    questionnaire: format!(
+                        "{}@{}",
+                        d.row.questionnaire_key, d.row.questionnaire_version
+                    ),
+                    language: d.row.language,
+                    wording_sha256: d.row.wording_sha256,
+                    status: d.row.status,
+                    mode: d.row.mode,
+                    started_at: d.row.started_at,
+                    submitted_at: d.row.submitted_at,
+                    completed_on: d.row.completed_on.map(|d| d.to_string()),
+                    late: d.row.late,
+                    answers: d
+                        .answers
+                        .into_iter()
+                        .map(|a| StaffAnswerOut {
+                            lesion: (!a.lesion.is_empty()).then_some(a.lesion),
+                            item: a.item,
+                            value: serde_json::from_str(&a.value).unwrap_or(Value::Null),
+                            mode: a.mode,
+                            actor: format!("{}:{}", a.actor_kind, a.actor_id),
+                            answered_at: a.answered_at,
+                        })
+                        .collect(),
+                    scores: d
+                        .scores
+                        .into_iter()
+                        .filter_map(|s| serde_json::from_str(&s.results).ok())
+                        .collect(),
+                })
+                .collect(),
+        ))
+    }
+}
