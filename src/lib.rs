@@ -13,6 +13,7 @@ pub mod domain;
 pub mod error;
 pub mod export;
 pub mod keys;
+pub mod pain;
 pub mod participants;
 pub mod questionnaires;
 pub mod responses;

@@ -9,6 +9,7 @@ mod m20261127_000002_questionnaires;
 mod m20261127_000003_participants;
 mod m20261127_000004_responses;
 mod m20261127_000005_staff_entry;
+mod m20261127_000006_queries_analgesics;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000003_participants::Migration),
             Box::new(m20261127_000004_responses::Migration),
             Box::new(m20261127_000005_staff_entry::Migration),
+            Box::new(m20261127_000006_queries_analgesics::Migration),
         ]
     }
 }

@@ -101,6 +101,102 @@ pub struct Done {
     pub ok: bool,
 }
 
+#[derive(Debug, Object)]
+pub struct DoseIn {
+    /// Oral morphine equivalent, mg/day.
+    pub omed_mg_per_day: f64,
+}
+
+#[derive(Debug, Object)]
+pub struct PainPointOut {
+    pub visit: String,
+    /// Worst pain 0–10.
+    pub value: i64,
+    /// Change from the lesion's first NRS.
+    pub change: i64,
+    /// A rise of 2 or more from the first NRS.
+    pub assess_for_sse: bool,
+    pub omed_mg_per_day: Option<f64>,
+    /// complete, partial, progression or indeterminate (irradiated lesions with known doses).
+    pub consensus_category: Option<String>,
+}
+
+#[derive(Debug, Object)]
+pub struct LesionPainOut {
+    pub lesion: String,
+    pub label: String,
+    pub active: bool,
+    pub irradiation_date: Option<String>,
+    pub points: Vec<PainPointOut>,
+}
+
+#[derive(Debug, Object)]
+pub struct PainFlagOut {
+    pub study_id: String,
+    pub site: String,
+    pub lesion: LesionPainOut,
+}
+
+#[derive(Debug, Object)]
+pub struct QueryIn {
+    pub text: String,
+}
+
+#[derive(Debug, Object)]
+pub struct CloseQueryIn {
+    pub note: String,
+}
+
+#[derive(Debug, Object)]
+pub struct QueryOut {
+    pub id: String,
+    pub text: String,
+    pub raised_by: String,
+    pub raised_at: DateTime<Utc>,
+    pub closed_by: Option<String>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub closing_note: Option<String>,
+}
+
+fn query_out(q: crate::store::responses::QueryRow) -> QueryOut {
+    QueryOut {
+        id: q.id.to_string(),
+        text: q.text,
+        raised_by: q.raised_by,
+        raised_at: q.raised_at,
+        closed_by: q.closed_by,
+        closed_at: q.closed_at,
+        closing_note: q.closing_note,
+    }
+}
+
+fn lesion_pain_out(app: &App, l: crate::pain::LesionPain) -> LesionPainOut {
+    let lang = app
+        .study
+        .languages
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "en".into());
+    LesionPainOut {
+        label: crate::pain::label_of(&l, &lang),
+        lesion: l.lesion,
+        active: l.active,
+        irradiation_date: l.irradiation_date.map(|d| d.to_string()),
+        points: l
+            .points
+            .into_iter()
+            .map(|p| PainPointOut {
+                visit: p.visit,
+                value: p.value,
+                change: p.change,
+                assess_for_sse: p.assess_for_sse,
+                omed_mg_per_day: p.omed,
+                consensus_category: p.category,
+            })
+            .collect(),
+    }
+}
+
 fn to_answers(list: Vec<AnswerIn>) -> Vec<Answer> {
     list.into_iter()
         .map(|a| Answer {
@@ -243,6 +339,119 @@ impl EntryApi {
         )
         .await?;
         Ok(Json(submitted_out(s)))
+    }
+
+    /// Record the analgesic dose at a visit (oral morphine equivalent, mg/day).
+    #[oai(
+        path = "/v1/participants/:study_id/visits/:visit/analgesic",
+        method = "post"
+    )]
+    async fn analgesic(
+        &self,
+        token: StaffToken,
+        study_id: Path<String>,
+        visit: Path<String>,
+        body: Json<DoseIn>,
+    ) -> Result<Json<Done>, ApiError> {
+        let actor = token.actor(&self.app).await?;
+        crate::pain::record_dose(&self.app, &actor, &study_id, &visit, body.omed_mg_per_day)
+            .await?;
+        Ok(Json(Done { ok: true }))
+    }
+
+    /// Worst pain per lesion across visits: change from the first NRS, the "assess for SSE"
+    /// flag, and the consensus response category for irradiated lesions.
+    #[oai(path = "/v1/participants/:study_id/pain", method = "get")]
+    async fn pain(
+        &self,
+        token: StaffToken,
+        study_id: Path<String>,
+    ) -> Result<Json<Vec<LesionPainOut>>, ApiError> {
+        let actor = token.actor(&self.app).await?;
+        let list = crate::pain::overview(&self.app, &actor, &study_id).await?;
+        Ok(Json(
+            list.into_iter()
+                .map(|l| lesion_pain_out(&self.app, l))
+                .collect(),
+        ))
+    }
+
+    /// Lesions whose latest NRS rose 2 or more above their first: assess for an SSE.
+    #[oai(path = "/v1/pain-flags", method = "get")]
+    async fn pain_flags(&self, token: StaffToken) -> Result<Json<Vec<PainFlagOut>>, ApiError> {
+        let actor = token.actor(&self.app).await?;
+        let list = crate::pain::flags(&self.app, &actor).await?;
+        Ok(Json(
+            list.into_iter()
+                .map(|(study_id, site, l)| PainFlagOut {
+                    study_id,
+                    site,
+                    lesion: lesion_pain_out(&self.app, l),
+                })
+                .collect(),
+        ))
+    }
+
+    /// Raise a data query on a response (data managers).
+    #[oai(
+        path = "/v1/participants/:study_id/responses/:response_id/queries",
+        method = "post"
+    )]
+    async fn raise_query(
+        &self,
+        token: StaffToken,
+        study_id: Path<String>,
+        response_id: Path<String>,
+        body: Json<QueryIn>,
+    ) -> Result<Json<QueryOut>, ApiError> {
+        let actor = token.actor(&self.app).await?;
+        Ok(Json(query_out(
+            crate::pain::raise_query(&self.app, &actor, &study_id, &response_id, &body.text)
+                .await?,
+        )))
+    }
+
+    /// The queries on a response.
+    #[oai(
+        path = "/v1/participants/:study_id/responses/:response_id/queries",
+        method = "get"
+    )]
+    async fn list_queries(
+        &self,
+        token: StaffToken,
+        study_id: Path<String>,
+        response_id: Path<String>,
+    ) -> Result<Json<Vec<QueryOut>>, ApiError> {
+        let actor = token.actor(&self.app).await?;
+        let list = crate::pain::queries(&self.app, &actor, &study_id, &response_id).await?;
+        Ok(Json(list.into_iter().map(query_out).collect()))
+    }
+
+    /// Close a query (site staff), saying how it was resolved.
+    #[oai(
+        path = "/v1/participants/:study_id/responses/:response_id/queries/:query_id/close",
+        method = "post"
+    )]
+    async fn close_query(
+        &self,
+        token: StaffToken,
+        study_id: Path<String>,
+        response_id: Path<String>,
+        query_id: Path<String>,
+        body: Json<CloseQueryIn>,
+    ) -> Result<Json<QueryOut>, ApiError> {
+        let actor = token.actor(&self.app).await?;
+        Ok(Json(query_out(
+            crate::pain::close_query(
+                &self.app,
+                &actor,
+                &study_id,
+                &response_id,
+                &query_id,
+                &body.note,
+            )
+            .await?,
+        )))
     }
 
     /// The participant's responses with answers (mode, actor, time) and stored scores.

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod lesions;
+pub mod pain;
 pub mod participant;
 pub mod permissions;
 pub mod questionnaire;

@@ -36,10 +36,12 @@ pub enum Action {
     ResponseAmend,
     /// Read responses and download exports.
     ResponseRead,
+    /// Raise a data query on a response.
+    QueryRaise,
 }
 
 impl Action {
-    pub const ALL: [Action; 18] = [
+    pub const ALL: [Action; 19] = [
         Action::OwnAccount,
         Action::UserList,
         Action::UserCreate,
@@ -58,6 +60,7 @@ impl Action {
         Action::ResponseEnter,
         Action::ResponseAmend,
         Action::ResponseRead,
+        Action::QueryRaise,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -80,6 +83,7 @@ impl Action {
             Action::ResponseEnter => "response.enter",
             Action::ResponseAmend => "response.amend",
             Action::ResponseRead => "response.read",
+            Action::QueryRaise => "query.raise",
         }
     }
 }
@@ -139,6 +143,8 @@ pub fn access(role: Role, action: Action) -> Access {
         (ResponseRead, Role::DataManager) => AllSites,
         (ResponseRead, Role::Monitor | Role::SiteStaff) => OwnSites,
         (ResponseRead, Role::Admin) => Denied,
+        (QueryRaise, Role::DataManager) => AllSites,
+        (QueryRaise, _) => Denied,
         (ParticipantCorrect, Role::DataManager) => AllSites,
         (ParticipantCorrect, _) => Denied,
     }

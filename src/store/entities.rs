@@ -439,3 +439,47 @@ pub mod score {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod response_query {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "response_query")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub response_id: Uuid,
+        pub text: String,
+        pub raised_by: String,
+        pub raised_at: DateTimeUtc,
+        pub closed_by: Option<String>,
+        pub closed_at: Option<DateTimeUtc>,
+        pub closing_note: Option<String>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod analgesic_dose {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "analgesic_dose")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub participant_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub visit_code: String,
+        pub omed_mg_per_day: f64,
+        pub recorded_by: String,
+        pub recorded_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -152,3 +152,54 @@ pub async fn replace_score<C: ConnectionTrait>(db: &C, row: ScoreRow) -> Result<
     row.into_active_model().insert(db).await?;
     Ok(())
 }
+
+use super::entities::{analgesic_dose, response_query};
+pub use super::entities::{analgesic_dose::Model as DoseRow, response_query::Model as QueryRow};
+
+pub async fn insert_query<C: ConnectionTrait>(db: &C, row: QueryRow) -> Result<(), StoreError> {
+    row.into_active_model().insert(db).await?;
+    Ok(())
+}
+
+pub async fn update_query<C: ConnectionTrait>(db: &C, row: QueryRow) -> Result<(), StoreError> {
+    row.into_active_model().reset_all().update(db).await?;
+    Ok(())
+}
+
+pub async fn queries<C: ConnectionTrait>(
+    db: &C,
+    response: Uuid,
+) -> Result<Vec<QueryRow>, StoreError> {
+    Ok(response_query::Entity::find()
+        .filter(response_query::Column::ResponseId.eq(response))
+        .order_by_asc(response_query::Column::RaisedAt)
+        .all(db)
+        .await?)
+}
+
+pub async fn doses<C: ConnectionTrait>(
+    db: &C,
+    participant: Uuid,
+) -> Result<Vec<DoseRow>, StoreError> {
+    Ok(analgesic_dose::Entity::find()
+        .filter(analgesic_dose::Column::ParticipantId.eq(participant))
+        .all(db)
+        .await?)
+}
+
+/// Record (or replace) a visit's dose; returns the earlier value.
+pub async fn save_dose<C: ConnectionTrait>(
+    db: &C,
+    row: DoseRow,
+) -> Result<Option<f64>, StoreError> {
+    let before = analgesic_dose::Entity::find_by_id((row.participant_id, row.visit_code.clone()))
+        .one(db)
+        .await?;
+    let am = row.into_active_model();
+    if before.is_some() {
+        am.reset_all().update(db).await?;
+    } else {
+        am.insert(db).await?;
+    }
+    Ok(before.map(|b| b.omed_mg_per_day))
+}

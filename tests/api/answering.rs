@@ -1017,3 +1017,165 @@ async fn staff_entry_missed_visits_amendments_and_exports() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+#[tokio::test]
+async fn per_lesion_pain_flags_consensus_categories_and_queries() {
+    let app = spawn().await;
+    let e = enrolled(&app).await;
+    let dm = app.staff_token("data_manager", &[]).await;
+    let token: String = participant_login(&app, &e.link_token, &e.pin)
+        .await
+        .json::<Value>()
+        .await
+        .expect("json")["token"]
+        .as_str()
+        .expect("t")
+        .into();
+    let (irradiated, other) = (e.lesions[0].clone(), e.lesions[1].clone());
+    let nrs = |a: i64, b: i64| json!([{"item": "worst_pain", "value": a, "lesion": irradiated}, {"item": "worst_pain", "value": b, "lesion": other}]);
+
+    // Baseline: pain 4 and 0; 30 mg/day morphine equivalent. The first lesion is irradiated on 20 Jan.
+    assert_eq!(
+        submit(&app, &token, "nrs-lesion-pain", "bl", nrs(4, 0))
+            .await
+            .status(),
+        200
+    );
+    let dose = |visit: &'static str, mg: f64| {
+        let (app, nurse) = (&app, &e.nurse);
+        async move {
+            app.post(
+                &format!("/api/v1/participants/HERMES-ZAS-101/visits/{visit}/analgesic"),
+                Some(nurse),
+                json!({"omed_mg_per_day": mg}),
+            )
+            .await
+            .status()
+        }
+    };
+    assert_eq!(dose("BL", 30.0).await, 200);
+    assert_eq!(dose("BL", -1.0).await, 422);
+    let resp = app
+        .request(
+            Method::PATCH,
+            &format!("/api/v1/participants/HERMES-ZAS-101/lesions/{irradiated}"),
+            Some(&e.nurse),
+            Some(json!({"irradiation_date": "2026-01-20", "reason": "irradiated 1x8 Gy"})),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+
+    // Month 1: the irradiated lesion is pain-free at the same dose; the other rose by 3.
+    app.clock.set(
+        Utc.with_ymd_and_hms(2026, 2, 15, 10, 0, 0)
+            .single()
+            .expect("t"),
+    );
+    let m1 = app
+        .client
+        .post(format!(
+            "{}/api/v1/me/visits/M1/responses/nrs-lesion-pain/submit",
+            app.address
+        ))
+        .bearer_auth(&token)
+        .header("idempotency-key", "m1")
+        .json(&json!({"answers": nrs(0, 3)}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(m1.status(), 200, "{}", m1.text().await.unwrap_or_default());
+    assert_eq!(dose("M1", 30.0).await, 200);
+
+    let pain: Value = app
+        .get("/api/v1/participants/HERMES-ZAS-101/pain", Some(&e.nurse))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let lesion = |id: &str| {
+        pain.as_array()
+            .and_then(|l| l.iter().find(|x| x["lesion"] == id))
+            .cloned()
+            .expect("lesion")
+    };
+    let a = lesion(&irradiated);
+    assert_eq!(a["points"][1]["visit"], "M1");
+    assert_eq!(a["points"][1]["change"], -4);
+    assert_eq!(a["points"][1]["consensus_category"], "complete");
+    assert_eq!(a["points"][1]["assess_for_sse"], false);
+    let b = lesion(&other);
+    assert_eq!(b["points"][1]["change"], 3);
+    assert_eq!(b["points"][1]["assess_for_sse"], true);
+    assert_eq!(
+        b["points"][1]["consensus_category"],
+        Value::Null,
+        "not irradiated"
+    );
+
+    let flags: Value = app
+        .get("/api/v1/pain-flags", Some(&e.nurse))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(flags.as_array().map(Vec::len), Some(1));
+    assert_eq!(flags[0]["study_id"], "HERMES-ZAS-101");
+    assert_eq!(flags[0]["lesion"]["lesion"], json!(other));
+
+    // Queries: a data manager raises one; the site sees it and closes it.
+    let responses: Value = app
+        .get(
+            "/api/v1/participants/HERMES-ZAS-101/responses",
+            Some(&e.nurse),
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    let rid = responses[0]["id"].as_str().expect("id").to_string();
+    let path = format!("/api/v1/participants/HERMES-ZAS-101/responses/{rid}/queries");
+    assert_eq!(
+        app.post(&path, Some(&e.nurse), json!({"text": "x"}))
+            .await
+            .status(),
+        403
+    );
+    let q: Value = app
+        .post(
+            &path,
+            Some(&dm),
+            json!({"text": "Pain 4 at baseline despite NRS ≤ 2 eligibility: please confirm"}),
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    let listed: Value = app
+        .get(&path, Some(&e.nurse))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(listed[0]["closed_at"], Value::Null);
+    let close = format!("{path}/{}/close", q["id"].as_str().expect("id"));
+    assert_eq!(
+        app.post(
+            &close,
+            Some(&e.nurse),
+            json!({"note": "confirmed with the participant: pain started after screening"})
+        )
+        .await
+        .status(),
+        200
+    );
+    assert_eq!(
+        app.post(&close, Some(&e.nurse), json!({"note": "again"}))
+            .await
+            .status(),
+        409
+    );
+    let rows = app.audit_rows().await;
+    for action in ["analgesic.recorded", "query.raised", "query.closed"] {
+        assert!(rows.iter().any(|r| r["action"] == action), "{action}");
+    }
+}
