@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::{
     app::App,
     audit::{self, Entry},
-    auth::{self, StaffActor, hash_password, token_hash, verify_password},
+    auth::{StaffActor, hash_password, token_hash, verify_password},
     domain::{
         audit::{Actor, ActorKind},
         permissions::Action,
@@ -96,20 +96,8 @@ async fn participant_for(
     actor: &StaffActor,
     study_id: &str,
 ) -> Result<ParticipantRow> {
-    auth::authorize(actor, Action::ParticipantAccess, None)?;
-    let p = store::participants::find_for_update(txn, study_id)
-        .await?
-        .ok_or_else(|| Error::Unknown {
-            code: "unknown_participant",
-            message: format!("no participant {study_id:?} on your sites"),
-        })?;
-    auth::authorize(actor, Action::ParticipantAccess, Some(&p.site_code)).map_err(|e| match e {
-        Error::NotFound(_) => Error::Unknown {
-            code: "unknown_participant",
-            message: format!("no participant {study_id:?} on your sites"),
-        },
-        other => other,
-    })?;
+    let p = crate::participants::for_staff(txn, actor, Action::ParticipantAccess, study_id, true)
+        .await?;
     let events = store::participants::events(txn, p.id).await?;
     if events
         .iter()

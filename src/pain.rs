@@ -22,27 +22,6 @@ use crate::{
 pub const NRS_KEY: &str = "nrs-lesion-pain";
 pub const NRS_ITEM: &str = "worst_pain";
 
-async fn for_staff(
-    app: &App,
-    actor: &StaffActor,
-    action: Action,
-    study_id: &str,
-) -> Result<ParticipantRow> {
-    auth::authorize(actor, action, None)?;
-    let unknown = || Error::Unknown {
-        code: "unknown_participant",
-        message: format!("no participant {study_id:?} on your sites"),
-    };
-    let p = store::participants::find(&app.db, study_id)
-        .await?
-        .ok_or_else(unknown)?;
-    auth::authorize(actor, action, Some(&p.site_code)).map_err(|e| match e {
-        Error::NotFound(_) => unknown(),
-        other => other,
-    })?;
-    Ok(p)
-}
-
 #[derive(Debug, Clone)]
 pub struct PainPoint {
     pub visit: String,
@@ -138,7 +117,8 @@ async fn overview_of(app: &App, p: &ParticipantRow) -> Result<Vec<LesionPain>> {
 }
 
 pub async fn overview(app: &App, actor: &StaffActor, study_id: &str) -> Result<Vec<LesionPain>> {
-    let p = for_staff(app, actor, Action::ResponseRead, study_id).await?;
+    let p = crate::participants::for_staff(&app.db, actor, Action::ResponseRead, study_id, false)
+        .await?;
     overview_of(app, &p).await
 }
 
@@ -165,7 +145,8 @@ pub async fn record_dose(
     visit: &str,
     omed: f64,
 ) -> Result<()> {
-    let p = for_staff(app, actor, Action::ResponseEnter, study_id).await?;
+    let p = crate::participants::for_staff(&app.db, actor, Action::ResponseEnter, study_id, false)
+        .await?;
     if !omed.is_finite() || !(0.0..=10_000.0).contains(&omed) {
         return Err(Error::invalid(
             "omed_mg_per_day",
@@ -231,7 +212,8 @@ pub async fn raise_query(
     response_id: &str,
     text: &str,
 ) -> Result<QueryRow> {
-    let p = for_staff(app, actor, Action::QueryRaise, study_id).await?;
+    let p =
+        crate::participants::for_staff(&app.db, actor, Action::QueryRaise, study_id, false).await?;
     let response = response_of(app, &p, response_id).await?;
     if text.trim().is_empty() {
         return Err(Error::invalid("text", "say what needs checking"));
@@ -268,7 +250,8 @@ pub async fn queries(
     study_id: &str,
     response_id: &str,
 ) -> Result<Vec<QueryRow>> {
-    let p = for_staff(app, actor, Action::ResponseRead, study_id).await?;
+    let p = crate::participants::for_staff(&app.db, actor, Action::ResponseRead, study_id, false)
+        .await?;
     let response = response_of(app, &p, response_id).await?;
     Ok(store::responses::queries(&app.db, response).await?)
 }
@@ -281,7 +264,8 @@ pub async fn close_query(
     query_id: &str,
     note: &str,
 ) -> Result<QueryRow> {
-    let p = for_staff(app, actor, Action::ResponseEnter, study_id).await?;
+    let p = crate::participants::for_staff(&app.db, actor, Action::ResponseEnter, study_id, false)
+        .await?;
     let response = response_of(app, &p, response_id).await?;
     if note.trim().is_empty() {
         return Err(Error::invalid("note", "say how the query was resolved"));

@@ -44,8 +44,10 @@ fn not_found(study_id: &str) -> Error {
     }
 }
 
-/// Load a participant the actor may see for `action`; another site's answers 404.
-async fn visible<C: sea_orm::ConnectionTrait>(
+/// Load a participant the actor may act on for `action`; another site's participant answers
+/// 404 (so ids do not leak), a role without the permission 403. `lock` locks the row for the
+/// rest of a write transaction. The one way every staff service finds a participant.
+pub async fn for_staff<C: sea_orm::ConnectionTrait>(
     db: &C,
     actor: &StaffActor,
     action: Action,
@@ -488,7 +490,7 @@ pub async fn list(
 }
 
 pub async fn get(app: &App, actor: &StaffActor, study_id: &str) -> Result<ParticipantView> {
-    let p = visible(&app.db, actor, Action::ParticipantRead, study_id, false).await?;
+    let p = for_staff(&app.db, actor, Action::ParticipantRead, study_id, false).await?;
     view(app, actor, &p).await
 }
 
@@ -571,7 +573,7 @@ fn visit_views(
 /// The schedule with each visit's state now; final states reached since the last look are
 /// stored (and audited, as the system's doing), never recomputed afterwards.
 pub async fn schedule(app: &App, actor: &StaffActor, study_id: &str) -> Result<Vec<VisitView>> {
-    let p = visible(&app.db, actor, Action::ParticipantRead, study_id, false).await?;
+    let p = for_staff(&app.db, actor, Action::ParticipantRead, study_id, false).await?;
     let now = app.clock.now();
     let txn = store::begin_write(&app.db).await?;
     let evs = to_events(&store::participants::events(&txn, p.id).await?);
@@ -684,7 +686,7 @@ pub async fn record_event(
     }
     let now = app.clock.now();
     let txn = store::begin_write(&app.db).await?;
-    let p = visible(&txn, actor, Action::ParticipantUpdate, study_id, true).await?;
+    let p = for_staff(&txn, actor, Action::ParticipantUpdate, study_id, true).await?;
     let rows = store::participants::events(&txn, p.id).await?;
     rule::check_new(kind, date, &to_events(&rows), p.enrolled_on, today(app)).map_err(
         |(f, m)| Error::Unprocessable {
@@ -1039,7 +1041,7 @@ pub async fn correct_event(
         .transpose()?;
     let now = app.clock.now();
     let txn = store::begin_write(&app.db).await?;
-    let p = visible(&txn, actor, Action::ParticipantCorrect, study_id, true).await?;
+    let p = for_staff(&txn, actor, Action::ParticipantCorrect, study_id, true).await?;
     let rows = store::participants::events(&txn, p.id).await?;
     let unknown = || Error::Unknown {
         code: "unknown_event",
@@ -1191,7 +1193,7 @@ pub async fn add_lesion(
         .transpose()?;
     let now = app.clock.now();
     let txn = store::begin_write(&app.db).await?;
-    let p = visible(&txn, actor, Action::ParticipantUpdate, study_id, true).await?;
+    let p = for_staff(&txn, actor, Action::ParticipantUpdate, study_id, true).await?;
     let existing = store::participants::lesions(&txn, p.id).await?;
     check_labels(app, &labels, &existing)?;
     let active = input.active.unwrap_or(true);
@@ -1241,7 +1243,7 @@ pub async fn add_lesion(
 }
 
 pub async fn lesions(app: &App, actor: &StaffActor, study_id: &str) -> Result<Vec<LesionRow>> {
-    let p = visible(&app.db, actor, Action::ParticipantRead, study_id, false).await?;
+    let p = for_staff(&app.db, actor, Action::ParticipantRead, study_id, false).await?;
     Ok(store::participants::lesions(&app.db, p.id).await?)
 }
 
@@ -1256,7 +1258,7 @@ pub async fn update_lesion(
     auth::authorize(actor, Action::ParticipantUpdate, None)?;
     let now = app.clock.now();
     let txn = store::begin_write(&app.db).await?;
-    let p = visible(&txn, actor, Action::ParticipantUpdate, study_id, true).await?;
+    let p = for_staff(&txn, actor, Action::ParticipantUpdate, study_id, true).await?;
     let all = store::participants::lesions(&txn, p.id).await?;
     let before = all
         .iter()

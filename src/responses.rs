@@ -761,28 +761,6 @@ pub async fn recompute_scores(app: &App, scoring_id: &str) -> Result<usize> {
 
 // ---------- staff entry, missed visits, amendments ----------
 
-/// A participant the staff member may act on for `action` (another site's answers 404).
-async fn for_staff(
-    app: &App,
-    actor: &crate::auth::StaffActor,
-    action: crate::domain::permissions::Action,
-    study_id: &str,
-) -> Result<ParticipantRow> {
-    crate::auth::authorize(actor, action, None)?;
-    let unknown = || Error::Unknown {
-        code: "unknown_participant",
-        message: format!("no participant {study_id:?} on your sites"),
-    };
-    let p = store::participants::find(&app.db, study_id)
-        .await?
-        .ok_or_else(unknown)?;
-    crate::auth::authorize(actor, action, Some(&p.site_code)).map_err(|e| match e {
-        Error::NotFound(_) => unknown(),
-        other => other,
-    })?;
-    Ok(p)
-}
-
 /// Staff enter answers during a teleconsultation (`interviewer`) or from paper (`paper`).
 pub fn staff_entrant(actor: &crate::auth::StaffActor, mode: &str) -> Result<Entrant> {
     let mode = match mode {
@@ -813,11 +791,12 @@ pub async fn staff_save_draft(
     incoming: Vec<Answer>,
 ) -> Result<Draft> {
     let who = staff_entrant(actor, mode)?;
-    let p = for_staff(
-        app,
+    let p = participants::for_staff(
+        &app.db,
         actor,
         crate::domain::permissions::Action::ResponseEnter,
         study_id,
+        false,
     )
     .await?;
     ensure_active(app, &p).await?;
@@ -832,11 +811,12 @@ pub async fn staff_submit(
     submission: Submission,
 ) -> Result<Submitted> {
     let who = staff_entrant(actor, mode)?;
-    let p = for_staff(
-        app,
+    let p = participants::for_staff(
+        &app.db,
         actor,
         crate::domain::permissions::Action::ResponseEnter,
         study_id,
+        false,
     )
     .await?;
     ensure_active(app, &p).await?;
@@ -881,11 +861,12 @@ pub async fn record_missed(
     reason: &str,
     text: Option<String>,
 ) -> Result<()> {
-    let p = for_staff(
-        app,
+    let p = participants::for_staff(
+        &app.db,
         actor,
         crate::domain::permissions::Action::ResponseEnter,
         study_id,
+        false,
     )
     .await?;
     if !MISSED_REASONS.contains(&reason) {
@@ -960,11 +941,12 @@ pub async fn amend(
     reason: &str,
     changes_in: Vec<Answer>,
 ) -> Result<Submitted> {
-    let p = for_staff(
-        app,
+    let p = participants::for_staff(
+        &app.db,
         actor,
         crate::domain::permissions::Action::ResponseAmend,
         study_id,
+        false,
     )
     .await?;
     if !matches!(basis, "participant_request" | "transcription_error") {
@@ -1091,11 +1073,12 @@ pub async fn list_for_staff(
     actor: &crate::auth::StaffActor,
     study_id: &str,
 ) -> Result<Vec<ResponseDetail>> {
-    let p = for_staff(
-        app,
+    let p = participants::for_staff(
+        &app.db,
         actor,
         crate::domain::permissions::Action::ResponseRead,
         study_id,
+        false,
     )
     .await?;
     let mut out = Vec::new();

@@ -15,11 +15,10 @@ use serde_json::Value;
 use super::{
     ApiError, StaffToken, Tag,
     me::{AnswerOut, DraftOut, DraftResponse, SubmittedOut, submitted_out},
-    questionnaires::AnswerIn,
+    questionnaires::{AnswerIn, to_answers},
 };
 use crate::{
     app::App,
-    domain::questionnaire::answers::Answer,
     participants::parse_date,
     responses::{self, Submission},
 };
@@ -195,16 +194,6 @@ fn lesion_pain_out(app: &App, l: crate::pain::LesionPain) -> LesionPainOut {
             })
             .collect(),
     }
-}
-
-fn to_answers(list: Vec<AnswerIn>) -> Vec<Answer> {
-    list.into_iter()
-        .map(|a| Answer {
-            item: a.item,
-            value: a.value.unwrap_or(Value::Null),
-            lesion: a.lesion,
-        })
-        .collect()
 }
 
 #[OpenApi(tag = "Tag::Answering")]

@@ -15,13 +15,13 @@ use serde_json::Value;
 
 use super::{
     ApiError, StaffToken, Tag,
-    questionnaires::{AnswerIn, ItemOut, ScoresOut, item_out},
+    questionnaires::{AnswerIn, ItemOut, ScoresOut, item_out, scale_out, to_answers},
 };
 use crate::{
     access::{self, ParticipantActor},
     app::App,
     domain::{
-        questionnaire::{Entry, answers::Answer, scoring::ScaleScore},
+        questionnaire::{Entry, answers::Answer},
         schedule,
     },
     responses::{self, LesionRef},
@@ -178,16 +178,6 @@ pub struct SubmittedOut {
     pub scores: Option<ScoresOut>,
 }
 
-fn to_answers(list: Vec<AnswerIn>) -> Vec<Answer> {
-    list.into_iter()
-        .map(|a| Answer {
-            item: a.item,
-            value: a.value.unwrap_or(Value::Null),
-            lesion: a.lesion,
-        })
-        .collect()
-}
-
 fn answers_out(list: Vec<Answer>) -> Vec<AnswerOut> {
     list.into_iter()
         .map(|a| AnswerOut {
@@ -196,21 +186,6 @@ fn answers_out(list: Vec<Answer>) -> Vec<AnswerOut> {
             lesion: a.lesion,
         })
         .collect()
-}
-
-fn scale_out(s: ScaleScore) -> super::questionnaires::ScaleOut {
-    super::questionnaires::ScaleOut {
-        code: s.code,
-        label: s.label,
-        lesion: s.lesion,
-        score: s.score,
-        items: s.items,
-        answered: s.answered as u32,
-        status: serde_json::to_value(s.status)
-            .ok()
-            .and_then(|v| v.as_str().map(String::from))
-            .unwrap_or_default(),
-    }
 }
 
 pub(crate) fn submitted_out(s: responses::Submitted) -> SubmittedOut {

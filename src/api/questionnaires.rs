@@ -176,6 +176,17 @@ pub struct AnswerIn {
     pub lesion: Option<String>,
 }
 
+/// The shared answer shape from its API form (`value` absent or null = left blank).
+pub(crate) fn to_answers(list: Vec<AnswerIn>) -> Vec<Answer> {
+    list.into_iter()
+        .map(|a| Answer {
+            item: a.item,
+            value: a.value.unwrap_or(Value::Null),
+            lesion: a.lesion,
+        })
+        .collect()
+}
+
 #[derive(Debug, Object)]
 pub struct ScaleOut {
     pub code: String,
@@ -200,7 +211,7 @@ pub struct ScoresOut {
     pub summaries: Vec<ScaleOut>,
 }
 
-fn scale_out(s: ScaleScore) -> ScaleOut {
+pub(crate) fn scale_out(s: ScaleScore) -> ScaleOut {
     ScaleOut {
         code: s.code,
         label: s.label,
@@ -433,16 +444,7 @@ impl QuestionnairesApi {
         version: Path<String>,
         body: Json<AnswersIn>,
     ) -> Result<Json<ScoresOut>, ApiError> {
-        let answers: Vec<Answer> = body
-            .0
-            .answers
-            .into_iter()
-            .map(|a| Answer {
-                item: a.item,
-                value: a.value.unwrap_or(Value::Null),
-                lesion: a.lesion,
-            })
-            .collect();
+        let answers = to_answers(body.0.answers);
         let Scores {
             scoring,
             scales,
