@@ -27,6 +27,31 @@ pub enum LogFormat {
     Json,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTransport {
+    #[default]
+    File,
+    Smtp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    None,
+    #[default]
+    Starttls,
+    Tls,
+}
+
+impl Settings {
+    pub fn outbox_dir(&self) -> PathBuf {
+        self.mail_file_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("outbox"))
+    }
+}
+
 /// A secret setting: its value never appears in `Debug` output.
 #[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(transparent)]
@@ -76,6 +101,26 @@ pub struct Settings {
     pub licensed_text_dir: Option<PathBuf>,
     /// Refuse to start unless licensed wording is installed for every study language.
     pub require_licensed_text: bool,
+    /// `file` (default: .eml files in `mail_file_dir`) or `smtp`.
+    pub mail_transport: MailTransport,
+    /// Folder for .eml files with the file transport (default: `<data_dir>/outbox`).
+    pub mail_file_dir: Option<PathBuf>,
+    /// Sender address of reminder emails.
+    #[serde(deserialize_with = "lenient_string")]
+    pub mail_from: String,
+    #[serde(deserialize_with = "lenient_string")]
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    /// none, starttls or tls.
+    pub smtp_tls: SmtpTls,
+    pub smtp_username: Option<Secret>,
+    pub smtp_password: Option<Secret>,
+    /// Seconds one SMTP send may take in all (connect and conversation).
+    pub smtp_timeout_seconds: u64,
+    /// How often the reminder worker inside `epro serve` runs; 0 turns it off.
+    pub reminder_interval_seconds: u64,
+    /// Sending attempts before a reminder is marked failed.
+    pub reminder_max_attempts: u32,
     /// Email of the first admin created when the database has none.
     #[serde(deserialize_with = "lenient_string")]
     pub bootstrap_admin_email: String,
@@ -105,6 +150,17 @@ impl Default for Settings {
             questionnaires_dir: PathBuf::from("questionnaires"),
             licensed_text_dir: None,
             require_licensed_text: false,
+            mail_transport: MailTransport::File,
+            mail_file_dir: None,
+            mail_from: "HERMES <noreply@example.org>".into(),
+            smtp_host: "localhost".into(),
+            smtp_port: 25,
+            smtp_tls: SmtpTls::Starttls,
+            smtp_username: None,
+            smtp_password: None,
+            smtp_timeout_seconds: 20,
+            reminder_interval_seconds: 60,
+            reminder_max_attempts: 8,
             bootstrap_admin_email: "admin@example.org".into(),
             bootstrap_admin_password: None,
             body_limit_bytes: 1024 * 1024,

@@ -40,6 +40,11 @@ enum Command {
         #[command(subcommand)]
         command: QuestionnairesCommand,
     },
+    /// Email reminders.
+    Reminders {
+        #[command(subcommand)]
+        command: RemindersCommand,
+    },
     /// Stored scores.
     Scores {
         #[command(subcommand)]
@@ -93,6 +98,22 @@ enum QuestionnairesCommand {
         /// Include the wording of this language (default: structure only, no wording).
         #[arg(long)]
         lang: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum RemindersCommand {
+    /// Plan and send what is due now, once (the worker inside `epro serve` does this every interval).
+    Run {
+        /// Run one pass and exit (the only mode; kept explicit for scripts).
+        #[arg(long)]
+        once: bool,
+    },
+    /// Print what would be sent at that instant, without sending or storing anything.
+    Plan {
+        /// An instant, RFC 3339 (default now).
+        #[arg(long)]
+        at: Option<String>,
     },
 }
 
@@ -207,6 +228,52 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Command::Questionnaires { command } => questionnaires_command(&settings, command),
         Command::Schedule { command } => schedule_command(settings, command).await,
+        Command::Reminders { command } => match command {
+            RemindersCommand::Run { once: _ } => {
+                let app = startup::prepare(settings, clock)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let mail =
+                    epro::mail::Mail::from_settings(&app.settings).map_err(|e| e.to_string())?;
+                let r = epro::reminders::run_once(&app, &mail)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                println!(
+                    "planned {}, skipped {}, sent {}, postponed {}, retrying {}, failed {}, cancelled {}",
+                    r.planned, r.skipped, r.sent, r.postponed, r.retrying, r.failed, r.cancelled
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            RemindersCommand::Plan { at } => {
+                let at = parse_instant(at)?;
+                let app = startup::prepare(settings, Arc::new(epro::clock::ManualClock::new(at)))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let list = epro::reminders::decisions(&app, at)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                println!("as at {at}: {} reminder decisions", list.len());
+                for d in list {
+                    let (what, kind, due) = match d.decision {
+                        epro::domain::reminders::Decision::Send { kind, due_at } => {
+                            ("send", kind, due_at)
+                        }
+                        epro::domain::reminders::Decision::Skip { kind, due_at } => {
+                            ("skip", kind, due_at)
+                        }
+                    };
+                    println!(
+                        "{what:<5} {:<16} {:<5} {:<12} due {}",
+                        d.study_id,
+                        d.visit,
+                        kind,
+                        due.with_timezone(&app.study.time_zone)
+                            .format("%Y-%m-%d %H:%M %:z")
+                    );
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+        },
         Command::Scores {
             command: ScoresCommand::Recompute { scoring },
         } => {

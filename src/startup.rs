@@ -31,6 +31,8 @@ pub enum StartupError {
     Database(#[from] store::ConnectError),
     #[error("{0}")]
     Service(#[from] Error),
+    #[error(transparent)]
+    Mail(#[from] crate::mail::MailError),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -77,6 +79,8 @@ pub async fn prepare(settings: Settings, clock: Arc<dyn Clock>) -> Result<Arc<Ap
 
 pub struct Application {
     app: Arc<App>,
+    /// The reminder worker's mailer, when the worker runs (EPRO_REMINDER_INTERVAL_SECONDS > 0).
+    mail: Option<crate::mail::Mail>,
     acceptor: TcpAcceptor,
     addr: SocketAddr,
     bootstrap: Option<BootstrapAdmin>,
@@ -87,6 +91,9 @@ impl Application {
         let listen = settings.listen;
         let app = prepare(settings, clock).await?;
         let bootstrap = users::bootstrap_admin(&app).await?;
+        let mail = (app.settings.reminder_interval_seconds > 0)
+            .then(|| crate::mail::Mail::from_settings(&app.settings))
+            .transpose()?;
         let acceptor = TcpListener::bind(listen)
             .into_acceptor()
             .await
@@ -101,6 +108,7 @@ impl Application {
             .unwrap_or(listen);
         Ok(Self {
             app,
+            mail,
             acceptor,
             addr,
             bootstrap,
@@ -127,9 +135,16 @@ impl Application {
     ) -> std::io::Result<()> {
         let grace = Duration::from_secs(self.app.settings.shutdown_grace_seconds);
         let endpoint = routes(self.app.clone());
-        Server::new_with_acceptor(self.acceptor)
+        let worker = self
+            .mail
+            .map(|mail| tokio::spawn(crate::reminders::worker(self.app.clone(), mail)));
+        let result = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(endpoint, shutdown, Some(grace))
-            .await
+            .await;
+        if let Some(w) = worker {
+            w.abort();
+        }
+        result
     }
 }
 

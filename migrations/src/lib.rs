@@ -10,6 +10,7 @@ mod m20261127_000003_participants;
 mod m20261127_000004_responses;
 mod m20261127_000005_staff_entry;
 mod m20261127_000006_queries_analgesics;
+mod m20261127_000007_reminders;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000004_responses::Migration),
             Box::new(m20261127_000005_staff_entry::Migration),
             Box::new(m20261127_000006_queries_analgesics::Migration),
+            Box::new(m20261127_000007_reminders::Migration),
         ]
     }
 }

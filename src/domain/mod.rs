@@ -7,6 +7,7 @@ pub mod pain;
 pub mod participant;
 pub mod permissions;
 pub mod questionnaire;
+pub mod reminders;
 pub mod schedule;
 pub mod staff;
 pub mod study;

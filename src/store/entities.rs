@@ -483,3 +483,32 @@ pub mod analgesic_dose {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod reminder {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "reminder")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub participant_id: Uuid,
+        pub visit_code: String,
+        pub kind: String,
+        pub due_at: DateTimeUtc,
+        pub status: String,
+        pub attempts: i32,
+        pub next_attempt_at: DateTimeUtc,
+        pub claimed_at: Option<DateTimeUtc>,
+        pub last_error: Option<String>,
+        pub sent_at: Option<DateTimeUtc>,
+        pub message_id: Option<String>,
+        pub reason: Option<String>,
+        pub created_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

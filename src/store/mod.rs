@@ -6,6 +6,7 @@ pub mod audit;
 pub mod entities;
 pub mod participants;
 pub mod questionnaires;
+pub mod reminders;
 pub mod responses;
 pub mod staff;
 pub mod study;

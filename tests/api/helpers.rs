@@ -76,6 +76,8 @@ pub fn test_settings(dir: &TempDir, database_url: String) -> Settings {
         data_dir: dir.path().join("data"),
         study_file: study_file(),
         questionnaires_dir: questionnaires_dir(),
+        // Tests run reminder passes themselves, at the instants they choose.
+        reminder_interval_seconds: 0,
         audit_key: Some(Secret::new(Key::generate().to_hex())),
         data_key: Some(Secret::new(Key::generate().to_hex())),
         bootstrap_admin_email: ADMIN_EMAIL.into(),
@@ -228,7 +230,7 @@ impl TestApp {
             .db
             .query_all_raw(Statement::from_string(
                 backend,
-                "SELECT seq, actor_kind, actor_id, action, entity_type, entity_id, before, after, reason \
+                "SELECT seq, at, actor_kind, actor_id, action, entity_type, entity_id, before, after, reason \
                  FROM audit_event ORDER BY seq",
             ))
             .await
@@ -238,6 +240,7 @@ impl TestApp {
                 let s = |c: &str| r.try_get::<Option<String>>("", c).ok().flatten();
                 json!({
                     "seq": r.try_get::<i64>("", "seq").ok(),
+                    "at": s("at"),
                     "actor_kind": s("actor_kind"), "actor_id": s("actor_id"),
                     "action": s("action"), "entity_type": s("entity_type"), "entity_id": s("entity_id"),
                     "before": s("before"), "after": s("after"), "reason": s("reason"),

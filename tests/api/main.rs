@@ -9,4 +9,5 @@ mod helpers;
 mod participants;
 mod permissions;
 mod questionnaires;
+mod reminders;
 mod startup;

@@ -1,0 +1,249 @@
+//! Reminder planning, pure: when each planned reminder of a visit is due (anchored at the
+//! window's opening or closing, moved into the sending hours of the study time zone), which of
+//! them to send now (only the latest of several overdue ones; the others are skipped), and the
+//! rule of at most one email per participant per day. The clock is an argument.
+
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono_tz::Tz;
+
+use super::{
+    schedule::{Window, local_date, local_midnight},
+    study::{ReminderEdge, ReminderPlan, ReminderRule},
+};
+
+/// The first instant at or after `at` inside the sending hours (study time zone).
+pub fn into_sending_hours(plan: &ReminderPlan, tz: Tz, at: DateTime<Utc>) -> DateTime<Utc> {
+    let local = at.with_timezone(&tz);
+    let day = local.date_naive();
+    let at_time = |d: NaiveDate, t: NaiveTime| {
+        tz.from_local_datetime(&d.and_time(t))
+            .earliest()
+            .map(|x| x.with_timezone(&Utc))
+            .unwrap_or_else(|| local_midnight(tz, d))
+    };
+    let t = local.time();
+    if t < plan.send_from {
+        at_time(day, plan.send_from)
+    } else if t >= plan.send_until {
+        at_time(day.succ_opt().unwrap_or(day), plan.send_from)
+    } else {
+        at
+    }
+}
+
+/// When a rule falls due for a window (inside sending hours). `None` when the window has no end
+/// yet and the rule is anchored at the end.
+pub fn due_at(
+    plan: &ReminderPlan,
+    tz: Tz,
+    rule: &ReminderRule,
+    window: &Window,
+) -> Option<DateTime<Utc>> {
+    let edge = match rule.from {
+        ReminderEdge::Open => window.start,
+        ReminderEdge::Close => window.end?,
+    };
+    Some(into_sending_hours(
+        plan,
+        tz,
+        edge + Duration::days(i64::from(rule.days)),
+    ))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Send (at or after `due_at`).
+    Send { kind: String, due_at: DateTime<Utc> },
+    /// Overdue, but a later reminder of the same visit supersedes it.
+    Skip { kind: String, due_at: DateTime<Utc> },
+}
+
+/// The reminders of one open (or late) and incomplete visit that are due at `now`: the latest
+/// overdue one is sent, earlier overdue ones are skipped — so a participant enrolled mid-window,
+/// or a server down for days, gets one reminder, not a burst. Rules whose time has not come yet
+/// are not planned. A rule due after the window (and grace) ended is never planned.
+pub fn due_now(
+    plan: &ReminderPlan,
+    tz: Tz,
+    rules: &[ReminderRule],
+    window: &Window,
+    now: DateTime<Utc>,
+) -> Vec<Decision> {
+    let mut due: Vec<(DateTime<Utc>, &ReminderRule)> = rules
+        .iter()
+        .filter_map(|r| due_at(plan, tz, r, window).map(|d| (d, r)))
+        .filter(|(d, _)| *d <= now && window.grace_end.is_none_or(|g| *d < g))
+        .collect();
+    due.sort_by_key(|(d, _)| *d);
+    let last = due.len().saturating_sub(1);
+    due.into_iter()
+        .enumerate()
+        .map(|(i, (due_at, r))| {
+            let kind = r.kind.clone();
+            if i == last {
+                Decision::Send { kind, due_at }
+            } else {
+                Decision::Skip { kind, due_at }
+            }
+        })
+        .collect()
+}
+
+/// At most one email per participant per day: if one was already sent on the local day of `now`,
+/// the next may go at the next day's opening hour.
+pub fn next_slot(
+    plan: &ReminderPlan,
+    tz: Tz,
+    now: DateTime<Utc>,
+    last_sent: Option<DateTime<Utc>>,
+) -> DateTime<Utc> {
+    match last_sent {
+        Some(sent) if local_date(tz, sent) == local_date(tz, now) => {
+            let tomorrow = local_date(tz, now)
+                .succ_opt()
+                .unwrap_or_else(|| local_date(tz, now));
+            into_sending_hours(plan, tz, local_midnight(tz, tomorrow))
+        }
+        _ => into_sending_hours(plan, tz, now),
+    }
+}
+
+/// Retry delay after `attempts` failures: exponential from one minute, capped at six hours, with
+/// up to 20 % jitter (`jitter` in [0, 1)) so retries of many rows do not arrive together.
+pub fn backoff(attempts: u32, jitter: f64) -> Duration {
+    let base = 60_i64
+        .saturating_mul(1_i64 << attempts.min(12))
+        .min(6 * 3600);
+    let extra = (base as f64 * 0.2 * jitter.clamp(0.0, 1.0)) as i64;
+    Duration::seconds(base + extra)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono_tz::Europe::Brussels;
+    use std::collections::BTreeMap;
+
+    fn plan() -> ReminderPlan {
+        ReminderPlan {
+            send_from: NaiveTime::from_hms_opt(9, 0, 0).expect("t"),
+            send_until: NaiveTime::from_hms_opt(19, 0, 0).expect("t"),
+            digest_at: NaiveTime::from_hms_opt(8, 0, 0).expect("t"),
+            default_rules: vec![
+                ReminderRule {
+                    kind: "window_open".into(),
+                    from: ReminderEdge::Open,
+                    days: 0,
+                },
+                ReminderRule {
+                    kind: "follow_up".into(),
+                    from: ReminderEdge::Open,
+                    days: 3,
+                },
+                ReminderRule {
+                    kind: "closing".into(),
+                    from: ReminderEdge::Close,
+                    days: -2,
+                },
+            ],
+            per_visit: BTreeMap::new(),
+        }
+    }
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s)
+            .expect("t")
+            .with_timezone(&Utc)
+    }
+    fn window() -> Window {
+        // 8–22 February 2026 (CET), grace to 1 March.
+        Window {
+            target: "2026-02-15".parse().expect("d"),
+            start: at("2026-02-07T23:00:00Z"),
+            end: Some(at("2026-02-22T23:00:00Z")),
+            grace_end: Some(at("2026-03-01T23:00:00Z")),
+        }
+    }
+
+    #[test]
+    fn due_times_fall_in_sending_hours() {
+        let p = plan();
+        let times: Vec<_> = p
+            .default_rules
+            .iter()
+            .map(|r| due_at(&p, Brussels, r, &window()).expect("due"))
+            .collect();
+        // Opens at local midnight → 09:00 local; +3 days → 11 Feb 09:00; close −2 days → 21 Feb 00:00 → 09:00.
+        assert_eq!(
+            times,
+            [
+                at("2026-02-08T08:00:00Z"),
+                at("2026-02-11T08:00:00Z"),
+                at("2026-02-21T08:00:00Z")
+            ]
+        );
+        assert_eq!(
+            into_sending_hours(&p, Brussels, at("2026-02-10T18:30:00Z")),
+            at("2026-02-11T08:00:00Z"),
+            "after 19:00 → next morning"
+        );
+        assert_eq!(
+            into_sending_hours(&p, Brussels, at("2026-02-10T12:00:00Z")),
+            at("2026-02-10T12:00:00Z")
+        );
+        // Summer time: 09:00 local is 07:00 UTC.
+        assert_eq!(
+            into_sending_hours(&p, Brussels, at("2026-07-01T03:00:00Z")),
+            at("2026-07-01T07:00:00Z")
+        );
+    }
+
+    #[test]
+    fn only_the_latest_overdue_reminder_is_sent() {
+        let p = plan();
+        let cases = [
+            ("2026-02-07T12:00:00Z", vec![]),
+            ("2026-02-08T08:00:00Z", vec!["send window_open"]),
+            (
+                "2026-02-12T10:00:00Z",
+                vec!["skip window_open", "send follow_up"],
+            ),
+            (
+                "2026-02-25T10:00:00Z",
+                vec!["skip window_open", "skip follow_up", "send closing"],
+            ),
+        ];
+        for (now, expected) in cases {
+            let got: Vec<String> = due_now(&p, Brussels, &p.default_rules, &window(), at(now))
+                .into_iter()
+                .map(|d| match d {
+                    Decision::Send { kind, .. } => format!("send {kind}"),
+                    Decision::Skip { kind, .. } => format!("skip {kind}"),
+                })
+                .collect();
+            assert_eq!(got, expected, "{now}");
+        }
+    }
+
+    #[test]
+    fn one_email_per_day() {
+        let p = plan();
+        let now = at("2026-02-11T10:00:00Z");
+        assert_eq!(next_slot(&p, Brussels, now, None), now);
+        assert_eq!(
+            next_slot(&p, Brussels, now, Some(at("2026-02-11T08:00:00Z"))),
+            at("2026-02-12T08:00:00Z")
+        );
+        assert_eq!(
+            next_slot(&p, Brussels, now, Some(at("2026-02-10T08:00:00Z"))),
+            now
+        );
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert_eq!(backoff(0, 0.0), Duration::seconds(60));
+        assert_eq!(backoff(3, 0.0), Duration::seconds(480));
+        assert_eq!(backoff(30, 0.0), Duration::seconds(6 * 3600));
+        assert!(backoff(3, 0.99) > backoff(3, 0.0));
+    }
+}

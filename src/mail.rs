@@ -1,0 +1,122 @@
+//! Sending email: lettre's async SMTP transport (TLS none, STARTTLS or TLS, optional
+//! credentials) with a timeout around the whole send, or the file transport writing .eml files
+//! (the default, so a new user sees real messages without a mail server). Send errors are
+//! returned for the caller to retry; nothing here logs addresses.
+
+use std::time::Duration;
+
+use lettre::{
+    AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+    message::{Mailbox, MultiPart},
+    transport::smtp::authentication::Credentials,
+};
+
+use crate::config::{MailTransport, Settings, SmtpTls};
+
+pub enum Mailer {
+    File(AsyncFileTransport<Tokio1Executor>),
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    #[error("mail configuration: {0}")]
+    Config(String),
+    #[error("sending failed: {0}")]
+    Send(String),
+    #[error("sending timed out after {0} seconds")]
+    Timeout(u64),
+}
+
+/// A rendered message, ready to send.
+pub struct Outgoing {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+pub struct Mail {
+    mailer: Mailer,
+    from: Mailbox,
+    timeout: Duration,
+}
+
+impl Mail {
+    pub fn from_settings(s: &Settings) -> Result<Self, MailError> {
+        let from: Mailbox = s
+            .mail_from
+            .parse()
+            .map_err(|e| MailError::Config(format!("EPRO_MAIL_FROM: {e}")))?;
+        let mailer = match s.mail_transport {
+            MailTransport::File => {
+                let dir = s.outbox_dir();
+                std::fs::create_dir_all(&dir).map_err(|e| {
+                    MailError::Config(format!("EPRO_MAIL_FILE_DIR {}: {e}", dir.display()))
+                })?;
+                Mailer::File(AsyncFileTransport::new(dir))
+            }
+            MailTransport::Smtp => {
+                let builder = match s.smtp_tls {
+                    SmtpTls::None => {
+                        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.smtp_host)
+                    }
+                    SmtpTls::Starttls => {
+                        AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&s.smtp_host)
+                            .map_err(|e| MailError::Config(format!("EPRO_SMTP_HOST: {e}")))?
+                    }
+                    SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&s.smtp_host)
+                        .map_err(|e| MailError::Config(format!("EPRO_SMTP_HOST: {e}")))?,
+                };
+                let mut builder = builder
+                    .port(s.smtp_port)
+                    .timeout(Some(Duration::from_secs(s.smtp_timeout_seconds)));
+                if let (Some(u), Some(p)) = (&s.smtp_username, &s.smtp_password) {
+                    builder = builder.credentials(Credentials::new(
+                        u.expose().to_string(),
+                        p.expose().to_string(),
+                    ));
+                }
+                Mailer::Smtp(builder.build())
+            }
+        };
+        Ok(Self {
+            mailer,
+            from,
+            timeout: Duration::from_secs(s.smtp_timeout_seconds),
+        })
+    }
+
+    /// Send one message; returns its Message-ID. The whole send is bounded by the timeout
+    /// (lettre's own timeout covers connecting only).
+    pub async fn send(&self, m: &Outgoing) -> Result<String, MailError> {
+        let to: Mailbox =
+            m.to.parse()
+                .map_err(|e| MailError::Send(format!("recipient: {e}")))?;
+        let id = format!("<{}@epro>", uuid::Uuid::new_v4());
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(m.subject.clone())
+            .message_id(Some(id.clone()))
+            .multipart(MultiPart::alternative_plain_html(
+                m.text.clone(),
+                m.html.clone(),
+            ))
+            .map_err(|e| MailError::Send(e.to_string()))?;
+        let secs = self.timeout.as_secs();
+        let sent = match &self.mailer {
+            Mailer::File(t) => tokio::time::timeout(self.timeout, t.send(message))
+                .await
+                .map(|r| r.map(|_| ()).map_err(|e| MailError::Send(e.to_string()))),
+            Mailer::Smtp(t) => tokio::time::timeout(self.timeout, t.send(message))
+                .await
+                .map(|r| r.map(|_| ()).map_err(|e| MailError::Send(e.to_string()))),
+        };
+        match sent {
+            Ok(Ok(())) => Ok(id),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(MailError::Timeout(secs)),
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! The reminder outbox. Claiming locks due rows with FOR UPDATE SKIP LOCKED on PostgreSQL (so
+//! several workers never claim the same row); on SQLite the IMMEDIATE write transaction makes
+//! the claim the only writer.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect,
+    sea_query::{LockBehavior, LockType},
+};
+use uuid::Uuid;
+
+pub use super::entities::reminder::Model as ReminderRow;
+use super::{StoreError, entities::reminder};
+
+/// Insert unless a row with the same (participant, visit, kind) exists. Returns whether inserted.
+pub async fn insert_once<C: ConnectionTrait>(db: &C, row: ReminderRow) -> Result<bool, StoreError> {
+    let exists = reminder::Entity::find()
+        .filter(reminder::Column::ParticipantId.eq(row.participant_id))
+        .filter(reminder::Column::VisitCode.eq(row.visit_code.clone()))
+        .filter(reminder::Column::Kind.eq(row.kind.clone()))
+        .one(db)
+        .await?
+        .is_some();
+    if exists {
+        return Ok(false);
+    }
+    match row
+        .into_active_model()
+        .insert(db)
+        .await
+        .map_err(StoreError::classify)
+    {
+        Ok(_) => Ok(true),
+        Err(StoreError::Duplicate(_)) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Pending rows due at `now`, locked for this transaction (skipping rows other workers hold).
+pub async fn claimable<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<ReminderRow>, StoreError> {
+    Ok(reminder::Entity::find()
+        .filter(reminder::Column::Status.eq("pending"))
+        .filter(reminder::Column::NextAttemptAt.lte(now))
+        .order_by_asc(reminder::Column::NextAttemptAt)
+        .limit(limit)
+        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+        .all(db)
+        .await?)
+}
+
+/// Rows left `sending` by a worker that stopped before recording the outcome.
+pub async fn stale_sending<C: ConnectionTrait>(
+    db: &C,
+    claimed_before: DateTime<Utc>,
+) -> Result<Vec<ReminderRow>, StoreError> {
+    Ok(reminder::Entity::find()
+        .filter(reminder::Column::Status.eq("sending"))
+        .filter(reminder::Column::ClaimedAt.lt(claimed_before))
+        .all(db)
+        .await?)
+}
+
+pub async fn update<C: ConnectionTrait>(db: &C, row: ReminderRow) -> Result<(), StoreError> {
+    row.into_active_model().reset_all().update(db).await?;
+    Ok(())
+}
+
+pub async fn of_participant<C: ConnectionTrait>(
+    db: &C,
+    participant: Uuid,
+) -> Result<Vec<ReminderRow>, StoreError> {
+    Ok(reminder::Entity::find()
+        .filter(reminder::Column::ParticipantId.eq(participant))
+        .order_by_asc(reminder::Column::DueAt)
+        .all(db)
+        .await?)
+}
+
+pub async fn find<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<ReminderRow>, StoreError> {
+    Ok(reminder::Entity::find_by_id(id).one(db).await?)
+}
+
+pub async fn all<C: ConnectionTrait>(db: &C) -> Result<Vec<ReminderRow>, StoreError> {
+    Ok(reminder::Entity::find()
+        .order_by_asc(reminder::Column::DueAt)
+        .all(db)
+        .await?)
+}

@@ -1,0 +1,430 @@
+//! Reminders against a real SMTP server (mailin-embedded, in-process), on a settable clock.
+
+use std::{
+    net::TcpListener,
+    sync::{Arc, Mutex},
+};
+
+use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
+use chrono_tz::Europe::Brussels;
+use epro::{
+    config::{MailTransport, SmtpTls},
+    mail::Mail,
+};
+use mailin_embedded::{Handler, Server, response};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app_with};
+
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub to: Vec<String>,
+    pub data: String,
+}
+
+#[derive(Clone, Default)]
+struct Sink {
+    inbox: Arc<Mutex<Vec<Received>>>,
+    current: Vec<u8>,
+    to: Vec<String>,
+}
+
+impl Handler for Sink {
+    fn data_start(
+        &mut self,
+        _domain: &str,
+        _from: &str,
+        _is8bit: bool,
+        to: &[String],
+    ) -> mailin_embedded::Response {
+        self.to = to.to_vec();
+        self.current.clear();
+        response::OK
+    }
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.current.extend_from_slice(buf);
+        Ok(())
+    }
+    fn data_end(&mut self) -> mailin_embedded::Response {
+        let data = String::from_utf8_lossy(&self.current).to_string();
+        if let Ok(mut inbox) = self.inbox.lock() {
+            inbox.push(Received {
+                to: self.to.clone(),
+                data,
+            });
+        }
+        response::OK
+    }
+}
+
+/// A real SMTP server on a loopback port, running in its own threads.
+pub struct SmtpServer {
+    pub port: u16,
+    inbox: Arc<Mutex<Vec<Received>>>,
+}
+
+impl SmtpServer {
+    pub fn free_port() -> u16 {
+        TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("port")
+    }
+
+    pub fn start_on(port: u16) -> Self {
+        let sink = Sink::default();
+        let inbox = sink.inbox.clone();
+        let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind smtp");
+        let mut server = Server::new(sink);
+        server
+            .with_name("smtp.test")
+            .with_num_threads(2)
+            .with_tcp_listener(listener);
+        std::thread::spawn(move || {
+            let _ = server.serve();
+        });
+        Self { port, inbox }
+    }
+
+    pub fn start() -> Self {
+        Self::start_on(Self::free_port())
+    }
+
+    pub fn messages(&self) -> Vec<Received> {
+        self.inbox.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+}
+
+async fn app_with_smtp(port: u16) -> TestApp {
+    spawn_app_with(move |s| {
+        s.session_hours = 24 * 365 * 3;
+        s.mail_transport = MailTransport::Smtp;
+        s.smtp_host = "127.0.0.1".into();
+        s.smtp_port = port;
+        s.smtp_tls = SmtpTls::None;
+        s.smtp_timeout_seconds = 5;
+        s.base_url = "https://epro.example".into();
+    })
+    .await
+}
+
+fn local(date: NaiveDate, hour: u32) -> DateTime<Utc> {
+    Brussels
+        .from_local_datetime(&date.and_hms_opt(hour, 0, 0).expect("time"))
+        .earliest()
+        .expect("local")
+        .with_timezone(&Utc)
+}
+
+async fn enrol(app: &TestApp, nurse: &str, id: &str, randomized: &str) {
+    let resp = app
+        .post(
+            "/api/v1/participants",
+            Some(nurse),
+            json!({"study_id": id, "site": "ZAS", "language": "nl", "email": "deelnemer@example.be", "randomization_date": randomized}),
+        )
+        .await;
+    assert_eq!(
+        resp.status(),
+        200,
+        "{}",
+        resp.text().await.unwrap_or_default()
+    );
+}
+
+fn kinds_by_visit(app: &TestApp, rows: &[Value]) -> Vec<(String, String)> {
+    let _ = app;
+    rows.iter()
+        .filter(|r| r["status"] == "sent")
+        .map(|r| {
+            (
+                r["visit"].as_str().unwrap_or_default().to_string(),
+                r["kind"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The reminder rows in the outbox (through the audit trail's view of them).
+async fn sent_rows(app: &TestApp) -> Vec<Value> {
+    app.audit_rows()
+        .await
+        .into_iter()
+        .filter(|r| r["action"] == "reminder.sent")
+        .map(|r| {
+            let mut v: Value =
+                serde_json::from_str(r["after"].as_str().unwrap_or("{}")).unwrap_or(Value::Null);
+            v["at"] = r["at"].clone();
+            v
+        })
+        .collect()
+}
+
+fn link_in(message: &str) -> Option<String> {
+    let start = message.find("https://epro.example/p/")?;
+    let rest = &message[start + "https://epro.example/p/".len()..];
+    Some(
+        rest.chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect(),
+    )
+}
+
+#[tokio::test]
+async fn twenty_four_months_of_reminders_exactly_as_planned() {
+    let smtp = SmtpServer::start();
+    let app = app_with_smtp(smtp.port).await;
+    let start: NaiveDate = "2026-01-15".parse().expect("d");
+    app.clock.set(local(start, 8));
+    let nurse = app.staff_token("site_staff", &["ZAS"]).await;
+    enrol(&app, &nurse, "HERMES-ZAS-201", "2026-01-15").await;
+    let link: Value = app
+        .post(
+            "/api/v1/participants/HERMES-ZAS-201/access-link",
+            Some(&nurse),
+            json!({}),
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    let pin = link["pin"].as_str().expect("pin").to_string();
+    let staff_link = link["link_token"].as_str().expect("token").to_string();
+    let mail = Mail::from_settings(&app.settings).expect("mail");
+
+    let mut seen = 0;
+    let mut answered_m3 = false;
+    for day in 0..760u64 {
+        let date = start.checked_add_days(Days::new(day)).expect("date");
+        app.clock.set(local(date, 9));
+        epro::reminders::run_once(&app.app, &mail)
+            .await
+            .expect("run");
+        let inbox = smtp.messages();
+        for m in &inbox[seen..] {
+            assert_eq!(m.to, ["deelnemer@example.be"]);
+            let subject = m
+                .data
+                .lines()
+                .find(|l| l.starts_with("Subject:"))
+                .unwrap_or_default();
+            assert_eq!(
+                subject, "Subject: Herinnering: uw vragenlijst",
+                "no health information in the subject"
+            );
+            let token = link_in(&m.data).expect("a personal link");
+            // The first M3 reminder: the participant answers M3 through the email's link and PIN.
+            if !answered_m3 && date >= "2026-03-30".parse::<NaiveDate>().expect("d") {
+                let login = app
+                    .post(
+                        "/api/v1/auth/participant",
+                        None,
+                        json!({"link_token": token, "pin": pin}),
+                    )
+                    .await;
+                assert_eq!(
+                    login.status(),
+                    200,
+                    "the reminder's link plus the PIN opens the tasks"
+                );
+                let t: String = login.json::<Value>().await.expect("json")["token"]
+                    .as_str()
+                    .expect("t")
+                    .into();
+                let tasks: Value = app
+                    .get("/api/v1/me/tasks", Some(&t))
+                    .await
+                    .json()
+                    .await
+                    .expect("json");
+                assert_eq!(tasks[0]["visit"], "M3");
+                for (key, answers) in [
+                    (
+                        "eortc-qlq-c30",
+                        (1..=30)
+                            .map(|n| json!({"item": format!("q{n}"), "value": 1}))
+                            .collect::<Vec<_>>(),
+                    ),
+                    (
+                        "eortc-qlq-bm22",
+                        (31..=52)
+                            .map(|n| json!({"item": format!("q{n}"), "value": 1}))
+                            .collect(),
+                    ),
+                    ("nrs-lesion-pain", vec![]),
+                ] {
+                    let r = app
+                        .client
+                        .post(format!(
+                            "{}/api/v1/me/visits/M3/responses/{key}/submit",
+                            app.address
+                        ))
+                        .bearer_auth(&t)
+                        .header("idempotency-key", key)
+                        .json(&json!({"answers": answers}))
+                        .send()
+                        .await
+                        .expect("sent");
+                    assert_eq!(r.status(), 200);
+                }
+                answered_m3 = true;
+                // The staff-issued link still works.
+                assert_eq!(
+                    app.post(
+                        "/api/v1/auth/participant",
+                        None,
+                        json!({"link_token": staff_link, "pin": pin})
+                    )
+                    .await
+                    .status(),
+                    200
+                );
+            }
+        }
+        seen = inbox.len();
+    }
+    assert!(answered_m3);
+
+    let rows = sent_rows(&app).await;
+    let got = kinds_by_visit(&app, &rows);
+    let mut expected = Vec::new();
+    for visit in ["BL", "M1", "M3", "M6", "M12", "M18", "M24"] {
+        let kinds: &[&str] = match visit {
+            "BL" => &["window_open", "closing", "follow_up"],
+            "M3" => &["window_open"],
+            _ => &["window_open", "follow_up", "closing"],
+        };
+        for k in kinds {
+            expected.push((visit.to_string(), k.to_string()));
+        }
+    }
+    assert_eq!(
+        got, expected,
+        "exactly the planned reminders, none after completion"
+    );
+    assert_eq!(
+        smtp.messages().len(),
+        expected.len(),
+        "one email per planned reminder"
+    );
+    // All at 09:00 local, never two on the same day.
+    let mut days = std::collections::BTreeSet::new();
+    for r in &rows {
+        let at = DateTime::parse_from_rfc3339(r["at"].as_str().expect("at"))
+            .expect("instant")
+            .with_timezone(&Brussels);
+        assert_eq!(at.format("%H:%M").to_string(), "09:00", "{r}");
+        assert!(
+            days.insert(at.date_naive()),
+            "two reminders on {}",
+            at.date_naive()
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_sse_leaves_one_reminder_for_the_sse_visit_and_withdrawal_stops_them() {
+    let smtp = SmtpServer::start();
+    let app = app_with_smtp(smtp.port).await;
+    let start: NaiveDate = "2026-01-15".parse().expect("d");
+    app.clock.set(local(start, 8));
+    let nurse = app.staff_token("site_staff", &["ZAS"]).await;
+    enrol(&app, &nurse, "HERMES-ZAS-301", "2026-01-15").await;
+    enrol(&app, &nurse, "HERMES-ZAS-302", "2026-01-15").await;
+    let mail = Mail::from_settings(&app.settings).expect("mail");
+    for day in 0..760u64 {
+        let date = start.checked_add_days(Days::new(day)).expect("date");
+        if date == "2026-05-20".parse::<NaiveDate>().expect("d") {
+            app.clock.set(local(date, 8));
+            let r = app
+                .post("/api/v1/participants/HERMES-ZAS-301/events", Some(&nurse), json!({"type": "sse", "date": "2026-05-20", "reason": "fracture", "sse_type": "pathological_fracture"}))
+                .await;
+            assert_eq!(r.status(), 200);
+            let w = app
+                .post("/api/v1/participants/HERMES-ZAS-302/events", Some(&nurse), json!({"type": "withdrawal", "date": "2026-05-20", "reason": "consent withdrawn"}))
+                .await;
+            assert_eq!(w.status(), 200);
+        }
+        app.clock.set(local(date, 9));
+        epro::reminders::run_once(&app.app, &mail)
+            .await
+            .expect("run");
+    }
+    let rows = sent_rows(&app).await;
+    let visits_301: Vec<String> = rows
+        .iter()
+        .filter(|r| r["status"] == "sent")
+        .filter_map(|r| r["visit"].as_str().map(String::from))
+        .collect();
+    let per_visit = |v: &str| visits_301.iter().filter(|x| *x == v).count();
+    // Two participants: BL, M1, M3 for both (3 each), then only 301's SSE visit (M6).
+    assert_eq!(per_visit("BL"), 6);
+    assert_eq!(per_visit("M1"), 6);
+    assert_eq!(per_visit("M3"), 6);
+    assert_eq!(
+        per_visit("M6"),
+        3,
+        "the SSE visit's reminders, for 301 only"
+    );
+    for v in ["M12", "M18", "M24"] {
+        assert_eq!(per_visit(v), 0, "{v}: cancelled by the SSE / withdrawal");
+    }
+    assert_eq!(smtp.messages().len(), rows.len());
+}
+
+#[tokio::test]
+async fn ten_days_into_an_open_window_one_reminder_not_a_burst() {
+    let smtp = SmtpServer::start();
+    let app = app_with_smtp(smtp.port).await;
+    app.clock.set(local("2026-01-15".parse().expect("d"), 10));
+    let nurse = app.staff_token("site_staff", &["ZAS"]).await;
+    enrol(&app, &nurse, "HERMES-ZAS-401", "2026-01-15").await;
+    // No reminder run until ten days into M1's window (8–22 February): both the opening and the
+    // follow-up reminder are overdue by then.
+    app.clock.set(local("2026-02-17".parse().expect("d"), 10));
+    let mail = Mail::from_settings(&app.settings).expect("mail");
+    let report = epro::reminders::run_once(&app.app, &mail)
+        .await
+        .expect("run");
+    assert_eq!(smtp.messages().len(), 1, "{report:?}");
+    assert!(
+        report.skipped >= 1,
+        "overdue reminders of the same visit are skipped: {report:?}"
+    );
+    // Running again the same day sends nothing more (one email a day, never twice).
+    let again = epro::reminders::run_once(&app.app, &mail)
+        .await
+        .expect("run");
+    assert_eq!(smtp.messages().len(), 1, "{again:?}");
+}
+
+#[tokio::test]
+async fn with_the_smtp_server_down_reminders_wait_and_are_delivered_once() {
+    let port = SmtpServer::free_port();
+    let app = app_with_smtp(port).await;
+    app.clock.set(local("2026-01-15".parse().expect("d"), 10));
+    let nurse = app.staff_token("site_staff", &["ZAS"]).await;
+    enrol(&app, &nurse, "HERMES-ZAS-501", "2026-01-15").await;
+    let mail = Mail::from_settings(&app.settings).expect("mail");
+    let down = epro::reminders::run_once(&app.app, &mail)
+        .await
+        .expect("run");
+    assert_eq!((down.sent, down.retrying), (0, 1), "{down:?}");
+    let smtp = SmtpServer::start_on(port);
+    // Not before its retry time…
+    let early = epro::reminders::run_once(&app.app, &mail)
+        .await
+        .expect("run");
+    assert_eq!(early.sent, 0);
+    // …then delivered, once.
+    app.clock.advance(chrono::Duration::minutes(5));
+    let up = epro::reminders::run_once(&app.app, &mail)
+        .await
+        .expect("run");
+    assert_eq!(up.sent, 1, "{up:?}");
+    app.clock.advance(chrono::Duration::minutes(5));
+    epro::reminders::run_once(&app.app, &mail)
+        .await
+        .expect("run");
+    assert_eq!(smtp.messages().len(), 1);
+}
