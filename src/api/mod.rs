@@ -12,6 +12,7 @@ pub mod health;
 pub mod me;
 pub mod participants;
 pub mod questionnaires;
+pub mod reminders;
 pub mod sites;
 pub mod users;
 
@@ -40,6 +41,8 @@ pub enum Tag {
     Answering,
     /// Exports for statisticians.
     Exports,
+    /// Email reminders.
+    Reminders,
 }
 
 /// A staff session token from POST /api/v1/auth/login, sent as `Authorization: Bearer <token>`.
@@ -69,6 +72,7 @@ pub type Service = OpenApiService<
         me::MeApi,
         entry::EntryApi,
         exports::ExportsApi,
+        reminders::RemindersApi,
     ),
     (),
 >;
@@ -84,7 +88,8 @@ pub fn service(app: Arc<App>) -> Service {
             participants::ParticipantsApi { app: app.clone() },
             me::MeApi { app: app.clone() },
             entry::EntryApi { app: app.clone() },
-            exports::ExportsApi { app },
+            exports::ExportsApi { app: app.clone() },
+            reminders::RemindersApi { app },
         ),
         "epro",
         env!("CARGO_PKG_VERSION"),

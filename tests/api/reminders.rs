@@ -428,3 +428,100 @@ async fn with_the_smtp_server_down_reminders_wait_and_are_delivered_once() {
         .expect("run");
     assert_eq!(smtp.messages().len(), 1);
 }
+
+#[tokio::test]
+async fn sites_see_the_outbox_and_resend_a_failed_reminder() {
+    let port = SmtpServer::free_port();
+    let app = spawn_app_with(move |s| {
+        s.session_hours = 24 * 365;
+        s.mail_transport = MailTransport::Smtp;
+        s.smtp_host = "127.0.0.1".into();
+        s.smtp_port = port;
+        s.smtp_tls = SmtpTls::None;
+        s.smtp_timeout_seconds = 5;
+        s.reminder_max_attempts = 1;
+    })
+    .await;
+    app.clock.set(local("2026-01-15".parse().expect("d"), 10));
+    let nurse = app.staff_token("site_staff", &["ZAS"]).await;
+    let other = app.staff_token("site_staff", &["UZG"]).await;
+    enrol(&app, &nurse, "HERMES-ZAS-601", "2026-01-15").await;
+    let mail = Mail::from_settings(&app.settings).expect("mail");
+    let r = epro::reminders::run_once(&app.app, &mail)
+        .await
+        .expect("run");
+    assert_eq!(r.failed, 1, "{r:?}");
+
+    let failed: Value = app
+        .get("/api/v1/reminders?status=failed", Some(&nurse))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(failed.as_array().map(Vec::len), Some(1));
+    assert!(
+        failed[0]["last_error"]
+            .as_str()
+            .is_some_and(|e| !e.is_empty())
+    );
+    let none: Value = app
+        .get("/api/v1/reminders", Some(&other))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        none.as_array().map(Vec::len),
+        Some(0),
+        "another site sees nothing"
+    );
+    let id = failed[0]["id"].as_str().expect("id").to_string();
+    assert_eq!(
+        app.post(
+            &format!("/api/v1/reminders/{id}/resend"),
+            Some(&other),
+            json!({})
+        )
+        .await
+        .status(),
+        404
+    );
+
+    let smtp = SmtpServer::start_on(port);
+    let resent = app
+        .post(
+            &format!("/api/v1/reminders/{id}/resend"),
+            Some(&nurse),
+            json!({}),
+        )
+        .await;
+    assert_eq!(resent.status(), 200);
+    assert_eq!(
+        resent.json::<Value>().await.expect("json")["status"],
+        "pending"
+    );
+    epro::reminders::run_once(&app.app, &mail)
+        .await
+        .expect("run");
+    assert_eq!(smtp.messages().len(), 1);
+    let history: Value = app
+        .get(
+            "/api/v1/participants/HERMES-ZAS-601/reminders",
+            Some(&nurse),
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(history[0]["status"], "sent");
+    assert_eq!(
+        app.post(
+            &format!("/api/v1/reminders/{id}/resend"),
+            Some(&nurse),
+            json!({})
+        )
+        .await
+        .status(),
+        409
+    );
+}
