@@ -9,6 +9,7 @@ pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod digest;
 pub mod domain;
 pub mod email;
 pub mod error;

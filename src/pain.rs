@@ -126,8 +126,23 @@ pub async fn overview(app: &App, actor: &StaffActor, study_id: &str) -> Result<V
 pub async fn flags(app: &App, actor: &StaffActor) -> Result<Vec<(String, String, LesionPain)>> {
     auth::authorize(actor, Action::ResponseRead, None)?;
     let sites = actor.role.is_site_bound().then(|| actor.sites.clone());
+    flags_in(app, sites.as_deref()).await
+}
+
+/// The same flags for given sites (the daily digest).
+pub async fn flags_for_sites(
+    app: &App,
+    sites: &[String],
+) -> Result<Vec<(String, String, LesionPain)>> {
+    flags_in(app, Some(sites)).await
+}
+
+async fn flags_in(
+    app: &App,
+    sites: Option<&[String]>,
+) -> Result<Vec<(String, String, LesionPain)>> {
     let mut out = Vec::new();
-    for p in store::participants::list(&app.db, sites.as_deref()).await? {
+    for p in store::participants::list(&app.db, sites).await? {
         for l in overview_of(app, &p).await? {
             if l.points.last().is_some_and(|pt| pt.assess_for_sse) {
                 out.push((p.study_id.clone(), p.site_code.clone(), l));

@@ -37,6 +37,7 @@ pub struct Report {
     pub cancelled: usize,
     pub retrying: usize,
     pub failed: usize,
+    pub digests: usize,
 }
 
 /// One planning decision (for `epro reminders plan` and the outbox).
@@ -316,9 +317,11 @@ pub async fn run_once(app: &App, mail: &Mail) -> Result<Report> {
     let now = app.clock.now();
     let planned = plan(app, now).await?;
     let sent = send_due(app, mail, now).await?;
+    let digests = crate::digest::send_due(app, mail, now).await?;
     Ok(Report {
         planned: planned.planned,
         skipped: planned.skipped + sent.skipped,
+        digests,
         ..sent
     })
 }

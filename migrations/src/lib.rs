@@ -11,6 +11,7 @@ mod m20261127_000004_responses;
 mod m20261127_000005_staff_entry;
 mod m20261127_000006_queries_analgesics;
 mod m20261127_000007_reminders;
+mod m20261127_000008_digest_log;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000005_staff_entry::Migration),
             Box::new(m20261127_000006_queries_analgesics::Migration),
             Box::new(m20261127_000007_reminders::Migration),
+            Box::new(m20261127_000008_digest_log::Migration),
         ]
     }
 }

@@ -512,3 +512,23 @@ pub mod reminder {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod digest_log {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "digest_log")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub site_code: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub day: Date,
+        pub sent_at: DateTimeUtc,
+        pub recipients: i32,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -91,3 +91,35 @@ pub async fn all<C: ConnectionTrait>(db: &C) -> Result<Vec<ReminderRow>, StoreEr
         .all(db)
         .await?)
 }
+
+use super::entities::digest_log;
+
+pub async fn digest_sent<C: ConnectionTrait>(
+    db: &C,
+    site: &str,
+    day: chrono::NaiveDate,
+) -> Result<bool, StoreError> {
+    Ok(digest_log::Entity::find_by_id((site.to_string(), day))
+        .one(db)
+        .await?
+        .is_some())
+}
+
+pub async fn record_digest<C: ConnectionTrait>(
+    db: &C,
+    site: &str,
+    day: chrono::NaiveDate,
+    at: DateTime<Utc>,
+    recipients: i32,
+) -> Result<(), StoreError> {
+    digest_log::Model {
+        site_code: site.into(),
+        day,
+        sent_at: at,
+        recipients,
+    }
+    .into_active_model()
+    .insert(db)
+    .await?;
+    Ok(())
+}

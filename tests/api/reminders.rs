@@ -8,6 +8,7 @@ use std::{
 use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
 use chrono_tz::Europe::Brussels;
 use epro::{
+    clock::Clock,
     config::{MailTransport, SmtpTls},
     mail::Mail,
 };
@@ -90,8 +91,16 @@ impl SmtpServer {
         Self::start_on(Self::free_port())
     }
 
-    pub fn messages(&self) -> Vec<Received> {
+    pub fn all_messages(&self) -> Vec<Received> {
         self.inbox.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+
+    /// Messages to participants (staff also get the daily site digest).
+    pub fn messages(&self) -> Vec<Received> {
+        self.all_messages()
+            .into_iter()
+            .filter(|m| m.to.iter().all(|t| !t.ends_with("@hermes.test")))
+            .collect()
     }
 }
 
@@ -524,4 +533,103 @@ async fn sites_see_the_outbox_and_resend_a_failed_reminder() {
         .status(),
         409
     );
+}
+
+#[tokio::test]
+async fn the_daily_digest_reaches_site_staff_once_a_day() {
+    let smtp = SmtpServer::start();
+    let app = app_with_smtp(smtp.port).await;
+    app.clock.set(local("2026-01-15".parse().expect("d"), 7));
+    let nurse = app.staff_token("site_staff", &["ZAS"]).await;
+    enrol(&app, &nurse, "HERMES-ZAS-701", "2026-01-15").await;
+    let resp = app
+        .post(
+            "/api/v1/participants",
+            Some(&nurse),
+            json!({"study_id": "HERMES-ZAS-702", "site": "ZAS", "language": "fr"}),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    let mail = Mail::from_settings(&app.settings).expect("mail");
+    let digests = |smtp: &SmtpServer| {
+        smtp.all_messages()
+            .into_iter()
+            .filter(|m| m.to.iter().any(|t| t.ends_with("@hermes.test")))
+            .collect::<Vec<_>>()
+    };
+
+    epro::reminders::run_once(&app.app, &mail)
+        .await
+        .expect("run");
+    assert_eq!(digests(&smtp).len(), 0, "not before 08:00");
+    app.clock.set(local("2026-01-15".parse().expect("d"), 8));
+    let r = epro::reminders::run_once(&app.app, &mail)
+        .await
+        .expect("run");
+    assert_eq!(r.digests, 1, "{r:?}");
+    let d = digests(&smtp);
+    assert_eq!(d.len(), 1);
+    assert!(
+        d[0].data.contains("HERMES-ZAS-701 BL") && d[0].data.contains("HERMES-ZAS-702 BL"),
+        "{}",
+        d[0].data
+    );
+    let no_email_line = d[0]
+        .data
+        .lines()
+        .find(|l| l.contains("no email"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        no_email_line.contains("HERMES-ZAS-702") && !no_email_line.contains("HERMES-ZAS-701"),
+        "{no_email_line}"
+    );
+    app.clock.set(local("2026-01-15".parse().expect("d"), 12));
+    epro::reminders::run_once(&app.app, &mail)
+        .await
+        .expect("run");
+    assert_eq!(digests(&smtp).len(), 1, "once a day");
+    app.clock.set(local("2026-01-16".parse().expect("d"), 8));
+    epro::reminders::run_once(&app.app, &mail)
+        .await
+        .expect("run");
+    assert_eq!(digests(&smtp).len(), 2, "and again the next day");
+}
+
+#[tokio::test]
+async fn two_workers_on_one_database_deliver_each_reminder_once() {
+    let smtp = SmtpServer::start();
+    let app = app_with_smtp(smtp.port).await;
+    app.clock.set(local("2026-01-15".parse().expect("d"), 10));
+    let nurse = app.staff_token("site_staff", &["ZAS"]).await;
+    for n in 1..=8 {
+        enrol(&app, &nurse, &format!("HERMES-ZAS-8{n:02}"), "2026-01-15").await;
+    }
+    let (a, b) = (
+        Mail::from_settings(&app.settings).expect("mail"),
+        Mail::from_settings(&app.settings).expect("mail"),
+    );
+    // Plan once, then let two workers race for the same rows.
+    epro::reminders::plan(&app.app, app.clock.now())
+        .await
+        .expect("plan");
+    let now = app.clock.now();
+    let (ra, rb) = tokio::join!(
+        epro::reminders::send_due(&app.app, &a, now),
+        epro::reminders::send_due(&app.app, &b, now)
+    );
+    let (ra, rb) = (ra.expect("worker a"), rb.expect("worker b"));
+    assert_eq!(ra.sent + rb.sent, 8, "{ra:?} {rb:?}");
+    let messages = smtp.messages();
+    assert_eq!(messages.len(), 8);
+    let ids: std::collections::BTreeSet<String> = messages
+        .iter()
+        .filter_map(|m| {
+            m.data
+                .lines()
+                .find(|l| l.to_ascii_lowercase().starts_with("message-id:"))
+                .map(String::from)
+        })
+        .collect();
+    assert_eq!(ids.len(), 8, "eight distinct messages");
 }
