@@ -121,6 +121,9 @@ pub struct Settings {
     pub reminder_interval_seconds: u64,
     /// Sending attempts before a reminder is marked failed.
     pub reminder_max_attempts: u32,
+    /// A reminder still marked `sending` after this many seconds is taken to be from a worker
+    /// that died mid-send, and is sent again.
+    pub reminder_stale_seconds: u64,
     /// Email of the first admin created when the database has none.
     #[serde(deserialize_with = "lenient_string")]
     pub bootstrap_admin_email: String,
@@ -161,6 +164,7 @@ impl Default for Settings {
             smtp_timeout_seconds: 20,
             reminder_interval_seconds: 60,
             reminder_max_attempts: 8,
+            reminder_stale_seconds: 600,
             bootstrap_admin_email: "admin@example.org".into(),
             bootstrap_admin_password: None,
             body_limit_bytes: 1024 * 1024,

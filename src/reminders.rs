@@ -25,9 +25,6 @@ use crate::{
     store::{self, participants::ParticipantRow, reminders::ReminderRow},
 };
 
-/// A `sending` row older than this is taken to be from a worker that stopped mid-send.
-const STALE_SENDING: Duration = Duration::minutes(10);
-
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Report {
     pub planned: usize,
@@ -147,7 +144,8 @@ pub async fn plan(app: &App, now: DateTime<Utc>) -> Result<Report> {
 async fn claim(app: &App, now: DateTime<Utc>) -> Result<Vec<ReminderRow>> {
     let txn = store::begin_write(&app.db).await?;
     // Rows a stopped worker left mid-send go back to the queue.
-    for mut stale in store::reminders::stale_sending(&txn, now - STALE_SENDING).await? {
+    let stale_after = Duration::seconds(app.settings.reminder_stale_seconds.min(86_400) as i64);
+    for mut stale in store::reminders::stale_sending(&txn, now - stale_after).await? {
         stale.status = "pending".into();
         stale.claimed_at = None;
         store::reminders::update(&txn, stale).await?;

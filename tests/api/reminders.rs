@@ -633,3 +633,344 @@ async fn two_workers_on_one_database_deliver_each_reminder_once() {
         .collect();
     assert_eq!(ids.len(), 8, "eight distinct messages");
 }
+
+/// An SMTP server that holds every message at the end of DATA until released: a send "in flight".
+/// It tells the test when a message is being held and when a held message was recorded.
+#[derive(Clone)]
+struct GatedSink {
+    inner: Sink,
+    gate: Arc<(Mutex<bool>, std::sync::Condvar)>,
+    held: Arc<tokio::sync::Notify>,
+    recorded: Arc<tokio::sync::Notify>,
+}
+
+impl Handler for GatedSink {
+    fn data_start(
+        &mut self,
+        domain: &str,
+        from: &str,
+        is8bit: bool,
+        to: &[String],
+    ) -> mailin_embedded::Response {
+        self.inner.data_start(domain, from, is8bit, to)
+    }
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.inner.data(buf)
+    }
+    fn data_end(&mut self) -> mailin_embedded::Response {
+        self.held.notify_one();
+        let (lock, cvar) = &*self.gate;
+        if let Ok(mut open) = lock.lock() {
+            while !*open {
+                match cvar.wait(open) {
+                    Ok(g) => open = g,
+                    Err(_) => break,
+                }
+            }
+        }
+        let r = self.inner.data_end();
+        self.recorded.notify_one();
+        r
+    }
+}
+
+#[tokio::test]
+async fn a_worker_killed_mid_send_loses_nothing_and_repeats_at_most_the_message_in_flight() {
+    let port = SmtpServer::free_port();
+    let sink = Sink::default();
+    let inbox = sink.inbox.clone();
+    let gate = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
+    let (held, recorded) = (
+        Arc::new(tokio::sync::Notify::new()),
+        Arc::new(tokio::sync::Notify::new()),
+    );
+    let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind");
+    let mut server = Server::new(GatedSink {
+        inner: sink,
+        gate: gate.clone(),
+        held: held.clone(),
+        recorded: recorded.clone(),
+    });
+    server.with_num_threads(2).with_tcp_listener(listener);
+    std::thread::spawn(move || {
+        let _ = server.serve();
+    });
+    let app = app_with_smtp(port).await;
+    app.clock.set(local("2026-01-15".parse().expect("d"), 10));
+    let nurse = app.staff_token("site_staff", &["ZAS"]).await;
+    enrol(&app, &nurse, "HERMES-ZAS-901", "2026-01-15").await;
+
+    // A worker claims the reminder and is killed while its SMTP conversation is in flight.
+    let worker_app = app.app.clone();
+    let worker_mail = Mail::from_settings(&app.settings).expect("mail");
+    let worker =
+        tokio::spawn(async move { epro::reminders::run_once(&worker_app, &worker_mail).await });
+    held.notified().await;
+    worker.abort();
+    let rows: Value = app
+        .get("/api/v1/reminders", Some(&nurse))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(rows[0]["status"], "sending", "left mid-send");
+
+    // The server accepts what it was holding (the message in flight); a new worker runs later.
+    if let Ok(mut open) = gate.0.lock() {
+        *open = true;
+    }
+    gate.1.notify_all();
+    recorded.notified().await;
+    let count = || {
+        inbox
+            .lock()
+            .map(|m| {
+                m.iter()
+                    .filter(|x| x.to.iter().any(|t| t == "deelnemer@example.be"))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    assert_eq!(count(), 1);
+    app.clock.advance(chrono::Duration::minutes(11));
+    let mail = Mail::from_settings(&app.settings).expect("mail");
+    let r = epro::reminders::run_once(&app.app, &mail)
+        .await
+        .expect("run");
+    assert_eq!(r.sent, 1, "the reminder is not lost: {r:?}");
+    let rows: Value = app
+        .get("/api/v1/reminders", Some(&nurse))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(rows[0]["status"], "sent");
+    assert_eq!(
+        count(),
+        2,
+        "the only duplicate is the single message that was in flight"
+    );
+    app.clock.advance(chrono::Duration::hours(1));
+    epro::reminders::run_once(&app.app, &mail)
+        .await
+        .expect("run");
+    assert_eq!(count(), 2, "nothing more, ever");
+}
+
+/// Poll a condition until it holds, failing after `secs` seconds (for a real child process).
+async fn eventually(secs: u64, mut ok: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < deadline {
+        if ok() {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    ok()
+}
+
+#[tokio::test]
+async fn sigkill_of_the_server_mid_batch_then_restart_loses_no_reminder() {
+    let port = SmtpServer::free_port();
+    let sink = Sink::default();
+    let inbox = sink.inbox.clone();
+    let gate = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
+    let (held, recorded) = (
+        Arc::new(tokio::sync::Notify::new()),
+        Arc::new(tokio::sync::Notify::new()),
+    );
+    let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind");
+    let mut server = Server::new(GatedSink {
+        inner: sink,
+        gate: gate.clone(),
+        held: held.clone(),
+        recorded: recorded.clone(),
+    });
+    server.with_num_threads(4).with_tcp_listener(listener);
+    std::thread::spawn(move || {
+        let _ = server.serve();
+    });
+
+    // The real binary, on the real clock: sending hours all day so the test does not depend on
+    // the time it runs at.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let study = dir.path().join("hermes.toml");
+    let text = std::fs::read_to_string(crate::helpers::study_file()).expect("study");
+    std::fs::write(
+        &study,
+        text.replace("send_from = \"09:00\"", "send_from = \"00:00\"")
+            .replace("send_until = \"19:00\"", "send_until = \"23:59\"")
+            .replace("digest_at = \"08:00\"", "digest_at = \"23:59\""),
+    )
+    .expect("write");
+    let url = crate::helpers::fresh_database(&dir).await;
+    let mut settings = crate::helpers::test_settings(&dir, url);
+    settings.study_file = study;
+    let http_port = SmtpServer::free_port();
+    let spawn_server = || {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_epro"));
+        for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("EPRO_")) {
+            cmd.env_remove(k);
+        }
+        cmd.current_dir(dir.path())
+            .env("EPRO_DATABASE_URL", &settings.database_url)
+            .env("EPRO_STUDY_FILE", &settings.study_file)
+            .env("EPRO_QUESTIONNAIRES_DIR", &settings.questionnaires_dir)
+            .env("EPRO_DATA_DIR", &settings.data_dir)
+            .env(
+                "EPRO_AUDIT_KEY",
+                settings
+                    .audit_key
+                    .as_ref()
+                    .map(|k| k.expose().to_string())
+                    .unwrap_or_default(),
+            )
+            .env(
+                "EPRO_DATA_KEY",
+                settings
+                    .data_key
+                    .as_ref()
+                    .map(|k| k.expose().to_string())
+                    .unwrap_or_default(),
+            )
+            .env("EPRO_LISTEN", format!("127.0.0.1:{http_port}"))
+            .env("EPRO_BOOTSTRAP_ADMIN_EMAIL", crate::helpers::ADMIN_EMAIL)
+            .env(
+                "EPRO_BOOTSTRAP_ADMIN_PASSWORD",
+                crate::helpers::ADMIN_PASSWORD,
+            )
+            .env("EPRO_MAIL_TRANSPORT", "smtp")
+            .env("EPRO_SMTP_HOST", "127.0.0.1")
+            .env("EPRO_SMTP_PORT", port.to_string())
+            .env("EPRO_SMTP_TLS", "none")
+            .env("EPRO_SMTP_TIMEOUT_SECONDS", "60")
+            .env("EPRO_REMINDER_INTERVAL_SECONDS", "1")
+            .env("EPRO_REMINDER_STALE_SECONDS", "1")
+            .env("RUST_LOG", "off")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("epro serve")
+    };
+    let mut child = spawn_server();
+    let base = format!("http://127.0.0.1:{http_port}");
+    let client = reqwest::Client::new();
+    let up = {
+        let (client, base) = (client.clone(), base.clone());
+        let mut ready = false;
+        for _ in 0..400 {
+            if client
+                .get(format!("{base}/healthz"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200)
+            {
+                ready = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        ready
+    };
+    assert!(up, "server up");
+    let post = |path: &str, token: Option<&str>, body: Value| {
+        let mut r = client.post(format!("{base}{path}")).json(&body);
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        r.send()
+    };
+    let login = |email: &'static str, pw: &'static str| {
+        post(
+            "/api/v1/auth/login",
+            None,
+            json!({"email": email, "password": pw}),
+        )
+    };
+    let admin: Value = login(crate::helpers::ADMIN_EMAIL, crate::helpers::ADMIN_PASSWORD)
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    let admin = admin["token"].as_str().expect("token").to_string();
+    let created = post("/api/v1/users", Some(&admin), json!({"email": "nurse@hermes.test", "password": "initial-password-1", "role": "site_staff", "sites": ["ZAS"]})).await.expect("create");
+    assert_eq!(created.status(), 200);
+    let nurse: Value = login("nurse@hermes.test", "initial-password-1")
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    let nurse = nurse["token"].as_str().expect("token").to_string();
+    let changed = client
+        .put(format!("{base}/api/v1/auth/password"))
+        .bearer_auth(&nurse)
+        .json(&json!({"current_password": "initial-password-1", "new_password": "a-better-password-2"}))
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(changed.status(), 204);
+    let today = epro::domain::schedule::local_date(Brussels, Utc::now()).to_string();
+    for n in 1..=3 {
+        let r = post(
+            "/api/v1/participants",
+            Some(&nurse),
+            json!({"study_id": format!("HERMES-ZAS-95{n}"), "site": "ZAS", "language": "en", "email": format!("p{n}@example.be"), "randomization_date": today}),
+        )
+        .await
+        .expect("enrol");
+        assert_eq!(r.status(), 200);
+    }
+
+    // The worker claims the batch and starts sending; SIGKILL while the first message is in flight.
+    tokio::time::timeout(std::time::Duration::from_secs(30), held.notified())
+        .await
+        .expect("a send in flight");
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    if let Ok(mut open) = gate.0.lock() {
+        *open = true;
+    }
+    gate.1.notify_all();
+    tokio::time::timeout(std::time::Duration::from_secs(10), recorded.notified())
+        .await
+        .expect("in-flight message recorded");
+
+    // Restart: every reminder arrives; the only possible duplicate is the one in flight.
+    let mut child = spawn_server();
+    let recipients = || -> Vec<String> {
+        inbox
+            .lock()
+            .map(|m| {
+                m.iter()
+                    .flat_map(|x| x.to.clone())
+                    .filter(|t| t.starts_with('p'))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let all_arrived = eventually(60, || {
+        let r = recipients();
+        (1..=3).all(|n| r.contains(&format!("p{n}@example.be")))
+    })
+    .await;
+    let _ = child.kill();
+    let _ = child.wait();
+    let r = recipients();
+    assert!(all_arrived, "no reminder lost: {r:?}");
+    assert!(
+        r.len() <= 4,
+        "at most the single in-flight message is repeated: {r:?}"
+    );
+    for n in 1..=3 {
+        let to = format!("p{n}@example.be");
+        assert!(r.iter().filter(|x| **x == to).count() <= 2, "{to}: {r:?}");
+    }
+    let out = crate::helpers::run_cli(&settings, dir.path(), &["audit", "verify"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
