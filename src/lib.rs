@@ -14,6 +14,7 @@ pub mod domain;
 pub mod email;
 pub mod error;
 pub mod export;
+pub mod housekeeping;
 pub mod keys;
 pub mod mail;
 pub mod pain;

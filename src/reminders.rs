@@ -331,6 +331,9 @@ pub async fn worker(app: std::sync::Arc<App>, mail: Mail) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
+        if let Err(e) = crate::housekeeping::sweep(&app).await {
+            tracing::warn!(error = %e, "housekeeping failed");
+        }
         match run_once(&app, &mail).await {
             Ok(r) if r != Report::default() => tracing::info!(
                 planned = r.planned,

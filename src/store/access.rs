@@ -115,3 +115,15 @@ pub async fn delete_sessions_of<C: ConnectionTrait>(
         .await?;
     Ok(())
 }
+
+/// Forget participant sessions that have expired.
+pub async fn delete_expired_sessions<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    Ok(participant_session::Entity::delete_many()
+        .filter(participant_session::Column::ExpiresAt.lte(now))
+        .exec(db)
+        .await?
+        .rows_affected)
+}

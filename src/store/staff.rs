@@ -226,3 +226,15 @@ pub async fn delete_other_sessions<C: ConnectionTrait>(
         .await?;
     Ok(())
 }
+
+/// Forget staff sessions that have expired.
+pub async fn delete_expired_sessions<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    Ok(staff_session::Entity::delete_many()
+        .filter(staff_session::Column::ExpiresAt.lte(now))
+        .exec(db)
+        .await?
+        .rows_affected)
+}

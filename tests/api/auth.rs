@@ -356,3 +356,22 @@ async fn cli_user_create_prints_a_one_time_password() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("sites"));
 }
+
+#[tokio::test]
+async fn housekeeping_forgets_expired_sessions_and_old_failures() {
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    assert_eq!(app.login(ADMIN_EMAIL, "wrong-password").await.status(), 401);
+    app.clock.advance(Duration::days(2));
+    let swept = epro::housekeeping::sweep(&app.app).await.expect("sweep");
+    assert_eq!(swept.failures, 2, "one failure counts per account and per client address");
+    assert_eq!(swept.staff_sessions, 1);
+    assert_eq!(app.get("/api/v1/auth/me", Some(&token)).await.status(), 401);
+    // The audit trail keeps the failed login; housekeeping never touches it.
+    assert!(
+        app.audit_rows()
+            .await
+            .iter()
+            .any(|r| r["action"] == "auth.login_failed")
+    );
+}
