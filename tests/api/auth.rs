@@ -364,7 +364,10 @@ async fn housekeeping_forgets_expired_sessions_and_old_failures() {
     assert_eq!(app.login(ADMIN_EMAIL, "wrong-password").await.status(), 401);
     app.clock.advance(Duration::days(2));
     let swept = epro::housekeeping::sweep(&app.app).await.expect("sweep");
-    assert_eq!(swept.failures, 2, "one failure counts per account and per client address");
+    assert_eq!(
+        swept.failures, 2,
+        "one failure counts per account and per client address"
+    );
     assert_eq!(swept.staff_sessions, 1);
     assert_eq!(app.get("/api/v1/auth/me", Some(&token)).await.status(), 401);
     // The audit trail keeps the failed login; housekeeping never touches it.
