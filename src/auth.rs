@@ -55,6 +55,25 @@ pub fn authorize(actor: &StaffActor, action: Action, site: Option<&str>) -> Resu
     })
 }
 
+/// The sites a staff member's lists cover: `None` = every site (roles not bound to sites),
+/// otherwise their own sites, narrowed to `filter` when one is asked for (another site's filter
+/// yields nothing, not an error, so ids do not leak).
+pub fn site_scope(actor: &StaffActor, filter: Option<String>) -> Option<Vec<String>> {
+    match (actor.role.is_site_bound(), filter) {
+        (true, Some(s)) => Some(
+            actor
+                .sites
+                .iter()
+                .filter(|own| **own == s)
+                .cloned()
+                .collect(),
+        ),
+        (true, None) => Some(actor.sites.clone()),
+        (false, Some(s)) => Some(vec![s]),
+        (false, None) => None,
+    }
+}
+
 // ---- passwords ----
 
 /// Hash a password with argon2id on a blocking thread.

@@ -63,15 +63,22 @@ fn csv_bytes(dialect: Dialect, rows: &[Vec<String>]) -> Bytes {
     Bytes::from(w.into_inner().unwrap_or_default())
 }
 
+/// The start of a CSV file: a BOM for the Excel dialect, then `rows` (usually the header).
+fn csv_start(dialect: Dialect, rows: &[Vec<String>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    if dialect == Dialect::Excel {
+        out.extend_from_slice("\u{feff}".as_bytes());
+    }
+    out.extend_from_slice(&csv_bytes(dialect, rows));
+    out
+}
+
 pub type ByteStream = std::pin::Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>;
 
 /// The participants the actor may export, checked against the permission table.
 async fn scope(app: &App, actor: &StaffActor) -> Result<Vec<ParticipantRow>> {
     auth::authorize(actor, Action::ResponseRead, None)?;
-    let sites = match access(actor.role, Action::ResponseRead) {
-        Access::AllSites => None,
-        _ => Some(actor.sites.clone()),
-    };
+    let sites = auth::site_scope(actor, None);
     Ok(store::participants::list(&app.db, sites.as_deref()).await?)
 }
 
@@ -87,14 +94,7 @@ where
     F: Fn(Arc<App>, ParticipantRow) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = Result<Vec<Vec<String>>>> + Send + 'static,
 {
-    let mut head = Vec::new();
-    if dialect == Dialect::Excel {
-        head.extend_from_slice("\u{feff}".as_bytes());
-    }
-    head.extend_from_slice(&csv_bytes(
-        dialect,
-        &[header.iter().map(|s| s.to_string()).collect()],
-    ));
+    let head = csv_start(dialect, &[header.iter().map(|s| s.to_string()).collect()]);
     let rows = Arc::new(rows);
     let body = stream::iter(people).then(move |p| {
         let (app, rows) = (app.clone(), rows.clone());
@@ -349,14 +349,10 @@ pub async fn audit_csv(app: Arc<App>, actor: &StaffActor, dialect: Dialect) -> R
     if access(actor.role, Action::ResponseRead) != Access::AllSites {
         return Err(Error::Forbidden(Action::ResponseRead));
     }
-    let mut head = Vec::new();
-    if dialect == Dialect::Excel {
-        head.extend_from_slice("\u{feff}".as_bytes());
-    }
-    head.extend_from_slice(&csv_bytes(
+    let head = csv_start(
         dialect,
         &[AUDIT_COLUMNS.iter().map(|s| s.to_string()).collect()],
-    ));
+    );
     let pages = stream::unfold(Some(0i64), move |after| {
         let app = app.clone();
         async move {
@@ -521,12 +517,7 @@ pub fn dictionary_csv(app: &App, dialect: Dialect) -> Bytes {
             }
         }
     }
-    let mut out = Vec::new();
-    if dialect == Dialect::Excel {
-        out.extend_from_slice("\u{feff}".as_bytes());
-    }
-    out.extend_from_slice(&csv_bytes(dialect, &rows));
-    Bytes::from(out)
+    Bytes::from(csv_start(dialect, &rows))
 }
 
 /// One FHIR R4 QuestionnaireResponse per response, one JSON object per line.

@@ -125,7 +125,7 @@ pub async fn overview(app: &App, actor: &StaffActor, study_id: &str) -> Result<V
 /// Participants on the actor's sites whose latest NRS at some lesion is flagged "assess for SSE".
 pub async fn flags(app: &App, actor: &StaffActor) -> Result<Vec<(String, String, LesionPain)>> {
     auth::authorize(actor, Action::ResponseRead, None)?;
-    let sites = actor.role.is_site_bound().then(|| actor.sites.clone());
+    let sites = auth::site_scope(actor, None);
     flags_in(app, sites.as_deref()).await
 }
 

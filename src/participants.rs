@@ -465,19 +465,7 @@ pub async fn list(
             })
         })
         .transpose()?;
-    let scope: Option<Vec<String>> = match (actor.role.is_site_bound(), site) {
-        (true, Some(s)) => Some(
-            actor
-                .sites
-                .iter()
-                .filter(|own| **own == s)
-                .cloned()
-                .collect(),
-        ),
-        (true, None) => Some(actor.sites.clone()),
-        (false, Some(s)) => Some(vec![s]),
-        (false, None) => None,
-    };
+    let scope = crate::auth::site_scope(actor, site);
     let rows = store::participants::list(&app.db, scope.as_deref()).await?;
     let mut out = Vec::new();
     for p in rows {

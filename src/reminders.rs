@@ -367,19 +367,7 @@ pub async fn list(
 ) -> Result<Vec<ReminderView>> {
     use crate::domain::permissions::Action;
     crate::auth::authorize(actor, Action::ResponseRead, None)?;
-    let sites: Option<Vec<String>> = match (actor.role.is_site_bound(), site) {
-        (true, Some(s)) => Some(
-            actor
-                .sites
-                .iter()
-                .filter(|own| **own == s)
-                .cloned()
-                .collect(),
-        ),
-        (true, None) => Some(actor.sites.clone()),
-        (false, Some(s)) => Some(vec![s]),
-        (false, None) => None,
-    };
+    let sites = crate::auth::site_scope(actor, site);
     let mut out = Vec::new();
     for p in store::participants::list(&app.db, sites.as_deref()).await? {
         for row in store::reminders::of_participant(&app.db, p.id).await? {
