@@ -363,6 +363,29 @@ pub async fn login(app: &App, link_token: &str, pin: &str) -> Result<Participant
     Ok(ParticipantLogin { token, expires_at })
 }
 
+/// The site and language of a valid link's participant (for the PIN page's safety text and
+/// language), or `None` when the link is unknown, revoked or expired.
+pub async fn link_site(app: &App, link_token: &str) -> Result<Option<(String, String)>> {
+    let now = app.clock.now();
+    let Some(link) = store::access::find_link(&app.db, &token_hash(link_token)).await? else {
+        return Ok(None);
+    };
+    if link.revoked_at.is_some() || link.expires_at.is_some_and(|e| e <= now) {
+        return Ok(None);
+    }
+    Ok(
+        store::participants::find_by_id(&app.db, link.participant_id)
+            .await?
+            .map(|p| (p.site_code, p.language)),
+    )
+}
+
+/// End a participant session (signing out on the pages).
+pub async fn logout(app: &App, token: &str) -> Result<()> {
+    store::access::delete_session(&app.db, &token_hash(token)).await?;
+    Ok(())
+}
+
 /// Resolve a participant session token.
 pub async fn authenticate(app: &App, token: &str) -> Result<ParticipantActor> {
     let now = app.clock.now();

@@ -177,6 +177,19 @@ async fn view(app: &App, actor: &StaffActor, p: &ParticipantRow) -> Result<Parti
     })
 }
 
+/// The participant's status (on study, withdrawn, …) at `now`.
+pub async fn status_of<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    p: &ParticipantRow,
+    now: DateTime<Utc>,
+) -> Result<String> {
+    let evs = to_events(&store::participants::events(db, p.id).await?);
+    let visits = store::participants::visits(db, p.id).await?;
+    Ok(rule::status(&evs, follow_up_over(&visits, now))
+        .as_str()
+        .to_string())
+}
+
 /// Follow-up is over once the last visit's grace period has passed.
 fn follow_up_over(visits: &[VisitRow], now: DateTime<Utc>) -> bool {
     visits.len() > 1

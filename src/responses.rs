@@ -169,6 +169,42 @@ pub async fn expanded<'a>(
     key: &str,
 ) -> Result<Expanded<'a>> {
     let p = participant(app, pa).await?;
+    expanded_of(app, &p, visit, key).await
+}
+
+/// The same for staff entering answers (interview, paper) for a participant of their site.
+pub async fn expanded_for_staff<'a>(
+    app: &'a App,
+    actor: &crate::auth::StaffActor,
+    study_id: &str,
+    visit: &str,
+    key: &str,
+) -> Result<Expanded<'a>> {
+    let p = participants::for_staff(
+        &app.db,
+        actor,
+        crate::domain::permissions::Action::ResponseEnter,
+        study_id,
+        false,
+    )
+    .await?;
+    expanded_of(app, &p, visit, key).await
+}
+
+/// The participant's next visit still to come (its window not yet open), if any.
+pub async fn next_window(app: &App, pa: &ParticipantActor) -> Result<Option<VisitView>> {
+    let p = participant(app, pa).await?;
+    let views = participants::current_views(&app.db, app, &p, app.clock.now()).await?;
+    Ok(views.into_iter().find(|v| v.state == VisitState::Upcoming))
+}
+
+async fn expanded_of<'a>(
+    app: &'a App,
+    p: &ParticipantRow,
+    visit: &str,
+    key: &str,
+) -> Result<Expanded<'a>> {
+    let p = p.clone();
     let (v, version) = visit_and_version(app, &p, visit, key).await?;
     let response = store::responses::find(&app.db, p.id, visit, key).await?;
     let (lang, version, lesions) = match &response {

@@ -154,12 +154,18 @@ pub fn routes(app: Arc<App>) -> impl Endpoint {
     let spec = service.spec_endpoint();
     let docs = service.swagger_ui();
     let limit = app.settings.body_limit_bytes;
-    Route::new()
+    let route = Route::new()
         .at("/healthz", api::health::healthz)
         .at("/readyz", api::health::readyz)
         .at("/api/openapi.json", spec)
         .nest("/api/docs", docs)
-        .nest("/api", service)
+        .nest("/api", service);
+    // Pages need the study's UI words; a broken build of them is a startup bug, not a 500.
+    let route = match crate::web::mount(route, &app) {
+        Ok(r) => r,
+        Err(e) => panic!("pages: {e}"),
+    };
+    route
         .data(app)
         .around(move |ep, req| body_limit(ep, req, limit))
         .catch_all_error(json_errors)
@@ -193,7 +199,7 @@ async fn body_limit<E: Endpoint>(
 /// One log line per request: method, path (never the query: it may carry tokens), status, time.
 async fn log_request<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Response> {
     let method = req.method().clone();
-    let path = req.uri().path().to_string();
+    let path = loggable_path(req.uri().path());
     let started = std::time::Instant::now();
     let resp = ep.call(req).await?.into_response();
     let status = resp.status().as_u16();
@@ -207,6 +213,16 @@ async fn log_request<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Resp
 }
 
 /// Completes on SIGINT or SIGTERM.
+/// The path as logged: a participant's link token is a credential, so it never reaches the log.
+fn loggable_path(path: &str) -> String {
+    match path.strip_prefix("/p/") {
+        Some(rest) if !rest.contains('/') && !matches!(rest, "tasks" | "logout") => {
+            "/p/<link>".to_string()
+        }
+        _ => path.to_string(),
+    }
+}
+
 pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;

@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod auth;
 pub mod client;
+pub mod completion;
 pub mod entry;
 pub mod error;
 pub mod exports;
@@ -73,6 +74,7 @@ pub type Service = OpenApiService<
         entry::EntryApi,
         exports::ExportsApi,
         reminders::RemindersApi,
+        completion::CompletionApi,
     ),
     (),
 >;
@@ -89,7 +91,8 @@ pub fn service(app: Arc<App>) -> Service {
             me::MeApi { app: app.clone() },
             entry::EntryApi { app: app.clone() },
             exports::ExportsApi { app: app.clone() },
-            reminders::RemindersApi { app },
+            reminders::RemindersApi { app: app.clone() },
+            completion::CompletionApi { app },
         ),
         "epro",
         env!("CARGO_PKG_VERSION"),

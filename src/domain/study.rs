@@ -18,6 +18,20 @@ struct StudyFile {
     reminders: RawReminders,
     visits: Vec<RawVisit>,
     sites: Vec<Site>,
+    /// Safety text per language, shown on every participant page.
+    #[serde(default)]
+    safety: BTreeMap<String, Safety>,
+}
+
+/// What every participant page says about safety, in one language, as approved by the sites:
+/// answers are not read in real time, call the site (`{phone}` is replaced by its number), and
+/// which symptoms need a call now.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Safety {
+    pub notice: String,
+    pub urgent_intro: String,
+    pub urgent: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -127,6 +141,8 @@ pub struct Study {
     pub visit_labels: BTreeMap<String, BTreeMap<String, String>>,
     /// Email reminders: sending hours, digest time, rules per visit.
     pub reminders: ReminderPlan,
+    /// Safety text per language (every study language, when given).
+    pub safety: BTreeMap<String, Safety>,
     /// sha256 of the file's bytes, hex.
     pub sha256: String,
 }
@@ -256,6 +272,34 @@ impl Study {
         let (protocol, visit_labels) =
             parse_visits(&raw, time_zone, &raw.study.languages).map_err(|(f, p)| err(&f, p))?;
         let reminders = parse_reminders(&raw).map_err(|(f, p)| err(&f, p))?;
+        if !raw.safety.is_empty() {
+            for lang in &raw.study.languages {
+                let Some(s) = raw.safety.get(lang) else {
+                    return Err(err(
+                        &format!("safety.{lang}"),
+                        "safety text is required in every study language".into(),
+                    ));
+                };
+                if s.notice.trim().is_empty() || !s.notice.contains("{phone}") {
+                    return Err(err(
+                        &format!("safety.{lang}.notice"),
+                        "must say to call the site, with {phone} where its number goes".into(),
+                    ));
+                }
+                if s.urgent.is_empty() || s.urgent.iter().any(|u| u.trim().is_empty()) {
+                    return Err(err(
+                        &format!("safety.{lang}.urgent"),
+                        "list the symptoms that need a call now, none empty".into(),
+                    ));
+                }
+            }
+            if let Some(extra) = raw.safety.keys().find(|k| !raw.study.languages.contains(k)) {
+                return Err(err(
+                    &format!("safety.{extra}"),
+                    "is not a study language".into(),
+                ));
+            }
+        }
         Ok(Self {
             id,
             name: raw.study.name,
@@ -266,6 +310,7 @@ impl Study {
             protocol,
             visit_labels,
             reminders,
+            safety: raw.safety,
             sha256: hex::encode(Sha256::digest(text.as_bytes())),
         })
     }

@@ -116,6 +116,16 @@ pub async fn delete_sessions_of<C: ConnectionTrait>(
     Ok(())
 }
 
+pub async fn delete_session<C: ConnectionTrait>(
+    db: &C,
+    token_hash: &str,
+) -> Result<(), StoreError> {
+    participant_session::Entity::delete_by_id(token_hash.to_string())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// Forget participant sessions that have expired.
 pub async fn delete_expired_sessions<C: ConnectionTrait>(
     db: &C,

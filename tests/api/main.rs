@@ -6,6 +6,7 @@ mod audit;
 mod auth;
 mod health;
 mod helpers;
+mod pages;
 mod participants;
 mod permissions;
 mod questionnaires;

@@ -71,6 +71,12 @@ async fn endpoint_by_actor_matrix() {
         ),
         (
             Method::GET,
+            "/api/v1/completion".into(),
+            None,
+            [403, 200, 200, 200, 401],
+        ),
+        (
+            Method::GET,
             format!("/api/v1/users/{user_id}"),
             None,
             [200, 403, 403, 403, 401],

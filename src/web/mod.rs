@@ -1,0 +1,479 @@
+//! Server-rendered pages: the participant's phone questionnaire and the site's screens. Pages
+//! call the same services as the JSON API; templates, CSS and a little JavaScript are embedded
+//! in the binary, and every page works with JavaScript off. This module owns page security:
+//! CSRF on every form, strict cookies, CSP and no caching of personal pages.
+
+mod answering;
+mod chart;
+mod participant;
+mod questionnaire;
+mod staff;
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use minijinja::{Environment, Value, context};
+use poem::{
+    Endpoint, EndpointExt, IntoResponse, Request, Response, Route,
+    http::{HeaderValue, StatusCode, header},
+    middleware::{CookieJarManager, Csrf},
+    web::cookie::{Cookie, CookieJar, SameSite},
+};
+use sha2::{Digest, Sha256};
+
+use crate::{app::App, domain::study::Safety, error::Error};
+
+const CSS: &str = include_str!("../../static/epro.css");
+const JS: &str = include_str!("../../static/epro.js");
+const TEXT: &str = include_str!("../../templates/web/text.toml");
+
+const TEMPLATES: &[(&str, &str)] = &[
+    ("base.html", include_str!("../../templates/web/base.html")),
+    ("error.html", include_str!("../../templates/web/error.html")),
+    ("p_pin.html", include_str!("../../templates/web/p_pin.html")),
+    (
+        "p_tasks.html",
+        include_str!("../../templates/web/p_tasks.html"),
+    ),
+    (
+        "questionnaire.html",
+        include_str!("../../templates/web/questionnaire.html"),
+    ),
+    (
+        "review.html",
+        include_str!("../../templates/web/review.html"),
+    ),
+    (
+        "p_thanks.html",
+        include_str!("../../templates/web/p_thanks.html"),
+    ),
+    (
+        "s_login.html",
+        include_str!("../../templates/web/s_login.html"),
+    ),
+    (
+        "s_password.html",
+        include_str!("../../templates/web/s_password.html"),
+    ),
+    (
+        "s_dashboard.html",
+        include_str!("../../templates/web/s_dashboard.html"),
+    ),
+    (
+        "s_call.html",
+        include_str!("../../templates/web/s_call.html"),
+    ),
+    (
+        "s_participant.html",
+        include_str!("../../templates/web/s_participant.html"),
+    ),
+    (
+        "s_enrol.html",
+        include_str!("../../templates/web/s_enrol.html"),
+    ),
+    (
+        "s_exports.html",
+        include_str!("../../templates/web/s_exports.html"),
+    ),
+];
+
+pub const PARTICIPANT_COOKIE: &str = "epro_p";
+pub const STAFF_COOKIE: &str = "epro_s";
+const LANG_COOKIE: &str = "epro_lang";
+
+/// Everything the pages share: templates, UI words, cookie policy.
+pub struct Web {
+    env: Environment<'static>,
+    text: BTreeMap<String, BTreeMap<String, String>>,
+    secure: bool,
+    asset_version: String,
+}
+
+impl Web {
+    pub fn new(app: &App) -> Result<Self, String> {
+        let mut env = Environment::new();
+        for (name, source) in TEMPLATES {
+            env.add_template(name, source)
+                .map_err(|e| format!("template {name}: {e}"))?;
+        }
+        let text: BTreeMap<String, BTreeMap<String, String>> =
+            toml::from_str(TEXT).map_err(|e| format!("templates/web/text.toml: {e}"))?;
+        for lang in &app.study.languages {
+            if !text.contains_key(lang) {
+                return Err(format!(
+                    "templates/web/text.toml has no [{lang}] section for study language {lang}"
+                ));
+            }
+        }
+        let mut h = Sha256::new();
+        h.update(CSS.as_bytes());
+        h.update(JS.as_bytes());
+        let asset_version = hex::encode(h.finalize())[..12].to_string();
+        Ok(Self {
+            env,
+            text,
+            secure: app.settings.base_url.starts_with("https://"),
+            asset_version,
+        })
+    }
+
+    /// The UI word `key` in `lang`, with `{name}` placeholders filled.
+    pub fn t(&self, lang: &str, key: &str, args: &[(&str, &str)]) -> String {
+        let mut s = self
+            .text
+            .get(lang)
+            .and_then(|m| m.get(key))
+            .cloned()
+            .unwrap_or_else(|| key.to_string());
+        for (name, value) in args {
+            s = s.replace(&format!("{{{name}}}"), value);
+        }
+        s
+    }
+
+    fn render(&self, name: &str, page: &PageContext, ctx: Value) -> Response {
+        let full = context! {
+            t => sv(&self.text.get(&page.lang)),
+            lang => page.lang.clone(),
+            lang_links => sv(&page.lang_links),
+            asset_v => self.asset_version.clone(),
+            study_name => page.study_name.clone(),
+            safety => page.safety.as_ref().map(sv),
+            demo => page.demo,
+            staff => page.staff.clone().map(|s| sv(&s)),
+            csrf => page.csrf.clone(),
+            ..ctx
+        };
+        match self.env.get_template(name).and_then(|t| t.render(full)) {
+            Ok(html) => html_response(StatusCode::OK, html),
+            Err(e) => {
+                tracing::error!(template = name, error = %e, "template failed");
+                html_response(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "<!doctype html><title>Error</title><p>Internal error</p>".into(),
+                )
+            }
+        }
+    }
+
+    fn cookie(&self, name: &str, value: &str, max_age: Option<std::time::Duration>) -> Cookie {
+        let mut c = Cookie::new_with_str(name, value);
+        c.set_http_only(true);
+        c.set_same_site(SameSite::Strict);
+        c.set_secure(self.secure);
+        c.set_path("/");
+        if let Some(age) = max_age {
+            c.set_max_age(age);
+        }
+        c
+    }
+}
+
+/// Any serializable value as a template value.
+pub fn sv<T: serde::Serialize + ?Sized>(x: &T) -> Value {
+    Value::from(minijinja::value::Serde(x))
+}
+
+fn html_response(status: StatusCode, html: String) -> Response {
+    Response::builder()
+        .status(status)
+        .content_type("text/html; charset=utf-8")
+        .body(html)
+}
+
+pub fn redirect(to: &str) -> Response {
+    Response::builder()
+        .status(StatusCode::SEE_OTHER)
+        .header(header::LOCATION, to)
+        .finish()
+}
+
+/// A language link in the header: `?lang=xx` on the current page.
+#[derive(Debug, Clone, serde::Serialize)]
+struct LangLink {
+    code: String,
+    name: String,
+    href: String,
+    current: bool,
+}
+
+/// The staff member a page is for (name of the menu, sites).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StaffInfo {
+    pub email: String,
+    pub role: String,
+}
+
+/// What every page's frame needs.
+pub struct PageContext {
+    pub lang: String,
+    lang_links: Vec<LangLink>,
+    pub study_name: String,
+    pub safety: Option<SafetyView>,
+    pub demo: bool,
+    pub staff: Option<StaffInfo>,
+    pub csrf: String,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SafetyView {
+    pub notice: String,
+    pub urgent_intro: String,
+    pub urgent: Vec<String>,
+}
+
+impl SafetyView {
+    pub fn of(app: &App, lang: &str, site: Option<&str>) -> Option<Self> {
+        let s: &Safety = app
+            .study
+            .safety
+            .get(lang)
+            .or_else(|| app.study.safety.values().next())?;
+        let phone = site
+            .and_then(|code| app.study.site(code))
+            .map(|s| s.phone.clone())
+            .unwrap_or_else(|| "—".into());
+        Some(Self {
+            notice: s.notice.replace("{phone}", &phone),
+            urgent_intro: s.urgent_intro.clone(),
+            urgent: s.urgent.clone(),
+        })
+    }
+}
+
+/// The page language: `?lang=` (remembered in a cookie), the cookie, the person's own
+/// language, the browser's, or the study's first.
+pub fn choose_lang(app: &App, req: &Request, own: Option<&str>) -> (String, bool) {
+    let ok = |l: &str| app.study.languages.iter().any(|s| s == l);
+    if let Some(l) = query_param(req, "lang").filter(|l| ok(l)) {
+        return (l, true);
+    }
+    if let Some(c) = req.cookie().get(LANG_COOKIE) {
+        let v = c.value_str().to_string();
+        if ok(&v) {
+            return (v, false);
+        }
+    }
+    if let Some(l) = own.filter(|l| ok(l)) {
+        return (l.to_string(), false);
+    }
+    if let Some(al) = req.header(header::ACCEPT_LANGUAGE) {
+        for part in al.split(',') {
+            let tag = part.split(';').next().unwrap_or("").trim();
+            let primary = tag.split('-').next().unwrap_or("").to_ascii_lowercase();
+            if ok(&primary) {
+                return (primary, false);
+            }
+        }
+    }
+    (
+        app.study
+            .languages
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "en".into()),
+        false,
+    )
+}
+
+pub fn query_param(req: &Request, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+impl PageContext {
+    pub fn new(web: &Web, app: &App, req: &Request, lang: String) -> Self {
+        let path = req.original_uri().path().to_string();
+        let mut others: Vec<(String, String)> =
+            url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+                .filter(|(k, _)| k != "lang")
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+        let lang_links = app
+            .study
+            .languages
+            .iter()
+            .map(|code| {
+                others.push(("lang".into(), code.clone()));
+                let q = url::form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(others.iter())
+                    .finish();
+                others.pop();
+                LangLink {
+                    code: code.clone(),
+                    name: web.t(code, "language_name", &[]),
+                    href: format!("{path}?{q}"),
+                    current: *code == lang,
+                }
+            })
+            .collect();
+        let csrf = req
+            .extensions()
+            .get::<poem::web::CsrfToken>()
+            .map(|t| t.0.clone())
+            .unwrap_or_default();
+        Self {
+            lang,
+            lang_links,
+            study_name: app.study.name.clone(),
+            safety: None,
+            demo: false,
+            staff: None,
+            csrf,
+        }
+    }
+}
+
+/// Check the CSRF token of a posted form.
+pub fn csrf_ok(req: &Request, token: &str) -> bool {
+    req.extensions()
+        .get::<poem::web::CsrfVerifier>()
+        .is_some_and(|v| v.is_valid(token))
+}
+
+/// A day in the study's time zone, written out in `lang`.
+pub fn fmt_date(date: NaiveDate, lang: &str) -> String {
+    let locale = match lang {
+        "nl" => chrono::Locale::nl_BE,
+        "fr" => chrono::Locale::fr_BE,
+        _ => chrono::Locale::en_GB,
+    };
+    date.format_localized("%-d %B %Y", locale).to_string()
+}
+
+/// The local day of an instant.
+pub fn local_day(app: &App, at: DateTime<Utc>) -> NaiveDate {
+    at.with_timezone(&app.study.time_zone).date_naive()
+}
+
+/// The last local day before an exclusive end instant.
+pub fn last_day(app: &App, end: DateTime<Utc>) -> NaiveDate {
+    local_day(app, end - Duration::seconds(1))
+}
+
+pub fn local_time(app: &App, at: DateTime<Utc>) -> String {
+    at.with_timezone(&app.study.time_zone)
+        .format("%Y-%m-%d %H:%M")
+        .to_string()
+}
+
+/// An error page (status from the service error), in the page's frame.
+pub fn error_page(web: &Web, page: &PageContext, err: &Error) -> Response {
+    let (status, message) = match err {
+        Error::NotFound(_) | Error::Unknown { .. } => {
+            (StatusCode::NOT_FOUND, web.t(&page.lang, "not_found", &[]))
+        }
+        Error::Forbidden(_) => (StatusCode::NOT_FOUND, web.t(&page.lang, "not_found", &[])),
+        Error::Store(_) | Error::Internal(_) => {
+            tracing::error!(error = %err, "page failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                web.t(&page.lang, "error_title", &[]),
+            )
+        }
+        other => (StatusCode::UNPROCESSABLE_ENTITY, other.to_string()),
+    };
+    let mut resp = web.render("error.html", page, context! { message => message });
+    resp.set_status(status);
+    resp
+}
+
+/// Security headers on every page: no inline script or third-party origin, no framing, no
+/// referrer, and personal pages never cached.
+async fn page_headers<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Response> {
+    let is_static = req.original_uri().path().starts_with("/static/");
+    let mut resp = ep.call(req).await?.into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+             connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if !is_static {
+        h.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store, max-age=0"),
+        );
+    }
+    Ok(resp)
+}
+
+fn static_file(req: &Request) -> Response {
+    let (body, kind) = match req.original_uri().path() {
+        "/static/epro.css" => (CSS, "text/css; charset=utf-8"),
+        "/static/epro.js" => (JS, "text/javascript; charset=utf-8"),
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    Response::builder()
+        .content_type(kind)
+        .header(header::CACHE_CONTROL, "public, max-age=31536000, immutable")
+        .body(body)
+}
+
+/// The CSRF key: derived from the data key, so every instance behind a load balancer agrees.
+fn csrf_key(app: &App) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"epro csrf v1");
+    h.update(app.keys.data.bytes());
+    h.finalize().into()
+}
+
+/// Mount the pages beside the API: /p (participants), /staff, /static and /.
+pub fn mount(route: Route, app: &Arc<App>) -> Result<Route, String> {
+    let web = Arc::new(Web::new(app)?);
+    let key = csrf_key(app);
+    let secure = web.secure;
+    let wrap = |ep: poem::endpoint::BoxEndpoint<'static, Response>| {
+        ep.with(
+            Csrf::new()
+                .cookie_name("epro_csrf")
+                .key(key)
+                .secure(secure)
+                .same_site(SameSite::Strict),
+        )
+        .around(page_headers)
+        .with(CookieJarManager::new())
+        .with(poem::middleware::Compression::new())
+        .data(web.clone())
+        .map_to_response()
+        .boxed()
+    };
+    Ok(route
+        .nest("/p", wrap(participant::routes().map_to_response().boxed()))
+        .nest("/staff", wrap(staff::routes().map_to_response().boxed()))
+        .at(
+            "/static/:file",
+            wrap(
+                poem::get(poem::endpoint::make(|req| async move { static_file(&req) }))
+                    .map_to_response()
+                    .boxed(),
+            ),
+        )
+        .at(
+            "/",
+            poem::get(poem::endpoint::make_sync(|_| redirect("/staff/"))),
+        ))
+}
+
+/// Sets or clears the remembered language when `?lang=` was given.
+pub fn remember_lang(web: &Web, jar: &CookieJar, lang: &str, chosen: bool) {
+    if chosen {
+        jar.add(web.cookie(
+            LANG_COOKIE,
+            lang,
+            Some(std::time::Duration::from_secs(365 * 24 * 3600)),
+        ));
+    }
+}

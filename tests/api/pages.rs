@@ -1,0 +1,394 @@
+//! The pages' security (headers, CSRF, cookies), the completion JSON and the "call today" list,
+//! through HTTP with a cookie-keeping client. The browser tests (tests/e2e) drive the same pages
+//! in Chromium.
+
+use chrono::{TimeZone, Utc};
+use reqwest::{Client, redirect::Policy};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app, spawn_app_with};
+
+fn browser() -> Client {
+    Client::builder()
+        .cookie_store(true)
+        .redirect(Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// The CSRF token of the first form of a page (HTML-unescaped, as a browser sends it).
+fn csrf_of(html: &str) -> String {
+    let start = html
+        .find("name=\"csrf\" value=\"")
+        .map(|i| i + "name=\"csrf\" value=\"".len())
+        .expect("a form with a CSRF token");
+    let end = html[start..].find('"').expect("end") + start;
+    html[start..end]
+        .replace("&#x2f;", "/")
+        .replace("&#x27;", "'")
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&")
+}
+
+/// Sign in on the login page; returns the client holding the session cookie.
+async fn sign_in(app: &TestApp, email: &str, password: &str) -> Client {
+    let c = browser();
+    let page = c
+        .get(format!("{}/staff/login", app.address))
+        .send()
+        .await
+        .expect("login page")
+        .text()
+        .await
+        .expect("html");
+    let resp = c
+        .post(format!("{}/staff/login", app.address))
+        .form(&[
+            ("csrf", csrf_of(&page).as_str()),
+            ("email", email),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(resp.status(), 303, "signed in");
+    c
+}
+
+async fn page(c: &Client, app: &TestApp, path: &str) -> (u16, String) {
+    let resp = c
+        .get(format!("{}{path}", app.address))
+        .send()
+        .await
+        .expect("page");
+    let status = resp.status().as_u16();
+    (status, resp.text().await.expect("html"))
+}
+
+#[tokio::test]
+async fn pages_send_strict_security_headers_and_refuse_forms_without_csrf() {
+    let app = spawn_app().await;
+    let c = browser();
+    let resp = c
+        .get(format!("{}/staff/login", app.address))
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(resp.status(), 200);
+    let h = resp.headers();
+    let csp = h["content-security-policy"].to_str().expect("csp");
+    for part in [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+    ] {
+        assert!(csp.contains(part), "{part} in {csp}");
+    }
+    assert!(
+        !csp.contains("unsafe-inline") && !csp.contains("http"),
+        "{csp}"
+    );
+    assert_eq!(h["referrer-policy"], "no-referrer");
+    assert!(
+        h["cache-control"]
+            .to_str()
+            .expect("cc")
+            .contains("no-store")
+    );
+    let csrf_cookie = h
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("epro_csrf="))
+        .expect("csrf cookie")
+        .to_string();
+    assert!(csrf_cookie.contains("HttpOnly") && csrf_cookie.contains("SameSite=Strict"));
+    assert!(
+        !csrf_cookie.contains("Secure"),
+        "plain http (development) cannot carry Secure cookies"
+    );
+    let html = resp.text().await.expect("html");
+    assert!(!html.contains("<script>"), "no inline script");
+    assert!(
+        !html.contains("style=\""),
+        "no inline style (the CSP forbids it)"
+    );
+
+    // A form posted without (or with a wrong) token is refused, and signs nobody in.
+    let (email, password, _) = app.staff_account("site_staff", &["ZAS"]).await;
+    for token in ["", "forged"] {
+        let resp = c
+            .post(format!("{}/staff/login", app.address))
+            .form(&[
+                ("csrf", token),
+                ("email", email.as_str()),
+                ("password", password.as_str()),
+            ])
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(resp.status(), 403, "token {token:?}");
+    }
+    let (status, _) = page(&c, &app, "/staff/").await;
+    assert_eq!(status, 303, "still signed out");
+
+    // Static files are cached for good (their URL carries a content hash); pages never are.
+    let resp = c
+        .get(format!("{}/static/epro.css", app.address))
+        .send()
+        .await
+        .expect("css");
+    assert!(
+        resp.headers()["cache-control"]
+            .to_str()
+            .expect("cc")
+            .contains("immutable")
+    );
+    // An unknown participant link answers with a page that says so (and no session).
+    let (status, html) = page(&c, &app, "/p/not-a-real-link-token-000000000000").await;
+    assert_eq!(status, 404);
+    assert!(html.contains("Deze link werkt niet meer") || html.contains("no longer works"));
+}
+
+#[tokio::test]
+async fn behind_https_the_session_cookie_is_secure_httponly_and_strict() {
+    let app = spawn_app_with(|s| s.base_url = "https://epro.example.org".into()).await;
+    let (email, password, _) = app.staff_account("site_staff", &["ZAS"]).await;
+    // A cookie-less client: read the Set-Cookie headers themselves.
+    let c = Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .expect("client");
+    let resp = c
+        .get(format!("{}/staff/login", app.address))
+        .send()
+        .await
+        .expect("page");
+    let csrf_cookie = resp.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .split(';')
+        .next()
+        .expect("pair")
+        .to_string();
+    let html = resp.text().await.expect("html");
+    let resp = c
+        .post(format!("{}/staff/login", app.address))
+        .header("cookie", csrf_cookie)
+        .form(&[
+            ("csrf", csrf_of(&html).as_str()),
+            ("email", email.as_str()),
+            ("password", password.as_str()),
+        ])
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(resp.status(), 303);
+    let session = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("epro_s="))
+        .expect("session cookie")
+        .to_string();
+    for attr in ["HttpOnly", "SameSite=Strict", "Secure", "Path=/"] {
+        assert!(session.contains(attr), "{attr} in {session}");
+    }
+}
+
+async fn enrol(app: &TestApp, token: &str, id: &str, site: &str, randomized: &str) {
+    let resp = app
+        .post(
+            "/api/v1/participants",
+            Some(token),
+            json!({"study_id": id, "site": site, "language": "nl", "phone": "+32 470 11 22 33", "randomization_date": randomized}),
+        )
+        .await;
+    assert_eq!(
+        resp.status(),
+        200,
+        "{}",
+        resp.text().await.unwrap_or_default()
+    );
+}
+
+#[tokio::test]
+async fn completion_counts_per_visit_and_is_site_scoped() {
+    let app = spawn_app_with(|s| s.session_hours = 24 * 365).await;
+    app.clock.set(
+        Utc.with_ymd_and_hms(2026, 1, 15, 9, 0, 0)
+            .single()
+            .expect("t"),
+    );
+    let zas = app.staff_token("site_staff", &["ZAS"]).await;
+    let uzg = app.staff_token("site_staff", &["UZG"]).await;
+    let dm = app.staff_token("data_manager", &[]).await;
+    enrol(&app, &zas, "HERMES-ZAS-301", "ZAS", "2026-01-15").await;
+    enrol(&app, &zas, "HERMES-ZAS-302", "ZAS", "2026-01-15").await;
+    enrol(&app, &uzg, "HERMES-UZG-301", "UZG", "2026-01-15").await;
+    // After the baseline window and its grace period: nobody answered; one is recorded missed.
+    app.clock.set(
+        Utc.with_ymd_and_hms(2026, 2, 10, 10, 0, 0)
+            .single()
+            .expect("t"),
+    );
+    let resp = app
+        .post(
+            "/api/v1/participants/HERMES-ZAS-301/visits/BL/missed",
+            Some(&zas),
+            json!({"reason": "too_ill"}),
+        )
+        .await;
+    assert_eq!(
+        resp.status(),
+        200,
+        "{}",
+        resp.text().await.unwrap_or_default()
+    );
+
+    let c: Value = app
+        .get("/api/v1/completion?visit=BL", Some(&zas))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let ids: Vec<&str> = c["participants"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter_map(|r| r["study_id"].as_str())
+        .collect();
+    assert_eq!(
+        ids,
+        ["HERMES-ZAS-301", "HERMES-ZAS-302"],
+        "only the staff member's own site"
+    );
+    let bl = &c["counts"][0];
+    assert_eq!(bl["visit"], "BL");
+    assert_eq!(bl["expected"], 2);
+    assert_eq!(bl["received"], 0);
+    assert_eq!(bl["missed"], 2);
+    assert_eq!(bl["missed_reasons"]["too_ill"], 1);
+    assert_eq!(bl["rate"], 0.0);
+    let row = &c["participants"][0]["visits"][0];
+    assert_eq!(row["state"], "missed");
+    assert_eq!(row["missed_reason"], "too_ill");
+    assert!(row["window_start"].is_string() && row["window_end"].is_string());
+
+    // The data manager sees all sites; a filter by state narrows the rows.
+    let all: Value = app
+        .get("/api/v1/completion?state=missed", Some(&dm))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(all["participants"].as_array().map(Vec::len), Some(3));
+    // Another site's filter yields nothing for site staff (no leak, no error).
+    let other: Value = app
+        .get("/api/v1/completion?site=UZG", Some(&zas))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(other["participants"].as_array().map(Vec::len), Some(0));
+    // A bad filter says which and what is allowed.
+    let resp = app.get("/api/v1/completion?visit=M5", Some(&zas)).await;
+    assert_eq!(resp.status(), 422);
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body["code"], "invalid_input");
+    assert!(body["message"].as_str().unwrap_or("").contains("visit"));
+}
+
+#[tokio::test]
+async fn call_today_lists_late_and_closing_visits_with_the_phone_only_for_own_site_staff() {
+    let app = spawn_app_with(|s| s.session_hours = 24 * 365).await;
+    app.clock.set(
+        Utc.with_ymd_and_hms(2026, 1, 15, 9, 0, 0)
+            .single()
+            .expect("t"),
+    );
+    let (email, password, zas) = app.staff_account("site_staff", &["ZAS"]).await;
+    enrol(&app, &zas, "HERMES-ZAS-401", "ZAS", "2026-01-15").await;
+    // The baseline window (until randomization + 3 days) closes on 18 January; the 17th is
+    // near its end and nothing is started.
+    app.clock.set(
+        Utc.with_ymd_and_hms(2026, 1, 17, 9, 0, 0)
+            .single()
+            .expect("t"),
+    );
+    let nurse = sign_in(&app, &email, &password).await;
+    let (status, html) = page(&nurse, &app, "/staff/call-today?lang=en").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("HERMES-ZAS-401"), "{html}");
+    assert!(html.contains("Not started, window closes soon"));
+    assert!(
+        html.contains("+32 470 11 22 33"),
+        "own site staff see the phone"
+    );
+
+    // In the grace period the visit is late.
+    app.clock.set(
+        Utc.with_ymd_and_hms(2026, 1, 20, 9, 0, 0)
+            .single()
+            .expect("t"),
+    );
+    let (_, html) = page(&nurse, &app, "/staff/call-today?lang=en").await;
+    assert!(html.contains("Late (grace period)"), "{html}");
+
+    // A monitor of the same site sees the list, never the phone number.
+    let (m_email, m_password, _) = app.staff_account("monitor", &["ZAS"]).await;
+    let monitor = sign_in(&app, &m_email, &m_password).await;
+    let (status, html) = page(&monitor, &app, "/staff/call-today?lang=en").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("HERMES-ZAS-401"));
+    assert!(!html.contains("+32 470 11 22 33"));
+
+    // Staff of another site do not see the participant at all.
+    let (o_email, o_password, _) = app.staff_account("site_staff", &["UZG"]).await;
+    let other = sign_in(&app, &o_email, &o_password).await;
+    let (_, html) = page(&other, &app, "/staff/call-today?lang=en").await;
+    assert!(!html.contains("HERMES-ZAS-401"));
+    let (status, _) = page(&other, &app, "/staff/participants/HERMES-ZAS-401").await;
+    assert_eq!(
+        status, 404,
+        "another site's participant page does not exist for them"
+    );
+}
+
+#[tokio::test]
+async fn a_changed_page_form_keeps_what_was_stored_and_names_the_problem() {
+    let app = spawn_app().await;
+    app.clock.set(
+        Utc.with_ymd_and_hms(2026, 1, 15, 9, 0, 0)
+            .single()
+            .expect("t"),
+    );
+    let (email, password, zas) = app.staff_account("site_staff", &["ZAS"]).await;
+    enrol(&app, &zas, "HERMES-ZAS-501", "ZAS", "2026-01-15").await;
+    let nurse = sign_in(&app, &email, &password).await;
+    let (_, html) = page(&nurse, &app, "/staff/participants/HERMES-ZAS-501").await;
+    // An analgesic dose that is not a number: 422, the page says what, nothing is stored.
+    let resp = nurse
+        .post(format!(
+            "{}/staff/participants/HERMES-ZAS-501/dose",
+            app.address
+        ))
+        .form(&[
+            ("csrf", csrf_of(&html).as_str()),
+            ("visit", "BL"),
+            ("omed", "lots"),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(resp.status(), 422);
+    let body = resp.text().await.expect("html");
+    assert!(body.contains("omed_mg_per_day"), "names the field");
+    // The participant page is intact, with its schedule.
+    let (status, html) = page(&nurse, &app, "/staff/participants/HERMES-ZAS-501").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Baseline"));
+}

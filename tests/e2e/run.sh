@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Browser tests and the page budget against a fresh epro server (SQLite in a temporary folder,
+# reminder worker off). Needs Chromium (apt: chromium) and Node.js; installs the npm packages
+# from package-lock.json when missing. Screenshots and budget figures: target/e2e/.
+#
+#   tests/e2e/run.sh            # build (debug) if needed, run pages.test, nojs.test, budget
+#   EPRO_BIN=path/to/epro tests/e2e/run.sh
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+target="${CARGO_TARGET_DIR:-$root/target}"
+bin="${EPRO_BIN:-$target/debug/epro}"
+if [ ! -x "$bin" ]; then
+  (cd "$root" && cargo build --bin epro)
+fi
+if [ ! -d "$here/node_modules/playwright-core" ] || [ ! -d "$here/node_modules/axe-core" ]; then
+  (cd "$here" && npm ci --no-audit --no-fund)
+fi
+work="$(mktemp -d)"
+port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+export E2E_BASE_URL="http://127.0.0.1:$port"
+export E2E_ADMIN_PASSWORD="e2e-admin-password-$RANDOM"
+export E2E_SCREENSHOT_DIR="$root/target/e2e"
+rm -rf "$E2E_SCREENSHOT_DIR"; mkdir -p "$E2E_SCREENSHOT_DIR"
+(
+  cd "$root"
+  EPRO_DATABASE_URL="sqlite://$work/epro.db?mode=rwc" \
+  EPRO_DATA_DIR="$work/data" \
+  EPRO_LISTEN="127.0.0.1:$port" \
+  EPRO_BASE_URL="$E2E_BASE_URL" \
+  EPRO_BOOTSTRAP_ADMIN_PASSWORD="$E2E_ADMIN_PASSWORD" \
+  EPRO_REMINDER_INTERVAL_SECONDS=0 \
+  exec "$bin" serve
+) > "$work/server.log" 2>&1 &
+server=$!
+cleanup() { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+for _ in $(seq 1 300); do
+  if curl -fsS "$E2E_BASE_URL/readyz" > /dev/null 2>&1; then break; fi
+  if ! kill -0 "$server" 2>/dev/null; then cat "$work/server.log"; exit 1; fi
+  sleep 0.1
+done
+status=0
+(cd "$here" && node --test --test-concurrency=1 pages.test.mjs nojs.test.mjs) || status=$?
+(cd "$here" && node budget.mjs) || status=$?
+if [ "$status" -ne 0 ]; then
+  echo "--- server log (tail) ---"; tail -n 60 "$work/server.log"
+fi
+exit "$status"
