@@ -380,6 +380,47 @@ pub async fn link_site(app: &App, link_token: &str) -> Result<Option<(String, St
     )
 }
 
+/// The participant chooses the language of their pages, questionnaires not yet started and
+/// emails (audited). Questionnaires already started keep the language they were started in.
+pub async fn set_language(app: &App, pa: &ParticipantActor, lang: &str) -> Result<()> {
+    if !app.study.languages.iter().any(|l| l == lang) {
+        return Err(Error::invalid(
+            "language",
+            format!(
+                "{lang:?} is not a study language ({})",
+                app.study.languages.join(", ")
+            ),
+        ));
+    }
+    let now = app.clock.now();
+    let txn = store::begin_write(&app.db).await?;
+    let mut p = store::participants::find_by_id(&txn, pa.id)
+        .await?
+        .ok_or(Error::Unauthenticated)?;
+    if p.language == lang {
+        return Ok(());
+    }
+    let before = p.language.clone();
+    p.language = lang.to_string();
+    store::participants::update(&txn, p).await?;
+    audit::record(
+        &txn,
+        &app.keys.audit,
+        now,
+        Entry::new(
+            pa.audit_actor(),
+            "participant.language_changed",
+            "participant",
+        )
+        .entity(&pa.study_id)
+        .before(json!({ "language": before }))
+        .after(json!({ "language": lang })),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
 /// End a participant session (signing out on the pages).
 pub async fn logout(app: &App, token: &str) -> Result<()> {
     store::access::delete_session(&app.db, &token_hash(token)).await?;

@@ -151,6 +151,11 @@ pub async fn insert_visit<C: ConnectionTrait>(db: &C, row: VisitRow) -> Result<(
     Ok(())
 }
 
+pub async fn update<C: ConnectionTrait>(db: &C, row: ParticipantRow) -> Result<(), StoreError> {
+    row.into_active_model().reset_all().update(db).await?;
+    Ok(())
+}
+
 pub async fn update_visit<C: ConnectionTrait>(db: &C, row: VisitRow) -> Result<(), StoreError> {
     row.into_active_model().reset_all().update(db).await?;
     Ok(())

@@ -241,21 +241,27 @@ impl SafetyView {
     }
 }
 
-/// The page language: `?lang=` (remembered in a cookie), the cookie, the person's own
-/// language, the browser's, or the study's first.
+/// The language this browser chose earlier (`?lang=`, kept in a cookie), if any.
+pub fn remembered_lang(app: &App, req: &Request) -> Option<String> {
+    req.cookie()
+        .get(LANG_COOKIE)
+        .map(|c| c.value_str().to_string())
+        .filter(|l| app.study.languages.iter().any(|s| s == l))
+}
+
+/// The page language: `?lang=` (remembered in a cookie), the person's own language (a
+/// participant's, once known), the one this browser chose earlier, the browser's, or the
+/// study's first.
 pub fn choose_lang(app: &App, req: &Request, own: Option<&str>) -> (String, bool) {
     let ok = |l: &str| app.study.languages.iter().any(|s| s == l);
     if let Some(l) = query_param(req, "lang").filter(|l| ok(l)) {
         return (l, true);
     }
-    if let Some(c) = req.cookie().get(LANG_COOKIE) {
-        let v = c.value_str().to_string();
-        if ok(&v) {
-            return (v, false);
-        }
-    }
     if let Some(l) = own.filter(|l| ok(l)) {
         return (l.to_string(), false);
+    }
+    if let Some(l) = remembered_lang(app, req) {
+        return (l, false);
     }
     if let Some(al) = req.header(header::ACCEPT_LANGUAGE) {
         for part in al.split(',') {
@@ -364,7 +370,7 @@ pub fn error_page(web: &Web, page: &PageContext, err: &Error) -> Response {
         Error::NotFound(_) | Error::Unknown { .. } => {
             (StatusCode::NOT_FOUND, web.t(&page.lang, "not_found", &[]))
         }
-        Error::Forbidden(_) => (StatusCode::NOT_FOUND, web.t(&page.lang, "not_found", &[])),
+        Error::Forbidden(_) => (StatusCode::FORBIDDEN, err.to_string()),
         Error::Store(_) | Error::Internal(_) => {
             tracing::error!(error = %err, "page failed");
             (

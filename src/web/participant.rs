@@ -46,9 +46,15 @@ async fn signed_in(
         None => None,
     };
     match actor {
-        Some(pa) => {
+        Some(mut pa) => {
             let (lang, chosen) = choose_lang(app, req, Some(&pa.language));
             remember_lang(web, req.cookie(), &lang, chosen);
+            // A language the participant picks is theirs from now on (questionnaires not yet
+            // started, emails), not only this browser's.
+            if chosen && lang != pa.language && access::set_language(app, &pa, &lang).await.is_ok()
+            {
+                pa.language = lang.clone();
+            }
             Ok((pa, lang))
         }
         None => {
@@ -81,7 +87,12 @@ async fn pin_page(
     Data(app): Data<&Arc<App>>,
 ) -> Response {
     let link = access::link_site(app, &token).await.ok().flatten();
-    let own = link.as_ref().map(|(_, l)| l.as_str());
+    // Before sign-in, a language this browser chose wins over the participant's recorded one
+    // (it becomes theirs at sign-in).
+    let remembered = super::remembered_lang(app, req);
+    let own = remembered
+        .as_deref()
+        .or(link.as_ref().map(|(_, l)| l.as_str()));
     let (lang, chosen) = choose_lang(app, req, own);
     remember_lang(web, req.cookie(), &lang, chosen);
     let page = pin_context(web, app, req, &lang, link.as_ref().map(|(s, _)| s.as_str()));
@@ -110,7 +121,12 @@ async fn pin_post(
     Form(form): Form<Pairs>,
 ) -> Response {
     let link = access::link_site(app, &token).await.ok().flatten();
-    let own = link.as_ref().map(|(_, l)| l.as_str());
+    // Before sign-in, a language this browser chose wins over the participant's recorded one
+    // (it becomes theirs at sign-in).
+    let remembered = super::remembered_lang(app, req);
+    let own = remembered
+        .as_deref()
+        .or(link.as_ref().map(|(_, l)| l.as_str()));
     let (lang, _) = choose_lang(app, req, own);
     let page = pin_context(web, app, req, &lang, link.as_ref().map(|(s, _)| s.as_str()));
     let field = |name: &str| {
@@ -129,6 +145,13 @@ async fn pin_post(
     }
     match access::login(app, &token, &field("pin")).await {
         Ok(login) => {
+            // A language picked on the PIN page becomes the participant's.
+            if let Some(chosen) = super::remembered_lang(app, req)
+                && let Ok(pa) = access::authenticate(app, &login.token).await
+                && pa.language != chosen
+            {
+                let _ = access::set_language(app, &pa, &chosen).await;
+            }
             let age = (login.expires_at - app.clock.now())
                 .to_std()
                 .unwrap_or_default();

@@ -392,3 +392,89 @@ async fn a_changed_page_form_keeps_what_was_stored_and_names_the_problem() {
     assert_eq!(status, 200);
     assert!(html.contains("Baseline"));
 }
+
+/// A participant signed in on the pages (link from the API, PIN on the PIN page).
+async fn participant_browser(app: &TestApp, nurse: &str, study_id: &str) -> Client {
+    let link: Value = app
+        .post(
+            &format!("/api/v1/participants/{study_id}/access-link"),
+            Some(nurse),
+            json!({"pin": "4826"}),
+        )
+        .await
+        .json()
+        .await
+        .expect("link");
+    let url = link["url"].as_str().expect("url").to_string();
+    let path = &url[url.find("/p/").expect("/p/")..];
+    let c = browser();
+    let (status, html) = page(&c, app, path).await;
+    assert_eq!(status, 200);
+    let resp = c
+        .post(format!("{}{path}", app.address))
+        .form(&[("csrf", csrf_of(&html).as_str()), ("pin", "4826")])
+        .send()
+        .await
+        .expect("pin");
+    assert_eq!(resp.status(), 303);
+    c
+}
+
+#[tokio::test]
+async fn the_language_a_participant_picks_is_theirs_and_a_started_questionnaire_keeps_its_own() {
+    let app = spawn_app_with(|s| s.session_hours = 24 * 365).await;
+    app.clock.set(
+        Utc.with_ymd_and_hms(2026, 1, 15, 9, 0, 0)
+            .single()
+            .expect("t"),
+    );
+    let nurse = app.staff_token("site_staff", &["ZAS"]).await;
+    enrol(&app, &nurse, "HERMES-ZAS-601", "ZAS", "2026-01-15").await;
+    let p = participant_browser(&app, &nurse, "HERMES-ZAS-601").await;
+
+    // Start the C30 in Dutch (save page 1), then switch to French.
+    let (_, html) = page(&p, &app, "/p/q/BL/eortc-qlq-c30").await;
+    assert!(html.contains("lang=\"nl\""));
+    let resp = p
+        .post(format!("{}/p/q/BL/eortc-qlq-c30", app.address))
+        .form(&[
+            ("csrf", csrf_of(&html).as_str()),
+            ("page", "1"),
+            ("revision", "0"),
+            ("q.q1", "2"),
+            ("go", "next"),
+        ])
+        .send()
+        .await
+        .expect("page 1");
+    assert_eq!(resp.status(), 303);
+    let (status, html) = page(&p, &app, "/p/tasks?lang=fr").await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("Vos questionnaires"),
+        "the pages speak French"
+    );
+    let stored: Value = app
+        .get("/api/v1/participants/HERMES-ZAS-601", Some(&nurse))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(stored["language"], "fr", "the choice is the participant's");
+    assert!(
+        app.audit_rows()
+            .await
+            .iter()
+            .any(|r| r["action"] == "participant.language_changed")
+    );
+    // The started C30 keeps its Dutch wording (recorded with the response); the BM22, not yet
+    // started, comes in French.
+    let (_, html) = page(&p, &app, "/p/q/BL/eortc-qlq-c30?page=1").await;
+    assert!(html.contains("class=\"questionnaire\" data-autosave lang=\"nl\""));
+    let (_, html) = page(&p, &app, "/p/q/BL/eortc-qlq-bm22").await;
+    assert!(html.contains("class=\"questionnaire\" data-autosave lang=\"fr\""));
+    // The answer given on page 1 is still there.
+    assert!(html.contains("Questionnaire 2 sur 3"));
+    let (_, html) = page(&p, &app, "/p/q/BL/eortc-qlq-c30?page=1").await;
+    assert!(html.contains("name=\"q.q1\" value=\"2\" checked"));
+}
