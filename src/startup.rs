@@ -152,6 +152,7 @@ impl Application {
 pub fn routes(app: Arc<App>) -> impl Endpoint {
     let service = api::service(app.clone());
     let spec = service.spec_endpoint();
+    let allow = Arc::new(api::error::AllowTable::from_spec(&service.spec(), "/api"));
     let docs = service.swagger_ui();
     let limit = app.settings.body_limit_bytes;
     let route = Route::new()
@@ -168,6 +169,7 @@ pub fn routes(app: Arc<App>) -> impl Endpoint {
     route
         .data(app)
         .around(move |ep, req| body_limit(ep, req, limit))
+        .around(move |ep, req| allow_methods(ep, req, allow.clone()))
         .catch_all_error(json_errors)
         .around(log_request)
         .with(CatchPanic::new())
@@ -197,6 +199,28 @@ async fn body_limit<E: Endpoint>(
 }
 
 /// One log line per request: method, path (never the query: it may carry tokens), status, time.
+/// A 405 says which methods the path allows.
+async fn allow_methods<E: Endpoint>(
+    ep: Arc<E>,
+    req: Request,
+    table: Arc<api::error::AllowTable>,
+) -> poem::Result<Response> {
+    let path = req.uri().path().to_string();
+    match ep.call(req).await {
+        Ok(r) => Ok(r.into_response()),
+        Err(e) if e.status() == StatusCode::METHOD_NOT_ALLOWED => {
+            let mut resp = api::error::json_errors(e).await;
+            if let Some(methods) = table.allow(&path)
+                && let Ok(v) = poem::http::HeaderValue::from_str(methods)
+            {
+                resp.headers_mut().insert(poem::http::header::ALLOW, v);
+            }
+            Ok(resp)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 async fn log_request<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Response> {
     let method = req.method().clone();
     let path = loggable_path(req.uri().path());

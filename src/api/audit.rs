@@ -12,6 +12,7 @@ pub struct AuditApi {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AuditHead {
     /// Sequence number of the latest event (0 when there is none).
     pub seq: i64,

@@ -14,6 +14,7 @@ pub struct AuthApi {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct LoginRequest {
     pub email: String,
     #[oai(write_only)]
@@ -21,6 +22,7 @@ pub struct LoginRequest {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct LoginResponse {
     /// Opaque bearer token.
     pub token: String,
@@ -30,6 +32,7 @@ pub struct LoginResponse {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PasswordChange {
     #[oai(write_only)]
     pub current_password: String,

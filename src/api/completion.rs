@@ -17,6 +17,7 @@ pub struct CompletionApi {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct LastReminderOut {
     pub kind: String,
     /// pending, sending, sent, skipped, cancelled or failed.
@@ -26,6 +27,7 @@ pub struct LastReminderOut {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CellOut {
     pub visit: String,
     /// upcoming, open, late, completed, missed or not_applicable.
@@ -42,6 +44,7 @@ pub struct CellOut {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct RowOut {
     pub study_id: String,
     pub site: String,
@@ -50,6 +53,7 @@ pub struct RowOut {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CountOut {
     pub visit: String,
     /// Completed + missed + late (windows that have closed, or completed early).
@@ -64,6 +68,7 @@ pub struct CountOut {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CompletionOut {
     pub participants: Vec<RowOut>,
     pub counts: Vec<CountOut>,

@@ -27,17 +27,38 @@ pub struct EntryApi {
     pub app: Arc<App>,
 }
 
+/// How staff enter answers on the participant's behalf.
+#[derive(Debug, Clone, Copy, poem_openapi::Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum EntryMode {
+    /// During a teleconsultation, asking the participant.
+    Interviewer,
+    /// Transcribed from a paper questionnaire.
+    Paper,
+}
+
+impl EntryMode {
+    fn as_str(self) -> &'static str {
+        match self {
+            EntryMode::Interviewer => "interviewer",
+            EntryMode::Paper => "paper",
+        }
+    }
+}
+
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct StaffDraftIn {
     /// interviewer (teleconsultation) or paper.
-    pub mode: String,
+    pub mode: EntryMode,
     pub answers: Vec<AnswerIn>,
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct StaffSubmitIn {
     /// interviewer (teleconsultation) or paper.
-    pub mode: String,
+    pub mode: EntryMode,
     #[oai(default)]
     pub answers: Vec<AnswerIn>,
     /// Paper: the day the participant filled it in (YYYY-MM-DD).
@@ -47,6 +68,7 @@ pub struct StaffSubmitIn {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct MissedIn {
     /// too_ill, hospitalised, declined, unable_vision, unable_cognition, unable_language,
     /// technical_problem, administrative_failure, deceased or other.
@@ -56,6 +78,7 @@ pub struct MissedIn {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AmendIn {
     /// participant_request (required to change self-reported answers) or transcription_error.
     pub basis: String,
@@ -65,6 +88,7 @@ pub struct AmendIn {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct StaffAnswerOut {
     pub item: String,
     pub lesion: Option<String>,
@@ -76,6 +100,7 @@ pub struct StaffAnswerOut {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ResponseOut {
     pub id: String,
     pub visit: String,
@@ -96,17 +121,20 @@ pub struct ResponseOut {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Done {
     pub ok: bool,
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct DoseIn {
     /// Oral morphine equivalent, mg/day.
     pub omed_mg_per_day: f64,
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PainPointOut {
     pub visit: String,
     /// Worst pain 0–10.
@@ -121,6 +149,7 @@ pub struct PainPointOut {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct LesionPainOut {
     pub lesion: String,
     pub label: String,
@@ -130,6 +159,7 @@ pub struct LesionPainOut {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PainFlagOut {
     pub study_id: String,
     pub site: String,
@@ -137,16 +167,19 @@ pub struct PainFlagOut {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct QueryIn {
     pub text: String,
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CloseQueryIn {
     pub note: String,
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct QueryOut {
     pub id: String,
     pub text: String,
@@ -209,7 +242,9 @@ impl EntryApi {
         study_id: Path<String>,
         visit: Path<String>,
         key: Path<String>,
-        #[oai(name = "If-Match")] if_match: Header<Option<String>>,
+        #[oai(name = "If-Match", validator(pattern = r#"^(W/)?"?[0-9]{1,9}"?$"#))] if_match: Header<
+            Option<String>,
+        >,
         body: Json<StaffDraftIn>,
     ) -> Result<DraftResponse, ApiError> {
         let actor = token.actor(&self.app).await?;
@@ -219,7 +254,7 @@ impl EntryApi {
             &self.app,
             &actor,
             &study_id,
-            &b.mode,
+            b.mode.as_str(),
             &visit,
             &key,
             rev,
@@ -256,7 +291,8 @@ impl EntryApi {
         study_id: Path<String>,
         visit: Path<String>,
         key: Path<String>,
-        #[oai(name = "Idempotency-Key")] idempotency_key: Header<String>,
+        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 200))]
+        idempotency_key: Header<String>,
         body: Json<StaffSubmitIn>,
     ) -> Result<Json<SubmittedOut>, ApiError> {
         let actor = token.actor(&self.app).await?;
@@ -270,7 +306,7 @@ impl EntryApi {
             &self.app,
             &actor,
             &study_id,
-            &b.mode,
+            b.mode.as_str(),
             Submission {
                 visit: visit.0,
                 key: key.0,

@@ -9,6 +9,7 @@ use crate::error::Error;
 
 /// Every error the API returns.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ErrorBody {
     /// Stable machine-readable code, e.g. `invalid_credentials`.
     pub code: String,
@@ -45,6 +46,9 @@ pub enum ApiError {
     /// The request body is larger than the configured limit.
     #[oai(status = 413)]
     PayloadTooLarge(Json<ErrorBody>),
+    /// The body is not JSON (`Content-Type: application/json` is required).
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorBody>),
     /// The request is well-formed but a value is not acceptable; `message` names the field.
     #[oai(status = 422)]
     Unprocessable(Json<ErrorBody>),
@@ -139,4 +143,63 @@ pub async fn json_errors(err: poem::Error) -> Response {
     let mut resp = ErrorBody::new(code_for(status), message).into_response();
     resp.set_status(status);
     resp
+}
+
+/// The methods each documented path answers, read from the OpenAPI document, so that a 405 can
+/// say which are allowed (`Allow`, RFC 9110).
+#[derive(Debug, Default)]
+pub struct AllowTable {
+    paths: Vec<(Vec<String>, String)>,
+}
+
+impl AllowTable {
+    /// `spec`: the OpenAPI JSON; `prefix`: where the API is mounted (`/api`).
+    pub fn from_spec(spec: &str, prefix: &str) -> Self {
+        let doc: serde_json::Value = serde_json::from_str(spec).unwrap_or_default();
+        let mut paths = Vec::new();
+        if let Some(map) = doc.get("paths").and_then(|p| p.as_object()) {
+            for (path, ops) in map {
+                let mut methods: Vec<String> = ops
+                    .as_object()
+                    .map(|o| o.keys().map(|m| m.to_ascii_uppercase()).collect())
+                    .unwrap_or_default();
+                methods.sort();
+                let full = format!("{prefix}{path}");
+                let segments = full.split('/').map(String::from).collect();
+                paths.push((segments, methods.join(", ")));
+            }
+        }
+        Self { paths }
+    }
+
+    /// The Allow value for a request path, when it is a documented path.
+    pub fn allow(&self, path: &str) -> Option<&str> {
+        let segs: Vec<&str> = path.split('/').collect();
+        self.paths
+            .iter()
+            .find(|(tpl, _)| {
+                tpl.len() == segs.len()
+                    && tpl
+                        .iter()
+                        .zip(&segs)
+                        .all(|(t, s)| (t.starts_with('{') && !s.is_empty()) || t == s)
+            })
+            .map(|(_, m)| m.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allow_names_the_methods_of_the_matching_path() {
+        let spec =
+            r#"{"paths": {"/v1/users": {"get": {}, "post": {}}, "/v1/users/{id}": {"get": {}}}}"#;
+        let t = AllowTable::from_spec(spec, "/api");
+        assert_eq!(t.allow("/api/v1/users"), Some("GET, POST"));
+        assert_eq!(t.allow("/api/v1/users/42"), Some("GET"));
+        assert_eq!(t.allow("/api/v1/nope"), None);
+        assert_eq!(t.allow("/api/v1/users/"), None);
+    }
 }

@@ -43,12 +43,14 @@ pub struct MeApi {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PinIn {
     /// 4–8 digits; omit to have one generated (shown once).
     pub pin: Option<String>,
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AccessLinkOut {
     /// The personal link, shown once. Issuing a new one revokes this one.
     pub url: String,
@@ -61,24 +63,28 @@ pub struct AccessLinkOut {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PinOut {
     /// The generated PIN (absent when you chose it).
     pub pin: Option<String>,
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ParticipantLoginIn {
     pub link_token: String,
     pub pin: String,
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ParticipantLoginOut {
     pub token: String,
     pub expires_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct TaskQuestionnaire {
     pub key: String,
     pub version: String,
@@ -87,6 +93,7 @@ pub struct TaskQuestionnaire {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct TaskOut {
     pub visit: String,
     /// The visit's label in the participant's language.
@@ -101,6 +108,7 @@ pub struct TaskOut {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct MyLesionOut {
     pub id: String,
     /// The plain-language label in the response's language.
@@ -108,6 +116,7 @@ pub struct MyLesionOut {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct DraftOut {
     pub response_id: String,
     /// draft, completed or amended.
@@ -118,6 +127,7 @@ pub struct DraftOut {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AnswerOut {
     pub item: String,
     pub value: Value,
@@ -125,6 +135,7 @@ pub struct AnswerOut {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct MyQuestionnaireOut {
     pub visit: String,
     pub key: String,
@@ -144,6 +155,7 @@ pub struct MyQuestionnaireOut {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct DraftIn {
     pub answers: Vec<AnswerIn>,
 }
@@ -156,15 +168,18 @@ pub enum DraftResponse {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct SubmitIn {
     /// Final answers merged into the draft before submitting (optional).
     #[oai(default)]
     pub answers: Vec<AnswerIn>,
     /// The device's offset from UTC in minutes at submission (e.g. 60 in winter in Belgium).
+    #[oai(validator(minimum(value = "-840"), maximum(value = "840")))]
     pub client_utc_offset_minutes: Option<i32>,
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct SubmittedOut {
     pub response_id: String,
     pub status: String,
@@ -387,7 +402,9 @@ impl MeApi {
         token: ParticipantToken,
         visit: Path<String>,
         key: Path<String>,
-        #[oai(name = "If-Match")] if_match: Header<Option<String>>,
+        #[oai(name = "If-Match", validator(pattern = r#"^(W/)?"?[0-9]{1,9}"?$"#))] if_match: Header<
+            Option<String>,
+        >,
         body: Json<DraftIn>,
     ) -> Result<DraftResponse, ApiError> {
         let pa = token.actor(&self.app).await?;
@@ -421,7 +438,8 @@ impl MeApi {
         token: ParticipantToken,
         visit: Path<String>,
         key: Path<String>,
-        #[oai(name = "Idempotency-Key")] idempotency_key: Header<String>,
+        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 200))]
+        idempotency_key: Header<String>,
         body: Json<SubmitIn>,
     ) -> Result<Json<SubmittedOut>, ApiError> {
         let pa = token.actor(&self.app).await?;

@@ -29,6 +29,7 @@ pub struct ParticipantsApi {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ParticipantIn {
     /// Pseudonymous study id, e.g. HERMES-ZAS-001 (the study's pattern, for this site).
     pub study_id: String,
@@ -48,6 +49,7 @@ pub struct ParticipantIn {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct EventOut {
     pub id: String,
     /// randomization, sse, pro_discontinued, withdrawal or death.
@@ -86,6 +88,7 @@ fn event_out(e: EventRow) -> EventOut {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ParticipantOut {
     pub study_id: String,
     pub site: String,
@@ -126,6 +129,7 @@ impl From<ParticipantView> for ParticipantOut {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct EventIn {
     /// randomization, sse, pro_discontinued, withdrawal or death.
     #[oai(rename = "type")]
@@ -140,6 +144,7 @@ pub struct EventIn {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CorrectionIn {
     /// The corrected date (YYYY-MM-DD).
     pub date: Option<String>,
@@ -150,6 +155,7 @@ pub struct CorrectionIn {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct LesionIn {
     /// A code from GET /api/v1/lesion-locations.
     pub location: String,
@@ -165,6 +171,7 @@ pub struct LesionIn {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct LesionPatch {
     pub location: Option<String>,
     pub side: Option<String>,
@@ -178,6 +185,7 @@ pub struct LesionPatch {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct LesionOut {
     pub id: String,
     pub location: String,
@@ -205,6 +213,7 @@ fn lesion_out(l: LesionRow) -> LesionOut {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct VisitOut {
     pub code: String,
     pub labels: BTreeMap<String, String>,
@@ -246,6 +255,7 @@ fn visit_out(app: &App, v: VisitView) -> VisitOut {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct LocationOut {
     pub code: String,
     pub labels: BTreeMap<String, String>,

@@ -52,6 +52,7 @@ impl OptionalAuth {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct QuestionnaireSummary {
     pub key: String,
     pub version: String,
@@ -70,18 +71,21 @@ pub struct QuestionnaireSummary {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ChoiceOut {
     pub code: i64,
     pub text: Option<String>,
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AnchorsOut {
     pub min: Option<String>,
     pub max: Option<String>,
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ConditionOut {
     pub item: String,
     #[oai(rename = "in")]
@@ -89,6 +93,7 @@ pub struct ConditionOut {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ItemOut {
     pub id: String,
     /// single_choice, nrs, integer, yes_no, date, text, or group.
@@ -98,7 +103,7 @@ pub struct ItemOut {
     /// The recall-period header shown above this item.
     pub recall: Option<String>,
     pub required: bool,
-    #[oai(skip_serializing_if_is_empty)]
+    #[oai(default, skip_serializing_if_is_empty)]
     pub options: Vec<ChoiceOut>,
     pub min: Option<i64>,
     pub max: Option<i64>,
@@ -111,11 +116,12 @@ pub struct ItemOut {
     pub lesion: Option<String>,
     /// …and its plain-language label.
     pub lesion_label: Option<String>,
-    #[oai(skip_serializing_if_is_empty)]
+    #[oai(default, skip_serializing_if_is_empty)]
     pub items: Vec<ItemOut>,
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct LicenseOut {
     pub holder: String,
     /// open or licensed: the wording of the instrument itself.
@@ -123,6 +129,7 @@ pub struct LicenseOut {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct QuestionnaireOut {
     pub key: String,
     pub version: String,
@@ -162,12 +169,14 @@ pub enum FhirResponse {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AnswersIn {
     /// `[{"item", "value", "lesion"}]`; `value` null means left blank.
     pub answers: Vec<AnswerIn>,
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AnswerIn {
     pub item: String,
     /// Integer code, number, text, "YYYY-MM-DD", or null (left blank).
@@ -188,6 +197,7 @@ pub(crate) fn to_answers(list: Vec<AnswerIn>) -> Vec<Answer> {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ScaleOut {
     pub code: String,
     pub label: String,
@@ -202,6 +212,7 @@ pub struct ScaleOut {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ScoresOut {
     pub questionnaire: String,
     pub version: String,

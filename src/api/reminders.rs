@@ -17,6 +17,7 @@ pub struct RemindersApi {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ReminderOut {
     pub id: String,
     pub study_id: String,

@@ -12,6 +12,7 @@ pub struct SitesApi {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct SiteOut {
     pub code: String,
     pub name: String,

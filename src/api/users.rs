@@ -14,6 +14,7 @@ pub struct UsersApi {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct UserOut {
     pub id: Uuid,
     pub email: String,
@@ -41,6 +42,7 @@ impl From<users::StaffUser> for UserOut {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct NewUserIn {
     pub email: String,
     /// Initial password (at least 12 characters); the user must change it at first login.
@@ -54,12 +56,14 @@ pub struct NewUserIn {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ReasonIn {
     /// Why; kept in the audit trail.
     pub reason: String,
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct OneTimePassword {
     /// Shown once. The user must change it at first login.
     pub password: String,

@@ -772,7 +772,10 @@ async fn staff_entry_missed_visits_amendments_and_exports() {
         json!({"mode": "telepathy", "answers": []}),
     )
     .await;
-    assert_eq!(bad_mode.status(), 422);
+    // The mode is an enum in the OpenAPI document: a schema violation, answered 400.
+    assert_eq!(bad_mode.status(), 400);
+    let body = bad_mode.text().await.unwrap_or_default();
+    assert!(body.contains("\"code\""), "{body}");
     let dm_entry = staff_submit(
         &app,
         &dm,
