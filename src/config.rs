@@ -88,6 +88,8 @@ pub struct Settings {
     pub audit_key: Option<Secret>,
     /// 32-byte key (64 hex characters) for personal data encrypted at rest.
     pub data_key: Option<Secret>,
+    /// 32-byte Ed25519 seed (64 hex characters) that signs investigator archives.
+    pub archive_key: Option<Secret>,
     /// Comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is trusted.
     #[serde(deserialize_with = "lenient_string")]
     pub trusted_proxies: String,
@@ -147,6 +149,7 @@ impl Default for Settings {
             log_format: LogFormat::Human,
             audit_key: None,
             data_key: None,
+            archive_key: None,
             trusted_proxies: String::new(),
             data_dir: PathBuf::from("data"),
             study_file: PathBuf::from("studies/hermes.toml"),

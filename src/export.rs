@@ -127,12 +127,11 @@ pub const ANSWER_COLUMNS: [&str; 16] = [
     "status",
 ];
 
-pub async fn answers_csv(
+pub async fn answers_csv_of(
     app: Arc<App>,
-    actor: &StaffActor,
+    people: Vec<ParticipantRow>,
     dialect: Dialect,
 ) -> Result<ByteStream> {
-    let people = scope(&app, actor).await?;
     Ok(stream_rows(
         app,
         dialect,
@@ -211,8 +210,11 @@ pub const VISIT_COLUMNS: [&str; 11] = [
     "modes",
 ];
 
-pub async fn visits_csv(app: Arc<App>, actor: &StaffActor, dialect: Dialect) -> Result<ByteStream> {
-    let people = scope(&app, actor).await?;
+pub async fn visits_csv_of(
+    app: Arc<App>,
+    people: Vec<ParticipantRow>,
+    dialect: Dialect,
+) -> Result<ByteStream> {
     Ok(stream_rows(
         app,
         dialect,
@@ -279,8 +281,11 @@ pub const SCORE_COLUMNS: [&str; 13] = [
     "items_used",
 ];
 
-pub async fn scores_csv(app: Arc<App>, actor: &StaffActor, dialect: Dialect) -> Result<ByteStream> {
-    let people = scope(&app, actor).await?;
+pub async fn scores_csv_of(
+    app: Arc<App>,
+    people: Vec<ParticipantRow>,
+    dialect: Dialect,
+) -> Result<ByteStream> {
     Ok(stream_rows(
         app,
         dialect,
@@ -521,8 +526,7 @@ pub fn dictionary_csv(app: &App, dialect: Dialect) -> Bytes {
 }
 
 /// One FHIR R4 QuestionnaireResponse per response, one JSON object per line.
-pub async fn fhir_ndjson(app: Arc<App>, actor: &StaffActor) -> Result<ByteStream> {
-    let people = scope(&app, actor).await?;
+pub async fn fhir_ndjson_of(app: Arc<App>, people: Vec<ParticipantRow>) -> Result<ByteStream> {
     let body = stream::iter(people).then(move |p| {
         let app = app.clone();
         async move {
@@ -631,4 +635,28 @@ fn questionnaire_response(
         q["source"] = subject;
     }
     q
+}
+
+pub async fn answers_csv(
+    app: Arc<App>,
+    actor: &StaffActor,
+    dialect: Dialect,
+) -> Result<ByteStream> {
+    let people = scope(&app, actor).await?;
+    answers_csv_of(app, people, dialect).await
+}
+
+pub async fn visits_csv(app: Arc<App>, actor: &StaffActor, dialect: Dialect) -> Result<ByteStream> {
+    let people = scope(&app, actor).await?;
+    visits_csv_of(app, people, dialect).await
+}
+
+pub async fn scores_csv(app: Arc<App>, actor: &StaffActor, dialect: Dialect) -> Result<ByteStream> {
+    let people = scope(&app, actor).await?;
+    scores_csv_of(app, people, dialect).await
+}
+
+pub async fn fhir_ndjson(app: Arc<App>, actor: &StaffActor) -> Result<ByteStream> {
+    let people = scope(&app, actor).await?;
+    fhir_ndjson_of(app, people).await
 }

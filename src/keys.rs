@@ -49,6 +49,8 @@ impl std::fmt::Debug for Key {
 pub struct Keys {
     pub audit: Key,
     pub data: Key,
+    /// The Ed25519 seed that signs investigator archives.
+    pub archive: Key,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +82,12 @@ impl Keys {
                 settings.data_key.as_ref(),
                 settings,
                 "data.key",
+            )?,
+            archive: resolve_one(
+                "EPRO_ARCHIVE_KEY",
+                settings.archive_key.as_ref(),
+                settings,
+                "archive.key",
             )?,
         })
     }

@@ -5,6 +5,7 @@
 pub mod access;
 pub mod api;
 pub mod app;
+pub mod archive;
 pub mod audit;
 pub mod auth;
 pub mod clock;

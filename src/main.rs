@@ -60,6 +60,18 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// The investigator archive of a site: `epro archive --site ZAS [--out FILE]` writes one
+    /// signed file; `epro archive verify FILE` checks one offline.
+    Archive {
+        /// Site code whose archive to write.
+        #[arg(long)]
+        site: Option<String>,
+        /// Output file (default: epro-archive-<site>-<UTC time>.tar in the current folder).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+        #[command(subcommand)]
+        command: Option<ArchiveCommand>,
+    },
     /// The tamper-evident audit trail.
     Audit {
         #[command(subcommand)]
@@ -150,6 +162,21 @@ enum ScheduleCommand {
         #[arg(long)]
         at: Option<String>,
     },
+}
+
+#[derive(Subcommand)]
+enum ArchiveCommand {
+    /// Check an archive offline: the manifest's Ed25519 signature, every file's sha256, nothing
+    /// added. Names the first file that does not match.
+    Verify {
+        file: std::path::PathBuf,
+        /// The signer's public key (hex), e.g. from `epro archive public-key`; without it the key
+        /// in the manifest is used and printed.
+        #[arg(long)]
+        public_key: Option<String>,
+    },
+    /// Print this deployment's archive public key (hex), for sites to check archives with.
+    PublicKey,
 }
 
 #[derive(Subcommand)]
@@ -297,6 +324,66 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 .map_err(|e| e.to_string())?;
             println!("created {} account {}", user.role, user.id);
             println!("one-time password (shown once; must be changed at first login): {password}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Archive {
+            command: Some(ArchiveCommand::Verify { file, public_key }),
+            ..
+        } => {
+            let bytes = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            match epro::archive::verify(&bytes, public_key.as_deref()) {
+                Ok(v) => {
+                    println!(
+                        "OK: {} — site {} of {}, made {}, {} files, signed by {}",
+                        file.display(),
+                        v.manifest.site,
+                        v.manifest.study,
+                        v.manifest.created_at.to_rfc3339(),
+                        v.manifest.files.len(),
+                        v.manifest.public_key
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    println!("FAILED: {}: {e}", file.display());
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        Command::Archive {
+            command: Some(ArchiveCommand::PublicKey),
+            ..
+        } => {
+            let keys = Keys::resolve(&settings).map_err(|e| e.to_string())?;
+            let key = ed25519_dalek::SigningKey::from_bytes(keys.archive.bytes());
+            println!("{}", hex::encode(key.verifying_key().as_bytes()));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Archive {
+            command: None,
+            site,
+            out,
+        } => {
+            let site = site.ok_or("give --site CODE (or: epro archive verify FILE)")?;
+            let app = startup::prepare(settings, clock)
+                .await
+                .map_err(|e| e.to_string())?;
+            let bytes = epro::archive::build(app.clone(), &site)
+                .await
+                .map_err(|e| e.to_string())?;
+            let out = out.unwrap_or_else(|| {
+                std::path::PathBuf::from(format!(
+                    "epro-archive-{site}-{}.tar",
+                    app.clock.now().format("%Y%m%dT%H%M%SZ")
+                ))
+            });
+            std::fs::write(&out, &bytes).map_err(|e| format!("{}: {e}", out.display()))?;
+            println!(
+                "wrote {} ({} bytes), signed by {}",
+                out.display(),
+                bytes.len(),
+                epro::archive::public_key_hex(&app)
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit {

@@ -33,6 +33,7 @@ pub fn routes() -> impl Endpoint {
         .at("/enrol", get(enrol_page).post(enrol_post))
         .at("/exports", get(exports_page))
         .at("/exports/:file", get(export_download))
+        .at("/archive/:site", get(archive_download))
         .at("/participants/:id", get(participant_page))
         .at("/participants/:id/:form", poem::post(participant_form))
         .at(
@@ -903,17 +904,49 @@ const EXPORTS: [&str; 6] = [
     "fhir.ndjson",
 ];
 
+/// The investigator archive of one site: one signed file (see `epro archive verify`).
+#[handler]
+async fn archive_download(
+    req: &Request,
+    Path(site): Path<String>,
+    Data(web): Data<&Arc<Web>>,
+    Data(app): Data<&Arc<App>>,
+) -> Response {
+    let (actor, page) = staff!(web, app, req);
+    match crate::archive::for_staff(app.clone(), &actor, &site).await {
+        Ok(bytes) => Response::builder()
+            .content_type("application/x-tar")
+            .header(
+                header::CONTENT_DISPOSITION,
+                format!(
+                    "attachment; filename=\"epro-archive-{site}-{}.tar\"",
+                    app.clock.now().format("%Y%m%dT%H%M%SZ")
+                ),
+            )
+            .body(bytes),
+        Err(e) => failed(web, &page, &e),
+    }
+}
+
 #[handler]
 async fn exports_page(
     req: &Request,
     Data(web): Data<&Arc<Web>>,
     Data(app): Data<&Arc<App>>,
 ) -> Response {
-    let (_actor, page) = staff!(web, app, req);
+    let (actor, page) = staff!(web, app, req);
+    let sites: Vec<String> = match auth::site_scope(&actor, None) {
+        Some(s) => s,
+        None => app.study.sites.iter().map(|s| s.code.clone()).collect(),
+    };
     web.render(
         "s_exports.html",
         &page,
-        context! { files => EXPORTS.to_vec() },
+        context! {
+            files => EXPORTS.to_vec(),
+            sites => sites,
+            public_key => crate::archive::public_key_hex(app),
+        },
     )
 }
 

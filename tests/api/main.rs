@@ -2,6 +2,7 @@
 //! server and a real database (SQLite by default, PostgreSQL with EPRO_TEST_DATABASE_URL).
 
 mod answering;
+mod archive;
 mod audit;
 mod auth;
 mod health;
