@@ -198,7 +198,7 @@ mod tests {
         let doc = doc
             .split("## Endpoint × actor matrix")
             .next()
-            .unwrap_or(&doc);
+            .unwrap_or(doc);
         for line in doc.lines().map(str::trim).filter(|l| l.starts_with('|')) {
             let cells: Vec<String> = line
                 .trim_matches('|')
