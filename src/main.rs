@@ -72,6 +72,13 @@ enum Command {
         #[command(subcommand)]
         command: Option<ArchiveCommand>,
     },
+    /// A consistent backup while the server runs. SQLite: one database file (VACUUM INTO);
+    /// PostgreSQL: pg_dump's custom format (pg_dump must be installed). See docs/operations.md.
+    Backup {
+        /// Output file (must not exist).
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
     /// The tamper-evident audit trail.
     Audit {
         #[command(subcommand)]
@@ -384,6 +391,31 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 bytes.len(),
                 epro::archive::public_key_hex(&app)
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Backup { out } => {
+            if out.exists() {
+                return Err(format!("{} exists; choose a new file", out.display()));
+            }
+            if settings.database_url.starts_with("postgres") {
+                let status = std::process::Command::new("pg_dump")
+                    .args(["--format=custom", "--no-owner", "--file"])
+                    .arg(&out)
+                    .arg(&settings.database_url)
+                    .status()
+                    .map_err(|e| format!("pg_dump could not be started ({e}); install the PostgreSQL client tools"))?;
+                if !status.success() {
+                    return Err(format!("pg_dump failed ({status})"));
+                }
+            } else {
+                let db = store::connect(&settings.database_url)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                store::backup_sqlite(&db, &out)
+                    .await
+                    .map_err(|e| format!("backup failed: {e}"))?;
+            }
+            println!("wrote {}", out.display());
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit {

@@ -163,3 +163,15 @@ pub async fn begin_write(db: &Db) -> Result<DatabaseTransaction, DbErr> {
 pub fn is_postgres(db: &DatabaseConnection) -> bool {
     db.get_database_backend() == DbBackend::Postgres
 }
+
+/// A consistent copy of a SQLite database in one file (`VACUUM INTO`), taken while the server
+/// runs. The target must not exist.
+pub async fn backup_sqlite(db: &Db, target: &std::path::Path) -> Result<(), DbErr> {
+    let path = target.to_string_lossy().replace('\'', "''");
+    db.execute_raw(Statement::from_string(
+        DbBackend::Sqlite,
+        format!("VACUUM INTO '{path}'"),
+    ))
+    .await?;
+    Ok(())
+}

@@ -5,6 +5,7 @@ mod answering;
 mod archive;
 mod audit;
 mod auth;
+mod backup;
 mod health;
 mod helpers;
 mod pages;
