@@ -150,8 +150,14 @@ async fn visit_and_version(
     Ok((v, version))
 }
 
-async fn active_lesions(app: &App, p: &ParticipantRow) -> Result<Vec<LesionRef>> {
-    Ok(store::participants::lesions(&app.db, p.id)
+/// The participant's active lesions. Inside a write transaction pass the transaction: a second
+/// pool connection taken while holding the write lock can wait forever for connections held by
+/// requests queued behind that lock.
+async fn active_lesions<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    p: &ParticipantRow,
+) -> Result<Vec<LesionRef>> {
+    Ok(store::participants::lesions(db, p.id)
         .await?
         .into_iter()
         .filter(|l| l.active)
@@ -213,7 +219,11 @@ async fn expanded_of<'a>(
             r.questionnaire_version.clone(),
             serde_json::from_str(&r.lesions).unwrap_or_default(),
         ),
-        None => (p.language.clone(), version, active_lesions(app, &p).await?),
+        None => (
+            p.language.clone(),
+            version,
+            active_lesions(&app.db, &p).await?,
+        ),
     };
     let resolved =
         questionnaires::resolve(&app.library, key, &version, &lang, Reader::Authenticated)?;
@@ -302,7 +312,7 @@ async fn start_or_load(
         .wording
         .map(|w| w.sha256.clone())
         .unwrap_or_default();
-    let lesions = active_lesions(app, p).await?;
+    let lesions = active_lesions(txn, p).await?;
     let row = ResponseRow {
         id: Uuid::new_v4(),
         participant_id: p.id,

@@ -269,3 +269,75 @@ pub fn run_cli(settings: &Settings, cwd: &std::path::Path, args: &[&str]) -> Out
     }
     cmd.args(args).output().expect("run epro")
 }
+
+/// `epro serve` as a child process (the real binary, the real clock) on `settings`' database and
+/// keys, listening on `port`; `extra` adds or overrides environment variables. For tests that
+/// kill the server.
+pub fn serve_binary(
+    settings: &Settings,
+    cwd: &std::path::Path,
+    port: u16,
+    extra: &[(&str, String)],
+) -> std::process::Child {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_epro"));
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("EPRO_")) {
+        cmd.env_remove(k);
+    }
+    let key = |k: &Option<Secret>| {
+        k.as_ref()
+            .map(|k| k.expose().to_string())
+            .unwrap_or_default()
+    };
+    cmd.current_dir(cwd)
+        .env("EPRO_DATABASE_URL", &settings.database_url)
+        .env("EPRO_STUDY_FILE", &settings.study_file)
+        .env("EPRO_QUESTIONNAIRES_DIR", &settings.questionnaires_dir)
+        .env("EPRO_DATA_DIR", &settings.data_dir)
+        .env("EPRO_AUDIT_KEY", key(&settings.audit_key))
+        .env("EPRO_DATA_KEY", key(&settings.data_key))
+        .env("EPRO_LISTEN", format!("127.0.0.1:{port}"))
+        .env("EPRO_BOOTSTRAP_ADMIN_EMAIL", ADMIN_EMAIL)
+        .env("EPRO_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("EPRO_REMINDER_INTERVAL_SECONDS", "0")
+        .env("RUST_LOG", "warn")
+        .env("EPRO_LOG_FORMAT", "json");
+    // Warnings and errors go to epro-serve.log in `cwd`, for the test's failure message.
+    let log = || {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(cwd.join("epro-serve.log"))
+            .map(std::process::Stdio::from)
+            .unwrap_or_else(|_| std::process::Stdio::null())
+    };
+    cmd.stdout(log()).stderr(log());
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    cmd.spawn().expect("epro serve")
+}
+
+/// Wait (against a deadline, on the real clock) until the child server answers /healthz.
+pub async fn wait_healthy(base: &str) -> bool {
+    let client = Client::new();
+    for _ in 0..600 {
+        if client
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    false
+}
+
+/// A free TCP port on loopback.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}

@@ -6,6 +6,7 @@ mod archive;
 mod audit;
 mod auth;
 mod backup;
+mod crash;
 mod health;
 mod helpers;
 mod pages;

@@ -808,70 +808,25 @@ async fn sigkill_of_the_server_mid_batch_then_restart_loses_no_reminder() {
     settings.study_file = study;
     let http_port = SmtpServer::free_port();
     let spawn_server = || {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_epro"));
-        for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("EPRO_")) {
-            cmd.env_remove(k);
-        }
-        cmd.current_dir(dir.path())
-            .env("EPRO_DATABASE_URL", &settings.database_url)
-            .env("EPRO_STUDY_FILE", &settings.study_file)
-            .env("EPRO_QUESTIONNAIRES_DIR", &settings.questionnaires_dir)
-            .env("EPRO_DATA_DIR", &settings.data_dir)
-            .env(
-                "EPRO_AUDIT_KEY",
-                settings
-                    .audit_key
-                    .as_ref()
-                    .map(|k| k.expose().to_string())
-                    .unwrap_or_default(),
-            )
-            .env(
-                "EPRO_DATA_KEY",
-                settings
-                    .data_key
-                    .as_ref()
-                    .map(|k| k.expose().to_string())
-                    .unwrap_or_default(),
-            )
-            .env("EPRO_LISTEN", format!("127.0.0.1:{http_port}"))
-            .env("EPRO_BOOTSTRAP_ADMIN_EMAIL", crate::helpers::ADMIN_EMAIL)
-            .env(
-                "EPRO_BOOTSTRAP_ADMIN_PASSWORD",
-                crate::helpers::ADMIN_PASSWORD,
-            )
-            .env("EPRO_MAIL_TRANSPORT", "smtp")
-            .env("EPRO_SMTP_HOST", "127.0.0.1")
-            .env("EPRO_SMTP_PORT", port.to_string())
-            .env("EPRO_SMTP_TLS", "none")
-            .env("EPRO_SMTP_TIMEOUT_SECONDS", "60")
-            .env("EPRO_REMINDER_INTERVAL_SECONDS", "1")
-            .env("EPRO_REMINDER_STALE_SECONDS", "1")
-            .env("RUST_LOG", "off")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("epro serve")
+        crate::helpers::serve_binary(
+            &settings,
+            dir.path(),
+            http_port,
+            &[
+                ("EPRO_MAIL_TRANSPORT", "smtp".into()),
+                ("EPRO_SMTP_HOST", "127.0.0.1".into()),
+                ("EPRO_SMTP_PORT", port.to_string()),
+                ("EPRO_SMTP_TLS", "none".into()),
+                ("EPRO_SMTP_TIMEOUT_SECONDS", "60".into()),
+                ("EPRO_REMINDER_INTERVAL_SECONDS", "1".into()),
+                ("EPRO_REMINDER_STALE_SECONDS", "1".into()),
+            ],
+        )
     };
     let mut child = spawn_server();
     let base = format!("http://127.0.0.1:{http_port}");
     let client = reqwest::Client::new();
-    let up = {
-        let (client, base) = (client.clone(), base.clone());
-        let mut ready = false;
-        for _ in 0..400 {
-            if client
-                .get(format!("{base}/healthz"))
-                .send()
-                .await
-                .is_ok_and(|r| r.status() == 200)
-            {
-                ready = true;
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        ready
-    };
+    let up = crate::helpers::wait_healthy(&base).await;
     assert!(up, "server up");
     let post = |path: &str, token: Option<&str>, body: Value| {
         let mut r = client.post(format!("{base}{path}")).json(&body);
