@@ -111,8 +111,14 @@ pub enum Verdict {
 
 /// Check the whole chain, page by page, against the key.
 pub async fn verify(db: &Db, key: &Key) -> Result<Verdict> {
+    verify_with_history(db, &[], key).await
+}
+
+/// Verify a chain that was handed over from `retired` keys (oldest first) to `key`.
+pub async fn verify_with_history(db: &Db, retired: &[Key], key: &Key) -> Result<Verdict> {
     const PAGE: u64 = 1000;
-    let mut verifier = Verifier::new(key.bytes());
+    let retired: Vec<&[u8]> = retired.iter().map(|k| k.bytes().as_slice()).collect();
+    let mut verifier = Verifier::with_history(&retired, key.bytes());
     let mut after = 0;
     loop {
         let page = store::audit::page(db, after, PAGE).await?;
@@ -136,4 +142,29 @@ pub async fn verify(db: &Db, key: &Key) -> Result<Verdict> {
 /// The current head (sequence number and hash), for external anchoring.
 pub async fn head(db: &Db) -> Result<(i64, String)> {
     Ok(store::audit::head(db).await?)
+}
+
+/// Hand the chain over to a new key: one event, hashed with the current key, names the new
+/// key's fingerprint. Every later event must be hashed with the new key (restart the servers
+/// with EPRO_AUDIT_KEY = the new key, and keep the old one in EPRO_AUDIT_KEYS_RETIRED to verify).
+pub async fn rotate_key(
+    db: &Db,
+    current: &Key,
+    new: &Key,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<()> {
+    use crate::domain::audit::{Actor, KEY_ROTATED, key_fingerprint};
+    let txn = store::begin_write(db).await?;
+    record(
+        &txn,
+        current,
+        at,
+        Entry::new(Actor::system(), KEY_ROTATED, "deployment").after(serde_json::json!({
+            "old_key": key_fingerprint(current.bytes()),
+            "new_key": key_fingerprint(new.bytes()),
+        })),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
 }

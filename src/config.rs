@@ -88,6 +88,9 @@ pub struct Settings {
     pub audit_key: Option<Secret>,
     /// 32-byte key (64 hex characters) for personal data encrypted at rest.
     pub data_key: Option<Secret>,
+    /// Audit keys used before EPRO_AUDIT_KEY (comma-separated hex, oldest first), for
+    /// `epro audit verify` across a key rotation.
+    pub audit_keys_retired: Option<Secret>,
     /// 32-byte Ed25519 seed (64 hex characters) that signs investigator archives.
     pub archive_key: Option<Secret>,
     /// Comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is trusted.
@@ -133,6 +136,9 @@ pub struct Settings {
     pub bootstrap_admin_password: Option<Secret>,
     /// Largest accepted request body, in bytes.
     pub body_limit_bytes: usize,
+    /// Bound on reading a request body and on producing the response (a slow client gets 408,
+    /// a request that takes longer 503; its transaction rolls back).
+    pub request_timeout_seconds: u64,
     /// Lifetime of a staff session token, in hours.
     pub session_hours: u32,
     /// Seconds that in-flight requests get to finish on SIGINT/SIGTERM.
@@ -150,6 +156,7 @@ impl Default for Settings {
             audit_key: None,
             data_key: None,
             archive_key: None,
+            audit_keys_retired: None,
             trusted_proxies: String::new(),
             data_dir: PathBuf::from("data"),
             study_file: PathBuf::from("studies/hermes.toml"),
@@ -171,6 +178,7 @@ impl Default for Settings {
             bootstrap_admin_email: "admin@example.org".into(),
             bootstrap_admin_password: None,
             body_limit_bytes: 1024 * 1024,
+            request_timeout_seconds: 30,
             session_hours: 12,
             shutdown_grace_seconds: 10,
         }
@@ -209,6 +217,11 @@ impl Settings {
         if self.body_limit_bytes < 1024 {
             return Err(ConfigError::Invalid(
                 "EPRO_BODY_LIMIT_BYTES must be at least 1024".into(),
+            ));
+        }
+        if self.request_timeout_seconds == 0 {
+            return Err(ConfigError::Invalid(
+                "EPRO_REQUEST_TIMEOUT_SECONDS must be at least 1".into(),
             ));
         }
         if self.session_hours == 0 {

@@ -72,6 +72,16 @@ enum Command {
         #[command(subcommand)]
         command: Option<ArchiveCommand>,
     },
+    /// Participants' personal data.
+    Participants {
+        #[command(subcommand)]
+        command: ParticipantsCommand,
+    },
+    /// Key rotation.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// A consistent backup while the server runs. SQLite: one database file (VACUUM INTO);
     /// PostgreSQL: pg_dump's custom format (pg_dump must be installed). See docs/operations.md.
     Backup {
@@ -184,6 +194,32 @@ enum ArchiveCommand {
     },
     /// Print this deployment's archive public key (hex), for sites to check archives with.
     PublicKey,
+}
+
+#[derive(Subcommand)]
+enum ParticipantsCommand {
+    /// End of the trial: erase every participant's email and phone number (audited, without
+    /// the values). Reminders can no longer be sent.
+    PurgeContactData {
+        /// Why (recorded in the audit trail).
+        #[arg(long)]
+        reason: String,
+        /// Confirm: nothing is erased without it.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Re-encrypt all contact details from EPRO_DATA_KEY to EPRO_NEW_DATA_KEY (set in the
+    /// environment, never on the command line), in one transaction; then restart with
+    /// EPRO_DATA_KEY set to the new key. See docs/operations.md.
+    RotateDataKey,
+    /// Hand the audit chain over to EPRO_NEW_AUDIT_KEY: one event, hashed with the current key,
+    /// names the new key. Then restart with EPRO_AUDIT_KEY = the new key and verify with
+    /// EPRO_AUDIT_KEYS_RETIRED = the old one. See docs/operations.md.
+    RotateAuditKey,
 }
 
 #[derive(Subcommand)]
@@ -393,6 +429,67 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Participants {
+            command: ParticipantsCommand::PurgeContactData { reason, yes },
+        } => {
+            if !yes {
+                return Err(
+                    "this erases every participant's email and phone number for good; \
+                            add --yes to confirm"
+                        .into(),
+                );
+            }
+            let app = startup::prepare(settings, clock)
+                .await
+                .map_err(|e| e.to_string())?;
+            let n = epro::participants::purge_contact_data(&app, &reason)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("erased the contact details of {n} participants");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Keys {
+            command: KeysCommand::RotateDataKey,
+        } => {
+            let new = std::env::var("EPRO_NEW_DATA_KEY")
+                .map_err(|_| "set EPRO_NEW_DATA_KEY (64 hex characters) to the new key")?;
+            let new =
+                epro::keys::Key::parse_hex("EPRO_NEW_DATA_KEY", &new).map_err(|e| e.to_string())?;
+            let app = startup::prepare(settings, clock)
+                .await
+                .map_err(|e| e.to_string())?;
+            let n = epro::participants::rotate_data_key(&app, &new)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "re-encrypted the contact details of {n} participants; now set EPRO_DATA_KEY to \
+                 the new key and restart every instance"
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Keys {
+            command: KeysCommand::RotateAuditKey,
+        } => {
+            let new = std::env::var("EPRO_NEW_AUDIT_KEY")
+                .map_err(|_| "set EPRO_NEW_AUDIT_KEY (64 hex characters) to the new key")?;
+            let new = epro::keys::Key::parse_hex("EPRO_NEW_AUDIT_KEY", &new)
+                .map_err(|e| e.to_string())?;
+            let keys = Keys::resolve(&settings).map_err(|e| e.to_string())?;
+            if new.bytes() == keys.audit.bytes() {
+                return Err("EPRO_NEW_AUDIT_KEY is the same as EPRO_AUDIT_KEY".into());
+            }
+            let db = store::connect(&settings.database_url)
+                .await
+                .map_err(|e| e.to_string())?;
+            audit::rotate_key(&db, &keys.audit, &new, epro::clock::Clock::now(&*clock))
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "the audit chain now expects EPRO_AUDIT_KEY = the new key: restart every instance \
+                 with it, and set EPRO_AUDIT_KEYS_RETIRED to the old key for epro audit verify"
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Backup { out } => {
             if out.exists() {
                 return Err(format!("{} exists; choose a new file", out.display()));
@@ -425,7 +522,21 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             let db = store::connect(&settings.database_url)
                 .await
                 .map_err(|e| e.to_string())?;
-            match audit::verify(&db, &keys.audit)
+            let retired = settings
+                .audit_keys_retired
+                .as_ref()
+                .map(|s| {
+                    s.expose()
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|k| !k.is_empty())
+                        .map(|k| epro::keys::Key::parse_hex("EPRO_AUDIT_KEYS_RETIRED", k))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .transpose()
+                .map_err(|e| e.to_string())?
+                .unwrap_or_default();
+            match audit::verify_with_history(&db, &retired, &keys.audit)
                 .await
                 .map_err(|e| e.to_string())?
             {

@@ -155,6 +155,7 @@ pub fn routes(app: Arc<App>) -> impl Endpoint {
     let allow = Arc::new(api::error::AllowTable::from_spec(&service.spec(), "/api"));
     let docs = service.swagger_ui();
     let limit = app.settings.body_limit_bytes;
+    let timeout = Duration::from_secs(app.settings.request_timeout_seconds);
     let route = Route::new()
         .at("/healthz", api::health::healthz)
         .at("/readyz", api::health::readyz)
@@ -168,7 +169,7 @@ pub fn routes(app: Arc<App>) -> impl Endpoint {
     };
     route
         .data(app)
-        .around(move |ep, req| body_limit(ep, req, limit))
+        .around(move |ep, req| body_limit(ep, req, limit, timeout))
         .around(move |ep, req| allow_methods(ep, req, allow.clone()))
         .catch_all_error(json_errors)
         .around(log_request)
@@ -177,10 +178,14 @@ pub fn routes(app: Arc<App>) -> impl Endpoint {
 }
 
 /// Refuse bodies over the limit, whether announced by Content-Length or streamed.
+/// Bodies larger than the limit are refused before they are read; reading one takes at most
+/// `timeout` (408 for a client that trickles), and so does producing the response (503; the
+/// request's transaction is dropped, so it rolls back).
 async fn body_limit<E: Endpoint>(
     ep: Arc<E>,
     mut req: Request,
     limit: usize,
+    timeout: Duration,
 ) -> poem::Result<Response> {
     let too_large = || poem::Error::from_status(StatusCode::PAYLOAD_TOO_LARGE);
     let declared = req
@@ -190,15 +195,20 @@ async fn body_limit<E: Endpoint>(
         return Err(too_large());
     }
     let body = req.take_body();
-    let bytes = body
-        .into_bytes_limit(limit)
+    let bytes = tokio::time::timeout(timeout, body.into_bytes_limit(limit))
         .await
+        .map_err(|_| poem::Error::from_status(StatusCode::REQUEST_TIMEOUT))?
         .map_err(|_| too_large())?;
     req.set_body(Body::from_bytes(bytes));
-    Ok(ep.call(req).await?.into_response())
+    match tokio::time::timeout(timeout, ep.call(req)).await {
+        Ok(r) => Ok(r?.into_response()),
+        Err(_) => {
+            tracing::warn!(seconds = timeout.as_secs(), "request timed out");
+            Err(poem::Error::from_status(StatusCode::SERVICE_UNAVAILABLE))
+        }
+    }
 }
 
-/// One log line per request: method, path (never the query: it may carry tokens), status, time.
 /// A 405 says which methods the path allows.
 async fn allow_methods<E: Endpoint>(
     ep: Arc<E>,

@@ -43,6 +43,9 @@ pub enum ApiError {
     /// The request conflicts with the current state.
     #[oai(status = 409)]
     Conflict(Json<ErrorBody>),
+    /// The request body arrived too slowly (EPRO_REQUEST_TIMEOUT_SECONDS).
+    #[oai(status = 408)]
+    RequestTimeout(Json<ErrorBody>),
     /// The request body is larger than the configured limit.
     #[oai(status = 413)]
     PayloadTooLarge(Json<ErrorBody>),
@@ -58,6 +61,9 @@ pub enum ApiError {
     /// Something failed on the server; the request id in the logs has the details.
     #[oai(status = 500)]
     Internal(Json<ErrorBody>),
+    /// The request took longer than EPRO_REQUEST_TIMEOUT_SECONDS and was not completed.
+    #[oai(status = 503)]
+    Timeout(Json<ErrorBody>),
 }
 
 impl From<Error> for ApiError {
@@ -117,7 +123,8 @@ fn code_for(status: StatusCode) -> &'static str {
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
         StatusCode::UNPROCESSABLE_ENTITY => "invalid_input",
         StatusCode::TOO_MANY_REQUESTS => "too_many_requests",
-        StatusCode::REQUEST_TIMEOUT => "timeout",
+        StatusCode::REQUEST_TIMEOUT => "request_timeout",
+        StatusCode::SERVICE_UNAVAILABLE => "timeout",
         s if s.is_server_error() => "internal",
         _ => "error",
     }
@@ -130,7 +137,11 @@ pub async fn json_errors(err: poem::Error) -> Response {
         return err.into_response();
     }
     let status = err.status();
-    let message = if status.is_server_error() {
+    let message = if status == StatusCode::SERVICE_UNAVAILABLE {
+        "the request took longer than the server allows and was not completed; try again".into()
+    } else if status == StatusCode::REQUEST_TIMEOUT {
+        "the request body arrived too slowly".into()
+    } else if status.is_server_error() {
         tracing::error!(error = %err, "unhandled error");
         "internal server error".to_string()
     } else if status == StatusCode::NOT_FOUND {

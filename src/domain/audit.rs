@@ -133,10 +133,27 @@ impl std::fmt::Display for Problem {
     }
 }
 
+/// The action of the event that hands the chain over to a new key.
+pub const KEY_ROTATED: &str = "keys.audit_key_rotated";
+
+/// How a key is named in the trail: the first 16 hex digits of its sha256.
+pub fn key_fingerprint(key: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(key))[..16].to_string()
+}
+
 /// Incremental chain checker: feed events in sequence order, then `finish` with the head.
+/// With retired keys, the chain may move from one key to the next only right after a
+/// `keys.audit_key_rotated` event (hashed with the old key) that names the new key's
+/// fingerprint — never back, and never to a key nobody announced.
 #[derive(Debug)]
 pub struct Verifier<'k> {
-    key: &'k [u8],
+    /// Oldest first; the last is the current key.
+    keys: Vec<&'k [u8]>,
+    /// The key in force.
+    at: usize,
+    /// A key announced by the previous event.
+    announced: Option<String>,
     expected_seq: i64,
     prev_hash: String,
 }
@@ -149,8 +166,17 @@ pub struct Broken {
 
 impl<'k> Verifier<'k> {
     pub fn new(key: &'k [u8]) -> Self {
+        Self::with_history(&[], key)
+    }
+
+    /// `retired`: the keys used before the current one, oldest first.
+    pub fn with_history(retired: &[&'k [u8]], current: &'k [u8]) -> Self {
+        let mut keys = retired.to_vec();
+        keys.push(current);
         Self {
-            key,
+            keys,
+            at: 0,
+            announced: None,
             expected_seq: 1,
             prev_hash: GENESIS_HASH.to_string(),
         }
@@ -170,11 +196,29 @@ impl<'k> Verifier<'k> {
         if event.prev_hash != self.prev_hash {
             return Err(broken(Problem::PrevHashMismatch));
         }
-        let recomputed = chain_hash(self.key, &event.prev_hash, &event.content)
-            .map_err(|_| broken(Problem::HashMismatch))?;
-        if recomputed != event.hash {
-            return Err(broken(Problem::HashMismatch));
+        let matches = |key: &[u8]| {
+            chain_hash(key, &event.prev_hash, &event.content).is_ok_and(|h| h == event.hash)
+        };
+        if !matches(self.keys[self.at]) {
+            // Only the key the previous event announced may take over.
+            let next = self.announced.as_ref().and_then(|f| {
+                (self.at + 1..self.keys.len()).find(|&i| key_fingerprint(self.keys[i]) == *f)
+            });
+            match next {
+                Some(i) if matches(self.keys[i]) => self.at = i,
+                _ => return Err(broken(Problem::HashMismatch)),
+            }
         }
+        self.announced = (event.content.action == KEY_ROTATED)
+            .then(|| {
+                event
+                    .content
+                    .after
+                    .as_deref()
+                    .and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok())
+                    .and_then(|v| v["new_key"].as_str().map(String::from))
+            })
+            .flatten();
         self.expected_seq += 1;
         self.prev_hash = event.hash.clone();
         Ok(())
@@ -200,6 +244,60 @@ impl<'k> Verifier<'k> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn event(seq: i64, prev: &str, key: &[u8], action: &str, after: Option<String>) -> StoredEvent {
+        let content = EventContent {
+            seq,
+            at: "2026-01-01T00:00:00Z".into(),
+            actor_kind: "system".into(),
+            actor_id: None,
+            action: action.into(),
+            entity_type: "x".into(),
+            entity_id: None,
+            before: None,
+            after,
+            reason: None,
+        };
+        let hash = chain_hash(key, prev, &content).expect("hash");
+        StoredEvent {
+            content,
+            prev_hash: prev.into(),
+            hash,
+        }
+    }
+
+    #[test]
+    fn a_new_key_takes_over_only_after_the_event_that_announces_it() {
+        let (old, new) = ([1u8; 32], [2u8; 32]);
+        let announce = format!("{{\"new_key\":\"{}\"}}", key_fingerprint(&new));
+        let e1 = event(1, GENESIS_HASH, &old, "a", None);
+        let e2 = event(2, &e1.hash, &old, KEY_ROTATED, Some(announce));
+        let e3 = event(3, &e2.hash, &new, "b", None);
+        let mut v = Verifier::with_history(&[&old], &new);
+        for e in [&e1, &e2, &e3] {
+            v.check(e).expect("verifies");
+        }
+        // Without the announcement, a switch is a broken chain.
+        let f2 = event(2, &e1.hash, &old, "not a rotation", None);
+        let f3 = event(3, &f2.hash, &new, "b", None);
+        let mut v = Verifier::with_history(&[&old], &new);
+        v.check(&e1).expect("1");
+        v.check(&f2).expect("2");
+        assert_eq!(
+            v.check(&f3).map_err(|b| b.problem),
+            Err(Problem::HashMismatch)
+        );
+        // And never back to the old key after the switch.
+        let g4 = event(4, &e3.hash, &old, "c", None);
+        let mut v = Verifier::with_history(&[&old], &new);
+        for e in [&e1, &e2, &e3] {
+            v.check(e).expect("verifies");
+        }
+        assert_eq!(
+            v.check(&g4).map_err(|b| b.problem),
+            Err(Problem::HashMismatch)
+        );
+    }
 
     const KEY: &[u8] = b"0123456789abcdef0123456789abcdef";
 

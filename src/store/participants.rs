@@ -73,6 +73,24 @@ pub async fn contact<C: ConnectionTrait>(
     Ok(participant_contact::Entity::find_by_id(id).one(db).await?)
 }
 
+/// Every participant's contact row (with the study id), for end-of-trial purging and key rotation.
+pub async fn all_contacts<C: ConnectionTrait>(
+    db: &C,
+) -> Result<Vec<(ParticipantRow, ContactRow)>, StoreError> {
+    let contacts = participant_contact::Entity::find().all(db).await?;
+    let mut out = Vec::new();
+    for c in contacts {
+        if let Some(p) = participant::Entity::find_by_id(c.participant_id)
+            .one(db)
+            .await?
+        {
+            out.push((p, c));
+        }
+    }
+    out.sort_by(|a, b| a.0.study_id.cmp(&b.0.study_id));
+    Ok(out)
+}
+
 pub async fn save_contact<C: ConnectionTrait>(db: &C, row: ContactRow) -> Result<(), StoreError> {
     let exists = participant_contact::Entity::find_by_id(row.participant_id)
         .one(db)

@@ -125,3 +125,65 @@ async fn oversized_bodies_are_refused_streamed_or_not() {
 async fn spawn_app_small_limit() -> crate::helpers::TestApp {
     crate::helpers::spawn_app_with(|s| s.body_limit_bytes = 4096).await
 }
+
+#[tokio::test]
+async fn a_trickling_client_gets_408_and_a_stuck_request_503_without_a_partial_write() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.request_timeout_seconds = 1;
+        s.session_hours = 24;
+    })
+    .await;
+    let token = app.staff_token("site_staff", &["ZAS"]).await;
+
+    // Headers promise 100 bytes; one arrives. The server answers 408 after its timeout.
+    let addr = app.address.trim_start_matches("http://").to_string();
+    let mut tcp = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    tcp.write_all(
+        b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
+    )
+    .await
+    .expect("write");
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(20), tcp.read(&mut buf))
+        .await
+        .expect("an answer before the test's deadline")
+        .expect("read");
+    let text = String::from_utf8_lossy(&buf[..n]).to_string();
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("\"code\":\"request_timeout\""), "{text}");
+
+    // Another writer holds the database; an enrolment cannot finish in time: 503, and after the
+    // holder lets go nothing of it was stored.
+    let db = sea_orm::Database::connect(&app.settings.database_url)
+        .await
+        .expect("db");
+    let hold = epro::store::begin_write(&db).await.expect("begin");
+    if app.settings.database_url.starts_with("postgres") {
+        use sea_orm::ConnectionTrait;
+        hold.execute_unprepared("LOCK TABLE audit_event IN ACCESS EXCLUSIVE MODE")
+            .await
+            .expect("lock");
+    }
+    let resp = app
+        .post(
+            "/api/v1/participants",
+            Some(&token),
+            serde_json::json!({"study_id": "HERMES-ZAS-001", "site": "ZAS", "language": "nl"}),
+        )
+        .await;
+    assert_eq!(resp.status(), 503);
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body["code"], "timeout");
+    hold.rollback().await.expect("rollback");
+    let resp = app
+        .get("/api/v1/participants/HERMES-ZAS-001", Some(&token))
+        .await;
+    assert_eq!(
+        resp.status(),
+        404,
+        "the timed-out enrolment left nothing behind"
+    );
+}

@@ -251,6 +251,16 @@ impl TestApp {
 }
 
 pub fn run_cli(settings: &Settings, cwd: &std::path::Path, args: &[&str]) -> Output {
+    run_cli_env(settings, cwd, args, &[])
+}
+
+/// `run_cli` with extra environment variables (e.g. a new key).
+pub fn run_cli_env(
+    settings: &Settings,
+    cwd: &std::path::Path,
+    args: &[&str],
+    extra: &[(&str, &str)],
+) -> Output {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_epro"));
     for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("EPRO_")) {
         cmd.env_remove(k);
@@ -266,6 +276,9 @@ pub fn run_cli(settings: &Settings, cwd: &std::path::Path, args: &[&str]) -> Out
     }
     if let Some(k) = &settings.data_key {
         cmd.env("EPRO_DATA_KEY", k.expose());
+    }
+    for (k, v) in extra {
+        cmd.env(k, v);
     }
     cmd.args(args).output().expect("run epro")
 }

@@ -12,6 +12,7 @@ mod helpers;
 mod pages;
 mod participants;
 mod permissions;
+mod privacy;
 mod questionnaires;
 mod reminders;
 mod startup;
