@@ -121,11 +121,15 @@ pub async fn overview(app: &App, actor: &StaffActor, filter: &Filter) -> Result<
             ..Default::default()
         })
         .collect();
-    for p in store::participants::list(&app.db, scope.as_deref()).await? {
-        let views = participants::current_views(&app.db, app, &p, now).await?;
-        let responses = store::responses::of_participant(&app.db, p.id).await?;
-        let reminders = store::reminders::of_participant(&app.db, p.id).await?;
-        let status = participants::status_of(&app.db, &p, now).await?;
+    let people = store::participants::list(&app.db, scope.as_deref()).await?;
+    let ids: Vec<_> = people.iter().map(|p| p.id).collect();
+    let mut records = store::bulk::records(&app.db, &ids, true).await?;
+    for p in people {
+        let visits = records.visits.remove(&p.id).unwrap_or_default();
+        let events = records.events.remove(&p.id).unwrap_or_default();
+        let responses = records.responses.remove(&p.id).unwrap_or_default();
+        let reminders = records.reminders.remove(&p.id).unwrap_or_default();
+        let (views, status) = participants::views_from(app, &visits, &events, &responses, now);
         let cells: Vec<Cell> = views
             .into_iter()
             .filter(|v| filter.visit.as_ref().is_none_or(|f| *f == v.code))

@@ -177,6 +177,25 @@ async fn view(app: &App, actor: &StaffActor, p: &ParticipantRow) -> Result<Parti
     })
 }
 
+/// Visit views and status from records loaded in bulk (`store::bulk`); nothing is stored.
+pub fn views_from(
+    app: &App,
+    visits: &[VisitRow],
+    events: &[EventRow],
+    responses: &[ResponseRow],
+    now: DateTime<Utc>,
+) -> (Vec<VisitView>, String) {
+    let evs = to_events(events);
+    let views = visit_views(app, visits, &evs, responses, now)
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect();
+    let status = rule::status(&evs, follow_up_over(visits, now))
+        .as_str()
+        .to_string();
+    (views, status)
+}
+
 /// The participant's status (on study, withdrawn, …) at `now`.
 pub async fn status_of<C: sea_orm::ConnectionTrait>(
     db: &C,

@@ -57,11 +57,19 @@ fn questionnaires_stopped(events: &[store::participants::EventRow]) -> bool {
 pub async fn decisions(app: &App, now: DateTime<Utc>) -> Result<Vec<Planned>> {
     let tz = app.study.time_zone;
     let mut out = Vec::new();
-    for p in store::participants::list(&app.db, None).await? {
-        if questionnaires_stopped(&store::participants::events(&app.db, p.id).await?) {
+    // Only participants with a visit open (or in grace) at `now` can have a reminder due.
+    let people = store::bulk::with_open_visits(&app.db, now).await?;
+    let ids: Vec<_> = people.iter().map(|p| p.id).collect();
+    let mut records = store::bulk::records(&app.db, &ids, false).await?;
+    for p in people {
+        let events = records.events.remove(&p.id).unwrap_or_default();
+        if questionnaires_stopped(&events) {
             continue;
         }
-        for v in participants::current_views(&app.db, app, &p, now).await? {
+        let visits = records.visits.remove(&p.id).unwrap_or_default();
+        let responses = records.responses.remove(&p.id).unwrap_or_default();
+        let (views, _) = participants::views_from(app, &visits, &events, &responses, now);
+        for v in views {
             if !matches!(v.state, VisitState::Open | VisitState::Late) {
                 continue;
             }

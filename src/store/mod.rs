@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod bulk;
 pub mod entities;
 pub mod participants;
 pub mod questionnaires;

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Every figure in docs/benchmarks.md comes from this script. Release build, load from wrk on
+# loopback, SQLite and PostgreSQL (127.0.0.1:5432, user postgres). Writes target/bench/results.md.
+#
+#   benches/run.sh                      # everything (planning seeds 100,000 participants: minutes)
+#   BENCH_SECONDS=10 BENCH_CONNECTIONS=16 BENCH_PLANNING=100000 benches/run.sh
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+OUT="$ROOT/target/bench"
+SECONDS_EACH="${BENCH_SECONDS:-10}"
+CONN="${BENCH_CONNECTIONS:-16}"
+THREADS=2
+SUBMITTERS="${BENCH_SUBMITTERS:-300}"
+DASHBOARD="${BENCH_DASHBOARD:-2000}"
+PLANNING="${BENCH_PLANNING:-100000}"
+PG="${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}"
+mkdir -p "$OUT"
+RESULTS="$OUT/results.md"
+command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null
+cargo build --release --quiet --bin epro --example bare_poem --example bench_seed
+BIN="$TARGET/release/epro"
+WORK="$(mktemp -d)"
+SERVER=""
+cleanup() { [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"; }
+trap cleanup EXIT
+# A copy of the study allowing six-digit numbers (100,000 participants) and sending all day.
+sed -e 's/{nnn}/{nnnnnn}/' -e 's/send_from = "09:00"/send_from = "00:00"/' -e 's/send_until = "19:00"/send_until = "23:59"/' \
+  studies/hermes.toml > "$WORK/hermes-bench.toml"
+export EPRO_STUDY_FILE="$WORK/hermes-bench.toml" EPRO_QUESTIONNAIRES_DIR="$ROOT/questionnaires"
+export EPRO_AUDIT_KEY="$(openssl rand -hex 32)" EPRO_DATA_KEY="$(openssl rand -hex 32)" EPRO_ARCHIVE_KEY="$(openssl rand -hex 32)"
+export EPRO_BOOTSTRAP_ADMIN_PASSWORD="bench-admin-password" EPRO_REMINDER_INTERVAL_SECONDS=0 RUST_LOG=warn
+
+{
+  echo "# Benchmark run $(date -u +%Y-%m-%dT%H:%MZ)"
+  echo
+  echo "Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/{print $2}') GiB RAM, $(uname -r); $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2); PostgreSQL $(psql -At "$PG/postgres" -c 'show server_version' 2>/dev/null || echo '?')."
+  echo "Load: wrk, $THREADS threads, $CONN connections, ${SECONDS_EACH} s per figure, on loopback with the server."
+  echo
+} > "$RESULTS"
+
+# wrk's latency lines → "median p99 req/s"
+wrk_figures() { awk '/ 50%/{m=$2} / 99%/{p=$2} /Requests\/sec/{r=$2} END{print m, p, r}' "$1"; }
+
+start_server() { # url port
+  ( EPRO_DATABASE_URL="$1" EPRO_DATA_DIR="$WORK/data" EPRO_LISTEN="127.0.0.1:$2" EPRO_BASE_URL="http://127.0.0.1:$2" \
+    exec "$BIN" serve ) > "$WORK/server-$2.log" 2>&1 &
+  SERVER=$!
+  for _ in $(seq 1 300); do curl -fsS "http://127.0.0.1:$2/readyz" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  cat "$WORK/server-$2.log"; exit 1
+}
+stop_server() { kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""; }
+rss_kb() { ps -o rss= -p "$SERVER" | tr -d ' '; }
+
+backend() { # name url port
+  local name="$1" url="$2" port="$3" B="http://127.0.0.1:$3"
+  echo "## $name" >> "$RESULTS"; echo >> "$RESULTS"
+  start_server "$url" "$port"
+  sleep 1; local idle; idle=$(rss_kb)
+  python3 benches/setup.py "$B" "$EPRO_BOOTSTRAP_ADMIN_PASSWORD" "$WORK" "$SUBMITTERS" >/dev/null
+  local dm; dm=$(python3 -c "import json;print(json.load(open('$WORK/tokens.json'))['data_manager'])")
+
+  # 1. GET a questionnaire definition, against a bare poem handler serving the same bytes.
+  local path="/api/v1/questionnaires/eortc-qlq-c30/3.0?lang=nl"
+  curl -fsS "$B$path" -o "$WORK/def.json"
+  wrk -t$THREADS -c$CONN -d${SECONDS_EACH}s --latency "$B$path" > "$WORK/def.txt"
+  "$TARGET/release/examples/bare_poem" "127.0.0.1:$((port + 1))" "$WORK/def.json" & local BARE=$!
+  sleep 0.5
+  wrk -t$THREADS -c$CONN -d${SECONDS_EACH}s --latency "http://127.0.0.1:$((port + 1))$path" > "$WORK/bare.txt"
+  kill $BARE; wait $BARE 2>/dev/null || true
+  read -r dm50 dm99 drps < <(wrk_figures "$WORK/def.txt")
+  read -r bm50 bm99 brps < <(wrk_figures "$WORK/bare.txt")
+
+  # 2. Full participant submissions (C30 + BM22 + NRS for two lesions: three requests), RSS under load.
+  SUBMISSIONS="$WORK/submissions.txt" WRK_THREADS=$THREADS wrk -t$THREADS -c$CONN -d60s --latency -s benches/submit.lua "$B" > "$WORK/sub.txt" &
+  local W=$!; sleep 2; local loaded; loaded=$(rss_kb); wait $W
+  read -r s50 s99 srps < <(wrk_figures "$WORK/sub.txt")
+  local bad; bad=$(awk '/non2xx/{print $2}' "$WORK/sub.txt")
+
+  # 3. The dashboard's data with DASHBOARD participants × 7 visits.
+  EPRO_DATABASE_URL="$url" EPRO_DATA_DIR="$WORK/data" "$TARGET/release/examples/bench_seed" "$DASHBOARD" 24 >/dev/null 2>&1
+  wrk -t1 -c2 -d${SECONDS_EACH}s --latency -H "Authorization: Bearer $dm" "$B/api/v1/completion" > "$WORK/dash.txt"
+  read -r d50 d99 drps2 < <(wrk_figures "$WORK/dash.txt")
+  local rows; rows=$(curl -fsS -H "Authorization: Bearer $dm" "$B/api/v1/completion" | python3 -c 'import json,sys;print(len(json.load(sys.stdin)["participants"]))')
+  stop_server
+
+  {
+    echo "| Figure | median | p99 | throughput | limit (same run) | ratio |"
+    echo "|---|---|---|---|---|---|"
+    echo "| GET questionnaire definition ($(stat -c %s "$WORK/def.json") B) | $dm50 | $dm99 | $drps req/s | bare poem handler, same bytes: $brps req/s (median $bm50) | $(python3 -c "print(f'{$drps/$brps:.2f}')") |"
+    echo "| Submission request (one questionnaire; $((SUBMITTERS * 3)) requests, $bad not 2xx) | $s50 | $s99 | $srps req/s = $(python3 -c "print(f'{$srps/3:.0f}')") full submissions/s | see pgbench below | |"
+    echo "| Dashboard data, GET /api/v1/completion ($rows participants) | $d50 | $d99 | $drps2 req/s | | |"
+    echo "| Server RSS | idle $((idle / 1024)) MB | | under submission load $((loaded / 1024)) MB | | |"
+    echo
+  } >> "$RESULTS"
+  echo "$srps" > "$WORK/$name-srps"
+}
+
+backend SQLite "sqlite://$WORK/bench.db?mode=rwc" 18310
+psql -q "$PG/postgres" -c "DROP DATABASE IF EXISTS epro_bench" -c "CREATE DATABASE epro_bench"
+backend PostgreSQL "$PG/epro_bench" 18320
+
+# pgbench: the equivalent transaction on the same PostgreSQL.
+psql -q "$PG/postgres" -c "DROP DATABASE IF EXISTS epro_bench_pgbench" -c "CREATE DATABASE epro_bench_pgbench"
+psql -q "$PG/epro_bench_pgbench" -c "CREATE TABLE bench_response (id uuid PRIMARY KEY, participant bigint, visit text, questionnaire text, status text, submitted_at timestamptz)" \
+  -c "CREATE TABLE bench_answer (response_id uuid REFERENCES bench_response(id), item text, value int, answered_at timestamptz, PRIMARY KEY (response_id, item))"
+pgbench -n -c "$CONN" -j $THREADS -T "$SECONDS_EACH" -r -f benches/pgbench-submission.sql "$PG/epro_bench_pgbench" > "$WORK/pgbench.txt" 2>&1
+TPS=$(awk '/^tps/{print $3; exit}' "$WORK/pgbench.txt")
+LAT=$(awk '/latency average/{print $4" "$5}' "$WORK/pgbench.txt")
+PGSRPS=$(cat "$WORK/PostgreSQL-srps")
+{
+  echo "## Submissions against their limit (PostgreSQL)"
+  echo
+  echo "pgbench, one response row + 30 answer rows per transaction, $CONN clients: $TPS tps (average latency $LAT)."
+  echo "epro on the same PostgreSQL: $PGSRPS submission requests/s → ratio $(python3 -c "print(f'{$PGSRPS/$TPS:.2f}')")."
+  echo
+} >> "$RESULTS"
+psql -q "$PG/postgres" -c "DROP DATABASE IF EXISTS epro_bench_pgbench" -c "DROP DATABASE IF EXISTS epro_bench"
+
+# Reminder planning: PLANNING participants spread over two years; then PLANNING/5 for growth.
+{
+  echo "## Reminder planning"
+  echo
+  echo "| Participants (history: 24 months) | reminders due | time | max RSS |"
+  echo "|---|---|---|---|"
+} >> "$RESULTS"
+for n in $((PLANNING / 5)) "$PLANNING"; do
+  db="$WORK/plan-$n.db"
+  EPRO_DATABASE_URL="sqlite://$db?mode=rwc" EPRO_DATA_DIR="$WORK/data" "$TARGET/release/examples/bench_seed" "$n" 24 >/dev/null 2>&1
+  /usr/bin/time -f "%e %M" -o "$WORK/time.txt" env EPRO_DATABASE_URL="sqlite://$db" EPRO_DATA_DIR="$WORK/data" \
+    "$BIN" reminders plan > "$WORK/plan.txt" 2>/dev/null
+  read -r secs maxkb < "$WORK/time.txt"
+  due=$(grep -c . "$WORK/plan.txt" || true)
+  echo "| $n | $due lines | ${secs} s | $((maxkb / 1024)) MB |" >> "$RESULTS"
+done
+echo >> "$RESULTS"
+cat "$RESULTS"

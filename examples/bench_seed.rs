@@ -1,0 +1,59 @@
+//! Benchmarks only (docs/benchmarks.md): fill the configured database with COUNT participants
+//! spread over every site, enrolled and randomized on days spread over the past MONTHS months,
+//! through the real enrolment service (visits, audit events and all), so the history is real.
+//! The study file must allow six-digit numbers (benches/run.sh makes such a copy).
+//!
+//!   EPRO_DATABASE_URL=… EPRO_STUDY_FILE=… cargo run --release --example bench_seed -- COUNT [MONTHS]
+
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
+use epro::{auth, clock::ManualClock, config::Settings, participants, startup, users};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let count: usize = args
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("usage: bench_seed COUNT [MONTHS]"))?
+        .parse()?;
+    let months: i64 = args.next().map(|m| m.parse()).transpose()?.unwrap_or(24);
+    let settings = Settings::load()?;
+    let now = Utc::now();
+    let clock = ManualClock::new(now);
+    let app = startup::prepare(settings, Arc::new(clock.clone())).await?;
+    let sites: Vec<String> = app.study.sites.iter().map(|s| s.code.clone()).collect();
+    let email = format!("bench-{}@example.org", uuid::Uuid::new_v4().simple());
+    let (_, first) = users::create_from_cli(&app, &email, "site_staff", sites.clone()).await?;
+    let login = auth::login(&app, &email, &first, None).await?;
+    let actor = auth::authenticate(&app, &login.token).await?;
+    let password = "bench-password-0123456789";
+    auth::change_password(&app, &actor, &first, password).await?;
+    let login = auth::login(&app, &email, password, None).await?;
+    let actor = auth::authenticate(&app, &login.token).await?;
+    let started = std::time::Instant::now();
+    for i in 0..count {
+        let day = now - Duration::minutes(i as i64 * months * 30 * 24 * 60 / count.max(1) as i64);
+        clock.set(day);
+        let site = &sites[i % sites.len()];
+        let date = epro::domain::schedule::local_date(app.study.time_zone, day);
+        participants::enrol(
+            &app,
+            &actor,
+            participants::NewParticipant {
+                study_id: format!("HERMES-{site}-{:06}", i / sites.len() + 1),
+                site: site.clone(),
+                language: "nl".into(),
+                randomization_date: Some(date.to_string()),
+                email: Some(format!("p{i}@example.org")),
+                phone: None,
+            },
+        )
+        .await?;
+        if (i + 1) % 10_000 == 0 {
+            eprintln!("{} participants, {:?}", i + 1, started.elapsed());
+        }
+    }
+    println!("seeded {count} participants in {:?}", started.elapsed());
+    Ok(())
+}
