@@ -5,7 +5,7 @@
 
 Writes OUT_DIR/tokens.json (data manager token) and OUT_DIR/submissions.txt: one line per
 request of a full participant submission (C30 + BM22 + the NRS for two lesions), as
-"path<TAB>participant token<TAB>idempotency key<TAB>JSON body", for benches/submit.lua.
+"path<TAB>participant token<TAB>idempotency key<TAB>JSON body", for examples/bench_submit.rs.
 Python standard library only.
 """
 import json

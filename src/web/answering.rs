@@ -343,8 +343,8 @@ pub async fn post(
         .unwrap_or(1)
         .saturating_sub(1)
         .min(l.pages.len().saturating_sub(1));
-    if !csrf_ok(req, form_value(&form, "csrf").unwrap_or("")) {
-        let msg = web.t(&lang, "csrf_failed", &[]);
+    // The page again, with what went wrong (nothing was saved).
+    let again = async |status: StatusCode, msg: String| {
         let mut r = render_page(
             web,
             app,
@@ -359,32 +359,18 @@ pub async fn post(
             Some(msg),
         )
         .await;
-        r.set_status(StatusCode::FORBIDDEN);
-        return r;
+        r.set_status(status);
+        r
+    };
+    if !csrf_ok(req, form_value(&form, "csrf").unwrap_or("")) {
+        return again(StatusCode::FORBIDDEN, web.t(&lang, "csrf_failed", &[])).await;
     }
     let go = form_value(&form, "go").unwrap_or("next").to_string();
     let range = l.pages.get(page_no).cloned().unwrap_or(0..0);
     let def = &l.x.resolved.version.definition;
     let answers = match questionnaire::read_page(def, &l.slots[range], &form) {
         Ok(a) => a,
-        Err(msg) => {
-            let mut r = render_page(
-                web,
-                app,
-                req,
-                lang.clone(),
-                who,
-                &l,
-                visit,
-                key,
-                page_no,
-                None,
-                Some(msg),
-            )
-            .await;
-            r.set_status(StatusCode::UNPROCESSABLE_ENTITY);
-            return r;
-        }
+        Err(msg) => return again(StatusCode::UNPROCESSABLE_ENTITY, msg).await,
     };
     let mut revision = l.revision();
     if !answers.is_empty() {
@@ -428,23 +414,7 @@ pub async fn post(
                 return redirect(&after_submit_target(who, app, visit).await);
             }
             Err(e @ (Error::Invalid { .. } | Error::Unprocessable { .. })) => {
-                let msg = e.to_string();
-                let mut r = render_page(
-                    web,
-                    app,
-                    req,
-                    lang.clone(),
-                    who,
-                    &l,
-                    visit,
-                    key,
-                    page_no,
-                    None,
-                    Some(msg),
-                )
-                .await;
-                r.set_status(StatusCode::UNPROCESSABLE_ENTITY);
-                return r;
+                return again(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()).await;
             }
             Err(e) => return error_page(web, &frame(), &e),
         }
@@ -597,32 +567,21 @@ pub async fn submit(
         Ok(l) => l,
         Err(e) => return error_page(web, &page_frame(web, app, req, lang, who, false), &e),
     };
+    // The review again, with what went wrong (nothing was sent).
+    let again = async |status: StatusCode, msg: String| {
+        let mut r =
+            render_review(web, app, req, lang.clone(), who, &l, visit, key, Some(msg)).await;
+        r.set_status(status);
+        r
+    };
     if !csrf_ok(req, form_value(&form, "csrf").unwrap_or("")) {
-        let msg = web.t(&lang, "csrf_failed", &[]);
-        let mut r = render_review(web, app, req, lang, who, &l, visit, key, Some(msg)).await;
-        r.set_status(StatusCode::FORBIDDEN);
-        return r;
+        return again(StatusCode::FORBIDDEN, web.t(&lang, "csrf_failed", &[])).await;
     }
     let completed_on = match form_value(&form, "completed_on").filter(|s| !s.trim().is_empty()) {
         None => None,
         Some(s) => match crate::participants::parse_date("completed_on", s.trim()) {
             Ok(d) => Some(d),
-            Err(e) => {
-                let mut r = render_review(
-                    web,
-                    app,
-                    req,
-                    lang,
-                    who,
-                    &l,
-                    visit,
-                    key,
-                    Some(e.to_string()),
-                )
-                .await;
-                r.set_status(StatusCode::UNPROCESSABLE_ENTITY);
-                return r;
-            }
+            Err(e) => return again(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()).await,
         },
     };
     let submission = Submission {
@@ -641,12 +600,13 @@ pub async fn submit(
             ..
         }) => redirect(&after_submit_target(who, app, visit).await),
         Err(e @ (Error::Invalid { .. } | Error::Unprocessable { .. } | Error::Conflict { .. })) => {
-            let msg = e.to_string();
-            let mut r = render_review(web, app, req, lang, who, &l, visit, key, Some(msg)).await;
-            r.set_status(StatusCode::UNPROCESSABLE_ENTITY);
-            r
+            again(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()).await
         }
-        Err(e) => error_page(web, &page_frame(web, app, req, lang, who, false), &e),
+        Err(e) => error_page(
+            web,
+            &page_frame(web, app, req, lang.clone(), who, false),
+            &e,
+        ),
     }
 }
 
