@@ -279,6 +279,32 @@ async fn render_page(
     )
 }
 
+/// The questionnaire for a page, or the page to answer instead: an error page when it cannot
+/// be loaded, and (with `open_only`) the next step when it was already sent.
+#[allow(clippy::too_many_arguments)]
+async fn load_for_page<'a>(
+    web: &Web,
+    app: &'a App,
+    req: &Request,
+    lang: &str,
+    who: &Who,
+    visit: &str,
+    key: &str,
+    open_only: bool,
+) -> Result<Loaded<'a>, Response> {
+    let l = Loaded::of(who, app, visit, key).await.map_err(|e| {
+        error_page(
+            web,
+            &page_frame(web, app, req, lang.to_string(), who, false),
+            &e,
+        )
+    })?;
+    if open_only && l.submitted() {
+        return Err(redirect(&after_submit_target(who, app, visit).await));
+    }
+    Ok(l)
+}
+
 /// GET a questionnaire page: `?page=N`, or where the participant left off.
 pub async fn show(
     web: &Web,
@@ -289,13 +315,10 @@ pub async fn show(
     visit: &str,
     key: &str,
 ) -> Response {
-    let l = match Loaded::of(who, app, visit, key).await {
+    let l = match load_for_page(web, app, req, &lang, who, visit, key, true).await {
         Ok(l) => l,
-        Err(e) => return error_page(web, &page_frame(web, app, req, lang, who, false), &e),
+        Err(r) => return r,
     };
-    if l.submitted() {
-        return redirect(&after_submit_target(who, app, visit).await);
-    }
     let page_no = match super::query_param(req, "page").and_then(|p| p.parse::<usize>().ok()) {
         Some(p) => p.saturating_sub(1),
         None => {
@@ -334,9 +357,9 @@ pub async fn post(
     form: Vec<(String, String)>,
 ) -> Response {
     let frame = || page_frame(web, app, req, lang.clone(), who, false);
-    let l = match Loaded::of(who, app, visit, key).await {
+    let l = match load_for_page(web, app, req, &lang, who, visit, key, false).await {
         Ok(l) => l,
-        Err(e) => return error_page(web, &frame(), &e),
+        Err(r) => return r,
     };
     let page_no = form_value(&form, "page")
         .and_then(|p| p.parse::<usize>().ok())
@@ -541,13 +564,10 @@ pub async fn review(
     visit: &str,
     key: &str,
 ) -> Response {
-    let l = match Loaded::of(who, app, visit, key).await {
+    let l = match load_for_page(web, app, req, &lang, who, visit, key, true).await {
         Ok(l) => l,
-        Err(e) => return error_page(web, &page_frame(web, app, req, lang, who, false), &e),
+        Err(r) => return r,
     };
-    if l.submitted() {
-        return redirect(&after_submit_target(who, app, visit).await);
-    }
     render_review(web, app, req, lang, who, &l, visit, key, None).await
 }
 
@@ -563,9 +583,9 @@ pub async fn submit(
     key: &str,
     form: Vec<(String, String)>,
 ) -> Response {
-    let l = match Loaded::of(who, app, visit, key).await {
+    let l = match load_for_page(web, app, req, &lang, who, visit, key, false).await {
         Ok(l) => l,
-        Err(e) => return error_page(web, &page_frame(web, app, req, lang, who, false), &e),
+        Err(r) => return r,
     };
     // The review again, with what went wrong (nothing was sent).
     let again = async |status: StatusCode, msg: String| {
