@@ -12,11 +12,11 @@ use uuid::Uuid;
 use crate::{
     app::App,
     audit::{self, Entry},
-    auth::{StaffActor, hash_password, token_hash, verify_password},
+    auth::{StaffActor, hash_password, token_hash},
     domain::{
         audit::{Actor, ActorKind},
         permissions::Action,
-        throttle::Policy,
+        throttle::{PIN_LINK, PIN_LINK_DAY},
     },
     error::{Error, Result},
     store::{
@@ -24,14 +24,13 @@ use crate::{
         access::{LinkRow, SessionRow},
         participants::ParticipantRow,
     },
+    throttle as guard,
 };
 
-/// Five wrong PINs in 15 minutes lock the participant for the rest of that window.
-pub const PIN_POLICY: Policy = Policy {
-    max_failures: 5,
-    window: Duration::minutes(15),
-};
-const PIN_SCOPE: &str = "participant_pin";
+/// The throttle key of one link: the participant first, so a PIN reset can clear all of them.
+fn pin_key(participant: Uuid, link: Uuid) -> String {
+    format!("{participant}:{link}")
+}
 
 pub const LINK_STAFF: &str = "staff";
 pub const LINK_REMINDER: &str = "reminder";
@@ -132,12 +131,14 @@ pub async fn issue_staff_link(
         check_pin(p)?;
     }
     let now = app.clock.now();
+    // Hashing is slow: done before the write transaction, used only if no PIN exists yet.
+    let chosen = pin.clone().unwrap_or_else(new_pin);
+    let hashed = hash_password(app, chosen.clone()).await?;
     let txn = store::begin_write(&app.db).await?;
     let p = participant_for(&txn, actor, study_id).await?;
     let mut shown_pin = None;
     if store::access::pin_hash(&txn, p.id).await?.is_none() {
-        let chosen = pin.clone().unwrap_or_else(new_pin);
-        store::access::set_pin(&txn, p.id, &hash_password(chosen.clone()).await?, now).await?;
+        store::access::set_pin(&txn, p.id, &hashed, now).await?;
         audit::record(
             &txn,
             &app.keys.audit,
@@ -182,6 +183,36 @@ pub async fn issue_staff_link(
     })
 }
 
+/// Revoke every live link and end every session of a participant (site staff, with a reason).
+/// Returns (links revoked, sessions ended).
+pub async fn revoke_by_staff(
+    app: &App,
+    actor: &StaffActor,
+    study_id: &str,
+    reason: &str,
+) -> Result<(u64, u64)> {
+    if reason.trim().is_empty() {
+        return Err(Error::invalid("reason", "say why the links are revoked"));
+    }
+    let now = app.clock.now();
+    let txn = store::begin_write(&app.db).await?;
+    let p = participant_for(&txn, actor, study_id).await?;
+    let links = store::access::revoke_links(&txn, p.id, None, now).await?;
+    let sessions = store::access::delete_sessions_of(&txn, p.id).await?;
+    audit::record(
+        &txn,
+        &app.keys.audit,
+        now,
+        Entry::new(actor.audit_actor(), "access.revoked", "participant")
+            .entity(&p.study_id)
+            .after(json!({ "links_revoked": links, "sessions_ended": sessions }))
+            .reason(reason.trim()),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok((links, sessions))
+}
+
 /// Reset the PIN (site staff): the one given, or a generated one returned once.
 pub async fn reset_pin(
     app: &App,
@@ -193,18 +224,23 @@ pub async fn reset_pin(
         check_pin(p)?;
     }
     let now = app.clock.now();
+    let chosen = pin.clone().unwrap_or_else(new_pin);
+    let hashed = hash_password(app, chosen.clone()).await?;
     let txn = store::begin_write(&app.db).await?;
     let p = participant_for(&txn, actor, study_id).await?;
-    let chosen = pin.clone().unwrap_or_else(new_pin);
-    store::access::set_pin(&txn, p.id, &hash_password(chosen.clone()).await?, now).await?;
-    store::throttle::clear(&txn, PIN_SCOPE, &p.id.to_string()).await?;
+    store::access::set_pin(&txn, p.id, &hashed, now).await?;
+    // A new PIN lifts every lock and ends every session made with the old one.
+    let prefix = format!("{}:", p.id);
+    store::throttle::clear_prefix(&txn, PIN_LINK.scope, &prefix).await?;
+    store::throttle::clear_prefix(&txn, PIN_LINK_DAY.scope, &prefix).await?;
+    let sessions_ended = store::access::delete_sessions_of(&txn, p.id).await?;
     audit::record(
         &txn,
         &app.keys.audit,
         now,
         Entry::new(actor.audit_actor(), "access.pin_reset", "participant")
             .entity(&p.study_id)
-            .after(json!({ "fields": ["pin"] })),
+            .after(json!({ "fields": ["pin"], "sessions_ended": sessions_ended })),
     )
     .await?;
     txn.commit().await?;
@@ -287,17 +323,32 @@ pub async fn login(app: &App, link_token: &str, pin: &str) -> Result<Participant
     if link.revoked_at.is_some() || link.expires_at.is_some_and(|e| e <= now) {
         return Err(invalid_link());
     }
-    let key = link.participant_id.to_string();
-    let failures =
-        store::throttle::failures_since(&app.db, PIN_SCOPE, &key, PIN_POLICY.window_start(now))
-            .await?;
-    if let Some(wait) = PIN_POLICY.locked_for(&failures, now) {
-        return Err(Error::Throttled {
-            retry_after_secs: wait.num_seconds().max(1),
-        });
-    }
-    let hash = store::access::pin_hash(&app.db, link.participant_id).await?;
-    let ok = hash.is_some() && verify_password(pin.to_string(), hash).await?;
+    let key = pin_key(link.participant_id, link.id);
+    // Counted before the PIN is checked, so a burst of guesses gets no more checks than allowed.
+    let attempt = guard::admit(
+        app,
+        &[(PIN_LINK, key.clone()), (PIN_LINK_DAY, key.clone())],
+        now,
+    )
+    .await?;
+    let hash = match store::access::pin_hash(&app.db, link.participant_id).await {
+        Ok(h) => h,
+        Err(e) => {
+            attempt.release(&app.db).await;
+            return Err(e.into());
+        }
+    };
+    let ok = match hash {
+        Some(h) => app.hasher.verify(pin.to_string(), Some(h)).await,
+        None => Ok(false),
+    };
+    let ok = match ok {
+        Ok(ok) => ok,
+        Err(e) => {
+            attempt.release(&app.db).await;
+            return Err(e);
+        }
+    };
     let p = store::participants::find_by_id(&app.db, link.participant_id)
         .await?
         .ok_or_else(invalid_link)?;
@@ -307,9 +358,12 @@ pub async fn login(app: &App, link_token: &str, pin: &str) -> Result<Participant
     };
     let txn = store::begin_write(&app.db).await?;
     if !ok {
-        store::throttle::record_failure(&txn, PIN_SCOPE, &key, now).await?;
-        let count = failures.len() + 1;
-        let locked = count >= PIN_POLICY.max_failures;
+        attempt.failed();
+        let since = PIN_LINK.policy.window_start(now);
+        let count = store::throttle::failures_since(&txn, PIN_LINK.scope, &key, since)
+            .await?
+            .len();
+        let locked = count >= PIN_LINK.policy.max_failures;
         audit::record(
             &txn,
             &app.keys.audit,
@@ -324,7 +378,7 @@ pub async fn login(app: &App, link_token: &str, pin: &str) -> Result<Participant
                 "participant",
             )
             .entity(&p.study_id)
-            .after(json!({ "failures_in_window": count })),
+            .after(json!({ "link": link.id, "failures_in_window": count })),
         )
         .await?;
         txn.commit().await?;
@@ -333,7 +387,7 @@ pub async fn login(app: &App, link_token: &str, pin: &str) -> Result<Participant
             message: "wrong PIN".into(),
         });
     }
-    store::throttle::clear(&txn, PIN_SCOPE, &key).await?;
+    attempt.succeeded(&txn, &[PIN_LINK]).await?;
     let token = new_token();
     let mut expires_at = now + Duration::hours(i64::from(app.settings.session_hours));
     if let Some(e) = link.expires_at {

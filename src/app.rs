@@ -6,8 +6,8 @@ use std::sync::Arc;
 use ipnet::IpNet;
 
 use crate::{
-    clock::Clock, config::Settings, domain::study::Study, keys::Keys, questionnaires::Library,
-    store::Db,
+    clock::Clock, config::Settings, domain::study::Study, hashing::Hasher, keys::Keys,
+    questionnaires::Library, store::Db,
 };
 
 pub struct App {
@@ -18,4 +18,6 @@ pub struct App {
     pub library: Library,
     pub settings: Settings,
     pub trusted_proxies: Vec<IpNet>,
+    /// The one bounded pool for password and PIN hashing.
+    pub hasher: Hasher,
 }

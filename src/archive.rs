@@ -64,13 +64,28 @@ async fn collect(stream: export::ByteStream) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-fn csv_of(rows: Vec<Vec<String>>) -> Result<Vec<u8>> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    for r in rows {
-        w.write_record(&r)
-            .map_err(|e| Error::Internal(e.to_string()))?;
+/// Whether an audit event is about the site: its entity is one of the site's participants
+/// (by study id or internal id) or one of their records, or (for visits, `<study id>/<visit>`)
+/// a visit of one of them.
+fn audit_event_of_site(
+    entity_type: &str,
+    entity_id: Option<&str>,
+    ids: &std::collections::HashSet<String>,
+    study_ids: &std::collections::HashSet<&str>,
+) -> bool {
+    let Some(id) = entity_id else { return false };
+    match entity_type {
+        "visit" => id
+            .rsplit_once('/')
+            .is_some_and(|(study_id, _)| study_ids.contains(study_id)),
+        "participant" | "response" | "lesion" | "reminder" => ids.contains(id),
+        _ => false,
     }
-    w.into_inner().map_err(|e| Error::Internal(e.to_string()))
+}
+
+/// A CSV file of the archive, written like every export (formula cells neutralized).
+fn csv_of(rows: Vec<Vec<String>>) -> Result<Vec<u8>> {
+    Ok(export::csv_start(Dialect::Standard, &rows))
 }
 
 /// Files of the questionnaire library (definitions, wording shipped with the code, scoring,
@@ -187,6 +202,9 @@ pub async fn build(app: Arc<App>, site: &str) -> Result<Vec<u8>> {
         for r in store::responses::of_participant(&app.db, p.id).await? {
             ids.push(r.id.to_string());
         }
+        for r in store::reminders::of_participant(&app.db, p.id).await? {
+            ids.push(r.id.to_string());
+        }
     }
     files.push(("data/participants.csv".into(), csv_of(participants)?));
     files.push(("data/lesions.csv".into(), csv_of(lesions)?));
@@ -209,8 +227,12 @@ pub async fn build(app: Arc<App>, site: &str) -> Result<Vec<u8>> {
         collect(export::fhir_ndjson_of(app.clone(), people.clone()).await?).await?,
     ));
 
-    // The site's audit events: those about its participants and their records, with their
-    // place (seq) and hashes in the whole chain.
+    // The site's audit events: those whose entity is one of its participants or their records
+    // (matched exactly, never as a substring of some other text), with their place (seq) and
+    // hashes in the whole chain.
+    let study_ids: std::collections::HashSet<&str> =
+        people.iter().map(|p| p.study_id.as_str()).collect();
+    let ids: std::collections::HashSet<String> = ids.into_iter().collect();
     let mut audit = Vec::new();
     let mut after = 0i64;
     loop {
@@ -219,13 +241,7 @@ pub async fn build(app: Arc<App>, site: &str) -> Result<Vec<u8>> {
         after = last.content.seq;
         for e in page {
             let c = &e.content;
-            let text = format!(
-                "{} {} {}",
-                c.entity_id.as_deref().unwrap_or(""),
-                c.before.as_deref().unwrap_or(""),
-                c.after.as_deref().unwrap_or("")
-            );
-            if ids.iter().any(|id| text.contains(id.as_str())) {
+            if audit_event_of_site(&c.entity_type, c.entity_id.as_deref(), &ids, &study_ids) {
                 let line = serde_json::json!({
                     "seq": c.seq, "at": c.at, "actor_kind": c.actor_kind, "actor_id": c.actor_id,
                     "action": c.action, "entity_type": c.entity_type, "entity_id": c.entity_id,
@@ -408,4 +424,39 @@ pub fn verify(
         return Err(VerifyError::Unlisted(extra.clone()));
     }
     Ok(Verified { manifest })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::audit_event_of_site;
+
+    #[test]
+    fn audit_events_belong_to_a_site_by_their_entity_only() {
+        let ids: HashSet<String> = ["HERMES-ZAS-101", "r-1", "l-1"]
+            .into_iter()
+            .map(String::from)
+            .collect();
+        let study_ids: HashSet<&str> = ["HERMES-ZAS-101"].into_iter().collect();
+        let cases = [
+            ("participant", Some("HERMES-ZAS-101"), true),
+            ("participant", Some("HERMES-ZAS-1011"), false),
+            ("participant", Some("HERMES-ZAS-10"), false),
+            ("response", Some("r-1"), true),
+            ("response", Some("r-11"), false),
+            ("lesion", Some("l-1"), true),
+            ("visit", Some("HERMES-ZAS-101/M1"), true),
+            ("visit", Some("HERMES-ZAS-1011/M1"), false),
+            ("staff_user", Some("HERMES-ZAS-101"), false),
+            ("study", None, false),
+        ];
+        for (kind, id, expected) in cases {
+            assert_eq!(
+                audit_event_of_site(kind, id, &ids, &study_ids),
+                expected,
+                "{kind} {id:?}"
+            );
+        }
+    }
 }

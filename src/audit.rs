@@ -139,6 +139,81 @@ pub async fn verify_with_history(db: &Db, retired: &[Key], key: &Key) -> Result<
     })
 }
 
+/// What the stored responses say against the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResponsesVerdict {
+    /// Every response bound by a digest matches it; `unbound` were submitted before digests
+    /// were recorded (they are covered by the chain's own events only).
+    Match { checked: usize, unbound: usize },
+    /// The first response that differs, and how.
+    Differs { response: String, problem: String },
+}
+
+/// Re-check the stored answers of every submitted response against the `answers_sha256` of
+/// its latest submission or amendment event, and that every submitted response has such an
+/// event. Run after the chain itself verified (`verify`), so the events can be trusted.
+pub async fn verify_responses(db: &Db) -> Result<ResponsesVerdict> {
+    use std::collections::HashMap;
+    const PAGE: u64 = 1000;
+    // response id → (seq, digest if recorded)
+    let mut recorded: HashMap<String, (i64, Option<String>)> = HashMap::new();
+    let mut after = 0;
+    loop {
+        let page = store::audit::page(db, after, PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = last.content.seq;
+        for e in page {
+            let c = e.content;
+            if !matches!(c.action.as_str(), "response.submitted" | "response.amended") {
+                continue;
+            }
+            let Some(id) = c.entity_id else { continue };
+            let digest = c
+                .after
+                .as_deref()
+                .and_then(|a| serde_json::from_str::<Value>(a).ok())
+                .and_then(|v| v["answers_sha256"].as_str().map(String::from));
+            recorded.insert(id, (c.seq, digest));
+        }
+    }
+    let (mut checked, mut unbound) = (0, 0);
+    for id in store::responses::submitted_ids(db).await? {
+        let key = id.to_string();
+        match recorded.remove(&key) {
+            None => {
+                return Ok(ResponsesVerdict::Differs {
+                    response: key,
+                    problem: "is stored as submitted, but the audit trail has no submission for it"
+                        .into(),
+                });
+            }
+            Some((_, None)) => unbound += 1,
+            Some((seq, Some(digest))) => {
+                let stored = store::responses::answer_facts(db, id).await?;
+                if rule::answers_digest(&stored) != digest {
+                    return Ok(ResponsesVerdict::Differs {
+                        response: key,
+                        problem: format!(
+                            "its stored answers differ from those recorded by audit event {seq}"
+                        ),
+                    });
+                }
+                checked += 1;
+            }
+        }
+    }
+    // A submission in the audit trail whose response is no longer stored as submitted.
+    if let Some((id, (seq, _))) = recorded.into_iter().min_by_key(|(_, (seq, _))| *seq) {
+        return Ok(ResponsesVerdict::Differs {
+            response: id,
+            problem: format!(
+                "was submitted (audit event {seq}) but is no longer stored as a submitted response"
+            ),
+        });
+    }
+    Ok(ResponsesVerdict::Match { checked, unbound })
+}
+
 /// The current head (sequence number and hash), for external anchoring.
 pub async fn head(db: &Db) -> Result<(i64, String)> {
     Ok(store::audit::head(db).await?)

@@ -2,9 +2,8 @@
 //! blocking thread), sessions (random opaque tokens, stored as sha256), login throttling per
 //! account and per client address, and `authorize`, which every staff handler calls.
 
-use std::{net::IpAddr, sync::OnceLock};
+use std::net::IpAddr;
 
-use argon2::{Argon2, PasswordHasher, PasswordVerifier};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Duration, Utc};
 use hmac::{Hmac, KeyInit, Mac};
@@ -20,10 +19,10 @@ use crate::{
         audit::Actor,
         permissions::{self, Action, Refusal},
         staff::{NewPassword, Role, StaffEmail},
-        throttle::{self, Policy},
+        throttle,
     },
     error::{Error, Result},
-    store,
+    store, throttle as guard,
 };
 
 /// An authenticated staff member, for the duration of one request.
@@ -76,39 +75,9 @@ pub fn site_scope(actor: &StaffActor, filter: Option<String>) -> Option<Vec<Stri
 
 // ---- passwords ----
 
-/// Hash a password with argon2id on a blocking thread.
-pub async fn hash_password(password: String) -> Result<String> {
-    tokio::task::spawn_blocking(move || {
-        Argon2::default()
-            .hash_password(password.as_bytes())
-            .map(|h| h.to_string())
-            .map_err(|e| Error::Internal(format!("password hashing failed: {e}")))
-    })
-    .await
-    .map_err(|e| Error::Internal(e.to_string()))?
-}
-
-/// Check a password on a blocking thread. `None` checks against a fixed dummy hash, so an
-/// unknown account costs the same time as a known one.
-pub async fn verify_password(password: String, hash: Option<String>) -> Result<bool> {
-    tokio::task::spawn_blocking(move || {
-        let hash = hash.unwrap_or_else(|| dummy_hash().to_string());
-        Argon2::default()
-            .verify_password(password.as_bytes(), hash.as_str())
-            .is_ok()
-    })
-    .await
-    .map_err(|e| Error::Internal(e.to_string()))
-}
-
-fn dummy_hash() -> &'static str {
-    static DUMMY: OnceLock<String> = OnceLock::new();
-    DUMMY.get_or_init(|| {
-        Argon2::default()
-            .hash_password(b"epro-dummy-password-for-timing")
-            .map(|h| h.to_string())
-            .unwrap_or_default()
-    })
+/// Hash a password or PIN on the bounded hashing pool (`hashing`).
+pub async fn hash_password(app: &App, password: String) -> Result<String> {
+    app.hasher.hash(password).await
 }
 
 /// A one-time password for printing: 20 characters from an alphabet without look-alikes.
@@ -142,19 +111,31 @@ fn throttle_key(app: &App, scope: &str, value: &str) -> Result<String> {
     Ok(hex::encode(mac.finalize().into_bytes()))
 }
 
-const SCOPE_ACCOUNT: &str = "staff_account";
-const SCOPE_ADDRESS: &str = "staff_address";
-
-async fn locked_for(
+/// What a staff login attempt counts against: the account from this address, the account from
+/// anywhere, and this address for any account.
+fn login_limits(
     app: &App,
-    policy: Policy,
-    scope: &str,
-    key: &str,
-    now: DateTime<Utc>,
-) -> Result<Option<Duration>> {
-    let failures =
-        store::throttle::failures_since(&app.db, scope, key, policy.window_start(now)).await?;
-    Ok(policy.locked_for(&failures, now))
+    email: &str,
+    client: Option<IpAddr>,
+) -> Result<Vec<(throttle::Limit, String)>> {
+    let source = client.map_or_else(|| "unknown".to_string(), |ip| ip.to_string());
+    let mut keys = vec![
+        (
+            throttle::STAFF_ACCOUNT_SOURCE,
+            throttle_key(app, "account_source", &format!("{email}\u{0}{source}"))?,
+        ),
+        (
+            throttle::STAFF_ACCOUNT,
+            throttle_key(app, "account", email)?,
+        ),
+    ];
+    if let Some(ip) = client {
+        keys.push((
+            throttle::CLIENT_ADDRESS,
+            throttle_key(app, "address", &ip.to_string())?,
+        ));
+    }
+    Ok(keys)
 }
 
 #[derive(Debug, Clone)]
@@ -176,39 +157,35 @@ pub async fn login(
     let normalized = StaffEmail::parse(email)
         .map(|e| e.as_str().to_string())
         .unwrap_or_else(|_| email.trim().to_lowercase());
-    let account_key = throttle_key(app, SCOPE_ACCOUNT, &normalized)?;
-    let address_key = client
-        .map(|ip| throttle_key(app, SCOPE_ADDRESS, &ip.to_string()))
-        .transpose()?;
-
-    let mut wait = locked_for(
-        app,
-        throttle::STAFF_ACCOUNT,
-        SCOPE_ACCOUNT,
-        &account_key,
-        now,
-    )
-    .await?;
-    if let Some(key) = &address_key {
-        let by_address = locked_for(app, throttle::CLIENT_ADDRESS, SCOPE_ADDRESS, key, now).await?;
-        wait = wait.max(by_address);
-    }
-    if let Some(wait) = wait {
-        return Err(Error::Throttled {
-            retry_after_secs: wait.num_seconds().max(1),
-        });
-    }
-
-    let user = store::staff::find_by_email(&app.db, &normalized).await?;
-    let ok = verify_password(
-        password.to_string(),
-        user.as_ref().map(|u| u.password_hash.clone()),
-    )
-    .await?;
+    // Counted before the password is checked, so concurrent guesses all count.
+    let attempt = guard::admit(app, &login_limits(app, &normalized, client)?, now).await?;
+    let user = match store::staff::find_by_email(&app.db, &normalized).await {
+        Ok(u) => u,
+        Err(e) => {
+            attempt.release(&app.db).await;
+            return Err(e.into());
+        }
+    };
+    let ok = match app
+        .hasher
+        .verify(
+            password.to_string(),
+            user.as_ref().map(|u| u.password_hash.clone()),
+        )
+        .await
+    {
+        Ok(ok) => ok,
+        Err(e) => {
+            attempt.release(&app.db).await;
+            return Err(e);
+        }
+    };
     let txn = store::begin_write(&app.db).await?;
     match user {
         Some(user) if ok && !user.disabled => {
-            store::throttle::clear(&txn, SCOPE_ACCOUNT, &account_key).await?;
+            attempt
+                .succeeded(&txn, &[throttle::STAFF_ACCOUNT_SOURCE])
+                .await?;
             let token = new_token();
             let expires_at = now + Duration::hours(i64::from(app.settings.session_hours));
             store::staff::insert_session(&txn, &token_hash(&token), user.id, now, expires_at)
@@ -229,10 +206,7 @@ pub async fn login(
             })
         }
         user => {
-            store::throttle::record_failure(&txn, SCOPE_ACCOUNT, &account_key, now).await?;
-            if let Some(key) = &address_key {
-                store::throttle::record_failure(&txn, SCOPE_ADDRESS, key, now).await?;
-            }
+            attempt.failed();
             let (entry, why) = match &user {
                 Some(u) if u.disabled => (
                     Entry::new(Actor::system(), "auth.login_failed", "staff_user").entity(u.id),
@@ -324,15 +298,38 @@ pub async fn change_password(
     let user = store::staff::find(&app.db, actor.id)
         .await?
         .ok_or(Error::Unauthenticated)?;
-    if !verify_password(current.to_string(), Some(user.password_hash)).await? {
-        return Err(Error::invalid(
-            "current_password",
-            "is not your current password",
-        ));
-    }
-    let hash = hash_password(new.expose().to_string()).await?;
     let now = app.clock.now();
+    let limits = [(
+        throttle::PASSWORD_CHANGE,
+        throttle_key(app, "password_change", &actor.id.to_string())?,
+    )];
+    let attempt = guard::admit(app, &limits, now).await?;
+    let checked = app
+        .hasher
+        .verify(current.to_string(), Some(user.password_hash))
+        .await;
+    let hash = match checked {
+        Ok(true) => app.hasher.hash(new.expose().to_string()).await,
+        Ok(false) => {
+            attempt.failed();
+            return Err(Error::invalid(
+                "current_password",
+                "is not your current password",
+            ));
+        }
+        Err(e) => Err(e),
+    };
+    let hash = match hash {
+        Ok(h) => h,
+        Err(e) => {
+            attempt.release(&app.db).await;
+            return Err(e);
+        }
+    };
     let txn = store::begin_write(&app.db).await?;
+    attempt
+        .succeeded(&txn, &[throttle::PASSWORD_CHANGE])
+        .await?;
     store::staff::set_password(&txn, actor.id, &hash, false).await?;
     store::staff::delete_other_sessions(&txn, actor.id, &actor.token_hash).await?;
     audit::record(
@@ -351,29 +348,6 @@ pub async fn change_password(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[tokio::test]
-    async fn hashing_round_trips_and_rejects_other_passwords() {
-        let hash = hash_password("correct horse battery".into())
-            .await
-            .expect("hash");
-        assert!(hash.starts_with("$argon2id$"));
-        assert!(
-            verify_password("correct horse battery".into(), Some(hash.clone()))
-                .await
-                .expect("v")
-        );
-        assert!(
-            !verify_password("wrong horse battery".into(), Some(hash))
-                .await
-                .expect("v")
-        );
-        assert!(
-            !verify_password("anything".into(), None)
-                .await
-                .expect("dummy")
-        );
-    }
 
     #[test]
     fn generated_passwords_meet_the_rule() {

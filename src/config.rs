@@ -143,6 +143,13 @@ pub struct Settings {
     pub session_hours: u32,
     /// Seconds that in-flight requests get to finish on SIGINT/SIGTERM.
     pub shutdown_grace_seconds: u64,
+    /// Password/PIN hashes computed at once (argon2id, 19 MiB each); 0 = one per CPU core.
+    pub hash_workers: usize,
+    /// Seconds a login may wait for a hashing place before it is refused (503, Retry-After).
+    pub hash_wait_seconds: u64,
+    /// Serve the interactive API docs at /api/docs. Unset: on in development, off in
+    /// production. The OpenAPI document (/api/openapi.json) is always served.
+    pub api_docs: Option<bool>,
 }
 
 impl Default for Settings {
@@ -181,6 +188,9 @@ impl Default for Settings {
             request_timeout_seconds: 30,
             session_hours: 12,
             shutdown_grace_seconds: 10,
+            hash_workers: 0,
+            hash_wait_seconds: 5,
+            api_docs: None,
         }
     }
 }
@@ -224,12 +234,23 @@ impl Settings {
                 "EPRO_REQUEST_TIMEOUT_SECONDS must be at least 1".into(),
             ));
         }
+        if self.hash_wait_seconds == 0 {
+            return Err(ConfigError::Invalid(
+                "EPRO_HASH_WAIT_SECONDS must be at least 1".into(),
+            ));
+        }
         if self.session_hours == 0 {
             return Err(ConfigError::Invalid(
                 "EPRO_SESSION_HOURS must be at least 1".into(),
             ));
         }
         Ok(())
+    }
+
+    /// Whether /api/docs is served (EPRO_API_DOCS, default: only in development).
+    pub fn api_docs_enabled(&self) -> bool {
+        self.api_docs
+            .unwrap_or(self.env == Environment::Development)
     }
 
     /// The parsed EPRO_TRUSTED_PROXIES. A bare address counts as a /32 (or /128) range.

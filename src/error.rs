@@ -32,6 +32,9 @@ pub enum Error {
     Conflict { code: &'static str, message: String },
     #[error("too many failed attempts; try again in {retry_after_secs} seconds")]
     Throttled { retry_after_secs: i64 },
+    /// The server is at a bound it keeps to stay up (e.g. password hashing); retry later.
+    #[error("the server is busy; try again in {retry_after_secs} seconds")]
+    Busy { retry_after_secs: i64 },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("internal error: {0}")]

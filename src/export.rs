@@ -47,8 +47,39 @@ fn iso(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
-/// Encode rows as CSV in the dialect (no BOM; the stream adds it once).
-fn csv_bytes(dialect: Dialect, rows: &[Vec<String>]) -> Bytes {
+/// A cell as written to CSV: text that a spreadsheet would run as a formula (it begins with
+/// `=`, `+`, `-`, `@`, a tab or a carriage return; OWASP "CSV injection") gets a leading `'`.
+/// Numbers (`-1.5`, `+2`) are written as they are: they cannot run, and analysts need them.
+pub fn neutralize(cell: &str) -> std::borrow::Cow<'_, str> {
+    let risky = cell
+        .chars()
+        .next()
+        .is_some_and(|c| matches!(c, '=' | '+' | '-' | '@' | '\t' | '\r'));
+    if risky && !is_plain_number(cell) {
+        std::borrow::Cow::Owned(format!("'{cell}"))
+    } else {
+        std::borrow::Cow::Borrowed(cell)
+    }
+}
+
+/// `[+-]digits[.digits][e[+-]digits]`, nothing else.
+fn is_plain_number(s: &str) -> bool {
+    let s = s.strip_prefix(['+', '-']).unwrap_or(s);
+    let (mantissa, exponent) = match s.split_once(['e', 'E']) {
+        Some((m, e)) => (m, Some(e.strip_prefix(['+', '-']).unwrap_or(e))),
+        None => (s, None),
+    };
+    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    let mantissa_ok = match mantissa.split_once('.') {
+        Some((i, f)) => digits(i) && digits(f),
+        None => digits(mantissa),
+    };
+    mantissa_ok && exponent.is_none_or(digits)
+}
+
+/// Encode rows as CSV in the dialect (no BOM; the stream adds it once). Every cell goes
+/// through `neutralize`.
+pub(crate) fn csv_bytes(dialect: Dialect, rows: &[Vec<String>]) -> Bytes {
     let mut w = csv::WriterBuilder::new()
         .delimiter(if dialect == Dialect::Excel {
             b';'
@@ -58,13 +89,13 @@ fn csv_bytes(dialect: Dialect, rows: &[Vec<String>]) -> Bytes {
         .from_writer(Vec::new());
     for r in rows {
         // Writing to a Vec cannot fail.
-        let _ = w.write_record(r);
+        let _ = w.write_record(r.iter().map(|c| neutralize(c).into_owned()));
     }
     Bytes::from(w.into_inner().unwrap_or_default())
 }
 
 /// The start of a CSV file: a BOM for the Excel dialect, then `rows` (usually the header).
-fn csv_start(dialect: Dialect, rows: &[Vec<String>]) -> Vec<u8> {
+pub(crate) fn csv_start(dialect: Dialect, rows: &[Vec<String>]) -> Vec<u8> {
     let mut out = Vec::new();
     if dialect == Dialect::Excel {
         out.extend_from_slice("\u{feff}".as_bytes());
@@ -413,6 +444,11 @@ pub fn dictionary_csv(app: &App, dialect: Dialect) -> Bytes {
             meaning.into(),
         ])
     };
+    col(
+        "*",
+        "*",
+        "Text cells that begin with =, +, -, @, a tab or a carriage return are written with a leading apostrophe (') so spreadsheet programs do not run them as formulas (OWASP CSV injection); strip it to get the value typed in. Numbers such as -1.5 are written as they are.",
+    );
     for (c, m) in [
         ("study_id", "Pseudonymous participant id"),
         ("site", "Site code"),
@@ -659,4 +695,41 @@ pub async fn scores_csv(app: Arc<App>, actor: &StaffActor, dialect: Dialect) -> 
 pub async fn fhir_ndjson(app: Arc<App>, actor: &StaffActor) -> Result<ByteStream> {
     let people = scope(&app, actor).await?;
     fhir_ndjson_of(app, people).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formula_cells_are_neutralized_and_numbers_kept() {
+        let cases = [
+            ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
+            ("+31 6", "'+31 6"),
+            ("-cmd|' /C calc'!A0", "'-cmd|' /C calc'!A0"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tx", "'\tx"),
+            ("\rx", "'\rx"),
+            ("-1.5", "-1.5"),
+            ("+2", "+2"),
+            ("-3e-2", "-3e-2"),
+            ("-", "'-"),
+            ("-.5", "'-.5"),
+            ("left femur", "left femur"),
+            ("", ""),
+        ];
+        for (cell, expected) in cases {
+            assert_eq!(neutralize(cell), expected, "{cell:?}");
+        }
+    }
+
+    #[test]
+    fn both_dialects_write_neutralized_cells() {
+        for d in [Dialect::Standard, Dialect::Excel] {
+            let out = csv_bytes(d, &[vec!["=1+1".into(), "-2".into()]]);
+            let text = String::from_utf8(out.to_vec()).expect("utf8");
+            assert!(text.starts_with("'=1+1"), "{text}");
+            assert!(text.contains("-2"), "{text}");
+        }
+    }
 }

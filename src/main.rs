@@ -543,7 +543,22 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 Verdict::Intact { events } => {
                     let (seq, hash) = audit::head(&db).await.map_err(|e| e.to_string())?;
                     println!("OK: audit chain intact, {events} events, head {seq} {hash}");
-                    Ok(ExitCode::SUCCESS)
+                    match audit::verify_responses(&db)
+                        .await
+                        .map_err(|e| e.to_string())?
+                    {
+                        audit::ResponsesVerdict::Match { checked, unbound } => {
+                            println!(
+                                "OK: {checked} submitted responses match their audit events \
+                                 ({unbound} submitted before answer digests were recorded)"
+                            );
+                            Ok(ExitCode::SUCCESS)
+                        }
+                        audit::ResponsesVerdict::Differs { response, problem } => {
+                            println!("BROKEN: response {response} {problem}");
+                            Ok(ExitCode::FAILURE)
+                        }
+                    }
                 }
                 Verdict::Broken(broken) => {
                     println!("BROKEN: audit event {} — {}", broken.seq, broken.problem);

@@ -263,10 +263,13 @@ pub async fn enrol(app: &App, actor: &StaffActor, new: NewParticipant) -> Result
         .map(str::trim)
         .filter(|e| !e.is_empty())
     {
-        Some(e) if !email_address::EmailAddress::is_valid(e) => {
-            return Err(Error::invalid("email", "is not a valid email address"));
-        }
-        other => other.map(str::to_string),
+        Some(e) => Some(
+            crate::domain::contact::ParticipantEmail::parse(e)
+                .map_err(|m| Error::invalid("email", m))?
+                .as_str()
+                .to_string(),
+        ),
+        None => None,
     };
     let phone = new
         .phone

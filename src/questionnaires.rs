@@ -688,11 +688,7 @@ pub fn score(
     let valid =
         answers::validate(&v.definition, answers, None).map_err(|errors| Error::Unprocessable {
             code: "invalid_answer",
-            message: errors
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; "),
+            message: answers::summarize(&errors),
         })?;
     let rules = v.latest_scoring().ok_or_else(|| Error::Unprocessable {
         code: "no_scoring",

@@ -17,7 +17,7 @@ use crate::{
     app::App,
     audit::{self, Entry},
     domain::{
-        audit::{Actor, canonical_json},
+        audit::{self as audit_rule, Actor, canonical_json},
         questionnaire::{
             Definition,
             answers::{self, Answer, AnswerValue},
@@ -263,11 +263,7 @@ fn stale(current: i32) -> Error {
 fn invalid(errors: Vec<answers::AnswerError>) -> Error {
     Error::Unprocessable {
         code: "invalid_answer",
-        message: errors
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("; "),
+        message: answers::summarize(&errors),
     }
 }
 
@@ -334,8 +330,9 @@ async fn start_or_load(
         completed_on: None,
         entry_reason: None,
     };
-    store::responses::insert(txn, row.clone()).await?;
-    Ok((row, true))
+    // A concurrent first save may have created it meanwhile: then this one continues on that
+    // row, as if it had been found above.
+    Ok(store::responses::insert_or_lock(txn, row).await?)
 }
 
 fn definition<'a>(app: &'a App, r: &ResponseRow) -> Result<&'a Definition> {
@@ -575,6 +572,34 @@ pub struct Submission {
     pub entry_reason: Option<String>,
 }
 
+/// A submission for a response that is already submitted: the same key and body get the same
+/// result (idempotent retry); anything else is a conflict.
+async fn resubmitted(
+    app: &App,
+    r: &ResponseRow,
+    idempotency_key: &str,
+    request_sha: &str,
+) -> Result<Submitted> {
+    if r.idempotency_key.as_deref() == Some(idempotency_key)
+        && r.request_sha256.as_deref() == Some(request_sha)
+    {
+        submitted_view(app, r).await
+    } else if r.idempotency_key.as_deref() == Some(idempotency_key) {
+        Err(Error::Conflict {
+            code: "idempotency_conflict",
+            message: "this Idempotency-Key was used with a different body".into(),
+        })
+    } else {
+        Err(Error::Conflict {
+            code: "already_submitted",
+            message: format!(
+                "{} of visit {} was already submitted",
+                r.questionnaire_key, r.visit_code
+            ),
+        })
+    }
+}
+
 /// Submit for `p`, entered by `who`.
 pub async fn submit_as(
     app: &App,
@@ -616,21 +641,7 @@ pub async fn submit_as(
         && r.status != "draft"
     {
         drop(txn);
-        return if r.idempotency_key.as_deref() == Some(idempotency_key)
-            && r.request_sha256.as_deref() == Some(request_sha.as_str())
-        {
-            submitted_view(app, &r).await
-        } else if r.idempotency_key.as_deref() == Some(idempotency_key) {
-            Err(Error::Conflict {
-                code: "idempotency_conflict",
-                message: "this Idempotency-Key was used with a different body".into(),
-            })
-        } else {
-            Err(Error::Conflict {
-                code: "already_submitted",
-                message: format!("{key} of visit {visit} was already submitted"),
-            })
-        };
+        return resubmitted(app, &r, idempotency_key, &request_sha).await;
     }
     let entry_reason = entry_reason
         .map(|r| r.trim().to_string())
@@ -664,6 +675,11 @@ pub async fn submit_as(
         ));
     }
     let (mut r, _) = start_or_load(&txn, app, p, visit, key, &version, now).await?;
+    if r.status != "draft" {
+        // Submitted by a concurrent request since the check above.
+        drop(txn);
+        return resubmitted(app, &r, idempotency_key, &request_sha).await;
+    }
     let def = definition(app, &r)?;
     let lesions = lesion_ids(&r);
     answers::validate(def, &final_answers, Some(&lesions)).map_err(invalid)?;
@@ -705,11 +721,9 @@ pub async fn submit_as(
         )
         .await?;
     }
-    let modes: std::collections::BTreeSet<String> = store::responses::answers(&txn, r.id)
-        .await?
-        .into_iter()
-        .map(|a| a.mode)
-        .collect();
+    let stored = store::responses::answer_facts(&txn, r.id).await?;
+    let answers_sha256 = audit_rule::answers_digest(&stored);
+    let modes: std::collections::BTreeSet<String> = stored.into_iter().map(|a| a.mode).collect();
     r.status = "completed".into();
     r.submitted_at = Some(now);
     r.late = late;
@@ -733,7 +747,7 @@ pub async fn submit_as(
             "participant": p.study_id, "visit": visit, "questionnaire": format!("{key}@{}", r.questionnaire_version),
             "language": r.language, "wording_sha256": r.wording_sha256, "late": late, "mode": r.mode,
             "answered": merged.len(), "changes": changes, "scoring": scores.as_ref().map(|s| s.scoring.clone()),
-            "completed_on": completed_on,
+            "completed_on": completed_on, "answers_sha256": answers_sha256,
         }))
         .reason(entry_reason.unwrap_or_default()),
     )
@@ -1088,6 +1102,8 @@ pub async fn amend(
         )
         .await?;
     }
+    let answers_sha256 =
+        audit_rule::answers_digest(&store::responses::answer_facts(&txn, r.id).await?);
     let before_status = r.status.clone();
     r.status = "amended".into();
     r.revision += 1;
@@ -1099,7 +1115,7 @@ pub async fn amend(
         Entry::new(actor.audit_actor(), "response.amended", "response")
             .entity(r.id)
             .before(json!({ "status": before_status, "answers": changes.iter().map(|c| json!({"item": c["item"], "lesion": c["lesion"], "value": c["old"]})).collect::<Vec<_>>() }))
-            .after(json!({ "status": "amended", "basis": basis, "answers": changes.iter().map(|c| json!({"item": c["item"], "lesion": c["lesion"], "value": c["new"]})).collect::<Vec<_>>() }))
+            .after(json!({ "status": "amended", "basis": basis, "answers_sha256": answers_sha256, "answers": changes.iter().map(|c| json!({"item": c["item"], "lesion": c["lesion"], "value": c["new"]})).collect::<Vec<_>>() }))
             .reason(reason.trim()),
     )
     .await?;

@@ -5,7 +5,7 @@ use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use poem::{
     Body, Endpoint, EndpointExt, IntoResponse, Request, Response, Route, Server,
-    http::StatusCode,
+    http::{HeaderValue, StatusCode, header},
     listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
     middleware::{CatchPanic, RequestId},
 };
@@ -58,6 +58,10 @@ pub async fn prepare(settings: Settings, clock: Arc<dyn Clock>) -> Result<Arc<Ap
     let registration = study::register(&db, &keys, clock.as_ref(), &study).await?;
     questionnaires::register(&db, &keys, clock.now(), &library).await?;
     let trusted_proxies = settings.trusted_proxy_nets()?;
+    let hasher = crate::hashing::Hasher::new(
+        settings.hash_workers,
+        Duration::from_secs(settings.hash_wait_seconds),
+    );
     let app = Arc::new(App {
         db,
         clock,
@@ -66,6 +70,7 @@ pub async fn prepare(settings: Settings, clock: Arc<dyn Clock>) -> Result<Arc<Ap
         library,
         settings,
         trusted_proxies,
+        hasher,
     });
     if matches!(registration, study::Registration::Amended { .. }) {
         let moved = participants::apply_amendment(&app).await?;
@@ -153,15 +158,19 @@ pub fn routes(app: Arc<App>) -> impl Endpoint {
     let service = api::service(app.clone());
     let spec = service.spec_endpoint();
     let allow = Arc::new(api::error::AllowTable::from_spec(&service.spec(), "/api"));
-    let docs = service.swagger_ui();
+    let docs_html = service.swagger_ui_html();
     let limit = app.settings.body_limit_bytes;
     let timeout = Duration::from_secs(app.settings.request_timeout_seconds);
-    let route = Route::new()
+    let mut route = Route::new()
         .at("/healthz", api::health::healthz)
         .at("/readyz", api::health::readyz)
-        .at("/api/openapi.json", spec)
-        .nest("/api/docs", docs)
-        .nest("/api", service);
+        .at("/api/openapi.json", spec.around(api_headers));
+    if app.settings.api_docs_enabled() {
+        route = route
+            .at("/api/docs", docs_page(docs_html.clone()))
+            .at("/api/docs/", docs_page(docs_html));
+    }
+    let route = route.nest("/api", service.around(api_headers));
     // Pages need the study's UI words; a broken build of them is a startup bug, not a 500.
     let route = match crate::web::mount(route, &app) {
         Ok(r) => r,
@@ -199,6 +208,21 @@ async fn body_limit<E: Endpoint>(
         .await
         .map_err(|_| poem::Error::from_status(StatusCode::REQUEST_TIMEOUT))?
         .map_err(|_| too_large())?;
+    let path_and_query = req
+        .uri()
+        .path_and_query()
+        .map_or("", |p| p.as_str())
+        .to_string();
+    let content_type = req.content_type().unwrap_or_default().to_string();
+    if let Some(place) = nul_location(&path_and_query, &content_type, &bytes) {
+        let mut resp = crate::api::error::ErrorBody::new(
+            "invalid_input",
+            format!("{place}: text must not contain a NUL character (\\u0000)"),
+        )
+        .into_response();
+        resp.set_status(StatusCode::UNPROCESSABLE_ENTITY);
+        return Ok(resp);
+    }
     req.set_body(Body::from_bytes(bytes));
     match tokio::time::timeout(timeout, ep.call(req)).await {
         Ok(r) => Ok(r?.into_response()),
@@ -206,6 +230,112 @@ async fn body_limit<E: Endpoint>(
             tracing::warn!(seconds = timeout.as_secs(), "request timed out");
             Err(poem::Error::from_status(StatusCode::SERVICE_UNAVAILABLE))
         }
+    }
+}
+
+/// Every API response: never cached unless the handler chose otherwise (public questionnaire
+/// definitions), never sniffed as another type.
+async fn api_headers<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Response> {
+    let mut resp = match ep.call(req).await {
+        Ok(r) => r.into_response(),
+        Err(e) => json_errors(e).await,
+    };
+    let h = resp.headers_mut();
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    Ok(resp)
+}
+
+/// The interactive API docs (Swagger UI, embedded): its inline script is allowed by hash, not
+/// by 'unsafe-inline'; no framing, no referrer, nothing from other origins.
+fn docs_page(html: String) -> impl Endpoint {
+    let scripts = inline_hashes(&html, "script");
+    let csp = format!(
+        "default-src 'none'; script-src {}; style-src 'self' 'unsafe-inline'; img-src 'self' data:; \
+         connect-src 'self'; font-src 'self' data:; form-action 'none'; frame-ancestors 'none'; \
+         base-uri 'none'",
+        scripts.join(" ")
+    );
+    poem::endpoint::make_sync(move |_| {
+        Response::builder()
+            .content_type("text/html; charset=utf-8")
+            .header(header::CONTENT_SECURITY_POLICY, csp.as_str())
+            .header(header::X_FRAME_OPTIONS, "DENY")
+            .header(header::REFERRER_POLICY, "no-referrer")
+            .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
+            .header(header::CACHE_CONTROL, "no-store")
+            .body(html.clone())
+    })
+}
+
+/// CSP source expressions ('sha256-…') for the contents of every inline `<tag>` element.
+fn inline_hashes(html: &str, tag: &str) -> Vec<String> {
+    use base64::Engine;
+    use sha2::Digest;
+    let (open, close) = (format!("<{tag}"), format!("</{tag}>"));
+    let mut out = Vec::new();
+    let mut rest = html;
+    while let Some(start) = rest.find(&open) {
+        let after = &rest[start..];
+        let Some(gt) = after.find('>') else { break };
+        let body = &after[gt + 1..];
+        let Some(end) = body.find(&close) else { break };
+        let digest = sha2::Sha256::digest(&body.as_bytes()[..end]);
+        out.push(format!(
+            "'sha256-{}'",
+            base64::engine::general_purpose::STANDARD.encode(digest)
+        ));
+        rest = &body[end + close.len()..];
+    }
+    out
+}
+
+/// Where a request carries a NUL character (PostgreSQL cannot store one in text): the JSON
+/// pointer of the first string that holds one, the form field, or the URL. `None` if clean.
+fn nul_location(path_and_query: &str, content_type: &str, body: &[u8]) -> Option<String> {
+    if path_and_query.to_ascii_lowercase().contains("%00") {
+        return Some("the URL".into());
+    }
+    let escaped = body.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000"));
+    let encoded = body.windows(3).any(|w| w == b"%00");
+    if !(body.contains(&0) || escaped || encoded) {
+        return None;
+    }
+    if content_type.starts_with("application/x-www-form-urlencoded") {
+        let field = url::form_urlencoded::parse(body)
+            .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+            .map(|(k, _)| k.replace('\0', ""));
+        return Some(field.map_or("the form".into(), |f| format!("form field {f:?}")));
+    }
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(v) => json_nul(&v, String::new()),
+        Err(_) => body.contains(&0).then(|| "the request body".into()),
+    }
+}
+
+fn json_nul(v: &serde_json::Value, at: String) -> Option<String> {
+    match v {
+        serde_json::Value::String(s) if s.contains('\0') => {
+            Some(if at.is_empty() { "/".into() } else { at })
+        }
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, x)| json_nul(x, format!("{at}/{i}"))),
+        serde_json::Value::Object(map) => map.iter().find_map(|(k, x)| {
+            let here = format!("{at}/{}", k.replace('~', "~0").replace('/', "~1"));
+            if k.contains('\0') {
+                Some(here)
+            } else {
+                json_nul(x, here)
+            }
+        }),
+        _ => None,
     }
 }
 
@@ -246,17 +376,24 @@ async fn log_request<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Resp
     Ok(resp)
 }
 
-/// Completes on SIGINT or SIGTERM.
-/// The path as logged: a participant's link token is a credential, so it never reaches the log.
+/// The path as logged: a participant's link token is a credential, so it never reaches the
+/// log, whatever the spelling (`/p/<t>`, `/p/<t>/`, `/P/<t>`, `//p/<t>`, `/p/<t>/pin`): every
+/// segment that looks like a token (32 or more URL-safe characters, not a UUID) is replaced.
 fn loggable_path(path: &str) -> String {
-    match path.strip_prefix("/p/") {
-        Some(rest) if !rest.contains('/') && !matches!(rest, "tasks" | "logout") => {
-            "/p/<link>".to_string()
-        }
-        _ => path.to_string(),
-    }
+    path.split('/')
+        .map(|seg| {
+            let tokenish = seg.len() >= 32
+                && seg
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'%' | b'.'))
+                && uuid::Uuid::parse_str(seg).is_err();
+            if tokenish { "<token>" } else { seg }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
+/// Completes on SIGINT or SIGTERM.
 pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -277,4 +414,83 @@ pub async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutdown signal received; finishing in-flight requests");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_tokens_never_reach_the_log_in_any_spelling() {
+        let t = "Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MGFiY2RlZmdoaWpr";
+        for path in [
+            format!("/p/{t}"),
+            format!("/p/{t}/"),
+            format!("/P/{t}"),
+            format!("//p/{t}"),
+            format!("/p/{t}/pin"),
+            format!("/p//{t}"),
+            format!("/api/v1/participant/links/{t}/session"),
+        ] {
+            let logged = loggable_path(&path);
+            assert!(!logged.contains(t), "{path} logged as {logged}");
+            assert!(logged.contains("<token>"), "{logged}");
+        }
+        let id = "0b9d6f64-3c1e-4a8e-9a59-5d2b9e6f1c11";
+        assert_eq!(
+            loggable_path(&format!("/api/v1/responses/{id}")),
+            format!("/api/v1/responses/{id}"),
+            "ids are kept"
+        );
+        assert_eq!(loggable_path("/p/tasks"), "/p/tasks");
+    }
+
+    #[test]
+    fn nul_characters_are_found_and_located() {
+        let json = "application/json";
+        let cases: Vec<(&str, &str, &[u8], Option<&str>)> = vec![
+            (
+                "/api/v1/auth/login",
+                json,
+                br#"{"email":"a\u0000@x.be"}"#,
+                Some("/email"),
+            ),
+            (
+                "/api/v1/x",
+                json,
+                br#"{"answers":[{"v":"ok"},{"v":"\u0000"}]}"#,
+                Some("/answers/1/v"),
+            ),
+            ("/api/v1/x", json, br#"{"a":"fine \\u0000 text"}"#, None),
+            ("/api/v1/x", json, br#"{"a":"ok"}"#, None),
+            ("/api/v1/x?site=%00", json, b"", Some("the URL")),
+            (
+                "/staff/login",
+                "application/x-www-form-urlencoded",
+                b"email=a%00b&password=x",
+                Some("form field \"email\""),
+            ),
+            (
+                "/api/v1/x",
+                "application/octet-stream",
+                b"a\0b",
+                Some("the request body"),
+            ),
+        ];
+        for (path, ct, body, expected) in cases {
+            assert_eq!(
+                nul_location(path, ct, body).as_deref(),
+                expected,
+                "{path} {body:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn inline_scripts_are_hashed_one_by_one() {
+        let hashes = inline_hashes("<script a=1>x</script><p></p><script>y</script>", "script");
+        assert_eq!(hashes.len(), 2);
+        assert!(hashes.iter().all(|h| h.starts_with("'sha256-")));
+        assert_ne!(hashes[0], hashes[1]);
+    }
 }

@@ -94,7 +94,7 @@ async fn insert(app: &App, actor: Actor, new: NewUser) -> Result<StaffUser> {
         .map_err(|m: String| Error::invalid("role", m))?;
     let sites = validate_sites(app, role, &new.sites)?;
     let password = NewPassword::parse(&new.password).map_err(|m| Error::invalid("password", m))?;
-    let hash = auth::hash_password(password.expose().to_string()).await?;
+    let hash = auth::hash_password(app, password.expose().to_string()).await?;
     let now = app.clock.now();
     let row = StaffRow {
         id: Uuid::new_v4(),
@@ -251,7 +251,7 @@ pub async fn reset_password(
         .await?
         .ok_or_else(|| Error::NotFound("staff user".into()))?;
     let password = auth::generate_password();
-    let hash = auth::hash_password(password.clone()).await?;
+    let hash = auth::hash_password(app, password.clone()).await?;
     let now = app.clock.now();
     let txn = store::begin_write(&app.db).await?;
     store::staff::set_password(&txn, id, &hash, true).await?;

@@ -61,9 +61,13 @@ pub enum ApiError {
     /// Something failed on the server; the request id in the logs has the details.
     #[oai(status = 500)]
     Internal(Json<ErrorBody>),
-    /// The request took longer than EPRO_REQUEST_TIMEOUT_SECONDS and was not completed.
+    /// The request took longer than EPRO_REQUEST_TIMEOUT_SECONDS and was not completed, or the
+    /// server is at its bound for password hashing (`busy`, with Retry-After).
     #[oai(status = 503)]
-    Timeout(Json<ErrorBody>),
+    Unavailable(
+        Json<ErrorBody>,
+        #[oai(header = "Retry-After")] Option<String>,
+    ),
 }
 
 impl From<Error> for ApiError {
@@ -102,6 +106,10 @@ impl From<Error> for ApiError {
             Error::Throttled { retry_after_secs } => ApiError::TooManyRequests(
                 ErrorBody::new("too_many_attempts", e.to_string()),
                 retry_after_secs.to_string(),
+            ),
+            Error::Busy { retry_after_secs } => ApiError::Unavailable(
+                ErrorBody::new("busy", e.to_string()),
+                Some(retry_after_secs.to_string()),
             ),
             Error::Store(_) | Error::Internal(_) => {
                 tracing::error!(error = %e, "internal error");

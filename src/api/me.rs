@@ -70,6 +70,20 @@ pub struct PinOut {
 }
 
 #[derive(Debug, Object)]
+pub struct RevokeLinksIn {
+    /// Why (recorded in the audit trail), e.g. "phone lost".
+    pub reason: String,
+}
+
+#[derive(Debug, Object)]
+pub struct RevokeLinksOut {
+    /// Live links (staff-issued and reminder links) that were revoked.
+    pub links_revoked: u64,
+    /// Participant sessions that were ended.
+    pub sessions_ended: u64,
+}
+
+#[derive(Debug, Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct ParticipantLoginIn {
     pub link_token: String,
@@ -269,7 +283,30 @@ impl MeApi {
         }))
     }
 
-    /// Reset the participant's PIN (site staff); also lifts a PIN lock.
+    /// Revoke every live link of the participant (staff-issued and reminder links) and end
+    /// their sessions (site staff), e.g. when a phone or an email account is lost. Issue a new
+    /// link afterwards with POST …/access-link; later reminders carry new links of their own.
+    #[oai(
+        path = "/v1/participants/:study_id/access-link/revoke",
+        method = "post"
+    )]
+    async fn revoke_links(
+        &self,
+        token: StaffToken,
+        study_id: Path<String>,
+        body: Json<RevokeLinksIn>,
+    ) -> Result<Json<RevokeLinksOut>, ApiError> {
+        let actor = token.actor(&self.app).await?;
+        let (links_revoked, sessions_ended) =
+            access::revoke_by_staff(&self.app, &actor, &study_id, &body.reason).await?;
+        Ok(Json(RevokeLinksOut {
+            links_revoked,
+            sessions_ended,
+        }))
+    }
+
+    /// Reset the participant's PIN (site staff); also lifts every PIN lock and ends the
+    /// participant's sessions.
     #[oai(path = "/v1/participants/:study_id/pin", method = "post")]
     async fn reset_pin(
         &self,

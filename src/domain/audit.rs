@@ -7,7 +7,7 @@
 
 use hmac::{Hmac, KeyInit, Mac};
 use serde::Serialize;
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -77,6 +77,28 @@ pub enum ChainError {
 /// RFC 8785 canonical JSON of any serializable value.
 pub fn canonical_json<T: Serialize>(value: &T) -> Result<String, ChainError> {
     serde_jcs::to_string(value).map_err(|e| ChainError::Canonical(e.to_string()))
+}
+
+/// One stored answer as bound to the audit trail: what was answered, by whom and how.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct AnswerFacts {
+    pub item: String,
+    pub lesion: String,
+    pub value: String,
+    pub mode: String,
+    pub actor_kind: String,
+    pub actor_id: String,
+}
+
+/// The digest of a response's stored answers (sha256 of their canonical JSON, in item and
+/// lesion order) that its `response.submitted` and `response.amended` events record as
+/// `answers_sha256`, so that `epro audit verify` notices an answer row edited in the database.
+pub fn answers_digest(answers: &[AnswerFacts]) -> String {
+    let mut sorted: Vec<&AnswerFacts> = answers.iter().collect();
+    sorted.sort();
+    // Serializing plain strings cannot fail.
+    let text = canonical_json(&sorted).unwrap_or_default();
+    hex::encode(Sha256::digest(text.as_bytes()))
 }
 
 /// The chained hash of one event.

@@ -2,6 +2,7 @@
 //! (time comes in as an argument). Most unit tests live here.
 
 pub mod audit;
+pub mod contact;
 pub mod lesions;
 pub mod pain;
 pub mod participant;

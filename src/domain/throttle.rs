@@ -1,6 +1,8 @@
 //! The throttling rule for guessing attacks: after `max_failures` failed attempts within
-//! `window`, further attempts wait until the oldest of those failures leaves the window.
-//! Staff logins are counted per account and, separately, per client address.
+//! `window`, further attempts wait until the oldest of those failures leaves the window. Each
+//! `Limit` names what it counts (its scope) and its policy; a check counts against all of its
+//! limits. The counters are chosen so that a third party cannot lock a legitimate user out
+//! (docs/security.md): staff are counted per account *and source address*, PINs per link.
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -10,17 +12,72 @@ pub struct Policy {
     pub window: Duration,
 }
 
-/// Per staff account: five wrong passwords in 15 minutes.
-pub const STAFF_ACCOUNT: Policy = Policy {
-    max_failures: 5,
-    window: Duration::minutes(15),
+/// What is counted (the scope stored with each attempt) and how much is allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    pub scope: &'static str,
+    pub policy: Policy,
+}
+
+/// One staff account from one source address: five wrong passwords in 15 minutes. Someone
+/// elsewhere who guesses at the account does not lock its owner out.
+pub const STAFF_ACCOUNT_SOURCE: Limit = Limit {
+    scope: "staff_account_source",
+    policy: Policy {
+        max_failures: 5,
+        window: Duration::minutes(15),
+    },
 };
 
-/// Per client address: generous, so one hospital NAT with many nurses is not locked out by
-/// one person's typos, yet a scripted guesser is slowed down.
-pub const CLIENT_ADDRESS: Policy = Policy {
-    max_failures: 50,
-    window: Duration::minutes(15),
+/// One staff account from all addresses: a ceiling against guessing spread over many
+/// addresses, high enough that it takes a botnet to reach it.
+pub const STAFF_ACCOUNT: Limit = Limit {
+    scope: "staff_account",
+    policy: Policy {
+        max_failures: 50,
+        window: Duration::hours(1),
+    },
+};
+
+/// One client address, any account: generous, so one hospital NAT with many nurses is not
+/// locked out by one person's typos, yet a scripted guesser is slowed down.
+pub const CLIENT_ADDRESS: Limit = Limit {
+    scope: "staff_address",
+    policy: Policy {
+        max_failures: 50,
+        window: Duration::minutes(15),
+    },
+};
+
+/// Guesses of the current password when changing it (a stolen session must not become a
+/// password oracle).
+pub const PASSWORD_CHANGE: Limit = Limit {
+    scope: "password_change",
+    policy: Policy {
+        max_failures: 5,
+        window: Duration::minutes(15),
+    },
+};
+
+/// One access link: five wrong PINs in 15 minutes. Counting per link (not per participant)
+/// means someone holding an old link cannot lock the participant out: a fresh link has its own
+/// count.
+pub const PIN_LINK: Limit = Limit {
+    scope: "pin_link",
+    policy: Policy {
+        max_failures: 5,
+        window: Duration::minutes(15),
+    },
+};
+
+/// One access link over a day: at most 20 wrong PINs, so a leaked link cannot be used to try
+/// the PIN space slowly (6 digits: 10^6).
+pub const PIN_LINK_DAY: Limit = Limit {
+    scope: "pin_link_day",
+    policy: Policy {
+        max_failures: 20,
+        window: Duration::hours(24),
+    },
 };
 
 impl Policy {
@@ -30,12 +87,13 @@ impl Policy {
     }
 
     /// `failures`: the times of failures inside the window, any order. `None` = may try now;
-    /// `Some(wait)` = locked for that long.
+    /// `Some(wait)` = locked for that long. Failures stamped a little after `now` count too: a
+    /// concurrent attempt that read the clock later may have been recorded first.
     pub fn locked_for(&self, failures: &[DateTime<Utc>], now: DateTime<Utc>) -> Option<Duration> {
         let mut recent: Vec<_> = failures
             .iter()
             .copied()
-            .filter(|t| *t > self.window_start(now) && *t <= now)
+            .filter(|t| *t > self.window_start(now))
             .collect();
         if recent.len() < self.max_failures {
             return None;
@@ -62,7 +120,7 @@ mod tests {
 
     #[test]
     fn table() {
-        let p = STAFF_ACCOUNT;
+        let p = STAFF_ACCOUNT_SOURCE.policy;
         type Case = (
             &'static str,
             Vec<DateTime<Utc>>,
@@ -83,6 +141,14 @@ mod tests {
                 (0..5).map(t).collect(),
                 t(15),
                 None,
+            ),
+            (
+                "failures recorded by concurrent attempts stamped just after now count",
+                (0..5)
+                    .map(|m| t(5) + Duration::milliseconds(m + 1))
+                    .collect(),
+                t(5),
+                Some(Duration::minutes(15) + Duration::milliseconds(1)),
             ),
             (
                 "old failures do not count",

@@ -108,12 +108,12 @@ pub async fn find_session<C: ConnectionTrait>(
 pub async fn delete_sessions_of<C: ConnectionTrait>(
     db: &C,
     participant: Uuid,
-) -> Result<(), StoreError> {
-    participant_session::Entity::delete_many()
+) -> Result<u64, StoreError> {
+    Ok(participant_session::Entity::delete_many()
         .filter(participant_session::Column::ParticipantId.eq(participant))
         .exec(db)
-        .await?;
-    Ok(())
+        .await?
+        .rows_affected)
 }
 
 pub async fn delete_session<C: ConnectionTrait>(

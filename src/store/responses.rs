@@ -78,9 +78,82 @@ pub async fn insert<C: ConnectionTrait>(db: &C, row: ResponseRow) -> Result<(), 
     Ok(())
 }
 
+/// Insert the response unless one exists for its participant, visit and questionnaire, then
+/// return the stored row locked for the rest of the transaction, and whether it was this call
+/// that inserted it. Two first saves at once never fail: on PostgreSQL the second waits for the
+/// first to commit and then gets its row (ON CONFLICT DO NOTHING + SELECT … FOR UPDATE); on
+/// SQLite the IMMEDIATE transaction already serializes them.
+pub async fn insert_or_lock<C: ConnectionTrait>(
+    db: &C,
+    row: ResponseRow,
+) -> Result<(ResponseRow, bool), StoreError> {
+    let (participant, visit, key, id) = (
+        row.participant_id,
+        row.visit_code.clone(),
+        row.questionnaire_key.clone(),
+        row.id,
+    );
+    response::Entity::insert(row.into_active_model())
+        .on_conflict_do_nothing_on([
+            response::Column::ParticipantId,
+            response::Column::VisitCode,
+            response::Column::QuestionnaireKey,
+        ])
+        .exec_without_returning(db)
+        .await?;
+    let stored = find_for_update(db, participant, &visit, &key)
+        .await?
+        .ok_or_else(|| {
+            StoreError::Db(sea_orm::DbErr::RecordNotFound(format!(
+                "response of {participant} {visit} {key}"
+            )))
+        })?;
+    let created = stored.id == id;
+    Ok((stored, created))
+}
+
 pub async fn update<C: ConnectionTrait>(db: &C, row: ResponseRow) -> Result<(), StoreError> {
     row.into_active_model().reset_all().update(db).await?;
     Ok(())
+}
+
+/// A response by id.
+pub async fn find_by_id<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+) -> Result<Option<ResponseRow>, StoreError> {
+    Ok(response::Entity::find_by_id(id).one(db).await?)
+}
+
+/// Ids of every submitted response (completed or amended), oldest first.
+pub async fn submitted_ids<C: ConnectionTrait>(db: &C) -> Result<Vec<Uuid>, StoreError> {
+    Ok(response::Entity::find()
+        .select_only()
+        .column(response::Column::Id)
+        .filter(response::Column::Status.is_in(["completed", "amended"]))
+        .order_by_asc(response::Column::StartedAt)
+        .into_tuple::<Uuid>()
+        .all(db)
+        .await?)
+}
+
+/// A response's stored answers as the audit trail binds them.
+pub async fn answer_facts<C: ConnectionTrait>(
+    db: &C,
+    response: Uuid,
+) -> Result<Vec<crate::domain::audit::AnswerFacts>, StoreError> {
+    Ok(answers(db, response)
+        .await?
+        .into_iter()
+        .map(|a| crate::domain::audit::AnswerFacts {
+            item: a.item,
+            lesion: a.lesion,
+            value: a.value,
+            mode: a.mode,
+            actor_kind: a.actor_kind,
+            actor_id: a.actor_id,
+        })
+        .collect())
 }
 
 pub async fn answers<C: ConnectionTrait>(

@@ -2,18 +2,41 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
+    QueryFilter, QuerySelect, Set, Statement,
 };
 
 use super::{StoreError, entities::login_failure};
 
+/// Serialize decisions about these keys until the transaction ends. PostgreSQL: one advisory
+/// transaction lock per key (taken in sorted order, so two callers never deadlock). SQLite: the
+/// IMMEDIATE write transaction already holds the only write lock.
+pub async fn lock_keys(txn: &DatabaseTransaction, keys: &[(&str, &str)]) -> Result<(), StoreError> {
+    if txn.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    let mut names: Vec<String> = keys.iter().map(|(s, k)| format!("{s}:{k}")).collect();
+    names.sort();
+    names.dedup();
+    for name in names {
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 7130))",
+            [name.into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+/// Record one failed (or reserved) attempt; returns its id.
 pub async fn record_failure<C: ConnectionTrait>(
     db: &C,
     scope: &str,
     key_hash: &str,
     at: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    login_failure::ActiveModel {
+) -> Result<i64, StoreError> {
+    let row = login_failure::ActiveModel {
         scope: Set(scope.to_string()),
         key_hash: Set(key_hash.to_string()),
         at: Set(at),
@@ -21,6 +44,33 @@ pub async fn record_failure<C: ConnectionTrait>(
     }
     .insert(db)
     .await?;
+    Ok(row.id)
+}
+
+/// Forget these attempt records (an attempt that succeeded, or was never checked).
+pub async fn delete_ids<C: ConnectionTrait>(db: &C, ids: &[i64]) -> Result<(), StoreError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    login_failure::Entity::delete_many()
+        .filter(login_failure::Column::Id.is_in(ids.iter().copied()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Forget the failures of every key of `scope` that starts with `prefix` (e.g. all the links of
+/// one participant).
+pub async fn clear_prefix<C: ConnectionTrait>(
+    db: &C,
+    scope: &str,
+    prefix: &str,
+) -> Result<(), StoreError> {
+    login_failure::Entity::delete_many()
+        .filter(login_failure::Column::Scope.eq(scope))
+        .filter(login_failure::Column::KeyHash.starts_with(prefix))
+        .exec(db)
+        .await?;
     Ok(())
 }
 

@@ -371,6 +371,10 @@ pub fn error_page(web: &Web, page: &PageContext, err: &Error) -> Response {
             (StatusCode::NOT_FOUND, web.t(&page.lang, "not_found", &[]))
         }
         Error::Forbidden(_) => (StatusCode::FORBIDDEN, err.to_string()),
+        Error::Busy { .. } => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            web.t(&page.lang, "server_busy", &[]),
+        ),
         Error::Store(_) | Error::Internal(_) => {
             tracing::error!(error = %err, "page failed");
             (

@@ -289,7 +289,7 @@ async fn address_throttling_uses_forwarded_for_only_from_trusted_proxies() {
         }
     };
     // A guesser behind the proxy tries many accounts from one address.
-    for i in 0..epro::domain::throttle::CLIENT_ADDRESS.max_failures {
+    for i in 0..epro::domain::throttle::CLIENT_ADDRESS.policy.max_failures {
         let status = login_from(
             "203.0.113.66",
             format!("guess{i}@hermes.test"),
@@ -365,8 +365,8 @@ async fn housekeeping_forgets_expired_sessions_and_old_failures() {
     app.clock.advance(Duration::days(2));
     let swept = epro::housekeeping::sweep(&app.app).await.expect("sweep");
     assert_eq!(
-        swept.failures, 2,
-        "one failure counts per account and per client address"
+        swept.failures, 3,
+        "one failure counts for the account from this address, the account, and the address"
     );
     assert_eq!(swept.staff_sessions, 1);
     assert_eq!(app.get("/api/v1/auth/me", Some(&token)).await.status(), 401);

@@ -15,4 +15,5 @@ mod permissions;
 mod privacy;
 mod questionnaires;
 mod reminders;
+mod security;
 mod startup;

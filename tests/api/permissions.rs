@@ -232,7 +232,7 @@ async fn every_endpoint_by_every_actor() {
         row(M::POST, "/api/v1/participants/{study_id}/events", "ZAS", format!("{zas2}/events"), Some(json!({"type": "sse", "date": "2026-03-01", "sse_type": "pathological_fracture", "reason": "permission test"})), "403 403 403 200 404 401 401 401"),
         row(M::POST, "/api/v1/participants/{study_id}/events/{event_id}/correct", "ZAS", format!("{zas1}/events/{event_id}/correct"), Some(json!({"date": "2026-03-01", "reason": "typo"})), "403 200 403 403 403 401 401 401"),
         row(M::POST, "/api/v1/participants/{study_id}/access-link", "ZAS", format!("{zas2}/access-link"), Some(json!({})), "403 403 403 200 404 401 401 401"),
-        row(M::POST, "/api/v1/participants/{study_id}/pin", "UZG", format!("{uzg1}/pin"), Some(json!({"pin": "4826"})), "403 403 403 404 200 401 401 401"),
+        row(M::POST, "/api/v1/participants/{study_id}/access-link/revoke", "ZAS", format!("{zas2}/access-link/revoke"), Some(json!({"reason": "permission test"})), "403 403 403 200 404 401 401 401"),
         row(M::GET, "/api/v1/participants/{study_id}/responses", "ZAS", format!("{zas1}/responses"), None, "403 200 200 200 404 401 401 401"),
         row(M::GET, "/api/v1/participants/{study_id}/responses/{response_id}/queries", "ZAS", format!("{zas1}/responses/{response_id}/queries"), None, "403 200 200 200 404 401 401 401"),
         row(M::POST, "/api/v1/participants/{study_id}/responses/{response_id}/queries", "ZAS", format!("{zas1}/responses/{response_id}/queries"), Some(json!({"text": "another question"})), "403 200 403 403 403 401 401 401"),
@@ -258,6 +258,8 @@ async fn every_endpoint_by_every_actor() {
         row(M::GET, "/api/v1/me/visits/{visit}/questionnaires/{key}", "own", "/api/v1/me/visits/BL/questionnaires/eortc-qlq-c30".into(), None, "401 401 401 401 401 200 200 401"),
         row(M::PUT, "/api/v1/me/visits/{visit}/responses/{key}", "own", "/api/v1/me/visits/BL/responses/eortc-qlq-c30".into(), Some(json!({"answers": [{"item": "q1", "value": 2}]})), "401 401 401 401 401 200 200 401"),
         with_header(row(M::POST, "/api/v1/me/visits/{visit}/responses/{key}/submit", "own", "/api/v1/me/visits/BL/responses/eortc-qlq-c30/submit".into(), Some(json!({})), "401 401 401 401 401 200 200 401"), "Idempotency-Key", "matrix-c30"),
+        // A PIN reset ends the participant's sessions: it runs after the participant's own rows.
+        row(M::POST, "/api/v1/participants/{study_id}/pin", "UZG", format!("{uzg1}/pin"), Some(json!({"pin": "4826"})), "403 403 403 404 200 401 401 401"),
         // Last: ends the sessions it is sent with.
         row(M::POST, "/api/v1/auth/logout", "", "/api/v1/auth/logout".into(), None, "204 204 204 204 204 401 401 401"),
     ];

@@ -58,6 +58,30 @@ pub struct AnswerError {
     pub problem: String,
 }
 
+/// The errors as one message for a person: the first `MAX_LISTED`, each cut to a readable
+/// length, then how many more there are. A request with a million bad answers gets a short
+/// answer, not a longer one.
+pub fn summarize(errors: &[AnswerError]) -> String {
+    const MAX_LISTED: usize = 10;
+    const MAX_CHARS: usize = 200;
+    let mut parts: Vec<String> = errors
+        .iter()
+        .take(MAX_LISTED)
+        .map(|e| {
+            let text = e.to_string();
+            if text.chars().count() > MAX_CHARS {
+                format!("{}…", text.chars().take(MAX_CHARS).collect::<String>())
+            } else {
+                text
+            }
+        })
+        .collect();
+    if errors.len() > MAX_LISTED {
+        parts.push(format!("and {} more problems", errors.len() - MAX_LISTED));
+    }
+    parts.join("; ")
+}
+
 /// Validate answers. `lesions`: the lesion ids this response is for, when known (a
 /// participant's active lesions); `None` accepts any lesion id on per-lesion items.
 pub fn validate(
@@ -309,5 +333,21 @@ mod tests {
         )
         .expect("valid");
         assert_eq!(ok.len(), 2);
+    }
+
+    #[test]
+    fn long_error_lists_are_capped() {
+        let errors: Vec<AnswerError> = (0..5000)
+            .map(|index| AnswerError {
+                index,
+                item: "x".repeat(1000),
+                lesion: None,
+                problem: "unknown".into(),
+            })
+            .collect();
+        let text = summarize(&errors);
+        assert!(text.len() < 4000, "{}", text.len());
+        assert!(text.starts_with("answers[0]"));
+        assert!(text.ends_with("and 4990 more problems"), "{text}");
     }
 }
