@@ -346,19 +346,21 @@ async fn allow_methods<E: Endpoint>(
     table: Arc<api::error::AllowTable>,
 ) -> poem::Result<Response> {
     let path = req.uri().path().to_string();
-    match ep.call(req).await {
-        Ok(r) => Ok(r.into_response()),
-        Err(e) if e.status() == StatusCode::METHOD_NOT_ALLOWED => {
-            let mut resp = api::error::json_errors(e).await;
-            if let Some(methods) = table.allow(&path)
-                && let Ok(v) = poem::http::HeaderValue::from_str(methods)
-            {
-                resp.headers_mut().insert(poem::http::header::ALLOW, v);
-            }
-            Ok(resp)
-        }
-        Err(e) => Err(e),
+    // The API's own wrapper already turns errors into JSON responses, so a 405 arrives either
+    // way: as an error (pages, unknown methods on routes) or as a response.
+    let mut resp = match ep.call(req).await {
+        Ok(r) => r.into_response(),
+        Err(e) if e.status() == StatusCode::METHOD_NOT_ALLOWED => api::error::json_errors(e).await,
+        Err(e) => return Err(e),
+    };
+    if resp.status() == StatusCode::METHOD_NOT_ALLOWED
+        && !resp.headers().contains_key(poem::http::header::ALLOW)
+        && let Some(methods) = table.allow(&path)
+        && let Ok(v) = poem::http::HeaderValue::from_str(methods)
+    {
+        resp.headers_mut().insert(poem::http::header::ALLOW, v);
     }
+    Ok(resp)
 }
 
 async fn log_request<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Response> {

@@ -89,6 +89,34 @@ async fn errors_are_json_with_a_code() {
     );
 }
 
+/// An undeclared method gets 405 with the methods the path does answer (RFC 9110), on every
+/// documented API path, signed in or not.
+#[tokio::test]
+async fn an_undeclared_method_names_the_allowed_ones() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let trace = reqwest::Method::from_bytes(b"TRACE").expect("method");
+    let cases = [
+        ("/api/v1/audit/head", "GET"),
+        ("/api/v1/exports/scores.csv", "GET"),
+        ("/api/v1/lesion-locations", "GET"),
+        ("/api/v1/users", "GET, POST"),
+    ];
+    for token in [None, Some(admin.as_str())] {
+        for (path, allowed) in cases {
+            let resp = app.request(trace.clone(), path, token, None).await;
+            assert_eq!(resp.status(), 405, "{path}");
+            assert_eq!(
+                resp.headers().get("allow").and_then(|v| v.to_str().ok()),
+                Some(allowed),
+                "{path}"
+            );
+            let body: Value = resp.json().await.expect("json error body");
+            assert_eq!(body["code"], "method_not_allowed", "{path}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn oversized_bodies_are_refused_streamed_or_not() {
     let app = spawn_app_small_limit().await;
