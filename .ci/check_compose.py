@@ -58,7 +58,7 @@ def start(binary, env, workdir):
         EPRO_STUDY_FILE=os.path.join(ROOT, "studies/hermes.toml"),
         EPRO_QUESTIONNAIRES_DIR=os.path.join(ROOT, "questionnaires"),
         EPRO_DATA_DIR=os.path.join(workdir, "data"),
-        EPRO_REMINDER_INTERVAL_SECONDS="0",
+        EPRO_JOBS_INTERVAL_SECONDS="0",
         EPRO_BOOTSTRAP_ADMIN_PASSWORD="compose-check-password",
     )
     clean = {k: v for k, v in os.environ.items() if not k.startswith("EPRO_")}

@@ -20,7 +20,7 @@ B="http://127.0.0.1:$PORT"
 (
   cd "$ROOT"
   EPRO_DATABASE_URL="sqlite://$WORK/epro.db?mode=rwc" EPRO_DATA_DIR="$WORK/data" EPRO_LISTEN="127.0.0.1:$PORT" \
-  EPRO_BASE_URL="$B" EPRO_BOOTSTRAP_ADMIN_PASSWORD="fuzz-admin-password" EPRO_REMINDER_INTERVAL_SECONDS=0 \
+  EPRO_BASE_URL="$B" EPRO_BOOTSTRAP_ADMIN_PASSWORD="fuzz-admin-password" EPRO_JOBS_INTERVAL_SECONDS=0 \
   RUST_LOG=warn exec "$BIN" serve
 ) > "$WORK/server.log" 2>&1 &
 SERVER=$!

@@ -30,7 +30,7 @@ sed -e 's/{nnn}/{nnnnnn}/' -e 's/send_from = "09:00"/send_from = "00:00"/' -e 's
   studies/hermes.toml > "$WORK/hermes-bench.toml"
 export EPRO_STUDY_FILE="$WORK/hermes-bench.toml" EPRO_QUESTIONNAIRES_DIR="$ROOT/questionnaires"
 export EPRO_AUDIT_KEY="$(openssl rand -hex 32)" EPRO_DATA_KEY="$(openssl rand -hex 32)" EPRO_ARCHIVE_KEY="$(openssl rand -hex 32)"
-export EPRO_BOOTSTRAP_ADMIN_PASSWORD="bench-admin-password" EPRO_REMINDER_INTERVAL_SECONDS=0 RUST_LOG=warn
+export EPRO_BOOTSTRAP_ADMIN_PASSWORD="bench-admin-password" EPRO_JOBS_INTERVAL_SECONDS=0 RUST_LOG=warn
 
 {
   echo "# Benchmark run $(date -u +%Y-%m-%dT%H:%MZ)"

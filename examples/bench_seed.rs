@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
-use epro::{auth, clock::ManualClock, config::Settings, participants, startup, users};
+use epro::{admin::users, auth, clock::ManualClock, config::Settings, participants, startup};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

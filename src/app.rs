@@ -6,7 +6,7 @@ use std::sync::Arc;
 use ipnet::IpNet;
 
 use crate::{
-    clock::Clock, config::Settings, domain::study::Study, hashing::Hasher, keys::Keys,
+    auth::hashing::Hasher, clock::Clock, config::Settings, domain::study::Study, keys::Keys,
     questionnaires::Library, store::Db,
 };
 

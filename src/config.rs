@@ -122,8 +122,15 @@ pub struct Settings {
     pub smtp_password: Option<Secret>,
     /// Seconds one SMTP send may take in all (connect and conversation).
     pub smtp_timeout_seconds: u64,
-    /// How often the reminder worker inside `epro serve` runs; 0 turns it off.
-    pub reminder_interval_seconds: u64,
+    /// How often the periodic jobs inside `epro serve` run (reminders, digests, housekeeping,
+    /// each on the same tick); 0: this process runs none of them.
+    pub jobs_interval_seconds: u64,
+    /// Plan and send participants' reminder emails on each tick.
+    pub jobs_reminders: bool,
+    /// Send the sites' daily digest emails on each tick (at the study's digest time).
+    pub jobs_digests: bool,
+    /// Forget expired sessions and old login failures on each tick.
+    pub jobs_housekeeping: bool,
     /// Sending attempts before a reminder is marked failed.
     pub reminder_max_attempts: u32,
     /// A reminder still marked `sending` after this many seconds is taken to be from a worker
@@ -179,7 +186,10 @@ impl Default for Settings {
             smtp_username: None,
             smtp_password: None,
             smtp_timeout_seconds: 20,
-            reminder_interval_seconds: 60,
+            jobs_interval_seconds: 60,
+            jobs_reminders: true,
+            jobs_digests: true,
+            jobs_housekeeping: true,
             reminder_max_attempts: 8,
             reminder_stale_seconds: 600,
             bootstrap_admin_email: "admin@example.org".into(),
@@ -211,6 +221,14 @@ impl Settings {
             .extract()
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         settings.validate()?;
+        if std::env::var_os("EPRO_REMINDER_INTERVAL_SECONDS").is_some() {
+            return Err(ConfigError::Invalid(
+                "EPRO_REMINDER_INTERVAL_SECONDS was renamed: set EPRO_JOBS_INTERVAL_SECONDS (0 runs \
+                 no periodic jobs in this process) and, to switch off one job, EPRO_JOBS_REMINDERS, \
+                 EPRO_JOBS_DIGESTS or EPRO_JOBS_HOUSEKEEPING = false"
+                    .into(),
+            ));
+        }
         Ok(settings)
     }
 

@@ -1,35 +1,34 @@
 //! epro: an electronic patient-reported outcomes server for clinical trials.
-//! See DESIGN in the README: domain (pure rules) · store (the only database code) · services ·
-//! api (JSON, OpenAPI) — all assembled by `startup`.
+//!
+//! Layers (see docs/architecture.md): `domain` holds the trial's rules as pure functions,
+//! `store` is the only code that touches the database, the feature modules load → decide →
+//! write → audit, and `api` (JSON, OpenAPI) and `web` (pages) are the two ways in, assembled by
+//! `startup`. The `epro` binary's commands live in `src/cli/`.
 
-pub mod access;
-pub mod api;
+// Platform: settings, keys, clock, errors, the assembled application.
 pub mod app;
-pub mod archive;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod keys;
+pub mod startup;
+pub mod telemetry;
+
+// Layers.
+pub mod api;
+pub mod domain;
+pub mod store;
+pub mod web;
+
+// Features.
+pub mod admin;
+pub mod answering;
 pub mod audit;
 pub mod auth;
-pub mod clock;
-pub mod completion;
-pub mod config;
-pub mod digest;
-pub mod domain;
-pub mod email;
-pub mod error;
-pub mod export;
-pub mod hashing;
-pub mod housekeeping;
-pub mod keys;
-pub mod mail;
-pub mod pain;
+pub mod exports;
+pub mod jobs;
+pub mod notify;
 pub mod participants;
 pub mod questionnaires;
 pub mod reminders;
-pub mod responses;
-pub mod sites;
-pub mod startup;
-pub mod store;
 pub mod study;
-pub mod telemetry;
-pub mod throttle;
-pub mod users;
-pub mod web;

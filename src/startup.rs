@@ -4,13 +4,14 @@
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use poem::{
-    Body, Endpoint, EndpointExt, IntoResponse, Request, Response, Route, Server,
+    Body, Endpoint, EndpointExt, IntoResponse, Request, Response, Route, Server as HttpServer,
     http::{HeaderValue, StatusCode, header},
     listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
     middleware::{CatchPanic, RequestId},
 };
 
 use crate::{
+    admin::users::{self, BootstrapAdmin},
     api::{self, error::json_errors},
     app::App,
     clock::Clock,
@@ -18,7 +19,6 @@ use crate::{
     error::Error,
     keys::Keys,
     participants, questionnaires, store, study,
-    users::{self, BootstrapAdmin},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -32,7 +32,7 @@ pub enum StartupError {
     #[error("{0}")]
     Service(#[from] Error),
     #[error(transparent)]
-    Mail(#[from] crate::mail::MailError),
+    Mail(#[from] crate::notify::mail::MailError),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -58,7 +58,7 @@ pub async fn prepare(settings: Settings, clock: Arc<dyn Clock>) -> Result<Arc<Ap
     let registration = study::register(&db, &keys, clock.as_ref(), &study).await?;
     questionnaires::register(&db, &keys, clock.now(), &library).await?;
     let trusted_proxies = settings.trusted_proxy_nets()?;
-    let hasher = crate::hashing::Hasher::new(
+    let hasher = crate::auth::hashing::Hasher::new(
         settings.hash_workers,
         Duration::from_secs(settings.hash_wait_seconds),
     );
@@ -82,22 +82,23 @@ pub async fn prepare(settings: Settings, clock: Arc<dyn Clock>) -> Result<Arc<Ap
     Ok(app)
 }
 
-pub struct Application {
+/// The server: the application, its listener and its periodic jobs.
+pub struct Server {
     app: Arc<App>,
-    /// The reminder worker's mailer, when the worker runs (EPRO_REMINDER_INTERVAL_SECONDS > 0).
-    mail: Option<crate::mail::Mail>,
+    /// The jobs' mailer, when this process runs periodic jobs (EPRO_JOBS_INTERVAL_SECONDS > 0).
+    mail: Option<crate::notify::mail::Mail>,
     acceptor: TcpAcceptor,
     addr: SocketAddr,
     bootstrap: Option<BootstrapAdmin>,
 }
 
-impl Application {
+impl Server {
     pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<Self, StartupError> {
         let listen = settings.listen;
         let app = prepare(settings, clock).await?;
         let bootstrap = users::bootstrap_admin(&app).await?;
-        let mail = (app.settings.reminder_interval_seconds > 0)
-            .then(|| crate::mail::Mail::from_settings(&app.settings))
+        let mail = (app.settings.jobs_interval_seconds > 0)
+            .then(|| crate::notify::mail::Mail::from_settings(&app.settings))
             .transpose()?;
         let acceptor = TcpListener::bind(listen)
             .into_acceptor()
@@ -142,8 +143,8 @@ impl Application {
         let endpoint = routes(self.app.clone());
         let worker = self
             .mail
-            .map(|mail| tokio::spawn(crate::reminders::worker(self.app.clone(), mail)));
-        let result = Server::new_with_acceptor(self.acceptor)
+            .map(|mail| tokio::spawn(crate::jobs::run(self.app.clone(), mail)));
+        let result = HttpServer::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(endpoint, shutdown, Some(grace))
             .await;
         if let Some(w) = worker {

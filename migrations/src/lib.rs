@@ -1,6 +1,6 @@
 //! Database migrations for epro, one file per change, append-only: a migration that has landed
 //! on main is never edited; a correction is a new migration.
-//! The server runs `Migrator::up` at start; `epro migrate` runs it on demand.
+//! The server runs `Migrator::up` at start; `epro database migrate` runs it on demand.
 
 pub use sea_orm_migration::prelude::*;
 

@@ -7,7 +7,7 @@ use poem::Request;
 use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 
 use super::{ApiError, StaffToken, Tag, client::client_address, users::UserOut};
-use crate::{app::App, auth, users};
+use crate::{admin::users, app::App, auth};
 
 pub struct AuthApi {
     pub app: Arc<App>,

@@ -8,8 +8,8 @@ use poem_openapi::{Object, OpenApi, param::Query, payload::Json};
 
 use super::{ApiError, StaffToken, Tag};
 use crate::{
+    answering::completion::{self, Filter},
     app::App,
-    completion::{self, Filter},
 };
 
 pub struct CompletionApi {

@@ -18,9 +18,9 @@ use super::{
     questionnaires::{AnswerIn, to_answers},
 };
 use crate::{
+    answering::{self, Submission},
     app::App,
     participants::parse_date,
-    responses::{self, Submission},
 };
 
 pub struct EntryApi {
@@ -202,7 +202,7 @@ fn query_out(q: crate::store::responses::QueryRow) -> QueryOut {
     }
 }
 
-fn lesion_pain_out(app: &App, l: crate::pain::LesionPain) -> LesionPainOut {
+fn lesion_pain_out(app: &App, l: crate::answering::pain::LesionPain) -> LesionPainOut {
     let lang = app
         .study
         .languages
@@ -210,7 +210,7 @@ fn lesion_pain_out(app: &App, l: crate::pain::LesionPain) -> LesionPainOut {
         .cloned()
         .unwrap_or_else(|| "en".into());
     LesionPainOut {
-        label: crate::pain::label_of(&l, &lang),
+        label: crate::answering::pain::label_of(&l, &lang),
         lesion: l.lesion,
         active: l.active,
         irradiation_date: l.irradiation_date.map(|d| d.to_string()),
@@ -250,7 +250,7 @@ impl EntryApi {
         let actor = token.actor(&self.app).await?;
         let rev = super::me::parse_if_match(if_match.0)?;
         let b = body.0;
-        let d = responses::staff_save_draft(
+        let d = answering::staff_save_draft(
             &self.app,
             &actor,
             &study_id,
@@ -302,7 +302,7 @@ impl EntryApi {
             .as_deref()
             .map(|d| parse_date("completed_on", d))
             .transpose()?;
-        let s = responses::staff_submit(
+        let s = answering::staff_submit(
             &self.app,
             &actor,
             &study_id,
@@ -335,7 +335,7 @@ impl EntryApi {
     ) -> Result<Json<Done>, ApiError> {
         let actor = token.actor(&self.app).await?;
         let b = body.0;
-        responses::record_missed(&self.app, &actor, &study_id, &visit, &b.reason, b.text).await?;
+        answering::record_missed(&self.app, &actor, &study_id, &visit, &b.reason, b.text).await?;
         Ok(Json(Done { ok: true }))
     }
 
@@ -353,7 +353,7 @@ impl EntryApi {
     ) -> Result<Json<SubmittedOut>, ApiError> {
         let actor = token.actor(&self.app).await?;
         let b = body.0;
-        let s = responses::amend(
+        let s = answering::amend(
             &self.app,
             &actor,
             &study_id,
@@ -379,8 +379,14 @@ impl EntryApi {
         body: Json<DoseIn>,
     ) -> Result<Json<Done>, ApiError> {
         let actor = token.actor(&self.app).await?;
-        crate::pain::record_dose(&self.app, &actor, &study_id, &visit, body.omed_mg_per_day)
-            .await?;
+        crate::answering::pain::record_dose(
+            &self.app,
+            &actor,
+            &study_id,
+            &visit,
+            body.omed_mg_per_day,
+        )
+        .await?;
         Ok(Json(Done { ok: true }))
     }
 
@@ -393,7 +399,7 @@ impl EntryApi {
         study_id: Path<String>,
     ) -> Result<Json<Vec<LesionPainOut>>, ApiError> {
         let actor = token.actor(&self.app).await?;
-        let list = crate::pain::overview(&self.app, &actor, &study_id).await?;
+        let list = crate::answering::pain::overview(&self.app, &actor, &study_id).await?;
         Ok(Json(
             list.into_iter()
                 .map(|l| lesion_pain_out(&self.app, l))
@@ -405,7 +411,7 @@ impl EntryApi {
     #[oai(path = "/v1/pain-flags", method = "get")]
     async fn pain_flags(&self, token: StaffToken) -> Result<Json<Vec<PainFlagOut>>, ApiError> {
         let actor = token.actor(&self.app).await?;
-        let list = crate::pain::flags(&self.app, &actor).await?;
+        let list = crate::answering::pain::flags(&self.app, &actor).await?;
         Ok(Json(
             list.into_iter()
                 .map(|(study_id, site, l)| PainFlagOut {
@@ -431,8 +437,14 @@ impl EntryApi {
     ) -> Result<Json<QueryOut>, ApiError> {
         let actor = token.actor(&self.app).await?;
         Ok(Json(query_out(
-            crate::pain::raise_query(&self.app, &actor, &study_id, &response_id, &body.text)
-                .await?,
+            crate::answering::pain::raise_query(
+                &self.app,
+                &actor,
+                &study_id,
+                &response_id,
+                &body.text,
+            )
+            .await?,
         )))
     }
 
@@ -448,7 +460,8 @@ impl EntryApi {
         response_id: Path<String>,
     ) -> Result<Json<Vec<QueryOut>>, ApiError> {
         let actor = token.actor(&self.app).await?;
-        let list = crate::pain::queries(&self.app, &actor, &study_id, &response_id).await?;
+        let list =
+            crate::answering::pain::queries(&self.app, &actor, &study_id, &response_id).await?;
         Ok(Json(list.into_iter().map(query_out).collect()))
     }
 
@@ -467,7 +480,7 @@ impl EntryApi {
     ) -> Result<Json<QueryOut>, ApiError> {
         let actor = token.actor(&self.app).await?;
         Ok(Json(query_out(
-            crate::pain::close_query(
+            crate::answering::pain::close_query(
                 &self.app,
                 &actor,
                 &study_id,
@@ -487,7 +500,7 @@ impl EntryApi {
         study_id: Path<String>,
     ) -> Result<Json<Vec<ResponseOut>>, ApiError> {
         let actor = token.actor(&self.app).await?;
-        let list = responses::list_for_staff(&self.app, &actor, &study_id).await?;
+        let list = answering::list_for_staff(&self.app, &actor, &study_id).await?;
         Ok(Json(
             list.into_iter()
                 .map(|d| ResponseOut {

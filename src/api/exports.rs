@@ -10,7 +10,7 @@ use crate::{
     app::App,
     auth,
     domain::permissions::Action,
-    export::{self, ByteStream, Dialect},
+    exports::{self, ByteStream, Dialect},
 };
 
 pub struct ExportsApi {
@@ -51,7 +51,7 @@ impl ExportsApi {
         let d = Dialect::parse(dialect.0.as_deref())?;
         Ok(csv(
             "answers.csv",
-            export::answers_csv(self.app.clone(), &actor, d).await?,
+            exports::answers_csv(self.app.clone(), &actor, d).await?,
         ))
     }
 
@@ -66,7 +66,7 @@ impl ExportsApi {
         let d = Dialect::parse(dialect.0.as_deref())?;
         Ok(csv(
             "visits.csv",
-            export::visits_csv(self.app.clone(), &actor, d).await?,
+            exports::visits_csv(self.app.clone(), &actor, d).await?,
         ))
     }
 
@@ -81,7 +81,7 @@ impl ExportsApi {
         let d = Dialect::parse(dialect.0.as_deref())?;
         Ok(csv(
             "scores.csv",
-            export::scores_csv(self.app.clone(), &actor, d).await?,
+            exports::scores_csv(self.app.clone(), &actor, d).await?,
         ))
     }
 
@@ -96,7 +96,7 @@ impl ExportsApi {
         let d = Dialect::parse(dialect.0.as_deref())?;
         Ok(csv(
             "audit.csv",
-            export::audit_csv(self.app.clone(), &actor, d).await?,
+            exports::audit_csv(self.app.clone(), &actor, d).await?,
         ))
     }
 
@@ -110,7 +110,7 @@ impl ExportsApi {
         let actor = token.actor(&self.app).await?;
         auth::authorize(&actor, Action::ResponseRead, None)?;
         let d = Dialect::parse(dialect.0.as_deref())?;
-        let bytes = export::dictionary_csv(&self.app, d);
+        let bytes = exports::dictionary_csv(&self.app, d);
         Ok(CsvResponse::Ok(
             Binary(Body::from_bytes(bytes)),
             "attachment; filename=\"dictionary.csv\"".into(),
@@ -121,7 +121,7 @@ impl ExportsApi {
     #[oai(path = "/v1/exports/fhir.ndjson", method = "get")]
     async fn fhir(&self, token: StaffToken) -> Result<NdjsonResponse, ApiError> {
         let actor = token.actor(&self.app).await?;
-        let s = export::fhir_ndjson(self.app.clone(), &actor).await?;
+        let s = exports::fhir_ndjson(self.app.clone(), &actor).await?;
         Ok(NdjsonResponse::Ok(
             Binary(Body::from_bytes_stream(s)),
             "attachment; filename=\"fhir.ndjson\"".into(),

@@ -18,13 +18,13 @@ use super::{
     questionnaires::{AnswerIn, ItemOut, ScoresOut, item_out, scale_out, to_answers},
 };
 use crate::{
-    access::{self, ParticipantActor},
+    answering::{self, LesionRef},
     app::App,
+    auth::participant::{self, ParticipantActor},
     domain::{
         questionnaire::{Entry, answers::Answer},
         schedule,
     },
-    responses::{self, LesionRef},
 };
 
 /// A participant session token from POST /api/v1/auth/participant.
@@ -34,7 +34,7 @@ pub struct ParticipantToken(Bearer);
 
 impl ParticipantToken {
     async fn actor(&self, app: &App) -> Result<ParticipantActor, ApiError> {
-        Ok(access::authenticate(app, &self.0.token).await?)
+        Ok(participant::authenticate(app, &self.0.token).await?)
     }
 }
 
@@ -217,7 +217,7 @@ fn answers_out(list: Vec<Answer>) -> Vec<AnswerOut> {
         .collect()
 }
 
-pub(crate) fn submitted_out(s: responses::Submitted) -> SubmittedOut {
+pub(crate) fn submitted_out(s: answering::Submitted) -> SubmittedOut {
     let (key_s, version) = s
         .questionnaire
         .split_once('@')
@@ -274,7 +274,7 @@ impl MeApi {
         body: Json<PinIn>,
     ) -> Result<Json<AccessLinkOut>, ApiError> {
         let actor = token.actor(&self.app).await?;
-        let l = access::issue_staff_link(&self.app, &actor, &study_id, body.0.pin).await?;
+        let l = participant::issue_staff_link(&self.app, &actor, &study_id, body.0.pin).await?;
         Ok(Json(AccessLinkOut {
             url: l.url,
             link_token: l.token,
@@ -298,7 +298,7 @@ impl MeApi {
     ) -> Result<Json<RevokeLinksOut>, ApiError> {
         let actor = token.actor(&self.app).await?;
         let (links_revoked, sessions_ended) =
-            access::revoke_by_staff(&self.app, &actor, &study_id, &body.reason).await?;
+            participant::revoke_by_staff(&self.app, &actor, &study_id, &body.reason).await?;
         Ok(Json(RevokeLinksOut {
             links_revoked,
             sessions_ended,
@@ -315,7 +315,7 @@ impl MeApi {
         body: Json<PinIn>,
     ) -> Result<Json<PinOut>, ApiError> {
         let actor = token.actor(&self.app).await?;
-        let pin = access::reset_pin(&self.app, &actor, &study_id, body.0.pin).await?;
+        let pin = participant::reset_pin(&self.app, &actor, &study_id, body.0.pin).await?;
         Ok(Json(PinOut { pin }))
     }
 
@@ -325,7 +325,7 @@ impl MeApi {
         &self,
         body: Json<ParticipantLoginIn>,
     ) -> Result<Json<ParticipantLoginOut>, ApiError> {
-        let l = access::login(&self.app, &body.link_token, &body.pin).await?;
+        let l = participant::login(&self.app, &body.link_token, &body.pin).await?;
         Ok(Json(ParticipantLoginOut {
             token: l.token,
             expires_at: l.expires_at,
@@ -337,7 +337,7 @@ impl MeApi {
     async fn tasks(&self, token: ParticipantToken) -> Result<Json<Vec<TaskOut>>, ApiError> {
         let pa = token.actor(&self.app).await?;
         let tz = self.app.study.time_zone;
-        let tasks = responses::tasks(&self.app, &pa).await?;
+        let tasks = answering::tasks(&self.app, &pa).await?;
         Ok(Json(
             tasks
                 .into_iter()
@@ -380,7 +380,7 @@ impl MeApi {
         key: Path<String>,
     ) -> Result<Json<MyQuestionnaireOut>, ApiError> {
         let pa = token.actor(&self.app).await?;
-        let x = responses::expanded(&self.app, &pa, &visit, &key).await?;
+        let x = answering::expanded(&self.app, &pa, &visit, &key).await?;
         let def = &x.resolved.version.definition;
         let w = x.resolved.wording;
         let lang = x.resolved.language.clone();
@@ -407,7 +407,7 @@ impl MeApi {
             response_id: r.id.to_string(),
             status: r.status.clone(),
             revision: r.revision,
-            answers: answers_out(responses::as_answers(&x.answers)),
+            answers: answers_out(answering::as_answers(&x.answers)),
         });
         Ok(Json(MyQuestionnaireOut {
             visit: x.visit.code.clone(),
@@ -446,7 +446,7 @@ impl MeApi {
     ) -> Result<DraftResponse, ApiError> {
         let pa = token.actor(&self.app).await?;
         let rev = parse_if_match(if_match.0)?;
-        let d = responses::save_draft(
+        let d = answering::save_draft(
             &self.app,
             &pa,
             &visit,
@@ -481,7 +481,7 @@ impl MeApi {
     ) -> Result<Json<SubmittedOut>, ApiError> {
         let pa = token.actor(&self.app).await?;
         let b = body.0;
-        let s = responses::submit(
+        let s = answering::submit(
             &self.app,
             &pa,
             &visit,

@@ -42,7 +42,7 @@ impl OptionalAuth {
             // Staff and participants both send a bearer token; either may read licensed wording.
             OptionalAuth::Staff(token) => {
                 if token.actor(app).await.is_err() {
-                    crate::access::authenticate(app, token.token()).await?;
+                    crate::auth::participant::authenticate(app, token.token()).await?;
                 }
                 Ok(Reader::Authenticated)
             }

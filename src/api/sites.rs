@@ -5,7 +5,7 @@ use std::sync::Arc;
 use poem_openapi::{Object, OpenApi, param::Path, payload::Json};
 
 use super::{ApiError, StaffToken, Tag, users::ReasonIn};
-use crate::{app::App, sites};
+use crate::{admin::sites, app::App};
 
 pub struct SitesApi {
     pub app: Arc<App>,

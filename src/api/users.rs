@@ -7,7 +7,7 @@ use poem_openapi::{Object, OpenApi, param::Path, payload::Json};
 use uuid::Uuid;
 
 use super::{ApiError, StaffToken, Tag};
-use crate::{app::App, users};
+use crate::{admin::users, app::App};
 
 pub struct UsersApi {
     pub app: Arc<App>,

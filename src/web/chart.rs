@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use minijinja::HtmlEscape;
 
-use crate::pain::{self, LesionPain};
+use crate::answering::pain::{self, LesionPain};
 
 const W: f64 = 640.0;
 const H: f64 = 260.0;
@@ -115,7 +115,7 @@ pub fn pain_svg(lesions: &[LesionPain], lang: &str, title: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pain::PainPoint;
+    use crate::answering::pain::PainPoint;
 
     fn point(visit: &str, value: i64) -> PainPoint {
         PainPoint {

@@ -3,7 +3,7 @@
 //! in the binary, and every page works with JavaScript off. This module owns page security:
 //! CSRF on every form, strict cookies, CSP and no caching of personal pages.
 
-mod answering;
+mod answer_form;
 mod chart;
 mod participant;
 mod questionnaire;

@@ -13,10 +13,10 @@ use serde::Serialize;
 
 use super::{
     PARTICIPANT_COOKIE, PageContext, SafetyView, Web,
-    answering::{self, Who},
+    answer_form::{self, Who},
     choose_lang, csrf_ok, error_page, fmt_date, local_day, redirect, remember_lang, sv,
 };
-use crate::{access, app::App, error::Error, questionnaires, responses};
+use crate::{answering, app::App, auth::participant, error::Error, questionnaires};
 
 pub fn routes() -> impl Endpoint {
     Route::new()
@@ -36,13 +36,13 @@ async fn signed_in(
     web: &Web,
     app: &App,
     req: &Request,
-) -> Result<(access::ParticipantActor, String), Response> {
+) -> Result<(participant::ParticipantActor, String), Response> {
     let token = req
         .cookie()
         .get(PARTICIPANT_COOKIE)
         .map(|c| c.value_str().to_string());
     let actor = match token {
-        Some(t) => access::authenticate(app, &t).await.ok(),
+        Some(t) => participant::authenticate(app, &t).await.ok(),
         None => None,
     };
     match actor {
@@ -51,7 +51,9 @@ async fn signed_in(
             remember_lang(web, req.cookie(), &lang, chosen);
             // A language the participant picks is theirs from now on (questionnaires not yet
             // started, emails), not only this browser's.
-            if chosen && lang != pa.language && access::set_language(app, &pa, &lang).await.is_ok()
+            if chosen
+                && lang != pa.language
+                && participant::set_language(app, &pa, &lang).await.is_ok()
             {
                 pa.language = lang.clone();
             }
@@ -86,7 +88,7 @@ async fn pin_page(
     Data(web): Data<&Arc<Web>>,
     Data(app): Data<&Arc<App>>,
 ) -> Response {
-    let link = access::link_site(app, &token).await.ok().flatten();
+    let link = participant::link_site(app, &token).await.ok().flatten();
     // Before sign-in, a language this browser chose wins over the participant's recorded one
     // (it becomes theirs at sign-in).
     let remembered = super::remembered_lang(app, req);
@@ -120,7 +122,7 @@ async fn pin_post(
     Data(app): Data<&Arc<App>>,
     Form(form): Form<Pairs>,
 ) -> Response {
-    let link = access::link_site(app, &token).await.ok().flatten();
+    let link = participant::link_site(app, &token).await.ok().flatten();
     // Before sign-in, a language this browser chose wins over the participant's recorded one
     // (it becomes theirs at sign-in).
     let remembered = super::remembered_lang(app, req);
@@ -143,14 +145,14 @@ async fn pin_post(
     if !csrf_ok(req, &field("csrf")) {
         return again(web.t(&lang, "csrf_failed", &[]), StatusCode::FORBIDDEN);
     }
-    match access::login(app, &token, &field("pin")).await {
+    match participant::login(app, &token, &field("pin")).await {
         Ok(login) => {
             // A language picked on the PIN page becomes the participant's.
             if let Some(chosen) = super::remembered_lang(app, req)
-                && let Ok(pa) = access::authenticate(app, &login.token).await
+                && let Ok(pa) = participant::authenticate(app, &login.token).await
                 && pa.language != chosen
             {
-                let _ = access::set_language(app, &pa, &chosen).await;
+                let _ = participant::set_language(app, &pa, &chosen).await;
             }
             let age = (login.expires_at - app.clock.now())
                 .to_std()
@@ -200,7 +202,7 @@ fn frame(
     app: &App,
     req: &Request,
     lang: &str,
-    pa: &access::ParticipantActor,
+    pa: &participant::ParticipantActor,
 ) -> PageContext {
     let mut page = PageContext::new(web, app, req, lang.to_string());
     page.safety = SafetyView::of(app, lang, Some(&pa.site));
@@ -231,7 +233,7 @@ async fn tasks(req: &Request, Data(web): Data<&Arc<Web>>, Data(app): Data<&Arc<A
         Err(r) => return r,
     };
     let page = frame(web, app, req, &lang, &pa);
-    let tasks = match responses::tasks(app, &pa).await {
+    let tasks = match answering::tasks(app, &pa).await {
         Ok(t) => t,
         Err(e) => return error_page(web, &page, &e),
     };
@@ -239,7 +241,7 @@ async fn tasks(req: &Request, Data(web): Data<&Arc<Web>>, Data(app): Data<&Arc<A
         .into_iter()
         .map(|t| {
             let late = t.visit.state == crate::domain::schedule::VisitState::Late;
-            let date = answering::answer_by(app, &t.visit, &lang).unwrap_or_default();
+            let date = answer_form::answer_by(app, &t.visit, &lang).unwrap_or_default();
             TaskView {
                 label: t
                     .visit
@@ -290,10 +292,10 @@ async fn tasks(req: &Request, Data(web): Data<&Arc<Web>>, Data(app): Data<&Arc<A
 async fn next_window_text(
     web: &Web,
     app: &App,
-    pa: &access::ParticipantActor,
+    pa: &participant::ParticipantActor,
     lang: &str,
 ) -> String {
-    match responses::next_window(app, pa).await.ok().flatten() {
+    match answering::next_window(app, pa).await.ok().flatten() {
         Some(v) => {
             let start = fmt_date(local_day(app, v.window.start), lang);
             let end = v
@@ -324,7 +326,7 @@ async fn done(
         Err(r) => return r,
     };
     let page = frame(web, app, req, &lang, &pa);
-    let more = responses::tasks(app, &pa)
+    let more = answering::tasks(app, &pa)
         .await
         .map(|t| {
             t.iter()
@@ -355,7 +357,7 @@ async fn logout(
     if csrf_ok(req, token)
         && let Some(c) = req.cookie().get(PARTICIPANT_COOKIE)
     {
-        let _ = access::logout(app, c.value_str()).await;
+        let _ = participant::logout(app, c.value_str()).await;
         req.cookie().remove(PARTICIPANT_COOKIE);
     }
     let _ = web;
@@ -376,7 +378,7 @@ async fn q_show(
     Data(app): Data<&Arc<App>>,
 ) -> Response {
     match who(web, app, req).await {
-        Ok((w, lang)) => answering::show(web, app, req, lang, &w, &visit, &key).await,
+        Ok((w, lang)) => answer_form::show(web, app, req, lang, &w, &visit, &key).await,
         Err(r) => r,
     }
 }
@@ -390,7 +392,7 @@ async fn q_post(
     Form(form): Form<Pairs>,
 ) -> Response {
     match who(web, app, req).await {
-        Ok((w, lang)) => answering::post(web, app, req, lang, &w, &visit, &key, form).await,
+        Ok((w, lang)) => answer_form::post(web, app, req, lang, &w, &visit, &key, form).await,
         Err(r) => r,
     }
 }
@@ -403,7 +405,7 @@ async fn q_review(
     Data(app): Data<&Arc<App>>,
 ) -> Response {
     match who(web, app, req).await {
-        Ok((w, lang)) => answering::review(web, app, req, lang, &w, &visit, &key).await,
+        Ok((w, lang)) => answer_form::review(web, app, req, lang, &w, &visit, &key).await,
         Err(r) => r,
     }
 }
@@ -417,7 +419,7 @@ async fn q_submit(
     Form(form): Form<Pairs>,
 ) -> Response {
     match who(web, app, req).await {
-        Ok((w, lang)) => answering::submit(web, app, req, lang, &w, &visit, &key, form).await,
+        Ok((w, lang)) => answer_form::submit(web, app, req, lang, &w, &visit, &key, form).await,
         Err(r) => r,
     }
 }

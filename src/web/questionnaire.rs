@@ -7,8 +7,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::{
+    answering::LesionRef,
     domain::questionnaire::{Definition, ItemType, answers::Answer, text::Wording},
-    responses::LesionRef,
 };
 
 pub const PER_PAGE: usize = 6;

@@ -1,4 +1,4 @@
-//! The investigator archive: `epro archive --site ZAS` and the site page's download make one
+//! The investigator archive: `epro archive create --site ZAS` and the site page's download make one
 //! signed file that `epro archive verify` checks offline; one flipped byte fails it, naming the
 //! file.
 
@@ -85,6 +85,7 @@ async fn a_site_archive_verifies_offline_and_one_flipped_byte_names_the_file() {
     let file = app.dir.path().join("zas.tar");
     let out = app.cli(&[
         "archive",
+        "create",
         "--site",
         "ZAS",
         "--out",
@@ -116,7 +117,7 @@ async fn a_site_archive_verifies_offline_and_one_flipped_byte_names_the_file() {
     // What is inside: the site's participants only, their answers, audit events, the
     // questionnaires and the study file; no contact details.
     let bytes = std::fs::read(&file).expect("archive");
-    let v = epro::archive::verify(&bytes, Some(&key)).expect("verifies");
+    let v = epro::exports::archive::verify(&bytes, Some(&key)).expect("verifies");
     let paths: Vec<&str> = v.manifest.files.iter().map(|f| f.path.as_str()).collect();
     for must in [
         "data/participants.csv",
@@ -156,7 +157,7 @@ async fn a_site_archive_verifies_offline_and_one_flipped_byte_names_the_file() {
     // …and in the manifest: the signature fails.
     let mut altered = bytes.clone();
     flip(&mut altered, "\"site\": \"ZAS\"");
-    let err = epro::archive::verify(&altered, None).expect_err("altered manifest");
+    let err = epro::exports::archive::verify(&altered, None).expect_err("altered manifest");
     assert!(err.to_string().starts_with("manifest.json"), "{err}");
 
     // The same archive from the site's pages; another site's staff cannot take it.
@@ -198,7 +199,7 @@ async fn a_site_archive_verifies_offline_and_one_flipped_byte_names_the_file() {
             .contains("epro-archive-ZAS-")
     );
     let downloaded = resp.bytes().await.expect("bytes");
-    epro::archive::verify(&downloaded, Some(&key)).expect("the download verifies");
+    epro::exports::archive::verify(&downloaded, Some(&key)).expect("the download verifies");
     let resp = c
         .get(format!("{}/staff/archive/UZG", app.address))
         .send()

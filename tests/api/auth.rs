@@ -318,7 +318,7 @@ async fn address_throttling_uses_forwarded_for_only_from_trusted_proxies() {
 async fn cli_user_create_prints_a_one_time_password() {
     let app = spawn_app().await;
     let out = app.cli(&[
-        "user",
+        "users",
         "create",
         "--email",
         "Nurse@UZG.test",
@@ -346,7 +346,7 @@ async fn cli_user_create_prints_a_one_time_password() {
 
     // A site-bound role without a site is refused with a message naming the field.
     let out = app.cli(&[
-        "user",
+        "users",
         "create",
         "--email",
         "x@uzg.test",
@@ -363,7 +363,9 @@ async fn housekeeping_forgets_expired_sessions_and_old_failures() {
     let token = app.admin_token().await;
     assert_eq!(app.login(ADMIN_EMAIL, "wrong-password").await.status(), 401);
     app.clock.advance(Duration::days(2));
-    let swept = epro::housekeeping::sweep(&app.app).await.expect("sweep");
+    let swept = epro::jobs::housekeeping::sweep(&app.app)
+        .await
+        .expect("sweep");
     assert_eq!(
         swept.failures, 3,
         "one failure counts for the account from this address, the account, and the address"
@@ -377,4 +379,33 @@ async fn housekeeping_forgets_expired_sessions_and_old_failures() {
             .iter()
             .any(|r| r["action"] == "auth.login_failed")
     );
+}
+
+/// Housekeeping is its own job: with reminders and digests switched off, a tick still forgets
+/// expired sessions; with housekeeping switched off, it does not.
+#[tokio::test]
+async fn each_job_is_switched_on_its_own() {
+    for housekeeping in [true, false] {
+        let app = crate::helpers::spawn_app_with(|s| {
+            s.jobs_reminders = false;
+            s.jobs_digests = false;
+            s.jobs_housekeeping = housekeeping;
+        })
+        .await;
+        app.admin_token().await;
+        app.clock.advance(Duration::days(2));
+        let mail = epro::notify::mail::Mail::from_settings(&app.settings).expect("mail");
+        let tick = epro::jobs::tick(&app.app, &mail).await;
+        assert_eq!(tick.reminders, None, "reminders are off");
+        assert_eq!(tick.digests, None, "digests are off");
+        assert_eq!(
+            tick.housekeeping.map(|s| s.staff_sessions),
+            housekeeping.then_some(1),
+            "housekeeping {housekeeping}"
+        );
+        let left = app
+            .sql_count("SELECT COUNT(*) AS n FROM staff_session")
+            .await;
+        assert_eq!(left, if housekeeping { 0 } else { 1 });
+    }
 }

@@ -81,14 +81,24 @@ async fn backup_restore_verify_and_identical_exports() {
     let before = exports(&app, &dm).await;
 
     let backup = app.dir.path().join("backup.bin");
-    let out = app.cli(&["backup", "--out", backup.to_str().expect("path")]);
+    let out = app.cli(&[
+        "database",
+        "backup",
+        "--out",
+        backup.to_str().expect("path"),
+    ]);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
     // A second backup to the same file is refused (nothing overwritten).
-    let again = app.cli(&["backup", "--out", backup.to_str().expect("path")]);
+    let again = app.cli(&[
+        "database",
+        "backup",
+        "--out",
+        backup.to_str().expect("path"),
+    ]);
     assert!(!again.status.success());
 
     // Restore into a fresh database.

@@ -9,7 +9,7 @@ use epro::{
     clock::ManualClock,
     config::{Secret, Settings},
     keys::Key,
-    startup::Application,
+    startup::Server,
 };
 use reqwest::{Client, Method, Response};
 use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
@@ -77,7 +77,7 @@ pub fn test_settings(dir: &TempDir, database_url: String) -> Settings {
         study_file: study_file(),
         questionnaires_dir: questionnaires_dir(),
         // Tests run reminder passes themselves, at the instants they choose.
-        reminder_interval_seconds: 0,
+        jobs_interval_seconds: 0,
         audit_key: Some(Secret::new(Key::generate().to_hex())),
         data_key: Some(Secret::new(Key::generate().to_hex())),
         bootstrap_admin_email: ADMIN_EMAIL.into(),
@@ -105,7 +105,7 @@ pub async fn start(settings: Settings, dir: TempDir) -> TestApp {
             .single()
             .expect("time"),
     );
-    let application = Application::build(settings.clone(), Arc::new(clock.clone()))
+    let application = Server::build(settings.clone(), Arc::new(clock.clone()))
         .await
         .expect("application starts");
     let address = format!("http://{}", application.address());
@@ -223,6 +223,19 @@ impl TestApp {
             .expect("sql");
     }
 
+    /// The first column of the first row of a query, as a number (e.g. `SELECT COUNT(*) AS n …`).
+    pub async fn sql_count(&self, sql: &str) -> i64 {
+        let backend = self.app.db.get_database_backend();
+        let row = self
+            .app
+            .db
+            .query_one_raw(Statement::from_string(backend, sql.to_string()))
+            .await
+            .expect("query")
+            .expect("a row");
+        row.try_get_by_index::<i64>(0).expect("a number")
+    }
+
     pub async fn audit_rows(&self) -> Vec<Value> {
         let backend = self.app.db.get_database_backend();
         let rows = self
@@ -311,7 +324,7 @@ pub fn serve_binary(
         .env("EPRO_LISTEN", format!("127.0.0.1:{port}"))
         .env("EPRO_BOOTSTRAP_ADMIN_EMAIL", ADMIN_EMAIL)
         .env("EPRO_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .env("EPRO_REMINDER_INTERVAL_SECONDS", "0")
+        .env("EPRO_JOBS_INTERVAL_SECONDS", "0")
         .env("RUST_LOG", "warn")
         .env("EPRO_LOG_FORMAT", "json");
     // Warnings and errors go to epro-serve.log in `cwd`, for the test's failure message.

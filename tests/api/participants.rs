@@ -746,7 +746,7 @@ async fn a_protocol_amendment_moves_only_visits_not_yet_open() {
             .single()
             .expect("t"),
     );
-    let application = epro::startup::Application::build(settings, std::sync::Arc::new(clock))
+    let application = epro::startup::Server::build(settings, std::sync::Arc::new(clock))
         .await
         .expect("starts");
     let app_state = application.app();

@@ -319,12 +319,11 @@ async fn check_names_the_file_and_pointer_and_guards_published_versions() {
     let url = fresh_database(&dir).await;
     let mut settings = test_settings(&dir, url);
     settings.questionnaires_dir = copy.clone();
-    let err =
-        epro::startup::Application::build(settings, std::sync::Arc::new(epro::clock::SystemClock))
-            .await
-            .err()
-            .expect("refused")
-            .to_string();
+    let err = epro::startup::Server::build(settings, std::sync::Arc::new(epro::clock::SystemClock))
+        .await
+        .err()
+        .expect("refused")
+        .to_string();
     assert!(
         err.contains("eortc-qlq-bm22 1.0") && err.contains("publish a new version"),
         "{err}"
@@ -362,12 +361,11 @@ async fn the_database_remembers_published_hashes() {
     let published = cli(&["questionnaires", "publish", &copy.display().to_string()]);
     assert!(published.status.success());
 
-    let err =
-        epro::startup::Application::build(settings, std::sync::Arc::new(epro::clock::SystemClock))
-            .await
-            .err()
-            .expect("refused")
-            .to_string();
+    let err = epro::startup::Server::build(settings, std::sync::Arc::new(epro::clock::SystemClock))
+        .await
+        .err()
+        .expect("refused")
+        .to_string();
     assert!(
         err.contains("nrs-lesion-pain 1.0.0") && err.contains("publish a new version"),
         "{err}"
@@ -381,12 +379,11 @@ async fn require_licensed_text_refuses_to_start_without_every_language() {
     let mut settings = test_settings(&dir, url);
     settings.require_licensed_text = true;
     settings.licensed_text_dir = Some(licensed_fixture_dir()); // only C30 in English
-    let err =
-        epro::startup::Application::build(settings, std::sync::Arc::new(epro::clock::SystemClock))
-            .await
-            .err()
-            .expect("refused")
-            .to_string();
+    let err = epro::startup::Server::build(settings, std::sync::Arc::new(epro::clock::SystemClock))
+        .await
+        .err()
+        .expect("refused")
+        .to_string();
     assert!(
         err.contains("eortc-qlq-c30 3.0 (nl)") && err.contains("eortc-qlq-bm22 1.0 (en)"),
         "{err}"

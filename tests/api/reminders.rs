@@ -10,7 +10,7 @@ use chrono_tz::Europe::Brussels;
 use epro::{
     clock::Clock,
     config::{MailTransport, SmtpTls},
-    mail::Mail,
+    notify::mail::Mail,
 };
 use mailin_embedded::{Handler, Server, response};
 use serde_json::{Value, json};
@@ -818,7 +818,7 @@ async fn sigkill_of_the_server_mid_batch_then_restart_loses_no_reminder() {
                 ("EPRO_SMTP_PORT", port.to_string()),
                 ("EPRO_SMTP_TLS", "none".into()),
                 ("EPRO_SMTP_TIMEOUT_SECONDS", "60".into()),
-                ("EPRO_REMINDER_INTERVAL_SECONDS", "1".into()),
+                ("EPRO_JOBS_INTERVAL_SECONDS", "1".into()),
                 ("EPRO_REMINDER_STALE_SECONDS", "1".into()),
             ],
         )

@@ -43,7 +43,7 @@ async fn a_changed_study_file_is_audited_as_an_amendment_and_another_study_is_re
     settings.study_file = study.clone();
 
     // First start registers the study.
-    let out = run_cli(&settings, dir.path(), &["migrate"]);
+    let out = run_cli(&settings, dir.path(), &["database", "migrate"]);
     assert!(out.status.success());
     let app = start(settings.clone(), tempfile::tempdir().expect("tempdir")).await;
     let actions = |rows: Vec<Value>| {
@@ -89,8 +89,7 @@ async fn a_changed_study_file_is_audited_as_an_amendment_and_another_study_is_re
     )
     .expect("write");
     let result =
-        epro::startup::Application::build(settings, std::sync::Arc::new(epro::clock::SystemClock))
-            .await;
+        epro::startup::Server::build(settings, std::sync::Arc::new(epro::clock::SystemClock)).await;
     let err = result.err().expect("refused").to_string();
     assert!(err.contains("HERMES") && err.contains("OTHER"), "{err}");
 }
@@ -103,7 +102,7 @@ async fn study_check_names_file_and_field() {
     std::fs::write(&bad, original.replace("Europe/Brussels", "Mars/Olympus")).expect("write");
     let out = Command::new(env!("CARGO_BIN_EXE_epro"))
         .current_dir(dir.path())
-        .arg("study-check")
+        .args(["study", "check"])
         .arg(&bad)
         .output()
         .expect("run");

@@ -1,0 +1,4 @@
+//! Administration: staff accounts and sites.
+
+pub mod sites;
+pub mod users;

@@ -1,0 +1,157 @@
+//! Amending a submitted response: a new answer with a reason, audited with old and new values;
+//! scores are recomputed.
+
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::{
+    app::App,
+    audit::{self, Entry},
+    domain::{
+        audit::{self as audit_rule},
+        questionnaire::{
+            answers::{self, Answer},
+            scoring::{self},
+        },
+    },
+    error::{Error, Result},
+    participants::{self},
+    questionnaires::{self},
+    store::{self, responses::ScoreRow},
+};
+
+use super::*;
+
+/// Amend a submitted response (site staff). Self-reported answers change only at the
+/// participant's documented request (`basis: participant_request`); interviewer and paper
+/// answers may also be corrected for transcription errors. Scores are recomputed.
+pub async fn amend(
+    app: &App,
+    actor: &crate::auth::StaffActor,
+    study_id: &str,
+    response_id: &str,
+    basis: &str,
+    reason: &str,
+    changes_in: Vec<Answer>,
+) -> Result<Submitted> {
+    let p = participants::for_staff(
+        &app.db,
+        actor,
+        crate::domain::permissions::Action::ResponseAmend,
+        study_id,
+        false,
+    )
+    .await?;
+    if !matches!(basis, "participant_request" | "transcription_error") {
+        return Err(Error::invalid(
+            "basis",
+            "must be participant_request or transcription_error",
+        ));
+    }
+    if reason.trim().is_empty() {
+        return Err(Error::invalid("reason", "every amendment needs a reason"));
+    }
+    if changes_in.is_empty() {
+        return Err(Error::invalid("answers", "give the answers to amend"));
+    }
+    let unknown = || Error::Unknown {
+        code: "unknown_response",
+        message: format!("{study_id} has no response {response_id:?}"),
+    };
+    let id: Uuid = response_id.parse().map_err(|_| unknown())?;
+    let now = app.clock.now();
+    let txn = store::begin_write(&app.db).await?;
+    let mut r = store::responses::of_participant(&txn, p.id)
+        .await?
+        .into_iter()
+        .find(|r| r.id == id)
+        .ok_or_else(unknown)?;
+    if r.status == "draft" {
+        return Err(Error::Conflict {
+            code: "not_submitted",
+            message: "a draft is edited, not amended".into(),
+        });
+    }
+    let def = definition(app, &r)?;
+    let lesions = lesion_ids(&r);
+    answers::validate(def, &changes_in, Some(&lesions)).map_err(invalid)?;
+    let rows = store::responses::answers(&txn, r.id).await?;
+    for a in &changes_in {
+        let mode = rows
+            .iter()
+            .find(|row| row.item == a.item && row.lesion == a.lesion.clone().unwrap_or_default())
+            .map_or("self", |row| row.mode.as_str());
+        if mode == "self" && basis != "participant_request" {
+            return Err(Error::Unprocessable {
+                code: "self_report_protected",
+                message: format!(
+                    "item {}: a self-reported answer is amended only at the participant's documented request (basis participant_request)",
+                    a.item
+                ),
+            });
+        }
+    }
+    let current = as_answers(&rows);
+    let (merged, changes) = merge(&current, &changes_in);
+    let valid = answers::validate(def, &merged, Some(&lesions)).map_err(invalid)?;
+    // Amended answers keep their mode; the actor and time say who changed them.
+    for c in &changes {
+        let item = c["item"].as_str().unwrap_or_default();
+        let lesion = c["lesion"].as_str().unwrap_or_default();
+        let mode = rows
+            .iter()
+            .find(|row| row.item == item && row.lesion == lesion)
+            .map_or("interviewer", |row| row.mode.as_str());
+        let mode: &'static str = match mode {
+            "self" => "self",
+            "paper" => "paper",
+            _ => "interviewer",
+        };
+        write_changes(
+            &txn,
+            &r,
+            std::slice::from_ref(c),
+            &Entrant {
+                actor: actor.audit_actor(),
+                mode,
+            },
+            now,
+        )
+        .await?;
+    }
+    if let Some(rules) =
+        questionnaires::find(&app.library, &r.questionnaire_key, &r.questionnaire_version)?
+            .latest_scoring()
+    {
+        let s = scoring::score(def, rules, &valid);
+        store::responses::replace_score(
+            &txn,
+            ScoreRow {
+                response_id: r.id,
+                scoring: s.scoring.clone(),
+                results: serde_json::to_string(&s).unwrap_or_default(),
+                computed_at: now,
+            },
+        )
+        .await?;
+    }
+    let answers_sha256 =
+        audit_rule::answers_digest(&store::responses::answer_facts(&txn, r.id).await?);
+    let before_status = r.status.clone();
+    r.status = "amended".into();
+    r.revision += 1;
+    store::responses::update(&txn, r.clone()).await?;
+    audit::record(
+        &txn,
+        &app.keys.audit,
+        now,
+        Entry::new(actor.audit_actor(), "response.amended", "response")
+            .entity(r.id)
+            .before(json!({ "status": before_status, "answers": changes.iter().map(|c| json!({"item": c["item"], "lesion": c["lesion"], "value": c["old"]})).collect::<Vec<_>>() }))
+            .after(json!({ "status": "amended", "basis": basis, "answers_sha256": answers_sha256, "answers": changes.iter().map(|c| json!({"item": c["item"], "lesion": c["lesion"], "value": c["new"]})).collect::<Vec<_>>() }))
+            .reason(reason.trim()),
+    )
+    .await?;
+    txn.commit().await?;
+    submitted_view(app, &r).await
+}

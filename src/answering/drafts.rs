@@ -1,0 +1,237 @@
+//! Drafts: started on first save, merged by (item, lesion) under a revision check, so two
+//! tabs or a retried request never lose an answer.
+
+use chrono::{DateTime, Utc};
+use sea_orm::DatabaseTransaction;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::{
+    app::App,
+    audit::{self, Entry},
+    auth::participant::ParticipantActor,
+    domain::{
+        audit::Actor,
+        questionnaire::answers::{self, Answer},
+        schedule::VisitState,
+    },
+    error::{Error, Result},
+    questionnaires::{self, Reader},
+    store::{
+        self,
+        participants::ParticipantRow,
+        responses::{AnswerRow, ResponseRow},
+    },
+};
+
+use super::*;
+
+/// Who enters answers and how (self-report now; interviewer and paper come with staff entry).
+#[derive(Debug, Clone)]
+pub struct Entrant {
+    pub actor: Actor,
+    pub mode: &'static str,
+}
+
+impl Entrant {
+    pub fn participant(pa: &ParticipantActor) -> Self {
+        Self {
+            actor: pa.audit_actor(),
+            mode: "self",
+        }
+    }
+}
+
+/// Start (or load) the response of a visit's questionnaire inside a write transaction: the first
+/// save fixes its lesion set, language, version and wording.
+pub(super) async fn start_or_load(
+    txn: &DatabaseTransaction,
+    app: &App,
+    p: &ParticipantRow,
+    visit: &str,
+    key: &str,
+    version: &str,
+    now: DateTime<Utc>,
+) -> Result<(ResponseRow, bool)> {
+    if let Some(r) = store::responses::find_for_update(txn, p.id, visit, key).await? {
+        return Ok((r, false));
+    }
+    let resolved = questionnaires::resolve(
+        &app.library,
+        key,
+        version,
+        &p.language,
+        Reader::Authenticated,
+    )?;
+    let wording = resolved
+        .wording
+        .map(|w| w.sha256.clone())
+        .unwrap_or_default();
+    let lesions = active_lesions(txn, p).await?;
+    let row = ResponseRow {
+        id: Uuid::new_v4(),
+        participant_id: p.id,
+        visit_code: visit.into(),
+        questionnaire_key: key.into(),
+        questionnaire_version: version.into(),
+        language: p.language.clone(),
+        wording_sha256: wording,
+        lesions: serde_json::to_string(&lesions).unwrap_or_else(|_| "[]".into()),
+        status: "draft".into(),
+        revision: 0,
+        started_at: now,
+        submitted_at: None,
+        client_utc_offset_minutes: None,
+        late: false,
+        mode: None,
+        idempotency_key: None,
+        request_sha256: None,
+        completed_on: None,
+        entry_reason: None,
+    };
+    // A concurrent first save may have created it meanwhile: then this one continues on that
+    // row, as if it had been found above.
+    Ok(store::responses::insert_or_lock(txn, row).await?)
+}
+
+/// Merge `incoming` into `current` by (item, lesion); `null` clears. Returns the merged set and
+/// the changes (for the audit trail).
+pub(super) fn merge(current: &[Answer], incoming: &[Answer]) -> (Vec<Answer>, Vec<Value>) {
+    let mut merged: Vec<Answer> = current.to_vec();
+    let mut changes = Vec::new();
+    for a in incoming {
+        let before = merged
+            .iter()
+            .position(|m| m.item == a.item && m.lesion == a.lesion);
+        let old = before
+            .map(|i| merged[i].value.clone())
+            .unwrap_or(Value::Null);
+        if old == a.value {
+            continue;
+        }
+        changes.push(json!({ "item": a.item, "lesion": a.lesion, "old": old, "new": a.value }));
+        match (before, a.value.is_null()) {
+            (Some(i), true) => {
+                merged.remove(i);
+            }
+            (Some(i), false) => merged[i].value = a.value.clone(),
+            (None, false) => merged.push(a.clone()),
+            (None, true) => {}
+        }
+    }
+    (merged, changes)
+}
+
+/// Write the answers that changed.
+pub(super) async fn write_changes(
+    txn: &DatabaseTransaction,
+    r: &ResponseRow,
+    changes: &[Value],
+    who: &Entrant,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    for c in changes {
+        let item = c["item"].as_str().unwrap_or_default();
+        let lesion = c["lesion"].as_str().unwrap_or_default();
+        if c["new"].is_null() {
+            store::responses::delete_answer(txn, r.id, item, lesion).await?;
+        } else {
+            store::responses::upsert_answer(
+                txn,
+                AnswerRow {
+                    response_id: r.id,
+                    item: item.into(),
+                    lesion: lesion.into(),
+                    value: c["new"].to_string(),
+                    mode: who.mode.into(),
+                    actor_kind: who.actor.kind.as_str().into(),
+                    actor_id: who.actor.id.clone().unwrap_or_default(),
+                    answered_at: now,
+                },
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone)]
+pub struct Draft {
+    pub response_id: Uuid,
+    pub revision: i32,
+    pub answers: Vec<Answer>,
+}
+
+/// Save a draft: merge, validate the incoming answers, bump the revision.
+pub async fn save_draft(
+    app: &App,
+    pa: &ParticipantActor,
+    visit: &str,
+    key: &str,
+    if_match: Option<i32>,
+    incoming: Vec<Answer>,
+) -> Result<Draft> {
+    let p = participant(app, pa).await?;
+    save_draft_as(
+        app,
+        &p,
+        Entrant::participant(pa),
+        visit,
+        key,
+        if_match,
+        incoming,
+    )
+    .await
+}
+
+/// Save a draft for `p`, entered by `who` (the participant, or staff in an interview or from paper).
+pub async fn save_draft_as(
+    app: &App,
+    p: &ParticipantRow,
+    who: Entrant,
+    visit: &str,
+    key: &str,
+    if_match: Option<i32>,
+    incoming: Vec<Answer>,
+) -> Result<Draft> {
+    let (v, version) = visit_and_version(app, p, visit, key).await?;
+    if !matches!(v.state, VisitState::Open | VisitState::Late) && who.mode == "self" {
+        return Err(window_closed(&v));
+    }
+    let now = app.clock.now();
+    let txn = store::begin_write(&app.db).await?;
+    let (mut r, created) = start_or_load(&txn, app, p, visit, key, &version, now).await?;
+    if r.status != "draft" {
+        return Err(Error::Conflict {
+            code: "already_submitted",
+            message: format!("{key} of visit {visit} was already submitted"),
+        });
+    }
+    match if_match {
+        Some(rev) if rev != r.revision => return Err(stale(r.revision)),
+        None if !created && r.revision > 0 => return Err(stale(r.revision)),
+        _ => {}
+    }
+    let def = definition(app, &r)?;
+    answers::validate(def, &incoming, Some(&lesion_ids(&r))).map_err(invalid)?;
+    let current = as_answers(&store::responses::answers(&txn, r.id).await?);
+    let (merged, changes) = merge(&current, &incoming);
+    write_changes(&txn, &r, &changes, &who, now).await?;
+    r.revision += 1;
+    store::responses::update(&txn, r.clone()).await?;
+    audit::record(
+        &txn,
+        &app.keys.audit,
+        now,
+        Entry::new(who.actor.clone(), "response.draft_saved", "response")
+            .entity(r.id)
+            .after(json!({ "participant": p.study_id, "visit": visit, "questionnaire": format!("{key}@{}", r.questionnaire_version), "revision": r.revision, "answered_at": now, "changes": changes })),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Draft {
+        response_id: r.id,
+        revision: r.revision,
+        answers: merged,
+    })
+}

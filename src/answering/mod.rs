@@ -1,0 +1,118 @@
+//! Answering: a participant's tasks, the questionnaire expanded for them (one NRS per active
+//! lesion), drafts that merge by (item, lesion) under a revision check, and one idempotent
+//! submission that validates, stores, scores and locks the response. Also `scores recompute`.
+//! Blank answers stay blank; nothing here ever turns a missing answer into 0.
+
+mod amend;
+mod drafts;
+mod expand;
+mod history;
+mod missed;
+mod scores;
+mod staff_entry;
+mod submit;
+mod tasks;
+
+pub use amend::amend;
+pub use drafts::{Draft, Entrant, save_draft, save_draft_as};
+use drafts::{merge, start_or_load, write_changes};
+pub use expand::{Expanded, expanded, expanded_for_staff};
+use expand::{active_lesions, visit_and_version};
+pub use history::{ResponseDetail, list_for_staff};
+pub use missed::{MISSED_REASONS, record_missed};
+pub use scores::recompute_scores;
+pub use staff_entry::{staff_entrant, staff_save_draft, staff_submit};
+pub use submit::{Submission, Submitted, submit, submit_as};
+use submit::{submitted_view, window_closed};
+use tasks::split_ref;
+pub use tasks::{Task, TaskItem, next_window, tasks};
+
+pub mod completion;
+pub mod pain;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::{
+    app::App,
+    auth::participant::ParticipantActor,
+    domain::questionnaire::{
+        Definition,
+        answers::{self, Answer},
+    },
+    error::{Error, Result},
+    questionnaires::{self},
+    store::{
+        self,
+        participants::ParticipantRow,
+        responses::{AnswerRow, ResponseRow},
+    },
+};
+
+/// A lesion as fixed in a response: its id and its labels.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LesionRef {
+    pub id: String,
+    pub labels: BTreeMap<String, String>,
+}
+
+impl LesionRef {
+    pub fn label(&self, lang: &str) -> String {
+        self.labels
+            .get(lang)
+            .cloned()
+            .unwrap_or_else(|| self.id.clone())
+    }
+}
+
+async fn participant(app: &App, pa: &ParticipantActor) -> Result<ParticipantRow> {
+    store::participants::find_by_id(&app.db, pa.id)
+        .await?
+        .ok_or(Error::Unauthenticated)
+}
+
+/// The answers of a response as the shared answer shape.
+pub fn as_answers(rows: &[AnswerRow]) -> Vec<Answer> {
+    rows.iter()
+        .map(|a| Answer {
+            item: a.item.clone(),
+            value: serde_json::from_str(&a.value).unwrap_or(Value::Null),
+            lesion: (!a.lesion.is_empty()).then(|| a.lesion.clone()),
+        })
+        .collect()
+}
+
+fn stale(current: i32) -> Error {
+    Error::Conflict {
+        code: "draft_changed",
+        message: format!(
+            "the draft changed elsewhere (now revision {current}); reload it and try again"
+        ),
+    }
+}
+
+fn invalid(errors: Vec<answers::AnswerError>) -> Error {
+    Error::Unprocessable {
+        code: "invalid_answer",
+        message: answers::summarize(&errors),
+    }
+}
+
+fn definition<'a>(app: &'a App, r: &ResponseRow) -> Result<&'a Definition> {
+    Ok(
+        &questionnaires::find(&app.library, &r.questionnaire_key, &r.questionnaire_version)?
+            .definition,
+    )
+}
+
+fn lesion_ids(r: &ResponseRow) -> Vec<String> {
+    serde_json::from_str::<Vec<LesionRef>>(&r.lesions)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|l| l.id)
+        .collect()
+}
+
+// ---------- staff entry, missed visits, amendments ----------

@@ -1,0 +1,303 @@
+//! Submission: one idempotent request validates, stores, scores and locks the response; a
+//! repeat returns the stored result.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::{
+    app::App,
+    audit::{self, Entry},
+    auth::participant::ParticipantActor,
+    domain::{
+        audit::{self as audit_rule, canonical_json},
+        questionnaire::{
+            answers::{self, Answer, AnswerValue},
+            scoring::{self, Scores},
+        },
+        schedule::VisitState,
+    },
+    error::{Error, Result},
+    participants::VisitView,
+    questionnaires::{self},
+    store::{
+        self,
+        participants::ParticipantRow,
+        responses::{ResponseRow, ScoreRow},
+    },
+};
+
+use super::*;
+
+pub(super) fn window_closed(v: &VisitView) -> Error {
+    Error::Conflict {
+        code: "window_closed",
+        message: format!(
+            "visit {} is {} — answers are accepted only while it is open or in its grace period",
+            v.code,
+            v.state.as_str()
+        ),
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Submitted {
+    pub response_id: Uuid,
+    pub status: String,
+    pub submitted_at: DateTime<Utc>,
+    pub late: bool,
+    pub questionnaire: String,
+    pub wording_sha256: String,
+    pub scores: Option<Scores>,
+}
+
+pub(super) async fn submitted_view(app: &App, r: &ResponseRow) -> Result<Submitted> {
+    let stored = store::responses::scores(&app.db, r.id).await?;
+    let scores = stored
+        .last()
+        .and_then(|s| serde_json::from_str::<Value>(&s.results).ok())
+        .and_then(|v| scores_from_json(&v));
+    Ok(Submitted {
+        response_id: r.id,
+        status: r.status.clone(),
+        submitted_at: r.submitted_at.unwrap_or(r.started_at),
+        late: r.late,
+        questionnaire: format!("{}@{}", r.questionnaire_key, r.questionnaire_version),
+        wording_sha256: r.wording_sha256.clone(),
+        scores,
+    })
+}
+
+pub(super) fn scores_from_json(v: &Value) -> Option<Scores> {
+    serde_json::from_value(v.clone()).ok()
+}
+
+/// Submit once. Same Idempotency-Key and body → the same result; another submission → 409.
+pub async fn submit(
+    app: &App,
+    pa: &ParticipantActor,
+    visit: &str,
+    key: &str,
+    idempotency_key: &str,
+    final_answers: Vec<Answer>,
+    client_utc_offset_minutes: Option<i32>,
+) -> Result<Submitted> {
+    let p = participant(app, pa).await?;
+    let request = Submission {
+        visit: visit.into(),
+        key: key.into(),
+        idempotency_key: idempotency_key.into(),
+        answers: final_answers,
+        client_utc_offset_minutes,
+        completed_on: None,
+        entry_reason: None,
+    };
+    submit_as(app, &p, Entrant::participant(pa), request).await
+}
+
+/// What a submission carries besides who makes it.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    pub visit: String,
+    pub key: String,
+    pub idempotency_key: String,
+    pub answers: Vec<Answer>,
+    pub client_utc_offset_minutes: Option<i32>,
+    /// Paper: the day the participant filled it in.
+    pub completed_on: Option<chrono::NaiveDate>,
+    /// Staff entry after the grace period needs a reason.
+    pub entry_reason: Option<String>,
+}
+
+/// A submission for a response that is already submitted: the same key and body get the same
+/// result (idempotent retry); anything else is a conflict.
+pub(super) async fn resubmitted(
+    app: &App,
+    r: &ResponseRow,
+    idempotency_key: &str,
+    request_sha: &str,
+) -> Result<Submitted> {
+    if r.idempotency_key.as_deref() == Some(idempotency_key)
+        && r.request_sha256.as_deref() == Some(request_sha)
+    {
+        submitted_view(app, r).await
+    } else if r.idempotency_key.as_deref() == Some(idempotency_key) {
+        Err(Error::Conflict {
+            code: "idempotency_conflict",
+            message: "this Idempotency-Key was used with a different body".into(),
+        })
+    } else {
+        Err(Error::Conflict {
+            code: "already_submitted",
+            message: format!(
+                "{} of visit {} was already submitted",
+                r.questionnaire_key, r.visit_code
+            ),
+        })
+    }
+}
+
+/// Submit for `p`, entered by `who`.
+pub async fn submit_as(
+    app: &App,
+    p: &ParticipantRow,
+    who: Entrant,
+    s: Submission,
+) -> Result<Submitted> {
+    let Submission {
+        visit,
+        key,
+        idempotency_key,
+        answers: final_answers,
+        client_utc_offset_minutes,
+        completed_on,
+        entry_reason,
+    } = s;
+    let (visit, key) = (visit.as_str(), key.as_str());
+    let idempotency_key = idempotency_key.as_str();
+    let idempotency_key = idempotency_key.trim();
+    if idempotency_key.is_empty() || idempotency_key.len() > 200 {
+        return Err(Error::invalid(
+            "Idempotency-Key",
+            "send a unique key (1–200 characters) with every submission",
+        ));
+    }
+    if client_utc_offset_minutes.is_some_and(|o| !(-14 * 60..=14 * 60).contains(&o)) {
+        return Err(Error::invalid(
+            "client_utc_offset_minutes",
+            "must be between -840 and 840",
+        ));
+    }
+    let request = canonical_json(&json!({ "answers": final_answers, "client_utc_offset_minutes": client_utc_offset_minutes, "completed_on": completed_on, "mode": who.mode }))
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    let request_sha = hex::encode(Sha256::digest(request.as_bytes()));
+    let (v, version) = visit_and_version(app, p, visit, key).await?;
+    let now = app.clock.now();
+    let txn = store::begin_write(&app.db).await?;
+    if let Some(r) = store::responses::find_for_update(&txn, p.id, visit, key).await?
+        && r.status != "draft"
+    {
+        drop(txn);
+        return resubmitted(app, &r, idempotency_key, &request_sha).await;
+    }
+    let entry_reason = entry_reason
+        .map(|r| r.trim().to_string())
+        .filter(|r| !r.is_empty());
+    let late = match (v.state, who.mode, &entry_reason) {
+        (VisitState::Open, _, _) => false,
+        (VisitState::Late, _, _) => true,
+        // Staff may enter a questionnaire after the grace period, with a reason.
+        (VisitState::Missed | VisitState::Upcoming, "interviewer" | "paper", Some(_)) => true,
+        (VisitState::Missed, "interviewer" | "paper", None) => {
+            return Err(Error::Conflict {
+                code: "window_closed",
+                message: format!(
+                    "visit {} is past its grace period: a late entry needs a reason",
+                    v.code
+                ),
+            });
+        }
+        _ => return Err(window_closed(&v)),
+    };
+    if completed_on.is_some() && who.mode != "paper" {
+        return Err(Error::invalid(
+            "completed_on",
+            "only paper questionnaires have a completion date",
+        ));
+    }
+    if who.mode == "paper" && completed_on.is_none() {
+        return Err(Error::invalid(
+            "completed_on",
+            "the date the participant filled in the paper questionnaire is required",
+        ));
+    }
+    let (mut r, _) = start_or_load(&txn, app, p, visit, key, &version, now).await?;
+    if r.status != "draft" {
+        // Submitted by a concurrent request since the check above.
+        drop(txn);
+        return resubmitted(app, &r, idempotency_key, &request_sha).await;
+    }
+    let def = definition(app, &r)?;
+    let lesions = lesion_ids(&r);
+    answers::validate(def, &final_answers, Some(&lesions)).map_err(invalid)?;
+    let current = as_answers(&store::responses::answers(&txn, r.id).await?);
+    let (merged, changes) = merge(&current, &final_answers);
+    let valid = answers::validate(def, &merged, Some(&lesions)).map_err(invalid)?;
+    // Required items (rare in PRO instruments) must be answered.
+    for placed in def.all_items().into_iter().filter(|p| p.item.required) {
+        let keys: Vec<Option<String>> = if placed.group.is_some() {
+            lesions.iter().cloned().map(Some).collect()
+        } else {
+            vec![None]
+        };
+        for lesion in keys {
+            if !valid.iter().any(|a| {
+                a.item == placed.item.id && a.lesion == lesion && a.value != AnswerValue::Blank
+            }) {
+                return Err(Error::Unprocessable {
+                    code: "invalid_answer",
+                    message: format!("item {}: required", placed.item.id),
+                });
+            }
+        }
+    }
+    write_changes(&txn, &r, &changes, &who, now).await?;
+    let scores =
+        questionnaires::find(&app.library, &r.questionnaire_key, &r.questionnaire_version)?
+            .latest_scoring()
+            .map(|rules| scoring::score(def, rules, &valid));
+    if let Some(s) = &scores {
+        store::responses::insert_score(
+            &txn,
+            ScoreRow {
+                response_id: r.id,
+                scoring: s.scoring.clone(),
+                results: serde_json::to_string(s).unwrap_or_default(),
+                computed_at: now,
+            },
+        )
+        .await?;
+    }
+    let stored = store::responses::answer_facts(&txn, r.id).await?;
+    let answers_sha256 = audit_rule::answers_digest(&stored);
+    let modes: std::collections::BTreeSet<String> = stored.into_iter().map(|a| a.mode).collect();
+    r.status = "completed".into();
+    r.submitted_at = Some(now);
+    r.late = late;
+    r.mode = Some(match modes.len() {
+        0 => who.mode.to_string(),
+        1 => modes.into_iter().next().unwrap_or_default(),
+        _ => "mixed".to_string(),
+    });
+    r.completed_on = completed_on;
+    r.entry_reason = entry_reason.clone();
+    r.client_utc_offset_minutes = client_utc_offset_minutes;
+    r.idempotency_key = Some(idempotency_key.into());
+    r.request_sha256 = Some(request_sha);
+    r.revision += 1;
+    store::responses::update(&txn, r.clone()).await?;
+    audit::record(
+        &txn,
+        &app.keys.audit,
+        now,
+        Entry::new(who.actor.clone(), "response.submitted", "response").entity(r.id).after(json!({
+            "participant": p.study_id, "visit": visit, "questionnaire": format!("{key}@{}", r.questionnaire_version),
+            "language": r.language, "wording_sha256": r.wording_sha256, "late": late, "mode": r.mode,
+            "answered": merged.len(), "changes": changes, "scoring": scores.as_ref().map(|s| s.scoring.clone()),
+            "completed_on": completed_on, "answers_sha256": answers_sha256,
+        }))
+        .reason(entry_reason.unwrap_or_default()),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Submitted {
+        response_id: r.id,
+        status: r.status,
+        submitted_at: now,
+        late,
+        questionnaire: format!("{key}@{}", r.questionnaire_version),
+        wording_sha256: r.wording_sha256,
+        scores,
+    })
+}

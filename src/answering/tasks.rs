@@ -1,0 +1,75 @@
+//! A participant's tasks: the questionnaires of their open visit, with what is already sent.
+
+use crate::{
+    app::App,
+    auth::participant::ParticipantActor,
+    domain::schedule::VisitState,
+    error::Result,
+    participants::{self, VisitView},
+    store::{self},
+};
+
+use super::*;
+
+#[derive(Debug, Clone)]
+pub struct TaskItem {
+    pub key: String,
+    pub version: String,
+    /// not_started, in_progress or completed.
+    pub status: &'static str,
+}
+
+#[derive(Debug, Clone)]
+pub struct Task {
+    pub visit: VisitView,
+    pub questionnaires: Vec<TaskItem>,
+}
+
+pub(super) fn split_ref(q: &str) -> (String, String) {
+    let (k, v) = q.split_once('@').unwrap_or((q, ""));
+    (k.to_string(), v.to_string())
+}
+
+/// Visits open or in grace, with each questionnaire's status.
+pub async fn tasks(app: &App, pa: &ParticipantActor) -> Result<Vec<Task>> {
+    let p = participant(app, pa).await?;
+    let views = participants::current_views(&app.db, app, &p, app.clock.now()).await?;
+    let responses = store::responses::of_participant(&app.db, p.id).await?;
+    Ok(views
+        .into_iter()
+        .filter(|v| matches!(v.state, VisitState::Open | VisitState::Late))
+        .map(|v| {
+            let questionnaires = v
+                .questionnaires
+                .iter()
+                .map(|q| {
+                    let (key, version) = split_ref(q);
+                    let status = match responses
+                        .iter()
+                        .find(|r| r.visit_code == v.code && r.questionnaire_key == key)
+                    {
+                        None => "not_started",
+                        Some(r) if r.status == "draft" => "in_progress",
+                        Some(_) => "completed",
+                    };
+                    TaskItem {
+                        key,
+                        version,
+                        status,
+                    }
+                })
+                .collect();
+            Task {
+                visit: v,
+                questionnaires,
+            }
+        })
+        .collect())
+}
+
+/// The participant's next visit still to come (its window not yet open), if any.
+pub async fn next_window(app: &App, pa: &ParticipantActor) -> Result<Option<VisitView>> {
+    let p = participant(app, pa).await?;
+    let views = participants::current_views(&app.db, app, &p, app.clock.now()).await?;
+    Ok(views.into_iter().find(|v| v.state == VisitState::Upcoming))
+}

@@ -1,0 +1,67 @@
+//! `epro audit verify`.
+
+use std::process::ExitCode;
+
+use clap::Subcommand;
+use epro::{
+    audit::{self, ResponsesVerdict, Verdict},
+    config::Settings,
+    keys::{Key, Keys},
+    store,
+};
+
+use super::Outcome;
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Check the whole chain with EPRO_AUDIT_KEY (and EPRO_AUDIT_KEYS_RETIRED); name the first
+    /// broken event; then check every submitted response against its audit event.
+    Verify,
+}
+
+pub async fn run(settings: Settings, command: Command) -> Outcome {
+    match command {
+        Command::Verify => verify(settings).await,
+    }
+}
+
+async fn verify(settings: Settings) -> Outcome {
+    let keys = Keys::resolve(&settings)?;
+    let db = store::connect(&settings.database_url).await?;
+    let retired = settings
+        .audit_keys_retired
+        .as_ref()
+        .map(|s| {
+            s.expose()
+                .split(',')
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .map(|k| Key::parse_hex("EPRO_AUDIT_KEYS_RETIRED", k))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()?
+        .unwrap_or_default();
+    match audit::verify_with_history(&db, &retired, &keys.audit).await? {
+        Verdict::Intact { events } => {
+            let (seq, hash) = audit::head(&db).await?;
+            println!("OK: audit chain intact, {events} events, head {seq} {hash}");
+        }
+        Verdict::Broken(broken) => {
+            println!("BROKEN: audit event {} — {}", broken.seq, broken.problem);
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    match audit::verify_responses(&db).await? {
+        ResponsesVerdict::Match { checked, unbound } => {
+            println!(
+                "OK: {checked} submitted responses match their audit events \
+                 ({unbound} submitted before answer digests were recorded)"
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        ResponsesVerdict::Differs { response, problem } => {
+            println!("BROKEN: response {response} {problem}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}

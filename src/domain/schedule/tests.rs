@@ -1,0 +1,274 @@
+use super::*;
+use chrono::Duration;
+use chrono_tz::Europe::Brussels;
+
+fn d(s: &str) -> NaiveDate {
+    s.parse().expect("date")
+}
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s)
+        .expect("instant")
+        .with_timezone(&Utc)
+}
+
+fn spec(code: &str, months: u32, around: u32) -> VisitSpec {
+    VisitSpec {
+        code: code.into(),
+        anchor: if months == 0 {
+            Anchor::Enrolment
+        } else {
+            Anchor::Randomization
+        },
+        months,
+        before_days: around,
+        after_days: around,
+        until_randomization_days: 3,
+        grace_days: 7,
+        questionnaires: vec!["a@1".into()],
+    }
+}
+
+fn hermes() -> Protocol {
+    Protocol {
+        time_zone: Brussels,
+        visits: vec![
+            spec("BL", 0, 0),
+            spec("M1", 1, 7),
+            spec("M3", 3, 14),
+            spec("M6", 6, 14),
+            spec("M12", 12, 30),
+            spec("M18", 18, 30),
+            spec("M24", 24, 30),
+        ],
+        sse_target_days: 7,
+        sse_window_days: 14,
+    }
+}
+
+fn targets(randomized: &str) -> Vec<(String, NaiveDate)> {
+    let p = hermes();
+    p.visits
+        .iter()
+        .filter(|v| v.anchor == Anchor::Randomization)
+        .map(|v| {
+            (
+                v.code.clone(),
+                plan(&p, v, d(randomized), Some(d(randomized)))
+                    .expect("planned")
+                    .target,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn calendar_months_clamp_to_the_end_of_shorter_months() {
+    let t = targets("2026-01-31");
+    let expected = [
+        ("M1", "2026-02-28"),
+        ("M3", "2026-04-30"),
+        ("M6", "2026-07-31"),
+        ("M12", "2027-01-31"),
+        ("M18", "2027-07-31"),
+        ("M24", "2028-01-31"),
+    ];
+    for ((code, target), (c, e)) in t.iter().zip(expected) {
+        assert_eq!((code.as_str(), *target), (c, d(e)));
+    }
+    // Leap year: randomized 2027-01-31 → M1 2027-02-28; 2028-01-31 → 2028-02-29.
+    assert_eq!(targets("2028-01-31")[0].1, d("2028-02-29"));
+}
+
+#[test]
+fn window_edges_are_local_midnights_across_dst() {
+    let p = hermes();
+    // Summer time starts Sunday 29 March 2026 (02:00 → 03:00) and ends Sunday 25 October
+    // 2026 (03:00 → 02:00). M1 is ±7 days around randomization + 1 month.
+    let cases = [
+        // (randomized, visit, start UTC, end UTC (exclusive))
+        (
+            "2026-02-21",
+            "M1",
+            "2026-03-13T23:00:00Z",
+            "2026-03-28T23:00:00Z",
+        ), // last day 28 Mar: ends 00:00 on 29 Mar, +01:00
+        (
+            "2026-02-22",
+            "M1",
+            "2026-03-14T23:00:00Z",
+            "2026-03-29T22:00:00Z",
+        ), // last day 29 Mar: ends 00:00 on 30 Mar, +02:00
+        (
+            "2026-03-05",
+            "M1",
+            "2026-03-28T23:00:00Z",
+            "2026-04-12T22:00:00Z",
+        ), // first day 29 Mar: opens 00:00, +01:00
+        (
+            "2026-09-17",
+            "M1",
+            "2026-10-09T22:00:00Z",
+            "2026-10-24T22:00:00Z",
+        ), // last day 24 Oct: ends 00:00 on 25 Oct, +02:00
+        (
+            "2026-09-18",
+            "M1",
+            "2026-10-10T22:00:00Z",
+            "2026-10-25T23:00:00Z",
+        ), // last day 25 Oct: ends 00:00 on 26 Oct, +01:00
+        (
+            "2026-10-01",
+            "M1",
+            "2026-10-24T22:00:00Z",
+            "2026-11-08T23:00:00Z",
+        ), // first day 25 Oct: opens 00:00, +02:00
+    ];
+    for (r, code, start, end) in cases {
+        let s = p.visits.iter().find(|v| v.code == code).expect("visit");
+        let w = plan(&p, s, d(r), Some(d(r))).expect("window");
+        assert_eq!(w.start, at(start), "{r} start");
+        assert_eq!(w.end, Some(at(end)), "{r} end");
+        for edge in [w.start, w.end.expect("end")] {
+            assert_eq!(
+                edge.with_timezone(&Brussels).format("%H:%M").to_string(),
+                "00:00",
+                "{r}: local midnight"
+            );
+        }
+    }
+}
+
+#[test]
+fn baseline_runs_from_enrolment_until_randomization_plus_3_days() {
+    let p = hermes();
+    let bl = &p.visits[0];
+    let open = plan(&p, bl, d("2026-03-02"), None).expect("bl");
+    assert_eq!(open.end, None, "open-ended until randomization");
+    assert_eq!(
+        state(&facts(open, None, &[]), at("2027-01-01T00:00:00Z")),
+        VisitState::Open
+    );
+    let w = plan(&p, bl, d("2026-03-02"), Some(d("2026-03-10"))).expect("bl");
+    assert_eq!(w.start, at("2026-03-01T23:00:00Z"));
+    assert_eq!(w.end, Some(at("2026-03-13T23:00:00Z")), "last day 13 March");
+    assert_eq!(w.grace_end, Some(at("2026-03-20T23:00:00Z")));
+}
+
+fn facts<'a>(
+    window: Window,
+    stop: Option<DateTime<Utc>>,
+    submitted: &'a [(String, DateTime<Utc>)],
+) -> VisitFacts<'a> {
+    static DUE: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    VisitFacts {
+        window,
+        stored: None,
+        due: DUE.get_or_init(|| vec!["a@1".to_string()]),
+        submitted,
+        missed_reason: false,
+        questionnaires_end: stop,
+    }
+}
+
+#[test]
+fn states_through_a_window() {
+    let p = hermes();
+    let m1 = plan(&p, &p.visits[1], d("2026-01-10"), Some(d("2026-01-10"))).expect("m1");
+    // target 10 Feb, window 3–17 Feb, grace to 24 Feb (all CET).
+    let cases = [
+        ("2026-02-02T22:59:59Z", VisitState::Upcoming),
+        ("2026-02-02T23:00:00Z", VisitState::Open),
+        ("2026-02-17T22:59:59Z", VisitState::Open),
+        ("2026-02-17T23:00:00Z", VisitState::Late),
+        ("2026-02-24T22:59:59Z", VisitState::Late),
+        ("2026-02-24T23:00:00Z", VisitState::Missed),
+    ];
+    for (now, expected) in cases {
+        assert_eq!(state(&facts(m1, None, &[]), at(now)), expected, "{now}");
+    }
+}
+
+#[test]
+fn answered_on_the_last_day_before_local_midnight_is_completed() {
+    let p = hermes();
+    let m1 = plan(&p, &p.visits[1], d("2026-01-10"), Some(d("2026-01-10"))).expect("m1");
+    let submitted = vec![("a@1".to_string(), at("2026-02-17T22:59:00Z"))]; // 23:59 local on 17 Feb
+    let f = facts(m1, None, &submitted);
+    assert_eq!(state(&f, at("2026-02-17T22:59:30Z")), VisitState::Completed);
+    assert_eq!(state(&f, at("2026-06-01T00:00:00Z")), VisitState::Completed);
+    assert!(
+        submitted[0].1 < m1.end.expect("end"),
+        "inside the window, not late"
+    );
+}
+
+#[test]
+fn an_sse_at_month_4_makes_m6_the_sse_visit() {
+    let p = hermes();
+    let r = d("2026-01-15");
+    let visits: Vec<(NaiveDate, Option<VisitState>)> = p
+        .visits
+        .iter()
+        .map(|v| {
+            (
+                plan(&p, v, d("2026-01-05"), Some(r)).expect("w").target,
+                None,
+            )
+        })
+        .collect();
+    let mut visits = visits;
+    for v in visits.iter_mut().take(3) {
+        v.1 = Some(VisitState::Completed); // BL, M1, M3 done
+    }
+    let idx = sse_visit_index(&visits, d("2026-05-20")).expect("sse visit");
+    assert_eq!(p.visits[idx].code, "M6");
+    // Recorded on the day: opens at once, targets a week later, 14-day window.
+    let recorded = at("2026-05-20T09:30:00Z");
+    let w = sse_window(&p, d("2026-05-20"), recorded, 7);
+    assert_eq!(w.start, recorded);
+    assert_eq!(w.target, d("2026-05-27"));
+    assert_eq!(
+        w.end,
+        Some(at("2026-06-02T22:00:00Z")),
+        "14 days: 20 May – 2 June, local"
+    );
+}
+
+#[test]
+fn an_sse_reported_three_weeks_late_still_gets_14_days_from_recording() {
+    let p = hermes();
+    let recorded = at("2026-06-10T08:00:00Z");
+    let w = sse_window(&p, d("2026-05-20"), recorded, 7);
+    assert_eq!(w.start, recorded);
+    assert_eq!(w.target, d("2026-06-17"));
+    assert_eq!(w.end, Some(at("2026-06-23T22:00:00Z")), "10 – 23 June");
+    // An SSE dated in the future of its recording opens at the start of the SSE day.
+    let early = sse_window(&p, d("2026-06-12"), recorded, 7);
+    assert_eq!(early.start, at("2026-06-11T22:00:00Z"));
+}
+
+#[test]
+fn stopping_questionnaires_makes_later_visits_not_applicable() {
+    let p = hermes();
+    let m3 = plan(&p, &p.visits[2], d("2026-01-10"), Some(d("2026-01-10"))).expect("m3");
+    let withdrawn = Some(at("2026-02-01T10:00:00Z"));
+    assert_eq!(
+        state(&facts(m3, withdrawn, &[]), at("2026-05-01T00:00:00Z")),
+        VisitState::NotApplicable
+    );
+    // A visit already missed before the withdrawal stays missed.
+    let m1 = plan(&p, &p.visits[1], d("2026-01-10"), Some(d("2026-01-10"))).expect("m1");
+    let late_withdrawal = Some(at("2026-03-15T10:00:00Z"));
+    assert_eq!(
+        state(&facts(m1, late_withdrawal, &[]), at("2026-04-01T00:00:00Z")),
+        VisitState::Missed
+    );
+    // Stored final states are never recomputed.
+    let mut f = facts(m3, None, &[]);
+    f.stored = Some(VisitState::NotApplicable);
+    assert_eq!(
+        state(&f, at("2026-04-10T12:00:00Z")),
+        VisitState::NotApplicable
+    );
+    let _ = Duration::zero();
+}

@@ -1,0 +1,525 @@
+//! The study file (`studies/<study>.toml`): the protocol a deployment serves. Parsed and
+//! validated here, purely from its text; every error names the file and the field.
+//! The file is the only source of sites; the database only records which are disabled.
+
+use std::collections::{BTreeMap, HashSet};
+
+use super::schedule::{Anchor, Protocol, VisitSpec};
+
+use chrono_tz::Tz;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StudyFile {
+    study: StudyHeader,
+    schedule: ScheduleHeader,
+    reminders: RawReminders,
+    visits: Vec<RawVisit>,
+    sites: Vec<Site>,
+    /// Safety text per language, shown on every participant page.
+    #[serde(default)]
+    safety: BTreeMap<String, Safety>,
+}
+
+/// What every participant page says about safety, in one language, as approved by the sites:
+/// answers are not read in real time, call the site (`{phone}` is replaced by its number), and
+/// which symptoms need a call now.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Safety {
+    pub notice: String,
+    pub urgent_intro: String,
+    pub urgent: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScheduleHeader {
+    sse_target_days: u32,
+    sse_window_days: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReminders {
+    send_from: String,
+    send_until: String,
+    digest_at: String,
+    plan: Vec<ReminderRule>,
+}
+
+/// Where a reminder is anchored: the window's opening or its closing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReminderEdge {
+    Open,
+    Close,
+}
+
+/// One planned reminder of a visit: `days` after (or, negative, before) the window edge.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReminderRule {
+    pub kind: String,
+    pub from: ReminderEdge,
+    pub days: i32,
+}
+
+/// The reminder plan: sending hours (study time), the daily digest time, and per visit the rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReminderPlan {
+    pub send_from: chrono::NaiveTime,
+    pub send_until: chrono::NaiveTime,
+    pub digest_at: chrono::NaiveTime,
+    pub default_rules: Vec<ReminderRule>,
+    /// Visit codes whose rules differ from the default.
+    pub per_visit: BTreeMap<String, Vec<ReminderRule>>,
+}
+
+impl ReminderPlan {
+    pub fn rules_for(&self, visit: &str) -> &[ReminderRule] {
+        self.per_visit.get(visit).unwrap_or(&self.default_rules)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVisit {
+    code: String,
+    label: BTreeMap<String, String>,
+    anchor: Anchor,
+    #[serde(default)]
+    months: u32,
+    #[serde(default)]
+    window_before_days: u32,
+    #[serde(default)]
+    window_after_days: u32,
+    #[serde(default)]
+    until_randomization_days: u32,
+    grace_days: u32,
+    questionnaires: Vec<String>,
+    #[serde(default)]
+    reminders: Option<Vec<ReminderRule>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StudyHeader {
+    id: String,
+    name: String,
+    time_zone: String,
+    languages: Vec<String>,
+    id_pattern: String,
+}
+
+/// A participating hospital, with the contact line participants are told to call.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Site {
+    pub code: String,
+    pub name: String,
+    pub city: String,
+    pub phone: String,
+    pub email: String,
+}
+
+/// A validated study.
+#[derive(Debug, Clone)]
+pub struct Study {
+    pub id: String,
+    pub name: String,
+    pub time_zone: Tz,
+    pub languages: Vec<String>,
+    pub sites: Vec<Site>,
+    /// Study id template, e.g. `HERMES-{site}-{nnn}`.
+    pub id_pattern: String,
+    /// Visits, windows and the SSE rule.
+    pub protocol: Protocol,
+    /// Visit labels per language, by visit code.
+    pub visit_labels: BTreeMap<String, BTreeMap<String, String>>,
+    /// Email reminders: sending hours, digest time, rules per visit.
+    pub reminders: ReminderPlan,
+    /// Safety text per language (every study language, when given).
+    pub safety: BTreeMap<String, Safety>,
+    /// sha256 of the file's bytes, hex.
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}: {field}: {problem}")]
+pub struct StudyError {
+    pub file: String,
+    pub field: String,
+    pub problem: String,
+}
+
+impl Study {
+    pub fn site(&self, code: &str) -> Option<&Site> {
+        self.sites.iter().find(|s| s.code == code)
+    }
+
+    /// Parse and validate the text of the study file named `file` (used in error messages).
+    pub fn parse(file: &str, text: &str) -> Result<Self, StudyError> {
+        let err = |field: &str, problem: String| StudyError {
+            file: file.to_string(),
+            field: field.to_string(),
+            problem,
+        };
+        let raw: StudyFile = toml::from_str(text).map_err(|e| {
+            let field = e
+                .span()
+                .map(|span| {
+                    let line = text[..span.start.min(text.len())].lines().count().max(1);
+                    format!("line {line}")
+                })
+                .unwrap_or_else(|| "(file)".into());
+            err(&field, e.message().to_string())
+        })?;
+
+        let id = raw.study.id.trim().to_string();
+        if id.is_empty()
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(err(
+                "study.id",
+                format!("{id:?} must be non-empty letters, digits, '-' or '_'"),
+            ));
+        }
+        let time_zone: Tz = raw.study.time_zone.parse().map_err(|_| {
+            err(
+                "study.time_zone",
+                format!(
+                    "{:?} is not an IANA time zone (for example \"Europe/Brussels\")",
+                    raw.study.time_zone
+                ),
+            )
+        })?;
+        if raw.study.languages.is_empty() {
+            return Err(err(
+                "study.languages",
+                "at least one language is required".into(),
+            ));
+        }
+        let mut seen_lang = HashSet::new();
+        for (i, lang) in raw.study.languages.iter().enumerate() {
+            let field = format!("study.languages[{i}]");
+            if lang.len() != 2 || !lang.chars().all(|c| c.is_ascii_lowercase()) {
+                return Err(err(
+                    &field,
+                    format!("{lang:?} is not a two-letter ISO 639-1 code"),
+                ));
+            }
+            if !seen_lang.insert(lang) {
+                return Err(err(&field, format!("{lang:?} is listed twice")));
+            }
+        }
+        if raw.sites.is_empty() {
+            return Err(err(
+                "sites",
+                "at least one [[sites]] entry is required".into(),
+            ));
+        }
+        let mut seen_site = HashSet::new();
+        for (i, site) in raw.sites.iter().enumerate() {
+            let field = |name: &str| format!("sites[{i}].{name}");
+            if site.code.is_empty()
+                || site.code.len() > 16
+                || !site
+                    .code
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+            {
+                return Err(err(
+                    &field("code"),
+                    format!("{:?} must be 1–16 capital letters or digits", site.code),
+                ));
+            }
+            if !seen_site.insert(site.code.as_str()) {
+                return Err(err(
+                    &field("code"),
+                    format!("site code {:?} is listed twice", site.code),
+                ));
+            }
+            for (name, value) in [
+                ("name", &site.name),
+                ("city", &site.city),
+                ("phone", &site.phone),
+            ] {
+                if value.trim().is_empty() {
+                    return Err(err(&field(name), "must not be empty".into()));
+                }
+            }
+            if !email_address::EmailAddress::is_valid(&site.email) {
+                return Err(err(
+                    &field("email"),
+                    format!("{:?} is not an email address", site.email),
+                ));
+            }
+        }
+        if !raw.study.id_pattern.contains("{site}") || !raw.study.id_pattern.contains("{n") {
+            return Err(err(
+                "study.id_pattern",
+                format!(
+                    "{:?} must contain {{site}} and a number such as {{nnn}}",
+                    raw.study.id_pattern
+                ),
+            ));
+        }
+        let (protocol, visit_labels) =
+            parse_visits(&raw, time_zone, &raw.study.languages).map_err(|(f, p)| err(&f, p))?;
+        let reminders = parse_reminders(&raw).map_err(|(f, p)| err(&f, p))?;
+        if !raw.safety.is_empty() {
+            for lang in &raw.study.languages {
+                let Some(s) = raw.safety.get(lang) else {
+                    return Err(err(
+                        &format!("safety.{lang}"),
+                        "safety text is required in every study language".into(),
+                    ));
+                };
+                if s.notice.trim().is_empty() || !s.notice.contains("{phone}") {
+                    return Err(err(
+                        &format!("safety.{lang}.notice"),
+                        "must say to call the site, with {phone} where its number goes".into(),
+                    ));
+                }
+                if s.urgent.is_empty() || s.urgent.iter().any(|u| u.trim().is_empty()) {
+                    return Err(err(
+                        &format!("safety.{lang}.urgent"),
+                        "list the symptoms that need a call now, none empty".into(),
+                    ));
+                }
+            }
+            if let Some(extra) = raw.safety.keys().find(|k| !raw.study.languages.contains(k)) {
+                return Err(err(
+                    &format!("safety.{extra}"),
+                    "is not a study language".into(),
+                ));
+            }
+        }
+        Ok(Self {
+            id,
+            name: raw.study.name,
+            time_zone,
+            languages: raw.study.languages,
+            sites: raw.sites,
+            id_pattern: raw.study.id_pattern,
+            protocol,
+            visit_labels,
+            reminders,
+            safety: raw.safety,
+            sha256: hex::encode(Sha256::digest(text.as_bytes())),
+        })
+    }
+}
+
+fn parse_reminders(raw: &StudyFile) -> Result<ReminderPlan, (String, String)> {
+    let time = |field: &str, s: &str| {
+        chrono::NaiveTime::parse_from_str(s, "%H:%M").map_err(|_| {
+            (
+                format!("reminders.{field}"),
+                format!("{s:?} is not a time as HH:MM"),
+            )
+        })
+    };
+    let r = &raw.reminders;
+    let send_from = time("send_from", &r.send_from)?;
+    let send_until = time("send_until", &r.send_until)?;
+    let digest_at = time("digest_at", &r.digest_at)?;
+    if send_from >= send_until {
+        return Err((
+            "reminders.send_until".into(),
+            "must be later than send_from".into(),
+        ));
+    }
+    let check_rules = |field: &str, rules: &[ReminderRule]| -> Result<(), (String, String)> {
+        let mut kinds = HashSet::new();
+        for (i, rule) in rules.iter().enumerate() {
+            if rule.kind.is_empty()
+                || !rule
+                    .kind
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c == '_')
+            {
+                return Err((
+                    format!("{field}[{i}].kind"),
+                    format!("{:?} must be lower-case letters and '_'", rule.kind),
+                ));
+            }
+            if !kinds.insert(rule.kind.as_str()) {
+                return Err((
+                    format!("{field}[{i}].kind"),
+                    format!("{:?} is listed twice", rule.kind),
+                ));
+            }
+            if !(-60..=60).contains(&rule.days) {
+                return Err((
+                    format!("{field}[{i}].days"),
+                    "must be between -60 and 60".into(),
+                ));
+            }
+        }
+        Ok(())
+    };
+    check_rules("reminders.plan", &r.plan)?;
+    let mut per_visit = BTreeMap::new();
+    for (i, v) in raw.visits.iter().enumerate() {
+        if let Some(rules) = &v.reminders {
+            check_rules(&format!("visits[{i}].reminders"), rules)?;
+            per_visit.insert(v.code.clone(), rules.clone());
+        }
+    }
+    Ok(ReminderPlan {
+        send_from,
+        send_until,
+        digest_at,
+        default_rules: r.plan.clone(),
+        per_visit,
+    })
+}
+
+type VisitTables = (Protocol, BTreeMap<String, BTreeMap<String, String>>);
+
+fn parse_visits(
+    raw: &StudyFile,
+    tz: Tz,
+    languages: &[String],
+) -> Result<VisitTables, (String, String)> {
+    let mut specs = Vec::new();
+    let mut labels = BTreeMap::new();
+    let mut seen = HashSet::new();
+    if raw
+        .visits
+        .first()
+        .is_none_or(|v| v.anchor != Anchor::Enrolment)
+    {
+        return Err((
+            "visits[0].anchor".into(),
+            "the first visit must be the baseline, anchored at \"enrolment\"".into(),
+        ));
+    }
+    let mut last_months = 0;
+    for (i, v) in raw.visits.iter().enumerate() {
+        let field = |f: &str| format!("visits[{i}].{f}");
+        if v.code.is_empty()
+            || !v
+                .code
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err((
+                field("code"),
+                format!("{:?} must be letters, digits or '_'", v.code),
+            ));
+        }
+        if !seen.insert(v.code.clone()) {
+            return Err((
+                field("code"),
+                format!("visit code {:?} is listed twice", v.code),
+            ));
+        }
+        for lang in languages {
+            if v.label.get(lang).is_none_or(|l| l.trim().is_empty()) {
+                return Err((field("label"), format!("needs a label in {lang:?}")));
+            }
+        }
+        match v.anchor {
+            Anchor::Enrolment if i > 0 => {
+                return Err((
+                    field("anchor"),
+                    "only the first visit is anchored at enrolment".into(),
+                ));
+            }
+            Anchor::Randomization if v.months <= last_months => {
+                return Err((
+                    field("months"),
+                    format!("must be after the previous visit ({last_months} months)"),
+                ));
+            }
+            Anchor::Randomization => last_months = v.months,
+            Anchor::Enrolment => {}
+        }
+        if v.questionnaires.is_empty() {
+            return Err((
+                field("questionnaires"),
+                "at least one questionnaire (key@version)".into(),
+            ));
+        }
+        for (j, q) in v.questionnaires.iter().enumerate() {
+            if q.split_once('@')
+                .is_none_or(|(k, ver)| k.is_empty() || ver.is_empty())
+            {
+                return Err((
+                    format!("visits[{i}].questionnaires[{j}]"),
+                    format!("{q:?} is not key@version"),
+                ));
+            }
+        }
+        labels.insert(v.code.clone(), v.label.clone());
+        specs.push(VisitSpec {
+            code: v.code.clone(),
+            anchor: v.anchor,
+            months: v.months,
+            before_days: v.window_before_days,
+            after_days: v.window_after_days,
+            until_randomization_days: v.until_randomization_days,
+            grace_days: v.grace_days,
+            questionnaires: v.questionnaires.clone(),
+        });
+    }
+    if raw.schedule.sse_window_days == 0 {
+        return Err((
+            "schedule.sse_window_days".into(),
+            "must be at least 1".into(),
+        ));
+    }
+    Ok((
+        Protocol {
+            time_zone: tz,
+            visits: specs,
+            sse_target_days: raw.schedule.sse_target_days,
+            sse_window_days: raw.schedule.sse_window_days,
+        },
+        labels,
+    ))
+}
+
+impl Study {
+    /// Check a study id against the pattern for the participant's site.
+    pub fn check_study_id(&self, study_id: &str, site: &str) -> Result<(), String> {
+        let digits = self
+            .id_pattern
+            .split('{')
+            .filter_map(|p| p.split_once('}').map(|(inner, _)| inner))
+            .find(|inner| !inner.is_empty() && inner.chars().all(|c| c == 'n'))
+            .map_or(0, str::len);
+        let number_token = format!("{{{}}}", "n".repeat(digits));
+        let expected = self.id_pattern.replace("{site}", site);
+        let (prefix, suffix) = expected
+            .split_once(&number_token)
+            .unwrap_or((&expected, ""));
+        let ok = study_id
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.strip_suffix(suffix))
+            .is_some_and(|n| n.len() == digits && n.chars().all(|c| c.is_ascii_digit()));
+        if ok {
+            Ok(())
+        } else {
+            Err(format!(
+                "{study_id:?} does not match {:?} for site {site} (e.g. {})",
+                self.id_pattern,
+                expected.replace(&number_token, &format!("{:0digits$}", 1))
+            ))
+        }
+    }
+
+    pub fn visit_spec(&self, code: &str) -> Option<&VisitSpec> {
+        self.protocol.visits.iter().find(|v| v.code == code)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,86 @@
+use super::*;
+
+const SHIPPED: &str = include_str!("../../../studies/hermes.toml");
+
+#[test]
+fn the_shipped_hermes_file_is_valid() {
+    let study = Study::parse("studies/hermes.toml", SHIPPED).expect("valid");
+    assert_eq!(study.id, "HERMES");
+    assert_eq!(study.time_zone, chrono_tz::Europe::Brussels);
+    assert_eq!(study.languages, ["nl", "fr", "en"]);
+    let codes: Vec<_> = study.sites.iter().map(|s| s.code.as_str()).collect();
+    assert_eq!(
+        codes,
+        [
+            "ZAS", "AZORG", "UZG", "JESSA", "AZGR", "UZL", "AZDELTA", "AZT"
+        ]
+    );
+    assert_eq!(study.sha256.len(), 64);
+    let codes: Vec<_> = study
+        .protocol
+        .visits
+        .iter()
+        .map(|v| v.code.as_str())
+        .collect();
+    assert_eq!(codes, ["BL", "M1", "M3", "M6", "M12", "M18", "M24"]);
+    let m3 = study.visit_spec("M3").expect("M3");
+    assert_eq!(
+        (m3.months, m3.before_days, m3.after_days, m3.grace_days),
+        (3, 14, 14, 7)
+    );
+    assert_eq!(study.visit_spec("M12").map(|v| v.before_days), Some(30));
+    assert!(
+        study
+            .protocol
+            .visits
+            .iter()
+            .all(|v| v.questionnaires.len() == 3)
+    );
+}
+
+#[test]
+fn study_ids_follow_the_pattern_for_the_site() {
+    let study = Study::parse("s", SHIPPED).expect("valid");
+    assert!(study.check_study_id("HERMES-ZAS-001", "ZAS").is_ok());
+    for (id, site) in [
+        ("HERMES-UZG-001", "ZAS"),
+        ("HERMES-ZAS-01", "ZAS"),
+        ("HERMES-ZAS-0001", "ZAS"),
+        ("HERMES-ZAS-00a", "ZAS"),
+        ("X", "ZAS"),
+    ] {
+        let e = study.check_study_id(id, site).expect_err(id);
+        assert!(e.contains("HERMES-ZAS-001"), "{e}");
+    }
+}
+
+#[test]
+fn errors_name_the_file_and_field() {
+    let cases = [
+        (
+            SHIPPED.replace("Europe/Brussels", "Europe/Brussel"),
+            "study.time_zone",
+        ),
+        (
+            SHIPPED.replace("\"fr\", \"en\"", "\"fr\", \"fr\""),
+            "study.languages[2]",
+        ),
+        (
+            SHIPPED.replace("code = \"UZG\"", "code = \"ZAS\""),
+            "sites[2].code",
+        ),
+        (
+            SHIPPED.replace("hermes-azt@example.org", "not an email"),
+            "sites[7].email",
+        ),
+        (
+            SHIPPED.replace("city = \"Gent\"", "city = \"Gent\"\nfax = \"1\""),
+            "line",
+        ),
+    ];
+    for (text, field) in cases {
+        let e = Study::parse("studies/x.toml", &text).expect_err(field);
+        assert_eq!(e.file, "studies/x.toml");
+        assert!(e.field.starts_with(field), "expected {field}, got {e}");
+    }
+}

@@ -1,0 +1,113 @@
+//! answers.csv: one row per answer (long format), each with its questionnaire version,
+//! language, entry mode and lesion.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::{
+    answering::LesionRef,
+    app::App,
+    auth::StaffActor,
+    error::Result,
+    store::{self, participants::ParticipantRow},
+};
+
+use super::*;
+
+pub const ANSWER_COLUMNS: [&str; 16] = [
+    "study_id",
+    "site",
+    "visit",
+    "questionnaire",
+    "version",
+    "language",
+    "wording_sha256",
+    "item",
+    "lesion_id",
+    "lesion_label",
+    "value",
+    "mode",
+    "answered_at",
+    "submitted_at",
+    "late",
+    "status",
+];
+
+pub async fn answers_csv_of(
+    app: Arc<App>,
+    people: Vec<ParticipantRow>,
+    dialect: Dialect,
+) -> Result<ByteStream> {
+    Ok(stream_rows(
+        app,
+        dialect,
+        ANSWER_COLUMNS.to_vec(),
+        people,
+        |app, p| async move {
+            let mut out = Vec::new();
+            for r in store::responses::of_participant(&app.db, p.id).await? {
+                let lesions: Vec<LesionRef> = serde_json::from_str(&r.lesions).unwrap_or_default();
+                let mut answers = store::responses::answers(&app.db, r.id).await?;
+                answers.sort_by(|a, b| {
+                    (natural(&a.item), &a.lesion).cmp(&(natural(&b.item), &b.lesion))
+                });
+                for a in answers {
+                    let label = lesions
+                        .iter()
+                        .find(|l| l.id == a.lesion)
+                        .map(|l| l.label(&r.language))
+                        .unwrap_or_default();
+                    let value: Value = serde_json::from_str(&a.value).unwrap_or(Value::Null);
+                    out.push(vec![
+                        p.study_id.clone(),
+                        p.site_code.clone(),
+                        r.visit_code.clone(),
+                        r.questionnaire_key.clone(),
+                        r.questionnaire_version.clone(),
+                        r.language.clone(),
+                        r.wording_sha256.clone(),
+                        a.item.clone(),
+                        a.lesion.clone(),
+                        label,
+                        match value {
+                            Value::String(s) => s,
+                            other => other.to_string(),
+                        },
+                        a.mode.clone(),
+                        iso(a.answered_at),
+                        r.submitted_at.map(iso).unwrap_or_default(),
+                        r.late.to_string(),
+                        r.status.clone(),
+                    ]);
+                }
+            }
+            Ok(out)
+        },
+    ))
+}
+
+/// Sort key that puts q2 before q10.
+pub(super) fn natural(s: &str) -> (String, u64) {
+    let digits: String = s
+        .chars()
+        .rev()
+        .take_while(|c| c.is_ascii_digit())
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    (
+        s.trim_end_matches(|c: char| c.is_ascii_digit()).to_string(),
+        digits.parse().unwrap_or(0),
+    )
+}
+
+pub async fn answers_csv(
+    app: Arc<App>,
+    actor: &StaffActor,
+    dialect: Dialect,
+) -> Result<ByteStream> {
+    let people = scope(&app, actor).await?;
+    answers_csv_of(app, people, dialect).await
+}

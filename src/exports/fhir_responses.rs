@@ -1,0 +1,136 @@
+//! fhir.ndjson: each submitted response as a FHIR R4 QuestionnaireResponse.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use chrono::SecondsFormat;
+use futures::{StreamExt, stream};
+use serde_json::{Value, json};
+
+use crate::{
+    answering::{LesionRef, as_answers},
+    app::App,
+    auth::StaffActor,
+    domain::questionnaire::{Entry, ItemType, fhir},
+    error::Result,
+    store::{self, participants::ParticipantRow},
+};
+
+use super::*;
+
+/// One FHIR R4 QuestionnaireResponse per response, one JSON object per line.
+pub async fn fhir_ndjson_of(app: Arc<App>, people: Vec<ParticipantRow>) -> Result<ByteStream> {
+    let body = stream::iter(people).then(move |p| {
+        let app = app.clone();
+        async move {
+            let mut out = Vec::new();
+            let rows = store::responses::of_participant(&app.db, p.id)
+                .await
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            for r in rows {
+                let answers = store::responses::answers(&app.db, r.id)
+                    .await
+                    .map_err(|e| std::io::Error::other(e.to_string()))?;
+                let line = questionnaire_response(&app, &p, &r, &as_answers(&answers));
+                out.extend_from_slice(line.to_string().as_bytes());
+                out.push(b'\n');
+            }
+            Ok(Bytes::from(out))
+        }
+    });
+    Ok(Box::pin(body))
+}
+
+pub(super) fn questionnaire_response(
+    app: &App,
+    p: &ParticipantRow,
+    r: &store::responses::ResponseRow,
+    answers: &[crate::domain::questionnaire::answers::Answer],
+) -> Value {
+    let base = app.settings.base_url.trim_end_matches('/');
+    let def = app
+        .library
+        .get(&r.questionnaire_key, &r.questionnaire_version)
+        .map(|v| &v.definition);
+    let value_of = |item: &str, v: &Value| -> Option<Value> {
+        let def = def?;
+        let placed = def.item(item)?;
+        Some(match placed.item.kind {
+            ItemType::SingleChoice => {
+                let set = placed.item.options.clone().unwrap_or_default();
+                json!({ "valueCoding": { "system": fhir::option_system(base, def, &set), "code": v.as_i64()?.to_string() } })
+            }
+            ItemType::Nrs | ItemType::Integer => json!({ "valueInteger": v.as_i64()? }),
+            ItemType::YesNo => json!({ "valueBoolean": v.as_i64()? == 1 }),
+            ItemType::Date => json!({ "valueDate": v.as_str()? }),
+            ItemType::Text => json!({ "valueString": v.as_str()? }),
+        })
+    };
+    let mut items = Vec::new();
+    let lesions: Vec<LesionRef> = serde_json::from_str(&r.lesions).unwrap_or_default();
+    if let Some(def) = def {
+        for entry in &def.items {
+            match entry {
+                Entry::Item(i) => {
+                    if let Some(a) = answers
+                        .iter()
+                        .find(|a| a.item == i.id && a.lesion.is_none())
+                        && let Some(v) = value_of(&i.id, &a.value)
+                    {
+                        items.push(json!({ "linkId": i.id, "answer": [v] }));
+                    }
+                }
+                Entry::Group(g) => {
+                    for l in &lesions {
+                        let inner: Vec<Value> = g
+                            .items
+                            .iter()
+                            .filter_map(|i| {
+                                let a = answers.iter().find(|a| a.item == i.id && a.lesion.as_deref() == Some(l.id.as_str()))?;
+                                Some(json!({ "linkId": i.id, "answer": [value_of(&i.id, &a.value)?] }))
+                            })
+                            .collect();
+                        if !inner.is_empty() {
+                            items.push(json!({
+                                "linkId": g.id,
+                                "text": l.label(&r.language),
+                                "extension": [{ "url": format!("{base}/fhir/StructureDefinition/lesion"), "valueString": l.id }],
+                                "item": inner,
+                            }));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let status = match r.status.as_str() {
+        "draft" => "in-progress",
+        "amended" => "amended",
+        _ => "completed",
+    };
+    let subject =
+        json!({ "identifier": { "system": format!("{base}/fhir/study-id"), "value": p.study_id } });
+    let mut q = json!({
+        "resourceType": "QuestionnaireResponse",
+        "id": r.id.to_string(),
+        "questionnaire": format!("{}|{}", fhir::canonical_url(base, &r.questionnaire_key), r.questionnaire_version),
+        "status": status,
+        "language": r.language,
+        "subject": subject,
+    });
+    if !items.is_empty() {
+        q["item"] = json!(items);
+    }
+    if let Some(at) = r.submitted_at.or(Some(r.started_at)) {
+        q["authored"] = json!(at.to_rfc3339_opts(SecondsFormat::Secs, true));
+    }
+    if r.mode.as_deref() == Some("self") {
+        q["source"] = subject;
+    }
+    q
+}
+
+pub async fn fhir_ndjson(app: Arc<App>, actor: &StaffActor) -> Result<ByteStream> {
+    let people = scope(&app, actor).await?;
+    fhir_ndjson_of(app, people).await
+}

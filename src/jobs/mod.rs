@@ -1,0 +1,71 @@
+//! The periodic work inside `epro serve`, on one tick (`EPRO_JOBS_INTERVAL_SECONDS`): reminder
+//! planning and sending, the sites' daily digests, and housekeeping. Each can be switched off on
+//! its own (`EPRO_JOBS_REMINDERS`, `EPRO_JOBS_DIGESTS`, `EPRO_JOBS_HOUSEKEEPING`); one failing
+//! never stops the others. Every job is safe to run from several instances at once.
+
+pub mod housekeeping;
+
+use std::sync::Arc;
+
+use crate::{app::App, notify::mail::Mail};
+
+/// What one tick did, for the log.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Tick {
+    pub reminders: Option<crate::reminders::Report>,
+    pub digests: Option<usize>,
+    pub housekeeping: Option<crate::jobs::housekeeping::Swept>,
+}
+
+/// Run each switched-on job once. Errors are logged, not returned: the next tick tries again.
+pub async fn tick(app: &App, mail: &Mail) -> Tick {
+    let s = &app.settings;
+    let mut done = Tick::default();
+    if s.jobs_housekeeping {
+        match crate::jobs::housekeeping::sweep(app).await {
+            Ok(swept) => done.housekeeping = Some(swept),
+            Err(e) => tracing::warn!(error = %e, "housekeeping failed"),
+        }
+    }
+    if s.jobs_reminders {
+        match crate::reminders::plan_and_send(app, mail).await {
+            Ok(r) => {
+                if r != crate::reminders::Report::default() {
+                    tracing::info!(
+                        planned = r.planned,
+                        sent = r.sent,
+                        retrying = r.retrying,
+                        failed = r.failed,
+                        cancelled = r.cancelled,
+                        "reminders"
+                    );
+                }
+                done.reminders = Some(r);
+            }
+            Err(e) => tracing::error!(error = %e, "reminder run failed"),
+        }
+    }
+    if s.jobs_digests {
+        match crate::reminders::digest::send_due(app, mail, app.clock.now()).await {
+            Ok(n) => {
+                if n > 0 {
+                    tracing::info!(sent = n, "digests");
+                }
+                done.digests = Some(n);
+            }
+            Err(e) => tracing::error!(error = %e, "digest run failed"),
+        }
+    }
+    done
+}
+
+/// The jobs' loop: a tick every interval until the process stops.
+pub async fn run(app: Arc<App>, mail: Mail) {
+    let every = std::time::Duration::from_secs(app.settings.jobs_interval_seconds.max(1));
+    let mut interval = tokio::time::interval(every);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        tick(&app, &mail).await;
+    }
+}

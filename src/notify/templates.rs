@@ -1,0 +1,119 @@
+//! Email content: reminder templates per language (plain text and HTML, embedded in the binary,
+//! rendered with minijinja). Subjects never carry health information or the study's topic.
+
+use minijinja::{Environment, context};
+
+use crate::notify::mail::Outgoing;
+
+const TEXT_NL: &str = include_str!("../../templates/email/reminder.nl.txt");
+const TEXT_FR: &str = include_str!("../../templates/email/reminder.fr.txt");
+const TEXT_EN: &str = include_str!("../../templates/email/reminder.en.txt");
+const HTML: &str = include_str!("../../templates/email/reminder.html");
+
+/// What a reminder says.
+pub struct ReminderContent<'a> {
+    pub to: &'a str,
+    pub lang: &'a str,
+    pub visit_label: &'a str,
+    pub last_day: &'a str,
+    pub link: &'a str,
+    pub site_name: &'a str,
+    pub site_phone: &'a str,
+    pub site_email: &'a str,
+}
+
+fn subject(lang: &str) -> &'static str {
+    match lang {
+        "nl" => "Herinnering: uw vragenlijst",
+        "fr" => "Rappel : votre questionnaire",
+        _ => "Reminder: your questionnaire",
+    }
+}
+
+fn button(lang: &str) -> &'static str {
+    match lang {
+        "nl" => "Vragenlijst openen",
+        "fr" => "Ouvrir le questionnaire",
+        _ => "Open the questionnaire",
+    }
+}
+
+pub fn reminder(c: &ReminderContent<'_>) -> Result<Outgoing, String> {
+    let mut env = Environment::new();
+    let text_template = match c.lang {
+        "nl" => TEXT_NL,
+        "fr" => TEXT_FR,
+        _ => TEXT_EN,
+    };
+    env.add_template("text", text_template)
+        .map_err(|e| e.to_string())?;
+    env.add_template("reminder.html", HTML)
+        .map_err(|e| e.to_string())?;
+    let ctx = context! {
+        visit => c.visit_label, last_day => c.last_day, link => c.link,
+        site_name => c.site_name, site_phone => c.site_phone, site_email => c.site_email, lang => c.lang,
+    };
+    let text = env
+        .get_template("text")
+        .and_then(|t| t.render(&ctx))
+        .map_err(|e| e.to_string())?;
+    // The HTML shows the same paragraphs (escaped by minijinja), with the link as a button.
+    let paragraphs: Vec<String> = text
+        .split("\n\n")
+        .map(|p| p.trim().to_string())
+        .filter(|p| !p.is_empty() && p != c.link)
+        .collect();
+    let html = env
+        .get_template("reminder.html")
+        .and_then(|t| t.render(context! { paragraphs => paragraphs, link => c.link, button => button(c.lang), lang => c.lang }))
+        .map_err(|e| e.to_string())?;
+    Ok(Outgoing {
+        to: c.to.to_string(),
+        subject: subject(c.lang).to_string(),
+        text,
+        html,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_language_renders_without_health_information_in_the_subject() {
+        for lang in ["nl", "fr", "en"] {
+            let m = reminder(&ReminderContent {
+                to: "p@example.org",
+                lang,
+                visit_label: "M3",
+                last_day: "2026-04-30",
+                link: "https://epro.example/p/abc",
+                site_name: "UZ Gent",
+                site_phone: "+32 9 000 00 03",
+                site_email: "hermes-uzg@example.org",
+            })
+            .expect("renders");
+            assert!(
+                m.text.contains("https://epro.example/p/abc")
+                    && m.text.contains("2026-04-30")
+                    && m.text.contains("+32 9 000 00 03")
+            );
+            assert!(
+                m.html.contains("<a href=") && m.html.contains("epro.example"),
+                "{}",
+                m.html
+            );
+            assert!(!m.html.contains("<script"), "escaped");
+            for word in [
+                "HERMES", "metast", "bone", "bot", "os ", "pain", "pijn", "douleur", "cancer",
+                "kanker",
+            ] {
+                assert!(
+                    !m.subject.to_lowercase().contains(&word.to_lowercase()),
+                    "{lang}: {}",
+                    m.subject
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,426 @@
+//! Clinical events (SSE, death, withdrawal, lost to follow-up): recording and correcting one,
+//! and what it does to the schedule and to contact data.
+
+use chrono::NaiveDate;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::{
+    app::App,
+    audit::{self, Entry},
+    auth::{self, StaffActor},
+    domain::{
+        participant::{self as rule, Event, EventKind, SseType},
+        permissions::Action,
+        schedule::{self, Anchor, VisitFacts, VisitState},
+    },
+    error::{Error, Result},
+    store::{
+        self,
+        participants::{EventRow, VisitRow},
+    },
+};
+
+use super::*;
+
+pub struct NewEvent {
+    pub kind: String,
+    pub date: String,
+    pub reason: String,
+    pub sse_type: Option<String>,
+    pub lesion: Option<String>,
+}
+
+pub async fn record_event(
+    app: &App,
+    actor: &StaffActor,
+    study_id: &str,
+    new: NewEvent,
+) -> Result<EventRow> {
+    auth::authorize(actor, Action::ParticipantUpdate, None)?;
+    let kind = EventKind::parse(&new.kind).ok_or_else(|| {
+        let all: Vec<_> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
+        Error::invalid(
+            "type",
+            format!("{:?} is not one of {}", new.kind, all.join(", ")),
+        )
+    })?;
+    let date = parse_date("date", &new.date)?;
+    if new.reason.trim().is_empty() {
+        return Err(Error::invalid("reason", "a reason is required"));
+    }
+    let now = app.clock.now();
+    let txn = store::begin_write(&app.db).await?;
+    let p = for_staff(&txn, actor, Action::ParticipantUpdate, study_id, true).await?;
+    let rows = store::participants::events(&txn, p.id).await?;
+    rule::check_new(kind, date, &to_events(&rows), p.enrolled_on, today(app)).map_err(
+        |(f, m)| Error::Unprocessable {
+            code: "invalid_event",
+            message: format!("{f}: {m}"),
+        },
+    )?;
+    let mut details = json!({});
+    if kind == EventKind::Sse {
+        let t = new
+            .sse_type
+            .as_deref()
+            .ok_or_else(|| Error::invalid("sse_type", "required for an SSE"))?;
+        let t = SseType::parse(t).ok_or_else(|| {
+            let all: Vec<_> = SseType::ALL.iter().map(|k| k.as_str()).collect();
+            Error::invalid(
+                "sse_type",
+                format!("{t:?} is not one of {}", all.join(", ")),
+            )
+        })?;
+        details["sse_type"] = json!(t.as_str());
+        if let Some(l) = &new.lesion {
+            let lesions = store::participants::lesions(&txn, p.id).await?;
+            if !lesions.iter().any(|x| x.id.to_string() == *l) {
+                return Err(Error::invalid(
+                    "lesion",
+                    format!("{l:?} is not one of the participant's lesions"),
+                ));
+            }
+            details["lesion"] = json!(l);
+        }
+    } else if new.sse_type.is_some() || new.lesion.is_some() {
+        return Err(Error::invalid(
+            "sse_type",
+            "only an SSE takes sse_type and lesion",
+        ));
+    }
+    let by = actor.audit_actor();
+    let staff = actor.id.to_string();
+    let c = Change {
+        txn: &txn,
+        app,
+        by: &by,
+        staff: &staff,
+        p: &p,
+        now,
+    };
+    let row = record_in(c, kind, date, new.reason.trim().to_string(), details).await?;
+    txn.commit().await?;
+    Ok(row)
+}
+
+/// Store an event and apply what it means for the schedule, in the caller's transaction.
+pub(super) async fn record_in(
+    c: Change<'_>,
+    kind: EventKind,
+    date: NaiveDate,
+    reason: String,
+    details: Value,
+) -> Result<EventRow> {
+    let Change {
+        txn,
+        app,
+        by,
+        staff,
+        p,
+        now,
+    } = c;
+    let row = EventRow {
+        id: Uuid::new_v4(),
+        participant_id: p.id,
+        kind: kind.as_str().into(),
+        event_date: date,
+        details: details.to_string(),
+        reason: reason.clone(),
+        recorded_at: now,
+        recorded_by: staff.to_string(),
+        entered_in_error: false,
+    };
+    store::participants::insert_event(txn, row.clone()).await?;
+    let mut after = json!({ "type": kind.as_str(), "date": date, "event": row.id });
+    if let Some(o) = details.as_object() {
+        for (k, v) in o {
+            after[k] = v.clone();
+        }
+    }
+    audit::record(
+        txn,
+        &app.keys.audit,
+        now,
+        Entry::new(by.clone(), "participant.event_recorded", "participant")
+            .entity(&p.study_id)
+            .after(after)
+            .reason(reason),
+    )
+    .await?;
+    apply_effects(c, &row).await?;
+    Ok(row)
+}
+
+/// What a (valid) event does to the schedule and the participant's data.
+pub(super) async fn apply_effects(c: Change<'_>, event: &EventRow) -> Result<()> {
+    let Change {
+        txn, app, p, now, ..
+    } = c;
+    let Some(kind) = EventKind::parse(&event.kind) else {
+        return Ok(());
+    };
+    let evs = to_events(&store::participants::events(txn, p.id).await?);
+    let protocol = &app.study.protocol;
+    let visits = store::participants::visits(txn, p.id).await?;
+    match kind {
+        EventKind::Randomization => {
+            let r = event.event_date;
+            for (position, spec) in protocol.visits.iter().enumerate() {
+                let Some(w) = schedule::plan(protocol, spec, p.enrolled_on, Some(r)) else {
+                    continue;
+                };
+                match visits.iter().find(|v| v.code == spec.code) {
+                    None => {
+                        insert_visit(c, position as i32, &spec.code, &spec.questionnaires, w)
+                            .await?
+                    }
+                    // Baseline learns when it ends; other visits move only while not yet open.
+                    Some(v)
+                        if v.final_state.is_none()
+                            && !v.sse_triggered
+                            && (v.window_start > now
+                                || (spec.anchor == Anchor::Enrolment
+                                    && v.window_end.is_none())) =>
+                    {
+                        let mut after = v.clone();
+                        if spec.anchor == Anchor::Enrolment && v.window_start <= now {
+                            after.window_end = w.end;
+                            after.grace_end = w.grace_end;
+                        } else {
+                            set_window(&mut after, w);
+                        }
+                        if after != *v {
+                            update_visit(
+                                c,
+                                v,
+                                after,
+                                "visit.rescheduled",
+                                Some("randomization date"),
+                            )
+                            .await?;
+                        }
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        EventKind::Sse => {
+            // Only the first SSE reshapes the schedule; later ones are recorded as events.
+            if rule::find(&evs, EventKind::Sse)
+                .is_some_and(|first| first.id != event.id.to_string())
+            {
+                return Ok(());
+            }
+            let follow_ups: Vec<&VisitRow> = visits.iter().filter(|v| v.position > 0).collect();
+            let keyed: Vec<(NaiveDate, Option<VisitState>)> = follow_ups
+                .iter()
+                .map(|v| {
+                    (
+                        v.target_date,
+                        v.final_state.as_deref().and_then(VisitState::parse),
+                    )
+                })
+                .collect();
+            if let Some(i) = schedule::sse_visit_index(&keyed, event.event_date) {
+                let v = follow_ups[i];
+                let grace = app.study.visit_spec(&v.code).map_or(7, |s| s.grace_days);
+                let mut after = v.clone();
+                set_window(
+                    &mut after,
+                    schedule::sse_window(protocol, event.event_date, event.recorded_at, grace),
+                );
+                after.sse_triggered = true;
+                update_visit(
+                    c,
+                    v,
+                    after,
+                    "visit.sse_triggered",
+                    Some("symptomatic skeletal event"),
+                )
+                .await?;
+                for later in follow_ups
+                    .iter()
+                    .skip(i + 1)
+                    .filter(|l| l.final_state.is_none())
+                {
+                    let mut after = (*later).clone();
+                    after.final_state = Some(VisitState::NotApplicable.as_str().into());
+                    after.final_cause = Some(event.id.to_string());
+                    update_visit(
+                        c,
+                        later,
+                        after,
+                        "visit.not_applicable",
+                        Some("after an SSE only survival follow-up remains"),
+                    )
+                    .await?;
+                }
+            }
+        }
+        EventKind::ProDiscontinued | EventKind::Withdrawal | EventKind::Death => {
+            let stop = rule::questionnaires_end(&evs, app.study.time_zone);
+            for v in visits.iter().filter(|v| v.final_state.is_none()) {
+                let due: Vec<String> = serde_json::from_str(&v.questionnaires).unwrap_or_default();
+                let state = schedule::state(
+                    &VisitFacts {
+                        window: window_of(v),
+                        stored: None,
+                        due: &due,
+                        submitted: &[],
+                        missed_reason: v.missed_reason.is_some(),
+                        questionnaires_end: stop,
+                    },
+                    now,
+                );
+                if state.is_final() {
+                    let mut after = v.clone();
+                    after.final_state = Some(state.as_str().into());
+                    after.final_cause = Some(event.id.to_string());
+                    update_visit(c, v, after, "visit.not_applicable", Some(kind.as_str())).await?;
+                }
+            }
+            if kind.ends_participation() {
+                purge_contact(c, kind.as_str()).await?;
+                crate::auth::participant::revoke_all(txn, app, c.by, p, kind.as_str(), now).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Undo what an event did to the schedule (before a correction or entered-in-error).
+pub(super) async fn undo_effects(c: Change<'_>, event: &EventRow) -> Result<()> {
+    let Change { txn, app, p, .. } = c;
+    let visits = store::participants::visits(txn, p.id).await?;
+    let cause = event.id.to_string();
+    for v in visits
+        .iter()
+        .filter(|v| v.final_cause.as_deref() == Some(cause.as_str()))
+    {
+        let mut after = v.clone();
+        after.final_state = None;
+        after.final_cause = None;
+        update_visit(c, v, after, "visit.restored", Some("event corrected")).await?;
+    }
+    if event.kind == EventKind::Sse.as_str() {
+        let evs = to_events(&store::participants::events(txn, p.id).await?);
+        for v in visits.iter().filter(|v| v.sse_triggered) {
+            let Some(spec) = app.study.visit_spec(&v.code) else {
+                continue;
+            };
+            let Some(w) = schedule::plan(
+                &app.study.protocol,
+                spec,
+                p.enrolled_on,
+                rule::randomized_on(&evs),
+            ) else {
+                continue;
+            };
+            let mut after = v.clone();
+            after.sse_triggered = false;
+            set_window(&mut after, w);
+            update_visit(c, v, after, "visit.rescheduled", Some("SSE corrected")).await?;
+        }
+    }
+    Ok(())
+}
+
+pub struct Correction {
+    pub date: Option<String>,
+    pub entered_in_error: bool,
+    pub reason: String,
+}
+
+/// A data manager corrects an event's date or marks it entered-in-error; the schedule follows.
+pub async fn correct_event(
+    app: &App,
+    actor: &StaffActor,
+    study_id: &str,
+    event_id: &str,
+    correction: Correction,
+) -> Result<EventRow> {
+    let c = &correction;
+    auth::authorize(actor, Action::ParticipantCorrect, None)?;
+    if c.reason.trim().is_empty() {
+        return Err(Error::invalid(
+            "reason",
+            "a reason is required for every correction",
+        ));
+    }
+    if c.date.is_none() && !c.entered_in_error {
+        return Err(Error::invalid(
+            "date",
+            "give a corrected date, or entered_in_error: true",
+        ));
+    }
+    let new_date = c
+        .date
+        .as_deref()
+        .map(|d| parse_date("date", d))
+        .transpose()?;
+    let now = app.clock.now();
+    let txn = store::begin_write(&app.db).await?;
+    let p = for_staff(&txn, actor, Action::ParticipantCorrect, study_id, true).await?;
+    let rows = store::participants::events(&txn, p.id).await?;
+    let unknown = || Error::Unknown {
+        code: "unknown_event",
+        message: format!("participant {study_id} has no event {event_id:?}"),
+    };
+    let before = rows
+        .iter()
+        .find(|r| r.id.to_string() == event_id)
+        .cloned()
+        .ok_or_else(unknown)?;
+    if before.entered_in_error {
+        return Err(Error::Conflict {
+            code: "event_entered_in_error",
+            message: "this event is already marked entered-in-error".into(),
+        });
+    }
+    let kind = EventKind::parse(&before.kind).ok_or_else(unknown)?;
+    let mut after = before.clone();
+    after.entered_in_error = c.entered_in_error;
+    if let Some(d) = new_date {
+        // The corrected date must satisfy the same rules as a new event, against the others.
+        let others: Vec<Event> = to_events(&rows)
+            .into_iter()
+            .filter(|e| e.id != event_id)
+            .collect();
+        rule::check_new(kind, d, &others, p.enrolled_on, today(app)).map_err(|(f, m)| {
+            Error::Unprocessable {
+                code: "invalid_event",
+                message: format!("{f}: {m}"),
+            }
+        })?;
+        after.event_date = d;
+    }
+    let by = actor.audit_actor();
+    let staff = actor.id.to_string();
+    let c = Change {
+        txn: &txn,
+        app,
+        by: &by,
+        staff: &staff,
+        p: &p,
+        now,
+    };
+    undo_effects(c, &before).await?;
+    store::participants::update_event(&txn, after.clone()).await?;
+    audit::record(
+        &txn,
+        &app.keys.audit,
+        now,
+        Entry::new(actor.audit_actor(), "participant.event_corrected", "participant")
+            .entity(&p.study_id)
+            .before(json!({ "event": before.id, "type": before.kind, "date": before.event_date, "entered_in_error": before.entered_in_error }))
+            .after(json!({ "event": after.id, "type": after.kind, "date": after.event_date, "entered_in_error": after.entered_in_error }))
+            .reason(correction.reason.trim()),
+    )
+    .await?;
+    if !after.entered_in_error {
+        apply_effects(c, &after).await?;
+    }
+    txn.commit().await?;
+    Ok(after)
+}

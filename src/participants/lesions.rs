@@ -1,0 +1,238 @@
+//! High-risk lesions: adding (within the study's limits), listing and updating them.
+
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::{
+    app::App,
+    audit::{self, Entry},
+    auth::{self, StaffActor},
+    domain::{lesions, permissions::Action},
+    error::{Error, Result},
+    store::{self, participants::LesionRow},
+};
+
+use super::*;
+
+pub struct LesionInput {
+    pub location: Option<String>,
+    pub side: Option<String>,
+    pub labels: Option<std::collections::BTreeMap<String, String>>,
+    pub detail: Option<String>,
+    pub high_risk_reasons: Option<Vec<String>>,
+    pub irradiation_date: Option<String>,
+    pub active: Option<bool>,
+}
+
+pub(super) fn lesion_json(l: &LesionRow) -> Value {
+    json!({
+        "location": l.location, "side": l.side,
+        "labels": serde_json::from_str::<Value>(&l.labels).unwrap_or(Value::Null),
+        "detail": l.detail,
+        "high_risk_reasons": serde_json::from_str::<Value>(&l.high_risk_reasons).unwrap_or(Value::Null),
+        "irradiation_date": l.irradiation_date, "active": l.active,
+    })
+}
+
+pub(super) fn check_labels(
+    app: &App,
+    labels: &std::collections::BTreeMap<String, String>,
+    others: &[LesionRow],
+) -> Result<()> {
+    for lang in &app.study.languages {
+        let label = labels.get(lang).map(|l| l.trim()).unwrap_or_default();
+        if label.is_empty() {
+            return Err(Error::invalid(
+                format!("labels.{lang}"),
+                "a plain-language label is required in every study language",
+            ));
+        }
+        if label.chars().count() > 80 {
+            return Err(Error::invalid(
+                format!("labels.{lang}"),
+                "at most 80 characters",
+            ));
+        }
+        for o in others {
+            let theirs: std::collections::BTreeMap<String, String> =
+                serde_json::from_str(&o.labels).unwrap_or_default();
+            if theirs
+                .get(lang)
+                .is_some_and(|t| t.trim().eq_ignore_ascii_case(label))
+            {
+                return Err(Error::Conflict {
+                    code: "duplicate_lesion_label",
+                    message: format!(
+                        "labels.{lang}: {label:?} is already used for another lesion of this participant"
+                    ),
+                });
+            }
+        }
+    }
+    if let Some(extra) = labels.keys().find(|k| !app.study.languages.contains(k)) {
+        return Err(Error::invalid(
+            format!("labels.{extra}"),
+            "not a study language",
+        ));
+    }
+    Ok(())
+}
+
+pub async fn add_lesion(
+    app: &App,
+    actor: &StaffActor,
+    study_id: &str,
+    input: LesionInput,
+) -> Result<LesionRow> {
+    auth::authorize(actor, Action::ParticipantUpdate, None)?;
+    let location = input
+        .location
+        .clone()
+        .ok_or_else(|| Error::invalid("location", "required"))?;
+    let reasons = input.high_risk_reasons.clone().unwrap_or_default();
+    let side = lesions::check(&location, input.side.as_deref(), &reasons)
+        .map_err(|(f, m)| Error::invalid(f, m))?;
+    let labels = input.labels.clone().unwrap_or_default();
+    let irradiation = input
+        .irradiation_date
+        .as_deref()
+        .map(|d| parse_date("irradiation_date", d))
+        .transpose()?;
+    let now = app.clock.now();
+    let txn = store::begin_write(&app.db).await?;
+    let p = for_staff(&txn, actor, Action::ParticipantUpdate, study_id, true).await?;
+    let existing = store::participants::lesions(&txn, p.id).await?;
+    check_labels(app, &labels, &existing)?;
+    let active = input.active.unwrap_or(true);
+    if active && existing.iter().filter(|l| l.active).count() >= lesions::MAX_ACTIVE_LESIONS {
+        return Err(Error::Unprocessable {
+            code: "too_many_lesions",
+            message: format!(
+                "a participant has at most {} active high-risk lesions; deactivate one first",
+                lesions::MAX_ACTIVE_LESIONS
+            ),
+        });
+    }
+    let row = LesionRow {
+        id: Uuid::new_v4(),
+        participant_id: p.id,
+        location,
+        side: side.map(|s| {
+            if s == lesions::Side::Left {
+                "left".into()
+            } else {
+                "right".into()
+            }
+        }),
+        labels: serde_json::to_string(&labels).unwrap_or_default(),
+        detail: input
+            .detail
+            .map(|d| d.trim().to_string())
+            .filter(|d| !d.is_empty()),
+        high_risk_reasons: serde_json::to_string(&reasons).unwrap_or_default(),
+        irradiation_date: irradiation,
+        registered_on: today(app),
+        active,
+        created_at: now,
+    };
+    store::participants::insert_lesion(&txn, row.clone()).await?;
+    audit::record(
+        &txn,
+        &app.keys.audit,
+        now,
+        Entry::new(actor.audit_actor(), "lesion.added", "lesion")
+            .entity(row.id)
+            .after(json!({ "participant": p.study_id, "lesion": lesion_json(&row) })),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(row)
+}
+
+pub async fn lesions(app: &App, actor: &StaffActor, study_id: &str) -> Result<Vec<LesionRow>> {
+    let p = for_staff(&app.db, actor, Action::ParticipantRead, study_id, false).await?;
+    Ok(store::participants::lesions(&app.db, p.id).await?)
+}
+
+pub async fn update_lesion(
+    app: &App,
+    actor: &StaffActor,
+    study_id: &str,
+    lesion_id: &str,
+    input: LesionInput,
+    reason: Option<String>,
+) -> Result<LesionRow> {
+    auth::authorize(actor, Action::ParticipantUpdate, None)?;
+    let now = app.clock.now();
+    let txn = store::begin_write(&app.db).await?;
+    let p = for_staff(&txn, actor, Action::ParticipantUpdate, study_id, true).await?;
+    let all = store::participants::lesions(&txn, p.id).await?;
+    let before = all
+        .iter()
+        .find(|l| l.id.to_string() == lesion_id)
+        .cloned()
+        .ok_or_else(|| Error::Unknown {
+            code: "unknown_lesion",
+            message: format!("participant {study_id} has no lesion {lesion_id:?}"),
+        })?;
+    let mut after = before.clone();
+    if input.location.is_some() || input.side.is_some() || input.high_risk_reasons.is_some() {
+        let location = input.location.clone().unwrap_or(before.location.clone());
+        let side = input.side.clone().or(before.side.clone());
+        let reasons = input
+            .high_risk_reasons
+            .clone()
+            .unwrap_or_else(|| serde_json::from_str(&before.high_risk_reasons).unwrap_or_default());
+        let side = lesions::check(&location, side.as_deref(), &reasons)
+            .map_err(|(f, m)| Error::invalid(f, m))?;
+        after.location = location;
+        after.side = side.map(|s| {
+            if s == lesions::Side::Left {
+                "left".into()
+            } else {
+                "right".into()
+            }
+        });
+        after.high_risk_reasons = serde_json::to_string(&reasons).unwrap_or_default();
+    }
+    if let Some(labels) = &input.labels {
+        let others: Vec<LesionRow> = all.iter().filter(|l| l.id != before.id).cloned().collect();
+        check_labels(app, labels, &others)?;
+        after.labels = serde_json::to_string(labels).unwrap_or_default();
+    }
+    if let Some(d) = input.detail {
+        after.detail = Some(d.trim().to_string()).filter(|d| !d.is_empty());
+    }
+    if let Some(d) = input.irradiation_date {
+        after.irradiation_date = Some(parse_date("irradiation_date", &d)?);
+    }
+    if let Some(active) = input.active {
+        if active
+            && !before.active
+            && all.iter().filter(|l| l.active).count() >= lesions::MAX_ACTIVE_LESIONS
+        {
+            return Err(Error::Unprocessable {
+                code: "too_many_lesions",
+                message: format!(
+                    "a participant has at most {} active high-risk lesions",
+                    lesions::MAX_ACTIVE_LESIONS
+                ),
+            });
+        }
+        after.active = active;
+    }
+    if after == before {
+        return Ok(before);
+    }
+    store::participants::update_lesion(&txn, after.clone()).await?;
+    let mut entry = Entry::new(actor.audit_actor(), "lesion.updated", "lesion")
+        .entity(before.id)
+        .before(lesion_json(&before))
+        .after(lesion_json(&after));
+    if let Some(r) = reason.filter(|r| !r.trim().is_empty()) {
+        entry = entry.reason(r);
+    }
+    audit::record(&txn, &app.keys.audit, now, entry).await?;
+    txn.commit().await?;
+    Ok(after)
+}

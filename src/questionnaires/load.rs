@@ -1,0 +1,282 @@
+//! Loading and checking every definition, text pack and scoring file (errors name the file and
+//! the JSON pointer), and registering the versions in the database.
+
+use std::{
+    collections::BTreeMap,
+    fs,
+    path::{Path, PathBuf},
+};
+
+use sea_orm::DatabaseTransaction;
+use serde_json::json;
+
+use crate::{
+    audit::{self, Entry},
+    domain::{
+        audit::Actor,
+        questionnaire::{
+            FormatError, LicensedWording, content_sha256, parse_definition,
+            scoring::parse_scoring,
+            text::{Source, parse_pack},
+        },
+    },
+    error::{Error, Result},
+    keys::Keys,
+    store::{self, Db},
+};
+
+use super::*;
+
+pub(super) fn read(path: &Path) -> Result<String, Vec<FormatError>> {
+    fs::read_to_string(path).map_err(|e| {
+        vec![FormatError::new(
+            &path.display().to_string(),
+            "",
+            format!("cannot read: {e}"),
+        )]
+    })
+}
+
+pub(super) fn load_version(
+    version_dir: &Path,
+    key_dir: &Path,
+    licensed_dir: Option<&Path>,
+) -> Result<Version, Vec<FormatError>> {
+    let def_path = version_dir.join("definition.json");
+    let def_file = def_path.display().to_string();
+    let (definition, raw) = parse_definition(&def_file, &read(&def_path)?)?;
+    let mut errors = Vec::new();
+    if definition.key != name_of(key_dir) || definition.version != name_of(version_dir) {
+        errors.push(FormatError::new(
+            &def_file,
+            "/key",
+            format!(
+                "{} {} lies in folder {}/{}; the folder must be <key>/<version>",
+                definition.key,
+                definition.version,
+                name_of(key_dir),
+                name_of(version_dir)
+            ),
+        ));
+    }
+    let sha256 = content_sha256(&raw).map_err(|e| vec![FormatError::new(&def_file, "", e)])?;
+
+    let mut shipped = BTreeMap::new();
+    for lang in &definition.languages {
+        let path = version_dir.join("text").join(format!("{lang}.json"));
+        let file = path.display().to_string();
+        if !path.exists() {
+            errors.push(FormatError::new(
+                &def_file,
+                "/languages",
+                format!("declares {lang:?} but {file} does not exist"),
+            ));
+            continue;
+        }
+        match read(&path).and_then(|t| parse_pack(&file, &t, &definition, lang, Source::Shipped)) {
+            Ok(w) => {
+                shipped.insert(lang.clone(), w);
+            }
+            Err(mut e) => errors.append(&mut e),
+        }
+    }
+    let mut licensed = BTreeMap::new();
+    if let Some(ldir) = licensed_dir {
+        let text_dir = ldir
+            .join(&definition.key)
+            .join(&definition.version)
+            .join("text");
+        for path in fs::read_dir(&text_dir)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok().map(|e| e.path()))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+        {
+            let file = path.display().to_string();
+            let lang = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().to_string())
+                .unwrap_or_default();
+            if !definition.languages.contains(&lang) {
+                errors.push(FormatError::new(
+                    &file,
+                    "",
+                    format!(
+                        "{} {} does not declare language {lang:?}",
+                        definition.key, definition.version
+                    ),
+                ));
+                continue;
+            }
+            if definition.license.wording != LicensedWording::Licensed {
+                errors.push(FormatError::new(
+                    &file,
+                    "",
+                    "this questionnaire's wording is open; it takes no licensed pack",
+                ));
+                continue;
+            }
+            match read(&path)
+                .and_then(|t| parse_pack(&file, &t, &definition, &lang, Source::Installed))
+            {
+                Ok(w) => {
+                    licensed.insert(lang, w);
+                }
+                Err(mut e) => errors.append(&mut e),
+            }
+        }
+    }
+
+    let mut scorings = BTreeMap::new();
+    let mut files: Vec<PathBuf> = fs::read_dir(version_dir)
+        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    files.sort();
+    for path in files {
+        let name = name_of(&path);
+        let Some(n) = name
+            .strip_prefix("scoring-")
+            .and_then(|r| r.strip_suffix(".json"))
+        else {
+            continue;
+        };
+        let file = path.display().to_string();
+        let Ok(number) = n.parse::<u32>() else {
+            errors.push(FormatError::new(
+                &file,
+                "",
+                "scoring files are named scoring-<n>.json with a whole number n",
+            ));
+            continue;
+        };
+        match read(&path).and_then(|t| parse_scoring(&file, &t, &definition, number)) {
+            Ok((scoring, value)) => match content_sha256(&value) {
+                Ok(sha) => {
+                    scorings.insert(number, (scoring, sha));
+                }
+                Err(e) => errors.push(FormatError::new(&file, "", e)),
+            },
+            Err(mut e) => errors.append(&mut e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(Version {
+            definition,
+            sha256,
+            scorings,
+            shipped,
+            licensed,
+        })
+    } else {
+        Err(errors)
+    }
+}
+
+/// Everything `epro questionnaires check` and server start verify: the files, the lock, and
+/// (when asked) that licensed wording is installed for every study language.
+pub fn load_checked(
+    dir: &Path,
+    licensed_dir: Option<&Path>,
+    require_licensed_for: Option<&[String]>,
+) -> Result<Library> {
+    // Immutability first: an edited published version is the error that matters most.
+    let mut errors = check_lock(dir);
+    let library = match Library::load(dir, licensed_dir) {
+        Ok(library) => Some(library),
+        Err(mut e) => {
+            errors.append(&mut e);
+            None
+        }
+    };
+    let library = match library {
+        Some(library) if errors.is_empty() => library,
+        _ => return Err(format_errors(errors)),
+    };
+    if let Some(languages) = require_licensed_for {
+        let mut missing = Vec::new();
+        for v in library.versions() {
+            if v.definition.license.wording != LicensedWording::Licensed {
+                continue;
+            }
+            for lang in languages {
+                if !v.licensed.contains_key(lang) {
+                    missing.push(format!(
+                        "{} {} ({lang})",
+                        v.definition.key, v.definition.version
+                    ));
+                }
+            }
+        }
+        if !missing.is_empty() {
+            return Err(Error::invalid(
+                "EPRO_REQUIRE_LICENSED_TEXT",
+                format!(
+                    "licensed wording is not installed in EPRO_LICENSED_TEXT_DIR for: {}",
+                    missing.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(library)
+}
+
+pub(super) fn format_errors(errors: Vec<FormatError>) -> Error {
+    let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    Error::invalid(
+        "questionnaires",
+        format!("{} problem(s):\n  {}", lines.len(), lines.join("\n  ")),
+    )
+}
+
+/// Record each version's hashes in the database the first time it is served; refuse to start
+/// if a version's content differs from what this database recorded.
+pub async fn register(
+    db: &Db,
+    keys: &Keys,
+    at: chrono::DateTime<chrono::Utc>,
+    library: &Library,
+) -> Result<()> {
+    let txn: DatabaseTransaction = store::begin_write(db).await?;
+    let recorded = store::questionnaires::recorded(&txn).await?;
+    for entry in library.lock_entries() {
+        match recorded
+            .iter()
+            .find(|r| r.0 == entry.key && r.1 == entry.version && r.2 == entry.part)
+        {
+            Some(r) if r.3 != entry.sha256 => {
+                return Err(Error::Conflict {
+                    code: "published_version_changed",
+                    message: format!(
+                        "questionnaire {} {} ({}) differs from the version this database recorded; \
+                         published versions never change: restore it and publish a new version",
+                        entry.key, entry.version, entry.part
+                    ),
+                });
+            }
+            Some(_) => {}
+            None => {
+                store::questionnaires::record(
+                    &txn,
+                    &entry.key,
+                    &entry.version,
+                    &entry.part,
+                    &entry.sha256,
+                    at,
+                )
+                .await?;
+                audit::record(
+                    &txn,
+                    &keys.audit,
+                    at,
+                    Entry::new(Actor::system(), "questionnaire.registered", "questionnaire")
+                        .entity(format!("{}/{}/{}", entry.key, entry.version, entry.part))
+                        .after(json!({ "sha256": entry.sha256 })),
+                )
+                .await?;
+            }
+        }
+    }
+    txn.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,153 @@
+//! The questionnaire library: loads every `<key>/<version>/` folder (definition, text packs,
+//! scoring files) plus the licensed packs a deployment installed, checks them all (every error
+//! with file and JSON pointer), holds them immutable by `published.lock` and by the hashes the
+//! database recorded, and resolves the wording a reader may see.
+
+mod load;
+mod lock;
+mod wording;
+
+use load::{format_errors, load_version};
+pub use load::{load_checked, register};
+use lock::name_of;
+pub use lock::{LockEntry, check_lock, parse_lock, publish};
+pub use wording::{Reader, Resolved, find, resolve, score, structure, wording_kind};
+
+use std::{
+    collections::BTreeMap,
+    fs,
+    path::{Path, PathBuf},
+};
+
+use crate::{
+    domain::questionnaire::{Definition, FormatError, scoring::Scoring, text::Wording},
+    error::Result,
+};
+
+pub const LOCK_FILE: &str = "published.lock";
+
+/// One published version with everything that belongs to it.
+#[derive(Debug, Clone)]
+pub struct Version {
+    pub definition: Definition,
+    /// sha256 of the canonical definition: what published.lock and the database record.
+    pub sha256: String,
+    /// Scoring files by number, each with its own hash.
+    pub scorings: BTreeMap<u32, (Scoring, String)>,
+    /// Shipped wording (open or demo) by language.
+    pub shipped: BTreeMap<String, Wording>,
+    /// Licensed wording installed by this deployment, by language.
+    pub licensed: BTreeMap<String, Wording>,
+}
+
+impl Version {
+    /// The wording for a language: licensed when installed, else the shipped pack.
+    pub fn wording(&self, lang: &str) -> Option<&Wording> {
+        self.licensed.get(lang).or_else(|| self.shipped.get(lang))
+    }
+
+    pub fn latest_scoring(&self) -> Option<&Scoring> {
+        self.scorings.values().next_back().map(|(s, _)| s)
+    }
+
+    /// Lock entries: the definition and each scoring file.
+    pub fn lock_entries(&self) -> Vec<LockEntry> {
+        let mut out = vec![LockEntry {
+            key: self.definition.key.clone(),
+            version: self.definition.version.clone(),
+            part: "definition".into(),
+            sha256: self.sha256.clone(),
+        }];
+        for (n, (_, sha)) in &self.scorings {
+            out.push(LockEntry {
+                key: self.definition.key.clone(),
+                version: self.definition.version.clone(),
+                part: format!("scoring-{n}"),
+                sha256: sha.clone(),
+            });
+        }
+        out
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Library {
+    pub dir: PathBuf,
+    versions: BTreeMap<(String, String), Version>,
+}
+
+impl Library {
+    pub fn get(&self, key: &str, version: &str) -> Option<&Version> {
+        self.versions.get(&(key.to_string(), version.to_string()))
+    }
+
+    pub fn versions(&self) -> impl Iterator<Item = &Version> {
+        self.versions.values()
+    }
+
+    /// Load and check everything under `dir`, plus licensed packs under `licensed_dir`.
+    /// Returns every problem found, not just the first.
+    pub fn load(dir: &Path, licensed_dir: Option<&Path>) -> Result<Self, Vec<FormatError>> {
+        let mut errors = Vec::new();
+        let mut versions = BTreeMap::new();
+        let read_dir = |p: &Path| -> Vec<PathBuf> {
+            let mut v: Vec<PathBuf> = fs::read_dir(p)
+                .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+                .unwrap_or_default();
+            v.sort();
+            v
+        };
+        if !dir.is_dir() {
+            return Err(vec![FormatError::new(
+                &dir.display().to_string(),
+                "",
+                "not a folder of questionnaires",
+            )]);
+        }
+        for key_dir in read_dir(dir).into_iter().filter(|p| p.is_dir()) {
+            if key_dir.file_name().is_some_and(|n| n == "schema") {
+                continue;
+            }
+            for version_dir in read_dir(&key_dir).into_iter().filter(|p| p.is_dir()) {
+                match load_version(&version_dir, &key_dir, licensed_dir) {
+                    Ok(v) => {
+                        versions
+                            .insert((v.definition.key.clone(), v.definition.version.clone()), v);
+                    }
+                    Err(mut e) => errors.append(&mut e),
+                }
+            }
+        }
+        if let Some(ldir) = licensed_dir {
+            // A licensed pack for a version we do not have is a mistake worth naming.
+            for key_dir in read_dir(ldir).into_iter().filter(|p| p.is_dir()) {
+                for version_dir in read_dir(&key_dir).into_iter().filter(|p| p.is_dir()) {
+                    let key = name_of(&key_dir);
+                    let version = name_of(&version_dir);
+                    if !versions.contains_key(&(key.clone(), version.clone())) {
+                        errors.push(FormatError::new(
+                            &version_dir.display().to_string(),
+                            "",
+                            format!("licensed wording for {key} {version}, which is not a published questionnaire"),
+                        ));
+                    }
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(Self {
+                dir: dir.to_path_buf(),
+                versions,
+            })
+        } else {
+            Err(errors)
+        }
+    }
+
+    pub fn lock_entries(&self) -> Vec<LockEntry> {
+        self.versions
+            .values()
+            .flat_map(Version::lock_entries)
+            .collect()
+    }
+}

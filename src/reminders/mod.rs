@@ -1,0 +1,455 @@
+//! Email reminders: planning due reminders into the outbox (once per participant, visit and
+//! kind), and sending them — claim, re-check just before sending, send with a per-reminder link,
+//! record the outcome, retry failures with backoff. A row is marked `sending` before the SMTP
+//! conversation and `sent` after it, so a crash in between can at most repeat that one message
+//! (docs/reminders.md).
+
+pub mod digest;
+
+use chrono::{DateTime, Days, Duration, Utc};
+use rand::Rng;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::{
+    app::App,
+    audit::{self, Entry},
+    domain::{
+        audit::Actor,
+        reminders::{self as rule, Decision},
+        schedule::{VisitState, local_date},
+    },
+    error::{Error, Result},
+    keys::sealed,
+    notify::mail::Mail,
+    notify::templates::{self, ReminderContent},
+    participants::{self, VisitView},
+    store::{self, participants::ParticipantRow, reminders::ReminderRow},
+};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    pub planned: usize,
+    pub skipped: usize,
+    pub sent: usize,
+    pub postponed: usize,
+    pub cancelled: usize,
+    pub retrying: usize,
+    pub failed: usize,
+    pub digests: usize,
+}
+
+/// One planning decision (for `epro reminders plan` and the outbox).
+#[derive(Debug, Clone)]
+pub struct Planned {
+    pub study_id: String,
+    pub participant: Uuid,
+    pub visit: String,
+    pub decision: Decision,
+}
+
+fn questionnaires_stopped(events: &[store::participants::EventRow]) -> bool {
+    events.iter().any(|e| {
+        !e.entered_in_error
+            && matches!(e.kind.as_str(), "withdrawal" | "death" | "pro_discontinued")
+    })
+}
+
+/// What is due at `now`, for every participant still answering questionnaires.
+pub async fn decisions(app: &App, now: DateTime<Utc>) -> Result<Vec<Planned>> {
+    let tz = app.study.time_zone;
+    let mut out = Vec::new();
+    // Only participants with a visit open (or in grace) at `now` can have a reminder due.
+    let people = store::bulk::with_open_visits(&app.db, now).await?;
+    let ids: Vec<_> = people.iter().map(|p| p.id).collect();
+    let mut records = store::bulk::records(&app.db, &ids, false).await?;
+    for p in people {
+        let events = records.events.remove(&p.id).unwrap_or_default();
+        if questionnaires_stopped(&events) {
+            continue;
+        }
+        let visits = records.visits.remove(&p.id).unwrap_or_default();
+        let responses = records.responses.remove(&p.id).unwrap_or_default();
+        let (views, _) = participants::views_from(app, &visits, &events, &responses, now);
+        for v in views {
+            if !matches!(v.state, VisitState::Open | VisitState::Late) {
+                continue;
+            }
+            for decision in rule::due_now(
+                &app.study.reminders,
+                tz,
+                app.study.reminders.rules_for(&v.code),
+                &v.window,
+                now,
+            ) {
+                out.push(Planned {
+                    study_id: p.study_id.clone(),
+                    participant: p.id,
+                    visit: v.code.clone(),
+                    decision,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Put due reminders into the outbox; planning twice never makes two rows.
+pub async fn plan(app: &App, now: DateTime<Utc>) -> Result<Report> {
+    let mut report = Report::default();
+    for d in decisions(app, now).await? {
+        let (kind, due_at, status) = match &d.decision {
+            Decision::Send { kind, due_at } => (kind, *due_at, "pending"),
+            Decision::Skip { kind, due_at } => (kind, *due_at, "skipped"),
+        };
+        let txn = store::begin_write(&app.db).await?;
+        let inserted = store::reminders::insert_once(
+            &txn,
+            ReminderRow {
+                id: Uuid::new_v4(),
+                participant_id: d.participant,
+                visit_code: d.visit.clone(),
+                kind: kind.clone(),
+                due_at,
+                status: status.into(),
+                attempts: 0,
+                next_attempt_at: due_at,
+                claimed_at: None,
+                last_error: None,
+                sent_at: None,
+                message_id: None,
+                reason: (status == "skipped")
+                    .then(|| "superseded by a later reminder of the same visit".into()),
+                created_at: now,
+            },
+        )
+        .await?;
+        if inserted && status == "pending" {
+            // An older reminder of the same visit still waiting is superseded by this one.
+            for mut older in store::reminders::of_participant(&txn, d.participant).await? {
+                if older.visit_code == d.visit
+                    && older.status == "pending"
+                    && older.kind != *kind
+                    && older.due_at < due_at
+                {
+                    older.status = "skipped".into();
+                    older.reason = Some("superseded by a later reminder of the same visit".into());
+                    store::reminders::update(&txn, older).await?;
+                    report.skipped += 1;
+                }
+            }
+        }
+        txn.commit().await?;
+        if inserted {
+            match status {
+                "pending" => report.planned += 1,
+                _ => report.skipped += 1,
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// Claim due rows (marking them `sending`) in one short transaction.
+async fn claim(app: &App, now: DateTime<Utc>) -> Result<Vec<ReminderRow>> {
+    let txn = store::begin_write(&app.db).await?;
+    // Rows a stopped worker left mid-send go back to the queue.
+    let stale_after = Duration::seconds(app.settings.reminder_stale_seconds.min(86_400) as i64);
+    for mut stale in store::reminders::stale_sending(&txn, now - stale_after).await? {
+        stale.status = "pending".into();
+        stale.claimed_at = None;
+        store::reminders::update(&txn, stale).await?;
+    }
+    let mut claimed = Vec::new();
+    for mut row in store::reminders::claimable(&txn, now, 50).await? {
+        row.status = "sending".into();
+        row.claimed_at = Some(now);
+        store::reminders::update(&txn, row.clone()).await?;
+        claimed.push(row);
+    }
+    txn.commit().await?;
+    Ok(claimed)
+}
+
+async fn finish(
+    app: &App,
+    row: ReminderRow,
+    action: &'static str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let txn = store::begin_write(&app.db).await?;
+    let after = json!({ "visit": row.visit_code, "kind": row.kind, "status": row.status, "attempts": row.attempts, "reason": row.reason, "message_id": row.message_id });
+    store::reminders::update(&txn, row.clone()).await?;
+    audit::record(
+        &txn,
+        &app.keys.audit,
+        now,
+        Entry::new(Actor::system(), action, "reminder")
+            .entity(row.id)
+            .after(after),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Why a claimed reminder must not go out now (re-checked just before sending).
+async fn recheck(
+    app: &App,
+    p: &ParticipantRow,
+    row: &ReminderRow,
+    now: DateTime<Utc>,
+) -> Result<std::result::Result<(VisitView, String), String>> {
+    if questionnaires_stopped(&store::participants::events(&app.db, p.id).await?) {
+        return Ok(Err(
+            "the participant no longer answers questionnaires".into()
+        ));
+    }
+    let views = participants::current_views(&app.db, app, p, now).await?;
+    let Some(v) = views.into_iter().find(|v| v.code == row.visit_code) else {
+        return Ok(Err("the visit no longer exists".into()));
+    };
+    if !matches!(v.state, VisitState::Open | VisitState::Late) {
+        return Ok(Err(format!("the visit is {}", v.state.as_str())));
+    }
+    let email = store::participants::contact(&app.db, p.id)
+        .await?
+        .and_then(|c| c.email_sealed)
+        .and_then(|s| sealed::open(&app.keys.data, &s, &format!("{}:email", p.id)).ok());
+    match email {
+        Some(e) => Ok(Ok((v, e))),
+        None => Ok(Err("no email address".into())),
+    }
+}
+
+/// Send what is due. Returns what happened.
+pub async fn send_due(app: &App, mail: &Mail, now: DateTime<Utc>) -> Result<Report> {
+    let mut report = Report::default();
+    let tz = app.study.time_zone;
+    let max_attempts = app.settings.reminder_max_attempts.max(1) as i32;
+    for mut row in claim(app, now).await? {
+        let Some(p) = store::participants::find_by_id(&app.db, row.participant_id).await? else {
+            continue;
+        };
+        let (view, to) = match recheck(app, &p, &row, now).await? {
+            Ok(ok) => ok,
+            Err(reason) => {
+                row.status = "cancelled".into();
+                row.reason = Some(reason);
+                finish(app, row, "reminder.cancelled", now).await?;
+                report.cancelled += 1;
+                continue;
+            }
+        };
+        // At most one email per participant per day.
+        let last_sent = store::reminders::of_participant(&app.db, p.id)
+            .await?
+            .into_iter()
+            .filter_map(|r| r.sent_at)
+            .max();
+        let slot = rule::next_slot(&app.study.reminders, tz, now, last_sent);
+        if slot > now {
+            row.status = "pending".into();
+            row.claimed_at = None;
+            row.next_attempt_at = slot;
+            store::reminders::update(&app.db, row).await?;
+            report.postponed += 1;
+            continue;
+        }
+        let expires = view
+            .window
+            .grace_end
+            .or(view.window.end)
+            .unwrap_or(now + Duration::days(30));
+        let txn = store::begin_write(&app.db).await?;
+        let token = crate::auth::participant::issue_reminder_link(
+            &txn,
+            p.id,
+            &row.visit_code,
+            expires,
+            now,
+        )
+        .await?;
+        txn.commit().await?;
+        let site = app.study.site(&p.site_code);
+        let last_day = view
+            .window
+            .end
+            .and_then(|e| local_date(tz, e).checked_sub_days(Days::new(1)))
+            .map(|d| d.to_string())
+            .unwrap_or_default();
+        let label = view
+            .labels
+            .get(&p.language)
+            .cloned()
+            .unwrap_or_else(|| view.code.clone());
+        let link = crate::auth::participant::link_url(app, &token);
+        let message = templates::reminder(&ReminderContent {
+            to: &to,
+            lang: &p.language,
+            visit_label: &label,
+            last_day: &last_day,
+            link: &link,
+            site_name: site.map_or("", |s| s.name.as_str()),
+            site_phone: site.map_or("", |s| s.phone.as_str()),
+            site_email: site.map_or("", |s| s.email.as_str()),
+        })
+        .map_err(Error::Internal)?;
+        match mail.send(&message).await {
+            Ok(message_id) => {
+                row.status = "sent".into();
+                row.sent_at = Some(now);
+                row.message_id = Some(message_id);
+                row.last_error = None;
+                finish(app, row, "reminder.sent", now).await?;
+                report.sent += 1;
+            }
+            Err(e) => {
+                row.attempts += 1;
+                row.last_error = Some(e.to_string());
+                row.claimed_at = None;
+                if row.attempts >= max_attempts {
+                    row.status = "failed".into();
+                    finish(app, row, "reminder.failed", now).await?;
+                    report.failed += 1;
+                } else {
+                    row.status = "pending".into();
+                    row.next_attempt_at =
+                        now + rule::backoff((row.attempts - 1) as u32, rand::rng().random::<f64>());
+                    store::reminders::update(&app.db, row).await?;
+                    report.retrying += 1;
+                }
+                tracing::warn!(error = %e, "reminder not sent; will retry or report");
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// Plan, then send, at the clock's now (the reminders job of each tick).
+pub async fn plan_and_send(app: &App, mail: &Mail) -> Result<Report> {
+    let now = app.clock.now();
+    let planned = plan(app, now).await?;
+    let sent = send_due(app, mail, now).await?;
+    Ok(Report {
+        planned: planned.planned,
+        skipped: planned.skipped + sent.skipped,
+        ..sent
+    })
+}
+
+/// One full pass, as `epro reminders run` does it: plan, send, then the digests due.
+pub async fn run_once(app: &App, mail: &Mail) -> Result<Report> {
+    let report = plan_and_send(app, mail).await?;
+    let digests = crate::reminders::digest::send_due(app, mail, app.clock.now()).await?;
+    Ok(Report { digests, ..report })
+}
+
+// ---------- staff view ----------
+
+/// A reminder as staff see it.
+pub struct ReminderView {
+    pub row: ReminderRow,
+    pub study_id: String,
+    pub site: String,
+}
+
+/// Reminders on the actor's sites, optionally of one site and one status.
+pub async fn list(
+    app: &App,
+    actor: &crate::auth::StaffActor,
+    site: Option<String>,
+    status: Option<String>,
+) -> Result<Vec<ReminderView>> {
+    use crate::domain::permissions::Action;
+    crate::auth::authorize(actor, Action::ResponseRead, None)?;
+    let sites = crate::auth::site_scope(actor, site);
+    let mut out = Vec::new();
+    for p in store::participants::list(&app.db, sites.as_deref()).await? {
+        for row in store::reminders::of_participant(&app.db, p.id).await? {
+            if status.as_ref().is_none_or(|s| *s == row.status) {
+                out.push(ReminderView {
+                    row,
+                    study_id: p.study_id.clone(),
+                    site: p.site_code.clone(),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+pub async fn of_participant(
+    app: &App,
+    actor: &crate::auth::StaffActor,
+    study_id: &str,
+) -> Result<Vec<ReminderView>> {
+    let p = participants::for_staff(
+        &app.db,
+        actor,
+        crate::domain::permissions::Action::ResponseRead,
+        study_id,
+        false,
+    )
+    .await?;
+    Ok(store::reminders::of_participant(&app.db, p.id)
+        .await?
+        .into_iter()
+        .map(|row| ReminderView {
+            row,
+            study_id: p.study_id.clone(),
+            site: p.site_code.clone(),
+        })
+        .collect())
+}
+
+/// Send a failed, skipped or cancelled reminder again (site staff; audited). It still goes
+/// through the re-check before sending.
+pub async fn resend(app: &App, actor: &crate::auth::StaffActor, id: &str) -> Result<ReminderView> {
+    use crate::domain::permissions::Action;
+    crate::auth::authorize(actor, Action::ResponseEnter, None)?;
+    let unknown = || Error::Unknown {
+        code: "unknown_reminder",
+        message: format!("no reminder {id:?} on your sites"),
+    };
+    let uuid: Uuid = id.parse().map_err(|_| unknown())?;
+    let mut row = store::reminders::find(&app.db, uuid)
+        .await?
+        .ok_or_else(unknown)?;
+    let p = store::participants::find_by_id(&app.db, row.participant_id)
+        .await?
+        .ok_or_else(unknown)?;
+    participants::for_staff(&app.db, actor, Action::ResponseEnter, &p.study_id, false)
+        .await
+        .map_err(|_| unknown())?;
+    if !matches!(row.status.as_str(), "failed" | "skipped" | "cancelled") {
+        return Err(Error::Conflict {
+            code: "not_resendable",
+            message: format!("a {} reminder is not sent again", row.status),
+        });
+    }
+    let now = app.clock.now();
+    let before = row.status.clone();
+    row.status = "pending".into();
+    row.attempts = 0;
+    row.next_attempt_at = now;
+    row.reason = Some("resend requested by site staff".into());
+    let txn = store::begin_write(&app.db).await?;
+    store::reminders::update(&txn, row.clone()).await?;
+    audit::record(
+        &txn,
+        &app.keys.audit,
+        now,
+        Entry::new(actor.audit_actor(), "reminder.resend", "reminder")
+            .entity(row.id)
+            .before(json!({ "status": before }))
+            .after(json!({ "status": "pending" })),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(ReminderView {
+        row,
+        study_id: p.study_id,
+        site: p.site_code,
+    })
+}

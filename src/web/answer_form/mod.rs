@@ -1,0 +1,471 @@
+//! The questionnaire pages, for whoever answers: the participant on their phone, or site staff
+//! during a teleconsultation (interviewer) or from paper. Pages, review and submit call the
+//! same response services as the JSON API.
+
+mod review;
+
+use review::{after_submit_target, back_target};
+pub use review::{review, submit};
+
+use std::sync::Arc;
+
+use minijinja::context;
+use poem::{IntoResponse, Request, Response, http::StatusCode};
+use serde::Serialize;
+
+use super::{
+    PageContext, SafetyView, Web, csrf_ok, error_page, fmt_date, last_day,
+    questionnaire::{self, ItemView, Slot},
+    redirect, sv,
+};
+use crate::{
+    answering::{self, Expanded, Submission},
+    app::App,
+    auth::StaffActor,
+    auth::participant::ParticipantActor,
+    domain::questionnaire::{answers::Answer, text::WordingKind},
+    error::Error,
+};
+
+/// Who answers.
+pub enum Who {
+    Participant(ParticipantActor),
+    Staff {
+        actor: StaffActor,
+        study_id: String,
+        /// interviewer or paper
+        mode: String,
+    },
+}
+
+impl Who {
+    fn base(&self, visit: &str, key: &str) -> String {
+        match self {
+            Who::Participant(_) => format!("/p/q/{visit}/{key}"),
+            Who::Staff { study_id, mode, .. } => {
+                format!("/staff/participants/{study_id}/{mode}/{visit}/{key}")
+            }
+        }
+    }
+
+    async fn load<'a>(
+        &self,
+        app: &'a App,
+        visit: &str,
+        key: &str,
+    ) -> crate::error::Result<Expanded<'a>> {
+        match self {
+            Who::Participant(pa) => answering::expanded(app, pa, visit, key).await,
+            Who::Staff {
+                actor, study_id, ..
+            } => answering::expanded_for_staff(app, actor, study_id, visit, key).await,
+        }
+    }
+
+    async fn save(
+        &self,
+        app: &App,
+        visit: &str,
+        key: &str,
+        if_match: Option<i32>,
+        answers: Vec<Answer>,
+    ) -> crate::error::Result<i32> {
+        let d = match self {
+            Who::Participant(pa) => {
+                answering::save_draft(app, pa, visit, key, if_match, answers).await?
+            }
+            Who::Staff {
+                actor,
+                study_id,
+                mode,
+            } => {
+                answering::staff_save_draft(
+                    app, actor, study_id, mode, visit, key, if_match, answers,
+                )
+                .await?
+            }
+        };
+        Ok(d.revision)
+    }
+
+    async fn submit(&self, app: &App, s: Submission) -> crate::error::Result<()> {
+        match self {
+            Who::Participant(pa) => {
+                answering::submit(
+                    app,
+                    pa,
+                    &s.visit,
+                    &s.key,
+                    &s.idempotency_key,
+                    s.answers,
+                    None,
+                )
+                .await?;
+            }
+            Who::Staff {
+                actor,
+                study_id,
+                mode,
+            } => {
+                answering::staff_submit(app, actor, study_id, mode, s).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Everything a questionnaire page or the review shows.
+struct Loaded<'a> {
+    x: Expanded<'a>,
+    slots: Vec<Slot>,
+    pages: Vec<std::ops::Range<usize>>,
+    answers: Vec<Answer>,
+}
+
+impl<'a> Loaded<'a> {
+    async fn of(who: &Who, app: &'a App, visit: &str, key: &str) -> crate::error::Result<Self> {
+        let x = who.load(app, visit, key).await?;
+        let slots = questionnaire::slots(&x.resolved.version.definition, &x.lesions);
+        let pages = questionnaire::pages(&slots);
+        let answers = answering::as_answers(&x.answers);
+        Ok(Self {
+            x,
+            slots,
+            pages,
+            answers,
+        })
+    }
+
+    fn revision(&self) -> i32 {
+        self.x.response.as_ref().map_or(0, |r| r.revision)
+    }
+
+    fn submitted(&self) -> bool {
+        self.x
+            .response
+            .as_ref()
+            .is_some_and(|r| r.status != "draft")
+    }
+
+    fn items(&self, range: std::ops::Range<usize>) -> Vec<ItemView> {
+        let def = &self.x.resolved.version.definition;
+        self.slots[range]
+            .iter()
+            .filter_map(|s| {
+                questionnaire::item_view(
+                    def,
+                    self.x.resolved.wording,
+                    s,
+                    &self.x.lesions,
+                    &self.x.resolved.language,
+                    &self.answers,
+                )
+            })
+            .collect()
+    }
+
+    fn word(&self, key: &str) -> Option<String> {
+        self.x
+            .resolved
+            .wording
+            .and_then(|w| w.get(key))
+            .map(String::from)
+    }
+
+    /// The first page with an unanswered question; past the end when all are answered.
+    fn resume_page(&self) -> usize {
+        self.pages
+            .iter()
+            .position(|r| {
+                self.slots[r.clone()]
+                    .iter()
+                    .any(|s| questionnaire::value_of(&self.answers, s).is_none())
+            })
+            .unwrap_or(self.pages.len())
+    }
+}
+
+#[derive(Serialize)]
+struct Blank {
+    number: usize,
+    text: String,
+    lesion_label: Option<String>,
+    href: String,
+}
+
+fn page_frame(
+    web: &Web,
+    app: &App,
+    req: &Request,
+    lang: String,
+    who: &Who,
+    demo: bool,
+) -> PageContext {
+    let mut page = PageContext::new(web, app, req, lang);
+    page.safety = match who {
+        Who::Participant(pa) => SafetyView::of(app, &page.lang, Some(&pa.site)),
+        Who::Staff { .. } => None,
+    };
+    page.demo = demo;
+    page
+}
+
+fn mode_banner(web: &Web, lang: &str, who: &Who) -> Option<String> {
+    match who {
+        Who::Participant(_) => None,
+        Who::Staff { mode, .. } => Some(web.t(lang, &format!("mode_{mode}"), &[])),
+    }
+}
+
+/// Position of the questionnaire among the visit's questionnaires (1-based) and their count.
+fn position(x: &Expanded<'_>, key: &str) -> (usize, usize) {
+    let keys: Vec<&str> = x
+        .visit
+        .questionnaires
+        .iter()
+        .map(|q| q.split('@').next().unwrap_or(q))
+        .collect();
+    (
+        keys.iter().position(|k| *k == key).map_or(1, |i| i + 1),
+        keys.len(),
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn render_page(
+    web: &Web,
+    app: &App,
+    req: &Request,
+    lang: String,
+    who: &Who,
+    l: &Loaded<'_>,
+    visit: &str,
+    key: &str,
+    page_no: usize,
+    notice: Option<String>,
+    error: Option<String>,
+) -> Response {
+    let page = page_frame(
+        web,
+        app,
+        req,
+        lang,
+        who,
+        l.x.resolved.kind == WordingKind::Demo,
+    );
+    let idx = page_no.min(l.pages.len().saturating_sub(1));
+    let range = l.pages.get(idx).cloned().unwrap_or(0..0);
+    let recall = l.slots.get(range.start).and_then(|s| s.recall.clone());
+    let (n, count) = position(&l.x, key);
+    let items = l.items(range);
+    let lang = page.lang.clone();
+    let base = who.base(visit, key);
+    web.render(
+        "questionnaire.html",
+        &page,
+        context! {
+            title => l.word(&l.x.resolved.version.definition.title).unwrap_or_else(|| key.to_string()),
+            instructions => (idx == 0).then(|| l.x.resolved.version.definition.instructions.as_deref().and_then(|k| l.word(k))).flatten(),
+            recall => recall.and_then(|k| l.word(&k)),
+            items => sv(&items),
+            page_no => idx + 1,
+            pages => l.pages.len(),
+            page_of => web.t(&lang, "page_of", &[("page", &(idx + 1).to_string()), ("pages", &l.pages.len().to_string())]),
+            questionnaire_of => web.t(&lang, "questionnaire_of", &[("n", &n.to_string()), ("count", &count.to_string())]),
+            action => base,
+            revision => l.revision(),
+            first => idx == 0,
+            last => idx + 1 >= l.pages.len(),
+            mode_banner => mode_banner(web, &lang, who),
+            notice => notice,
+            error => error,
+            q_lang => l.x.resolved.language.clone(),
+        },
+    )
+}
+
+/// The questionnaire for a page, or the page to answer instead: an error page when it cannot
+/// be loaded, and (with `open_only`) the next step when it was already sent.
+#[allow(clippy::too_many_arguments)]
+async fn load_for_page<'a>(
+    web: &Web,
+    app: &'a App,
+    req: &Request,
+    lang: &str,
+    who: &Who,
+    visit: &str,
+    key: &str,
+    open_only: bool,
+) -> Result<Loaded<'a>, Response> {
+    let l = Loaded::of(who, app, visit, key).await.map_err(|e| {
+        error_page(
+            web,
+            &page_frame(web, app, req, lang.to_string(), who, false),
+            &e,
+        )
+    })?;
+    if open_only && l.submitted() {
+        return Err(redirect(&after_submit_target(who, app, visit).await));
+    }
+    Ok(l)
+}
+
+/// GET a questionnaire page: `?page=N`, or where the participant left off.
+pub async fn show(
+    web: &Web,
+    app: &Arc<App>,
+    req: &Request,
+    lang: String,
+    who: &Who,
+    visit: &str,
+    key: &str,
+) -> Response {
+    let l = match load_for_page(web, app, req, &lang, who, visit, key, true).await {
+        Ok(l) => l,
+        Err(r) => return r,
+    };
+    let page_no = match super::query_param(req, "page").and_then(|p| p.parse::<usize>().ok()) {
+        Some(p) => p.saturating_sub(1),
+        None => {
+            let r = l.resume_page();
+            if r >= l.pages.len() && !l.pages.is_empty() {
+                return redirect(&format!("{}/review", who.base(visit, key)));
+            }
+            r
+        }
+    };
+    let notice = (super::query_param(req, "notice").as_deref() == Some("stale"))
+        .then(|| web.t(&lang, "stale", &[]));
+    render_page(
+        web, app, req, lang, who, &l, visit, key, page_no, notice, None,
+    )
+    .await
+}
+
+fn form_value<'f>(form: &'f [(String, String)], name: &str) -> Option<&'f str> {
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// POST a page: save its answers (a new revision of the draft), then go back, on, or to review.
+/// `go=save` is the JavaScript autosave: 204 with the new revision.
+#[allow(clippy::too_many_arguments)]
+pub async fn post(
+    web: &Web,
+    app: &Arc<App>,
+    req: &Request,
+    lang: String,
+    who: &Who,
+    visit: &str,
+    key: &str,
+    form: Vec<(String, String)>,
+) -> Response {
+    let frame = || page_frame(web, app, req, lang.clone(), who, false);
+    let l = match load_for_page(web, app, req, &lang, who, visit, key, false).await {
+        Ok(l) => l,
+        Err(r) => return r,
+    };
+    let page_no = form_value(&form, "page")
+        .and_then(|p| p.parse::<usize>().ok())
+        .unwrap_or(1)
+        .saturating_sub(1)
+        .min(l.pages.len().saturating_sub(1));
+    // The page again, with what went wrong (nothing was saved).
+    let again = async |status: StatusCode, msg: String| {
+        let mut r = render_page(
+            web,
+            app,
+            req,
+            lang.clone(),
+            who,
+            &l,
+            visit,
+            key,
+            page_no,
+            None,
+            Some(msg),
+        )
+        .await;
+        r.set_status(status);
+        r
+    };
+    if !csrf_ok(req, form_value(&form, "csrf").unwrap_or("")) {
+        return again(StatusCode::FORBIDDEN, web.t(&lang, "csrf_failed", &[])).await;
+    }
+    let go = form_value(&form, "go").unwrap_or("next").to_string();
+    let range = l.pages.get(page_no).cloned().unwrap_or(0..0);
+    let def = &l.x.resolved.version.definition;
+    let answers = match questionnaire::read_page(def, &l.slots[range], &form) {
+        Ok(a) => a,
+        Err(msg) => return again(StatusCode::UNPROCESSABLE_ENTITY, msg).await,
+    };
+    let mut revision = l.revision();
+    if !answers.is_empty() {
+        let if_match = form_value(&form, "revision").and_then(|r| r.parse::<i32>().ok());
+        let if_match = if l.x.response.is_some() {
+            if_match
+        } else {
+            None
+        };
+        let result = who.save(app, visit, key, if_match, answers).await;
+        if go == "save" {
+            // The autosave only needs to know whether it worked.
+            return match result {
+                Ok(r) => Response::builder()
+                    .status(StatusCode::NO_CONTENT)
+                    .header("X-Revision", r.to_string())
+                    .finish(),
+                Err(Error::Conflict { .. }) => StatusCode::CONFLICT.into_response(),
+                Err(Error::Invalid { .. } | Error::Unprocessable { .. }) => {
+                    StatusCode::UNPROCESSABLE_ENTITY.into_response()
+                }
+                Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+            };
+        }
+        match result {
+            Ok(r) => revision = r,
+            Err(Error::Conflict {
+                code: "draft_changed",
+                ..
+            }) => {
+                return redirect(&format!(
+                    "{}?page={}&notice=stale",
+                    who.base(visit, key),
+                    page_no + 1
+                ));
+            }
+            Err(Error::Conflict {
+                code: "already_submitted",
+                ..
+            }) => {
+                return redirect(&after_submit_target(who, app, visit).await);
+            }
+            Err(e @ (Error::Invalid { .. } | Error::Unprocessable { .. })) => {
+                return again(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()).await;
+            }
+            Err(e) => return error_page(web, &frame(), &e),
+        }
+    }
+    let base = who.base(visit, key);
+    match go.as_str() {
+        "save" => Response::builder()
+            .status(StatusCode::NO_CONTENT)
+            .header("X-Revision", revision.to_string())
+            .finish(),
+        "back" if page_no > 0 => redirect(&format!("{base}?page={page_no}")),
+        "back" => redirect(&back_target(who)),
+        "review" => redirect(&format!("{base}/review")),
+        _ if page_no + 1 >= l.pages.len() => redirect(&format!("{base}/review")),
+        _ => redirect(&format!("{base}?page={}", page_no + 2)),
+    }
+}
+
+/// The last day to answer a visit (window end, or grace end when late), written out.
+pub fn answer_by(app: &App, v: &crate::participants::VisitView, lang: &str) -> Option<String> {
+    let end = match v.state {
+        crate::domain::schedule::VisitState::Late => v.window.grace_end,
+        _ => v.window.end,
+    }?;
+    Some(fmt_date(last_day(app, end), lang))
+}

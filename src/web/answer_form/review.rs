@@ -1,0 +1,191 @@
+//! The review page (every answer before sending, blanks marked) and the submission, for the
+//! participant and for staff alike.
+
+use std::sync::Arc;
+
+use minijinja::context;
+use poem::{Request, Response, http::StatusCode};
+
+use super::{Web, csrf_ok, error_page, redirect, sv};
+use crate::{
+    answering::{self, Submission},
+    app::App,
+    domain::questionnaire::text::WordingKind,
+    error::Error,
+};
+
+use super::*;
+
+pub(super) fn back_target(who: &Who) -> String {
+    match who {
+        Who::Participant(_) => "/p/tasks".into(),
+        Who::Staff { study_id, .. } => format!("/staff/participants/{study_id}"),
+    }
+}
+
+/// Where to go after a submission: the visit's next questionnaire not yet sent, or the
+/// thank-you page (participant) / the participant's page (staff).
+pub(super) async fn after_submit_target(who: &Who, app: &App, visit: &str) -> String {
+    match who {
+        Who::Participant(pa) => {
+            let next = answering::tasks(app, pa).await.ok().and_then(|tasks| {
+                tasks
+                    .into_iter()
+                    .find(|t| t.visit.code == visit)
+                    .and_then(|t| {
+                        t.questionnaires
+                            .into_iter()
+                            .find(|q| q.status != "completed")
+                    })
+            });
+            match next {
+                Some(q) => format!("/p/q/{visit}/{}", q.key),
+                None => format!("/p/done/{visit}"),
+            }
+        }
+        Who::Staff { study_id, .. } => format!("/staff/participants/{study_id}?saved=1"),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn render_review(
+    web: &Web,
+    app: &App,
+    req: &Request,
+    lang: String,
+    who: &Who,
+    l: &Loaded<'_>,
+    visit: &str,
+    key: &str,
+    error: Option<String>,
+) -> Response {
+    let page = page_frame(
+        web,
+        app,
+        req,
+        lang,
+        who,
+        l.x.resolved.kind == WordingKind::Demo,
+    );
+    let base = who.base(visit, key);
+    let mut blanks = Vec::new();
+    for (p, range) in l.pages.iter().enumerate() {
+        for item in l.items(range.clone()) {
+            if !item.answered {
+                blanks.push(Blank {
+                    number: item.number,
+                    text: item.text.clone(),
+                    lesion_label: item.lesion_label.clone(),
+                    href: format!("{base}?page={}#{}", p + 1, item.id),
+                });
+            }
+        }
+    }
+    let idem = match &l.x.response {
+        Some(r) => format!("web:{}:{}", r.id, r.revision),
+        None => format!("web:{}", uuid::Uuid::new_v4()),
+    };
+    let (n, count) = position(&l.x, key);
+    let lang = page.lang.clone();
+    let staff_mode = match who {
+        Who::Staff { mode, .. } => Some(mode.clone()),
+        Who::Participant(_) => None,
+    };
+    let late_visit = !matches!(
+        l.x.visit.state,
+        crate::domain::schedule::VisitState::Open | crate::domain::schedule::VisitState::Late
+    );
+    web.render(
+        "review.html",
+        &page,
+        context! {
+            title => l.word(&l.x.resolved.version.definition.title).unwrap_or_else(|| key.to_string()),
+            blanks => sv(&blanks),
+            go_back => blanks.first().map(|b| web.t(&lang, "review_go_back", &[("n", &b.number.to_string())])),
+            go_back_href => blanks.first().map(|b| b.href.clone()),
+            last_page_href => format!("{base}?page={}", l.pages.len().max(1)),
+            action => format!("{base}/review"),
+            idem => idem,
+            questionnaire_of => web.t(&lang, "questionnaire_of", &[("n", &n.to_string()), ("count", &count.to_string())]),
+            mode_banner => mode_banner(web, &lang, who),
+            staff_mode => staff_mode,
+            needs_reason => late_visit,
+            error => error,
+        },
+    )
+}
+
+pub async fn review(
+    web: &Web,
+    app: &Arc<App>,
+    req: &Request,
+    lang: String,
+    who: &Who,
+    visit: &str,
+    key: &str,
+) -> Response {
+    let l = match load_for_page(web, app, req, &lang, who, visit, key, true).await {
+        Ok(l) => l,
+        Err(r) => return r,
+    };
+    render_review(web, app, req, lang, who, &l, visit, key, None).await
+}
+
+/// POST the review: submit once (the idempotency key makes a double tap harmless).
+#[allow(clippy::too_many_arguments)]
+pub async fn submit(
+    web: &Web,
+    app: &Arc<App>,
+    req: &Request,
+    lang: String,
+    who: &Who,
+    visit: &str,
+    key: &str,
+    form: Vec<(String, String)>,
+) -> Response {
+    let l = match load_for_page(web, app, req, &lang, who, visit, key, false).await {
+        Ok(l) => l,
+        Err(r) => return r,
+    };
+    // The review again, with what went wrong (nothing was sent).
+    let again = async |status: StatusCode, msg: String| {
+        let mut r =
+            render_review(web, app, req, lang.clone(), who, &l, visit, key, Some(msg)).await;
+        r.set_status(status);
+        r
+    };
+    if !csrf_ok(req, form_value(&form, "csrf").unwrap_or("")) {
+        return again(StatusCode::FORBIDDEN, web.t(&lang, "csrf_failed", &[])).await;
+    }
+    let completed_on = match form_value(&form, "completed_on").filter(|s| !s.trim().is_empty()) {
+        None => None,
+        Some(s) => match crate::participants::parse_date("completed_on", s.trim()) {
+            Ok(d) => Some(d),
+            Err(e) => return again(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()).await,
+        },
+    };
+    let submission = Submission {
+        visit: visit.into(),
+        key: key.into(),
+        idempotency_key: form_value(&form, "idem").unwrap_or("").to_string(),
+        answers: vec![],
+        client_utc_offset_minutes: None,
+        completed_on,
+        entry_reason: form_value(&form, "entry_reason").map(String::from),
+    };
+    match who.submit(app, submission).await {
+        Ok(()) => redirect(&after_submit_target(who, app, visit).await),
+        Err(Error::Conflict {
+            code: "already_submitted",
+            ..
+        }) => redirect(&after_submit_target(who, app, visit).await),
+        Err(e @ (Error::Invalid { .. } | Error::Unprocessable { .. } | Error::Conflict { .. })) => {
+            again(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()).await
+        }
+        Err(e) => error_page(
+            web,
+            &page_frame(web, app, req, lang.clone(), who, false),
+            &e,
+        ),
+    }
+}

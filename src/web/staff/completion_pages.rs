@@ -1,0 +1,187 @@
+//! The site dashboard (each participant's visits and a CONSORT-PRO style count) and the
+//! "call today" list.
+
+use std::sync::Arc;
+
+use minijinja::context;
+use poem::{Request, Response, handler, web::Data};
+use serde::Serialize;
+
+use super::{Web, fmt_date, last_day, local_day, query_param, sv};
+use crate::{answering::completion, app::App, auth};
+
+use super::*;
+
+#[derive(Serialize)]
+pub(super) struct CellView {
+    state: &'static str,
+    text: String,
+    title: String,
+}
+
+#[derive(Serialize)]
+pub(super) struct RowView {
+    study_id: String,
+    site: String,
+    status: String,
+    cells: Vec<CellView>,
+}
+
+#[derive(Serialize)]
+pub(super) struct CountView {
+    visit: String,
+    expected: u32,
+    received: u32,
+    missed: u32,
+    pending: u32,
+    reasons: String,
+    rate: String,
+}
+
+pub(super) const STATES: [&str; 6] = [
+    "upcoming",
+    "open",
+    "late",
+    "completed",
+    "missed",
+    "not_applicable",
+];
+
+#[handler]
+pub(super) async fn dashboard(
+    req: &Request,
+    Data(web): Data<&Arc<Web>>,
+    Data(app): Data<&Arc<App>>,
+) -> Response {
+    let (actor, page) = staff!(web, app, req);
+    let lang = page.lang.clone();
+    let filter = completion::Filter {
+        site: query_param(req, "site").filter(|s| !s.is_empty()),
+        visit: query_param(req, "visit").filter(|s| !s.is_empty()),
+        state: query_param(req, "state").filter(|s| !s.is_empty()),
+    };
+    let c = match completion::overview(app, &actor, &filter).await {
+        Ok(c) => c,
+        Err(e) => return failed(web, &page, &e),
+    };
+    let visits: Vec<String> = c.counts.iter().map(|n| n.visit.clone()).collect();
+    let rows: Vec<RowView> = c
+        .rows
+        .iter()
+        .map(|r| RowView {
+            study_id: r.study_id.clone(),
+            site: r.site.clone(),
+            status: r.status.clone(),
+            cells: r
+                .cells
+                .iter()
+                .map(|cell| {
+                    let st = cell.state.as_str();
+                    let end = cell.window.end.map(|e| fmt_date(last_day(app, e), &lang));
+                    CellView {
+                        state: st,
+                        text: web.t(&lang, &format!("state_{st}"), &[]),
+                        title: format!(
+                            "{} – {}{}",
+                            fmt_date(local_day(app, cell.window.start), &lang),
+                            end.unwrap_or_default(),
+                            cell.missed_reason
+                                .as_ref()
+                                .map(|m| format!(" ({m})"))
+                                .unwrap_or_default()
+                        ),
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    let counts: Vec<CountView> = c
+        .counts
+        .iter()
+        .map(|n| CountView {
+            visit: n.visit.clone(),
+            expected: n.expected,
+            received: n.received,
+            missed: n.missed,
+            pending: n.pending,
+            reasons: n
+                .missed_reasons
+                .iter()
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            rate: n
+                .rate
+                .map(|r| format!("{:.0} %", r * 100.0))
+                .unwrap_or_else(|| "–".into()),
+        })
+        .collect();
+    let legend: Vec<(String, String)> = STATES
+        .iter()
+        .map(|s| (s.to_string(), web.t(&lang, &format!("state_{s}"), &[])))
+        .collect();
+    let sites: Vec<String> = match auth::site_scope(&actor, None) {
+        Some(s) => s,
+        None => app.study.sites.iter().map(|s| s.code.clone()).collect(),
+    };
+    let all_visits: Vec<String> = app
+        .study
+        .protocol
+        .visits
+        .iter()
+        .map(|v| v.code.clone())
+        .collect();
+    web.render(
+        "s_dashboard.html",
+        &page,
+        context! {
+            visits => visits,
+            rows => sv(&rows),
+            counts => sv(&counts),
+            legend => legend,
+            sites => sites,
+            all_visits => all_visits,
+            states => STATES.to_vec(),
+            f_site => filter.site.unwrap_or_default(),
+            f_visit => filter.visit.unwrap_or_default(),
+            f_state => filter.state.unwrap_or_default(),
+        },
+    )
+}
+
+#[derive(Serialize)]
+pub(super) struct CallView {
+    study_id: String,
+    site: String,
+    reason: String,
+    visit: String,
+    detail: String,
+    phone: String,
+}
+
+#[handler]
+pub(super) async fn call_today(
+    req: &Request,
+    Data(web): Data<&Arc<Web>>,
+    Data(app): Data<&Arc<App>>,
+) -> Response {
+    let (actor, page) = staff!(web, app, req);
+    let lang = page.lang.clone();
+    let site = query_param(req, "site").filter(|s| !s.is_empty());
+    let calls = match completion::call_today(app, &actor, site, &lang).await {
+        Ok(c) => c,
+        Err(e) => return failed(web, &page, &e),
+    };
+    let views: Vec<CallView> = calls
+        .into_iter()
+        .map(|c| CallView {
+            study_id: c.study_id,
+            site: c.site,
+            reason: web.t(&lang, &format!("call_{}", c.reason), &[]),
+            visit: c.visit.unwrap_or_default(),
+            detail: c.detail.unwrap_or_default(),
+            phone: c.phone.unwrap_or_default(),
+        })
+        .collect();
+    web.render("s_call.html", &page, context! { calls => sv(&views) })
+}

@@ -1,0 +1,78 @@
+//! The enrolment form.
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use minijinja::context;
+use poem::{
+    Request, Response, handler,
+    http::StatusCode,
+    web::{Data, Form},
+};
+
+use super::{PageContext, Web, csrf_ok, redirect};
+use crate::{app::App, auth, error::Error, participants};
+
+use super::*;
+
+#[handler]
+pub(super) async fn enrol_page(
+    req: &Request,
+    Data(web): Data<&Arc<Web>>,
+    Data(app): Data<&Arc<App>>,
+) -> Response {
+    let (actor, page) = staff!(web, app, req);
+    render_enrol(web, app, &actor, &page, None, &[])
+}
+
+pub(super) fn render_enrol(
+    web: &Web,
+    app: &App,
+    actor: &auth::StaffActor,
+    page: &PageContext,
+    error: Option<String>,
+    form: &[(String, String)],
+) -> Response {
+    let sites: Vec<String> = match auth::site_scope(actor, None) {
+        Some(s) => s,
+        None => app.study.sites.iter().map(|s| s.code.clone()).collect(),
+    };
+    let values: BTreeMap<String, String> =
+        form.iter().filter(|(k, _)| k != "csrf").cloned().collect();
+    web.render(
+        "s_enrol.html",
+        page,
+        context! { sites => sites, languages => app.study.languages.clone(), error => error, v => values },
+    )
+}
+
+#[handler]
+pub(super) async fn enrol_post(
+    req: &Request,
+    Data(web): Data<&Arc<Web>>,
+    Data(app): Data<&Arc<App>>,
+    Form(form): Form<Pairs>,
+) -> Response {
+    let (actor, page) = staff!(web, app, req);
+    if !csrf_ok(req, field(&form, "csrf")) {
+        let msg = web.t(&page.lang, "csrf_failed", &[]);
+        return render_enrol(web, app, &actor, &page, Some(msg), &form);
+    }
+    let new = participants::NewParticipant {
+        study_id: field(&form, "study_id").trim().into(),
+        site: field(&form, "site").into(),
+        language: field(&form, "language").into(),
+        randomization_date: opt(&form, "randomization_date"),
+        email: opt(&form, "email"),
+        phone: opt(&form, "phone"),
+    };
+    match participants::enrol(app, &actor, new).await {
+        Ok(p) => redirect(&format!("/staff/participants/{}?saved=1", p.study_id)),
+        Err(e @ (Error::Invalid { .. } | Error::Unprocessable { .. } | Error::Conflict { .. })) => {
+            let msg = format!("{} {e}", web.t(&page.lang, "error_prefix", &[]));
+            let mut r = render_enrol(web, app, &actor, &page, Some(msg), &form);
+            r.set_status(StatusCode::UNPROCESSABLE_ENTITY);
+            r
+        }
+        Err(e) => failed(web, &page, &e),
+    }
+}

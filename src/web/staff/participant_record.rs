@@ -1,0 +1,435 @@
+//! One participant's page: visits, responses, lesions, events, access link and PIN, and
+//! the forms that change them.
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use minijinja::{Value, context};
+use poem::{
+    Request, Response, handler,
+    http::StatusCode,
+    web::{Data, Form, Path},
+};
+use serde::Serialize;
+
+use super::{
+    PageContext, Web, chart, csrf_ok, fmt_date, last_day, local_day, local_time, query_param,
+    redirect, sv,
+};
+use crate::{
+    answering, answering::pain, app::App, auth, auth::participant, domain::lesions, error::Error,
+    participants, reminders,
+};
+
+use super::*;
+
+#[derive(Serialize)]
+pub(super) struct VisitRow {
+    code: String,
+    label: String,
+    window: String,
+    state: &'static str,
+    state_text: String,
+    missed_reason: String,
+    enterable: bool,
+    questionnaires: Vec<String>,
+}
+
+#[derive(Serialize)]
+pub(super) struct ResponseView {
+    visit: String,
+    questionnaire: String,
+    status: String,
+    submitted: String,
+    mode: String,
+    late: bool,
+    scores: Vec<(String, String)>,
+    queries: Vec<(String, String)>,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn render_participant(
+    web: &Web,
+    app: &App,
+    actor: &auth::StaffActor,
+    page: &PageContext,
+    study_id: &str,
+    notice: Option<String>,
+    error: Option<String>,
+    link: Option<participant::IssuedLink>,
+) -> Response {
+    let lang = page.lang.clone();
+    let p = match participants::get(app, actor, study_id).await {
+        Ok(p) => p,
+        Err(e) => return failed(web, page, &e),
+    };
+    let schedule = match participants::schedule(app, actor, study_id).await {
+        Ok(s) => s,
+        Err(e) => return failed(web, page, &e),
+    };
+    let may_enter = auth::authorize(
+        actor,
+        crate::domain::permissions::Action::ResponseEnter,
+        Some(&p.site),
+    )
+    .is_ok();
+    let visits: Vec<VisitRow> = schedule
+        .iter()
+        .map(|v| {
+            let st = v.state.as_str();
+            VisitRow {
+                code: v.code.clone(),
+                label: v.labels.get(&lang).cloned().unwrap_or(v.code.clone()),
+                window: format!(
+                    "{} – {}",
+                    fmt_date(local_day(app, v.window.start), &lang),
+                    v.window
+                        .end
+                        .map(|e| fmt_date(last_day(app, e), &lang))
+                        .unwrap_or_default()
+                ),
+                state: st,
+                state_text: web.t(&lang, &format!("state_{st}"), &[]),
+                missed_reason: v.missed_reason.clone().unwrap_or_default(),
+                enterable: may_enter
+                    && matches!(
+                        v.state,
+                        crate::domain::schedule::VisitState::Open
+                            | crate::domain::schedule::VisitState::Late
+                            | crate::domain::schedule::VisitState::Missed
+                    ),
+                questionnaires: v
+                    .questionnaires
+                    .iter()
+                    .map(|q| q.split('@').next().unwrap_or(q).to_string())
+                    .collect(),
+            }
+        })
+        .collect();
+    let lesion_rows = participants::lesions(app, actor, study_id)
+        .await
+        .unwrap_or_default();
+    let lesion_views: Vec<BTreeMap<&str, String>> = lesion_rows
+        .iter()
+        .map(|l| {
+            let labels: BTreeMap<String, String> =
+                serde_json::from_str(&l.labels).unwrap_or_default();
+            BTreeMap::from([
+                ("id", l.id.to_string()),
+                (
+                    "label",
+                    labels.get(&lang).cloned().unwrap_or(l.location.clone()),
+                ),
+                ("location", l.location.clone()),
+                ("side", l.side.clone().unwrap_or_default()),
+                (
+                    "irradiation_date",
+                    l.irradiation_date
+                        .map(|d| d.to_string())
+                        .unwrap_or_default(),
+                ),
+                (
+                    "active",
+                    web.t(&lang, if l.active { "active" } else { "inactive" }, &[]),
+                ),
+            ])
+        })
+        .collect();
+    let events: Vec<BTreeMap<&str, String>> = p
+        .events
+        .iter()
+        .map(|e| {
+            BTreeMap::from([
+                ("id", e.id.to_string()),
+                ("kind", e.kind.clone()),
+                ("date", e.event_date.to_string()),
+                (
+                    "details",
+                    if e.details.trim() == "{}" {
+                        String::new()
+                    } else {
+                        e.details.clone()
+                    },
+                ),
+                ("reason", e.reason.clone()),
+                (
+                    "error",
+                    if e.entered_in_error {
+                        "1".into()
+                    } else {
+                        String::new()
+                    },
+                ),
+            ])
+        })
+        .collect();
+    let mut resp_views = Vec::new();
+    if let Ok(list) = answering::list_for_staff(app, actor, study_id).await {
+        for d in list {
+            let scores: Vec<(String, String)> = d
+                .scores
+                .last()
+                .and_then(|s| serde_json::from_str::<serde_json::Value>(&s.results).ok())
+                .and_then(|v| v.get("scales").and_then(|s| s.as_array()).cloned())
+                .unwrap_or_default()
+                .iter()
+                .map(|s| {
+                    let code = s.get("code").and_then(|c| c.as_str()).unwrap_or("");
+                    // A per-lesion scale is named with the lesion's label.
+                    let lesion = s
+                        .get("lesion")
+                        .and_then(|l| l.as_str())
+                        .and_then(|id| lesion_rows.iter().find(|l| l.id.to_string() == id))
+                        .and_then(|l| {
+                            serde_json::from_str::<BTreeMap<String, String>>(&l.labels)
+                                .ok()
+                                .and_then(|m| m.get(&lang).cloned())
+                        });
+                    (
+                        match lesion {
+                            Some(label) => format!("{code} ({label})"),
+                            None => code.to_string(),
+                        },
+                        s.get("score")
+                            .and_then(|x| x.as_f64())
+                            .map(|x| format!("{x:.1}"))
+                            .unwrap_or_else(|| "–".into()),
+                    )
+                })
+                .collect();
+            let queries = pain::queries(app, actor, study_id, &d.row.id.to_string())
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .map(|q| {
+                    (
+                        q.text,
+                        if q.closed_at.is_some() {
+                            web.t(&lang, "closed_queries", &[])
+                        } else {
+                            web.t(&lang, "open_queries", &[])
+                        },
+                    )
+                })
+                .collect();
+            resp_views.push(ResponseView {
+                visit: d.row.visit_code.clone(),
+                questionnaire: format!(
+                    "{}@{}",
+                    d.row.questionnaire_key, d.row.questionnaire_version
+                ),
+                status: d.row.status.clone(),
+                submitted: d
+                    .row
+                    .submitted_at
+                    .map(|t| local_time(app, t))
+                    .unwrap_or_default(),
+                mode: d.row.mode.clone().unwrap_or_default(),
+                late: d.row.late,
+                scores,
+                queries,
+            });
+        }
+    }
+    let pain_chart = pain::overview(app, actor, study_id)
+        .await
+        .ok()
+        .map(|o| chart::pain_svg(&o, &lang, &web.t(&lang, "pain_chart", &[])));
+    let reminder_rows: Vec<BTreeMap<&str, String>> =
+        reminders::of_participant(app, actor, study_id)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| {
+                BTreeMap::from([
+                    ("visit", r.row.visit_code),
+                    ("kind", r.row.kind),
+                    ("due", local_time(app, r.row.due_at)),
+                    ("status", r.row.status),
+                    (
+                        "sent",
+                        r.row
+                            .sent_at
+                            .map(|t| local_time(app, t))
+                            .unwrap_or_default(),
+                    ),
+                    ("error", r.row.last_error.unwrap_or_default()),
+                ])
+            })
+            .collect();
+    let locations: Vec<(String, String)> = lesions::locations()
+        .into_iter()
+        .map(|l| {
+            let label = l
+                .labels
+                .get(lang.as_str())
+                .cloned()
+                .unwrap_or(l.code.clone());
+            (l.code, label)
+        })
+        .collect();
+    let reasons: Vec<&str> = lesions::HIGH_RISK_REASONS.iter().map(|(c, _)| *c).collect();
+    web.render(
+        "s_participant.html",
+        page,
+        context! {
+            p => context! {
+                study_id => p.study_id.clone(),
+                site => p.site.clone(),
+                language => p.language.clone(),
+                status => p.status.as_str(),
+                enrolled_on => fmt_date(p.enrolled_on, &lang),
+                randomization_date => p.randomization_date.map(|d| fmt_date(d, &lang)),
+                randomized => p.randomization_date.is_some(),
+                email => p.email.clone(),
+                phone => p.phone.clone(),
+            },
+            visits => sv(&visits),
+            lesions => sv(&lesion_views),
+            events => sv(&events),
+            responses => sv(&resp_views),
+            pain_chart => pain_chart.map(Value::from_safe_string),
+            reminders => sv(&reminder_rows),
+            locations => locations,
+            reasons => reasons,
+            languages => app.study.languages.clone(),
+            missed_reasons => answering::MISSED_REASONS.to_vec(),
+            event_kinds => ["randomization", "sse", "pro_discontinued", "withdrawal", "death"].to_vec(),
+            sse_types => ["pathological_fracture", "spinal_cord_compression", "palliative_radiotherapy", "orthopaedic_surgery"].to_vec(),
+            may_enter => may_enter,
+            notice => notice,
+            error => error,
+            link => link.map(|l| context! {
+                url => l.url,
+                pin => l.pin,
+                qr => Value::from_safe_string(l.qr_svg.find("<svg").map_or(l.qr_svg.clone(), |i| l.qr_svg[i..].to_string())),
+            }),
+        },
+    )
+}
+
+#[handler]
+pub(super) async fn participant_page(
+    req: &Request,
+    Path(id): Path<String>,
+    Data(web): Data<&Arc<Web>>,
+    Data(app): Data<&Arc<App>>,
+) -> Response {
+    let (actor, page) = staff!(web, app, req);
+    let notice = query_param(req, "saved").map(|_| web.t(&page.lang, "saved_ok", &[]));
+    render_participant(web, app, &actor, &page, &id, notice, None, None).await
+}
+
+/// The forms on the participant's page, each calling one service.
+#[handler]
+pub(super) async fn participant_form(
+    req: &Request,
+    Path((id, form_name)): Path<(String, String)>,
+    Data(web): Data<&Arc<Web>>,
+    Data(app): Data<&Arc<App>>,
+    Form(form): Form<Pairs>,
+) -> Response {
+    let (actor, page) = staff!(web, app, req);
+    let lang = page.lang.clone();
+    if !csrf_ok(req, field(&form, "csrf")) {
+        let msg = web.t(&lang, "csrf_failed", &[]);
+        let mut r = render_participant(web, app, &actor, &page, &id, None, Some(msg), None).await;
+        r.set_status(StatusCode::FORBIDDEN);
+        return r;
+    }
+    let result: Result<Option<participant::IssuedLink>, Error> = match form_name.as_str() {
+        "event" => participants::record_event(
+            app,
+            &actor,
+            &id,
+            participants::NewEvent {
+                kind: field(&form, "kind").into(),
+                date: field(&form, "date").into(),
+                reason: field(&form, "reason").into(),
+                sse_type: opt(&form, "sse_type"),
+                lesion: opt(&form, "lesion"),
+            },
+        )
+        .await
+        .map(|_| None),
+        "correct" => participants::correct_event(
+            app,
+            &actor,
+            &id,
+            field(&form, "event"),
+            participants::Correction {
+                date: opt(&form, "date"),
+                entered_in_error: field(&form, "entered_in_error") == "1",
+                reason: field(&form, "reason").into(),
+            },
+        )
+        .await
+        .map(|_| None),
+        "lesion" => {
+            let labels: BTreeMap<String, String> = app
+                .study
+                .languages
+                .iter()
+                .filter_map(|l| opt(&form, &format!("label_{l}")).map(|v| (l.clone(), v)))
+                .collect();
+            let reasons: Vec<String> = form
+                .iter()
+                .filter(|(k, _)| k == "high_risk")
+                .map(|(_, v)| v.clone())
+                .collect();
+            participants::add_lesion(
+                app,
+                &actor,
+                &id,
+                participants::LesionInput {
+                    location: opt(&form, "location"),
+                    side: opt(&form, "side"),
+                    labels: (!labels.is_empty()).then_some(labels),
+                    detail: opt(&form, "detail"),
+                    high_risk_reasons: Some(reasons),
+                    irradiation_date: opt(&form, "irradiation_date"),
+                    active: Some(true),
+                },
+            )
+            .await
+            .map(|_| None)
+        }
+        "missed" => answering::record_missed(
+            app,
+            &actor,
+            &id,
+            field(&form, "visit"),
+            field(&form, "reason"),
+            opt(&form, "text"),
+        )
+        .await
+        .map(|_| None),
+        "dose" => match field(&form, "omed").trim().replace(',', ".").parse::<f64>() {
+            Ok(omed) => pain::record_dose(app, &actor, &id, field(&form, "visit"), omed)
+                .await
+                .map(|_| None),
+            Err(_) => Err(Error::invalid(
+                "omed_mg_per_day",
+                "give a number of mg per day",
+            )),
+        },
+        "link" => participant::issue_staff_link(app, &actor, &id, opt(&form, "pin"))
+            .await
+            .map(Some),
+        _ => Err(Error::NotFound(format!("form {form_name}"))),
+    };
+    match result {
+        Ok(None) => redirect(&format!("/staff/participants/{id}?saved=1")),
+        // The link and PIN are shown once, on this response only (never in a URL).
+        Ok(Some(link)) => {
+            render_participant(web, app, &actor, &page, &id, None, None, Some(link)).await
+        }
+        Err(e @ (Error::Invalid { .. } | Error::Unprocessable { .. } | Error::Conflict { .. })) => {
+            let msg = format!("{} {e}", web.t(&lang, "error_prefix", &[]));
+            let mut r =
+                render_participant(web, app, &actor, &page, &id, None, Some(msg), None).await;
+            r.set_status(StatusCode::UNPROCESSABLE_ENTITY);
+            r
+        }
+        Err(e) => failed(web, &page, &e),
+    }
+}

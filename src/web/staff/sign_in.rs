@@ -1,0 +1,152 @@
+//! Staff sign-in, sign-out and the password change pages.
+
+use std::sync::Arc;
+
+use minijinja::context;
+use poem::{
+    Request, Response, handler,
+    http::StatusCode,
+    web::{Data, Form},
+};
+
+use super::{
+    PageContext, STAFF_COOKIE, Web, choose_lang, csrf_ok, error_page, redirect, remember_lang,
+};
+use crate::{app::App, auth, error::Error};
+
+use super::*;
+
+pub(super) fn anon_page(web: &Web, app: &App, req: &Request) -> PageContext {
+    let (lang, chosen) = choose_lang(app, req, None);
+    remember_lang(web, req.cookie(), &lang, chosen);
+    PageContext::new(web, app, req, lang)
+}
+
+#[handler]
+pub(super) async fn login_page(
+    req: &Request,
+    Data(web): Data<&Arc<Web>>,
+    Data(app): Data<&Arc<App>>,
+) -> Response {
+    let page = anon_page(web, app, req);
+    web.render(
+        "s_login.html",
+        &page,
+        context! { error => Option::<String>::None },
+    )
+}
+
+#[handler]
+pub(super) async fn login_post(
+    req: &Request,
+    Data(web): Data<&Arc<Web>>,
+    Data(app): Data<&Arc<App>>,
+    Form(form): Form<Pairs>,
+) -> Response {
+    let page = anon_page(web, app, req);
+    let lang = page.lang.clone();
+    let again = |msg: String, status: StatusCode| {
+        let mut r = web.render(
+            "s_login.html",
+            &page,
+            context! { error => msg, email => field(&form, "email") },
+        );
+        r.set_status(status);
+        r
+    };
+    if !csrf_ok(req, field(&form, "csrf")) {
+        return again(web.t(&lang, "csrf_failed", &[]), StatusCode::FORBIDDEN);
+    }
+    let ip = crate::api::client::client_address(
+        req.remote_addr().as_socket_addr().map(|a| a.ip()),
+        req.header("x-forwarded-for"),
+        &app.trusted_proxies,
+    );
+    match auth::login(app, field(&form, "email"), field(&form, "password"), ip).await {
+        Ok(login) => {
+            let age = (login.expires_at - app.clock.now())
+                .to_std()
+                .unwrap_or_default();
+            req.cookie()
+                .add(web.cookie(STAFF_COOKIE, &login.token, Some(age)));
+            redirect(if login.must_change_password {
+                "/staff/password"
+            } else {
+                "/staff/"
+            })
+        }
+        Err(Error::Throttled { retry_after_secs }) => again(
+            web.t(
+                &lang,
+                "login_throttled",
+                &[("minutes", &((retry_after_secs + 59) / 60).to_string())],
+            ),
+            StatusCode::TOO_MANY_REQUESTS,
+        ),
+        Err(Error::InvalidCredentials) => {
+            again(web.t(&lang, "login_failed", &[]), StatusCode::UNAUTHORIZED)
+        }
+        Err(e) => error_page(web, &page, &e),
+    }
+}
+
+#[handler]
+pub(super) async fn logout(
+    req: &Request,
+    Data(app): Data<&Arc<App>>,
+    Form(form): Form<Pairs>,
+) -> Response {
+    if csrf_ok(req, field(&form, "csrf"))
+        && let Some(c) = req.cookie().get(STAFF_COOKIE)
+        && let Ok(actor) = auth::authenticate(app, c.value_str()).await
+    {
+        let _ = auth::logout(app, &actor).await;
+        req.cookie().remove(STAFF_COOKIE);
+    }
+    redirect("/staff/login")
+}
+
+#[handler]
+pub(super) async fn password_page(
+    req: &Request,
+    Data(web): Data<&Arc<Web>>,
+    Data(app): Data<&Arc<App>>,
+) -> Response {
+    let (actor, page) = staff!(web, app, req);
+    web.render(
+        "s_password.html",
+        &page,
+        context! { must_change => actor.must_change_password },
+    )
+}
+
+#[handler]
+pub(super) async fn password_post(
+    req: &Request,
+    Data(web): Data<&Arc<Web>>,
+    Data(app): Data<&Arc<App>>,
+    Form(form): Form<Pairs>,
+) -> Response {
+    let (actor, page) = staff!(web, app, req);
+    let lang = page.lang.clone();
+    let again = |msg: String, status: StatusCode| {
+        let mut r = web.render(
+            "s_password.html",
+            &page,
+            context! { must_change => actor.must_change_password, error => msg },
+        );
+        r.set_status(status);
+        r
+    };
+    if !csrf_ok(req, field(&form, "csrf")) {
+        return again(web.t(&lang, "csrf_failed", &[]), StatusCode::FORBIDDEN);
+    }
+    match auth::change_password(app, &actor, field(&form, "current"), field(&form, "new")).await {
+        // Other sessions end, this one included: sign in again with the new password.
+        Ok(()) => redirect("/staff/login"),
+        Err(e @ (Error::Invalid { .. } | Error::InvalidCredentials)) => {
+            again(e.to_string(), StatusCode::UNPROCESSABLE_ENTITY)
+        }
+        Err(e) => failed(web, &page, &e),
+    }
+}
