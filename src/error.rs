@@ -14,7 +14,7 @@ pub enum Error {
     Unauthenticated,
     /// Refused credentials, with a specific stable code (e.g. `invalid_pin`).
     #[error("{message}")]
-    Unauthorized { code: &'static str, message: String },
+    Unauthorized { code: Code, message: String },
     #[error("the password must be changed before anything else (PUT /api/v1/auth/password)")]
     PasswordChangeRequired,
     #[error("your role may not do {0}")]
@@ -23,13 +23,13 @@ pub enum Error {
     NotFound(String),
     /// Not found, with a specific stable code (e.g. `unknown_questionnaire`).
     #[error("{message}")]
-    Unknown { code: &'static str, message: String },
+    Unknown { code: Code, message: String },
     /// Well-formed but unacceptable, with a specific stable code (e.g. `invalid_answer`).
     #[error("{message}")]
-    Unprocessable { code: &'static str, message: String },
+    Unprocessable { code: Code, message: String },
     /// A state conflict with a stable code (e.g. `email_taken`).
     #[error("{message}")]
-    Conflict { code: &'static str, message: String },
+    Conflict { code: Code, message: String },
     #[error("too many failed attempts; try again in {retry_after_secs} seconds")]
     Throttled { retry_after_secs: i64 },
     /// The server is at a bound it keeps to stay up (e.g. password hashing); retry later.
@@ -48,11 +48,136 @@ impl From<sea_orm::DbErr> for Error {
 }
 
 impl Error {
+    /// The stable code the API sends (`code`), one per kind of refusal.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Invalid { .. } => "invalid_input",
+            Error::InvalidCredentials => "invalid_credentials",
+            Error::Unauthenticated => "unauthenticated",
+            Error::PasswordChangeRequired => "password_change_required",
+            Error::Forbidden(_) => "forbidden",
+            Error::NotFound(_) => "not_found",
+            Error::Unauthorized { code, .. }
+            | Error::Unknown { code, .. }
+            | Error::Unprocessable { code, .. }
+            | Error::Conflict { code, .. } => code.as_str(),
+            Error::Throttled { .. } => "too_many_attempts",
+            Error::Busy { .. } => "busy",
+            Error::Store(_) | Error::Internal(_) => "internal",
+        }
+    }
+
+    /// The HTTP status of this error, for the API and the pages alike.
+    pub fn status(&self) -> poem::http::StatusCode {
+        use poem::http::StatusCode as S;
+        match self {
+            Error::Invalid { .. } | Error::Unprocessable { .. } => S::UNPROCESSABLE_ENTITY,
+            Error::InvalidCredentials | Error::Unauthenticated | Error::Unauthorized { .. } => {
+                S::UNAUTHORIZED
+            }
+            Error::PasswordChangeRequired | Error::Forbidden(_) => S::FORBIDDEN,
+            Error::NotFound(_) | Error::Unknown { .. } => S::NOT_FOUND,
+            Error::Conflict { .. } => S::CONFLICT,
+            Error::Throttled { .. } => S::TOO_MANY_REQUESTS,
+            Error::Busy { .. } => S::SERVICE_UNAVAILABLE,
+            Error::Store(_) | Error::Internal(_) => S::INTERNAL_SERVER_ERROR,
+        }
+    }
+
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         Error::Invalid {
             field: field.into(),
             message: message.into(),
         }
+    }
+}
+
+/// The stable codes of refusals that carry their own code (API `code` field; pages decide by
+/// variant, never by text). Each has one string form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Code {
+    AlreadySubmitted,
+    CannotDisableSelf,
+    DraftChanged,
+    DuplicateLesionLabel,
+    EmailTaken,
+    EventEnteredInError,
+    IdempotencyConflict,
+    InvalidAnswer,
+    InvalidEvent,
+    InvalidLink,
+    InvalidPin,
+    NoScoring,
+    NotResendable,
+    NotSubmitted,
+    ParticipationEnded,
+    PublishedVersionChanged,
+    QueryClosed,
+    QuestionnairesStopped,
+    SelfReportProtected,
+    SiteDisabled,
+    StudyIdTaken,
+    TooManyLesions,
+    UnknownEvent,
+    UnknownLesion,
+    UnknownParticipant,
+    UnknownQuery,
+    UnknownQuestionnaire,
+    UnknownReminder,
+    UnknownResponse,
+    UnknownSite,
+    UnknownVisit,
+    UnsupportedLanguage,
+    VisitNotMissable,
+    WindowClosed,
+    WrongStudy,
+}
+
+impl Code {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::AlreadySubmitted => "already_submitted",
+            Code::CannotDisableSelf => "cannot_disable_self",
+            Code::DraftChanged => "draft_changed",
+            Code::DuplicateLesionLabel => "duplicate_lesion_label",
+            Code::EmailTaken => "email_taken",
+            Code::EventEnteredInError => "event_entered_in_error",
+            Code::IdempotencyConflict => "idempotency_conflict",
+            Code::InvalidAnswer => "invalid_answer",
+            Code::InvalidEvent => "invalid_event",
+            Code::InvalidLink => "invalid_link",
+            Code::InvalidPin => "invalid_pin",
+            Code::NoScoring => "no_scoring",
+            Code::NotResendable => "not_resendable",
+            Code::NotSubmitted => "not_submitted",
+            Code::ParticipationEnded => "participation_ended",
+            Code::PublishedVersionChanged => "published_version_changed",
+            Code::QueryClosed => "query_closed",
+            Code::QuestionnairesStopped => "questionnaires_stopped",
+            Code::SelfReportProtected => "self_report_protected",
+            Code::SiteDisabled => "site_disabled",
+            Code::StudyIdTaken => "study_id_taken",
+            Code::TooManyLesions => "too_many_lesions",
+            Code::UnknownEvent => "unknown_event",
+            Code::UnknownLesion => "unknown_lesion",
+            Code::UnknownParticipant => "unknown_participant",
+            Code::UnknownQuery => "unknown_query",
+            Code::UnknownQuestionnaire => "unknown_questionnaire",
+            Code::UnknownReminder => "unknown_reminder",
+            Code::UnknownResponse => "unknown_response",
+            Code::UnknownSite => "unknown_site",
+            Code::UnknownVisit => "unknown_visit",
+            Code::UnsupportedLanguage => "unsupported_language",
+            Code::VisitNotMissable => "visit_not_missable",
+            Code::WindowClosed => "window_closed",
+            Code::WrongStudy => "wrong_study",
+        }
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -33,6 +33,9 @@ pub enum StartupError {
     Service(#[from] Error),
     #[error(transparent)]
     Mail(#[from] crate::notify::mail::MailError),
+    /// The pages' words or templates do not build (a broken release, not a request error).
+    #[error("pages: {0}")]
+    Pages(String),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -90,6 +93,7 @@ pub struct Server {
     acceptor: TcpAcceptor,
     addr: SocketAddr,
     bootstrap: Option<BootstrapAdmin>,
+    endpoint: poem::endpoint::BoxEndpoint<'static>,
 }
 
 impl Server {
@@ -97,6 +101,7 @@ impl Server {
         let listen = settings.listen;
         let app = prepare(settings, clock).await?;
         let bootstrap = users::bootstrap_admin(&app).await?;
+        let endpoint = routes(app.clone())?.map_to_response().boxed();
         let mail = (app.settings.jobs_interval_seconds > 0)
             .then(|| crate::notify::mail::Mail::from_settings(&app.settings))
             .transpose()?;
@@ -118,6 +123,7 @@ impl Server {
             acceptor,
             addr,
             bootstrap,
+            endpoint,
         })
     }
 
@@ -140,7 +146,7 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let grace = Duration::from_secs(self.app.settings.shutdown_grace_seconds);
-        let endpoint = routes(self.app.clone());
+        let endpoint = self.endpoint;
         let worker = self
             .mail
             .map(|mail| tokio::spawn(crate::jobs::run(self.app.clone(), mail)));
@@ -155,7 +161,7 @@ impl Server {
 }
 
 /// All routes and middleware.
-pub fn routes(app: Arc<App>) -> impl Endpoint {
+pub fn routes(app: Arc<App>) -> Result<impl Endpoint, StartupError> {
     let service = api::service(app.clone());
     let spec = service.spec_endpoint();
     let allow = Arc::new(api::error::AllowTable::from_spec(&service.spec(), "/api"));
@@ -173,18 +179,15 @@ pub fn routes(app: Arc<App>) -> impl Endpoint {
     }
     let route = route.nest("/api", service.around(api_headers));
     // Pages need the study's UI words; a broken build of them is a startup bug, not a 500.
-    let route = match crate::web::mount(route, &app) {
-        Ok(r) => r,
-        Err(e) => panic!("pages: {e}"),
-    };
-    route
+    let route = crate::web::mount(route, &app).map_err(|e| StartupError::Pages(e.to_string()))?;
+    Ok(route
         .data(app)
         .around(move |ep, req| body_limit(ep, req, limit, timeout))
         .around(move |ep, req| allow_methods(ep, req, allow.clone()))
         .catch_all_error(json_errors)
         .around(log_request)
         .with(CatchPanic::new())
-        .with(RequestId::default())
+        .with(RequestId::default()))
 }
 
 /// Refuse bodies over the limit, whether announced by Content-Length or streamed.

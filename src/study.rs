@@ -10,7 +10,7 @@ use crate::{
     audit::{self, Entry},
     clock::Clock,
     domain::{audit::Actor, study::Study},
-    error::{Error, Result},
+    error::{Code, Error, Result},
     keys::Keys,
     store::{self, Db},
 };
@@ -47,7 +47,7 @@ pub async fn register(
     let outcome = match store::study::recorded(&txn).await? {
         Some((id, _)) if id != study.id => {
             return Err(Error::Conflict {
-                code: "wrong_study",
+                code: Code::WrongStudy,
                 message: format!(
                     "this database belongs to study {id}, but the study file is for {}; \
                      point EPRO_DATABASE_URL at that study's database",

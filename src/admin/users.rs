@@ -14,7 +14,7 @@ use crate::{
         permissions::Action,
         staff::{NewPassword, Role, StaffEmail},
     },
-    error::{Error, Result},
+    error::{Code, Error, Result},
     store::{self, StoreError, staff::StaffRow},
 };
 
@@ -110,8 +110,8 @@ async fn insert(app: &App, actor: Actor, new: NewUser) -> Result<StaffUser> {
     store::staff::insert(&txn, &row)
         .await
         .map_err(|e| match e {
-            StoreError::Duplicate(_) => Error::Conflict {
-                code: "email_taken",
+            StoreError::Duplicate => Error::Conflict {
+                code: Code::EmailTaken,
                 message: "a staff account with this email already exists".into(),
             },
             other => other.into(),
@@ -199,7 +199,7 @@ pub async fn set_disabled(
     }
     if disabled && id == actor.id {
         return Err(Error::Conflict {
-            code: "cannot_disable_self",
+            code: Code::CannotDisableSelf,
             message: "you cannot disable your own account".into(),
         });
     }

@@ -7,6 +7,7 @@ use uuid::Uuid;
 use crate::{
     app::App,
     audit::{self, Entry},
+    domain::answering::{AmendmentBasis, EntryMode, ResponseStatus},
     domain::{
         audit::{self as audit_rule},
         questionnaire::{
@@ -14,7 +15,7 @@ use crate::{
             scoring::{self},
         },
     },
-    error::{Error, Result},
+    error::{Code, Error, Result},
     participants::{self},
     questionnaires::{self},
     store::{self, responses::ScoreRow},
@@ -42,12 +43,12 @@ pub async fn amend(
         false,
     )
     .await?;
-    if !matches!(basis, "participant_request" | "transcription_error") {
-        return Err(Error::invalid(
+    let basis = AmendmentBasis::parse(basis).ok_or_else(|| {
+        Error::invalid(
             "basis",
             "must be participant_request or transcription_error",
-        ));
-    }
+        )
+    })?;
     if reason.trim().is_empty() {
         return Err(Error::invalid("reason", "every amendment needs a reason"));
     }
@@ -55,7 +56,7 @@ pub async fn amend(
         return Err(Error::invalid("answers", "give the answers to amend"));
     }
     let unknown = || Error::Unknown {
-        code: "unknown_response",
+        code: Code::UnknownResponse,
         message: format!("{study_id} has no response {response_id:?}"),
     };
     let id: Uuid = response_id.parse().map_err(|_| unknown())?;
@@ -66,9 +67,9 @@ pub async fn amend(
         .into_iter()
         .find(|r| r.id == id)
         .ok_or_else(unknown)?;
-    if r.status == "draft" {
+    if r.status == ResponseStatus::Draft {
         return Err(Error::Conflict {
-            code: "not_submitted",
+            code: Code::NotSubmitted,
             message: "a draft is edited, not amended".into(),
         });
     }
@@ -80,10 +81,10 @@ pub async fn amend(
         let mode = rows
             .iter()
             .find(|row| row.item == a.item && row.lesion == a.lesion.clone().unwrap_or_default())
-            .map_or("self", |row| row.mode.as_str());
-        if mode == "self" && basis != "participant_request" {
+            .map_or(EntryMode::SelfReport, |row| row.mode);
+        if mode == EntryMode::SelfReport && basis != AmendmentBasis::ParticipantRequest {
             return Err(Error::Unprocessable {
-                code: "self_report_protected",
+                code: Code::SelfReportProtected,
                 message: format!(
                     "item {}: a self-reported answer is amended only at the participant's documented request (basis participant_request)",
                     a.item
@@ -101,11 +102,10 @@ pub async fn amend(
         let mode = rows
             .iter()
             .find(|row| row.item == item && row.lesion == lesion)
-            .map_or("interviewer", |row| row.mode.as_str());
-        let mode: &'static str = match mode {
-            "self" => "self",
-            "paper" => "paper",
-            _ => "interviewer",
+            .map_or(EntryMode::Interviewer, |row| row.mode);
+        let mode = match mode {
+            EntryMode::SelfReport | EntryMode::Paper => mode,
+            EntryMode::Interviewer | EntryMode::Mixed => EntryMode::Interviewer,
         };
         write_changes(
             &txn,
@@ -137,8 +137,8 @@ pub async fn amend(
     }
     let answers_sha256 =
         audit_rule::answers_digest(&store::responses::answer_facts(&txn, r.id).await?);
-    let before_status = r.status.clone();
-    r.status = "amended".into();
+    let before_status = r.status;
+    r.status = ResponseStatus::Amended;
     r.revision += 1;
     store::responses::update(&txn, r.clone()).await?;
     audit::record(

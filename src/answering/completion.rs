@@ -9,6 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use crate::{
     app::App,
     auth::{self, StaffActor},
+    domain::reminders::ReminderStatus,
     domain::{
         permissions::Action,
         schedule::{VisitState, Window},
@@ -28,7 +29,7 @@ pub struct Filter {
 #[derive(Debug, Clone)]
 pub struct LastReminder {
     pub kind: String,
-    pub status: String,
+    pub status: ReminderStatus,
     pub at: DateTime<Utc>,
 }
 
@@ -140,7 +141,7 @@ pub async fn overview(app: &App, actor: &StaffActor, filter: &Filter) -> Result<
                     .max_by_key(|r| r.sent_at.unwrap_or(r.due_at))
                     .map(|r| LastReminder {
                         kind: r.kind.clone(),
-                        status: r.status.clone(),
+                        status: r.status,
                         at: r.sent_at.unwrap_or(r.due_at),
                     });
                 Cell {
@@ -250,7 +251,7 @@ pub async fn call_today(
                 _ => {}
             }
             if let Some(r) = &cell.last_reminder
-                && r.status == "failed"
+                && r.status == ReminderStatus::Failed
                 && !matches!(cell.state, VisitState::Completed)
             {
                 push(

@@ -10,12 +10,13 @@ use crate::{
     app::App,
     audit::{self, Entry},
     auth::participant::ParticipantActor,
+    domain::answering::{EntryMode, ResponseStatus},
     domain::{
         audit::Actor,
         questionnaire::answers::{self, Answer},
         schedule::VisitState,
     },
-    error::{Error, Result},
+    error::{Code, Error, Result},
     questionnaires::{self, Reader},
     store::{
         self,
@@ -30,14 +31,14 @@ use super::*;
 #[derive(Debug, Clone)]
 pub struct Entrant {
     pub actor: Actor,
-    pub mode: &'static str,
+    pub mode: EntryMode,
 }
 
 impl Entrant {
     pub fn participant(pa: &ParticipantActor) -> Self {
         Self {
             actor: pa.audit_actor(),
-            mode: "self",
+            mode: EntryMode::SelfReport,
         }
     }
 }
@@ -77,7 +78,7 @@ pub(super) async fn start_or_load(
         language: p.language.clone(),
         wording_sha256: wording,
         lesions: serde_json::to_string(&lesions).unwrap_or_else(|_| "[]".into()),
-        status: "draft".into(),
+        status: ResponseStatus::Draft,
         revision: 0,
         started_at: now,
         submitted_at: None,
@@ -143,7 +144,7 @@ pub(super) async fn write_changes(
                     item: item.into(),
                     lesion: lesion.into(),
                     value: c["new"].to_string(),
-                    mode: who.mode.into(),
+                    mode: who.mode,
                     actor_kind: who.actor.kind.as_str().into(),
                     actor_id: who.actor.id.clone().unwrap_or_default(),
                     answered_at: now,
@@ -195,15 +196,16 @@ pub async fn save_draft_as(
     incoming: Vec<Answer>,
 ) -> Result<Draft> {
     let (v, version) = visit_and_version(app, p, visit, key).await?;
-    if !matches!(v.state, VisitState::Open | VisitState::Late) && who.mode == "self" {
+    if !matches!(v.state, VisitState::Open | VisitState::Late) && who.mode == EntryMode::SelfReport
+    {
         return Err(window_closed(&v));
     }
     let now = app.clock.now();
     let txn = store::begin_write(&app.db).await?;
     let (mut r, created) = start_or_load(&txn, app, p, visit, key, &version, now).await?;
-    if r.status != "draft" {
+    if r.status != ResponseStatus::Draft {
         return Err(Error::Conflict {
-            code: "already_submitted",
+            code: Code::AlreadySubmitted,
             message: format!("{key} of visit {visit} was already submitted"),
         });
     }

@@ -4,7 +4,7 @@
 use crate::{
     app::App,
     auth::participant::ParticipantActor,
-    error::{Error, Result},
+    error::{Code, Error, Result},
     participants::{self, VisitView},
     questionnaires::{self, Reader, Resolved},
     store::{
@@ -37,7 +37,7 @@ pub(super) async fn visit_and_version(
         .into_iter()
         .find(|v| v.code == visit)
         .ok_or_else(|| Error::Unknown {
-            code: "unknown_visit",
+            code: Code::UnknownVisit,
             message: format!("no visit {visit:?} in your schedule"),
         })?;
     let version = v
@@ -47,7 +47,7 @@ pub(super) async fn visit_and_version(
         .find(|(k, _)| k == key)
         .map(|(_, ver)| ver)
         .ok_or_else(|| Error::Unknown {
-            code: "unknown_questionnaire",
+            code: Code::UnknownQuestionnaire,
             message: format!("visit {visit} does not ask {key:?}"),
         })?;
     Ok((v, version))

@@ -1,29 +1,15 @@
-//! A visit recorded as missed, with its reason (a code from `MISSED_REASONS`).
+//! A visit recorded as missed, with its reason (a `MissedReason` code, and text for `other`).
 
 use serde_json::json;
 
 use crate::{
     app::App,
     audit::{self, Entry},
-    domain::schedule::VisitState,
-    error::{Error, Result},
+    domain::{answering::MissedReason, schedule::VisitState},
+    error::{Code, Error, Result},
     participants::{self},
     store::{self},
 };
-
-/// Why a visit's questionnaires were not done.
-pub const MISSED_REASONS: [&str; 10] = [
-    "too_ill",
-    "hospitalised",
-    "declined",
-    "unable_vision",
-    "unable_cognition",
-    "unable_language",
-    "technical_problem",
-    "administrative_failure",
-    "deceased",
-    "other",
-];
 
 /// Record why a visit was missed (site staff); the visit becomes `missed`, stored.
 pub async fn record_missed(
@@ -42,14 +28,14 @@ pub async fn record_missed(
         false,
     )
     .await?;
-    if !MISSED_REASONS.contains(&reason) {
+    let Some(code) = MissedReason::parse(reason) else {
         return Err(Error::invalid(
             "reason",
-            format!("{reason:?} is not one of {}", MISSED_REASONS.join(", ")),
+            format!("{reason:?} is not one of {}", MissedReason::list()),
         ));
-    }
+    };
     let text = text.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
-    if reason == "other" && text.is_none() {
+    if code == MissedReason::Other && text.is_none() {
         return Err(Error::invalid("text", "say what the other reason is"));
     }
     let now = app.clock.now();
@@ -58,7 +44,7 @@ pub async fn record_missed(
         .iter()
         .find(|v| v.code == visit)
         .ok_or_else(|| Error::Unknown {
-            code: "unknown_visit",
+            code: Code::UnknownVisit,
             message: format!("{study_id} has no visit {visit:?}"),
         })?;
     if matches!(
@@ -66,7 +52,7 @@ pub async fn record_missed(
         VisitState::Completed | VisitState::NotApplicable | VisitState::Upcoming
     ) {
         return Err(Error::Conflict {
-            code: "visit_not_missable",
+            code: Code::VisitNotMissable,
             message: format!("visit {visit} is {}", view.state.as_str()),
         });
     }
@@ -78,13 +64,13 @@ pub async fn record_missed(
     let visits = store::participants::visits(&txn, p.id).await?;
     let Some(before) = visits.into_iter().find(|v| v.code == visit) else {
         return Err(Error::Unknown {
-            code: "unknown_visit",
+            code: Code::UnknownVisit,
             message: format!("{study_id} has no visit {visit:?}"),
         });
     };
     let mut after = before.clone();
     after.missed_reason = Some(label.clone());
-    after.final_state = Some(VisitState::Missed.as_str().into());
+    after.final_state = Some(VisitState::Missed);
     store::participants::update_visit(&txn, after).await?;
     audit::record(
         &txn,

@@ -19,7 +19,7 @@ use drafts::{merge, start_or_load, write_changes};
 pub use expand::{Expanded, expanded, expanded_for_staff};
 use expand::{active_lesions, visit_and_version};
 pub use history::{ResponseDetail, list_for_staff};
-pub use missed::{MISSED_REASONS, record_missed};
+pub use missed::record_missed;
 pub use scores::recompute_scores;
 pub use staff_entry::{staff_entrant, staff_save_draft, staff_submit};
 pub use submit::{Submission, Submitted, submit, submit_as};
@@ -42,7 +42,7 @@ use crate::{
         Definition,
         answers::{self, Answer},
     },
-    error::{Error, Result},
+    error::{Code, Error, Result},
     questionnaires::{self},
     store::{
         self,
@@ -86,7 +86,7 @@ pub fn as_answers(rows: &[AnswerRow]) -> Vec<Answer> {
 
 fn stale(current: i32) -> Error {
     Error::Conflict {
-        code: "draft_changed",
+        code: Code::DraftChanged,
         message: format!(
             "the draft changed elsewhere (now revision {current}); reload it and try again"
         ),
@@ -95,7 +95,7 @@ fn stale(current: i32) -> Error {
 
 fn invalid(errors: Vec<answers::AnswerError>) -> Error {
     Error::Unprocessable {
-        code: "invalid_answer",
+        code: Code::InvalidAnswer,
         message: answers::summarize(&errors),
     }
 }

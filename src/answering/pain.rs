@@ -10,8 +10,9 @@ use crate::{
     app::App,
     audit::{self, Entry},
     auth::{self, StaffActor},
+    domain::answering::ResponseStatus,
     domain::{pain, permissions::Action},
-    error::{Error, Result},
+    error::{Code, Error, Result},
     store::{
         self,
         participants::ParticipantRow,
@@ -49,7 +50,7 @@ async fn overview_of(app: &App, p: &ParticipantRow) -> Result<Vec<LesionPain>> {
     let responses: Vec<_> = store::responses::of_participant(&app.db, p.id)
         .await?
         .into_iter()
-        .filter(|r| r.questionnaire_key == NRS_KEY && r.status != "draft")
+        .filter(|r| r.questionnaire_key == NRS_KEY && r.status != ResponseStatus::Draft)
         .collect();
     let mut series: Vec<(i32, String, chrono::NaiveDate, String, i64)> = Vec::new();
     for r in &responses {
@@ -174,7 +175,7 @@ pub async fn record_dose(
         .any(|v| v.code == visit)
     {
         return Err(Error::Unknown {
-            code: "unknown_visit",
+            code: Code::UnknownVisit,
             message: format!("{study_id} has no visit {visit:?}"),
         });
     }
@@ -207,7 +208,7 @@ pub async fn record_dose(
 
 async fn response_of(app: &App, p: &ParticipantRow, response_id: &str) -> Result<Uuid> {
     let unknown = || Error::Unknown {
-        code: "unknown_response",
+        code: Code::UnknownResponse,
         message: format!("{} has no response {response_id:?}", p.study_id),
     };
     let id: Uuid = response_id.parse().map_err(|_| unknown())?;
@@ -292,12 +293,12 @@ pub async fn close_query(
         .into_iter()
         .find(|q| q.id.to_string() == query_id)
         .ok_or_else(|| Error::Unknown {
-            code: "unknown_query",
+            code: Code::UnknownQuery,
             message: format!("no query {query_id:?} on this response"),
         })?;
     if q.closed_at.is_some() {
         return Err(Error::Conflict {
-            code: "query_closed",
+            code: Code::QueryClosed,
             message: "this query is already closed".into(),
         });
     }

@@ -3,8 +3,8 @@
 
 use crate::{
     app::App,
-    domain::questionnaire::answers::Answer,
-    error::{Error, Result},
+    domain::{answering::EntryMode, questionnaire::answers::Answer},
+    error::{Code, Error, Result},
     participants::{self},
     store::{self, participants::ParticipantRow},
 };
@@ -13,16 +13,8 @@ use super::*;
 
 /// Staff enter answers during a teleconsultation (`interviewer`) or from paper (`paper`).
 pub fn staff_entrant(actor: &crate::auth::StaffActor, mode: &str) -> Result<Entrant> {
-    let mode = match mode {
-        "interviewer" => "interviewer",
-        "paper" => "paper",
-        other => {
-            return Err(Error::invalid(
-                "mode",
-                format!("{other:?} is not interviewer or paper"),
-            ));
-        }
-    };
+    let mode = EntryMode::staff_entry(mode)
+        .ok_or_else(|| Error::invalid("mode", format!("{mode:?} is not interviewer or paper")))?;
     Ok(Entrant {
         actor: actor.audit_actor(),
         mode,
@@ -81,7 +73,7 @@ pub(super) async fn ensure_active(app: &App, p: &ParticipantRow) -> Result<()> {
             && matches!(e.kind.as_str(), "withdrawal" | "death" | "pro_discontinued")
     }) {
         return Err(Error::Conflict {
-            code: "questionnaires_stopped",
+            code: Code::QuestionnairesStopped,
             message: format!("{} no longer answers questionnaires", p.study_id),
         });
     }

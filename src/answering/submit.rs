@@ -10,15 +10,15 @@ use crate::{
     app::App,
     audit::{self, Entry},
     auth::participant::ParticipantActor,
+    domain::answering::{self as entry, EntryMode, ResponseStatus},
     domain::{
         audit::{self as audit_rule, canonical_json},
         questionnaire::{
             answers::{self, Answer, AnswerValue},
             scoring::{self, Scores},
         },
-        schedule::VisitState,
     },
-    error::{Error, Result},
+    error::{Code, Error, Result},
     participants::VisitView,
     questionnaires::{self},
     store::{
@@ -32,7 +32,7 @@ use super::*;
 
 pub(super) fn window_closed(v: &VisitView) -> Error {
     Error::Conflict {
-        code: "window_closed",
+        code: Code::WindowClosed,
         message: format!(
             "visit {} is {} — answers are accepted only while it is open or in its grace period",
             v.code,
@@ -44,7 +44,7 @@ pub(super) fn window_closed(v: &VisitView) -> Error {
 #[derive(Debug, Clone)]
 pub struct Submitted {
     pub response_id: Uuid,
-    pub status: String,
+    pub status: ResponseStatus,
     pub submitted_at: DateTime<Utc>,
     pub late: bool,
     pub questionnaire: String,
@@ -60,7 +60,7 @@ pub(super) async fn submitted_view(app: &App, r: &ResponseRow) -> Result<Submitt
         .and_then(|v| scores_from_json(&v));
     Ok(Submitted {
         response_id: r.id,
-        status: r.status.clone(),
+        status: r.status,
         submitted_at: r.submitted_at.unwrap_or(r.started_at),
         late: r.late,
         questionnaire: format!("{}@{}", r.questionnaire_key, r.questionnaire_version),
@@ -124,12 +124,12 @@ pub(super) async fn resubmitted(
         submitted_view(app, r).await
     } else if r.idempotency_key.as_deref() == Some(idempotency_key) {
         Err(Error::Conflict {
-            code: "idempotency_conflict",
+            code: Code::IdempotencyConflict,
             message: "this Idempotency-Key was used with a different body".into(),
         })
     } else {
         Err(Error::Conflict {
-            code: "already_submitted",
+            code: Code::AlreadySubmitted,
             message: format!(
                 "{} of visit {} was already submitted",
                 r.questionnaire_key, r.visit_code
@@ -176,7 +176,7 @@ pub async fn submit_as(
     let now = app.clock.now();
     let txn = store::begin_write(&app.db).await?;
     if let Some(r) = store::responses::find_for_update(&txn, p.id, visit, key).await?
-        && r.status != "draft"
+        && r.status != ResponseStatus::Draft
     {
         drop(txn);
         return resubmitted(app, &r, idempotency_key, &request_sha).await;
@@ -184,36 +184,36 @@ pub async fn submit_as(
     let entry_reason = entry_reason
         .map(|r| r.trim().to_string())
         .filter(|r| !r.is_empty());
-    let late = match (v.state, who.mode, &entry_reason) {
-        (VisitState::Open, _, _) => false,
-        (VisitState::Late, _, _) => true,
-        // Staff may enter a questionnaire after the grace period, with a reason.
-        (VisitState::Missed | VisitState::Upcoming, "interviewer" | "paper", Some(_)) => true,
-        (VisitState::Missed, "interviewer" | "paper", None) => {
+    let late = match entry::accepts(v.state, who.mode, entry_reason.is_some()) {
+        Ok(late) => late,
+        Err(entry::Refusal::NeedsReason) => {
             return Err(Error::Conflict {
-                code: "window_closed",
+                code: Code::WindowClosed,
                 message: format!(
                     "visit {} is past its grace period: a late entry needs a reason",
                     v.code
                 ),
             });
         }
-        _ => return Err(window_closed(&v)),
+        Err(entry::Refusal::Closed) => return Err(window_closed(&v)),
     };
-    if completed_on.is_some() && who.mode != "paper" {
-        return Err(Error::invalid(
-            "completed_on",
-            "only paper questionnaires have a completion date",
-        ));
-    }
-    if who.mode == "paper" && completed_on.is_none() {
-        return Err(Error::invalid(
-            "completed_on",
-            "the date the participant filled in the paper questionnaire is required",
-        ));
+    match entry::completion_date(who.mode, completed_on.is_some()) {
+        Ok(()) => {}
+        Err(entry::DateRule::OnlyPaper) => {
+            return Err(Error::invalid(
+                "completed_on",
+                "only paper questionnaires have a completion date",
+            ));
+        }
+        Err(entry::DateRule::PaperNeedsDate) => {
+            return Err(Error::invalid(
+                "completed_on",
+                "the date the participant filled in the paper questionnaire is required",
+            ));
+        }
     }
     let (mut r, _) = start_or_load(&txn, app, p, visit, key, &version, now).await?;
-    if r.status != "draft" {
+    if r.status != ResponseStatus::Draft {
         // Submitted by a concurrent request since the check above.
         drop(txn);
         return resubmitted(app, &r, idempotency_key, &request_sha).await;
@@ -236,7 +236,7 @@ pub async fn submit_as(
                 a.item == placed.item.id && a.lesion == lesion && a.value != AnswerValue::Blank
             }) {
                 return Err(Error::Unprocessable {
-                    code: "invalid_answer",
+                    code: Code::InvalidAnswer,
                     message: format!("item {}: required", placed.item.id),
                 });
             }
@@ -261,15 +261,10 @@ pub async fn submit_as(
     }
     let stored = store::responses::answer_facts(&txn, r.id).await?;
     let answers_sha256 = audit_rule::answers_digest(&stored);
-    let modes: std::collections::BTreeSet<String> = stored.into_iter().map(|a| a.mode).collect();
-    r.status = "completed".into();
+    r.status = ResponseStatus::Completed;
     r.submitted_at = Some(now);
     r.late = late;
-    r.mode = Some(match modes.len() {
-        0 => who.mode.to_string(),
-        1 => modes.into_iter().next().unwrap_or_default(),
-        _ => "mixed".to_string(),
-    });
+    r.mode = Some(EntryMode::of_answers(stored.iter().map(|a| a.mode)).unwrap_or(who.mode));
     r.completed_on = completed_on;
     r.entry_reason = entry_reason.clone();
     r.client_utc_offset_minutes = client_utc_offset_minutes;

@@ -3,6 +3,7 @@
 use crate::{
     app::App,
     auth::participant::ParticipantActor,
+    domain::answering::TaskStatus,
     domain::schedule::VisitState,
     error::Result,
     participants::{self, VisitView},
@@ -15,8 +16,7 @@ use super::*;
 pub struct TaskItem {
     pub key: String,
     pub version: String,
-    /// not_started, in_progress or completed.
-    pub status: &'static str,
+    pub status: TaskStatus,
 }
 
 #[derive(Debug, Clone)]
@@ -44,14 +44,12 @@ pub async fn tasks(app: &App, pa: &ParticipantActor) -> Result<Vec<Task>> {
                 .iter()
                 .map(|q| {
                     let (key, version) = split_ref(q);
-                    let status = match responses
-                        .iter()
-                        .find(|r| r.visit_code == v.code && r.questionnaire_key == key)
-                    {
-                        None => "not_started",
-                        Some(r) if r.status == "draft" => "in_progress",
-                        Some(_) => "completed",
-                    };
+                    let status = TaskStatus::of(
+                        responses
+                            .iter()
+                            .find(|r| r.visit_code == v.code && r.questionnaire_key == key)
+                            .map(|r| r.status),
+                    );
                     TaskItem {
                         key,
                         version,

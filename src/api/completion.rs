@@ -114,7 +114,7 @@ impl CompletionApi {
                             missed_reason: c.missed_reason,
                             last_reminder: c.last_reminder.map(|l| LastReminderOut {
                                 kind: l.kind,
-                                status: l.status,
+                                status: l.status.to_string(),
                                 at: l.at,
                             }),
                         })

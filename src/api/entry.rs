@@ -20,6 +20,7 @@ use super::{
 use crate::{
     answering::{self, Submission},
     app::App,
+    domain::answering::ResponseStatus,
     participants::parse_date,
 };
 
@@ -264,7 +265,7 @@ impl EntryApi {
         Ok(DraftResponse::Ok(
             Json(DraftOut {
                 response_id: d.response_id.to_string(),
-                status: "draft".into(),
+                status: ResponseStatus::Draft.as_str().into(),
                 revision: d.revision,
                 answers: d
                     .answers
@@ -512,8 +513,8 @@ impl EntryApi {
                     ),
                     language: d.row.language,
                     wording_sha256: d.row.wording_sha256,
-                    status: d.row.status,
-                    mode: d.row.mode,
+                    status: d.row.status.to_string(),
+                    mode: d.row.mode.map(|m| m.to_string()),
                     started_at: d.row.started_at,
                     submitted_at: d.row.submitted_at,
                     completed_on: d.row.completed_on.map(|d| d.to_string()),
@@ -525,7 +526,7 @@ impl EntryApi {
                             lesion: (!a.lesion.is_empty()).then_some(a.lesion),
                             item: a.item,
                             value: serde_json::from_str(&a.value).unwrap_or(Value::Null),
-                            mode: a.mode,
+                            mode: a.mode.to_string(),
                             actor: format!("{}:{}", a.actor_kind, a.actor_id),
                             answered_at: a.answered_at,
                         })

@@ -72,49 +72,32 @@ pub enum ApiError {
 
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
-        match e {
-            Error::Invalid { field, message } => ApiError::Unprocessable(ErrorBody::new(
-                "invalid_input",
-                format!("{field}: {message}"),
-            )),
-            Error::InvalidCredentials => ApiError::Unauthorized(ErrorBody::new(
-                "invalid_credentials",
-                "invalid email or password",
-            )),
-            Error::Unauthenticated => ApiError::Unauthorized(ErrorBody::new(
-                "unauthenticated",
-                "a valid bearer token is required; log in with POST /api/v1/auth/login",
-            )),
-            Error::PasswordChangeRequired => {
-                ApiError::Forbidden(ErrorBody::new("password_change_required", e.to_string()))
+        let message = match &e {
+            Error::Unauthenticated => {
+                "a valid bearer token is required; log in with POST /api/v1/auth/login".to_string()
             }
-            Error::Forbidden(action) => ApiError::Forbidden(ErrorBody::new(
-                "forbidden",
-                format!("your role may not do {action}"),
-            )),
-            Error::Unauthorized { code, message } => {
-                ApiError::Unauthorized(ErrorBody::new(code, message))
-            }
-            Error::Unknown { code, message } => ApiError::NotFound(ErrorBody::new(code, message)),
-            Error::Unprocessable { code, message } => {
-                ApiError::Unprocessable(ErrorBody::new(code, message))
-            }
-            Error::NotFound(what) => {
-                ApiError::NotFound(ErrorBody::new("not_found", format!("{what} not found")))
-            }
-            Error::Conflict { code, message } => ApiError::Conflict(ErrorBody::new(code, message)),
-            Error::Throttled { retry_after_secs } => ApiError::TooManyRequests(
-                ErrorBody::new("too_many_attempts", e.to_string()),
-                retry_after_secs.to_string(),
-            ),
-            Error::Busy { retry_after_secs } => ApiError::Unavailable(
-                ErrorBody::new("busy", e.to_string()),
-                Some(retry_after_secs.to_string()),
-            ),
             Error::Store(_) | Error::Internal(_) => {
                 tracing::error!(error = %e, "internal error");
-                ApiError::Internal(ErrorBody::new("internal", "internal server error"))
+                "internal server error".to_string()
             }
+            other => other.to_string(),
+        };
+        let body = ErrorBody::new(e.code(), message);
+        let retry_after = match &e {
+            Error::Throttled { retry_after_secs } | Error::Busy { retry_after_secs } => {
+                retry_after_secs.to_string()
+            }
+            _ => String::new(),
+        };
+        match e.status() {
+            StatusCode::UNPROCESSABLE_ENTITY => ApiError::Unprocessable(body),
+            StatusCode::UNAUTHORIZED => ApiError::Unauthorized(body),
+            StatusCode::FORBIDDEN => ApiError::Forbidden(body),
+            StatusCode::NOT_FOUND => ApiError::NotFound(body),
+            StatusCode::CONFLICT => ApiError::Conflict(body),
+            StatusCode::TOO_MANY_REQUESTS => ApiError::TooManyRequests(body, retry_after),
+            StatusCode::SERVICE_UNAVAILABLE => ApiError::Unavailable(body, Some(retry_after)),
+            _ => ApiError::Internal(body),
         }
     }
 }

@@ -21,6 +21,7 @@ use crate::{
     answering::{self, LesionRef},
     app::App,
     auth::participant::{self, ParticipantActor},
+    domain::answering::ResponseStatus,
     domain::{
         questionnaire::{Entry, answers::Answer},
         schedule,
@@ -225,7 +226,7 @@ pub(crate) fn submitted_out(s: answering::Submitted) -> SubmittedOut {
         .unwrap_or_default();
     SubmittedOut {
         response_id: s.response_id.to_string(),
-        status: s.status,
+        status: s.status.to_string(),
         submitted_at: s.submitted_at,
         late: s.late,
         questionnaire: s.questionnaire,
@@ -363,7 +364,7 @@ impl MeApi {
                         .map(|q| TaskQuestionnaire {
                             key: q.key,
                             version: q.version,
-                            status: q.status.into(),
+                            status: q.status.to_string(),
                         })
                         .collect(),
                 })
@@ -405,7 +406,7 @@ impl MeApi {
         }
         let response = x.response.as_ref().map(|r| DraftOut {
             response_id: r.id.to_string(),
-            status: r.status.clone(),
+            status: r.status.to_string(),
             revision: r.revision,
             answers: answers_out(answering::as_answers(&x.answers)),
         });
@@ -458,7 +459,7 @@ impl MeApi {
         Ok(DraftResponse::Ok(
             Json(DraftOut {
                 response_id: d.response_id.to_string(),
-                status: "draft".into(),
+                status: ResponseStatus::Draft.as_str().into(),
                 revision: d.revision,
                 answers: answers_out(d.answers),
             }),

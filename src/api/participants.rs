@@ -70,7 +70,7 @@ fn event_out(e: EventRow) -> EventOut {
     let details: Value = serde_json::from_str(&e.details).unwrap_or(Value::Null);
     EventOut {
         id: e.id.to_string(),
-        kind: e.kind,
+        kind: e.kind.to_string(),
         date: e.event_date.to_string(),
         reason: e.reason,
         sse_type: details

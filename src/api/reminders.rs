@@ -46,7 +46,7 @@ fn out(v: reminders::ReminderView) -> ReminderOut {
         visit: r.visit_code,
         kind: r.kind,
         due_at: r.due_at,
-        status: r.status,
+        status: r.status.to_string(),
         attempts: r.attempts,
         next_attempt_at: r.next_attempt_at,
         sent_at: r.sent_at,

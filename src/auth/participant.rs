@@ -14,12 +14,13 @@ use crate::{
     audit::{self, Entry},
     auth::throttle as guard,
     auth::{StaffActor, hash_password, token_hash},
+    domain::participant::EventKind,
     domain::{
         audit::{Actor, ActorKind},
         permissions::Action,
         throttle::{PIN_LINK, PIN_LINK_DAY},
     },
-    error::{Error, Result},
+    error::{Code, Error, Result},
     store::{
         self,
         access::{LinkRow, SessionRow},
@@ -98,12 +99,11 @@ async fn participant_for(
     let p = crate::participants::for_staff(txn, actor, Action::ParticipantAccess, study_id, true)
         .await?;
     let events = store::participants::events(txn, p.id).await?;
-    if events
-        .iter()
-        .any(|e| !e.entered_in_error && (e.kind == "withdrawal" || e.kind == "death"))
-    {
+    if events.iter().any(|e| {
+        !e.entered_in_error && (e.kind == EventKind::Withdrawal || e.kind == EventKind::Death)
+    }) {
         return Err(Error::Conflict {
-            code: "participation_ended",
+            code: Code::ParticipationEnded,
             message: format!("{study_id} has withdrawn or died: no access is issued"),
         });
     }
@@ -308,7 +308,7 @@ pub struct ParticipantLogin {
 
 fn invalid_link() -> Error {
     Error::Unauthorized {
-        code: "invalid_link",
+        code: Code::InvalidLink,
         message: "this link is not valid (expired or replaced); ask your hospital for a new one"
             .into(),
     }
@@ -383,7 +383,7 @@ pub async fn login(app: &App, link_token: &str, pin: &str) -> Result<Participant
         .await?;
         txn.commit().await?;
         return Err(Error::Unauthorized {
-            code: "invalid_pin",
+            code: Code::InvalidPin,
             message: "wrong PIN".into(),
         });
     }

@@ -85,7 +85,7 @@ pub struct AnswerFacts {
     pub item: String,
     pub lesion: String,
     pub value: String,
-    pub mode: String,
+    pub mode: super::answering::EntryMode,
     pub actor_kind: String,
     pub actor_id: String,
 }

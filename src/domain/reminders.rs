@@ -50,6 +50,30 @@ pub fn due_at(
     ))
 }
 
+crate::code_enum! {
+    /// A reminder's life in the outbox: planned (`pending`), claimed by a worker (`sending`),
+    /// then `sent`, `skipped` (superseded by a later one), `cancelled` (no longer due when it
+    /// was to be sent) or `failed` (after the last attempt).
+    pub enum ReminderStatus {
+        Pending = "pending",
+        Sending = "sending",
+        Sent = "sent",
+        Skipped = "skipped",
+        Cancelled = "cancelled",
+        Failed = "failed",
+    }
+}
+
+impl ReminderStatus {
+    /// Staff may send these again by hand.
+    pub fn resendable(self) -> bool {
+        matches!(
+            self,
+            ReminderStatus::Failed | ReminderStatus::Skipped | ReminderStatus::Cancelled
+        )
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     /// Send (at or after `due_at`).

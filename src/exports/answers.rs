@@ -74,11 +74,11 @@ pub async fn answers_csv_of(
                             Value::String(s) => s,
                             other => other.to_string(),
                         },
-                        a.mode.clone(),
+                        a.mode.to_string(),
                         iso(a.answered_at),
                         r.submitted_at.map(iso).unwrap_or_default(),
                         r.late.to_string(),
-                        r.status.clone(),
+                        r.status.to_string(),
                     ]);
                 }
             }

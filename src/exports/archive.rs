@@ -16,7 +16,7 @@ use crate::{
     app::App,
     auth::{self, StaffActor},
     domain::permissions::Action,
-    error::{Error, Result},
+    error::{Code, Error, Result},
     exports::{self, Dialect},
     store,
 };
@@ -121,7 +121,7 @@ fn questionnaire_files(dir: &Path) -> Result<Vec<(String, Vec<u8>)>> {
 pub async fn build(app: Arc<App>, site: &str) -> Result<Vec<u8>> {
     if app.study.site(site).is_none() {
         return Err(Error::Unknown {
-            code: "unknown_site",
+            code: Code::UnknownSite,
             message: format!("no site {site:?} in the study"),
         });
     }
@@ -190,7 +190,7 @@ pub async fn build(app: Arc<App>, site: &str) -> Result<Vec<u8>> {
             events.push(vec![
                 p.study_id.clone(),
                 e.id.to_string(),
-                e.kind,
+                e.kind.to_string(),
                 e.event_date.to_string(),
                 e.details,
                 e.reason,

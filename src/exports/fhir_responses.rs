@@ -11,6 +11,7 @@ use crate::{
     answering::{LesionRef, as_answers},
     app::App,
     auth::StaffActor,
+    domain::answering::ResponseStatus,
     domain::questionnaire::{Entry, ItemType, fhir},
     error::Result,
     store::{self, participants::ParticipantRow},
@@ -103,10 +104,10 @@ pub(super) fn questionnaire_response(
             }
         }
     }
-    let status = match r.status.as_str() {
-        "draft" => "in-progress",
-        "amended" => "amended",
-        _ => "completed",
+    let status = match r.status {
+        ResponseStatus::Draft => "in-progress",
+        ResponseStatus::Amended => "amended",
+        ResponseStatus::Completed => "completed",
     };
     let subject =
         json!({ "identifier": { "system": format!("{base}/fhir/study-id"), "value": p.study_id } });
@@ -124,7 +125,7 @@ pub(super) fn questionnaire_response(
     if let Some(at) = r.submitted_at.or(Some(r.started_at)) {
         q["authored"] = json!(at.to_rfc3339_opts(SecondsFormat::Secs, true));
     }
-    if r.mode.as_deref() == Some("self") {
+    if r.mode == Some(crate::domain::answering::EntryMode::SelfReport) {
         q["source"] = subject;
     }
     q

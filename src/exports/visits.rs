@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::{
     app::App,
     auth::StaffActor,
+    domain::participant::EventKind,
     domain::schedule,
     error::Result,
     participants,
@@ -43,7 +44,7 @@ pub async fn visits_csv_of(
             let events = store::participants::events(&app.db, p.id).await?;
             let randomized = events
                 .iter()
-                .find(|e| e.kind == "randomization" && !e.entered_in_error)
+                .find(|e| e.kind == EventKind::Randomization && !e.entered_in_error)
                 .map(|e| e.event_date);
             let responses = store::responses::of_participant(&app.db, p.id).await?;
             let tz = app.study.time_zone;
@@ -53,7 +54,7 @@ pub async fn visits_csv_of(
                     let mut modes: Vec<String> = responses
                         .iter()
                         .filter(|r| r.visit_code == v.code)
-                        .filter_map(|r| r.mode.clone())
+                        .filter_map(|r| r.mode.map(|m| m.to_string()))
                         .collect();
                     modes.sort();
                     modes.dedup();

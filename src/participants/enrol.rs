@@ -13,7 +13,7 @@ use crate::{
         permissions::Action,
         schedule::{self, Anchor},
     },
-    error::{Error, Result},
+    error::{Code, Error, Result},
     keys::sealed,
     store::{
         self,
@@ -42,7 +42,7 @@ pub async fn enrol(app: &App, actor: &StaffActor, new: NewParticipant) -> Result
         .map_err(|_| Error::invalid("site", format!("you do not work at site {site}")))?;
     if store::study::disabled_sites(&app.db).await?.contains(&site) {
         return Err(Error::Conflict {
-            code: "site_disabled",
+            code: Code::SiteDisabled,
             message: format!("site {site} is disabled; it enrols no new participants"),
         });
     }
@@ -125,8 +125,8 @@ pub async fn enrol(app: &App, actor: &StaffActor, new: NewParticipant) -> Result
     store::participants::insert(&txn, row.clone())
         .await
         .map_err(|e| match e {
-            store::StoreError::Duplicate(_) => Error::Conflict {
-                code: "study_id_taken",
+            store::StoreError::Duplicate => Error::Conflict {
+                code: Code::StudyIdTaken,
                 message: format!("participant {study_id} already exists"),
             },
             other => other.into(),

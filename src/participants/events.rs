@@ -1,5 +1,5 @@
-//! Clinical events (SSE, death, withdrawal, lost to follow-up): recording and correcting one,
-//! and what it does to the schedule and to contact data.
+//! Clinical events (randomization, SSE, PRO discontinuation, withdrawal, death): recording and
+//! correcting one, and what it does to the schedule and to contact data.
 
 use chrono::NaiveDate;
 use serde_json::{Value, json};
@@ -12,9 +12,12 @@ use crate::{
     domain::{
         participant::{self as rule, Event, EventKind, SseType},
         permissions::Action,
-        schedule::{self, Anchor, VisitFacts, VisitState},
+        schedule::{
+            self,
+            after_event::{self, VisitChange},
+        },
     },
-    error::{Error, Result},
+    error::{Code, Error, Result},
     store::{
         self,
         participants::{EventRow, VisitRow},
@@ -55,7 +58,7 @@ pub async fn record_event(
     let rows = store::participants::events(&txn, p.id).await?;
     rule::check_new(kind, date, &to_events(&rows), p.enrolled_on, today(app)).map_err(
         |(f, m)| Error::Unprocessable {
-            code: "invalid_event",
+            code: Code::InvalidEvent,
             message: format!("{f}: {m}"),
         },
     )?;
@@ -123,7 +126,7 @@ pub(super) async fn record_in(
     let row = EventRow {
         id: Uuid::new_v4(),
         participant_id: p.id,
-        kind: kind.as_str().into(),
+        kind,
         event_date: date,
         details: details.to_string(),
         reason: reason.clone(),
@@ -152,141 +155,91 @@ pub(super) async fn record_in(
     Ok(row)
 }
 
-/// What a (valid) event does to the schedule and the participant's data.
+/// What a (valid) event does to the schedule and the participant's data: the rules in
+/// `domain::schedule::after_event` decide, this writes and audits each change.
 pub(super) async fn apply_effects(c: Change<'_>, event: &EventRow) -> Result<()> {
     let Change {
         txn, app, p, now, ..
     } = c;
-    let Some(kind) = EventKind::parse(&event.kind) else {
-        return Ok(());
-    };
+    let kind = event.kind;
     let evs = to_events(&store::participants::events(txn, p.id).await?);
     let protocol = &app.study.protocol;
-    let visits = store::participants::visits(txn, p.id).await?;
-    match kind {
-        EventKind::Randomization => {
-            let r = event.event_date;
-            for (position, spec) in protocol.visits.iter().enumerate() {
-                let Some(w) = schedule::plan(protocol, spec, p.enrolled_on, Some(r)) else {
-                    continue;
-                };
-                match visits.iter().find(|v| v.code == spec.code) {
-                    None => {
-                        insert_visit(c, position as i32, &spec.code, &spec.questionnaires, w)
-                            .await?
-                    }
-                    // Baseline learns when it ends; other visits move only while not yet open.
-                    Some(v)
-                        if v.final_state.is_none()
-                            && !v.sse_triggered
-                            && (v.window_start > now
-                                || (spec.anchor == Anchor::Enrolment
-                                    && v.window_end.is_none())) =>
-                    {
-                        let mut after = v.clone();
-                        if spec.anchor == Anchor::Enrolment && v.window_start <= now {
-                            after.window_end = w.end;
-                            after.grace_end = w.grace_end;
-                        } else {
-                            set_window(&mut after, w);
-                        }
-                        if after != *v {
-                            update_visit(
-                                c,
-                                v,
-                                after,
-                                "visit.rescheduled",
-                                Some("randomization date"),
-                            )
-                            .await?;
-                        }
-                    }
-                    Some(_) => {}
-                }
-            }
+    let rows = store::participants::visits(txn, p.id).await?;
+    let stored: Vec<_> = rows.iter().map(store::participants::stored_visit).collect();
+    let changes = match kind {
+        EventKind::Randomization => after_event::after_randomization(
+            protocol,
+            p.enrolled_on,
+            event.event_date,
+            &stored,
+            now,
+        ),
+        // Only the first SSE reshapes the schedule; later ones are recorded as events.
+        EventKind::Sse
+            if rule::find(&evs, EventKind::Sse)
+                .is_some_and(|first| first.id != event.id.to_string()) =>
+        {
+            Vec::new()
         }
         EventKind::Sse => {
-            // Only the first SSE reshapes the schedule; later ones are recorded as events.
-            if rule::find(&evs, EventKind::Sse)
-                .is_some_and(|first| first.id != event.id.to_string())
-            {
-                return Ok(());
-            }
-            let follow_ups: Vec<&VisitRow> = visits.iter().filter(|v| v.position > 0).collect();
-            let keyed: Vec<(NaiveDate, Option<VisitState>)> = follow_ups
-                .iter()
-                .map(|v| {
-                    (
-                        v.target_date,
-                        v.final_state.as_deref().and_then(VisitState::parse),
-                    )
-                })
-                .collect();
-            if let Some(i) = schedule::sse_visit_index(&keyed, event.event_date) {
-                let v = follow_ups[i];
-                let grace = app.study.visit_spec(&v.code).map_or(7, |s| s.grace_days);
-                let mut after = v.clone();
-                set_window(
-                    &mut after,
-                    schedule::sse_window(protocol, event.event_date, event.recorded_at, grace),
-                );
-                after.sse_triggered = true;
-                update_visit(
-                    c,
-                    v,
-                    after,
-                    "visit.sse_triggered",
-                    Some("symptomatic skeletal event"),
-                )
-                .await?;
-                for later in follow_ups
-                    .iter()
-                    .skip(i + 1)
-                    .filter(|l| l.final_state.is_none())
-                {
-                    let mut after = (*later).clone();
-                    after.final_state = Some(VisitState::NotApplicable.as_str().into());
-                    after.final_cause = Some(event.id.to_string());
-                    update_visit(
-                        c,
-                        later,
-                        after,
-                        "visit.not_applicable",
-                        Some("after an SSE only survival follow-up remains"),
-                    )
-                    .await?;
-                }
-            }
+            after_event::after_first_sse(protocol, &stored, event.event_date, event.recorded_at)
         }
         EventKind::ProDiscontinued | EventKind::Withdrawal | EventKind::Death => {
             let stop = rule::questionnaires_end(&evs, app.study.time_zone);
-            for v in visits.iter().filter(|v| v.final_state.is_none()) {
-                let due: Vec<String> = serde_json::from_str(&v.questionnaires).unwrap_or_default();
-                let state = schedule::state(
-                    &VisitFacts {
-                        window: window_of(v),
-                        stored: None,
-                        due: &due,
-                        submitted: &[],
-                        missed_reason: v.missed_reason.is_some(),
-                        questionnaires_end: stop,
-                    },
-                    now,
-                );
-                if state.is_final() {
-                    let mut after = v.clone();
-                    after.final_state = Some(state.as_str().into());
-                    after.final_cause = Some(event.id.to_string());
-                    update_visit(c, v, after, "visit.not_applicable", Some(kind.as_str())).await?;
-                }
-            }
-            if kind.ends_participation() {
-                purge_contact(c, kind.as_str()).await?;
-                crate::auth::participant::revoke_all(txn, app, c.by, p, kind.as_str(), now).await?;
-            }
+            after_event::after_questionnaires_stop(&stored, stop, now)
         }
+    };
+    for change in changes {
+        write_change(c, &rows, change, event).await?;
+    }
+    if kind.ends_participation() {
+        purge_contact(c, kind.as_str()).await?;
+        crate::auth::participant::revoke_all(txn, app, c.by, p, kind.as_str(), now).await?;
     }
     Ok(())
+}
+
+/// Write (and audit) one change an event made to a visit.
+async fn write_change(
+    c: Change<'_>,
+    rows: &[VisitRow],
+    change: VisitChange,
+    event: &EventRow,
+) -> Result<()> {
+    let row = |code: &str| rows.iter().find(|v| v.code == code);
+    match change {
+        VisitChange::Insert {
+            position,
+            code,
+            questionnaires,
+            window,
+        } => insert_visit(c, position as i32, &code, &questionnaires, window).await,
+        VisitChange::Reschedule { code, window } => {
+            let Some(v) = row(&code) else { return Ok(()) };
+            let mut after = v.clone();
+            set_window(&mut after, window);
+            update_visit(c, v, after, "visit.rescheduled", Some("randomization date")).await
+        }
+        VisitChange::SseTriggered { code, window } => {
+            let Some(v) = row(&code) else { return Ok(()) };
+            let mut after = v.clone();
+            set_window(&mut after, window);
+            after.sse_triggered = true;
+            let why = Some("symptomatic skeletal event");
+            update_visit(c, v, after, "visit.sse_triggered", why).await
+        }
+        VisitChange::Close { code, state } => {
+            let Some(v) = row(&code) else { return Ok(()) };
+            let mut after = v.clone();
+            after.final_state = Some(state);
+            after.final_cause = Some(event.id.to_string());
+            let why = match event.kind {
+                EventKind::Sse => "after an SSE only survival follow-up remains",
+                other => other.as_str(),
+            };
+            update_visit(c, v, after, "visit.not_applicable", Some(why)).await
+        }
+    }
 }
 
 /// Undo what an event did to the schedule (before a correction or entered-in-error).
@@ -303,7 +256,7 @@ pub(super) async fn undo_effects(c: Change<'_>, event: &EventRow) -> Result<()> 
         after.final_cause = None;
         update_visit(c, v, after, "visit.restored", Some("event corrected")).await?;
     }
-    if event.kind == EventKind::Sse.as_str() {
+    if event.kind == EventKind::Sse {
         let evs = to_events(&store::participants::events(txn, p.id).await?);
         for v in visits.iter().filter(|v| v.sse_triggered) {
             let Some(spec) = app.study.visit_spec(&v.code) else {
@@ -364,7 +317,7 @@ pub async fn correct_event(
     let p = for_staff(&txn, actor, Action::ParticipantCorrect, study_id, true).await?;
     let rows = store::participants::events(&txn, p.id).await?;
     let unknown = || Error::Unknown {
-        code: "unknown_event",
+        code: Code::UnknownEvent,
         message: format!("participant {study_id} has no event {event_id:?}"),
     };
     let before = rows
@@ -374,11 +327,11 @@ pub async fn correct_event(
         .ok_or_else(unknown)?;
     if before.entered_in_error {
         return Err(Error::Conflict {
-            code: "event_entered_in_error",
+            code: Code::EventEnteredInError,
             message: "this event is already marked entered-in-error".into(),
         });
     }
-    let kind = EventKind::parse(&before.kind).ok_or_else(unknown)?;
+    let kind = before.kind;
     let mut after = before.clone();
     after.entered_in_error = c.entered_in_error;
     if let Some(d) = new_date {
@@ -389,7 +342,7 @@ pub async fn correct_event(
             .collect();
         rule::check_new(kind, d, &others, p.enrolled_on, today(app)).map_err(|(f, m)| {
             Error::Unprocessable {
-                code: "invalid_event",
+                code: Code::InvalidEvent,
                 message: format!("{f}: {m}"),
             }
         })?;

@@ -8,7 +8,7 @@ use crate::{
     audit::{self, Entry},
     auth::{self, StaffActor},
     domain::{lesions, permissions::Action},
-    error::{Error, Result},
+    error::{Code, Error, Result},
     store::{self, participants::LesionRow},
 };
 
@@ -61,7 +61,7 @@ pub(super) fn check_labels(
                 .is_some_and(|t| t.trim().eq_ignore_ascii_case(label))
             {
                 return Err(Error::Conflict {
-                    code: "duplicate_lesion_label",
+                    code: Code::DuplicateLesionLabel,
                     message: format!(
                         "labels.{lang}: {label:?} is already used for another lesion of this participant"
                     ),
@@ -106,7 +106,7 @@ pub async fn add_lesion(
     let active = input.active.unwrap_or(true);
     if active && existing.iter().filter(|l| l.active).count() >= lesions::MAX_ACTIVE_LESIONS {
         return Err(Error::Unprocessable {
-            code: "too_many_lesions",
+            code: Code::TooManyLesions,
             message: format!(
                 "a participant has at most {} active high-risk lesions; deactivate one first",
                 lesions::MAX_ACTIVE_LESIONS
@@ -172,7 +172,7 @@ pub async fn update_lesion(
         .find(|l| l.id.to_string() == lesion_id)
         .cloned()
         .ok_or_else(|| Error::Unknown {
-            code: "unknown_lesion",
+            code: Code::UnknownLesion,
             message: format!("participant {study_id} has no lesion {lesion_id:?}"),
         })?;
     let mut after = before.clone();
@@ -212,7 +212,7 @@ pub async fn update_lesion(
             && all.iter().filter(|l| l.active).count() >= lesions::MAX_ACTIVE_LESIONS
         {
             return Err(Error::Unprocessable {
-                code: "too_many_lesions",
+                code: Code::TooManyLesions,
                 message: format!(
                     "a participant has at most {} active high-risk lesions",
                     lesions::MAX_ACTIVE_LESIONS

@@ -30,7 +30,7 @@ use crate::{
         permissions::Action,
         schedule::{self as plan, VisitState, Window},
     },
-    error::{Error, Result},
+    error::{Code, Error, Result},
     keys::sealed,
     store::{
         self,
@@ -50,7 +50,7 @@ fn today(app: &App) -> NaiveDate {
 
 fn not_found(study_id: &str) -> Error {
     Error::Unknown {
-        code: "unknown_participant",
+        code: Code::UnknownParticipant,
         message: format!("no participant {study_id:?} on your sites"),
     }
 }

@@ -5,11 +5,12 @@ use chrono::{DateTime, Utc};
 use crate::{
     app::App,
     auth::StaffActor,
+    domain::answering::ResponseStatus,
     domain::{
         audit::Actor,
         participant::{self as rule, Event},
         permissions::Action,
-        schedule::{self, VisitFacts, VisitState},
+        schedule::{self, VisitFacts},
     },
     error::Result,
     store::{
@@ -25,7 +26,10 @@ use super::*;
 pub fn submitted_for(responses: &[ResponseRow], visit: &str) -> Vec<(String, DateTime<Utc>)> {
     responses
         .iter()
-        .filter(|r| r.visit_code == visit && (r.status == "completed" || r.status == "amended"))
+        .filter(|r| {
+            r.visit_code == visit
+                && (r.status == ResponseStatus::Completed || r.status == ResponseStatus::Amended)
+        })
         .filter_map(|r| {
             r.submitted_at.map(|at| {
                 (
@@ -65,12 +69,12 @@ pub(super) fn visit_views(
     visits
         .iter()
         .map(|v| {
-            let due: Vec<String> = serde_json::from_str(&v.questionnaires).unwrap_or_default();
+            let due = store::participants::due_questionnaires(v);
             let submitted = submitted_for(responses, &v.code);
             let state = schedule::state(
                 &VisitFacts {
                     window: window_of(v),
-                    stored: v.final_state.as_deref().and_then(VisitState::parse),
+                    stored: v.final_state,
                     due: &due,
                     submitted: &submitted,
                     missed_reason: v.missed_reason.is_some(),
@@ -119,7 +123,7 @@ pub async fn schedule(app: &App, actor: &StaffActor, study_id: &str) -> Result<V
     for (row, view) in visit_views(app, &visits, &evs, &responses, now) {
         if view.state.is_final() && row.final_state.is_none() {
             let mut after = row.clone();
-            after.final_state = Some(view.state.as_str().into());
+            after.final_state = Some(view.state);
             update_visit(c, &row, after, "visit.state_recorded", None).await?;
         }
         out.push(view);
@@ -172,7 +176,7 @@ pub async fn apply_amendment(app: &App) -> Result<usize> {
             let mut after = v.clone();
             set_window(&mut after, w);
             after.questionnaires =
-                serde_json::to_string(&spec.questionnaires).unwrap_or_else(|_| "[]".into());
+                store::participants::due_questionnaires_text(&spec.questionnaires);
             if after != *v {
                 update_visit(c, v, after, "visit.rescheduled", Some("protocol amendment")).await?;
                 moved += 1;

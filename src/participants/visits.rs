@@ -8,11 +8,7 @@ use uuid::Uuid;
 use crate::{
     app::App,
     audit::{self, Entry},
-    domain::{
-        audit::Actor,
-        participant::{Event, EventKind},
-        schedule::Window,
-    },
+    domain::{audit::Actor, participant::Event, schedule::Window},
     error::Result,
     store::{
         self,
@@ -22,14 +18,12 @@ use crate::{
 
 pub(super) fn to_events(rows: &[EventRow]) -> Vec<Event> {
     rows.iter()
-        .filter_map(|r| {
-            Some(Event {
-                id: r.id.to_string(),
-                kind: EventKind::parse(&r.kind)?,
-                date: r.event_date,
-                recorded_at: r.recorded_at,
-                entered_in_error: r.entered_in_error,
-            })
+        .map(|r| Event {
+            id: r.id.to_string(),
+            kind: r.kind,
+            date: r.event_date,
+            recorded_at: r.recorded_at,
+            entered_in_error: r.entered_in_error,
         })
         .collect()
 }
@@ -97,7 +91,7 @@ pub(super) async fn insert_visit(
             final_state: None,
             final_cause: None,
             missed_reason: None,
-            questionnaires: serde_json::to_string(questionnaires).unwrap_or_else(|_| "[]".into()),
+            questionnaires: store::participants::due_questionnaires_text(questionnaires),
         },
     )
     .await?;

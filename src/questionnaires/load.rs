@@ -20,7 +20,7 @@ use crate::{
             text::{Source, parse_pack},
         },
     },
-    error::{Error, Result},
+    error::{Code, Error, Result},
     keys::Keys,
     store::{self, Db},
 };
@@ -246,7 +246,7 @@ pub async fn register(
         {
             Some(r) if r.3 != entry.sha256 => {
                 return Err(Error::Conflict {
-                    code: "published_version_changed",
+                    code: Code::PublishedVersionChanged,
                     message: format!(
                         "questionnaire {} {} ({}) differs from the version this database recorded; \
                          published versions never change: restore it and publish a new version",

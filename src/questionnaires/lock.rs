@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::{
     domain::questionnaire::{FormatError, content_sha256},
-    error::{Error, Result},
+    error::{Code, Error, Result},
 };
 
 use super::*;
@@ -164,7 +164,7 @@ pub fn publish(dir: &Path) -> Result<Vec<LockEntry>> {
         {
             Some(l) if l.sha256 != entry.sha256 => {
                 return Err(Error::Conflict {
-                    code: "published_version_changed",
+                    code: Code::PublishedVersionChanged,
                     message: format!(
                         "{} {} {} differs from its published hash; published versions never change: restore it and publish a new version",
                         entry.key, entry.version, entry.part

@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use crate::{
     domain::questionnaire::text::{Wording, WordingKind},
-    error::{Error, Result},
+    error::{Code, Error, Result},
 };
 
 use super::*;
@@ -58,7 +58,7 @@ impl Resolved<'_> {
 
 pub fn find<'a>(library: &'a Library, key: &str, version: &str) -> Result<&'a Version> {
     library.get(key, version).ok_or_else(|| Error::Unknown {
-        code: "unknown_questionnaire",
+        code: Code::UnknownQuestionnaire,
         message: format!(
             "no questionnaire {key} version {version}; GET /api/v1/questionnaires lists them"
         ),
@@ -75,7 +75,7 @@ pub fn resolve<'a>(
     let v = find(library, key, version)?;
     if !v.definition.languages.iter().any(|l| l == lang) {
         return Err(Error::Unprocessable {
-            code: "unsupported_language",
+            code: Code::UnsupportedLanguage,
             message: format!(
                 "{key} {version} is not available in {lang:?}; available: {}",
                 v.definition.languages.join(", ")
@@ -106,11 +106,11 @@ pub fn score(
     let v = find(library, key, version)?;
     let valid =
         answers::validate(&v.definition, answers, None).map_err(|errors| Error::Unprocessable {
-            code: "invalid_answer",
+            code: Code::InvalidAnswer,
             message: answers::summarize(&errors),
         })?;
     let rules = v.latest_scoring().ok_or_else(|| Error::Unprocessable {
-        code: "no_scoring",
+        code: Code::NoScoring,
         message: format!("{key} {version} has no scoring file"),
     })?;
     Ok(scoring::score(&v.definition, rules, &valid))

@@ -8,6 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::{
     app::App,
+    domain::reminders::ReminderStatus,
     domain::{
         schedule::{VisitState, local_date},
         staff::Role,
@@ -115,7 +116,7 @@ async fn body(app: &App, site: &str, now: DateTime<Utc>) -> Result<String> {
             }
         }
         for r in store::reminders::of_participant(&app.db, p.id).await? {
-            if r.status == "failed" {
+            if r.status == ReminderStatus::Failed {
                 failed.push(format!("{} {} {}", p.study_id, r.visit_code, r.kind));
             }
         }

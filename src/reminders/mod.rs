@@ -14,12 +14,13 @@ use uuid::Uuid;
 use crate::{
     app::App,
     audit::{self, Entry},
+    domain::reminders::ReminderStatus,
     domain::{
         audit::Actor,
         reminders::{self as rule, Decision},
         schedule::{VisitState, local_date},
     },
-    error::{Error, Result},
+    error::{Code, Error, Result},
     keys::sealed,
     notify::mail::Mail,
     notify::templates::{self, ReminderContent},
@@ -99,8 +100,8 @@ pub async fn plan(app: &App, now: DateTime<Utc>) -> Result<Report> {
     let mut report = Report::default();
     for d in decisions(app, now).await? {
         let (kind, due_at, status) = match &d.decision {
-            Decision::Send { kind, due_at } => (kind, *due_at, "pending"),
-            Decision::Skip { kind, due_at } => (kind, *due_at, "skipped"),
+            Decision::Send { kind, due_at } => (kind, *due_at, ReminderStatus::Pending),
+            Decision::Skip { kind, due_at } => (kind, *due_at, ReminderStatus::Skipped),
         };
         let txn = store::begin_write(&app.db).await?;
         let inserted = store::reminders::insert_once(
@@ -111,28 +112,28 @@ pub async fn plan(app: &App, now: DateTime<Utc>) -> Result<Report> {
                 visit_code: d.visit.clone(),
                 kind: kind.clone(),
                 due_at,
-                status: status.into(),
+                status,
                 attempts: 0,
                 next_attempt_at: due_at,
                 claimed_at: None,
                 last_error: None,
                 sent_at: None,
                 message_id: None,
-                reason: (status == "skipped")
+                reason: (status == ReminderStatus::Skipped)
                     .then(|| "superseded by a later reminder of the same visit".into()),
                 created_at: now,
             },
         )
         .await?;
-        if inserted && status == "pending" {
+        if inserted && status == ReminderStatus::Pending {
             // An older reminder of the same visit still waiting is superseded by this one.
             for mut older in store::reminders::of_participant(&txn, d.participant).await? {
                 if older.visit_code == d.visit
-                    && older.status == "pending"
+                    && older.status == ReminderStatus::Pending
                     && older.kind != *kind
                     && older.due_at < due_at
                 {
-                    older.status = "skipped".into();
+                    older.status = ReminderStatus::Skipped;
                     older.reason = Some("superseded by a later reminder of the same visit".into());
                     store::reminders::update(&txn, older).await?;
                     report.skipped += 1;
@@ -142,7 +143,7 @@ pub async fn plan(app: &App, now: DateTime<Utc>) -> Result<Report> {
         txn.commit().await?;
         if inserted {
             match status {
-                "pending" => report.planned += 1,
+                ReminderStatus::Pending => report.planned += 1,
                 _ => report.skipped += 1,
             }
         }
@@ -156,13 +157,13 @@ async fn claim(app: &App, now: DateTime<Utc>) -> Result<Vec<ReminderRow>> {
     // Rows a stopped worker left mid-send go back to the queue.
     let stale_after = Duration::seconds(app.settings.reminder_stale_seconds.min(86_400) as i64);
     for mut stale in store::reminders::stale_sending(&txn, now - stale_after).await? {
-        stale.status = "pending".into();
+        stale.status = ReminderStatus::Pending;
         stale.claimed_at = None;
         store::reminders::update(&txn, stale).await?;
     }
     let mut claimed = Vec::new();
     for mut row in store::reminders::claimable(&txn, now, 50).await? {
-        row.status = "sending".into();
+        row.status = ReminderStatus::Sending;
         row.claimed_at = Some(now);
         store::reminders::update(&txn, row.clone()).await?;
         claimed.push(row);
@@ -234,7 +235,7 @@ pub async fn send_due(app: &App, mail: &Mail, now: DateTime<Utc>) -> Result<Repo
         let (view, to) = match recheck(app, &p, &row, now).await? {
             Ok(ok) => ok,
             Err(reason) => {
-                row.status = "cancelled".into();
+                row.status = ReminderStatus::Cancelled;
                 row.reason = Some(reason);
                 finish(app, row, "reminder.cancelled", now).await?;
                 report.cancelled += 1;
@@ -249,7 +250,7 @@ pub async fn send_due(app: &App, mail: &Mail, now: DateTime<Utc>) -> Result<Repo
             .max();
         let slot = rule::next_slot(&app.study.reminders, tz, now, last_sent);
         if slot > now {
-            row.status = "pending".into();
+            row.status = ReminderStatus::Pending;
             row.claimed_at = None;
             row.next_attempt_at = slot;
             store::reminders::update(&app.db, row).await?;
@@ -297,7 +298,7 @@ pub async fn send_due(app: &App, mail: &Mail, now: DateTime<Utc>) -> Result<Repo
         .map_err(Error::Internal)?;
         match mail.send(&message).await {
             Ok(message_id) => {
-                row.status = "sent".into();
+                row.status = ReminderStatus::Sent;
                 row.sent_at = Some(now);
                 row.message_id = Some(message_id);
                 row.last_error = None;
@@ -309,11 +310,11 @@ pub async fn send_due(app: &App, mail: &Mail, now: DateTime<Utc>) -> Result<Repo
                 row.last_error = Some(e.to_string());
                 row.claimed_at = None;
                 if row.attempts >= max_attempts {
-                    row.status = "failed".into();
+                    row.status = ReminderStatus::Failed;
                     finish(app, row, "reminder.failed", now).await?;
                     report.failed += 1;
                 } else {
-                    row.status = "pending".into();
+                    row.status = ReminderStatus::Pending;
                     row.next_attempt_at =
                         now + rule::backoff((row.attempts - 1) as u32, rand::rng().random::<f64>());
                     store::reminders::update(&app.db, row).await?;
@@ -367,7 +368,10 @@ pub async fn list(
     let mut out = Vec::new();
     for p in store::participants::list(&app.db, sites.as_deref()).await? {
         for row in store::reminders::of_participant(&app.db, p.id).await? {
-            if status.as_ref().is_none_or(|s| *s == row.status) {
+            if status
+                .as_deref()
+                .is_none_or(|s| ReminderStatus::parse(s) == Some(row.status))
+            {
                 out.push(ReminderView {
                     row,
                     study_id: p.study_id.clone(),
@@ -409,7 +413,7 @@ pub async fn resend(app: &App, actor: &crate::auth::StaffActor, id: &str) -> Res
     use crate::domain::permissions::Action;
     crate::auth::authorize(actor, Action::ResponseEnter, None)?;
     let unknown = || Error::Unknown {
-        code: "unknown_reminder",
+        code: Code::UnknownReminder,
         message: format!("no reminder {id:?} on your sites"),
     };
     let uuid: Uuid = id.parse().map_err(|_| unknown())?;
@@ -424,13 +428,13 @@ pub async fn resend(app: &App, actor: &crate::auth::StaffActor, id: &str) -> Res
         .map_err(|_| unknown())?;
     if !matches!(row.status.as_str(), "failed" | "skipped" | "cancelled") {
         return Err(Error::Conflict {
-            code: "not_resendable",
+            code: Code::NotResendable,
             message: format!("a {} reminder is not sent again", row.status),
         });
     }
     let now = app.clock.now();
-    let before = row.status.clone();
-    row.status = "pending".into();
+    let before = row.status;
+    row.status = ReminderStatus::Pending;
     row.attempts = 0;
     row.next_attempt_at = now;
     row.reason = Some("resend requested by site staff".into());

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod audit;
 pub mod bulk;
+mod columns;
 pub mod entities;
 pub mod participants;
 pub mod questionnaires;
@@ -26,24 +27,20 @@ pub use sea_orm::DatabaseConnection as Db;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("a record with this {0} already exists")]
-    Duplicate(String),
+    /// A unique constraint refused the write. The caller knows which one its write can hit and
+    /// maps it to its own error (`email_taken`, `study_id_taken`, …); no message text is read.
+    #[error("a record with this key already exists")]
+    Duplicate,
     #[error("database error: {0}")]
     Db(#[from] DbErr),
 }
 
 impl StoreError {
-    /// Turn unique-constraint violations into `Duplicate`, named by the constraint.
+    /// Turn a unique-constraint violation into `Duplicate` (sea-orm recognises it by the
+    /// backend's error code, on SQLite and PostgreSQL alike).
     pub fn classify(err: DbErr) -> Self {
         match err.sql_err() {
-            Some(SqlErr::UniqueConstraintViolation(detail)) => {
-                let what = if detail.contains("email") {
-                    "email"
-                } else {
-                    "key"
-                };
-                StoreError::Duplicate(what.to_string())
-            }
+            Some(SqlErr::UniqueConstraintViolation(_)) => StoreError::Duplicate,
             _ => StoreError::Db(err),
         }
     }

@@ -178,3 +178,31 @@ pub async fn update_visit<C: ConnectionTrait>(db: &C, row: VisitRow) -> Result<(
     row.into_active_model().reset_all().update(db).await?;
     Ok(())
 }
+
+/// The questionnaires due at a stored visit (stored as a JSON list).
+pub fn due_questionnaires(v: &VisitRow) -> Vec<String> {
+    serde_json::from_str(&v.questionnaires).unwrap_or_default()
+}
+
+/// The stored form of a visit's due questionnaires.
+pub fn due_questionnaires_text(list: &[String]) -> String {
+    serde_json::Value::from(list.to_vec()).to_string()
+}
+
+/// A stored visit as the schedule rules see it.
+pub fn stored_visit(v: &VisitRow) -> crate::domain::schedule::after_event::StoredVisit {
+    crate::domain::schedule::after_event::StoredVisit {
+        code: v.code.clone(),
+        position: v.position,
+        window: crate::domain::schedule::Window {
+            target: v.target_date,
+            start: v.window_start,
+            end: v.window_end,
+            grace_end: v.grace_end,
+        },
+        final_state: v.final_state,
+        sse_triggered: v.sse_triggered,
+        missed_reason: v.missed_reason.is_some(),
+        due: due_questionnaires(v),
+    }
+}

@@ -32,7 +32,7 @@ pub async fn insert_once<C: ConnectionTrait>(db: &C, row: ReminderRow) -> Result
         .map_err(StoreError::classify)
     {
         Ok(_) => Ok(true),
-        Err(StoreError::Duplicate(_)) => Ok(false),
+        Err(StoreError::Duplicate) => Ok(false),
         Err(e) => Err(e),
     }
 }

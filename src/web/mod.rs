@@ -366,23 +366,15 @@ pub fn local_time(app: &App, at: DateTime<Utc>) -> String {
 
 /// An error page (status from the service error), in the page's frame.
 pub fn error_page(web: &Web, page: &PageContext, err: &Error) -> Response {
-    let (status, message) = match err {
-        Error::NotFound(_) | Error::Unknown { .. } => {
-            (StatusCode::NOT_FOUND, web.t(&page.lang, "not_found", &[]))
-        }
-        Error::Forbidden(_) => (StatusCode::FORBIDDEN, err.to_string()),
-        Error::Busy { .. } => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            web.t(&page.lang, "server_busy", &[]),
-        ),
+    let status = err.status();
+    let message = match err {
+        Error::NotFound(_) | Error::Unknown { .. } => web.t(&page.lang, "not_found", &[]),
+        Error::Busy { .. } => web.t(&page.lang, "server_busy", &[]),
         Error::Store(_) | Error::Internal(_) => {
             tracing::error!(error = %err, "page failed");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                web.t(&page.lang, "error_title", &[]),
-            )
+            web.t(&page.lang, "error_title", &[])
         }
-        other => (StatusCode::UNPROCESSABLE_ENTITY, other.to_string()),
+        other => other.to_string(),
     };
     let mut resp = web.render("error.html", page, context! { message => message });
     resp.set_status(status);

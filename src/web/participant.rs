@@ -16,7 +16,14 @@ use super::{
     answer_form::{self, Who},
     choose_lang, csrf_ok, error_page, fmt_date, local_day, redirect, remember_lang, sv,
 };
-use crate::{answering, app::App, auth::participant, error::Error, questionnaires};
+use crate::{
+    answering,
+    app::App,
+    auth::participant,
+    domain::answering::TaskStatus,
+    error::{Code, Error},
+    questionnaires,
+};
 
 pub fn routes() -> impl Endpoint {
     Route::new()
@@ -170,7 +177,7 @@ async fn pin_post(
             StatusCode::TOO_MANY_REQUESTS,
         ),
         Err(Error::Unauthorized {
-            code: "invalid_pin",
+            code: Code::InvalidPin,
             ..
         }) => again(web.t(&lang, "pin_wrong", &[]), StatusCode::UNAUTHORIZED),
         Err(Error::Unauthorized { .. }) => {
@@ -264,12 +271,12 @@ async fn tasks(req: &Request, Data(web): Data<&Arc<Web>>, Data(app): Data<&Arc<A
                     .iter()
                     .map(|q| QView {
                         title: title_of(app, &q.key, &q.version, &lang),
-                        status: q.status,
+                        status: q.status.as_str(),
                         status_text: web.t(&lang, &format!("status_{}", q.status), &[]),
                         href: format!("/p/q/{}/{}", t.visit.code, q.key),
                         action: web.t(
                             &lang,
-                            if q.status == "in_progress" {
+                            if q.status == TaskStatus::InProgress {
                                 "continue"
                             } else {
                                 "start"
@@ -329,8 +336,11 @@ async fn done(
     let more = answering::tasks(app, &pa)
         .await
         .map(|t| {
-            t.iter()
-                .any(|t| t.questionnaires.iter().any(|q| q.status != "completed"))
+            t.iter().any(|t| {
+                t.questionnaires
+                    .iter()
+                    .any(|q| q.status != TaskStatus::Completed)
+            })
         })
         .unwrap_or(false);
     let next = next_window_text(web, app, &pa, &lang).await;

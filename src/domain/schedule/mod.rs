@@ -9,6 +9,8 @@ use chrono::{DateTime, Days, Months, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
+pub mod after_event;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Anchor {
@@ -208,6 +210,22 @@ impl VisitState {
         ]
         .into_iter()
         .find(|v| v.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for VisitState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for VisitState {
+    type Err = crate::domain::UnknownCode;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s).ok_or_else(|| crate::domain::UnknownCode {
+            what: "VisitState",
+            value: s.to_string(),
+        })
     }
 }
 

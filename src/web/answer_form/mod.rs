@@ -23,8 +23,9 @@ use crate::{
     app::App,
     auth::StaffActor,
     auth::participant::ParticipantActor,
+    domain::answering::ResponseStatus,
     domain::questionnaire::{answers::Answer, text::WordingKind},
-    error::Error,
+    error::{Code, Error},
 };
 
 /// Who answers.
@@ -144,7 +145,7 @@ impl<'a> Loaded<'a> {
         self.x
             .response
             .as_ref()
-            .is_some_and(|r| r.status != "draft")
+            .is_some_and(|r| r.status != ResponseStatus::Draft)
     }
 
     fn items(&self, range: std::ops::Range<usize>) -> Vec<ItemView> {
@@ -426,7 +427,7 @@ pub async fn post(
         match result {
             Ok(r) => revision = r,
             Err(Error::Conflict {
-                code: "draft_changed",
+                code: Code::DraftChanged,
                 ..
             }) => {
                 return redirect(&format!(
@@ -436,7 +437,7 @@ pub async fn post(
                 ));
             }
             Err(Error::Conflict {
-                code: "already_submitted",
+                code: Code::AlreadySubmitted,
                 ..
             }) => {
                 return redirect(&after_submit_target(who, app, visit).await);

@@ -10,8 +10,9 @@ use super::{Web, csrf_ok, error_page, redirect, sv};
 use crate::{
     answering::{self, Submission},
     app::App,
+    domain::answering::TaskStatus,
     domain::questionnaire::text::WordingKind,
-    error::Error,
+    error::{Code, Error},
 };
 
 use super::*;
@@ -35,7 +36,7 @@ pub(super) async fn after_submit_target(who: &Who, app: &App, visit: &str) -> St
                     .and_then(|t| {
                         t.questionnaires
                             .into_iter()
-                            .find(|q| q.status != "completed")
+                            .find(|q| q.status != TaskStatus::Completed)
                     })
             });
             match next {
@@ -176,7 +177,7 @@ pub async fn submit(
     match who.submit(app, submission).await {
         Ok(()) => redirect(&after_submit_target(who, app, visit).await),
         Err(Error::Conflict {
-            code: "already_submitted",
+            code: Code::AlreadySubmitted,
             ..
         }) => redirect(&after_submit_target(who, app, visit).await),
         Err(e @ (Error::Invalid { .. } | Error::Unprocessable { .. } | Error::Conflict { .. })) => {

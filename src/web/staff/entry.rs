@@ -13,7 +13,7 @@ use super::{
     answer_form::{self, Who},
     error_page,
 };
-use crate::{app::App, error::Error};
+use crate::{app::App, domain::answering::EntryMode, error::Error};
 
 use super::*;
 
@@ -25,7 +25,7 @@ pub(super) async fn who(
     mode: &str,
 ) -> Result<(Who, String), Response> {
     let (actor, page) = signed_in(web, app, req).await?;
-    if !matches!(mode, "interviewer" | "paper") {
+    if EntryMode::staff_entry(mode).is_none() {
         return Err(error_page(
             web,
             &page,

@@ -16,8 +16,8 @@ use super::{
     redirect, sv,
 };
 use crate::{
-    answering, answering::pain, app::App, auth, auth::participant, domain::lesions, error::Error,
-    participants, reminders,
+    answering, answering::pain, app::App, auth, auth::participant, domain::answering::MissedReason,
+    domain::lesions, error::Error, participants, reminders,
 };
 
 use super::*;
@@ -140,7 +140,7 @@ pub(super) async fn render_participant(
         .map(|e| {
             BTreeMap::from([
                 ("id", e.id.to_string()),
-                ("kind", e.kind.clone()),
+                ("kind", e.kind.to_string()),
                 ("date", e.event_date.to_string()),
                 (
                     "details",
@@ -217,13 +217,13 @@ pub(super) async fn render_participant(
                     "{}@{}",
                     d.row.questionnaire_key, d.row.questionnaire_version
                 ),
-                status: d.row.status.clone(),
+                status: d.row.status.to_string(),
                 submitted: d
                     .row
                     .submitted_at
                     .map(|t| local_time(app, t))
                     .unwrap_or_default(),
-                mode: d.row.mode.clone().unwrap_or_default(),
+                mode: d.row.mode.map(|m| m.to_string()).unwrap_or_default(),
                 late: d.row.late,
                 scores,
                 queries,
@@ -244,7 +244,7 @@ pub(super) async fn render_participant(
                     ("visit", r.row.visit_code),
                     ("kind", r.row.kind),
                     ("due", local_time(app, r.row.due_at)),
-                    ("status", r.row.status),
+                    ("status", r.row.status.to_string()),
                     (
                         "sent",
                         r.row
@@ -292,7 +292,7 @@ pub(super) async fn render_participant(
             locations => locations,
             reasons => reasons,
             languages => app.study.languages.clone(),
-            missed_reasons => answering::MISSED_REASONS.to_vec(),
+            missed_reasons => MissedReason::ALL.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
             event_kinds => ["randomization", "sse", "pro_discontinued", "withdrawal", "death"].to_vec(),
             sse_types => ["pathological_fracture", "spinal_cord_compression", "palliative_radiotherapy", "orthopaedic_surgery"].to_vec(),
             may_enter => may_enter,
