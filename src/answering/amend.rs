@@ -7,7 +7,7 @@ use uuid::Uuid;
 use crate::{
     app::App,
     audit::{self, Entry},
-    domain::answering::{AmendmentBasis, EntryMode, ResponseStatus},
+    domain::answering::{self as entry, AmendmentBasis, EntryMode, ResponseStatus},
     domain::{
         audit::{self as audit_rule},
         questionnaire::{
@@ -22,6 +22,51 @@ use crate::{
 };
 
 use super::*;
+
+/// The amendment's own fields: a known basis, a reason, something to change.
+fn check_request(basis: &str, reason: &str, changes: &[Answer]) -> Result<AmendmentBasis> {
+    let basis = AmendmentBasis::parse(basis).ok_or_else(|| {
+        Error::invalid(
+            "basis",
+            "must be participant_request or transcription_error",
+        )
+    })?;
+    if reason.trim().is_empty() {
+        return Err(Error::invalid("reason", "every amendment needs a reason"));
+    }
+    if changes.is_empty() {
+        return Err(Error::invalid("answers", "give the answers to amend"));
+    }
+    Ok(basis)
+}
+
+/// Replace the response's score with one from the version's latest scoring file.
+async fn rescore(
+    txn: &sea_orm::DatabaseTransaction,
+    app: &App,
+    r: &crate::store::responses::ResponseRow,
+    valid: &[answers::Valid],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<()> {
+    let def = definition(app, r)?;
+    if let Some(rules) =
+        questionnaires::find(&app.library, &r.questionnaire_key, &r.questionnaire_version)?
+            .latest_scoring()
+    {
+        let s = scoring::score(def, rules, valid);
+        store::responses::replace_score(
+            txn,
+            ScoreRow {
+                response_id: r.id,
+                scoring: s.scoring.clone(),
+                results: serde_json::to_string(&s).unwrap_or_default(),
+                computed_at: now,
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
 
 /// Amend a submitted response (site staff). Self-reported answers change only at the
 /// participant's documented request (`basis: participant_request`); interviewer and paper
@@ -43,18 +88,7 @@ pub async fn amend(
         false,
     )
     .await?;
-    let basis = AmendmentBasis::parse(basis).ok_or_else(|| {
-        Error::invalid(
-            "basis",
-            "must be participant_request or transcription_error",
-        )
-    })?;
-    if reason.trim().is_empty() {
-        return Err(Error::invalid("reason", "every amendment needs a reason"));
-    }
-    if changes_in.is_empty() {
-        return Err(Error::invalid("answers", "give the answers to amend"));
-    }
+    let basis = check_request(basis, reason, &changes_in)?;
     let unknown = || Error::Unknown {
         code: Code::UnknownResponse,
         message: format!("{study_id} has no response {response_id:?}"),
@@ -82,7 +116,7 @@ pub async fn amend(
             .iter()
             .find(|row| row.item == a.item && row.lesion == a.lesion.clone().unwrap_or_default())
             .map_or(EntryMode::SelfReport, |row| row.mode);
-        if mode == EntryMode::SelfReport && basis != AmendmentBasis::ParticipantRequest {
+        if !entry::may_amend(mode, basis) {
             return Err(Error::Unprocessable {
                 code: Code::SelfReportProtected,
                 message: format!(
@@ -102,39 +136,14 @@ pub async fn amend(
         let mode = rows
             .iter()
             .find(|row| row.item == item && row.lesion == lesion)
-            .map_or(EntryMode::Interviewer, |row| row.mode);
-        let mode = match mode {
-            EntryMode::SelfReport | EntryMode::Paper => mode,
-            EntryMode::Interviewer | EntryMode::Mixed => EntryMode::Interviewer,
+            .map_or(EntryMode::Interviewer, |row| entry::amended_mode(row.mode));
+        let by = Entrant {
+            actor: actor.audit_actor(),
+            mode,
         };
-        write_changes(
-            &txn,
-            &r,
-            std::slice::from_ref(c),
-            &Entrant {
-                actor: actor.audit_actor(),
-                mode,
-            },
-            now,
-        )
-        .await?;
+        write_changes(&txn, &r, std::slice::from_ref(c), &by, now).await?;
     }
-    if let Some(rules) =
-        questionnaires::find(&app.library, &r.questionnaire_key, &r.questionnaire_version)?
-            .latest_scoring()
-    {
-        let s = scoring::score(def, rules, &valid);
-        store::responses::replace_score(
-            &txn,
-            ScoreRow {
-                response_id: r.id,
-                scoring: s.scoring.clone(),
-                results: serde_json::to_string(&s).unwrap_or_default(),
-                computed_at: now,
-            },
-        )
-        .await?;
-    }
+    rescore(&txn, app, &r, &valid, now).await?;
     let answers_sha256 =
         audit_rule::answers_digest(&store::responses::answer_facts(&txn, r.id).await?);
     let before_status = r.status;

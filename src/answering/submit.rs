@@ -138,25 +138,8 @@ pub(super) async fn resubmitted(
     }
 }
 
-/// Submit for `p`, entered by `who`.
-pub async fn submit_as(
-    app: &App,
-    p: &ParticipantRow,
-    who: Entrant,
-    s: Submission,
-) -> Result<Submitted> {
-    let Submission {
-        visit,
-        key,
-        idempotency_key,
-        answers: final_answers,
-        client_utc_offset_minutes,
-        completed_on,
-        entry_reason,
-    } = s;
-    let (visit, key) = (visit.as_str(), key.as_str());
-    let idempotency_key = idempotency_key.as_str();
-    let idempotency_key = idempotency_key.trim();
+/// The submission's own fields: an idempotency key, a plausible time-zone offset.
+fn check_request(idempotency_key: &str, client_utc_offset_minutes: Option<i32>) -> Result<()> {
     if idempotency_key.is_empty() || idempotency_key.len() > 200 {
         return Err(Error::invalid(
             "Idempotency-Key",
@@ -169,22 +152,13 @@ pub async fn submit_as(
             "must be between -840 and 840",
         ));
     }
-    let request = canonical_json(&json!({ "answers": final_answers, "client_utc_offset_minutes": client_utc_offset_minutes, "completed_on": completed_on, "mode": who.mode }))
-        .map_err(|e| Error::Internal(e.to_string()))?;
-    let request_sha = hex::encode(Sha256::digest(request.as_bytes()));
-    let (v, version) = visit_and_version(app, p, visit, key).await?;
-    let now = app.clock.now();
-    let txn = store::begin_write(&app.db).await?;
-    if let Some(r) = store::responses::find_for_update(&txn, p.id, visit, key).await?
-        && r.status != ResponseStatus::Draft
-    {
-        drop(txn);
-        return resubmitted(app, &r, idempotency_key, &request_sha).await;
-    }
-    let entry_reason = entry_reason
-        .map(|r| r.trim().to_string())
-        .filter(|r| !r.is_empty());
-    let late = match entry::accepts(v.state, who.mode, entry_reason.is_some()) {
+    Ok(())
+}
+
+/// Whether the visit takes this entry now (`entry::accepts`, `entry::completion_date`), as the
+/// caller's error; `Ok(late)`.
+fn entry_allowed(v: &VisitView, mode: EntryMode, has_reason: bool, has_date: bool) -> Result<bool> {
+    let late = match entry::accepts(v.state, mode, has_reason) {
         Ok(late) => late,
         Err(entry::Refusal::NeedsReason) => {
             return Err(Error::Conflict {
@@ -195,36 +169,23 @@ pub async fn submit_as(
                 ),
             });
         }
-        Err(entry::Refusal::Closed) => return Err(window_closed(&v)),
+        Err(entry::Refusal::Closed) => return Err(window_closed(v)),
     };
-    match entry::completion_date(who.mode, completed_on.is_some()) {
-        Ok(()) => {}
-        Err(entry::DateRule::OnlyPaper) => {
-            return Err(Error::invalid(
-                "completed_on",
-                "only paper questionnaires have a completion date",
-            ));
-        }
-        Err(entry::DateRule::PaperNeedsDate) => {
-            return Err(Error::invalid(
-                "completed_on",
-                "the date the participant filled in the paper questionnaire is required",
-            ));
-        }
+    match entry::completion_date(mode, has_date) {
+        Ok(()) => Ok(late),
+        Err(entry::DateRule::OnlyPaper) => Err(Error::invalid(
+            "completed_on",
+            "only paper questionnaires have a completion date",
+        )),
+        Err(entry::DateRule::PaperNeedsDate) => Err(Error::invalid(
+            "completed_on",
+            "the date the participant filled in the paper questionnaire is required",
+        )),
     }
-    let (mut r, _) = start_or_load(&txn, app, p, visit, key, &version, now).await?;
-    if r.status != ResponseStatus::Draft {
-        // Submitted by a concurrent request since the check above.
-        drop(txn);
-        return resubmitted(app, &r, idempotency_key, &request_sha).await;
-    }
-    let def = definition(app, &r)?;
-    let lesions = lesion_ids(&r);
-    answers::validate(def, &final_answers, Some(&lesions)).map_err(invalid)?;
-    let current = as_answers(&store::responses::answers(&txn, r.id).await?);
-    let (merged, changes) = merge(&current, &final_answers);
-    let valid = answers::validate(def, &merged, Some(&lesions)).map_err(invalid)?;
-    // Required items (rare in PRO instruments) must be answered.
+}
+
+/// Required items (rare in PRO instruments) must be answered, once per lesion in a group.
+fn check_required(def: &Definition, lesions: &[String], valid: &[answers::Valid]) -> Result<()> {
     for placed in def.all_items().into_iter().filter(|p| p.item.required) {
         let keys: Vec<Option<String>> = if placed.group.is_some() {
             lesions.iter().cloned().map(Some).collect()
@@ -242,14 +203,25 @@ pub async fn submit_as(
             }
         }
     }
-    write_changes(&txn, &r, &changes, &who, now).await?;
+    Ok(())
+}
+
+/// Score with the version's latest scoring file and store the result.
+async fn store_scores(
+    txn: &sea_orm::DatabaseTransaction,
+    app: &App,
+    r: &ResponseRow,
+    valid: &[answers::Valid],
+    now: DateTime<Utc>,
+) -> Result<Option<Scores>> {
+    let def = definition(app, r)?;
     let scores =
         questionnaires::find(&app.library, &r.questionnaire_key, &r.questionnaire_version)?
             .latest_scoring()
-            .map(|rules| scoring::score(def, rules, &valid));
+            .map(|rules| scoring::score(def, rules, valid));
     if let Some(s) = &scores {
         store::responses::insert_score(
-            &txn,
+            txn,
             ScoreRow {
                 response_id: r.id,
                 scoring: s.scoring.clone(),
@@ -259,6 +231,59 @@ pub async fn submit_as(
         )
         .await?;
     }
+    Ok(scores)
+}
+
+/// Submit for `p`, entered by `who`.
+pub async fn submit_as(
+    app: &App,
+    p: &ParticipantRow,
+    who: Entrant,
+    s: Submission,
+) -> Result<Submitted> {
+    let Submission {
+        visit,
+        key,
+        idempotency_key,
+        answers: final_answers,
+        client_utc_offset_minutes,
+        completed_on,
+        entry_reason,
+    } = s;
+    let (visit, key) = (visit.as_str(), key.as_str());
+    let idempotency_key = idempotency_key.trim();
+    check_request(idempotency_key, client_utc_offset_minutes)?;
+    let request = canonical_json(&json!({ "answers": final_answers, "client_utc_offset_minutes": client_utc_offset_minutes, "completed_on": completed_on, "mode": who.mode }))
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    let request_sha = hex::encode(Sha256::digest(request.as_bytes()));
+    let (v, version) = visit_and_version(app, p, visit, key).await?;
+    let now = app.clock.now();
+    let txn = store::begin_write(&app.db).await?;
+    if let Some(r) = store::responses::find_for_update(&txn, p.id, visit, key).await?
+        && r.status != ResponseStatus::Draft
+    {
+        drop(txn);
+        return resubmitted(app, &r, idempotency_key, &request_sha).await;
+    }
+    let entry_reason = entry_reason
+        .map(|r| r.trim().to_string())
+        .filter(|r| !r.is_empty());
+    let late = entry_allowed(&v, who.mode, entry_reason.is_some(), completed_on.is_some())?;
+    let (mut r, _) = start_or_load(&txn, app, p, visit, key, &version, now).await?;
+    if r.status != ResponseStatus::Draft {
+        // Submitted by a concurrent request since the check above.
+        drop(txn);
+        return resubmitted(app, &r, idempotency_key, &request_sha).await;
+    }
+    let def = definition(app, &r)?;
+    let lesions = lesion_ids(&r);
+    answers::validate(def, &final_answers, Some(&lesions)).map_err(invalid)?;
+    let current = as_answers(&store::responses::answers(&txn, r.id).await?);
+    let (merged, changes) = merge(&current, &final_answers);
+    let valid = answers::validate(def, &merged, Some(&lesions)).map_err(invalid)?;
+    check_required(def, &lesions, &valid)?;
+    write_changes(&txn, &r, &changes, &who, now).await?;
+    let scores = store_scores(&txn, app, &r, &valid, now).await?;
     let stored = store::responses::answer_facts(&txn, r.id).await?;
     let answers_sha256 = audit_rule::answers_digest(&stored);
     r.status = ResponseStatus::Completed;

@@ -95,6 +95,21 @@ crate::code_enum! {
     }
 }
 
+/// A submitted answer may change: a self-reported one only at the participant's documented
+/// request; one staff entered also to correct a transcription error.
+pub fn may_amend(mode: EntryMode, basis: AmendmentBasis) -> bool {
+    mode != EntryMode::SelfReport || basis == AmendmentBasis::ParticipantRequest
+}
+
+/// An amended answer keeps the way it was first given (self or paper); an interviewer answer
+/// stays an interviewer answer.
+pub fn amended_mode(mode: EntryMode) -> EntryMode {
+    match mode {
+        EntryMode::SelfReport | EntryMode::Paper => mode,
+        EntryMode::Interviewer | EntryMode::Mixed => EntryMode::Interviewer,
+    }
+}
+
 /// Why a visit refuses an entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
@@ -224,5 +239,23 @@ mod tests {
         for (mode, date, want) in cases {
             assert_eq!(completion_date(mode, date), want, "{mode:?} {date}");
         }
+    }
+
+    #[test]
+    fn self_reported_answers_change_only_at_the_participants_request() {
+        use AmendmentBasis::*;
+        use EntryMode::*;
+        let cases = [
+            (SelfReport, ParticipantRequest, true),
+            (SelfReport, TranscriptionError, false),
+            (Interviewer, TranscriptionError, true),
+            (Paper, TranscriptionError, true),
+            (Paper, ParticipantRequest, true),
+        ];
+        for (mode, basis, ok) in cases {
+            assert_eq!(may_amend(mode, basis), ok, "{mode:?} {basis:?}");
+        }
+        assert_eq!(amended_mode(Paper), Paper);
+        assert_eq!(amended_mode(Mixed), Interviewer);
     }
 }

@@ -18,7 +18,7 @@ use crate::{
     domain::permissions::Action,
     error::{Code, Error, Result},
     exports::{self, Dialect},
-    store,
+    store::{self, participants::ParticipantRow},
 };
 
 pub const FORMAT: &str = "epro-investigator-archive/1";
@@ -126,9 +126,36 @@ pub async fn build(app: Arc<App>, site: &str) -> Result<Vec<u8>> {
         });
     }
     let people = store::participants::list(&app.db, Some(&[site.to_string()])).await?;
-    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    let (mut files, ids) = record_files(&app, &people).await?;
+    files.extend(export_files(&app, &people).await?);
+    files.push((
+        "data/audit.jsonl".into(),
+        audit_lines(&app, &people, ids).await?,
+    ));
+    let d = Dialect::Standard;
+    files.push((
+        "data/dictionary.csv".into(),
+        exports::dictionary_csv(&app, d).to_vec(),
+    ));
+    let study_name = app
+        .settings
+        .study_file
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| "study.toml".into());
+    let study_bytes = std::fs::read(&app.settings.study_file)
+        .map_err(|e| Error::Internal(format!("{}: {e}", app.settings.study_file.display())))?;
+    files.push((format!("study/{study_name}"), study_bytes));
+    files.extend(questionnaire_files(&app.settings.questionnaires_dir)?);
+    pack(&app, site, &files)
+}
 
-    // Participants, lesions and events, as stored (no contact details: they are not trial data).
+/// Participants, lesions and events as stored (no contact details: they are not trial data),
+/// and the ids of every record of the site (to pick its audit events).
+async fn record_files(
+    app: &App,
+    people: &[ParticipantRow],
+) -> Result<(Vec<(String, Vec<u8>)>, Vec<String>)> {
     let mut participants = vec![vec![
         "study_id".into(),
         "site".into(),
@@ -159,7 +186,7 @@ pub async fn build(app: Arc<App>, site: &str) -> Result<Vec<u8>> {
         "entered_in_error".into(),
     ]];
     let mut ids: Vec<String> = Vec::new();
-    for p in &people {
+    for p in people {
         ids.push(p.study_id.clone());
         ids.push(p.id.to_string());
         participants.push(vec![
@@ -206,30 +233,44 @@ pub async fn build(app: Arc<App>, site: &str) -> Result<Vec<u8>> {
             ids.push(r.id.to_string());
         }
     }
-    files.push(("data/participants.csv".into(), csv_of(participants)?));
-    files.push(("data/lesions.csv".into(), csv_of(lesions)?));
-    files.push(("data/events.csv".into(), csv_of(events)?));
-    let d = Dialect::Standard;
-    files.push((
-        "data/visits.csv".into(),
-        collect(exports::visits_csv_of(app.clone(), people.clone(), d).await?).await?,
-    ));
-    files.push((
-        "data/answers.csv".into(),
-        collect(exports::answers_csv_of(app.clone(), people.clone(), d).await?).await?,
-    ));
-    files.push((
-        "data/scores.csv".into(),
-        collect(exports::scores_csv_of(app.clone(), people.clone(), d).await?).await?,
-    ));
-    files.push((
-        "data/responses.fhir.ndjson".into(),
-        collect(exports::fhir_ndjson_of(app.clone(), people.clone()).await?).await?,
-    ));
+    Ok((
+        vec![
+            ("data/participants.csv".into(), csv_of(participants)?),
+            ("data/lesions.csv".into(), csv_of(lesions)?),
+            ("data/events.csv".into(), csv_of(events)?),
+        ],
+        ids,
+    ))
+}
 
-    // The site's audit events: those whose entity is one of its participants or their records
-    // (matched exactly, never as a substring of some other text), with their place (seq) and
-    // hashes in the whole chain.
+/// The statisticians' exports of the site's participants.
+async fn export_files(app: &Arc<App>, people: &[ParticipantRow]) -> Result<Vec<(String, Vec<u8>)>> {
+    let d = Dialect::Standard;
+    let people = people.to_vec();
+    Ok(vec![
+        (
+            "data/visits.csv".into(),
+            collect(exports::visits_csv_of(app.clone(), people.clone(), d).await?).await?,
+        ),
+        (
+            "data/answers.csv".into(),
+            collect(exports::answers_csv_of(app.clone(), people.clone(), d).await?).await?,
+        ),
+        (
+            "data/scores.csv".into(),
+            collect(exports::scores_csv_of(app.clone(), people.clone(), d).await?).await?,
+        ),
+        (
+            "data/responses.fhir.ndjson".into(),
+            collect(exports::fhir_ndjson_of(app.clone(), people).await?).await?,
+        ),
+    ])
+}
+
+/// The site's audit events: those whose entity is one of its participants or their records
+/// (matched exactly, never as a substring of some other text), with their place (seq) and
+/// hashes in the whole chain, one JSON object a line.
+async fn audit_lines(app: &App, people: &[ParticipantRow], ids: Vec<String>) -> Result<Vec<u8>> {
     let study_ids: std::collections::HashSet<&str> =
         people.iter().map(|p| p.study_id.as_str()).collect();
     let ids: std::collections::HashSet<String> = ids.into_iter().collect();
@@ -253,24 +294,12 @@ pub async fn build(app: Arc<App>, site: &str) -> Result<Vec<u8>> {
             }
         }
     }
-    files.push(("data/audit.jsonl".into(), audit));
-    files.push((
-        "data/dictionary.csv".into(),
-        exports::dictionary_csv(&app, d).to_vec(),
-    ));
+    Ok(audit)
+}
 
-    let study_name = app
-        .settings
-        .study_file
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_else(|| "study.toml".into());
-    let study_bytes = std::fs::read(&app.settings.study_file)
-        .map_err(|e| Error::Internal(format!("{}: {e}", app.settings.study_file.display())))?;
-    files.push((format!("study/{study_name}"), study_bytes));
-    files.extend(questionnaire_files(&app.settings.questionnaires_dir)?);
-
-    let key = signing_key(&app);
+/// The signed manifest, its signature and the files, as one tar.
+fn pack(app: &App, site: &str, files: &[(String, Vec<u8>)]) -> Result<Vec<u8>> {
+    let key = signing_key(app);
     let manifest = Manifest {
         format: FORMAT.into(),
         study: app.study.id.clone(),
@@ -304,7 +333,7 @@ pub async fn build(app: Arc<App>, site: &str) -> Result<Vec<u8>> {
     };
     add(MANIFEST, &manifest_bytes)?;
     add(SIGNATURE, format!("{signature}\n").as_bytes())?;
-    for (path, bytes) in &files {
+    for (path, bytes) in files {
         add(path, bytes)?;
     }
     tar.into_inner().map_err(|e| Error::Internal(e.to_string()))

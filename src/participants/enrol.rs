@@ -8,6 +8,7 @@ use crate::{
     app::App,
     audit::{self, Entry},
     auth::{self, StaffActor},
+    domain::contact::{ParticipantEmail, ParticipantPhone},
     domain::{
         participant::{self as rule, EventKind},
         permissions::Action,
@@ -33,85 +34,15 @@ pub struct NewParticipant {
 }
 
 pub async fn enrol(app: &App, actor: &StaffActor, new: NewParticipant) -> Result<ParticipantView> {
-    let site = new.site.trim().to_uppercase();
-    auth::authorize(actor, Action::ParticipantEnrol, None)?;
-    if app.study.site(&site).is_none() {
-        return Err(Error::invalid("site", format!("unknown site {site:?}")));
-    }
-    auth::authorize(actor, Action::ParticipantEnrol, Some(&site))
-        .map_err(|_| Error::invalid("site", format!("you do not work at site {site}")))?;
-    if store::study::disabled_sites(&app.db).await?.contains(&site) {
-        return Err(Error::Conflict {
-            code: Code::SiteDisabled,
-            message: format!("site {site} is disabled; it enrols no new participants"),
-        });
-    }
-    let study_id = new.study_id.trim().to_string();
-    app.study
-        .check_study_id(&study_id, &site)
-        .map_err(|m| Error::invalid("study_id", m))?;
-    if !app.study.languages.contains(&new.language) {
-        return Err(Error::invalid(
-            "language",
-            format!(
-                "{:?} is not a study language ({})",
-                new.language,
-                app.study.languages.join(", ")
-            ),
-        ));
-    }
-    let email = match new
-        .email
-        .as_deref()
-        .map(str::trim)
-        .filter(|e| !e.is_empty())
-    {
-        Some(e) => Some(
-            crate::domain::contact::ParticipantEmail::parse(e)
-                .map_err(|m| Error::invalid("email", m))?
-                .as_str()
-                .to_string(),
-        ),
-        None => None,
-    };
-    let phone = new
-        .phone
-        .as_deref()
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(str::to_string);
-    if phone.as_ref().is_some_and(|p| {
-        p.len() > 40
-            || !p
-                .chars()
-                .all(|c| c.is_ascii_digit() || " +-()./".contains(c))
-    }) {
-        return Err(Error::invalid(
-            "phone",
-            "may contain only digits, spaces and + - ( ) . /",
-        ));
-    }
-    let randomization = new
-        .randomization_date
-        .as_deref()
-        .map(|d| parse_date("randomization_date", d))
-        .transpose()?;
+    let site = enrolling_site(app, actor, &new.site).await?;
+    let Checked {
+        study_id,
+        email,
+        phone,
+        randomization,
+    } = checked(app, &new, &site)?;
     let now = app.clock.now();
     let enrolled_on = today(app);
-    if let Some(r) = randomization {
-        rule::check_new(EventKind::Randomization, r, &[], enrolled_on, enrolled_on).map_err(
-            |(f, m)| {
-                Error::invalid(
-                    if f == "date" {
-                        "randomization_date".into()
-                    } else {
-                        f
-                    },
-                    m,
-                )
-            },
-        )?;
-    }
     let id = Uuid::new_v4();
     let row = ParticipantRow {
         id,
@@ -131,28 +62,7 @@ pub async fn enrol(app: &App, actor: &StaffActor, new: NewParticipant) -> Result
             },
             other => other.into(),
         })?;
-    let mut contact_fields = vec![];
-    if email.is_some() || phone.is_some() {
-        let seal = |field: &str, v: &Option<String>| {
-            v.as_ref()
-                .map(|v| sealed::seal(&app.keys.data, v, &format!("{id}:{field}")))
-        };
-        store::participants::save_contact(
-            &txn,
-            ContactRow {
-                participant_id: id,
-                email_sealed: seal("email", &email),
-                phone_sealed: seal("phone", &phone),
-            },
-        )
-        .await?;
-        if email.is_some() {
-            contact_fields.push("email");
-        }
-        if phone.is_some() {
-            contact_fields.push("phone");
-        }
-    }
+    let contact_fields = seal_contact(&txn, app, id, email.as_ref(), phone.as_ref()).await?;
     audit::record(
         &txn,
         &app.keys.audit,
@@ -196,4 +106,118 @@ pub async fn enrol(app: &App, actor: &StaffActor, new: NewParticipant) -> Result
     txn.commit().await?;
     tracing::info!(participant = %study_id, site = %site, "participant enrolled");
     view(app, actor, &row).await
+}
+
+/// The site a participant is enrolled at: a study site the actor works at, not disabled.
+async fn enrolling_site(app: &App, actor: &StaffActor, raw: &str) -> Result<String> {
+    let site = raw.trim().to_uppercase();
+    auth::authorize(actor, Action::ParticipantEnrol, None)?;
+    if app.study.site(&site).is_none() {
+        return Err(Error::invalid("site", format!("unknown site {site:?}")));
+    }
+    auth::authorize(actor, Action::ParticipantEnrol, Some(&site))
+        .map_err(|_| Error::invalid("site", format!("you do not work at site {site}")))?;
+    if store::study::disabled_sites(&app.db).await?.contains(&site) {
+        return Err(Error::Conflict {
+            code: Code::SiteDisabled,
+            message: format!("site {site} is disabled; it enrols no new participants"),
+        });
+    }
+    Ok(site)
+}
+
+/// An enrolment's input, checked.
+struct Checked {
+    study_id: String,
+    email: Option<ParticipantEmail>,
+    phone: Option<ParticipantPhone>,
+    randomization: Option<chrono::NaiveDate>,
+}
+
+fn checked(app: &App, new: &NewParticipant, site: &str) -> Result<Checked> {
+    let study_id = new.study_id.trim().to_string();
+    app.study
+        .check_study_id(&study_id, site)
+        .map_err(|m| Error::invalid("study_id", m))?;
+    if !app.study.languages.contains(&new.language) {
+        return Err(Error::invalid(
+            "language",
+            format!(
+                "{:?} is not a study language ({})",
+                new.language,
+                app.study.languages.join(", ")
+            ),
+        ));
+    }
+    let email = new
+        .email
+        .as_deref()
+        .filter(|e| !e.trim().is_empty())
+        .map(|e| ParticipantEmail::parse(e).map_err(|m| Error::invalid("email", m)))
+        .transpose()?;
+    let phone = new
+        .phone
+        .as_deref()
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| ParticipantPhone::parse(p).map_err(|m| Error::invalid("phone", m)))
+        .transpose()?;
+    let randomization = new
+        .randomization_date
+        .as_deref()
+        .map(|d| parse_date("randomization_date", d))
+        .transpose()?;
+    if let Some(r) = randomization {
+        rule::check_new(EventKind::Randomization, r, &[], today(app), today(app)).map_err(
+            |(f, m)| {
+                Error::invalid(
+                    if f == "date" {
+                        "randomization_date".into()
+                    } else {
+                        f
+                    },
+                    m,
+                )
+            },
+        )?;
+    }
+    Ok(Checked {
+        study_id,
+        email,
+        phone,
+        randomization,
+    })
+}
+
+/// Store the contact details sealed under the data key; returns the fields stored (for the
+/// audit trail, which never holds the values).
+async fn seal_contact(
+    txn: &sea_orm::DatabaseTransaction,
+    app: &App,
+    id: Uuid,
+    email: Option<&ParticipantEmail>,
+    phone: Option<&ParticipantPhone>,
+) -> Result<Vec<&'static str>> {
+    let mut fields = vec![];
+    if email.is_none() && phone.is_none() {
+        return Ok(fields);
+    }
+    let seal = |field: &str, v: Option<&str>| {
+        v.map(|v| sealed::seal(&app.keys.data, v, &format!("{id}:{field}")))
+    };
+    store::participants::save_contact(
+        txn,
+        ContactRow {
+            participant_id: id,
+            email_sealed: seal("email", email.map(ParticipantEmail::as_str)),
+            phone_sealed: seal("phone", phone.map(ParticipantPhone::as_str)),
+        },
+    )
+    .await?;
+    if email.is_some() {
+        fields.push("email");
+    }
+    if phone.is_some() {
+        fields.push("phone");
+    }
+    Ok(fields)
 }

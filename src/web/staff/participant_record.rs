@@ -16,8 +16,15 @@ use super::{
     redirect, sv,
 };
 use crate::{
-    answering, answering::pain, app::App, auth, auth::participant, domain::answering::MissedReason,
-    domain::lesions, error::Error, participants, reminders,
+    answering,
+    answering::pain,
+    app::App,
+    auth,
+    auth::participant,
+    domain::{answering::MissedReason, lesions, participant::EventKind},
+    error::Error,
+    participants, reminders,
+    store::participants::LesionRow,
 };
 
 use super::*;
@@ -72,7 +79,68 @@ pub(super) async fn render_participant(
         Some(&p.site),
     )
     .is_ok();
-    let visits: Vec<VisitRow> = schedule
+    let visits = visit_rows(web, app, &lang, &schedule, may_enter);
+    let lesion_rows = participants::lesions(app, actor, study_id)
+        .await
+        .unwrap_or_default();
+    let lesion_views = lesion_views(web, &lang, &lesion_rows);
+    let events = event_views(&p);
+    let resp_views = response_views(web, app, actor, study_id, &lang, &lesion_rows).await;
+    let pain_chart = pain::overview(app, actor, study_id)
+        .await
+        .ok()
+        .map(|o| chart::pain_svg(&o, &lang, &web.t(&lang, "pain_chart", &[])));
+    let reminder_rows = reminder_rows(app, actor, study_id).await;
+    let locations = location_options(&lang);
+    let reasons: Vec<&str> = lesions::HIGH_RISK_REASONS.iter().map(|(c, _)| *c).collect();
+    web.render(
+        "s_participant.html",
+        page,
+        context! {
+            p => context! {
+                study_id => p.study_id.clone(),
+                site => p.site.clone(),
+                language => p.language.clone(),
+                status => p.status.as_str(),
+                enrolled_on => fmt_date(p.enrolled_on, &lang),
+                randomization_date => p.randomization_date.map(|d| fmt_date(d, &lang)),
+                randomized => p.randomization_date.is_some(),
+                email => p.email.clone(),
+                phone => p.phone.clone(),
+            },
+            visits => sv(&visits),
+            lesions => sv(&lesion_views),
+            events => sv(&events),
+            responses => sv(&resp_views),
+            pain_chart => pain_chart.map(Value::from_safe_string),
+            reminders => sv(&reminder_rows),
+            locations => locations,
+            reasons => reasons,
+            languages => app.study.languages.clone(),
+            missed_reasons => MissedReason::ALL.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+            event_kinds => EventKind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
+            sse_types => ["pathological_fracture", "spinal_cord_compression", "palliative_radiotherapy", "orthopaedic_surgery"].to_vec(),
+            may_enter => may_enter,
+            notice => notice,
+            error => error,
+            link => link.map(|l| context! {
+                url => l.url,
+                pin => l.pin,
+                qr => Value::from_safe_string(l.qr_svg.find("<svg").map_or(l.qr_svg.clone(), |i| l.qr_svg[i..].to_string())),
+            }),
+        },
+    )
+}
+
+fn visit_rows(
+    web: &Web,
+    app: &App,
+    lang: &str,
+    schedule: &[participants::VisitView],
+    may_enter: bool,
+) -> Vec<VisitRow> {
+    let lang = lang.to_string();
+    schedule
         .iter()
         .map(|v| {
             let st = v.state.as_str();
@@ -104,11 +172,16 @@ pub(super) async fn render_participant(
                     .collect(),
             }
         })
-        .collect();
-    let lesion_rows = participants::lesions(app, actor, study_id)
-        .await
-        .unwrap_or_default();
-    let lesion_views: Vec<BTreeMap<&str, String>> = lesion_rows
+        .collect()
+}
+
+fn lesion_views(
+    web: &Web,
+    lang: &str,
+    lesion_rows: &[LesionRow],
+) -> Vec<BTreeMap<&'static str, String>> {
+    let lang = lang.to_string();
+    lesion_rows
         .iter()
         .map(|l| {
             let labels: BTreeMap<String, String> =
@@ -133,9 +206,11 @@ pub(super) async fn render_participant(
                 ),
             ])
         })
-        .collect();
-    let events: Vec<BTreeMap<&str, String>> = p
-        .events
+        .collect()
+}
+
+fn event_views(p: &participants::ParticipantView) -> Vec<BTreeMap<&'static str, String>> {
+    p.events
         .iter()
         .map(|e| {
             BTreeMap::from([
@@ -161,7 +236,20 @@ pub(super) async fn render_participant(
                 ),
             ])
         })
-        .collect();
+        .collect()
+}
+
+/// The participant's responses with their latest scores (per-lesion scales named by lesion)
+/// and data queries.
+async fn response_views(
+    web: &Web,
+    app: &App,
+    actor: &auth::StaffActor,
+    study_id: &str,
+    lang: &str,
+    lesion_rows: &[LesionRow],
+) -> Vec<ResponseView> {
+    let lang = lang.to_string();
     let mut resp_views = Vec::new();
     if let Ok(list) = answering::list_for_staff(app, actor, study_id).await {
         for d in list {
@@ -230,81 +318,46 @@ pub(super) async fn render_participant(
             });
         }
     }
-    let pain_chart = pain::overview(app, actor, study_id)
+    resp_views
+}
+
+async fn reminder_rows(
+    app: &App,
+    actor: &auth::StaffActor,
+    study_id: &str,
+) -> Vec<BTreeMap<&'static str, String>> {
+    reminders::of_participant(app, actor, study_id)
         .await
-        .ok()
-        .map(|o| chart::pain_svg(&o, &lang, &web.t(&lang, "pain_chart", &[])));
-    let reminder_rows: Vec<BTreeMap<&str, String>> =
-        reminders::of_participant(app, actor, study_id)
-            .await
-            .unwrap_or_default()
-            .into_iter()
-            .map(|r| {
-                BTreeMap::from([
-                    ("visit", r.row.visit_code),
-                    ("kind", r.row.kind),
-                    ("due", local_time(app, r.row.due_at)),
-                    ("status", r.row.status.to_string()),
-                    (
-                        "sent",
-                        r.row
-                            .sent_at
-                            .map(|t| local_time(app, t))
-                            .unwrap_or_default(),
-                    ),
-                    ("error", r.row.last_error.unwrap_or_default()),
-                ])
-            })
-            .collect();
-    let locations: Vec<(String, String)> = lesions::locations()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|r| {
+            BTreeMap::from([
+                ("visit", r.row.visit_code),
+                ("kind", r.row.kind),
+                ("due", local_time(app, r.row.due_at)),
+                ("status", r.row.status.to_string()),
+                (
+                    "sent",
+                    r.row
+                        .sent_at
+                        .map(|t| local_time(app, t))
+                        .unwrap_or_default(),
+                ),
+                ("error", r.row.last_error.unwrap_or_default()),
+            ])
+        })
+        .collect()
+}
+
+/// The lesion-location choices, labelled in the page's language.
+fn location_options(lang: &str) -> Vec<(String, String)> {
+    lesions::locations()
         .into_iter()
         .map(|l| {
-            let label = l
-                .labels
-                .get(lang.as_str())
-                .cloned()
-                .unwrap_or(l.code.clone());
+            let label = l.labels.get(lang).cloned().unwrap_or(l.code.clone());
             (l.code, label)
         })
-        .collect();
-    let reasons: Vec<&str> = lesions::HIGH_RISK_REASONS.iter().map(|(c, _)| *c).collect();
-    web.render(
-        "s_participant.html",
-        page,
-        context! {
-            p => context! {
-                study_id => p.study_id.clone(),
-                site => p.site.clone(),
-                language => p.language.clone(),
-                status => p.status.as_str(),
-                enrolled_on => fmt_date(p.enrolled_on, &lang),
-                randomization_date => p.randomization_date.map(|d| fmt_date(d, &lang)),
-                randomized => p.randomization_date.is_some(),
-                email => p.email.clone(),
-                phone => p.phone.clone(),
-            },
-            visits => sv(&visits),
-            lesions => sv(&lesion_views),
-            events => sv(&events),
-            responses => sv(&resp_views),
-            pain_chart => pain_chart.map(Value::from_safe_string),
-            reminders => sv(&reminder_rows),
-            locations => locations,
-            reasons => reasons,
-            languages => app.study.languages.clone(),
-            missed_reasons => MissedReason::ALL.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
-            event_kinds => ["randomization", "sse", "pro_discontinued", "withdrawal", "death"].to_vec(),
-            sse_types => ["pathological_fracture", "spinal_cord_compression", "palliative_radiotherapy", "orthopaedic_surgery"].to_vec(),
-            may_enter => may_enter,
-            notice => notice,
-            error => error,
-            link => link.map(|l| context! {
-                url => l.url,
-                pin => l.pin,
-                qr => Value::from_safe_string(l.qr_svg.find("<svg").map_or(l.qr_svg.clone(), |i| l.qr_svg[i..].to_string())),
-            }),
-        },
-    )
+        .collect()
 }
 
 #[handler]
