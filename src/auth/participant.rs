@@ -315,6 +315,45 @@ fn invalid_link() -> Error {
 }
 
 /// Exchange a link token and the PIN for a participant session.
+/// Whether `pin` is the participant's PIN (none set: never).
+async fn pin_matches(app: &App, participant: Uuid, pin: &str) -> Result<bool> {
+    match store::access::pin_hash(&app.db, participant).await? {
+        Some(h) => app.hasher.verify(pin.to_string(), Some(h)).await,
+        None => Ok(false),
+    }
+}
+
+/// Audit a wrong PIN, as a lock when it is the one that reached the limit.
+async fn record_wrong_pin(
+    txn: &sea_orm::DatabaseTransaction,
+    app: &App,
+    who: Actor,
+    study_id: &str,
+    link: Uuid,
+    key: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let since = PIN_LINK.policy.window_start(now);
+    let count = store::throttle::failures_since(txn, PIN_LINK.scope, key, since)
+        .await?
+        .len();
+    let action = if count >= PIN_LINK.policy.max_failures {
+        "auth.pin_locked"
+    } else {
+        "auth.pin_failed"
+    };
+    audit::record(
+        txn,
+        &app.keys.audit,
+        now,
+        Entry::new(who, action, "participant")
+            .entity(study_id)
+            .after(json!({ "link": link, "failures_in_window": count })),
+    )
+    .await?;
+    Ok(())
+}
+
 pub async fn login(app: &App, link_token: &str, pin: &str) -> Result<ParticipantLogin> {
     let now = app.clock.now();
     let link = store::access::find_link(&app.db, &token_hash(link_token))
@@ -331,18 +370,7 @@ pub async fn login(app: &App, link_token: &str, pin: &str) -> Result<Participant
         now,
     )
     .await?;
-    let hash = match store::access::pin_hash(&app.db, link.participant_id).await {
-        Ok(h) => h,
-        Err(e) => {
-            attempt.release(&app.db).await;
-            return Err(e.into());
-        }
-    };
-    let ok = match hash {
-        Some(h) => app.hasher.verify(pin.to_string(), Some(h)).await,
-        None => Ok(false),
-    };
-    let ok = match ok {
+    let ok = match pin_matches(app, link.participant_id, pin).await {
         Ok(ok) => ok,
         Err(e) => {
             attempt.release(&app.db).await;
@@ -359,28 +387,7 @@ pub async fn login(app: &App, link_token: &str, pin: &str) -> Result<Participant
     let txn = store::begin_write(&app.db).await?;
     if !ok {
         attempt.failed();
-        let since = PIN_LINK.policy.window_start(now);
-        let count = store::throttle::failures_since(&txn, PIN_LINK.scope, &key, since)
-            .await?
-            .len();
-        let locked = count >= PIN_LINK.policy.max_failures;
-        audit::record(
-            &txn,
-            &app.keys.audit,
-            now,
-            Entry::new(
-                who,
-                if locked {
-                    "auth.pin_locked"
-                } else {
-                    "auth.pin_failed"
-                },
-                "participant",
-            )
-            .entity(&p.study_id)
-            .after(json!({ "link": link.id, "failures_in_window": count })),
-        )
-        .await?;
+        record_wrong_pin(&txn, app, who, &p.study_id, link.id, &key, now).await?;
         txn.commit().await?;
         return Err(Error::Unauthorized {
             code: Code::InvalidPin,

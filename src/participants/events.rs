@@ -285,16 +285,8 @@ pub struct Correction {
     pub reason: String,
 }
 
-/// A data manager corrects an event's date or marks it entered-in-error; the schedule follows.
-pub async fn correct_event(
-    app: &App,
-    actor: &StaffActor,
-    study_id: &str,
-    event_id: &str,
-    correction: Correction,
-) -> Result<EventRow> {
-    let c = &correction;
-    auth::authorize(actor, Action::ParticipantCorrect, None)?;
+/// A correction needs a reason and either a new date or entered-in-error; the new date, if any.
+fn checked_correction(c: &Correction) -> Result<Option<NaiveDate>> {
     if c.reason.trim().is_empty() {
         return Err(Error::invalid(
             "reason",
@@ -307,11 +299,20 @@ pub async fn correct_event(
             "give a corrected date, or entered_in_error: true",
         ));
     }
-    let new_date = c
-        .date
-        .as_deref()
-        .map(|d| parse_date("date", d))
-        .transpose()?;
+    c.date.as_deref().map(|d| parse_date("date", d)).transpose()
+}
+
+/// A data manager corrects an event's date or marks it entered-in-error; the schedule follows.
+pub async fn correct_event(
+    app: &App,
+    actor: &StaffActor,
+    study_id: &str,
+    event_id: &str,
+    correction: Correction,
+) -> Result<EventRow> {
+    let c = &correction;
+    auth::authorize(actor, Action::ParticipantCorrect, None)?;
+    let new_date = checked_correction(c)?;
     let now = app.clock.now();
     let txn = store::begin_write(&app.db).await?;
     let p = for_staff(&txn, actor, Action::ParticipantCorrect, study_id, true).await?;

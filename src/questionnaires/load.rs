@@ -15,9 +15,9 @@ use crate::{
     domain::{
         audit::Actor,
         questionnaire::{
-            FormatError, LicensedWording, content_sha256, parse_definition,
-            scoring::parse_scoring,
-            text::{Source, parse_pack},
+            Definition, FormatError, LicensedWording, content_sha256, parse_definition,
+            scoring::{Scoring, parse_scoring},
+            text::{Source, Wording, parse_pack},
         },
     },
     error::{Code, Error, Result},
@@ -61,105 +61,11 @@ pub(super) fn load_version(
     }
     let sha256 = content_sha256(&raw).map_err(|e| vec![FormatError::new(&def_file, "", e)])?;
 
-    let mut shipped = BTreeMap::new();
-    for lang in &definition.languages {
-        let path = version_dir.join("text").join(format!("{lang}.json"));
-        let file = path.display().to_string();
-        if !path.exists() {
-            errors.push(FormatError::new(
-                &def_file,
-                "/languages",
-                format!("declares {lang:?} but {file} does not exist"),
-            ));
-            continue;
-        }
-        match read(&path).and_then(|t| parse_pack(&file, &t, &definition, lang, Source::Shipped)) {
-            Ok(w) => {
-                shipped.insert(lang.clone(), w);
-            }
-            Err(mut e) => errors.append(&mut e),
-        }
-    }
-    let mut licensed = BTreeMap::new();
-    if let Some(ldir) = licensed_dir {
-        let text_dir = ldir
-            .join(&definition.key)
-            .join(&definition.version)
-            .join("text");
-        for path in fs::read_dir(&text_dir)
-            .map(|rd| {
-                rd.filter_map(|e| e.ok().map(|e| e.path()))
-                    .collect::<Vec<_>>()
-            })
-            .unwrap_or_default()
-        {
-            let file = path.display().to_string();
-            let lang = path
-                .file_stem()
-                .map(|s| s.to_string_lossy().to_string())
-                .unwrap_or_default();
-            if !definition.languages.contains(&lang) {
-                errors.push(FormatError::new(
-                    &file,
-                    "",
-                    format!(
-                        "{} {} does not declare language {lang:?}",
-                        definition.key, definition.version
-                    ),
-                ));
-                continue;
-            }
-            if definition.license.wording != LicensedWording::Licensed {
-                errors.push(FormatError::new(
-                    &file,
-                    "",
-                    "this questionnaire's wording is open; it takes no licensed pack",
-                ));
-                continue;
-            }
-            match read(&path)
-                .and_then(|t| parse_pack(&file, &t, &definition, &lang, Source::Installed))
-            {
-                Ok(w) => {
-                    licensed.insert(lang, w);
-                }
-                Err(mut e) => errors.append(&mut e),
-            }
-        }
-    }
-
-    let mut scorings = BTreeMap::new();
-    let mut files: Vec<PathBuf> = fs::read_dir(version_dir)
-        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+    let shipped = shipped_packs(version_dir, &def_file, &definition, &mut errors);
+    let licensed = licensed_dir
+        .map(|dir| licensed_packs(dir, &definition, &mut errors))
         .unwrap_or_default();
-    files.sort();
-    for path in files {
-        let name = name_of(&path);
-        let Some(n) = name
-            .strip_prefix("scoring-")
-            .and_then(|r| r.strip_suffix(".json"))
-        else {
-            continue;
-        };
-        let file = path.display().to_string();
-        let Ok(number) = n.parse::<u32>() else {
-            errors.push(FormatError::new(
-                &file,
-                "",
-                "scoring files are named scoring-<n>.json with a whole number n",
-            ));
-            continue;
-        };
-        match read(&path).and_then(|t| parse_scoring(&file, &t, &definition, number)) {
-            Ok((scoring, value)) => match content_sha256(&value) {
-                Ok(sha) => {
-                    scorings.insert(number, (scoring, sha));
-                }
-                Err(e) => errors.push(FormatError::new(&file, "", e)),
-            },
-            Err(mut e) => errors.append(&mut e),
-        }
-    }
+    let scorings = scoring_files(version_dir, &definition, &mut errors);
     if errors.is_empty() {
         Ok(Version {
             definition,
@@ -279,4 +185,127 @@ pub async fn register(
     }
     txn.commit().await?;
     Ok(())
+}
+
+/// The wording packs shipped with a version (`text/<lang>.json`), one per declared language.
+fn shipped_packs(
+    version_dir: &Path,
+    def_file: &str,
+    definition: &Definition,
+    errors: &mut Vec<FormatError>,
+) -> BTreeMap<String, Wording> {
+    let mut shipped = BTreeMap::new();
+    for lang in &definition.languages {
+        let path = version_dir.join("text").join(format!("{lang}.json"));
+        let file = path.display().to_string();
+        if !path.exists() {
+            errors.push(FormatError::new(
+                def_file,
+                "/languages",
+                format!("declares {lang:?} but {file} does not exist"),
+            ));
+            continue;
+        }
+        match read(&path).and_then(|t| parse_pack(&file, &t, definition, lang, Source::Shipped)) {
+            Ok(w) => {
+                shipped.insert(lang.clone(), w);
+            }
+            Err(mut e) => errors.append(&mut e),
+        }
+    }
+    shipped
+}
+
+/// The licensed packs a deployment installed for a version (`<dir>/<key>/<version>/text/`).
+fn licensed_packs(
+    ldir: &Path,
+    definition: &Definition,
+    errors: &mut Vec<FormatError>,
+) -> BTreeMap<String, Wording> {
+    let mut licensed = BTreeMap::new();
+    let text_dir = ldir
+        .join(&definition.key)
+        .join(&definition.version)
+        .join("text");
+    for path in fs::read_dir(&text_dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default()
+    {
+        let file = path.display().to_string();
+        let lang = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_default();
+        if !definition.languages.contains(&lang) {
+            errors.push(FormatError::new(
+                &file,
+                "",
+                format!(
+                    "{} {} does not declare language {lang:?}",
+                    definition.key, definition.version
+                ),
+            ));
+            continue;
+        }
+        if definition.license.wording != LicensedWording::Licensed {
+            errors.push(FormatError::new(
+                &file,
+                "",
+                "this questionnaire's wording is open; it takes no licensed pack",
+            ));
+            continue;
+        }
+        match read(&path).and_then(|t| parse_pack(&file, &t, definition, &lang, Source::Installed))
+        {
+            Ok(w) => {
+                licensed.insert(lang, w);
+            }
+            Err(mut e) => errors.append(&mut e),
+        }
+    }
+    licensed
+}
+
+/// The scoring files of a version (`scoring-<n>.json`), each with its own hash.
+fn scoring_files(
+    version_dir: &Path,
+    definition: &Definition,
+    errors: &mut Vec<FormatError>,
+) -> BTreeMap<u32, (Scoring, String)> {
+    let mut scorings = BTreeMap::new();
+    let mut files: Vec<PathBuf> = fs::read_dir(version_dir)
+        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    files.sort();
+    for path in files {
+        let name = name_of(&path);
+        let Some(n) = name
+            .strip_prefix("scoring-")
+            .and_then(|r| r.strip_suffix(".json"))
+        else {
+            continue;
+        };
+        let file = path.display().to_string();
+        let Ok(number) = n.parse::<u32>() else {
+            errors.push(FormatError::new(
+                &file,
+                "",
+                "scoring files are named scoring-<n>.json with a whole number n",
+            ));
+            continue;
+        };
+        match read(&path).and_then(|t| parse_scoring(&file, &t, definition, number)) {
+            Ok((scoring, value)) => match content_sha256(&value) {
+                Ok(sha) => {
+                    scorings.insert(number, (scoring, sha));
+                }
+                Err(e) => errors.push(FormatError::new(&file, "", e)),
+            },
+            Err(mut e) => errors.append(&mut e),
+        }
+    }
+    scorings
 }

@@ -223,11 +223,81 @@ async fn recheck(
     }
 }
 
+/// The reminder email for a claimed row: a fresh reminder link (valid until the visit's grace
+/// ends) in the participant's language, with the site's contact details.
+async fn compose(
+    app: &App,
+    p: &ParticipantRow,
+    row: &ReminderRow,
+    view: &VisitView,
+    to: &str,
+    now: DateTime<Utc>,
+) -> Result<crate::notify::mail::Outgoing> {
+    let tz = app.study.time_zone;
+    let expires = view
+        .window
+        .grace_end
+        .or(view.window.end)
+        .unwrap_or(now + Duration::days(30));
+    let txn = store::begin_write(&app.db).await?;
+    let token =
+        crate::auth::participant::issue_reminder_link(&txn, p.id, &row.visit_code, expires, now)
+            .await?;
+    txn.commit().await?;
+    let site = app.study.site(&p.site_code);
+    let last_day = view
+        .window
+        .end
+        .and_then(|e| local_date(tz, e).checked_sub_days(Days::new(1)))
+        .map(|d| d.to_string())
+        .unwrap_or_default();
+    let label = view
+        .labels
+        .get(&p.language)
+        .cloned()
+        .unwrap_or_else(|| view.code.clone());
+    let link = crate::auth::participant::link_url(app, &token);
+    templates::reminder(&ReminderContent {
+        to,
+        lang: &p.language,
+        visit_label: &label,
+        last_day: &last_day,
+        link: &link,
+        site_name: site.map_or("", |s| s.name.as_str()),
+        site_phone: site.map_or("", |s| s.phone.as_str()),
+        site_email: site.map_or("", |s| s.email.as_str()),
+    })
+    .map_err(Error::Internal)
+}
+
+/// A send that failed: retried later with backoff, or failed for good after the last attempt
+/// (returns true then).
+async fn not_sent(
+    app: &App,
+    mut row: ReminderRow,
+    error: &str,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let max_attempts = app.settings.reminder_max_attempts.max(1) as i32;
+    row.attempts += 1;
+    row.last_error = Some(error.to_string());
+    row.claimed_at = None;
+    if row.attempts >= max_attempts {
+        row.status = ReminderStatus::Failed;
+        finish(app, row, "reminder.failed", now).await?;
+        return Ok(true);
+    }
+    row.status = ReminderStatus::Pending;
+    row.next_attempt_at =
+        now + rule::backoff((row.attempts - 1) as u32, rand::rng().random::<f64>());
+    store::reminders::update(&app.db, row).await?;
+    Ok(false)
+}
+
 /// Send what is due. Returns what happened.
 pub async fn send_due(app: &App, mail: &Mail, now: DateTime<Utc>) -> Result<Report> {
     let mut report = Report::default();
     let tz = app.study.time_zone;
-    let max_attempts = app.settings.reminder_max_attempts.max(1) as i32;
     for mut row in claim(app, now).await? {
         let Some(p) = store::participants::find_by_id(&app.db, row.participant_id).await? else {
             continue;
@@ -257,45 +327,7 @@ pub async fn send_due(app: &App, mail: &Mail, now: DateTime<Utc>) -> Result<Repo
             report.postponed += 1;
             continue;
         }
-        let expires = view
-            .window
-            .grace_end
-            .or(view.window.end)
-            .unwrap_or(now + Duration::days(30));
-        let txn = store::begin_write(&app.db).await?;
-        let token = crate::auth::participant::issue_reminder_link(
-            &txn,
-            p.id,
-            &row.visit_code,
-            expires,
-            now,
-        )
-        .await?;
-        txn.commit().await?;
-        let site = app.study.site(&p.site_code);
-        let last_day = view
-            .window
-            .end
-            .and_then(|e| local_date(tz, e).checked_sub_days(Days::new(1)))
-            .map(|d| d.to_string())
-            .unwrap_or_default();
-        let label = view
-            .labels
-            .get(&p.language)
-            .cloned()
-            .unwrap_or_else(|| view.code.clone());
-        let link = crate::auth::participant::link_url(app, &token);
-        let message = templates::reminder(&ReminderContent {
-            to: &to,
-            lang: &p.language,
-            visit_label: &label,
-            last_day: &last_day,
-            link: &link,
-            site_name: site.map_or("", |s| s.name.as_str()),
-            site_phone: site.map_or("", |s| s.phone.as_str()),
-            site_email: site.map_or("", |s| s.email.as_str()),
-        })
-        .map_err(Error::Internal)?;
+        let message = compose(app, &p, &row, &view, &to, now).await?;
         match mail.send(&message).await {
             Ok(message_id) => {
                 row.status = ReminderStatus::Sent;
@@ -306,18 +338,10 @@ pub async fn send_due(app: &App, mail: &Mail, now: DateTime<Utc>) -> Result<Repo
                 report.sent += 1;
             }
             Err(e) => {
-                row.attempts += 1;
-                row.last_error = Some(e.to_string());
-                row.claimed_at = None;
-                if row.attempts >= max_attempts {
-                    row.status = ReminderStatus::Failed;
-                    finish(app, row, "reminder.failed", now).await?;
+                let failed = not_sent(app, row, &e.to_string(), now).await?;
+                if failed {
                     report.failed += 1;
                 } else {
-                    row.status = ReminderStatus::Pending;
-                    row.next_attempt_at =
-                        now + rule::backoff((row.attempts - 1) as u32, rand::rng().random::<f64>());
-                    store::reminders::update(&app.db, row).await?;
                     report.retrying += 1;
                 }
                 tracing::warn!(error = %e, "reminder not sent; will retry or report");

@@ -27,10 +27,12 @@ async fn enrolled_in(app: &TestApp, language: &str) -> Enrolled {
             .expect("t"),
     );
     let nurse = app.staff_token("site_staff", &["ZAS"]).await;
-    let resp = app
-        .post("/api/v1/participants", Some(&nurse), json!({"study_id": "HERMES-ZAS-101", "site": "ZAS", "language": language, "email": "an@example.be"}))
-        .await;
-    assert_eq!(resp.status(), 200);
+    app.enrol(
+        &nurse,
+        "HERMES-ZAS-101",
+        json!({"language": language, "email": "an@example.be"}),
+    )
+    .await;
     for (loc, side, nl, fr, en) in [
         (
             "femoral_neck",
@@ -99,15 +101,6 @@ async fn enrolled_in(app: &TestApp, language: &str) -> Enrolled {
     }
 }
 
-async fn participant_login(app: &TestApp, link: &str, pin: &str) -> reqwest::Response {
-    app.post(
-        "/api/v1/auth/participant",
-        None,
-        json!({"link_token": link, "pin": pin}),
-    )
-    .await
-}
-
 async fn put_draft(
     app: &TestApp,
     token: &str,
@@ -163,17 +156,18 @@ async fn a_participant_answers_the_baseline_from_link_to_scores() {
     let e = enrolled(&app).await;
 
     // A wrong PIN, then the right one.
-    let wrong = participant_login(&app, &e.link_token, "000000").await;
+    let wrong = app.participant_login(&e.link_token, "000000").await;
     assert_eq!(wrong.status(), 401);
     let body: Value = wrong.json().await.expect("json");
     assert_eq!(body["code"], "invalid_pin");
-    let resp = participant_login(&app, &e.link_token, &e.pin).await;
+    let resp = app.participant_login(&e.link_token, &e.pin).await;
     assert_eq!(resp.status(), 200);
     let device_a: String = resp.json::<Value>().await.expect("json")["token"]
         .as_str()
         .expect("t")
         .into();
-    let device_b: String = participant_login(&app, &e.link_token, &e.pin)
+    let device_b: String = app
+        .participant_login(&e.link_token, &e.pin)
         .await
         .json::<Value>()
         .await
@@ -434,18 +428,18 @@ async fn five_wrong_pins_lock_and_withdrawal_revokes_links() {
     let e = enrolled(&app).await;
     for _ in 0..5 {
         assert_eq!(
-            participant_login(&app, &e.link_token, "111111")
+            app.participant_login(&e.link_token, "111111")
                 .await
                 .status(),
             401
         );
     }
-    let locked = participant_login(&app, &e.link_token, &e.pin).await;
+    let locked = app.participant_login(&e.link_token, &e.pin).await;
     assert_eq!(locked.status(), 429);
     let rows = app.audit_rows().await;
     assert!(rows.iter().any(|r| r["action"] == "auth.pin_locked"));
     app.clock.advance(chrono::Duration::minutes(15));
-    let ok = participant_login(&app, &e.link_token, &e.pin).await;
+    let ok = app.participant_login(&e.link_token, &e.pin).await;
     assert_eq!(ok.status(), 200);
     let token: String = ok.json::<Value>().await.expect("json")["token"]
         .as_str()
@@ -465,14 +459,12 @@ async fn five_wrong_pins_lock_and_withdrawal_revokes_links() {
         .expect("json");
     assert_eq!(new_link["pin"], Value::Null, "the PIN is kept");
     assert_eq!(
-        participant_login(&app, &e.link_token, &e.pin)
-            .await
-            .status(),
+        app.participant_login(&e.link_token, &e.pin).await.status(),
         401
     );
     let new_token = new_link["link_token"].as_str().expect("t").to_string();
     assert_eq!(
-        participant_login(&app, &new_token, &e.pin).await.status(),
+        app.participant_login(&new_token, &e.pin).await.status(),
         200
     );
 
@@ -486,7 +478,7 @@ async fn five_wrong_pins_lock_and_withdrawal_revokes_links() {
         .await;
     assert_eq!(resp.status(), 200);
     assert_eq!(
-        participant_login(&app, &new_token, &e.pin).await.status(),
+        app.participant_login(&new_token, &e.pin).await.status(),
         401
     );
     assert_eq!(
@@ -515,7 +507,8 @@ async fn five_wrong_pins_lock_and_withdrawal_revokes_links() {
 async fn after_grace_submission_is_refused_and_late_is_flagged() {
     let app = spawn().await;
     let e = enrolled(&app).await;
-    let token: String = participant_login(&app, &e.link_token, &e.pin)
+    let token: String = app
+        .participant_login(&e.link_token, &e.pin)
         .await
         .json::<Value>()
         .await
@@ -560,7 +553,8 @@ async fn scores_recompute_applies_a_newer_scoring_file() {
     })
     .await;
     let e = enrolled(&app).await;
-    let token: String = participant_login(&app, &e.link_token, &e.pin)
+    let token: String = app
+        .participant_login(&e.link_token, &e.pin)
         .await
         .json::<Value>()
         .await
@@ -638,7 +632,8 @@ async fn a_participant_reads_licensed_wording_but_an_anonymous_reader_does_not()
     })
     .await;
     let e = enrolled_in(&app, "en").await;
-    let token: String = participant_login(&app, &e.link_token, &e.pin)
+    let token: String = app
+        .participant_login(&e.link_token, &e.pin)
         .await
         .json::<Value>()
         .await
@@ -727,7 +722,8 @@ async fn staff_entry_missed_visits_amendments_and_exports() {
     let e = enrolled(&app).await;
     let dm = app.staff_token("data_manager", &[]).await;
     let other_site = app.staff_token("site_staff", &["UZG"]).await;
-    let token: String = participant_login(&app, &e.link_token, &e.pin)
+    let token: String = app
+        .participant_login(&e.link_token, &e.pin)
         .await
         .json::<Value>()
         .await
@@ -1026,7 +1022,8 @@ async fn per_lesion_pain_flags_consensus_categories_and_queries() {
     let app = spawn().await;
     let e = enrolled(&app).await;
     let dm = app.staff_token("data_manager", &[]).await;
-    let token: String = participant_login(&app, &e.link_token, &e.pin)
+    let token: String = app
+        .participant_login(&e.link_token, &e.pin)
         .await
         .json::<Value>()
         .await

@@ -7,15 +7,13 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, spawn_app_with};
 
-async fn answered_participant(app: &TestApp, staff: &str, id: &str, site: &str) {
-    let resp = app
-        .post(
-            "/api/v1/participants",
-            Some(staff),
-            json!({"study_id": id, "site": site, "language": "nl", "randomization_date": "2026-01-15", "phone": "+32 470 00 00 00"}),
-        )
-        .await;
-    assert_eq!(resp.status(), 200);
+async fn answered_participant(app: &TestApp, staff: &str, id: &str) {
+    app.enrol(
+        staff,
+        id,
+        json!({"randomization_date": "2026-01-15", "phone": "+32 470 00 00 00"}),
+    )
+    .await;
     let lesion: Value = app
         .post(
             &format!("/api/v1/participants/{id}/lesions"),
@@ -26,33 +24,14 @@ async fn answered_participant(app: &TestApp, staff: &str, id: &str, site: &str) 
         .json()
         .await
         .expect("lesion");
-    let link: Value = app
-        .post(
-            &format!("/api/v1/participants/{id}/access-link"),
-            Some(staff),
-            json!({"pin": "4826"}),
-        )
-        .await
-        .json()
-        .await
-        .expect("link");
-    let session: Value = app
-        .post(
-            "/api/v1/auth/participant",
-            None,
-            json!({"link_token": link["link_token"], "pin": "4826"}),
-        )
-        .await
-        .json()
-        .await
-        .expect("session");
+    let token = app.participant_token(staff, id).await;
     let resp = app
         .client
         .post(format!(
             "{}/api/v1/me/visits/BL/responses/nrs-lesion-pain/submit",
             app.address
         ))
-        .bearer_auth(session["token"].as_str().expect("token"))
+        .bearer_auth(&token)
         .header("Idempotency-Key", format!("k-{id}"))
         .json(&json!({"answers": [{"item": "worst_pain", "lesion": lesion["id"], "value": 6}]}))
         .send()
@@ -79,8 +58,8 @@ async fn a_site_archive_verifies_offline_and_one_flipped_byte_names_the_file() {
     );
     let (email, password, zas) = app.staff_account("site_staff", &["ZAS"]).await;
     let uzg = app.staff_token("site_staff", &["UZG"]).await;
-    answered_participant(&app, &zas, "HERMES-ZAS-701", "ZAS").await;
-    answered_participant(&app, &uzg, "HERMES-UZG-701", "UZG").await;
+    answered_participant(&app, &zas, "HERMES-ZAS-701").await;
+    answered_participant(&app, &uzg, "HERMES-UZG-701").await;
 
     let file = app.dir.path().join("zas.tar");
     let out = app.cli(&[

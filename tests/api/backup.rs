@@ -10,14 +10,12 @@ use crate::helpers::{TestApp, spawn_app_with, start};
 
 async fn some_trial_data(app: &TestApp, nurse: &str) {
     for id in ["HERMES-ZAS-801", "HERMES-ZAS-802"] {
-        let resp = app
-            .post(
-                "/api/v1/participants",
-                Some(nurse),
-                json!({"study_id": id, "site": "ZAS", "language": "fr", "randomization_date": "2026-01-20", "email": "p@example.be"}),
-            )
-            .await;
-        assert_eq!(resp.status(), 200);
+        app.enrol(
+            nurse,
+            id,
+            json!({"language": "fr", "randomization_date": "2026-01-20", "email": "p@example.be"}),
+        )
+        .await;
         let lesion: Value = app
             .post(
                 &format!("/api/v1/participants/{id}/lesions"),

@@ -209,6 +209,65 @@ impl TestApp {
         (email, "my-own-password-2".into(), token)
     }
 
+    /// Enrol a participant as `staff`: `study_id`, its site (the id's middle part) and language
+    /// `nl`, with `extra` fields added or overriding. Asserts 200; returns the participant.
+    pub async fn enrol(&self, staff: &str, study_id: &str, extra: Value) -> Value {
+        let site = study_id.split('-').nth(1).expect("HERMES-<SITE>-<n>");
+        let mut body = json!({ "study_id": study_id, "site": site, "language": "nl" });
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            b.extend(e.clone());
+        }
+        let resp = self.post("/api/v1/participants", Some(staff), body).await;
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        assert_eq!(status, 200, "enrol {study_id}: {text}");
+        serde_json::from_str(&text).expect("participant json")
+    }
+
+    /// Issue the participant's access link with `pin` (generated when `None`): the link token
+    /// and the PIN.
+    pub async fn issue_link(
+        &self,
+        staff: &str,
+        study_id: &str,
+        pin: Option<&str>,
+    ) -> (String, String) {
+        let body = pin.map_or_else(|| json!({}), |p| json!({ "pin": p }));
+        let resp = self
+            .post(
+                &format!("/api/v1/participants/{study_id}/access-link"),
+                Some(staff),
+                body,
+            )
+            .await;
+        assert_eq!(resp.status(), 200, "access link for {study_id}");
+        let link: Value = resp.json().await.expect("link json");
+        let token = link["link_token"].as_str().expect("link token").to_string();
+        let pin = pin
+            .map(String::from)
+            .or_else(|| link["pin"].as_str().map(String::from));
+        (token, pin.expect("a PIN"))
+    }
+
+    /// A participant signs in with link token and PIN (the raw response).
+    pub async fn participant_login(&self, link_token: &str, pin: &str) -> Response {
+        self.post(
+            "/api/v1/auth/participant",
+            None,
+            json!({ "link_token": link_token, "pin": pin }),
+        )
+        .await
+    }
+
+    /// Sign a participant in (a link with PIN 4826 issued by `staff`): their bearer token.
+    pub async fn participant_token(&self, staff: &str, study_id: &str) -> String {
+        let (link, pin) = self.issue_link(staff, study_id, Some("4826")).await;
+        let resp = self.participant_login(&link, &pin).await;
+        assert_eq!(resp.status(), 200, "participant sign-in");
+        let session: Value = resp.json().await.expect("session json");
+        session["token"].as_str().expect("participant token").into()
+    }
+
     /// Run the `epro` binary against this test's database and keys.
     pub fn cli(&self, args: &[&str]) -> Output {
         run_cli(&self.settings, self.dir.path(), args)

@@ -199,20 +199,13 @@ async fn behind_https_the_session_cookie_is_secure_httponly_and_strict() {
     }
 }
 
-async fn enrol(app: &TestApp, token: &str, id: &str, site: &str, randomized: &str) {
-    let resp = app
-        .post(
-            "/api/v1/participants",
-            Some(token),
-            json!({"study_id": id, "site": site, "language": "nl", "phone": "+32 470 11 22 33", "randomization_date": randomized}),
-        )
-        .await;
-    assert_eq!(
-        resp.status(),
-        200,
-        "{}",
-        resp.text().await.unwrap_or_default()
-    );
+async fn enrol(app: &TestApp, token: &str, id: &str, randomized: &str) {
+    app.enrol(
+        token,
+        id,
+        json!({"phone": "+32 470 11 22 33", "randomization_date": randomized}),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -226,9 +219,9 @@ async fn completion_counts_per_visit_and_is_site_scoped() {
     let zas = app.staff_token("site_staff", &["ZAS"]).await;
     let uzg = app.staff_token("site_staff", &["UZG"]).await;
     let dm = app.staff_token("data_manager", &[]).await;
-    enrol(&app, &zas, "HERMES-ZAS-301", "ZAS", "2026-01-15").await;
-    enrol(&app, &zas, "HERMES-ZAS-302", "ZAS", "2026-01-15").await;
-    enrol(&app, &uzg, "HERMES-UZG-301", "UZG", "2026-01-15").await;
+    enrol(&app, &zas, "HERMES-ZAS-301", "2026-01-15").await;
+    enrol(&app, &zas, "HERMES-ZAS-302", "2026-01-15").await;
+    enrol(&app, &uzg, "HERMES-UZG-301", "2026-01-15").await;
     // After the baseline window and its grace period: nobody answered; one is recorded missed.
     app.clock.set(
         Utc.with_ymd_and_hms(2026, 2, 10, 10, 0, 0)
@@ -311,7 +304,7 @@ async fn call_today_lists_late_and_closing_visits_with_the_phone_only_for_own_si
             .expect("t"),
     );
     let (email, password, zas) = app.staff_account("site_staff", &["ZAS"]).await;
-    enrol(&app, &zas, "HERMES-ZAS-401", "ZAS", "2026-01-15").await;
+    enrol(&app, &zas, "HERMES-ZAS-401", "2026-01-15").await;
     // The baseline window (until randomization + 3 days) closes on 18 January; the 17th is
     // near its end and nothing is started.
     app.clock.set(
@@ -367,7 +360,7 @@ async fn a_changed_page_form_keeps_what_was_stored_and_names_the_problem() {
             .expect("t"),
     );
     let (email, password, zas) = app.staff_account("site_staff", &["ZAS"]).await;
-    enrol(&app, &zas, "HERMES-ZAS-501", "ZAS", "2026-01-15").await;
+    enrol(&app, &zas, "HERMES-ZAS-501", "2026-01-15").await;
     let nurse = sign_in(&app, &email, &password).await;
     let (_, html) = page(&nurse, &app, "/staff/participants/HERMES-ZAS-501").await;
     // An analgesic dose that is not a number: 422, the page says what, nothing is stored.
@@ -429,7 +422,7 @@ async fn the_language_a_participant_picks_is_theirs_and_a_started_questionnaire_
             .expect("t"),
     );
     let nurse = app.staff_token("site_staff", &["ZAS"]).await;
-    enrol(&app, &nurse, "HERMES-ZAS-601", "ZAS", "2026-01-15").await;
+    enrol(&app, &nurse, "HERMES-ZAS-601", "2026-01-15").await;
     let p = participant_browser(&app, &nurse, "HERMES-ZAS-601").await;
 
     // Start the C30 in Dutch (save page 1), then switch to French.

@@ -83,28 +83,6 @@ async fn json_of(resp: reqwest::Response) -> Value {
     resp.json().await.expect("json")
 }
 
-async fn participant_token(app: &TestApp, staff: &str, study_id: &str) -> String {
-    let link = json_of(
-        app.post(
-            &format!("/api/v1/participants/{study_id}/access-link"),
-            Some(staff),
-            json!({"pin": "4826"}),
-        )
-        .await,
-    )
-    .await;
-    let session = json_of(
-        app.post(
-            "/api/v1/auth/participant",
-            None,
-            json!({"link_token": link["link_token"], "pin": "4826"}),
-        )
-        .await,
-    )
-    .await;
-    session["token"].as_str().expect("participant token").into()
-}
-
 #[tokio::test]
 async fn every_endpoint_by_every_actor() {
     let app = spawn_app_with(|s| s.session_hours = 24 * 365).await;
@@ -160,8 +138,8 @@ async fn every_endpoint_by_every_actor() {
     )
     .await;
     let lesion_id = lesions[0]["id"].as_str().expect("lesion").to_string();
-    let pa = participant_token(&app, &staff, "HERMES-ZAS-001").await;
-    let pb = participant_token(&app, &staff_b, "HERMES-UZG-001").await;
+    let pa = app.participant_token(&staff, "HERMES-ZAS-001").await;
+    let pb = app.participant_token(&staff_b, "HERMES-UZG-001").await;
     // Participant A sends the NRS; a data manager raises a query on it.
     let resp = app
         .client

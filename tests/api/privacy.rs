@@ -14,14 +14,12 @@ async fn data_key_rotation_then_end_of_trial_purge() {
         ("HERMES-ZAS-011", "a@example.be"),
         ("HERMES-ZAS-012", "b@example.be"),
     ] {
-        let resp = app
-            .post(
-                "/api/v1/participants",
-                Some(&nurse),
-                json!({"study_id": id, "site": "ZAS", "language": "nl", "email": email, "phone": "+32 470 11 11 11"}),
-            )
-            .await;
-        assert_eq!(resp.status(), 200);
+        app.enrol(
+            &nurse,
+            id,
+            json!({"email": email, "phone": "+32 470 11 11 11"}),
+        )
+        .await;
     }
 
     // Rotate: the new key reads every contact detail; the old one reads none.
@@ -165,12 +163,5 @@ async fn the_audit_chain_is_handed_over_to_a_new_key_and_verifies_across_it() {
 }
 
 async fn enrol(app: &crate::helpers::TestApp, nurse: &str, id: &str) {
-    let resp = app
-        .post(
-            "/api/v1/participants",
-            Some(nurse),
-            json!({"study_id": id, "site": "ZAS", "language": "nl"}),
-        )
-        .await;
-    assert_eq!(resp.status(), 200);
+    app.enrol(nurse, id, json!({})).await;
 }

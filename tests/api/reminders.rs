@@ -126,19 +126,12 @@ fn local(date: NaiveDate, hour: u32) -> DateTime<Utc> {
 }
 
 async fn enrol(app: &TestApp, nurse: &str, id: &str, randomized: &str) {
-    let resp = app
-        .post(
-            "/api/v1/participants",
-            Some(nurse),
-            json!({"study_id": id, "site": "ZAS", "language": "nl", "email": "deelnemer@example.be", "randomization_date": randomized}),
-        )
-        .await;
-    assert_eq!(
-        resp.status(),
-        200,
-        "{}",
-        resp.text().await.unwrap_or_default()
-    );
+    app.enrol(
+        nurse,
+        id,
+        json!({"email": "deelnemer@example.be", "randomization_date": randomized}),
+    )
+    .await;
 }
 
 fn kinds_by_visit(app: &TestApp, rows: &[Value]) -> Vec<(String, String)> {
@@ -542,14 +535,8 @@ async fn the_daily_digest_reaches_site_staff_once_a_day() {
     app.clock.set(local("2026-01-15".parse().expect("d"), 7));
     let nurse = app.staff_token("site_staff", &["ZAS"]).await;
     enrol(&app, &nurse, "HERMES-ZAS-701", "2026-01-15").await;
-    let resp = app
-        .post(
-            "/api/v1/participants",
-            Some(&nurse),
-            json!({"study_id": "HERMES-ZAS-702", "site": "ZAS", "language": "fr"}),
-        )
+    app.enrol(&nurse, "HERMES-ZAS-702", json!({"language": "fr"}))
         .await;
-    assert_eq!(resp.status(), 200);
     let mail = Mail::from_settings(&app.settings).expect("mail");
     let digests = |smtp: &SmtpServer| {
         smtp.all_messages()

@@ -28,19 +28,7 @@ async fn enrolled(app: &TestApp) -> Participant {
             .expect("t"),
     );
     let nurse = app.staff_token("site_staff", &["ZAS"]).await;
-    let resp = app
-        .post(
-            "/api/v1/participants",
-            Some(&nurse),
-            json!({"study_id": STUDY_ID, "site": "ZAS", "language": "nl"}),
-        )
-        .await;
-    assert_eq!(
-        resp.status(),
-        200,
-        "{}",
-        resp.text().await.unwrap_or_default()
-    );
+    app.enrol(&nurse, STUDY_ID, json!({})).await;
     let resp = app
         .post(
             &format!("/api/v1/participants/{STUDY_ID}/events"),
@@ -64,15 +52,6 @@ async fn enrolled(app: &TestApp) -> Participant {
         link: link["link_token"].as_str().expect("link").into(),
         pin: "482613".into(),
     }
-}
-
-async fn pin_login(app: &TestApp, link: &str, pin: &str) -> reqwest::Response {
-    app.post(
-        "/api/v1/auth/participant",
-        None,
-        json!({"link_token": link, "pin": pin}),
-    )
-    .await
 }
 
 fn count(statuses: &[u16], status: u16) -> usize {
@@ -203,7 +182,7 @@ async fn concurrent_wrong_pins_get_at_most_five_checks_and_a_fresh_link_lifts_th
     let statuses: Vec<u16> = join_all((0..30).map(|i| {
         let (app, link) = (&app, p.link.clone());
         async move {
-            pin_login(app, &link, &format!("{:06}", 100000 + i))
+            app.participant_login(&link, &format!("{:06}", 100000 + i))
                 .await
                 .status()
                 .as_u16()
@@ -212,7 +191,7 @@ async fn concurrent_wrong_pins_get_at_most_five_checks_and_a_fresh_link_lifts_th
     .await;
     assert!(count(&statuses, 401) <= 5, "{statuses:?}");
     assert_eq!(count(&statuses, 401) + count(&statuses, 429), 30);
-    assert_eq!(pin_login(&app, &p.link, &p.pin).await.status(), 429);
+    assert_eq!(app.participant_login(&p.link, &p.pin).await.status(), 429);
 
     let fresh: Value = app
         .post(
@@ -225,7 +204,7 @@ async fn concurrent_wrong_pins_get_at_most_five_checks_and_a_fresh_link_lifts_th
         .await
         .expect("json");
     let fresh = fresh["link_token"].as_str().expect("link");
-    assert_eq!(pin_login(&app, fresh, &p.pin).await.status(), 200);
+    assert_eq!(app.participant_login(fresh, &p.pin).await.status(), 200);
 }
 
 /// A PIN reset ends the participant's sessions; a staff revocation ends links and sessions.
@@ -233,7 +212,8 @@ async fn concurrent_wrong_pins_get_at_most_five_checks_and_a_fresh_link_lifts_th
 async fn pin_reset_and_revocation_end_participant_sessions() {
     let app = spawn_app().await;
     let p = enrolled(&app).await;
-    let session: Value = pin_login(&app, &p.link, &p.pin)
+    let session: Value = app
+        .participant_login(&p.link, &p.pin)
         .await
         .json()
         .await
@@ -257,7 +237,8 @@ async fn pin_reset_and_revocation_end_participant_sessions() {
         "the old session ended with the old PIN"
     );
 
-    let session: Value = pin_login(&app, &p.link, "915372")
+    let session: Value = app
+        .participant_login(&p.link, "915372")
         .await
         .json()
         .await
@@ -287,7 +268,7 @@ async fn pin_reset_and_revocation_end_participant_sessions() {
         app.get("/api/v1/me/tasks", Some(&token)).await.status(),
         401
     );
-    assert_eq!(pin_login(&app, &p.link, "915372").await.status(), 401);
+    assert_eq!(app.participant_login(&p.link, "915372").await.status(), 401);
     let audit = app.audit_rows().await;
     assert!(
         audit
@@ -303,7 +284,8 @@ async fn pin_reset_and_revocation_end_participant_sessions() {
 async fn concurrent_first_saves_and_submissions_give_one_result_or_409() {
     let app = spawn_app().await;
     let p = enrolled(&app).await;
-    let session: Value = pin_login(&app, &p.link, &p.pin)
+    let session: Value = app
+        .participant_login(&p.link, &p.pin)
         .await
         .json()
         .await
@@ -588,7 +570,8 @@ async fn error_lists_are_capped() {
 async fn audit_verify_notices_an_edited_answer_row() {
     let app = spawn_app().await;
     let p = enrolled(&app).await;
-    let session: Value = pin_login(&app, &p.link, &p.pin)
+    let session: Value = app
+        .participant_login(&p.link, &p.pin)
         .await
         .json()
         .await

@@ -198,68 +198,8 @@ impl Study {
                 ),
             )
         })?;
-        if raw.study.languages.is_empty() {
-            return Err(err(
-                "study.languages",
-                "at least one language is required".into(),
-            ));
-        }
-        let mut seen_lang = HashSet::new();
-        for (i, lang) in raw.study.languages.iter().enumerate() {
-            let field = format!("study.languages[{i}]");
-            if lang.len() != 2 || !lang.chars().all(|c| c.is_ascii_lowercase()) {
-                return Err(err(
-                    &field,
-                    format!("{lang:?} is not a two-letter ISO 639-1 code"),
-                ));
-            }
-            if !seen_lang.insert(lang) {
-                return Err(err(&field, format!("{lang:?} is listed twice")));
-            }
-        }
-        if raw.sites.is_empty() {
-            return Err(err(
-                "sites",
-                "at least one [[sites]] entry is required".into(),
-            ));
-        }
-        let mut seen_site = HashSet::new();
-        for (i, site) in raw.sites.iter().enumerate() {
-            let field = |name: &str| format!("sites[{i}].{name}");
-            if site.code.is_empty()
-                || site.code.len() > 16
-                || !site
-                    .code
-                    .chars()
-                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
-            {
-                return Err(err(
-                    &field("code"),
-                    format!("{:?} must be 1–16 capital letters or digits", site.code),
-                ));
-            }
-            if !seen_site.insert(site.code.as_str()) {
-                return Err(err(
-                    &field("code"),
-                    format!("site code {:?} is listed twice", site.code),
-                ));
-            }
-            for (name, value) in [
-                ("name", &site.name),
-                ("city", &site.city),
-                ("phone", &site.phone),
-            ] {
-                if value.trim().is_empty() {
-                    return Err(err(&field(name), "must not be empty".into()));
-                }
-            }
-            if !email_address::EmailAddress::is_valid(&site.email) {
-                return Err(err(
-                    &field("email"),
-                    format!("{:?} is not an email address", site.email),
-                ));
-            }
-        }
+        check_languages(&raw.study.languages).map_err(|(f, p)| err(&f, p))?;
+        check_sites(&raw.sites).map_err(|(f, p)| err(&f, p))?;
         if !raw.study.id_pattern.contains("{site}") || !raw.study.id_pattern.contains("{n") {
             return Err(err(
                 "study.id_pattern",
@@ -272,34 +212,7 @@ impl Study {
         let (protocol, visit_labels) =
             parse_visits(&raw, time_zone, &raw.study.languages).map_err(|(f, p)| err(&f, p))?;
         let reminders = parse_reminders(&raw).map_err(|(f, p)| err(&f, p))?;
-        if !raw.safety.is_empty() {
-            for lang in &raw.study.languages {
-                let Some(s) = raw.safety.get(lang) else {
-                    return Err(err(
-                        &format!("safety.{lang}"),
-                        "safety text is required in every study language".into(),
-                    ));
-                };
-                if s.notice.trim().is_empty() || !s.notice.contains("{phone}") {
-                    return Err(err(
-                        &format!("safety.{lang}.notice"),
-                        "must say to call the site, with {phone} where its number goes".into(),
-                    ));
-                }
-                if s.urgent.is_empty() || s.urgent.iter().any(|u| u.trim().is_empty()) {
-                    return Err(err(
-                        &format!("safety.{lang}.urgent"),
-                        "list the symptoms that need a call now, none empty".into(),
-                    ));
-                }
-            }
-            if let Some(extra) = raw.safety.keys().find(|k| !raw.study.languages.contains(k)) {
-                return Err(err(
-                    &format!("safety.{extra}"),
-                    "is not a study language".into(),
-                ));
-            }
-        }
+        check_safety(&raw).map_err(|(f, p)| err(&f, p))?;
         Ok(Self {
             id,
             name: raw.study.name,
@@ -314,6 +227,119 @@ impl Study {
             sha256: hex::encode(Sha256::digest(text.as_bytes())),
         })
     }
+}
+
+/// A study-file problem: the field and what is wrong with it.
+type Problem = (String, String);
+
+fn fail(field: &str, problem: String) -> Problem {
+    (field.to_string(), problem)
+}
+
+/// At least one language, each a two-letter ISO 639-1 code, none twice.
+fn check_languages(languages: &[String]) -> Result<(), Problem> {
+    if languages.is_empty() {
+        return Err(fail(
+            "study.languages",
+            "at least one language is required".into(),
+        ));
+    }
+    let mut seen_lang = HashSet::new();
+    for (i, lang) in languages.iter().enumerate() {
+        let field = format!("study.languages[{i}]");
+        if lang.len() != 2 || !lang.chars().all(|c| c.is_ascii_lowercase()) {
+            return Err(fail(
+                &field,
+                format!("{lang:?} is not a two-letter ISO 639-1 code"),
+            ));
+        }
+        if !seen_lang.insert(lang) {
+            return Err(fail(&field, format!("{lang:?} is listed twice")));
+        }
+    }
+    Ok(())
+}
+
+/// At least one site, each with a unique code, a name, city, phone and email.
+fn check_sites(sites: &[Site]) -> Result<(), Problem> {
+    if sites.is_empty() {
+        return Err(fail(
+            "sites",
+            "at least one [[sites]] entry is required".into(),
+        ));
+    }
+    let mut seen_site = HashSet::new();
+    for (i, site) in sites.iter().enumerate() {
+        let field = |name: &str| format!("sites[{i}].{name}");
+        if site.code.is_empty()
+            || site.code.len() > 16
+            || !site
+                .code
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        {
+            return Err(fail(
+                &field("code"),
+                format!("{:?} must be 1–16 capital letters or digits", site.code),
+            ));
+        }
+        if !seen_site.insert(site.code.as_str()) {
+            return Err(fail(
+                &field("code"),
+                format!("site code {:?} is listed twice", site.code),
+            ));
+        }
+        for (name, value) in [
+            ("name", &site.name),
+            ("city", &site.city),
+            ("phone", &site.phone),
+        ] {
+            if value.trim().is_empty() {
+                return Err(fail(&field(name), "must not be empty".into()));
+            }
+        }
+        if !email_address::EmailAddress::is_valid(&site.email) {
+            return Err(fail(
+                &field("email"),
+                format!("{:?} is not an email address", site.email),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Safety text, when given, in every study language: a notice naming the site's phone and the
+/// symptoms that need a call now.
+fn check_safety(raw: &StudyFile) -> Result<(), Problem> {
+    if !raw.safety.is_empty() {
+        for lang in &raw.study.languages {
+            let Some(s) = raw.safety.get(lang) else {
+                return Err(fail(
+                    &format!("safety.{lang}"),
+                    "safety text is required in every study language".into(),
+                ));
+            };
+            if s.notice.trim().is_empty() || !s.notice.contains("{phone}") {
+                return Err(fail(
+                    &format!("safety.{lang}.notice"),
+                    "must say to call the site, with {phone} where its number goes".into(),
+                ));
+            }
+            if s.urgent.is_empty() || s.urgent.iter().any(|u| u.trim().is_empty()) {
+                return Err(fail(
+                    &format!("safety.{lang}.urgent"),
+                    "list the symptoms that need a call now, none empty".into(),
+                ));
+            }
+        }
+        if let Some(extra) = raw.safety.keys().find(|k| !raw.study.languages.contains(k)) {
+            return Err(fail(
+                &format!("safety.{extra}"),
+                "is not a study language".into(),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn parse_reminders(raw: &StudyFile) -> Result<ReminderPlan, (String, String)> {

@@ -403,25 +403,15 @@ pub async fn post(
     };
     let mut revision = l.revision();
     if !answers.is_empty() {
-        let if_match = form_value(&form, "revision").and_then(|r| r.parse::<i32>().ok());
-        let if_match = if l.x.response.is_some() {
-            if_match
-        } else {
-            None
-        };
+        let if_match = form_value(&form, "revision")
+            .and_then(|r| r.parse::<i32>().ok())
+            .filter(|_| l.x.response.is_some());
         let result = who.save(app, visit, key, if_match, answers).await;
         if go == "save" {
             // The autosave only needs to know whether it worked.
             return match result {
-                Ok(r) => Response::builder()
-                    .status(StatusCode::NO_CONTENT)
-                    .header("X-Revision", r.to_string())
-                    .finish(),
-                Err(Error::Conflict { .. }) => StatusCode::CONFLICT.into_response(),
-                Err(Error::Invalid { .. } | Error::Unprocessable { .. }) => {
-                    StatusCode::UNPROCESSABLE_ENTITY.into_response()
-                }
-                Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+                Ok(r) => saved(r),
+                Err(e) => e.status().into_response(),
             };
         }
         match result {
@@ -448,16 +438,28 @@ pub async fn post(
             Err(e) => return error_page(web, &frame(), &e),
         }
     }
+    if go == "save" {
+        return saved(revision);
+    }
+    navigate(who, visit, key, &go, page_no, l.pages.len())
+}
+
+/// An autosave's reply: no content, the new revision in a header.
+fn saved(revision: i32) -> Response {
+    Response::builder()
+        .status(StatusCode::NO_CONTENT)
+        .header("X-Revision", revision.to_string())
+        .finish()
+}
+
+/// Where the buttons lead from page `page_no` (0-based) of `pages`: back, on, or to review.
+fn navigate(who: &Who, visit: &str, key: &str, go: &str, page_no: usize, pages: usize) -> Response {
     let base = who.base(visit, key);
-    match go.as_str() {
-        "save" => Response::builder()
-            .status(StatusCode::NO_CONTENT)
-            .header("X-Revision", revision.to_string())
-            .finish(),
+    match go {
         "back" if page_no > 0 => redirect(&format!("{base}?page={page_no}")),
         "back" => redirect(&back_target(who)),
         "review" => redirect(&format!("{base}/review")),
-        _ if page_no + 1 >= l.pages.len() => redirect(&format!("{base}/review")),
+        _ if page_no + 1 >= pages => redirect(&format!("{base}/review")),
         _ => redirect(&format!("{base}?page={}", page_no + 2)),
     }
 }

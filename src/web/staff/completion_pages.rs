@@ -65,57 +65,8 @@ pub(super) async fn dashboard(
         Err(e) => return failed(web, &page, &e),
     };
     let visits: Vec<String> = c.counts.iter().map(|n| n.visit.clone()).collect();
-    let rows: Vec<RowView> = c
-        .rows
-        .iter()
-        .map(|r| RowView {
-            study_id: r.study_id.clone(),
-            site: r.site.clone(),
-            status: r.status.clone(),
-            cells: r
-                .cells
-                .iter()
-                .map(|cell| {
-                    let st = cell.state.as_str();
-                    let end = cell.window.end.map(|e| fmt_date(last_day(app, e), &lang));
-                    CellView {
-                        state: st,
-                        text: web.t(&lang, &format!("state_{st}"), &[]),
-                        title: format!(
-                            "{} – {}{}",
-                            fmt_date(local_day(app, cell.window.start), &lang),
-                            end.unwrap_or_default(),
-                            cell.missed_reason
-                                .as_ref()
-                                .map(|m| format!(" ({m})"))
-                                .unwrap_or_default()
-                        ),
-                    }
-                })
-                .collect(),
-        })
-        .collect();
-    let counts: Vec<CountView> = c
-        .counts
-        .iter()
-        .map(|n| CountView {
-            visit: n.visit.clone(),
-            expected: n.expected,
-            received: n.received,
-            missed: n.missed,
-            pending: n.pending,
-            reasons: n
-                .missed_reasons
-                .iter()
-                .map(|(k, v)| format!("{k}: {v}"))
-                .collect::<Vec<_>>()
-                .join(", "),
-            rate: n
-                .rate
-                .map(|r| format!("{:.0} %", r * 100.0))
-                .unwrap_or_else(|| "–".into()),
-        })
-        .collect();
+    let rows = row_views(web, app, &lang, &c.rows);
+    let counts = count_views(&c.counts);
     let legend: Vec<(String, String)> = STATES
         .iter()
         .map(|s| (s.to_string(), web.t(&lang, &format!("state_{s}"), &[])))
@@ -184,4 +135,60 @@ pub(super) async fn call_today(
         })
         .collect();
     web.render("s_call.html", &page, context! { calls => sv(&views) })
+}
+
+/// The dashboard's rows: per participant, each visit's state with its window as a tooltip.
+fn row_views(web: &Web, app: &App, lang: &str, rows: &[completion::Row]) -> Vec<RowView> {
+    rows.iter()
+        .map(|r| RowView {
+            study_id: r.study_id.clone(),
+            site: r.site.clone(),
+            status: r.status.clone(),
+            cells: r
+                .cells
+                .iter()
+                .map(|cell| {
+                    let st = cell.state.as_str();
+                    let end = cell.window.end.map(|e| fmt_date(last_day(app, e), lang));
+                    CellView {
+                        state: st,
+                        text: web.t(lang, &format!("state_{st}"), &[]),
+                        title: format!(
+                            "{} – {}{}",
+                            fmt_date(local_day(app, cell.window.start), lang),
+                            end.unwrap_or_default(),
+                            cell.missed_reason
+                                .as_ref()
+                                .map(|m| format!(" ({m})"))
+                                .unwrap_or_default()
+                        ),
+                    }
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// The CONSORT-PRO style counts per visit.
+fn count_views(counts: &[completion::VisitCount]) -> Vec<CountView> {
+    counts
+        .iter()
+        .map(|n| CountView {
+            visit: n.visit.clone(),
+            expected: n.expected,
+            received: n.received,
+            missed: n.missed,
+            pending: n.pending,
+            reasons: n
+                .missed_reasons
+                .iter()
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            rate: n
+                .rate
+                .map(|r| format!("{:.0} %", r * 100.0))
+                .unwrap_or_else(|| "–".into()),
+        })
+        .collect()
 }

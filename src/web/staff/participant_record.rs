@@ -389,87 +389,7 @@ pub(super) async fn participant_form(
         r.set_status(StatusCode::FORBIDDEN);
         return r;
     }
-    let result: Result<Option<participant::IssuedLink>, Error> = match form_name.as_str() {
-        "event" => participants::record_event(
-            app,
-            &actor,
-            &id,
-            participants::NewEvent {
-                kind: field(&form, "kind").into(),
-                date: field(&form, "date").into(),
-                reason: field(&form, "reason").into(),
-                sse_type: opt(&form, "sse_type"),
-                lesion: opt(&form, "lesion"),
-            },
-        )
-        .await
-        .map(|_| None),
-        "correct" => participants::correct_event(
-            app,
-            &actor,
-            &id,
-            field(&form, "event"),
-            participants::Correction {
-                date: opt(&form, "date"),
-                entered_in_error: field(&form, "entered_in_error") == "1",
-                reason: field(&form, "reason").into(),
-            },
-        )
-        .await
-        .map(|_| None),
-        "lesion" => {
-            let labels: BTreeMap<String, String> = app
-                .study
-                .languages
-                .iter()
-                .filter_map(|l| opt(&form, &format!("label_{l}")).map(|v| (l.clone(), v)))
-                .collect();
-            let reasons: Vec<String> = form
-                .iter()
-                .filter(|(k, _)| k == "high_risk")
-                .map(|(_, v)| v.clone())
-                .collect();
-            participants::add_lesion(
-                app,
-                &actor,
-                &id,
-                participants::LesionInput {
-                    location: opt(&form, "location"),
-                    side: opt(&form, "side"),
-                    labels: (!labels.is_empty()).then_some(labels),
-                    detail: opt(&form, "detail"),
-                    high_risk_reasons: Some(reasons),
-                    irradiation_date: opt(&form, "irradiation_date"),
-                    active: Some(true),
-                },
-            )
-            .await
-            .map(|_| None)
-        }
-        "missed" => answering::record_missed(
-            app,
-            &actor,
-            &id,
-            field(&form, "visit"),
-            field(&form, "reason"),
-            opt(&form, "text"),
-        )
-        .await
-        .map(|_| None),
-        "dose" => match field(&form, "omed").trim().replace(',', ".").parse::<f64>() {
-            Ok(omed) => pain::record_dose(app, &actor, &id, field(&form, "visit"), omed)
-                .await
-                .map(|_| None),
-            Err(_) => Err(Error::invalid(
-                "omed_mg_per_day",
-                "give a number of mg per day",
-            )),
-        },
-        "link" => participant::issue_staff_link(app, &actor, &id, opt(&form, "pin"))
-            .await
-            .map(Some),
-        _ => Err(Error::NotFound(format!("form {form_name}"))),
-    };
+    let result = submit_form(app, &actor, &id, &form_name, &form).await;
     match result {
         Ok(None) => redirect(&format!("/staff/participants/{id}?saved=1")),
         // The link and PIN are shown once, on this response only (never in a URL).
@@ -480,9 +400,98 @@ pub(super) async fn participant_form(
             let msg = format!("{} {e}", web.t(&lang, "error_prefix", &[]));
             let mut r =
                 render_participant(web, app, &actor, &page, &id, None, Some(msg), None).await;
-            r.set_status(StatusCode::UNPROCESSABLE_ENTITY);
+            r.set_status(e.status());
             r
         }
         Err(e) => failed(web, &page, &e),
+    }
+}
+
+/// Apply one of the participant page's forms; a new access link is returned to be shown once.
+async fn submit_form(
+    app: &App,
+    actor: &auth::StaffActor,
+    id: &str,
+    form_name: &str,
+    form: &[(String, String)],
+) -> Result<Option<participant::IssuedLink>, Error> {
+    match form_name {
+        "event" => participants::record_event(
+            app,
+            actor,
+            id,
+            participants::NewEvent {
+                kind: field(form, "kind").into(),
+                date: field(form, "date").into(),
+                reason: field(form, "reason").into(),
+                sse_type: opt(form, "sse_type"),
+                lesion: opt(form, "lesion"),
+            },
+        )
+        .await
+        .map(|_| None),
+        "correct" => participants::correct_event(
+            app,
+            actor,
+            id,
+            field(form, "event"),
+            participants::Correction {
+                date: opt(form, "date"),
+                entered_in_error: field(form, "entered_in_error") == "1",
+                reason: field(form, "reason").into(),
+            },
+        )
+        .await
+        .map(|_| None),
+        "lesion" => participants::add_lesion(app, actor, id, lesion_input(app, form))
+            .await
+            .map(|_| None),
+        "missed" => answering::record_missed(
+            app,
+            actor,
+            id,
+            field(form, "visit"),
+            field(form, "reason"),
+            opt(form, "text"),
+        )
+        .await
+        .map(|_| None),
+        "dose" => match field(form, "omed").trim().replace(',', ".").parse::<f64>() {
+            Ok(omed) => pain::record_dose(app, actor, id, field(form, "visit"), omed)
+                .await
+                .map(|_| None),
+            Err(_) => Err(Error::invalid(
+                "omed_mg_per_day",
+                "give a number of mg per day",
+            )),
+        },
+        "link" => participant::issue_staff_link(app, actor, id, opt(form, "pin"))
+            .await
+            .map(Some),
+        _ => Err(Error::NotFound(format!("form {form_name}"))),
+    }
+}
+
+/// The lesion form: labels per study language, the high-risk reasons ticked.
+fn lesion_input(app: &App, form: &[(String, String)]) -> participants::LesionInput {
+    let labels: BTreeMap<String, String> = app
+        .study
+        .languages
+        .iter()
+        .filter_map(|l| opt(form, &format!("label_{l}")).map(|v| (l.clone(), v)))
+        .collect();
+    let reasons: Vec<String> = form
+        .iter()
+        .filter(|(k, _)| k == "high_risk")
+        .map(|(_, v)| v.clone())
+        .collect();
+    participants::LesionInput {
+        location: opt(form, "location"),
+        side: opt(form, "side"),
+        labels: (!labels.is_empty()).then_some(labels),
+        detail: opt(form, "detail"),
+        high_risk_reasons: Some(reasons),
+        irradiation_date: opt(form, "irradiation_date"),
+        active: Some(true),
     }
 }
