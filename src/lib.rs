@@ -9,7 +9,7 @@
 pub mod app;
 pub mod clock;
 pub mod config;
-pub mod error;
+pub(crate) mod error;
 pub mod keys;
 pub mod startup;
 pub mod telemetry;
@@ -18,7 +18,7 @@ pub mod telemetry;
 pub mod api;
 pub mod domain;
 pub mod store;
-pub mod web;
+pub(crate) mod web;
 
 // Features.
 pub mod admin;

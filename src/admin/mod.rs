@@ -1,4 +1,4 @@
 //! Administration: staff accounts and sites.
 
-pub mod sites;
+pub(crate) mod sites;
 pub mod users;

@@ -4,24 +4,22 @@
 use serde_json::json;
 use uuid::Uuid;
 
+use super::{
+    Entrant, Submitted, as_answers, definition, invalid, latest_scores, lesion_ids, merge,
+    score_row, submitted_view, write_changes,
+};
 use crate::{
     app::App,
     audit::{self, Entry},
     domain::answering::{self as entry, AmendmentBasis, EntryMode, ResponseStatus},
     domain::{
         audit::{self as audit_rule},
-        questionnaire::{
-            answers::{self, Answer},
-            scoring::{self},
-        },
+        questionnaire::answers::{self, Answer},
     },
     error::{Code, Error, Result},
     participants::{self},
-    questionnaires::{self},
-    store::{self, responses::ScoreRow},
+    store::{self},
 };
-
-use super::*;
 
 /// The amendment's own fields: a known basis, a reason, something to change.
 fn check_request(basis: &str, reason: &str, changes: &[Answer]) -> Result<AmendmentBasis> {
@@ -40,6 +38,55 @@ fn check_request(basis: &str, reason: &str, changes: &[Answer]) -> Result<Amendm
     Ok(basis)
 }
 
+/// The participant's submitted response `response_id` (a draft is edited, not amended).
+async fn submitted_response(
+    txn: &sea_orm::DatabaseTransaction,
+    p: &crate::store::participants::ParticipantRow,
+    response_id: &str,
+) -> Result<crate::store::responses::ResponseRow> {
+    let unknown = || Error::Unknown {
+        code: Code::UnknownResponse,
+        message: format!("{} has no response {response_id:?}", p.study_id),
+    };
+    let id: Uuid = response_id.parse().map_err(|_| unknown())?;
+    let r = store::responses::of_participant(txn, p.id)
+        .await?
+        .into_iter()
+        .find(|r| r.id == id)
+        .ok_or_else(unknown)?;
+    if r.status == ResponseStatus::Draft {
+        return Err(Error::Conflict {
+            code: Code::NotSubmitted,
+            message: "a draft is edited, not amended".into(),
+        });
+    }
+    Ok(r)
+}
+
+/// Every changed answer may change on this basis (`entry::may_amend`).
+fn check_protected(
+    rows: &[crate::store::responses::AnswerRow],
+    changes: &[Answer],
+    basis: AmendmentBasis,
+) -> Result<()> {
+    for a in changes {
+        let mode = rows
+            .iter()
+            .find(|row| row.item == a.item && row.lesion == a.lesion.clone().unwrap_or_default())
+            .map_or(EntryMode::SelfReport, |row| row.mode);
+        if !entry::may_amend(mode, basis) {
+            return Err(Error::Unprocessable {
+                code: Code::SelfReportProtected,
+                message: format!(
+                    "item {}: a self-reported answer is amended only at the participant's documented request (basis participant_request)",
+                    a.item
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Replace the response's score with one from the version's latest scoring file.
 async fn rescore(
     txn: &sea_orm::DatabaseTransaction,
@@ -48,22 +95,8 @@ async fn rescore(
     valid: &[answers::Valid],
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<()> {
-    let def = definition(app, r)?;
-    if let Some(rules) =
-        questionnaires::find(&app.library, &r.questionnaire_key, &r.questionnaire_version)?
-            .latest_scoring()
-    {
-        let s = scoring::score(def, rules, valid);
-        store::responses::replace_score(
-            txn,
-            ScoreRow {
-                response_id: r.id,
-                scoring: s.scoring.clone(),
-                results: serde_json::to_string(&s).unwrap_or_default(),
-                computed_at: now,
-            },
-        )
-        .await?;
+    if let Some(s) = latest_scores(app, r, valid)? {
+        store::responses::replace_score(txn, score_row(r.id, &s, now)).await?;
     }
     Ok(())
 }
@@ -89,43 +122,14 @@ pub async fn amend(
     )
     .await?;
     let basis = check_request(basis, reason, &changes_in)?;
-    let unknown = || Error::Unknown {
-        code: Code::UnknownResponse,
-        message: format!("{study_id} has no response {response_id:?}"),
-    };
-    let id: Uuid = response_id.parse().map_err(|_| unknown())?;
     let now = app.clock.now();
     let txn = store::begin_write(&app.db).await?;
-    let mut r = store::responses::of_participant(&txn, p.id)
-        .await?
-        .into_iter()
-        .find(|r| r.id == id)
-        .ok_or_else(unknown)?;
-    if r.status == ResponseStatus::Draft {
-        return Err(Error::Conflict {
-            code: Code::NotSubmitted,
-            message: "a draft is edited, not amended".into(),
-        });
-    }
+    let mut r = submitted_response(&txn, &p, response_id).await?;
     let def = definition(app, &r)?;
     let lesions = lesion_ids(&r);
     answers::validate(def, &changes_in, Some(&lesions)).map_err(invalid)?;
     let rows = store::responses::answers(&txn, r.id).await?;
-    for a in &changes_in {
-        let mode = rows
-            .iter()
-            .find(|row| row.item == a.item && row.lesion == a.lesion.clone().unwrap_or_default())
-            .map_or(EntryMode::SelfReport, |row| row.mode);
-        if !entry::may_amend(mode, basis) {
-            return Err(Error::Unprocessable {
-                code: Code::SelfReportProtected,
-                message: format!(
-                    "item {}: a self-reported answer is amended only at the participant's documented request (basis participant_request)",
-                    a.item
-                ),
-            });
-        }
-    }
+    check_protected(&rows, &changes_in, basis)?;
     let current = as_answers(&rows);
     let (merged, changes) = merge(&current, &changes_in);
     let valid = answers::validate(def, &merged, Some(&lesions)).map_err(invalid)?;

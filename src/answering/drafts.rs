@@ -6,6 +6,10 @@ use sea_orm::DatabaseTransaction;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::{
+    active_lesions, as_answers, definition, invalid, lesion_ids, participant, stale,
+    visit_and_version, window_closed,
+};
 use crate::{
     app::App,
     audit::{self, Entry},
@@ -24,8 +28,6 @@ use crate::{
         responses::{AnswerRow, ResponseRow},
     },
 };
-
-use super::*;
 
 /// Who enters answers and how (self-report now; interviewer and paper come with staff entry).
 #[derive(Debug, Clone)]
@@ -77,7 +79,7 @@ pub(super) async fn start_or_load(
         questionnaire_version: version.into(),
         language: p.language.clone(),
         wording_sha256: wording,
-        lesions: serde_json::to_string(&lesions).unwrap_or_else(|_| "[]".into()),
+        lesions: crate::store::Json(lesions.clone()),
         status: ResponseStatus::Draft,
         revision: 0,
         started_at: now,
@@ -143,7 +145,7 @@ pub(super) async fn write_changes(
                     response_id: r.id,
                     item: item.into(),
                     lesion: lesion.into(),
-                    value: c["new"].to_string(),
+                    value: crate::store::Json(c["new"].clone()),
                     mode: who.mode,
                     actor_kind: who.actor.kind.as_str().into(),
                     actor_id: who.actor.id.clone().unwrap_or_default(),

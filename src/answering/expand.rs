@@ -1,6 +1,7 @@
 //! A questionnaire expanded for one participant and visit: the pinned version, one NRS item
 //! per active lesion.
 
+use super::{LesionRef, participant, split_ref};
 use crate::{
     app::App,
     auth::participant::ParticipantActor,
@@ -13,8 +14,6 @@ use crate::{
         responses::{AnswerRow, ResponseRow},
     },
 };
-
-use super::*;
 
 /// The questionnaire of a visit, expanded for the participant, with any draft.
 pub struct Expanded<'a> {
@@ -66,7 +65,7 @@ pub(super) async fn active_lesions<C: sea_orm::ConnectionTrait>(
         .filter(|l| l.active)
         .map(|l| LesionRef {
             id: l.id.to_string(),
-            labels: serde_json::from_str(&l.labels).unwrap_or_default(),
+            labels: l.labels.0.clone(),
         })
         .collect())
 }
@@ -113,7 +112,7 @@ pub(super) async fn expanded_of<'a>(
         Some(r) => (
             r.language.clone(),
             r.questionnaire_version.clone(),
-            serde_json::from_str(&r.lesions).unwrap_or_default(),
+            r.lesions.0.clone(),
         ),
         None => (
             p.language.clone(),

@@ -27,13 +27,9 @@ use submit::{submitted_view, window_closed};
 use tasks::split_ref;
 pub use tasks::{Task, TaskItem, next_window, tasks};
 
-pub mod completion;
-pub mod pain;
-
-use std::collections::BTreeMap;
-
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+pub(crate) mod completion;
+pub(crate) mod pain;
+pub(crate) mod queries;
 
 use crate::{
     app::App,
@@ -51,21 +47,7 @@ use crate::{
     },
 };
 
-/// A lesion as fixed in a response: its id and its labels.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LesionRef {
-    pub id: String,
-    pub labels: BTreeMap<String, String>,
-}
-
-impl LesionRef {
-    pub fn label(&self, lang: &str) -> String {
-        self.labels
-            .get(lang)
-            .cloned()
-            .unwrap_or_else(|| self.id.clone())
-    }
-}
+pub use crate::domain::lesions::LesionRef;
 
 async fn participant(app: &App, pa: &ParticipantActor) -> Result<ParticipantRow> {
     store::participants::find_by_id(&app.db, pa.id)
@@ -78,7 +60,7 @@ pub fn as_answers(rows: &[AnswerRow]) -> Vec<Answer> {
     rows.iter()
         .map(|a| Answer {
             item: a.item.clone(),
-            value: serde_json::from_str(&a.value).unwrap_or(Value::Null),
+            value: a.value.0.clone(),
             lesion: (!a.lesion.is_empty()).then(|| a.lesion.clone()),
         })
         .collect()
@@ -108,11 +90,35 @@ fn definition<'a>(app: &'a App, r: &ResponseRow) -> Result<&'a Definition> {
 }
 
 fn lesion_ids(r: &ResponseRow) -> Vec<String> {
-    serde_json::from_str::<Vec<LesionRef>>(&r.lesions)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|l| l.id)
-        .collect()
+    r.lesions.iter().map(|l| l.id.clone()).collect()
 }
 
 // ---------- staff entry, missed visits, amendments ----------
+
+/// Scores as stored: the scoring file they came from, the results, when.
+fn score_row(
+    response: uuid::Uuid,
+    s: &crate::domain::questionnaire::scoring::Scores,
+    now: chrono::DateTime<chrono::Utc>,
+) -> store::responses::ScoreRow {
+    store::responses::ScoreRow {
+        response_id: response,
+        scoring: s.scoring.clone(),
+        results: store::Json(serde_json::to_value(s).unwrap_or_default()),
+        computed_at: now,
+    }
+}
+
+/// The response's answers scored with its version's latest scoring file, if it has one.
+fn latest_scores(
+    app: &App,
+    r: &ResponseRow,
+    valid: &[answers::Valid],
+) -> Result<Option<crate::domain::questionnaire::scoring::Scores>> {
+    let def = definition(app, r)?;
+    Ok(
+        questionnaires::find(&app.library, &r.questionnaire_key, &r.questionnaire_version)?
+            .latest_scoring()
+            .map(|rules| crate::domain::questionnaire::scoring::score(def, rules, valid)),
+    )
+}

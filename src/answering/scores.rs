@@ -2,6 +2,7 @@
 
 use serde_json::json;
 
+use super::{as_answers, invalid, score_row};
 use crate::{
     app::App,
     audit::{self, Entry},
@@ -14,10 +15,8 @@ use crate::{
     },
     error::{Error, Result},
     questionnaires::{self},
-    store::{self, responses::ScoreRow},
+    store::{self},
 };
-
-use super::*;
 
 /// Apply a scoring file to every submitted response of its questionnaire version that does not
 /// have it yet (audited per response). Returns how many responses were scored.
@@ -47,16 +46,7 @@ pub async fn recompute_scores(app: &App, scoring_id: &str) -> Result<usize> {
         let valid = answers::validate(&v.definition, &as_answers(&rows), None).map_err(invalid)?;
         let result = scoring::score(&v.definition, rules, &valid);
         let txn = store::begin_write(&app.db).await?;
-        let inserted = store::responses::insert_score(
-            &txn,
-            ScoreRow {
-                response_id: r.id,
-                scoring: result.scoring.clone(),
-                results: serde_json::to_string(&result).unwrap_or_default(),
-                computed_at: now,
-            },
-        )
-        .await?;
+        let inserted = store::responses::insert_score(&txn, score_row(r.id, &result, now)).await?;
         if inserted {
             audit::record(
                 &txn,

@@ -1,6 +1,7 @@
 //! Staff entry on a participant's behalf (teleconsultation, paper typed in later): the same
 //! drafts and submission, with the entry mode recorded.
 
+use super::{Draft, Entrant, Submission, Submitted, save_draft_as, submit_as};
 use crate::{
     app::App,
     domain::{answering::EntryMode, questionnaire::answers::Answer},
@@ -8,8 +9,6 @@ use crate::{
     participants::{self},
     store::{self, participants::ParticipantRow},
 };
-
-use super::*;
 
 /// Staff enter answers during a teleconsultation (`interviewer`) or from paper (`paper`).
 pub fn staff_entrant(actor: &crate::auth::StaffActor, mode: &str) -> Result<Entrant> {

@@ -6,6 +6,10 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use super::{
+    Definition, Entrant, as_answers, definition, invalid, latest_scores, lesion_ids, merge,
+    participant, score_row, start_or_load, visit_and_version, write_changes,
+};
 use crate::{
     app::App,
     audit::{self, Entry},
@@ -15,20 +19,13 @@ use crate::{
         audit::{self as audit_rule, canonical_json},
         questionnaire::{
             answers::{self, Answer, AnswerValue},
-            scoring::{self, Scores},
+            scoring::Scores,
         },
     },
     error::{Code, Error, Result},
     participants::VisitView,
-    questionnaires::{self},
-    store::{
-        self,
-        participants::ParticipantRow,
-        responses::{ResponseRow, ScoreRow},
-    },
+    store::{self, participants::ParticipantRow, responses::ResponseRow},
 };
-
-use super::*;
 
 pub(super) fn window_closed(v: &VisitView) -> Error {
     Error::Conflict {
@@ -54,10 +51,7 @@ pub struct Submitted {
 
 pub(super) async fn submitted_view(app: &App, r: &ResponseRow) -> Result<Submitted> {
     let stored = store::responses::scores(&app.db, r.id).await?;
-    let scores = stored
-        .last()
-        .and_then(|s| serde_json::from_str::<Value>(&s.results).ok())
-        .and_then(|v| scores_from_json(&v));
+    let scores = stored.last().and_then(|s| scores_from_json(&s.results));
     Ok(Submitted {
         response_id: r.id,
         status: r.status,
@@ -214,22 +208,9 @@ async fn store_scores(
     valid: &[answers::Valid],
     now: DateTime<Utc>,
 ) -> Result<Option<Scores>> {
-    let def = definition(app, r)?;
-    let scores =
-        questionnaires::find(&app.library, &r.questionnaire_key, &r.questionnaire_version)?
-            .latest_scoring()
-            .map(|rules| scoring::score(def, rules, valid));
+    let scores = latest_scores(app, r, valid)?;
     if let Some(s) = &scores {
-        store::responses::insert_score(
-            txn,
-            ScoreRow {
-                response_id: r.id,
-                scoring: s.scoring.clone(),
-                results: serde_json::to_string(s).unwrap_or_default(),
-                computed_at: now,
-            },
-        )
-        .await?;
+        store::responses::insert_score(txn, score_row(r.id, s, now)).await?;
     }
     Ok(scores)
 }

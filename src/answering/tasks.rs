@@ -1,5 +1,6 @@
 //! A participant's tasks: the questionnaires of their open visit, with what is already sent.
 
+use super::participant;
 use crate::{
     app::App,
     auth::participant::ParticipantActor,
@@ -9,8 +10,6 @@ use crate::{
     participants::{self, VisitView},
     store::{self},
 };
-
-use super::*;
 
 #[derive(Debug, Clone)]
 pub struct TaskItem {

@@ -438,7 +438,7 @@ impl EntryApi {
     ) -> Result<Json<QueryOut>, ApiError> {
         let actor = token.actor(&self.app).await?;
         Ok(Json(query_out(
-            crate::answering::pain::raise_query(
+            crate::answering::queries::raise_query(
                 &self.app,
                 &actor,
                 &study_id,
@@ -462,7 +462,7 @@ impl EntryApi {
     ) -> Result<Json<Vec<QueryOut>>, ApiError> {
         let actor = token.actor(&self.app).await?;
         let list =
-            crate::answering::pain::queries(&self.app, &actor, &study_id, &response_id).await?;
+            crate::answering::queries::queries(&self.app, &actor, &study_id, &response_id).await?;
         Ok(Json(list.into_iter().map(query_out).collect()))
     }
 
@@ -481,7 +481,7 @@ impl EntryApi {
     ) -> Result<Json<QueryOut>, ApiError> {
         let actor = token.actor(&self.app).await?;
         Ok(Json(query_out(
-            crate::answering::pain::close_query(
+            crate::answering::queries::close_query(
                 &self.app,
                 &actor,
                 &study_id,
@@ -525,17 +525,13 @@ impl EntryApi {
                         .map(|a| StaffAnswerOut {
                             lesion: (!a.lesion.is_empty()).then_some(a.lesion),
                             item: a.item,
-                            value: serde_json::from_str(&a.value).unwrap_or(Value::Null),
+                            value: a.value.0,
                             mode: a.mode.to_string(),
                             actor: format!("{}:{}", a.actor_kind, a.actor_id),
                             answered_at: a.answered_at,
                         })
                         .collect(),
-                    scores: d
-                        .scores
-                        .into_iter()
-                        .filter_map(|s| serde_json::from_str(&s.results).ok())
-                        .collect(),
+                    scores: d.scores.into_iter().map(|s| s.results.0).collect(),
                 })
                 .collect(),
         ))

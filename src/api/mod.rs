@@ -2,20 +2,20 @@
 //! one `ApiError`. Handlers authenticate, call one service function and shape its result;
 //! they never query the database or judge permissions themselves.
 
-pub mod audit;
-pub mod auth;
-pub mod client;
-pub mod completion;
-pub mod entry;
-pub mod error;
-pub mod exports;
-pub mod health;
-pub mod me;
-pub mod participants;
-pub mod questionnaires;
-pub mod reminders;
-pub mod sites;
-pub mod users;
+pub(crate) mod audit;
+pub(crate) mod auth;
+pub(crate) mod client;
+pub(crate) mod completion;
+pub(crate) mod entry;
+pub(crate) mod error;
+pub(crate) mod exports;
+pub(crate) mod health;
+pub(crate) mod me;
+pub(crate) mod participants;
+pub(crate) mod questionnaires;
+pub(crate) mod reminders;
+pub(crate) mod sites;
+pub(crate) mod users;
 
 use std::sync::Arc;
 

@@ -67,7 +67,7 @@ pub struct EventOut {
 }
 
 fn event_out(e: EventRow) -> EventOut {
-    let details: Value = serde_json::from_str(&e.details).unwrap_or(Value::Null);
+    let details: Value = e.details.0.clone();
     EventOut {
         id: e.id.to_string(),
         kind: e.kind.to_string(),
@@ -203,9 +203,9 @@ fn lesion_out(l: LesionRow) -> LesionOut {
         id: l.id.to_string(),
         location: l.location,
         side: l.side,
-        labels: serde_json::from_str(&l.labels).unwrap_or_default(),
+        labels: l.labels.0,
         detail: l.detail,
-        high_risk_reasons: serde_json::from_str(&l.high_risk_reasons).unwrap_or_default(),
+        high_risk_reasons: l.high_risk_reasons.0,
         irradiation_date: l.irradiation_date.map(|d| d.to_string()),
         registered_on: l.registered_on.to_string(),
         active: l.active,

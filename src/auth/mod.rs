@@ -2,9 +2,9 @@
 //! blocking thread), sessions (random opaque tokens, stored as sha256), login throttling per
 //! account and per client address, and `authorize`, which every staff handler calls.
 
-pub mod hashing;
-pub mod participant;
-pub mod throttle;
+pub(crate) mod hashing;
+pub(crate) mod participant;
+pub(crate) mod throttle;
 
 use std::net::IpAddr;
 
@@ -149,6 +149,47 @@ pub struct Login {
 
 /// Log in with email and password. Unknown email, wrong password and disabled account all
 /// give `InvalidCredentials` after the same work.
+/// The account with this (normalized) email, if any, and whether the password is its password
+/// (checked against a dummy hash when there is no account, so both take as long).
+async fn account_and_password(
+    app: &App,
+    email: &str,
+    password: &str,
+) -> Result<(Option<store::staff::StaffRow>, bool)> {
+    let user = store::staff::find_by_email(&app.db, email).await?;
+    let ok = app
+        .hasher
+        .verify(
+            password.to_string(),
+            user.as_ref().map(|u| u.password_hash.clone()),
+        )
+        .await?;
+    Ok((user, ok))
+}
+
+/// Audit a failed staff login with its cause (never the email typed); returns the cause.
+async fn record_failed_login(
+    txn: &sea_orm::DatabaseTransaction,
+    app: &App,
+    user: Option<&store::staff::StaffRow>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<&'static str> {
+    let failed = Entry::new(Actor::system(), "auth.login_failed", "staff_user");
+    let (entry, why) = match user {
+        Some(u) if u.disabled => (failed.entity(u.id), "account_disabled"),
+        Some(u) => (failed.entity(u.id), "wrong_password"),
+        None => (failed, "unknown_account"),
+    };
+    audit::record(
+        txn,
+        &app.keys.audit,
+        now,
+        entry.after(json!({ "cause": why })),
+    )
+    .await?;
+    Ok(why)
+}
+
 pub async fn login(
     app: &App,
     email: &str,
@@ -161,22 +202,8 @@ pub async fn login(
         .unwrap_or_else(|_| email.trim().to_lowercase());
     // Counted before the password is checked, so concurrent guesses all count.
     let attempt = guard::admit(app, &login_limits(app, &normalized, client)?, now).await?;
-    let user = match store::staff::find_by_email(&app.db, &normalized).await {
-        Ok(u) => u,
-        Err(e) => {
-            attempt.release(&app.db).await;
-            return Err(e.into());
-        }
-    };
-    let ok = match app
-        .hasher
-        .verify(
-            password.to_string(),
-            user.as_ref().map(|u| u.password_hash.clone()),
-        )
-        .await
-    {
-        Ok(ok) => ok,
+    let (user, ok) = match account_and_password(app, &normalized, password).await {
+        Ok(found) => found,
         Err(e) => {
             attempt.release(&app.db).await;
             return Err(e);
@@ -209,27 +236,7 @@ pub async fn login(
         }
         user => {
             attempt.failed();
-            let (entry, why) = match &user {
-                Some(u) if u.disabled => (
-                    Entry::new(Actor::system(), "auth.login_failed", "staff_user").entity(u.id),
-                    "account_disabled",
-                ),
-                Some(u) => (
-                    Entry::new(Actor::system(), "auth.login_failed", "staff_user").entity(u.id),
-                    "wrong_password",
-                ),
-                None => (
-                    Entry::new(Actor::system(), "auth.login_failed", "staff_user"),
-                    "unknown_account",
-                ),
-            };
-            audit::record(
-                &txn,
-                &app.keys.audit,
-                now,
-                entry.after(json!({ "cause": why })),
-            )
-            .await?;
+            let why = record_failed_login(&txn, app, user.as_ref(), now).await?;
             txn.commit().await?;
             tracing::info!(cause = why, "staff login failed");
             Err(Error::InvalidCredentials)

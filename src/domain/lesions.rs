@@ -3,6 +3,22 @@
 
 use std::collections::BTreeMap;
 
+/// A lesion as fixed in a response: its id and its labels.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LesionRef {
+    pub id: String,
+    pub labels: BTreeMap<String, String>,
+}
+
+impl LesionRef {
+    pub fn label(&self, lang: &str) -> String {
+        self.labels
+            .get(lang)
+            .cloned()
+            .unwrap_or_else(|| self.id.clone())
+    }
+}
+
 pub const MAX_ACTIVE_LESIONS: usize = 5;
 
 /// One location of the vocabulary.

@@ -3,16 +3,16 @@
 
 pub mod answering;
 pub mod audit;
-pub mod contact;
-pub mod lesions;
+pub(crate) mod contact;
+pub(crate) mod lesions;
 pub mod pain;
-pub mod participant;
+pub(crate) mod participant;
 pub mod permissions;
 pub mod questionnaire;
 pub mod reminders;
 pub mod schedule;
-pub mod staff;
-pub mod study;
+pub(crate) mod staff;
+pub(crate) mod study;
 pub mod throttle;
 
 /// A text that is not one of a code list's values (names the list and the value).

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::{ByteStream, Dialect, iso, scope, stream_rows};
 use crate::{
     answering::LesionRef,
     app::App,
@@ -12,8 +13,6 @@ use crate::{
     error::Result,
     store::{self, participants::ParticipantRow},
 };
-
-use super::*;
 
 pub const ANSWER_COLUMNS: [&str; 16] = [
     "study_id",
@@ -47,7 +46,7 @@ pub async fn answers_csv_of(
         |app, p| async move {
             let mut out = Vec::new();
             for r in store::responses::of_participant(&app.db, p.id).await? {
-                let lesions: Vec<LesionRef> = serde_json::from_str(&r.lesions).unwrap_or_default();
+                let lesions: &[LesionRef] = &r.lesions;
                 let mut answers = store::responses::answers(&app.db, r.id).await?;
                 answers.sort_by(|a, b| {
                     (natural(&a.item), &a.lesion).cmp(&(natural(&b.item), &b.lesion))
@@ -58,7 +57,7 @@ pub async fn answers_csv_of(
                         .find(|l| l.id == a.lesion)
                         .map(|l| l.label(&r.language))
                         .unwrap_or_default();
-                    let value: Value = serde_json::from_str(&a.value).unwrap_or(Value::Null);
+                    let value: &Value = &a.value;
                     out.push(vec![
                         p.study_id.clone(),
                         p.site_code.clone(),
@@ -71,7 +70,7 @@ pub async fn answers_csv_of(
                         a.lesion.clone(),
                         label,
                         match value {
-                            Value::String(s) => s,
+                            Value::String(s) => s.clone(),
                             other => other.to_string(),
                         },
                         a.mode.to_string(),

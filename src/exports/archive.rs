@@ -203,8 +203,8 @@ async fn record_files(
                 l.id.to_string(),
                 l.location,
                 l.side.unwrap_or_default(),
-                l.labels,
-                l.high_risk_reasons,
+                l.labels.text(),
+                l.high_risk_reasons.text(),
                 l.irradiation_date
                     .map(|d| d.to_string())
                     .unwrap_or_default(),
@@ -219,7 +219,7 @@ async fn record_files(
                 e.id.to_string(),
                 e.kind.to_string(),
                 e.event_date.to_string(),
-                e.details,
+                e.details.text(),
                 e.reason,
                 e.recorded_at.to_rfc3339(),
                 e.recorded_by,

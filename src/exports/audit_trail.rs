@@ -5,6 +5,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures::{StreamExt, stream};
 
+use super::{ByteStream, Dialect, csv_bytes, csv_start};
 use crate::{
     app::App,
     auth::{self, StaffActor},
@@ -12,8 +13,6 @@ use crate::{
     error::{Error, Result},
     store::{self},
 };
-
-use super::*;
 
 pub const AUDIT_COLUMNS: [&str; 12] = [
     "seq",

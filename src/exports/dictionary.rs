@@ -2,12 +2,11 @@
 
 use bytes::Bytes;
 
+use super::{Dialect, csv_start};
 use crate::{
     app::App,
     domain::questionnaire::{Entry, ItemType},
 };
-
-use super::*;
 
 /// Every column of every export, and every code, with its meaning.
 pub fn dictionary_csv(app: &App, dialect: Dialect) -> Bytes {

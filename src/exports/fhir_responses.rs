@@ -7,17 +7,16 @@ use chrono::SecondsFormat;
 use futures::{StreamExt, stream};
 use serde_json::{Value, json};
 
+use super::{ByteStream, scope};
 use crate::{
-    answering::{LesionRef, as_answers},
+    answering::as_answers,
     app::App,
     auth::StaffActor,
     domain::answering::ResponseStatus,
-    domain::questionnaire::{Entry, ItemType, fhir},
+    domain::questionnaire::{Definition, Entry, ItemType, fhir},
     error::Result,
     store::{self, participants::ParticipantRow},
 };
-
-use super::*;
 
 /// One FHIR R4 QuestionnaireResponse per response, one JSON object per line.
 pub async fn fhir_ndjson_of(app: Arc<App>, people: Vec<ParticipantRow>) -> Result<ByteStream> {
@@ -53,57 +52,9 @@ pub(super) fn questionnaire_response(
         .library
         .get(&r.questionnaire_key, &r.questionnaire_version)
         .map(|v| &v.definition);
-    let value_of = |item: &str, v: &Value| -> Option<Value> {
-        let def = def?;
-        let placed = def.item(item)?;
-        Some(match placed.item.kind {
-            ItemType::SingleChoice => {
-                let set = placed.item.options.clone().unwrap_or_default();
-                json!({ "valueCoding": { "system": fhir::option_system(base, def, &set), "code": v.as_i64()?.to_string() } })
-            }
-            ItemType::Nrs | ItemType::Integer => json!({ "valueInteger": v.as_i64()? }),
-            ItemType::YesNo => json!({ "valueBoolean": v.as_i64()? == 1 }),
-            ItemType::Date => json!({ "valueDate": v.as_str()? }),
-            ItemType::Text => json!({ "valueString": v.as_str()? }),
-        })
-    };
-    let mut items = Vec::new();
-    let lesions: Vec<LesionRef> = serde_json::from_str(&r.lesions).unwrap_or_default();
-    if let Some(def) = def {
-        for entry in &def.items {
-            match entry {
-                Entry::Item(i) => {
-                    if let Some(a) = answers
-                        .iter()
-                        .find(|a| a.item == i.id && a.lesion.is_none())
-                        && let Some(v) = value_of(&i.id, &a.value)
-                    {
-                        items.push(json!({ "linkId": i.id, "answer": [v] }));
-                    }
-                }
-                Entry::Group(g) => {
-                    for l in &lesions {
-                        let inner: Vec<Value> = g
-                            .items
-                            .iter()
-                            .filter_map(|i| {
-                                let a = answers.iter().find(|a| a.item == i.id && a.lesion.as_deref() == Some(l.id.as_str()))?;
-                                Some(json!({ "linkId": i.id, "answer": [value_of(&i.id, &a.value)?] }))
-                            })
-                            .collect();
-                        if !inner.is_empty() {
-                            items.push(json!({
-                                "linkId": g.id,
-                                "text": l.label(&r.language),
-                                "extension": [{ "url": format!("{base}/fhir/StructureDefinition/lesion"), "valueString": l.id }],
-                                "item": inner,
-                            }));
-                        }
-                    }
-                }
-            }
-        }
-    }
+    let items = def
+        .map(|def| response_items(def, base, r, answers))
+        .unwrap_or_default();
     let status = match r.status {
         ResponseStatus::Draft => "in-progress",
         ResponseStatus::Amended => "amended",
@@ -129,6 +80,69 @@ pub(super) fn questionnaire_response(
         q["source"] = subject;
     }
     q
+}
+
+/// A FHIR answer value for an item of `def` (None when the stored value does not fit it).
+fn answer_value(def: &Definition, base: &str, item: &str, v: &Value) -> Option<Value> {
+    let placed = def.item(item)?;
+    Some(match placed.item.kind {
+        ItemType::SingleChoice => {
+            let set = placed.item.options.clone().unwrap_or_default();
+            json!({ "valueCoding": { "system": fhir::option_system(base, def, &set), "code": v.as_i64()?.to_string() } })
+        }
+        ItemType::Nrs | ItemType::Integer => json!({ "valueInteger": v.as_i64()? }),
+        ItemType::YesNo => json!({ "valueBoolean": v.as_i64()? == 1 }),
+        ItemType::Date => json!({ "valueDate": v.as_str()? }),
+        ItemType::Text => json!({ "valueString": v.as_str()? }),
+    })
+}
+
+/// The response's items in the definition's order; a per-lesion group once per lesion, named
+/// by the lesion's label and id.
+fn response_items(
+    def: &Definition,
+    base: &str,
+    r: &store::responses::ResponseRow,
+    answers: &[crate::domain::questionnaire::answers::Answer],
+) -> Vec<Value> {
+    let value_of = |item: &str, v: &Value| answer_value(def, base, item, v);
+    let mut items = Vec::new();
+    for entry in &def.items {
+        match entry {
+            Entry::Item(i) => {
+                if let Some(a) = answers
+                    .iter()
+                    .find(|a| a.item == i.id && a.lesion.is_none())
+                    && let Some(v) = value_of(&i.id, &a.value)
+                {
+                    items.push(json!({ "linkId": i.id, "answer": [v] }));
+                }
+            }
+            Entry::Group(g) => {
+                for l in r.lesions.iter() {
+                    let inner: Vec<Value> = g
+                        .items
+                        .iter()
+                        .filter_map(|i| {
+                            let a = answers.iter().find(|a| {
+                                a.item == i.id && a.lesion.as_deref() == Some(l.id.as_str())
+                            })?;
+                            Some(json!({ "linkId": i.id, "answer": [value_of(&i.id, &a.value)?] }))
+                        })
+                        .collect();
+                    if !inner.is_empty() {
+                        items.push(json!({
+                            "linkId": g.id,
+                            "text": l.label(&r.language),
+                            "extension": [{ "url": format!("{base}/fhir/StructureDefinition/lesion"), "valueString": l.id }],
+                            "item": inner,
+                        }));
+                    }
+                }
+            }
+        }
+    }
+    items
 }
 
 pub async fn fhir_ndjson(app: Arc<App>, actor: &StaffActor) -> Result<ByteStream> {

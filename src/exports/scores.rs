@@ -4,14 +4,13 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::{ByteStream, Dialect, scope, stream_rows};
 use crate::{
     app::App,
     auth::StaffActor,
     error::Result,
     store::{self, participants::ParticipantRow},
 };
-
-use super::*;
 
 pub const SCORE_COLUMNS: [&str; 13] = [
     "study_id",
@@ -43,7 +42,7 @@ pub async fn scores_csv_of(
             let mut out = Vec::new();
             for r in store::responses::of_participant(&app.db, p.id).await? {
                 for s in store::responses::scores(&app.db, r.id).await? {
-                    let v: Value = serde_json::from_str(&s.results).unwrap_or(Value::Null);
+                    let v: &Value = &s.results;
                     let scales = v["scales"].as_array().cloned().unwrap_or_default();
                     let summaries = v["summaries"].as_array().cloned().unwrap_or_default();
                     for scale in scales.iter().chain(summaries.iter()) {

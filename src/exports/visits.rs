@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use super::{ByteStream, Dialect, iso, scope, stream_rows};
 use crate::{
     app::App,
     auth::StaffActor,
@@ -11,8 +12,6 @@ use crate::{
     participants,
     store::{self, participants::ParticipantRow},
 };
-
-use super::*;
 
 pub const VISIT_COLUMNS: [&str; 11] = [
     "study_id",

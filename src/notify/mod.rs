@@ -2,4 +2,4 @@
 //! reminder and digest messages per language).
 
 pub mod mail;
-pub mod templates;
+pub(crate) mod templates;

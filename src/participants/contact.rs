@@ -3,6 +3,7 @@
 
 use serde_json::json;
 
+use super::Change;
 use crate::{
     app::App,
     audit::{self, Entry},
@@ -11,8 +12,6 @@ use crate::{
     keys::sealed,
     store::{self, participants::ContactRow},
 };
-
-use super::*;
 
 pub(super) async fn purge_contact(c: Change<'_>, why: &str) -> Result<()> {
     let Change {

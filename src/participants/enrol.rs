@@ -4,6 +4,7 @@
 use serde_json::json;
 use uuid::Uuid;
 
+use super::{Change, ParticipantView, insert_visit, parse_date, record_in, today, view};
 use crate::{
     app::App,
     audit::{self, Entry},
@@ -21,8 +22,6 @@ use crate::{
         participants::{ContactRow, ParticipantRow},
     },
 };
-
-use super::*;
 
 pub struct NewParticipant {
     pub study_id: String,

@@ -5,6 +5,10 @@ use chrono::NaiveDate;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::{
+    Change, for_staff, insert_visit, parse_date, purge_contact, set_window, to_events, today,
+    update_visit,
+};
 use crate::{
     app::App,
     audit::{self, Entry},
@@ -23,8 +27,6 @@ use crate::{
         participants::{EventRow, VisitRow},
     },
 };
-
-use super::*;
 
 pub struct NewEvent {
     pub kind: String,
@@ -128,7 +130,7 @@ pub(super) async fn record_in(
         participant_id: p.id,
         kind,
         event_date: date,
-        details: details.to_string(),
+        details: crate::store::Json(details.clone()),
         reason: reason.clone(),
         recorded_at: now,
         recorded_by: staff.to_string(),

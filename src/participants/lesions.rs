@@ -3,6 +3,7 @@
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::{for_staff, parse_date, today};
 use crate::{
     app::App,
     audit::{self, Entry},
@@ -11,8 +12,6 @@ use crate::{
     error::{Code, Error, Result},
     store::{self, participants::LesionRow},
 };
-
-use super::*;
 
 pub struct LesionInput {
     pub location: Option<String>,
@@ -27,9 +26,9 @@ pub struct LesionInput {
 pub(super) fn lesion_json(l: &LesionRow) -> Value {
     json!({
         "location": l.location, "side": l.side,
-        "labels": serde_json::from_str::<Value>(&l.labels).unwrap_or(Value::Null),
+        "labels": &*l.labels,
         "detail": l.detail,
-        "high_risk_reasons": serde_json::from_str::<Value>(&l.high_risk_reasons).unwrap_or(Value::Null),
+        "high_risk_reasons": &*l.high_risk_reasons,
         "irradiation_date": l.irradiation_date, "active": l.active,
     })
 }
@@ -54,8 +53,7 @@ pub(super) fn check_labels(
             ));
         }
         for o in others {
-            let theirs: std::collections::BTreeMap<String, String> =
-                serde_json::from_str(&o.labels).unwrap_or_default();
+            let theirs = &o.labels;
             if theirs
                 .get(lang)
                 .is_some_and(|t| t.trim().eq_ignore_ascii_case(label))
@@ -124,12 +122,12 @@ pub async fn add_lesion(
                 "right".into()
             }
         }),
-        labels: serde_json::to_string(&labels).unwrap_or_default(),
+        labels: crate::store::Json(labels.clone()),
         detail: input
             .detail
             .map(|d| d.trim().to_string())
             .filter(|d| !d.is_empty()),
-        high_risk_reasons: serde_json::to_string(&reasons).unwrap_or_default(),
+        high_risk_reasons: crate::store::Json(reasons.clone()),
         irradiation_date: irradiation,
         registered_on: today(app),
         active,
@@ -182,7 +180,7 @@ pub async fn update_lesion(
         let reasons = input
             .high_risk_reasons
             .clone()
-            .unwrap_or_else(|| serde_json::from_str(&before.high_risk_reasons).unwrap_or_default());
+            .unwrap_or_else(|| before.high_risk_reasons.0.clone());
         let side = lesions::check(&location, side.as_deref(), &reasons)
             .map_err(|(f, m)| Error::invalid(f, m))?;
         after.location = location;
@@ -193,12 +191,12 @@ pub async fn update_lesion(
                 "right".into()
             }
         });
-        after.high_risk_reasons = serde_json::to_string(&reasons).unwrap_or_default();
+        after.high_risk_reasons = crate::store::Json(reasons.clone());
     }
     if let Some(labels) = &input.labels {
         let others: Vec<LesionRow> = all.iter().filter(|l| l.id != before.id).cloned().collect();
         check_labels(app, labels, &others)?;
-        after.labels = serde_json::to_string(labels).unwrap_or_default();
+        after.labels = crate::store::Json(labels.clone());
     }
     if let Some(d) = input.detail {
         after.detail = Some(d.trim().to_string()).filter(|d| !d.is_empty());

@@ -2,6 +2,9 @@
 
 use chrono::{DateTime, Utc};
 
+use super::{
+    Change, VisitView, for_staff, not_found, set_window, to_events, update_visit, window_of,
+};
 use crate::{
     app::App,
     auth::StaffActor,
@@ -19,8 +22,6 @@ use crate::{
         responses::ResponseRow,
     },
 };
-
-use super::*;
 
 /// Submitted questionnaires of a visit as `key@version` with their submission instant.
 pub fn submitted_for(responses: &[ResponseRow], visit: &str) -> Vec<(String, DateTime<Utc>)> {
@@ -175,8 +176,7 @@ pub async fn apply_amendment(app: &App) -> Result<usize> {
             };
             let mut after = v.clone();
             set_window(&mut after, w);
-            after.questionnaires =
-                store::participants::due_questionnaires_text(&spec.questionnaires);
+            after.questionnaires = crate::store::Json(spec.questionnaires.clone());
             if after != *v {
                 update_visit(c, v, after, "visit.rescheduled", Some("protocol amendment")).await?;
                 moved += 1;

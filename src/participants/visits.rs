@@ -91,7 +91,7 @@ pub(super) async fn insert_visit(
             final_state: None,
             final_cause: None,
             missed_reason: None,
-            questionnaires: store::participants::due_questionnaires_text(questionnaires),
+            questionnaires: crate::store::Json(questionnaires.to_vec()),
         },
     )
     .await?;

@@ -10,6 +10,7 @@ use std::{
 use sea_orm::DatabaseTransaction;
 use serde_json::json;
 
+use super::{Library, Version, check_lock, name_of};
 use crate::{
     audit::{self, Entry},
     domain::{
@@ -24,8 +25,6 @@ use crate::{
     keys::Keys,
     store::{self, Db},
 };
-
-use super::*;
 
 pub(super) fn read(path: &Path) -> Result<String, Vec<FormatError>> {
     fs::read_to_string(path).map_err(|e| {

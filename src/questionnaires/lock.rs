@@ -8,12 +8,11 @@ use std::{
 
 use serde_json::Value;
 
+use super::{LOCK_FILE, Library, format_errors};
 use crate::{
     domain::questionnaire::{FormatError, content_sha256},
     error::{Code, Error, Result},
 };
-
-use super::*;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LockEntry {

@@ -2,12 +2,11 @@
 
 use serde_json::Value;
 
+use super::{Library, Version};
 use crate::{
     domain::questionnaire::text::{Wording, WordingKind},
     error::{Code, Error, Result},
 };
-
-use super::*;
 
 /// The kind of wording a reader would get for a language.
 pub fn wording_kind(version: &Version, lang: &str) -> Option<WordingKind> {

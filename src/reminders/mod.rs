@@ -4,7 +4,7 @@
 //! conversation and `sent` after it, so a crash in between can at most repeat that one message
 //! (docs/reminders.md).
 
-pub mod digest;
+pub(crate) mod digest;
 
 use chrono::{DateTime, Days, Duration, Utc};
 use rand::Rng;

@@ -232,7 +232,7 @@ pub mod participant_event {
         pub participant_id: Uuid,
         pub kind: crate::domain::participant::EventKind,
         pub event_date: Date,
-        pub details: String,
+        pub details: crate::store::Json<serde_json::Value>,
         pub reason: String,
         pub recorded_at: DateTimeUtc,
         pub recorded_by: String,
@@ -256,9 +256,9 @@ pub mod lesion {
         pub participant_id: Uuid,
         pub location: String,
         pub side: Option<String>,
-        pub labels: String,
+        pub labels: crate::store::Json<std::collections::BTreeMap<String, String>>,
         pub detail: Option<String>,
-        pub high_risk_reasons: String,
+        pub high_risk_reasons: crate::store::Json<Vec<String>>,
         pub irradiation_date: Option<Date>,
         pub registered_on: Date,
         pub active: bool,
@@ -290,7 +290,7 @@ pub mod visit {
         pub final_state: Option<crate::domain::schedule::VisitState>,
         pub final_cause: Option<String>,
         pub missed_reason: Option<String>,
-        pub questionnaires: String,
+        pub questionnaires: crate::store::Json<Vec<String>>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -375,7 +375,7 @@ pub mod response {
         pub questionnaire_version: String,
         pub language: String,
         pub wording_sha256: String,
-        pub lesions: String,
+        pub lesions: crate::store::Json<Vec<crate::domain::lesions::LesionRef>>,
         pub status: crate::domain::answering::ResponseStatus,
         pub revision: i32,
         pub started_at: DateTimeUtc,
@@ -407,7 +407,7 @@ pub mod answer {
         pub item: String,
         #[sea_orm(primary_key, auto_increment = false)]
         pub lesion: String,
-        pub value: String,
+        pub value: crate::store::Json<serde_json::Value>,
         pub mode: crate::domain::answering::EntryMode,
         pub actor_kind: String,
         pub actor_id: String,
@@ -430,7 +430,7 @@ pub mod score {
         pub response_id: Uuid,
         #[sea_orm(primary_key, auto_increment = false)]
         pub scoring: String,
-        pub results: String,
+        pub results: crate::store::Json<serde_json::Value>,
         pub computed_at: DateTimeUtc,
     }
 

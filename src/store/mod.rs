@@ -1,18 +1,19 @@
 //! The only code that touches sea-orm: connecting, transactions, and one query function per need.
 //! SQLite/PostgreSQL differences (pragmas, IMMEDIATE transactions, row locks) are decided here.
 
-pub mod access;
+pub(crate) mod access;
 pub mod audit;
-pub mod bulk;
+pub(crate) mod bulk;
 mod columns;
-pub mod entities;
-pub mod participants;
-pub mod questionnaires;
+pub use columns::Json;
+pub(crate) mod entities;
+pub(crate) mod participants;
+pub(crate) mod questionnaires;
 pub mod reminders;
 pub mod responses;
-pub mod staff;
-pub mod study;
-pub mod throttle;
+pub(crate) mod staff;
+pub(crate) mod study;
+pub(crate) mod throttle;
 
 use std::{path::PathBuf, time::Duration};
 

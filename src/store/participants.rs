@@ -179,14 +179,9 @@ pub async fn update_visit<C: ConnectionTrait>(db: &C, row: VisitRow) -> Result<(
     Ok(())
 }
 
-/// The questionnaires due at a stored visit (stored as a JSON list).
+/// The questionnaires due at a stored visit.
 pub fn due_questionnaires(v: &VisitRow) -> Vec<String> {
-    serde_json::from_str(&v.questionnaires).unwrap_or_default()
-}
-
-/// The stored form of a visit's due questionnaires.
-pub fn due_questionnaires_text(list: &[String]) -> String {
-    serde_json::Value::from(list.to_vec()).to_string()
+    v.questionnaires.0.clone()
 }
 
 /// A stored visit as the schedule rules see it.

@@ -148,7 +148,7 @@ pub async fn answer_facts<C: ConnectionTrait>(
         .map(|a| crate::domain::audit::AnswerFacts {
             item: a.item,
             lesion: a.lesion,
-            value: a.value,
+            value: a.value.text(),
             mode: a.mode,
             actor_kind: a.actor_kind,
             actor_id: a.actor_id,

@@ -27,89 +27,119 @@ pub fn pain_svg(lesions: &[LesionPain], lang: &str, title: &str) -> String {
             }
         }
     }
-    let legend_h = 20.0 * lesions.len() as f64;
-    let total_h = H + legend_h;
-    let plot_w = W - LEFT - RIGHT;
-    let plot_h = H - TOP - BOTTOM;
-    let x = |i: usize| {
-        if visits.len() <= 1 {
-            LEFT + plot_w / 2.0
-        } else {
-            LEFT + plot_w * i as f64 / (visits.len() - 1) as f64
-        }
+    let total_h = H + 20.0 * lesions.len() as f64;
+    let scale = Scale {
+        visits: visits.len(),
     };
-    let y = |v: i64| TOP + plot_h * (1.0 - v as f64 / 10.0);
     let mut s = String::new();
     let _ = write!(
         s,
         r#"<svg class="chart" role="img" aria-labelledby="chart-title" viewBox="0 0 {W} {total_h}" xmlns="http://www.w3.org/2000/svg"><title id="chart-title">{}</title>"#,
         HtmlEscape(title)
     );
+    axes(&mut s, &visits, &scale);
+    for (n, l) in lesions.iter().enumerate() {
+        lesion_line(&mut s, n, l, lang, &visits, &scale);
+    }
+    s.push_str("</svg>");
+    s
+}
+
+/// Where visit `i` and pain `v` (0–10) sit on the plot.
+struct Scale {
+    visits: usize,
+}
+
+impl Scale {
+    fn x(&self, i: usize) -> f64 {
+        let plot_w = W - LEFT - RIGHT;
+        if self.visits <= 1 {
+            LEFT + plot_w / 2.0
+        } else {
+            LEFT + plot_w * i as f64 / (self.visits - 1) as f64
+        }
+    }
+
+    fn y(&self, v: i64) -> f64 {
+        TOP + (H - TOP - BOTTOM) * (1.0 - v as f64 / 10.0)
+    }
+}
+
+/// The 0–10 grid and the visit codes under it.
+fn axes(s: &mut String, visits: &[String], scale: &Scale) {
     for v in [0, 2, 4, 6, 8, 10] {
         let _ = write!(
             s,
             r##"<line x1="{LEFT}" x2="{}" y1="{y}" y2="{y}" stroke="#ccc" stroke-width="1"/><text x="{}" y="{}" font-size="12" text-anchor="end" fill="#222">{v}</text>"##,
             W - RIGHT,
             LEFT - 6.0,
-            y(v) + 4.0,
-            y = y(v),
+            scale.y(v) + 4.0,
+            y = scale.y(v),
         );
     }
     for (i, v) in visits.iter().enumerate() {
         let _ = write!(
             s,
             r##"<text x="{}" y="{}" font-size="12" text-anchor="middle" fill="#222">{}</text>"##,
-            x(i),
+            scale.x(i),
             H - BOTTOM + 18.0,
             HtmlEscape(v)
         );
     }
-    for (n, l) in lesions.iter().enumerate() {
-        let colour = COLOURS[n % COLOURS.len()];
-        let dash = DASHES[n % DASHES.len()];
-        let label = pain::label_of(l, lang);
-        let pts: Vec<(f64, f64, &pain::PainPoint)> = l
-            .points
-            .iter()
-            .filter_map(|p| {
-                visits
-                    .iter()
-                    .position(|v| *v == p.visit)
-                    .map(|i| (x(i), y(p.value), p))
-            })
-            .collect();
-        let path: Vec<String> = pts
-            .iter()
-            .map(|(px, py, _)| format!("{px:.1},{py:.1}"))
-            .collect();
+}
+
+/// One lesion's line (its own colour and dash), its points (flagged ones larger, with a
+/// tooltip) and its legend entry.
+fn lesion_line(
+    s: &mut String,
+    n: usize,
+    l: &LesionPain,
+    lang: &str,
+    visits: &[String],
+    scale: &Scale,
+) {
+    let colour = COLOURS[n % COLOURS.len()];
+    let dash = DASHES[n % DASHES.len()];
+    let label = pain::label_of(l, lang);
+    let pts: Vec<(f64, f64, &pain::PainPoint)> = l
+        .points
+        .iter()
+        .filter_map(|p| {
+            visits
+                .iter()
+                .position(|v| *v == p.visit)
+                .map(|i| (scale.x(i), scale.y(p.value), p))
+        })
+        .collect();
+    let path: Vec<String> = pts
+        .iter()
+        .map(|(px, py, _)| format!("{px:.1},{py:.1}"))
+        .collect();
+    let _ = write!(
+        s,
+        r#"<polyline points="{}" fill="none" stroke="{colour}" stroke-width="2.5" stroke-dasharray="{dash}"/>"#,
+        path.join(" ")
+    );
+    for (px, py, p) in &pts {
+        let flag = if p.assess_for_sse { " ⚠" } else { "" };
         let _ = write!(
             s,
-            r#"<polyline points="{}" fill="none" stroke="{colour}" stroke-width="2.5" stroke-dasharray="{dash}"/>"#,
-            path.join(" ")
-        );
-        for (px, py, p) in &pts {
-            let flag = if p.assess_for_sse { " ⚠" } else { "" };
-            let _ = write!(
-                s,
-                r#"<circle cx="{px:.1}" cy="{py:.1}" r="{}" fill="{colour}"><title>{} {}: {}{flag}</title></circle>"#,
-                if p.assess_for_sse { 6 } else { 4 },
-                HtmlEscape(&label),
-                HtmlEscape(&p.visit),
-                p.value
-            );
-        }
-        let ly = H + 20.0 * n as f64 + 4.0;
-        let _ = write!(
-            s,
-            r##"<line x1="{LEFT}" x2="{}" y1="{ly}" y2="{ly}" stroke="{colour}" stroke-width="2.5" stroke-dasharray="{dash}"/><text x="{}" y="{}" font-size="13" fill="#222">{}</text>"##,
-            LEFT + 30.0,
-            LEFT + 38.0,
-            ly + 4.0,
-            HtmlEscape(&label)
+            r#"<circle cx="{px:.1}" cy="{py:.1}" r="{}" fill="{colour}"><title>{} {}: {}{flag}</title></circle>"#,
+            if p.assess_for_sse { 6 } else { 4 },
+            HtmlEscape(&label),
+            HtmlEscape(&p.visit),
+            p.value
         );
     }
-    s.push_str("</svg>");
-    s
+    let ly = H + 20.0 * n as f64 + 4.0;
+    let _ = write!(
+        s,
+        r##"<line x1="{LEFT}" x2="{}" y1="{ly}" y2="{ly}" stroke="{colour}" stroke-width="2.5" stroke-dasharray="{dash}"/><text x="{}" y="{}" font-size="13" fill="#222">{}</text>"##,
+        LEFT + 30.0,
+        LEFT + 38.0,
+        ly + 4.0,
+        HtmlEscape(&label)
+    );
 }
 
 #[cfg(test)]

@@ -716,10 +716,11 @@ fn parse_csv(text: &str, delimiter: u8) -> (Vec<String>, Vec<Vec<String>>) {
     (header, rows)
 }
 
-#[tokio::test]
-async fn staff_entry_missed_visits_amendments_and_exports() {
-    let app = spawn().await;
-    let e = enrolled(&app).await;
+/// The participant answers C30 and the NRS; the nurse enters BM22 during a teleconsultation,
+/// records why M1 was missed, and amends a C30 answer at the participant's request. Each step
+/// is asserted; returns the enrolment, a data manager's token and another site's staff token.
+async fn entered_missed_and_amended(app: &TestApp) -> (Enrolled, String, String) {
+    let e = enrolled(app).await;
     let dm = app.staff_token("data_manager", &[]).await;
     let other_site = app.staff_token("site_staff", &["UZG"]).await;
     let token: String = app
@@ -734,20 +735,20 @@ async fn staff_entry_missed_visits_amendments_and_exports() {
 
     // The participant answers C30 and the NRS; the nurse enters BM22 during a teleconsultation.
     assert_eq!(
-        submit(&app, &token, "eortc-qlq-c30", "c30", all(1..=30, 1))
+        submit(app, &token, "eortc-qlq-c30", "c30", all(1..=30, 1))
             .await
             .status(),
         200
     );
     let nrs = json!([{"item": "worst_pain", "value": 3, "lesion": e.lesions[0]}, {"item": "worst_pain", "value": 0, "lesion": e.lesions[1]}]);
     assert_eq!(
-        submit(&app, &token, "nrs-lesion-pain", "nrs", nrs)
+        submit(app, &token, "nrs-lesion-pain", "nrs", nrs)
             .await
             .status(),
         200
     );
     let resp = staff_submit(
-        &app,
+        app,
         &e.nurse,
         "BL",
         "eortc-qlq-bm22",
@@ -761,7 +762,7 @@ async fn staff_entry_missed_visits_amendments_and_exports() {
         resp.text().await.unwrap_or_default()
     );
     let bad_mode = staff_submit(
-        &app,
+        app,
         &e.nurse,
         "BL",
         "eortc-qlq-bm22",
@@ -773,7 +774,7 @@ async fn staff_entry_missed_visits_amendments_and_exports() {
     let body = bad_mode.text().await.unwrap_or_default();
     assert!(body.contains("\"code\""), "{body}");
     let dm_entry = staff_submit(
-        &app,
+        app,
         &dm,
         "BL",
         "eortc-qlq-bm22",
@@ -859,7 +860,19 @@ async fn staff_entry_missed_visits_amendments_and_exports() {
         (pf2["score"].as_f64().unwrap_or_default() - (1.0 - (0.4 / 3.0)) * 100.0).abs() < 1e-6,
         "scores recomputed: {pf2}"
     );
+    (e, dm, other_site)
+}
 
+#[tokio::test]
+async fn staff_entry_missed_visits_and_amendments() {
+    let app = spawn().await;
+    entered_missed_and_amended(&app).await;
+}
+
+#[tokio::test]
+async fn exports_carry_entry_modes_missed_reasons_and_amendments() {
+    let app = spawn().await;
+    let (e, dm, other_site) = entered_missed_and_amended(&app).await;
     // Exports.
     let answers = app.get("/api/v1/exports/answers.csv", Some(&dm)).await;
     assert_eq!(answers.status(), 200);

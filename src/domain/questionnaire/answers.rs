@@ -106,27 +106,9 @@ pub fn validate(
             )));
             continue;
         };
-        let per_lesion = placed.group.is_some();
-        match (&a.lesion, per_lesion) {
-            (None, true) => {
-                errors.push(fail(
-                    "this item is asked per lesion: give \"lesion\"".into(),
-                ));
-                continue;
-            }
-            (Some(_), false) => {
-                errors.push(fail(
-                    "this item is not asked per lesion: remove \"lesion\"".into(),
-                ));
-                continue;
-            }
-            (Some(l), true) if lesions.is_some_and(|ls| !ls.contains(l)) => {
-                errors.push(fail(format!(
-                    "lesion {l:?} is not one of this response's lesions"
-                )));
-                continue;
-            }
-            _ => {}
+        if let Err(problem) = lesion_fits(a.lesion.as_deref(), placed.group.is_some(), lesions) {
+            errors.push(fail(problem));
+            continue;
         }
         if !seen.insert((a.item.clone(), a.lesion.clone())) {
             errors.push(fail("answered twice".into()));
@@ -141,7 +123,34 @@ pub fn validate(
             Err(problem) => errors.push(fail(problem)),
         }
     }
-    // An answer to an item whose display condition is not met was never asked.
+    errors.extend(not_asked(def, &out));
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}
+
+/// An answer names a lesion exactly when its item is asked per lesion, and then one of the
+/// response's lesions (when known).
+fn lesion_fits(
+    lesion: Option<&str>,
+    per_lesion: bool,
+    lesions: Option<&[String]>,
+) -> Result<(), String> {
+    match (lesion, per_lesion) {
+        (None, true) => Err("this item is asked per lesion: give \"lesion\"".into()),
+        (Some(_), false) => Err("this item is not asked per lesion: remove \"lesion\"".into()),
+        (Some(l), true) if lesions.is_some_and(|ls| !ls.iter().any(|x| x == l)) => Err(format!(
+            "lesion {l:?} is not one of this response's lesions"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Answers to items whose display condition is not met: they were never asked.
+fn not_asked(def: &Definition, out: &[Valid]) -> Vec<AnswerError> {
+    let mut errors = Vec::new();
     for (index, v) in out.iter().enumerate() {
         let Some(placed) = def.item(&v.item) else {
             continue;
@@ -169,11 +178,7 @@ pub fn validate(
             });
         }
     }
-    if errors.is_empty() {
-        Ok(out)
-    } else {
-        Err(errors)
-    }
+    errors
 }
 
 fn value_for(def: &Definition, item: &super::Item, value: &Value) -> Result<AnswerValue, String> {

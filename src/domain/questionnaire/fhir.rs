@@ -116,16 +116,6 @@ fn render_item(
     if let Some(t) = text(&item.text) {
         v["text"] = json!(t);
     }
-    let min_max = |item: &Item| {
-        let mut ext = vec![];
-        if let Some(min) = item.min {
-            ext.push(json!({ "url": "http://hl7.org/fhir/StructureDefinition/minValue", "valueInteger": min }));
-        }
-        if let Some(max) = item.max {
-            ext.push(json!({ "url": "http://hl7.org/fhir/StructureDefinition/maxValue", "valueInteger": max }));
-        }
-        ext
-    };
     match item.kind {
         ItemType::SingleChoice => {
             v["type"] = json!("choice");
@@ -149,22 +139,9 @@ fn render_item(
             ext.extend(min_max(item));
             ext.push(json!({ "url": "http://hl7.org/fhir/StructureDefinition/questionnaire-sliderStepValue", "valueInteger": 1 }));
             v["extension"] = json!(ext);
-            if let Some(a) = &item.anchors {
-                let mut anchors = vec![];
-                for (suffix, key, code) in [("lower", &a.min, "lower"), ("upper", &a.max, "upper")]
-                {
-                    if let Some(t) = text(key) {
-                        anchors.push(json!({
-                            "linkId": format!("{}-{suffix}", item.id),
-                            "type": "display",
-                            "text": t,
-                            "extension": [control(code)],
-                        }));
-                    }
-                }
-                if !anchors.is_empty() {
-                    v["item"] = json!(anchors);
-                }
+            let anchors = anchors(item, text);
+            if !anchors.is_empty() {
+                v["item"] = json!(anchors);
             }
         }
         ItemType::Integer => {
@@ -183,11 +160,53 @@ fn render_item(
             }
         }
     }
-    if let Some(cond) = &item.show_if
-        && let Some(target) = def.item(&cond.item)
-    {
-        let when: Vec<Value> = cond
-            .any_of
+    if let Some(when) = enable_when(def, item, base_url) {
+        if when.len() > 1 {
+            v["enableBehavior"] = json!("any");
+        }
+        v["enableWhen"] = json!(when);
+    }
+    v
+}
+
+/// minValue / maxValue extensions of a numeric item.
+fn min_max(item: &Item) -> Vec<Value> {
+    let mut ext = vec![];
+    if let Some(min) = item.min {
+        ext.push(json!({ "url": "http://hl7.org/fhir/StructureDefinition/minValue", "valueInteger": min }));
+    }
+    if let Some(max) = item.max {
+        ext.push(json!({ "url": "http://hl7.org/fhir/StructureDefinition/maxValue", "valueInteger": max }));
+    }
+    ext
+}
+
+/// An NRS item's anchor texts (lower, upper) as display items.
+fn anchors(item: &Item, text: &dyn Fn(&str) -> Option<String>) -> Vec<Value> {
+    let Some(a) = &item.anchors else {
+        return vec![];
+    };
+    [("lower", &a.min, "lower"), ("upper", &a.max, "upper")]
+        .into_iter()
+        .filter_map(|(suffix, key, code)| {
+            text(key).map(|t| {
+                json!({
+                    "linkId": format!("{}-{suffix}", item.id),
+                    "type": "display",
+                    "text": t,
+                    "extension": [control(code)],
+                })
+            })
+        })
+        .collect()
+}
+
+/// An item's display condition as FHIR enableWhen entries (any of them enables it).
+fn enable_when(def: &Definition, item: &Item, base_url: &str) -> Option<Vec<Value>> {
+    let cond = item.show_if.as_ref()?;
+    let target = def.item(&cond.item)?;
+    Some(
+        cond.any_of
             .iter()
             .map(|code| {
                 let mut w = json!({ "question": cond.item, "operator": "=" });
@@ -201,13 +220,8 @@ fn render_item(
                 }
                 w
             })
-            .collect();
-        if when.len() > 1 {
-            v["enableBehavior"] = json!("any");
-        }
-        v["enableWhen"] = json!(when);
-    }
-    v
+            .collect(),
+    )
 }
 
 #[cfg(test)]

@@ -3,10 +3,10 @@
 //! trustworthy. Wording lives in `text`, scoring in `scoring`, answers in `answers`.
 //! Pure: files are read by the `questionnaires` service and handed in as text.
 
-pub mod answers;
+pub(crate) mod answers;
 pub mod fhir;
-pub mod scoring;
-pub mod text;
+pub(crate) mod scoring;
+pub(crate) mod text;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 

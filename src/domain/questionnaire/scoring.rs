@@ -113,58 +113,14 @@ pub fn parse_scoring(
     }
     let mut codes = BTreeSet::new();
     for (i, scale) in s.scales.iter().enumerate() {
-        let at = |f: &str| format!("/scales/{i}/{f}");
         if !codes.insert(scale.code.as_str()) {
-            err(at("code"), format!("duplicate scale code {:?}", scale.code));
+            err(
+                format!("/scales/{i}/code"),
+                format!("duplicate scale code {:?}", scale.code),
+            );
         }
-        let mut in_group = BTreeSet::new();
-        for (j, id) in scale.items.iter().enumerate() {
-            match def.item(id) {
-                None => err(
-                    format!("/scales/{i}/items/{j}"),
-                    format!(
-                        "names item {id:?}, which {} {} does not have",
-                        def.key, def.version
-                    ),
-                ),
-                Some(p) => {
-                    in_group.insert(p.group.map(|g| g.id.clone()));
-                    match (def.code_range(p.item), scale.kind, scale.range) {
-                        (None, _, _) => err(
-                            format!("/scales/{i}/items/{j}"),
-                            format!("item {id:?} has no numeric codes to score"),
-                        ),
-                        (Some((lo, hi)), k, Some(r)) if k != ScaleKind::Raw && hi - lo != r => err(
-                            at("range"),
-                            format!(
-                                "range {r} does not match item {id:?}, whose codes run {lo}–{hi}"
-                            ),
-                        ),
-                        _ => {}
-                    }
-                }
-            }
-        }
-        if in_group.len() > 1 {
-            err(at("items"), "mixes per-lesion and other items".into());
-        }
-        match scale.kind {
-            ScaleKind::Raw if scale.items.len() != 1 => {
-                err(at("items"), "a raw scale takes exactly one item".into())
-            }
-            ScaleKind::Raw => {}
-            _ if scale.range.is_none() => {
-                err(at("range"), "required for this kind of scale".into())
-            }
-            _ => {}
-        }
-        for (j, id) in scale.reverse.iter().enumerate() {
-            if !scale.items.contains(id) {
-                err(
-                    format!("/scales/{i}/reverse/{j}"),
-                    format!("{id:?} is not one of the scale's items"),
-                );
-            }
+        for (pointer, message) in scale_problems(def, i, scale) {
+            err(pointer, message);
         }
     }
     for (i, summary) in s.summaries.iter().enumerate() {
@@ -182,6 +138,59 @@ pub fn parse_scoring(
     } else {
         Err(errors)
     }
+}
+
+/// What is wrong with scale `i` against the definition: (JSON pointer, problem) pairs.
+fn scale_problems(def: &Definition, i: usize, scale: &Scale) -> Vec<(String, String)> {
+    let mut problems = Vec::new();
+    let mut err = |p: String, m: String| problems.push((p, m));
+    let at = |f: &str| format!("/scales/{i}/{f}");
+    let mut in_group = BTreeSet::new();
+    for (j, id) in scale.items.iter().enumerate() {
+        match def.item(id) {
+            None => err(
+                format!("/scales/{i}/items/{j}"),
+                format!(
+                    "names item {id:?}, which {} {} does not have",
+                    def.key, def.version
+                ),
+            ),
+            Some(p) => {
+                in_group.insert(p.group.map(|g| g.id.clone()));
+                match (def.code_range(p.item), scale.kind, scale.range) {
+                    (None, _, _) => err(
+                        format!("/scales/{i}/items/{j}"),
+                        format!("item {id:?} has no numeric codes to score"),
+                    ),
+                    (Some((lo, hi)), k, Some(r)) if k != ScaleKind::Raw && hi - lo != r => err(
+                        at("range"),
+                        format!("range {r} does not match item {id:?}, whose codes run {lo}–{hi}"),
+                    ),
+                    _ => {}
+                }
+            }
+        }
+    }
+    if in_group.len() > 1 {
+        err(at("items"), "mixes per-lesion and other items".into());
+    }
+    match scale.kind {
+        ScaleKind::Raw if scale.items.len() != 1 => {
+            err(at("items"), "a raw scale takes exactly one item".into())
+        }
+        ScaleKind::Raw => {}
+        _ if scale.range.is_none() => err(at("range"), "required for this kind of scale".into()),
+        _ => {}
+    }
+    for (j, id) in scale.reverse.iter().enumerate() {
+        if !scale.items.contains(id) {
+            err(
+                format!("/scales/{i}/reverse/{j}"),
+                format!("{id:?} is not one of the scale's items"),
+            );
+        }
+    }
+    problems
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -169,27 +169,14 @@ mod tests {
     use chrono_tz::Europe::Brussels;
 
     use super::*;
-    use crate::domain::schedule::{VisitSpec, local_midnight};
+    use crate::domain::schedule::local_midnight;
 
     fn d(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date")
     }
 
     fn protocol() -> Protocol {
-        let spec = |code: &str, months: u32| VisitSpec {
-            code: code.into(),
-            anchor: if months == 0 {
-                Anchor::Enrolment
-            } else {
-                Anchor::Randomization
-            },
-            months,
-            before_days: 14,
-            after_days: 14,
-            until_randomization_days: 14,
-            grace_days: 7,
-            questionnaires: vec!["nrs@1.0".into()],
-        };
+        let spec = |code: &str, months: u32| crate::domain::schedule::tests::spec(code, months, 14);
         Protocol {
             time_zone: Brussels,
             visits: vec![spec("BL", 0), spec("M1", 1), spec("M3", 3), spec("M6", 6)],
@@ -259,7 +246,7 @@ mod tests {
             local_midnight(Brussels, enrolled),
             "start stays"
         );
-        assert_eq!(window.end, Some(local_midnight(Brussels, d("2026-03-20"))));
+        assert_eq!(window.end, Some(local_midnight(Brussels, d("2026-03-09"))));
     }
 
     #[test]
@@ -322,7 +309,7 @@ mod tests {
         let visits = stored(&p, d("2026-01-05"), d("2026-01-10"));
         let stop = at("2026-02-01");
         let changes = after_questionnaires_stop(&visits, Some(stop), at("2026-02-01"));
-        // Baseline's window (to 2026-01-24, grace to 2026-01-31) passed without answers.
+        // Baseline's window (to 2026-01-13, grace to 2026-01-20) passed without answers.
         assert_eq!(
             codes(&changes),
             [

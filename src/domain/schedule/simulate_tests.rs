@@ -3,20 +3,7 @@ use chrono_tz::Europe::Brussels;
 
 #[test]
 fn simulation_applies_the_sse_rule() {
-    let spec = |code: &str, months: u32| VisitSpec {
-        code: code.into(),
-        anchor: if months == 0 {
-            Anchor::Enrolment
-        } else {
-            Anchor::Randomization
-        },
-        months,
-        before_days: 14,
-        after_days: 14,
-        until_randomization_days: 3,
-        grace_days: 7,
-        questionnaires: vec!["q@1".into()],
-    };
+    let spec = |code: &str, months: u32| super::tests::spec(code, months, 14);
     let p = Protocol {
         time_zone: Brussels,
         visits: vec![

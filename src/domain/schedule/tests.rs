@@ -11,7 +11,8 @@ fn at(s: &str) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
-fn spec(code: &str, months: u32, around: u32) -> VisitSpec {
+/// A visit of the test protocols: `around` days either side of its target.
+pub(super) fn spec(code: &str, months: u32, around: u32) -> VisitSpec {
     VisitSpec {
         code: code.into(),
         anchor: if months == 0 {

@@ -430,28 +430,7 @@ fn parse_visits(
     let mut last_months = 0;
     for (i, v) in raw.visits.iter().enumerate() {
         let field = |f: &str| format!("visits[{i}].{f}");
-        if v.code.is_empty()
-            || !v
-                .code
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_')
-        {
-            return Err((
-                field("code"),
-                format!("{:?} must be letters, digits or '_'", v.code),
-            ));
-        }
-        if !seen.insert(v.code.clone()) {
-            return Err((
-                field("code"),
-                format!("visit code {:?} is listed twice", v.code),
-            ));
-        }
-        for lang in languages {
-            if v.label.get(lang).is_none_or(|l| l.trim().is_empty()) {
-                return Err((field("label"), format!("needs a label in {lang:?}")));
-            }
-        }
+        check_visit(i, v, languages, &mut seen)?;
         match v.anchor {
             Anchor::Enrolment if i > 0 => {
                 return Err((
@@ -467,22 +446,6 @@ fn parse_visits(
             }
             Anchor::Randomization => last_months = v.months,
             Anchor::Enrolment => {}
-        }
-        if v.questionnaires.is_empty() {
-            return Err((
-                field("questionnaires"),
-                "at least one questionnaire (key@version)".into(),
-            ));
-        }
-        for (j, q) in v.questionnaires.iter().enumerate() {
-            if q.split_once('@')
-                .is_none_or(|(k, ver)| k.is_empty() || ver.is_empty())
-            {
-                return Err((
-                    format!("visits[{i}].questionnaires[{j}]"),
-                    format!("{q:?} is not key@version"),
-                ));
-            }
         }
         labels.insert(v.code.clone(), v.label.clone());
         specs.push(VisitSpec {
@@ -511,6 +474,56 @@ fn parse_visits(
         },
         labels,
     ))
+}
+
+/// One visit's own fields: a unique code, a label in every language, questionnaires given as
+/// key@version.
+fn check_visit(
+    i: usize,
+    v: &RawVisit,
+    languages: &[String],
+    seen: &mut HashSet<String>,
+) -> Result<(), (String, String)> {
+    let field = |f: &str| format!("visits[{i}].{f}");
+    if v.code.is_empty()
+        || !v
+            .code
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
+        return Err((
+            field("code"),
+            format!("{:?} must be letters, digits or '_'", v.code),
+        ));
+    }
+    if !seen.insert(v.code.clone()) {
+        return Err((
+            field("code"),
+            format!("visit code {:?} is listed twice", v.code),
+        ));
+    }
+    for lang in languages {
+        if v.label.get(lang).is_none_or(|l| l.trim().is_empty()) {
+            return Err((field("label"), format!("needs a label in {lang:?}")));
+        }
+    }
+    if v.questionnaires.is_empty() {
+        return Err((
+            field("questionnaires"),
+            "at least one questionnaire (key@version)".into(),
+        ));
+    }
+    for (j, q) in v.questionnaires.iter().enumerate() {
+        if q.split_once('@')
+            .is_none_or(|(k, ver)| k.is_empty() || ver.is_empty())
+        {
+            return Err((
+                format!("visits[{i}].questionnaires[{j}]"),
+                format!("{q:?} is not key@version"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 impl Study {

@@ -367,11 +367,7 @@ pub async fn post(
         Ok(l) => l,
         Err(r) => return r,
     };
-    let page_no = form_value(&form, "page")
-        .and_then(|p| p.parse::<usize>().ok())
-        .unwrap_or(1)
-        .saturating_sub(1)
-        .min(l.pages.len().saturating_sub(1));
+    let page_no = page_index(&form, l.pages.len());
     // The page again, with what went wrong (nothing was saved).
     let again = async |status: StatusCode, msg: String| {
         let mut r = render_page(
@@ -403,9 +399,9 @@ pub async fn post(
     };
     let mut revision = l.revision();
     if !answers.is_empty() {
-        let if_match = form_value(&form, "revision")
-            .and_then(|r| r.parse::<i32>().ok())
-            .filter(|_| l.x.response.is_some());
+        // A revision only means something once a draft exists.
+        let if_match = form_value(&form, "revision").and_then(|r| r.parse::<i32>().ok());
+        let if_match = if_match.filter(|_| l.x.response.is_some());
         let result = who.save(app, visit, key, if_match, answers).await;
         if go == "save" {
             // The autosave only needs to know whether it worked.
@@ -442,6 +438,15 @@ pub async fn post(
         return saved(revision);
     }
     navigate(who, visit, key, &go, page_no, l.pages.len())
+}
+
+/// The 0-based page a form came from (its `page` field is 1-based), within `pages`.
+fn page_index(form: &[(String, String)], pages: usize) -> usize {
+    form_value(form, "page")
+        .and_then(|p| p.parse::<usize>().ok())
+        .unwrap_or(1)
+        .saturating_sub(1)
+        .min(pages.saturating_sub(1))
 }
 
 /// An autosave's reply: no content, the new revision in a header.

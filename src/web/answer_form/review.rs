@@ -6,7 +6,10 @@ use std::sync::Arc;
 use minijinja::context;
 use poem::{Request, Response, http::StatusCode};
 
-use super::{Web, csrf_ok, error_page, redirect, sv};
+use super::{
+    Blank, Loaded, Web, Who, csrf_ok, error_page, form_value, load_for_page, mode_banner,
+    page_frame, position, redirect, sv,
+};
 use crate::{
     answering::{self, Submission},
     app::App,
@@ -14,8 +17,6 @@ use crate::{
     domain::questionnaire::text::WordingKind,
     error::{Code, Error},
 };
-
-use super::*;
 
 pub(super) fn back_target(who: &Who) -> String {
     match who {

@@ -7,10 +7,8 @@ use minijinja::context;
 use poem::{Request, Response, handler, web::Data};
 use serde::Serialize;
 
-use super::{Web, fmt_date, last_day, local_day, query_param, sv};
+use super::{Web, failed, fmt_date, last_day, local_day, query_param, signed_in, sv};
 use crate::{answering::completion, app::App, auth};
-
-use super::*;
 
 #[derive(Serialize)]
 pub(super) struct CellView {

@@ -9,10 +9,8 @@ use poem::{
     web::{Data, Form},
 };
 
-use super::{PageContext, Web, csrf_ok, redirect};
+use super::{PageContext, Pairs, Web, csrf_ok, failed, field, opt, redirect, signed_in};
 use crate::{app::App, auth, error::Error, participants};
-
-use super::*;
 
 #[handler]
 pub(super) async fn enrol_page(

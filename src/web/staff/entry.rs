@@ -8,14 +8,13 @@ use poem::{
     web::{Data, Form, Path},
 };
 
+use super::{Pairs, signed_in};
 use super::{
     Web,
     answer_form::{self, Who},
     error_page,
 };
 use crate::{app::App, domain::answering::EntryMode, error::Error};
-
-use super::*;
 
 pub(super) async fn who(
     web: &Web,

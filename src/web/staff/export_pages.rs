@@ -9,10 +9,8 @@ use poem::{
     web::{Data, Path},
 };
 
-use super::{Web, query_param};
+use super::{Web, failed, query_param, signed_in};
 use crate::{app::App, auth, error::Error, exports};
-
-use super::*;
 
 pub(super) const EXPORTS: [&str; 6] = [
     "answers.csv",

@@ -12,8 +12,8 @@ use poem::{
 use serde::Serialize;
 
 use super::{
-    PageContext, Web, chart, csrf_ok, fmt_date, last_day, local_day, local_time, query_param,
-    redirect, sv,
+    PageContext, Pairs, Web, chart, csrf_ok, failed, field, fmt_date, last_day, local_day,
+    local_time, opt, query_param, redirect, signed_in, sv,
 };
 use crate::{
     answering,
@@ -26,8 +26,6 @@ use crate::{
     participants, reminders,
     store::participants::LesionRow,
 };
-
-use super::*;
 
 #[derive(Serialize)]
 pub(super) struct VisitRow {
@@ -184,8 +182,7 @@ fn lesion_views(
     lesion_rows
         .iter()
         .map(|l| {
-            let labels: BTreeMap<String, String> =
-                serde_json::from_str(&l.labels).unwrap_or_default();
+            let labels = &l.labels;
             BTreeMap::from([
                 ("id", l.id.to_string()),
                 (
@@ -219,10 +216,10 @@ fn event_views(p: &participants::ParticipantView) -> Vec<BTreeMap<&'static str, 
                 ("date", e.event_date.to_string()),
                 (
                     "details",
-                    if e.details.trim() == "{}" {
+                    if e.details.as_object().is_some_and(|o| o.is_empty()) {
                         String::new()
                     } else {
-                        e.details.clone()
+                        e.details.text()
                     },
                 ),
                 ("reason", e.reason.clone()),
@@ -256,7 +253,7 @@ async fn response_views(
             let scores: Vec<(String, String)> = d
                 .scores
                 .last()
-                .and_then(|s| serde_json::from_str::<serde_json::Value>(&s.results).ok())
+                .map(|s| s.results.0.clone())
                 .and_then(|v| v.get("scales").and_then(|s| s.as_array()).cloned())
                 .unwrap_or_default()
                 .iter()
@@ -267,11 +264,7 @@ async fn response_views(
                         .get("lesion")
                         .and_then(|l| l.as_str())
                         .and_then(|id| lesion_rows.iter().find(|l| l.id.to_string() == id))
-                        .and_then(|l| {
-                            serde_json::from_str::<BTreeMap<String, String>>(&l.labels)
-                                .ok()
-                                .and_then(|m| m.get(&lang).cloned())
-                        });
+                        .and_then(|l| Some(l.labels.0.clone()).and_then(|m| m.get(&lang).cloned()));
                     (
                         match lesion {
                             Some(label) => format!("{code} ({label})"),
@@ -284,7 +277,7 @@ async fn response_views(
                     )
                 })
                 .collect();
-            let queries = pain::queries(app, actor, study_id, &d.row.id.to_string())
+            let queries = answering::queries::queries(app, actor, study_id, &d.row.id.to_string())
                 .await
                 .unwrap_or_default()
                 .into_iter()

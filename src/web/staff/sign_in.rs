@@ -10,11 +10,10 @@ use poem::{
 };
 
 use super::{
-    PageContext, STAFF_COOKIE, Web, choose_lang, csrf_ok, error_page, redirect, remember_lang,
+    PageContext, Pairs, STAFF_COOKIE, Web, choose_lang, csrf_ok, error_page, failed, field,
+    redirect, remember_lang, signed_in,
 };
 use crate::{app::App, auth, error::Error};
-
-use super::*;
 
 pub(super) fn anon_page(web: &Web, app: &App, req: &Request) -> PageContext {
     let (lang, chosen) = choose_lang(app, req, None);
