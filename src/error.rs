@@ -130,6 +130,7 @@ pub enum Code {
     UnsupportedLanguage,
     VisitNotMissable,
     WindowClosed,
+    WindowNotOpen,
     WrongStudy,
 }
 
@@ -170,6 +171,7 @@ impl Code {
             Code::UnsupportedLanguage => "unsupported_language",
             Code::VisitNotMissable => "visit_not_missable",
             Code::WindowClosed => "window_closed",
+            Code::WindowNotOpen => "window_not_open",
             Code::WrongStudy => "wrong_study",
         }
     }

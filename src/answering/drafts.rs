@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{
-    active_lesions, as_answers, definition, invalid, lesion_ids, participant, stale,
-    visit_and_version, window_closed,
+    active_lesions, as_answers, definition, invalid, lesion_ids, participant, refused, stale,
+    visit_and_version,
 };
 use crate::{
     app::App,
@@ -18,7 +18,6 @@ use crate::{
     domain::{
         audit::Actor,
         questionnaire::answers::{self, Answer},
-        schedule::VisitState,
     },
     error::{Code, Error, Result},
     questionnaires::{self, Reader},
@@ -198,10 +197,7 @@ pub async fn save_draft_as(
     incoming: Vec<Answer>,
 ) -> Result<Draft> {
     let (v, version) = visit_and_version(app, p, visit, key).await?;
-    if !matches!(v.state, VisitState::Open | VisitState::Late) && who.mode == EntryMode::SelfReport
-    {
-        return Err(window_closed(&v));
-    }
+    crate::domain::answering::may_draft(v.state, who.mode).map_err(|why| refused(&v, why))?;
     let now = app.clock.now();
     let txn = store::begin_write(&app.db).await?;
     let (mut r, created) = start_or_load(&txn, app, p, visit, key, &version, now).await?;

@@ -23,7 +23,7 @@ pub use missed::record_missed;
 pub use scores::recompute_scores;
 pub use staff_entry::{staff_entrant, staff_save_draft, staff_submit};
 pub use submit::{Submission, Submitted, submit, submit_as};
-use submit::{submitted_view, window_closed};
+use submit::{refused, submitted_view};
 use tasks::split_ref;
 pub use tasks::{Task, TaskItem, next_window, tasks};
 

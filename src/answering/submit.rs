@@ -1,7 +1,7 @@
 //! Submission: one idempotent request validates, stores, scores and locks the response; a
 //! repeat returns the stored result.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -35,6 +35,32 @@ pub(super) fn window_closed(v: &VisitView) -> Error {
             v.code,
             v.state.as_str()
         ),
+    }
+}
+
+/// Nothing is entered before a visit's window opens.
+pub(super) fn window_not_open(v: &VisitView) -> Error {
+    Error::Conflict {
+        code: Code::WindowNotOpen,
+        message: format!(
+            "visit {} has not opened yet (its target day is {}); nothing is entered before its window opens",
+            v.code, v.window.target
+        ),
+    }
+}
+
+/// A refusal of `entry` as the caller's error.
+pub(super) fn refused(v: &VisitView, why: entry::Refusal) -> Error {
+    match why {
+        entry::Refusal::NotOpen => window_not_open(v),
+        entry::Refusal::Closed => window_closed(v),
+        entry::Refusal::NeedsReason => Error::Conflict {
+            code: Code::WindowClosed,
+            message: format!(
+                "visit {} is past its grace period: a late entry needs a reason",
+                v.code
+            ),
+        },
     }
 }
 
@@ -151,22 +177,24 @@ fn check_request(idempotency_key: &str, client_utc_offset_minutes: Option<i32>) 
 
 /// Whether the visit takes this entry now (`entry::accepts`, `entry::completion_date`), as the
 /// caller's error; `Ok(late)`.
-fn entry_allowed(v: &VisitView, mode: EntryMode, has_reason: bool, has_date: bool) -> Result<bool> {
-    let late = match entry::accepts(v.state, mode, has_reason) {
-        Ok(late) => late,
-        Err(entry::Refusal::NeedsReason) => {
-            return Err(Error::Conflict {
-                code: Code::WindowClosed,
-                message: format!(
-                    "visit {} is past its grace period: a late entry needs a reason",
-                    v.code
-                ),
-            });
-        }
-        Err(entry::Refusal::Closed) => return Err(window_closed(v)),
-    };
-    match entry::completion_date(mode, has_date) {
+fn entry_allowed(
+    v: &VisitView,
+    mode: EntryMode,
+    has_reason: bool,
+    completed_on: Option<NaiveDate>,
+    (today, enrolled_on): (NaiveDate, NaiveDate),
+) -> Result<bool> {
+    let late = entry::accepts(v.state, mode, has_reason).map_err(|why| refused(v, why))?;
+    match entry::completion_date(mode, completed_on, today, enrolled_on) {
         Ok(()) => Ok(late),
+        Err(entry::DateRule::InTheFuture) => Err(Error::invalid(
+            "completed_on",
+            format!("{} is in the future", completed_on.unwrap_or(today)),
+        )),
+        Err(entry::DateRule::BeforeEnrolment) => Err(Error::invalid(
+            "completed_on",
+            format!("is before the participant was enrolled ({enrolled_on})"),
+        )),
         Err(entry::DateRule::OnlyPaper) => Err(Error::invalid(
             "completed_on",
             "only paper questionnaires have a completion date",
@@ -249,7 +277,9 @@ pub async fn submit_as(
     let entry_reason = entry_reason
         .map(|r| r.trim().to_string())
         .filter(|r| !r.is_empty());
-    let late = entry_allowed(&v, who.mode, entry_reason.is_some(), completed_on.is_some())?;
+    let today = crate::domain::schedule::local_date(app.study.time_zone, now);
+    let days = (today, p.enrolled_on);
+    let late = entry_allowed(&v, who.mode, entry_reason.is_some(), completed_on, days)?;
     let (mut r, _) = start_or_load(&txn, app, p, visit, key, &version, now).await?;
     if r.status != ResponseStatus::Draft {
         // Submitted by a concurrent request since the check above.

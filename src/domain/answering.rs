@@ -2,6 +2,8 @@
 //! missed, and on what basis a submitted answer may be amended; and which entries a visit
 //! accepts.
 
+use chrono::NaiveDate;
+
 use super::schedule::VisitState;
 
 crate::code_enum! {
@@ -113,6 +115,8 @@ pub fn amended_mode(mode: EntryMode) -> EntryMode {
 /// Why a visit refuses an entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
+    /// The window has not opened: nothing is entered or drafted for a visit before it opens.
+    NotOpen,
     /// Past the grace period: staff may still enter it, with a reason for the late entry.
     NeedsReason,
     /// Not open to this entrant (participants: only while open or in grace).
@@ -120,17 +124,29 @@ pub enum Refusal {
 }
 
 /// Which entries a visit accepts: `Ok(late)` when it accepts one, `late` when it is past the
-/// window's last day. Participants answer while the window is open or in grace; staff may also
-/// enter after the grace period or before the window opens (a paper form typed in early or
-/// late), with a reason.
+/// window's last day. No one enters anything before the window opens. Participants answer while
+/// the window is open or in grace; staff may also enter after the grace period (a paper form
+/// typed in late), with a reason.
 pub fn accepts(state: VisitState, mode: EntryMode, has_reason: bool) -> Result<bool, Refusal> {
     let staff = matches!(mode, EntryMode::Interviewer | EntryMode::Paper);
     match state {
+        VisitState::Upcoming => Err(Refusal::NotOpen),
         VisitState::Open => Ok(false),
         VisitState::Late => Ok(true),
-        VisitState::Missed | VisitState::Upcoming if staff && has_reason => Ok(true),
+        VisitState::Missed if staff && has_reason => Ok(true),
         VisitState::Missed if staff => Err(Refusal::NeedsReason),
         _ => Err(Refusal::Closed),
+    }
+}
+
+/// Whether a draft may be saved: never before the window opens; a participant only while it is
+/// open or in grace; staff also later (the reason is asked at submission).
+pub fn may_draft(state: VisitState, mode: EntryMode) -> Result<(), Refusal> {
+    match state {
+        VisitState::Upcoming => Err(Refusal::NotOpen),
+        VisitState::Open | VisitState::Late => Ok(()),
+        _ if mode == EntryMode::SelfReport => Err(Refusal::Closed),
+        _ => Ok(()),
     }
 }
 
@@ -141,14 +157,27 @@ pub enum DateRule {
     OnlyPaper,
     /// A paper form must say the day it was filled in.
     PaperNeedsDate,
+    /// The day is after today (study time zone).
+    InTheFuture,
+    /// The day is before the participant was enrolled.
+    BeforeEnrolment,
 }
 
-/// A paper entry carries the day the participant filled it in; no other entry does.
-pub fn completion_date(mode: EntryMode, has_date: bool) -> Result<(), DateRule> {
-    match (mode == EntryMode::Paper, has_date) {
-        (true, true) | (false, false) => Ok(()),
-        (false, true) => Err(DateRule::OnlyPaper),
-        (true, false) => Err(DateRule::PaperNeedsDate),
+/// A paper entry carries the day the participant filled it in, which is neither in the future
+/// nor before enrolment; no other entry has one.
+pub fn completion_date(
+    mode: EntryMode,
+    date: Option<NaiveDate>,
+    today: NaiveDate,
+    enrolled_on: NaiveDate,
+) -> Result<(), DateRule> {
+    match (mode == EntryMode::Paper, date) {
+        (false, None) => Ok(()),
+        (false, Some(_)) => Err(DateRule::OnlyPaper),
+        (true, None) => Err(DateRule::PaperNeedsDate),
+        (true, Some(d)) if d > today => Err(DateRule::InTheFuture),
+        (true, Some(d)) if d < enrolled_on => Err(DateRule::BeforeEnrolment),
+        (true, Some(_)) => Ok(()),
     }
 }
 
@@ -203,6 +232,7 @@ mod tests {
         use EntryMode::*;
         use VisitState::*;
         let closed = Err(Refusal::Closed);
+        let not_open = Err(Refusal::NotOpen);
         // (state, mode, reason given) -> accepted as late?, or why not
         let cases = [
             (Open, SelfReport, false, Ok(false)),
@@ -212,9 +242,10 @@ mod tests {
             (Missed, SelfReport, true, closed),
             (Missed, Interviewer, false, Err(Refusal::NeedsReason)),
             (Missed, Paper, true, Ok(true)),
-            (Upcoming, SelfReport, false, closed),
-            (Upcoming, Paper, false, closed),
-            (Upcoming, Paper, true, Ok(true)),
+            (Upcoming, SelfReport, false, not_open),
+            (Upcoming, Paper, false, not_open),
+            (Upcoming, Paper, true, not_open),
+            (Upcoming, Interviewer, true, not_open),
             (Completed, Interviewer, true, closed),
             (NotApplicable, Paper, true, closed),
         ];
@@ -228,16 +259,44 @@ mod tests {
     }
 
     #[test]
+    fn drafts_never_before_the_window_opens_and_participants_only_while_open() {
+        use EntryMode::*;
+        use VisitState::*;
+        let cases = [
+            (Upcoming, SelfReport, Err(Refusal::NotOpen)),
+            (Upcoming, Paper, Err(Refusal::NotOpen)),
+            (Open, SelfReport, Ok(())),
+            (Late, SelfReport, Ok(())),
+            (Missed, SelfReport, Err(Refusal::Closed)),
+            (Missed, Interviewer, Ok(())),
+            (Completed, SelfReport, Err(Refusal::Closed)),
+        ];
+        for (state, mode, want) in cases {
+            assert_eq!(may_draft(state, mode), want, "{state:?} {mode:?}");
+        }
+    }
+
+    #[test]
     fn only_paper_has_a_completion_date_and_paper_always_has_one() {
         use EntryMode::*;
+        let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
+        let (today, enrolled) = (day("2026-03-10").expect("d"), day("2026-01-05").expect("d"));
         let cases = [
-            (Paper, true, Ok(())),
-            (Paper, false, Err(DateRule::PaperNeedsDate)),
-            (Interviewer, true, Err(DateRule::OnlyPaper)),
-            (SelfReport, false, Ok(())),
+            (Paper, day("2026-03-01"), Ok(())),
+            (Paper, day("2026-03-10"), Ok(())),
+            (Paper, day("2026-01-05"), Ok(())),
+            (Paper, None, Err(DateRule::PaperNeedsDate)),
+            (Paper, day("2026-03-11"), Err(DateRule::InTheFuture)),
+            (Paper, day("2026-01-04"), Err(DateRule::BeforeEnrolment)),
+            (Interviewer, day("2026-03-01"), Err(DateRule::OnlyPaper)),
+            (SelfReport, None, Ok(())),
         ];
         for (mode, date, want) in cases {
-            assert_eq!(completion_date(mode, date), want, "{mode:?} {date}");
+            assert_eq!(
+                completion_date(mode, date, today, enrolled),
+                want,
+                "{mode:?} {date:?}"
+            );
         }
     }
 

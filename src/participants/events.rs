@@ -184,6 +184,7 @@ pub(super) async fn apply_effects(c: Change<'_>, event: &EventRow) -> Result<()>
             Vec::new()
         }
         EventKind::Sse => {
+            let stored = with_completed(txn, p, stored, event.recorded_at).await?;
             after_event::after_first_sse(protocol, &stored, event.event_date, event.recorded_at)
         }
         EventKind::ProDiscontinued | EventKind::Withdrawal | EventKind::Death => {
@@ -199,6 +200,35 @@ pub(super) async fn apply_effects(c: Change<'_>, event: &EventRow) -> Result<()>
         crate::auth::participant::revoke_all(txn, app, c.by, p, kind.as_str(), now).await?;
     }
     Ok(())
+}
+
+/// A visit whose questionnaires were all submitted is completed, whether or not that state has
+/// been stored yet: the SSE rule must never re-open it.
+async fn with_completed(
+    txn: &sea_orm::DatabaseTransaction,
+    p: &store::participants::ParticipantRow,
+    mut visits: Vec<after_event::StoredVisit>,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<after_event::StoredVisit>> {
+    let responses = store::responses::of_participant(txn, p.id).await?;
+    for v in visits.iter_mut().filter(|v| v.final_state.is_none()) {
+        let submitted = super::submitted_for(&responses, &v.code);
+        let state = schedule::state(
+            &schedule::VisitFacts {
+                window: v.window,
+                stored: None,
+                due: &v.due,
+                submitted: &submitted,
+                missed_reason: v.missed_reason,
+                questionnaires_end: None,
+            },
+            at,
+        );
+        if state == schedule::VisitState::Completed {
+            v.final_state = Some(state);
+        }
+    }
+    Ok(visits)
 }
 
 /// Write (and audit) one change an event made to a visit.

@@ -1192,3 +1192,58 @@ async fn per_lesion_pain_flags_consensus_categories_and_queries() {
         assert!(rows.iter().any(|r| r["action"] == action), "{action}");
     }
 }
+
+/// Nothing is entered before a visit's window opens, by anyone (409 `window_not_open`), and a
+/// paper form's day is neither in the future nor before enrolment (422 naming `completed_on`).
+#[tokio::test]
+async fn no_entry_before_the_window_opens_and_paper_days_are_plausible() {
+    let app = spawn().await;
+    let e = enrolled(&app).await;
+    // Day 0: M24 is two years away.
+    for (mode, extra) in [
+        ("interviewer", json!({"reason": "typed early"})),
+        (
+            "paper",
+            json!({"completed_on": "2026-01-15", "reason": "typed early"}),
+        ),
+    ] {
+        let mut body = json!({"mode": mode, "answers": [{"item": "worst_pain", "value": 2, "lesion": e.lesions[0]}]});
+        if let (Some(b), Some(x)) = (body.as_object_mut(), extra.as_object()) {
+            b.extend(x.clone());
+        }
+        let resp = staff_submit(&app, &e.nurse, "M24", "nrs-lesion-pain", body).await;
+        assert_eq!(resp.status(), 409, "{mode}");
+        let b: Value = resp.json().await.expect("json");
+        assert_eq!(b["code"], "window_not_open", "{mode}: {b}");
+    }
+    let draft = app
+        .request(
+            reqwest::Method::PUT,
+            "/api/v1/participants/HERMES-ZAS-101/visits/M24/responses/nrs-lesion-pain",
+            Some(&e.nurse),
+            Some(json!({"mode": "interviewer", "answers": []})),
+        )
+        .await;
+    assert_eq!(draft.status(), 409);
+    // Paper days: tomorrow and the day before enrolment are refused, today is taken.
+    for (day, status) in [
+        ("2026-01-16", 422),
+        ("2026-01-14", 422),
+        ("2026-01-15", 200),
+    ] {
+        let resp = staff_submit(
+            &app,
+            &e.nurse,
+            "BL",
+            "nrs-lesion-pain",
+            json!({"mode": "paper", "completed_on": day, "answers": [{"item": "worst_pain", "value": 2, "lesion": e.lesions[0]}, {"item": "worst_pain", "value": 1, "lesion": e.lesions[1]}]}),
+        )
+        .await;
+        let s = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        assert_eq!(s, status, "{day}: {text}");
+        if status == 422 {
+            assert!(text.contains("completed_on"), "{day}: {text}");
+        }
+    }
+}

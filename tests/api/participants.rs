@@ -782,3 +782,68 @@ async fn a_protocol_amendment_moves_only_visits_not_yet_open() {
         "not yet open: amended"
     );
 }
+
+/// An SSE on the target day of an open M1 makes M1 the SSE visit (registration, line 87: "the
+/// assessments that should take place during the next follow-up visit"): M1 is re-timed to the
+/// SSE and stays the one open visit; M3 and later need no questionnaires. Walked over the
+/// months with the injected clock.
+#[tokio::test]
+async fn an_sse_on_an_open_visit_makes_that_visit_the_sse_visit() {
+    use chrono::{TimeZone, Utc};
+    let app = spawn_long_sessions().await;
+    let at = |y, m, d| Utc.with_ymd_and_hms(y, m, d, 9, 0, 0).single().expect("t");
+    app.clock.set(at(2026, 1, 15));
+    let nurse = app.staff_token("site_staff", &["ZAS"]).await;
+    let id = "HERMES-ZAS-031";
+    app.enrol(&nurse, id, json!({"randomization_date": "2026-01-15"}))
+        .await;
+    app.clock.set(at(2026, 2, 15));
+    let s = schedule_of(&app, &nurse, id).await;
+    assert_eq!(visit(&s, "M1")["target"], "2026-02-15");
+    assert_eq!(visit(&s, "M1")["state"], "open");
+    let resp = app
+        .post(
+            &format!("/api/v1/participants/{id}/events"),
+            Some(&nurse),
+            json!({"type": "sse", "date": "2026-02-15", "reason": "fracture left femur", "sse_type": "pathological_fracture"}),
+        )
+        .await;
+    assert_eq!(
+        resp.status(),
+        200,
+        "{}",
+        resp.text().await.unwrap_or_default()
+    );
+    let s = schedule_of(&app, &nurse, id).await;
+    assert_eq!(visit(&s, "M1")["sse_triggered"], true, "{s}");
+    assert_eq!(visit(&s, "M1")["state"], "open");
+    assert_eq!(visit(&s, "M1")["target"], "2026-02-22", "SSE + 7 days");
+    for code in ["M3", "M6", "M12", "M18", "M24"] {
+        assert_eq!(visit(&s, code)["state"], "not_applicable", "{code}");
+        assert_eq!(visit(&s, code)["sse_triggered"], false, "{code}");
+    }
+    // Months later, exactly one visit was ever open because of the SSE.
+    app.clock.set(at(2026, 5, 1));
+    let s = schedule_of(&app, &nurse, id).await;
+    let open: Vec<&str> = s
+        .as_array()
+        .expect("visits")
+        .iter()
+        .filter(|v| v["sse_triggered"] == true)
+        .filter_map(|v| v["code"].as_str())
+        .collect();
+    assert_eq!(open, ["M1"]);
+    assert_eq!(
+        visit(&s, "M1")["state"],
+        "missed",
+        "unanswered after its grace"
+    );
+}
+
+async fn schedule_of(app: &crate::helpers::TestApp, staff: &str, id: &str) -> Value {
+    app.get(&format!("/api/v1/participants/{id}/schedule"), Some(staff))
+        .await
+        .json::<Value>()
+        .await
+        .expect("schedule")
+}

@@ -3,9 +3,10 @@
 //!
 //! - Randomization: every visit whose window is now known is planned; visits not yet open move
 //!   with the randomization date; an open baseline learns when it ends.
-//! - The first SSE: the next follow-up visit still to come is due within the SSE window (within
-//!   a week, registration: "the next visit's questionnaires"), and every later visit is not
-//!   applicable (only survival follow-up remains). Later SSEs change nothing.
+//! - The first SSE: the SSE visit (`sse_visit_index`: the open or late follow-up visit, else the
+//!   next one) is re-timed to open at the SSE and be done within a week (registration, line 87),
+//!   and every later visit is not applicable (only survival follow-up remains). Later SSEs change
+//!   nothing.
 //! - PRO discontinuation, withdrawal, death: every visit without a final state that can no longer
 //!   be answered gets its final state.
 
@@ -104,11 +105,11 @@ pub fn after_first_sse(
     recorded_at: DateTime<Utc>,
 ) -> Vec<VisitChange> {
     let follow_ups: Vec<&StoredVisit> = visits.iter().filter(|v| v.position > 0).collect();
-    let keyed: Vec<(NaiveDate, Option<VisitState>)> = follow_ups
+    let keyed: Vec<(Window, Option<VisitState>)> = follow_ups
         .iter()
-        .map(|v| (v.window.target, v.final_state))
+        .map(|v| (v.window, v.final_state))
         .collect();
-    let Some(i) = sse_visit_index(&keyed, sse_date) else {
+    let Some(i) = sse_visit_index(&keyed, protocol.time_zone, sse_date) else {
         return Vec::new();
     };
     let next = follow_ups[i];
@@ -275,8 +276,18 @@ mod tests {
             .expect("time")
             .with_timezone(&Utc);
         // table: SSE day -> changes
-        let cases: [(&str, &[&str]); 3] = [
-            ("2026-02-20", &["sse M3", "close M6 not_applicable"]),
+        let cases: [(&str, &[&str]); 4] = [
+            // M1 (target 2026-02-10) is open on the SSE day: it is the SSE visit, not M3.
+            (
+                "2026-02-20",
+                &[
+                    "sse M1",
+                    "close M3 not_applicable",
+                    "close M6 not_applicable",
+                ],
+            ),
+            // M1's grace is over: the next visit.
+            ("2026-03-10", &["sse M3", "close M6 not_applicable"]),
             (
                 "2026-01-20",
                 &[

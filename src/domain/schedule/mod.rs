@@ -283,15 +283,20 @@ pub fn state(f: &VisitFacts<'_>, now: DateTime<Utc>) -> VisitState {
     }
 }
 
-/// Which visit an SSE turns into the SSE visit: the first not-yet-final visit whose target is
-/// after the SSE date. Returns its index.
+/// The SSE visit (registration, line 87: "the assessments that should take place during the
+/// next follow-up visit, should be completed at that time point, preferably within one week"):
+/// the first follow-up visit that on the SSE day is neither final (completed, missed, not
+/// applicable) nor past its grace period: the open (or late) visit if there is one, otherwise
+/// the next. One SSE never leaves two visits open.
 pub fn sse_visit_index(
-    visits: &[(NaiveDate, Option<VisitState>)],
+    visits: &[(Window, Option<VisitState>)],
+    tz: Tz,
     sse_date: NaiveDate,
 ) -> Option<usize> {
-    visits
-        .iter()
-        .position(|(target, state)| *target > sse_date && !state.is_some_and(|s| s.is_final()))
+    let sse = local_midnight(tz, sse_date);
+    visits.iter().position(|(w, state)| {
+        !state.is_some_and(|s| s.is_final()) && w.grace_end.or(w.end).is_none_or(|g| g > sse)
+    })
 }
 
 #[cfg(test)]
@@ -328,12 +333,9 @@ pub fn simulate(
         .collect();
     let mut not_applicable_from = None;
     if let Some(sse_date) = sse {
-        let keyed: Vec<(NaiveDate, Option<VisitState>)> = rows
-            .iter()
-            .skip(1)
-            .map(|r| (r.window.target, None))
-            .collect();
-        if let Some(i) = sse_visit_index(&keyed, sse_date) {
+        let keyed: Vec<(Window, Option<VisitState>)> =
+            rows.iter().skip(1).map(|r| (r.window, None)).collect();
+        if let Some(i) = sse_visit_index(&keyed, protocol.time_zone, sse_date) {
             let idx = i + 1;
             let grace = protocol.visits.get(idx).map_or(7, |s| s.grace_days);
             rows[idx].window = sse_window(

@@ -207,21 +207,16 @@ fn answered_on_the_last_day_before_local_midnight_is_completed() {
 fn an_sse_at_month_4_makes_m6_the_sse_visit() {
     let p = hermes();
     let r = d("2026-01-15");
-    let visits: Vec<(NaiveDate, Option<VisitState>)> = p
+    let visits: Vec<(Window, Option<VisitState>)> = p
         .visits
         .iter()
-        .map(|v| {
-            (
-                plan(&p, v, d("2026-01-05"), Some(r)).expect("w").target,
-                None,
-            )
-        })
+        .map(|v| (plan(&p, v, d("2026-01-05"), Some(r)).expect("w"), None))
         .collect();
     let mut visits = visits;
     for v in visits.iter_mut().take(3) {
         v.1 = Some(VisitState::Completed); // BL, M1, M3 done
     }
-    let idx = sse_visit_index(&visits, d("2026-05-20")).expect("sse visit");
+    let idx = sse_visit_index(&visits, Brussels, d("2026-05-20")).expect("sse visit");
     assert_eq!(p.visits[idx].code, "M6");
     // Recorded on the day: opens at once, targets a week later, 14-day window.
     let recorded = at("2026-05-20T09:30:00Z");
@@ -272,4 +267,44 @@ fn stopping_questionnaires_makes_later_visits_not_applicable() {
         VisitState::NotApplicable
     );
     let _ = Duration::zero();
+}
+
+/// The SSE visit by the day of the SSE, relative to M1 (randomized 2026-01-15: M1 targets
+/// 2026-02-15, window 2026-02-08 – 2026-02-22, grace through 2026-03-01; M3 targets 2026-04-15).
+#[test]
+fn the_sse_visit_is_the_open_one_else_the_next() {
+    let p = hermes();
+    let r = d("2026-01-15");
+    let follow_ups: Vec<(Window, Option<VisitState>)> = p
+        .visits
+        .iter()
+        .skip(1)
+        .map(|v| (plan(&p, v, d("2026-01-05"), Some(r)).expect("w"), None))
+        .collect();
+    let code = |i: Option<usize>| i.map(|i| p.visits[i + 1].code.clone());
+    let cases = [
+        ("2026-02-01", "M1", "before M1 opens: the next visit"),
+        ("2026-02-08", "M1", "on M1's opening day"),
+        ("2026-02-15", "M1", "on M1's target day: M1, not M3"),
+        ("2026-02-26", "M1", "during M1's grace"),
+        ("2026-03-01", "M1", "on M1's last day of grace"),
+        ("2026-03-02", "M3", "the day after M1's grace"),
+        ("2026-03-10", "M3", "after M1"),
+    ];
+    for (day, want, why) in cases {
+        let got = code(sse_visit_index(&follow_ups, Brussels, d(day)));
+        assert_eq!(got.as_deref(), Some(want), "SSE on {day}: {why}");
+    }
+    // A completed (or missed) M1 is never the SSE visit, even while its window is open.
+    let mut done = follow_ups.clone();
+    done[0].1 = Some(VisitState::Completed);
+    assert_eq!(
+        code(sse_visit_index(&done, Brussels, d("2026-02-15"))).as_deref(),
+        Some("M3")
+    );
+    // After the last visit's grace there is none.
+    assert_eq!(
+        code(sse_visit_index(&follow_ups, Brussels, d("2028-06-01"))),
+        None
+    );
 }
