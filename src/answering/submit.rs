@@ -292,6 +292,18 @@ pub async fn submit_as(
     let current = as_answers(&store::responses::answers(&txn, r.id).await?);
     let (merged, changes) = merge(&current, &final_answers);
     let valid = answers::validate(def, &merged, Some(&lesions)).map_err(invalid)?;
+    // A form with something to ask (items outside per-lesion groups, or a lesion to ask about)
+    // is received only when at least one item is answered.
+    let askable = !lesions.is_empty() || def.all_items().iter().any(|p| p.group.is_none());
+    if askable && !answers::any_answered(&valid) {
+        return Err(Error::Unprocessable {
+            code: Code::EmptyResponse,
+            message: format!(
+                "{key}: no item is answered; a questionnaire that was not done is recorded as \
+                 missed (with a reason), not sent empty"
+            ),
+        });
+    }
     check_required(def, &lesions, &valid)?;
     write_changes(&txn, &r, &changes, &who, now).await?;
     let scores = store_scores(&txn, app, &r, &valid, now).await?;

@@ -1247,3 +1247,43 @@ async fn no_entry_before_the_window_opens_and_paper_days_are_plausible() {
         }
     }
 }
+
+/// A questionnaire with no answered item is not a received form: 422 `empty_response`, nothing
+/// stored as submitted; the same form with one answer is taken.
+#[tokio::test]
+async fn an_empty_form_is_refused_not_counted() {
+    let app = spawn().await;
+    let e = enrolled(&app).await;
+    let token: String = app
+        .participant_login(&e.link_token, &e.pin)
+        .await
+        .json::<Value>()
+        .await
+        .expect("json")["token"]
+        .as_str()
+        .expect("t")
+        .into();
+    let blank = json!([{"item": "worst_pain", "value": null, "lesion": e.lesions[0]}]);
+    let resp = submit(&app, &token, "nrs-lesion-pain", "empty", blank).await;
+    assert_eq!(resp.status(), 422);
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body["code"], "empty_response", "{body}");
+    let tasks: Value = app
+        .get("/api/v1/me/tasks", Some(&token))
+        .await
+        .json()
+        .await
+        .expect("tasks");
+    assert!(
+        !tasks.to_string().contains("\"completed\""),
+        "nothing was submitted: {tasks}"
+    );
+    let one = json!([{"item": "worst_pain", "value": 0, "lesion": e.lesions[0]}]);
+    let resp = submit(&app, &token, "nrs-lesion-pain", "one", one).await;
+    assert_eq!(
+        resp.status(),
+        200,
+        "{}",
+        resp.text().await.unwrap_or_default()
+    );
+}

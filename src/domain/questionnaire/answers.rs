@@ -82,6 +82,12 @@ pub fn summarize(errors: &[AnswerError]) -> String {
     parts.join("; ")
 }
 
+/// A form is received when at least one item is answered (CONSORT-PRO counts forms, not
+/// visits); one where every answer is blank was not done.
+pub fn any_answered(valid: &[Valid]) -> bool {
+    valid.iter().any(|a| a.value != AnswerValue::Blank)
+}
+
 /// Validate answers. `lesions`: the lesion ids this response is for, when known (a
 /// participant's active lesions); `None` accepts any lesion id on per-lesion items.
 pub fn validate(
@@ -276,6 +282,27 @@ mod tests {
         )
         .expect("valid");
         assert_eq!(ok[0].value, AnswerValue::Blank);
+    }
+
+    #[test]
+    fn a_form_is_received_when_one_item_is_answered() {
+        let cases = [
+            (json!([]), false),
+            (json!([{"item": "q1", "value": null}]), false),
+            (
+                json!([{"item": "q1", "value": null}, {"item": "q2", "value": null}]),
+                false,
+            ),
+            (
+                json!([{"item": "q1", "value": null}, {"item": "q2", "value": 1}]),
+                true,
+            ),
+            (json!([{"item": "q1", "value": 4}]), true),
+        ];
+        for (given, received) in cases {
+            let valid = validate(&c30(), &answers(given.clone()), None).expect("valid");
+            assert_eq!(any_answered(&valid), received, "{given}");
+        }
     }
 
     #[test]
