@@ -166,15 +166,7 @@ async fn a_participant_answers_the_baseline_from_link_to_scores() {
         .as_str()
         .expect("t")
         .into();
-    let device_b: String = app
-        .participant_login(&e.link_token, &e.pin)
-        .await
-        .json::<Value>()
-        .await
-        .expect("json")["token"]
-        .as_str()
-        .expect("t")
-        .into();
+    let device_b = app.session_token(&e.link_token, &e.pin).await;
 
     // A participant token is not a staff token and vice versa.
     assert_eq!(
@@ -507,15 +499,7 @@ async fn five_wrong_pins_lock_and_withdrawal_revokes_links() {
 async fn after_grace_submission_is_refused_and_late_is_flagged() {
     let app = spawn().await;
     let e = enrolled(&app).await;
-    let token: String = app
-        .participant_login(&e.link_token, &e.pin)
-        .await
-        .json::<Value>()
-        .await
-        .expect("json")["token"]
-        .as_str()
-        .expect("t")
-        .into();
+    let token = app.session_token(&e.link_token, &e.pin).await;
     // Baseline: last day 18 Jan, grace until 25 Jan (local).
     app.clock.set(
         Utc.with_ymd_and_hms(2026, 1, 20, 10, 0, 0)
@@ -553,15 +537,7 @@ async fn scores_recompute_applies_a_newer_scoring_file() {
     })
     .await;
     let e = enrolled(&app).await;
-    let token: String = app
-        .participant_login(&e.link_token, &e.pin)
-        .await
-        .json::<Value>()
-        .await
-        .expect("json")["token"]
-        .as_str()
-        .expect("t")
-        .into();
+    let token = app.session_token(&e.link_token, &e.pin).await;
     let answers = json!([{"item": "worst_pain", "value": 4, "lesion": e.lesions[0]}, {"item": "worst_pain", "value": 6, "lesion": e.lesions[1]}]);
     assert_eq!(
         submit(&app, &token, "nrs-lesion-pain", "n1", answers)
@@ -632,15 +608,7 @@ async fn a_participant_reads_licensed_wording_but_an_anonymous_reader_does_not()
     })
     .await;
     let e = enrolled_in(&app, "en").await;
-    let token: String = app
-        .participant_login(&e.link_token, &e.pin)
-        .await
-        .json::<Value>()
-        .await
-        .expect("json")["token"]
-        .as_str()
-        .expect("t")
-        .into();
+    let token = app.session_token(&e.link_token, &e.pin).await;
     let path = "/api/v1/questionnaires/eortc-qlq-c30/3.0?lang=en";
     assert!(
         !app.get(path, None)
@@ -723,15 +691,7 @@ async fn entered_missed_and_amended(app: &TestApp) -> (Enrolled, String, String)
     let e = enrolled(app).await;
     let dm = app.staff_token("data_manager", &[]).await;
     let other_site = app.staff_token("site_staff", &["UZG"]).await;
-    let token: String = app
-        .participant_login(&e.link_token, &e.pin)
-        .await
-        .json::<Value>()
-        .await
-        .expect("json")["token"]
-        .as_str()
-        .expect("t")
-        .into();
+    let token = app.session_token(&e.link_token, &e.pin).await;
 
     // The participant answers C30 and the NRS; the nurse enters BM22 during a teleconsultation.
     assert_eq!(
@@ -1035,15 +995,7 @@ async fn per_lesion_pain_flags_consensus_categories_and_queries() {
     let app = spawn().await;
     let e = enrolled(&app).await;
     let dm = app.staff_token("data_manager", &[]).await;
-    let token: String = app
-        .participant_login(&e.link_token, &e.pin)
-        .await
-        .json::<Value>()
-        .await
-        .expect("json")["token"]
-        .as_str()
-        .expect("t")
-        .into();
+    let token = app.session_token(&e.link_token, &e.pin).await;
     let (irradiated, other) = (e.lesions[0].clone(), e.lesions[1].clone());
     let nrs = |a: i64, b: i64| json!([{"item": "worst_pain", "value": a, "lesion": irradiated}, {"item": "worst_pain", "value": b, "lesion": other}]);
 
@@ -1254,15 +1206,7 @@ async fn no_entry_before_the_window_opens_and_paper_days_are_plausible() {
 async fn an_empty_form_is_refused_not_counted() {
     let app = spawn().await;
     let e = enrolled(&app).await;
-    let token: String = app
-        .participant_login(&e.link_token, &e.pin)
-        .await
-        .json::<Value>()
-        .await
-        .expect("json")["token"]
-        .as_str()
-        .expect("t")
-        .into();
+    let token = app.session_token(&e.link_token, &e.pin).await;
     let blank = json!([{"item": "worst_pain", "value": null, "lesion": e.lesions[0]}]);
     let resp = submit(&app, &token, "nrs-lesion-pain", "empty", blank).await;
     assert_eq!(resp.status(), 422);

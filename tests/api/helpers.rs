@@ -259,13 +259,18 @@ impl TestApp {
         .await
     }
 
-    /// Sign a participant in (a link with PIN 4826 issued by `staff`): their bearer token.
-    pub async fn participant_token(&self, staff: &str, study_id: &str) -> String {
-        let (link, pin) = self.issue_link(staff, study_id, Some("4826")).await;
-        let resp = self.participant_login(&link, &pin).await;
+    /// A participant signs in with link token and PIN: their bearer token.
+    pub async fn session_token(&self, link_token: &str, pin: &str) -> String {
+        let resp = self.participant_login(link_token, pin).await;
         assert_eq!(resp.status(), 200, "participant sign-in");
         let session: Value = resp.json().await.expect("session json");
         session["token"].as_str().expect("participant token").into()
+    }
+
+    /// Sign a participant in (a link with PIN 4826 issued by `staff`): their bearer token.
+    pub async fn participant_token(&self, staff: &str, study_id: &str) -> String {
+        let (link, pin) = self.issue_link(staff, study_id, Some("4826")).await;
+        self.session_token(&link, &pin).await
     }
 
     /// Run the `epro` binary against this test's database and keys.
