@@ -45,6 +45,8 @@ async fn main() -> anyhow::Result<()> {
                 site: site.clone(),
                 language: "nl".into(),
                 randomization_date: Some(date.to_string()),
+                enrolled_on: None,
+                arm: Some(if i % 2 == 0 { "A" } else { "B" }.into()),
                 email: Some(format!("p{i}@example.org")),
                 phone: None,
             },

@@ -12,6 +12,7 @@ mod m20261127_000005_staff_entry;
 mod m20261127_000006_queries_analgesics;
 mod m20261127_000007_reminders;
 mod m20261127_000008_digest_log;
+mod m20261202_000009_trial_rules;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000006_queries_analgesics::Migration),
             Box::new(m20261127_000007_reminders::Migration),
             Box::new(m20261127_000008_digest_log::Migration),
+            Box::new(m20261202_000009_trial_rules::Migration),
         ]
     }
 }

@@ -9,6 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use crate::{
     app::App,
     auth::{self, StaffActor},
+    domain::completion as form,
     domain::reminders::ReminderStatus,
     domain::{
         permissions::Action,
@@ -53,24 +54,51 @@ pub struct Row {
     pub cells: Vec<Cell>,
 }
 
-/// CONSORT-PRO style count of one visit. `expected`: windows that have closed or were completed
-/// (completed + missed + late); `pending`: open and not yet completed; `rate` = received /
-/// expected, absent while nothing is expected.
+/// Count of one visit's states. `expected`: windows that have closed or were completed
+/// (completed + partial + missed + late); `received`: completed visits; `partial`: some forms
+/// received; `pending`: open and not yet completed; `rate` = received / expected, absent while
+/// nothing is expected. Not applicable and not expected visits are outside the denominator.
 #[derive(Debug, Clone, Default)]
 pub struct VisitCount {
     pub visit: String,
     pub expected: u32,
     pub received: u32,
+    pub partial: u32,
     pub missed: u32,
     pub pending: u32,
     pub missed_reasons: BTreeMap<String, u32>,
+    pub not_applicable: u32,
+    pub not_expected: u32,
     pub rate: Option<f64>,
+}
+
+/// CONSORT-PRO: one visit × instrument × arm.
+#[derive(Debug, Clone, Default)]
+pub struct FormCount {
+    pub visit: String,
+    /// The questionnaire key (e.g. `eortc-qlq-c30`).
+    pub instrument: String,
+    /// The arm code; none for participants not (yet) randomized to an arm.
+    pub arm: Option<String>,
+    pub count: form::Count,
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct Completion {
     pub rows: Vec<Row>,
     pub counts: Vec<VisitCount>,
+    pub forms: Vec<FormCount>,
+    /// Visits and forms missed without a reason: the site's to-do list.
+    pub todo: Vec<Todo>,
+}
+
+/// A visit (or one questionnaire of it) missed without a recorded reason.
+#[derive(Debug, Clone)]
+pub struct Todo {
+    pub study_id: String,
+    pub site: String,
+    pub visit: String,
+    pub questionnaire: String,
 }
 
 fn check_filter(app: &App, f: &Filter) -> Result<Option<VisitState>> {
@@ -96,7 +124,8 @@ fn check_filter(app: &App, f: &Filter) -> Result<Option<VisitState>> {
                 Error::invalid(
                     "state",
                     format!(
-                        "{s:?} is not one of upcoming, open, late, completed, missed, not_applicable"
+                        "{s:?} is not one of upcoming, open, late, completed, partial, missed, \
+                         not_applicable, not_expected"
                     ),
                 )
             })
@@ -125,15 +154,54 @@ pub async fn overview(app: &App, actor: &StaffActor, filter: &Filter) -> Result<
     let people = store::participants::list(&app.db, scope.as_deref()).await?;
     let ids: Vec<_> = people.iter().map(|p| p.id).collect();
     let mut records = store::bulk::records(&app.db, &ids, true).await?;
+    let submitted: Vec<_> = records
+        .responses
+        .values()
+        .flatten()
+        .filter(|r| r.status.is_submitted())
+        .map(|r| r.id)
+        .collect();
+    let scorable = store::bulk::scorable(&app.db, &submitted).await?;
+    let mut forms: BTreeMap<(usize, usize, Option<String>), FormCount> = BTreeMap::new();
+    let mut todo = Vec::new();
     for p in people {
         let visits = records.visits.remove(&p.id).unwrap_or_default();
         let events = records.events.remove(&p.id).unwrap_or_default();
         let responses = records.responses.remove(&p.id).unwrap_or_default();
         let reminders = records.reminders.remove(&p.id).unwrap_or_default();
+        let arm = participants::arm_of(&events);
         let (views, status) = participants::views_from(app, &visits, &events, &responses, now);
-        let cells: Vec<Cell> = views
+        let wanted: Vec<_> = views
             .into_iter()
             .filter(|v| filter.visit.as_ref().is_none_or(|f| *f == v.code))
+            .collect();
+        for v in &wanted {
+            for (q, outcome) in form_outcomes(v, &responses, &scorable) {
+                let key = q.split('@').next().unwrap_or(&q).to_string();
+                if outcome == form::Outcome::Missed(None) {
+                    todo.push(Todo {
+                        study_id: p.study_id.clone(),
+                        site: p.site_code.clone(),
+                        visit: v.code.clone(),
+                        questionnaire: q.clone(),
+                    });
+                }
+                let visit_pos = position(app, &v.code);
+                let instrument_pos = instrument_position(app, &key);
+                forms
+                    .entry((visit_pos, instrument_pos, arm.clone()))
+                    .or_insert_with(|| FormCount {
+                        visit: v.code.clone(),
+                        instrument: key.clone(),
+                        arm: arm.clone(),
+                        ..Default::default()
+                    })
+                    .count
+                    .add(&outcome);
+            }
+        }
+        let cells: Vec<Cell> = wanted
+            .into_iter()
             .map(|v| {
                 let last_reminder = reminders
                     .iter()
@@ -156,21 +224,7 @@ pub async fn overview(app: &App, actor: &StaffActor, filter: &Filter) -> Result<
             .collect();
         for c in &cells {
             if let Some(n) = counts.iter_mut().find(|n| n.visit == c.visit) {
-                match c.state {
-                    VisitState::Completed => {
-                        n.expected += 1;
-                        n.received += 1;
-                    }
-                    VisitState::Missed => {
-                        n.expected += 1;
-                        n.missed += 1;
-                        let reason = c.missed_reason.clone().unwrap_or_else(|| "unknown".into());
-                        *n.missed_reasons.entry(reason).or_default() += 1;
-                    }
-                    VisitState::Late => n.expected += 1,
-                    VisitState::Open => n.pending += 1,
-                    VisitState::Upcoming | VisitState::NotApplicable => {}
-                }
+                count_visit(n, c);
             }
         }
         if wanted_state.is_some_and(|s| !cells.iter().any(|c| c.state == s)) {
@@ -186,7 +240,99 @@ pub async fn overview(app: &App, actor: &StaffActor, filter: &Filter) -> Result<
     for n in &mut counts {
         n.rate = (n.expected > 0).then(|| f64::from(n.received) / f64::from(n.expected));
     }
-    Ok(Completion { rows, counts })
+    Ok(Completion {
+        rows,
+        counts,
+        forms: forms.into_values().collect(),
+        todo,
+    })
+}
+
+/// One visit's state in its per-visit count.
+fn count_visit(n: &mut VisitCount, c: &Cell) {
+    match c.state {
+        VisitState::Completed => {
+            n.expected += 1;
+            n.received += 1;
+        }
+        VisitState::Partial => {
+            n.expected += 1;
+            n.partial += 1;
+        }
+        VisitState::Missed => {
+            n.expected += 1;
+            n.missed += 1;
+            let reason = c
+                .missed_reason
+                .clone()
+                .unwrap_or_else(|| form::NO_REASON.into());
+            *n.missed_reasons.entry(reason).or_default() += 1;
+        }
+        VisitState::Late => n.expected += 1,
+        VisitState::Open => n.pending += 1,
+        VisitState::NotApplicable => n.not_applicable += 1,
+        VisitState::NotExpected => n.not_expected += 1,
+        VisitState::Upcoming => {}
+    }
+}
+
+/// What became of each questionnaire due at a visit (`key@version`, outcome).
+fn form_outcomes(
+    v: &participants::VisitView,
+    responses: &[store::responses::ResponseRow],
+    scorable: &std::collections::HashSet<uuid::Uuid>,
+) -> Vec<(String, form::Outcome)> {
+    v.questionnaires
+        .iter()
+        .map(|q| {
+            let (key, version) = q.split_once('@').unwrap_or((q, ""));
+            let received = responses
+                .iter()
+                .find(|r| {
+                    r.visit_code == v.code
+                        && r.questionnaire_key == key
+                        && (version.is_empty() || r.questionnaire_version == version)
+                        && r.status.is_submitted()
+                })
+                .map(|r| form::Received {
+                    late: r.late,
+                    scorable: scorable.contains(&r.id),
+                });
+            let missed_reason = v
+                .missed_forms
+                .get(q)
+                .cloned()
+                .or_else(|| v.missed_reason.clone());
+            let outcome = form::outcome(&form::Form {
+                visit_state: v.state,
+                cause: v.cause.clone(),
+                received,
+                missed_reason,
+            });
+            (q.clone(), outcome)
+        })
+        .collect()
+}
+
+/// A visit's place in the protocol (for ordering the counts).
+fn position(app: &App, visit: &str) -> usize {
+    app.study
+        .protocol
+        .visits
+        .iter()
+        .position(|v| v.code == visit)
+        .unwrap_or(usize::MAX)
+}
+
+/// An instrument's place: the first visit listing it, then its place in that visit's list.
+fn instrument_position(app: &App, key: &str) -> usize {
+    app.study
+        .protocol
+        .visits
+        .iter()
+        .flat_map(|v| v.questionnaires.iter())
+        .position(|q| q.split('@').next() == Some(key))
+        .unwrap_or(usize::MAX)
 }
 
 /// Why a participant is on the "call today" list.

@@ -90,6 +90,8 @@ pub(super) async fn start_or_load(
         request_sha256: None,
         completed_on: None,
         entry_reason: None,
+        flags: crate::store::Json(Vec::new()),
+        days_from_sse: None,
     };
     // A concurrent first save may have created it meanwhile: then this one continues on that
     // row, as if it had been found above.

@@ -54,6 +54,13 @@ pub(super) fn refused(v: &VisitView, why: entry::Refusal) -> Error {
     match why {
         entry::Refusal::NotOpen => window_not_open(v),
         entry::Refusal::Closed => window_closed(v),
+        entry::Refusal::OutsideWindow => Error::invalid(
+            "completed_on",
+            format!(
+                "the form is outside visit {}'s window and grace period",
+                v.code
+            ),
+        ),
         entry::Refusal::NeedsReason => Error::Conflict {
             code: Code::WindowClosed,
             message: format!(
@@ -175,18 +182,41 @@ fn check_request(idempotency_key: &str, client_utc_offset_minutes: Option<i32>) 
     Ok(())
 }
 
-/// Whether the visit takes this entry now (`entry::accepts`, `entry::completion_date`), as the
+/// Whether the visit takes this entry now (`entry::completion_date`, `entry::accepts`), as the
 /// caller's error; `Ok(late)`.
 fn entry_allowed(
+    app: &App,
     v: &VisitView,
     mode: EntryMode,
     has_reason: bool,
     completed_on: Option<NaiveDate>,
     (today, enrolled_on): (NaiveDate, NaiveDate),
 ) -> Result<bool> {
-    let late = entry::accepts(v.state, mode, has_reason).map_err(|why| refused(v, why))?;
+    check_completion_date(mode, completed_on, (today, enrolled_on))?;
+    let paper = completed_on
+        .filter(|_| mode == EntryMode::Paper)
+        .map(|d| entry::timing(app.study.time_zone, &v.window, d));
+    entry::accepts(v.state, mode, has_reason, paper).map_err(|why| match why {
+        entry::Refusal::OutsideWindow => Error::invalid(
+            "completed_on",
+            format!(
+                "{} is outside visit {}'s window and grace period; give a reason (entry_reason)                  to enter it anyway (it is flagged outside_window)",
+                completed_on.unwrap_or(today),
+                v.code
+            ),
+        ),
+        other => refused(v, other),
+    })
+}
+
+/// A paper form's completion day (`entry::completion_date`), as the caller's error.
+fn check_completion_date(
+    mode: EntryMode,
+    completed_on: Option<NaiveDate>,
+    (today, enrolled_on): (NaiveDate, NaiveDate),
+) -> Result<()> {
     match entry::completion_date(mode, completed_on, today, enrolled_on) {
-        Ok(()) => Ok(late),
+        Ok(()) => Ok(()),
         Err(entry::DateRule::InTheFuture) => Err(Error::invalid(
             "completed_on",
             format!("{} is in the future", completed_on.unwrap_or(today)),
@@ -204,6 +234,47 @@ fn entry_allowed(
             "the date the participant filled in the paper questionnaire is required",
         )),
     }
+}
+
+/// The flags of a form about to be submitted, and its days from the SSE (`entry::flags`).
+async fn assessment_flags(
+    app: &App,
+    txn: &sea_orm::DatabaseTransaction,
+    p: &ParticipantRow,
+    v: &VisitView,
+    mode: EntryMode,
+    completed_on: Option<NaiveDate>,
+    today: NaiveDate,
+) -> Result<(Vec<entry::ResponseFlag>, Option<i32>)> {
+    use crate::domain::participant::{self as rule, EventKind};
+    let events = crate::participants::events_of(txn, p).await?;
+    let day = completed_on.unwrap_or(today);
+    let paper = completed_on
+        .filter(|_| mode == EntryMode::Paper)
+        .map(|d| entry::timing(app.study.time_zone, &v.window, d));
+    let outside_window = match paper {
+        Some(t) => matches!(t, entry::Timing::Before | entry::Timing::After),
+        None => matches!(
+            v.state,
+            crate::domain::schedule::VisitState::Missed
+                | crate::domain::schedule::VisitState::Partial
+        ),
+    };
+    let baseline = app
+        .study
+        .visit_spec(&v.code)
+        .is_some_and(|s| s.anchor == crate::domain::schedule::Anchor::Enrolment);
+    Ok(entry::flags(&entry::Assessment {
+        day,
+        outside_window,
+        baseline,
+        randomized_on: rule::randomized_on(&events),
+        sse_on: v
+            .sse_triggered
+            .then(|| rule::find(&events, EventKind::Sse).map(|e| e.date))
+            .flatten(),
+        sse_target_days: app.study.protocol.sse_target_days,
+    }))
 }
 
 /// Required items (rare in PRO instruments) must be answered, once per lesion in a group.
@@ -279,7 +350,10 @@ pub async fn submit_as(
         .filter(|r| !r.is_empty());
     let today = crate::domain::schedule::local_date(app.study.time_zone, now);
     let days = (today, p.enrolled_on);
-    let late = entry_allowed(&v, who.mode, entry_reason.is_some(), completed_on, days)?;
+    let has_reason = entry_reason.is_some();
+    let late = entry_allowed(app, &v, who.mode, has_reason, completed_on, days)?;
+    let (flags, days_from_sse) =
+        assessment_flags(app, &txn, p, &v, who.mode, completed_on, today).await?;
     let (mut r, _) = start_or_load(&txn, app, p, visit, key, &version, now).await?;
     if r.status != ResponseStatus::Draft {
         // Submitted by a concurrent request since the check above.
@@ -315,6 +389,8 @@ pub async fn submit_as(
     r.mode = Some(EntryMode::of_answers(stored.iter().map(|a| a.mode)).unwrap_or(who.mode));
     r.completed_on = completed_on;
     r.entry_reason = entry_reason.clone();
+    r.flags = store::Json(flags.iter().map(|f| f.to_string()).collect());
+    r.days_from_sse = days_from_sse;
     r.client_utc_offset_minutes = client_utc_offset_minutes;
     r.idempotency_key = Some(idempotency_key.into());
     r.request_sha256 = Some(request_sha);
@@ -329,10 +405,12 @@ pub async fn submit_as(
             "language": r.language, "wording_sha256": r.wording_sha256, "late": late, "mode": r.mode,
             "answered": merged.len(), "changes": changes, "scoring": scores.as_ref().map(|s| s.scoring.clone()),
             "completed_on": completed_on, "answers_sha256": answers_sha256,
+            "flags": r.flags.0, "days_from_sse": days_from_sse,
         }))
         .reason(entry_reason.unwrap_or_default()),
     )
     .await?;
+    crate::participants::recheck_visit(&txn, app, p, visit, now).await?;
     txn.commit().await?;
     Ok(Submitted {
         response_id: r.id,

@@ -30,7 +30,7 @@ pub struct LastReminderOut {
 #[oai(skip_serializing_if_is_none)]
 pub struct CellOut {
     pub visit: String,
-    /// upcoming, open, late, completed, missed or not_applicable.
+    /// upcoming, open, late, completed, partial, missed, not_applicable or not_expected.
     pub state: String,
     pub target: NaiveDate,
     pub window_start: DateTime<Utc>,
@@ -56,22 +56,98 @@ pub struct RowOut {
 #[oai(skip_serializing_if_is_none)]
 pub struct CountOut {
     pub visit: String,
-    /// Completed + missed + late (windows that have closed, or completed early).
+    /// Completed + partial + missed + late visits (windows that have closed, or completed
+    /// early). Not applicable and not expected visits are outside it.
     pub expected: u32,
+    /// Completed visits (every questionnaire received in time).
     pub received: u32,
+    /// Closed with some questionnaires received.
+    pub partial: u32,
     pub missed: u32,
     /// Open and not yet completed: not yet counted as expected.
     pub pending: u32,
+    /// By reason code; `no_reason` when staff have not said why.
     pub missed_reasons: BTreeMap<String, u32>,
+    pub not_applicable: u32,
+    /// Windows that closed before the participant was registered in epro.
+    pub not_expected: u32,
     /// received / expected; absent while nothing is expected.
     pub rate: Option<f64>,
+}
+
+/// CONSORT-PRO: what became of one instrument at one visit, in one arm.
+#[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
+pub struct FormCountOut {
+    pub visit: String,
+    /// Questionnaire key, e.g. eortc-qlq-c30.
+    pub instrument: String,
+    /// Arm code; absent for participants without a recorded arm.
+    pub arm: Option<String>,
+    /// received + missed + awaited: forms of participants on study at the window's end whose
+    /// window has closed (or that came in earlier).
+    pub expected: u32,
+    pub received: u32,
+    pub received_in_window: u32,
+    pub received_late: u32,
+    /// Received forms whose scoring yields a score.
+    pub scorable: u32,
+    pub missed: u32,
+    /// By reason code; `no_reason` when staff have not said why (the site's to-do).
+    pub missed_reasons: BTreeMap<String, u32>,
+    /// Window closed, grace period running: expected, still answerable.
+    pub awaited: u32,
+    /// Window open, not yet received: not yet expected.
+    pub pending: u32,
+    /// By cause: death, withdrawal, pro_discontinued, sse.
+    pub not_applicable: BTreeMap<String, u32>,
+    /// Window closed before the participant was registered in epro.
+    pub not_expected: u32,
+    /// received / expected; absent while nothing is expected.
+    pub rate: Option<f64>,
+}
+
+/// A questionnaire missed without a reason: the site should record why.
+#[derive(Debug, Object)]
+pub struct TodoOut {
+    pub study_id: String,
+    pub site: String,
+    pub visit: String,
+    /// key@version.
+    pub questionnaire: String,
 }
 
 #[derive(Debug, Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct CompletionOut {
     pub participants: Vec<RowOut>,
+    /// Per visit.
     pub counts: Vec<CountOut>,
+    /// Per visit × instrument × arm (CONSORT-PRO).
+    pub forms: Vec<FormCountOut>,
+    /// Questionnaires missed without a reason.
+    pub todo: Vec<TodoOut>,
+}
+
+fn form_count_out(f: completion::FormCount) -> FormCountOut {
+    let n = &f.count;
+    FormCountOut {
+        received: n.received(),
+        rate: n.rate(),
+        expected: n.expected,
+        received_in_window: n.received_in_window,
+        received_late: n.received_late,
+        scorable: n.scorable,
+        missed: n.missed,
+        missed_reasons: n.missed_reasons.clone(),
+        awaited: n.awaited,
+        pending: n.pending,
+        not_applicable: n.not_applicable.clone(),
+        not_expected: n.not_expected,
+        visit: f.visit,
+        instrument: f.instrument,
+        arm: f.arm,
+    }
 }
 
 #[OpenApi(tag = "Tag::Participants")]
@@ -128,10 +204,24 @@ impl CompletionApi {
                     visit: n.visit,
                     expected: n.expected,
                     received: n.received,
+                    partial: n.partial,
                     missed: n.missed,
                     pending: n.pending,
                     missed_reasons: n.missed_reasons,
+                    not_applicable: n.not_applicable,
+                    not_expected: n.not_expected,
                     rate: n.rate,
+                })
+                .collect(),
+            forms: c.forms.into_iter().map(form_count_out).collect(),
+            todo: c
+                .todo
+                .into_iter()
+                .map(|t| TodoOut {
+                    study_id: t.study_id,
+                    site: t.site,
+                    visit: t.visit,
+                    questionnaire: t.questionnaire,
                 })
                 .collect(),
         }))

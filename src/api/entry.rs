@@ -76,6 +76,10 @@ pub struct MissedIn {
     pub reason: String,
     /// Required with `other`.
     pub text: Option<String>,
+    /// One questionnaire of the visit (`key` or `key@version`) that was not done; absent: the
+    /// whole visit.
+    #[oai(validator(max_length = 100))]
+    pub questionnaire: Option<String>,
 }
 
 #[derive(Debug, Object)]
@@ -322,7 +326,7 @@ impl EntryApi {
         Ok(Json(submitted_out(s)))
     }
 
-    /// Record why a visit's questionnaires were not done.
+    /// Record why a visit's questionnaires (or one of them) were not done.
     #[oai(
         path = "/v1/participants/:study_id/visits/:visit/missed",
         method = "post"
@@ -336,7 +340,13 @@ impl EntryApi {
     ) -> Result<Json<Done>, ApiError> {
         let actor = token.actor(&self.app).await?;
         let b = body.0;
-        answering::record_missed(&self.app, &actor, &study_id, &visit, &b.reason, b.text).await?;
+        let missed = answering::Missed {
+            visit: visit.0,
+            questionnaire: b.questionnaire,
+            reason: b.reason,
+            text: b.text,
+        };
+        answering::record_missed(&self.app, &actor, &study_id, missed).await?;
         Ok(Json(Done { ok: true }))
     }
 

@@ -37,9 +37,19 @@ pub struct ParticipantIn {
     pub site: String,
     /// Preferred language: nl, fr or en.
     pub language: String,
-    /// YYYY-MM-DD, when already randomized.
+    /// YYYY-MM-DD, when already randomized; not before `enrolled_on`.
     #[oai(validator(max_length = 10))]
     pub randomization_date: Option<String>,
+    /// YYYY-MM-DD, the day the participant was enrolled; today when absent. May be in the past
+    /// (a participant already in follow-up when the site starts using epro), never before the
+    /// study's start date nor in the future. Visits whose window closed before today are
+    /// `not_expected` (cause `before_registration`).
+    #[oai(validator(max_length = 10))]
+    pub enrolled_on: Option<String>,
+    /// The arm randomized to: a code of the study file's arms (HERMES: A or B); given with
+    /// `randomization_date`.
+    #[oai(validator(max_length = 40))]
+    pub arm: Option<String>,
     /// Personal data: encrypted at rest, never logged.
     #[oai(validator(max_length = 254))]
     pub email: Option<String>,
@@ -97,6 +107,8 @@ pub struct ParticipantOut {
     pub enrolled_on: String,
     /// YYYY-MM-DD.
     pub randomization_date: Option<String>,
+    /// The arm recorded with the randomization.
+    pub arm: Option<String>,
     /// enrolled, randomized, post_sse, completed, pro_discontinued, withdrawn or deceased — derived from events.
     pub status: String,
     pub has_email: bool,
@@ -117,6 +129,7 @@ impl From<ParticipantView> for ParticipantOut {
             language: v.language,
             enrolled_on: v.enrolled_on.to_string(),
             randomization_date: v.randomization_date.map(|d| d.to_string()),
+            arm: v.arm,
             status: v.status.as_str().into(),
             has_email: v.has_email,
             has_phone: v.has_phone,
@@ -303,6 +316,8 @@ impl ParticipantsApi {
                 site: b.site,
                 language: b.language,
                 randomization_date: b.randomization_date,
+                enrolled_on: b.enrolled_on,
+                arm: b.arm,
                 email: b.email,
                 phone: b.phone,
             },

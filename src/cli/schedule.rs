@@ -13,7 +13,9 @@ use super::{Outcome, parse_instant, prepare_at};
 
 #[derive(Subcommand)]
 pub enum Command {
-    /// Print a participant's visit table (states as at --at, default now; nothing is stored).
+    /// Print a participant's visit table as it was at --at (default now): windows, states and
+    /// reasons as the audit trail stood then, events and forms recorded by then; nothing is
+    /// stored.
     Show {
         /// Study id, e.g. HERMES-ZAS-001.
         study_id: String,
@@ -57,7 +59,7 @@ pub async fn run(settings: Settings, command: Command) -> Outcome {
         Command::Show { study_id, at } => {
             let at = parse_instant(at)?;
             let app = prepare_at(settings, at).await?;
-            let visits = epro::participants::schedule_as_of(&app, &study_id).await?;
+            let visits = epro::participants::schedule_as_of(&app, &study_id, at).await?;
             let rows: Vec<_> = visits
                 .into_iter()
                 .map(|v| (v.code, v.window, v.state.as_str(), v.sse_triggered))

@@ -2,9 +2,10 @@
 //! missed, and on what basis a submitted answer may be amended; and which entries a visit
 //! accepts.
 
-use chrono::NaiveDate;
+use chrono::{Days, NaiveDate};
+use chrono_tz::Tz;
 
-use super::schedule::VisitState;
+use super::schedule::{VisitState, Window, local_date};
 
 crate::code_enum! {
     /// A response's life: a draft until submitted, then completed; amended after a change.
@@ -121,20 +122,68 @@ pub enum Refusal {
     NeedsReason,
     /// Not open to this entrant (participants: only while open or in grace).
     Closed,
+    /// A paper form filled in outside the window and its grace period: it needs a reason.
+    OutsideWindow,
+}
+
+/// Where the day a paper form was filled in falls, relative to the visit's window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Timing {
+    Before,
+    InWindow,
+    InGrace,
+    After,
+}
+
+/// The timing of an assessment day: days are local days in the study time zone, the window's
+/// first day is the day it opens (an SSE visit may open mid-day), its last day the day before
+/// its exclusive end.
+pub fn timing(tz: Tz, w: &Window, day: NaiveDate) -> Timing {
+    let last_day = |end: chrono::DateTime<chrono::Utc>| {
+        local_date(tz, end)
+            .checked_sub_days(Days::new(1))
+            .unwrap_or(day)
+    };
+    if day < local_date(tz, w.start) {
+        Timing::Before
+    } else if w.end.is_none_or(|e| day <= last_day(e)) {
+        Timing::InWindow
+    } else if w.grace_end.is_none_or(|g| day <= last_day(g)) {
+        Timing::InGrace
+    } else {
+        Timing::After
+    }
 }
 
 /// Which entries a visit accepts: `Ok(late)` when it accepts one, `late` when it is past the
 /// window's last day. No one enters anything before the window opens. Participants answer while
-/// the window is open or in grace; staff may also enter after the grace period (a paper form
-/// typed in late), with a reason.
-pub fn accepts(state: VisitState, mode: EntryMode, has_reason: bool) -> Result<bool, Refusal> {
+/// the window is open or in grace; an interviewer may also enter after the grace period, with a
+/// reason. A paper form is judged by the day it was filled in (`paper`): inside the window or
+/// its grace it is taken whenever it is typed in (also for a visit that closed meanwhile, or
+/// one before the participant's registration in epro); outside them only with a reason.
+pub fn accepts(
+    state: VisitState,
+    mode: EntryMode,
+    has_reason: bool,
+    paper: Option<Timing>,
+) -> Result<bool, Refusal> {
     let staff = matches!(mode, EntryMode::Interviewer | EntryMode::Paper);
+    if let (EntryMode::Paper, Some(t)) = (mode, paper) {
+        return match (state, t) {
+            (VisitState::Upcoming, _) => Err(Refusal::NotOpen),
+            (VisitState::Completed | VisitState::NotApplicable, _) => Err(Refusal::Closed),
+            (_, Timing::InWindow) => Ok(false),
+            (_, Timing::InGrace) => Ok(true),
+            (_, Timing::Before | Timing::After) if has_reason => Ok(true),
+            (_, Timing::Before | Timing::After) => Err(Refusal::OutsideWindow),
+        };
+    }
     match state {
         VisitState::Upcoming => Err(Refusal::NotOpen),
         VisitState::Open => Ok(false),
         VisitState::Late => Ok(true),
-        VisitState::Missed if staff && has_reason => Ok(true),
-        VisitState::Missed if staff => Err(Refusal::NeedsReason),
+        VisitState::Missed | VisitState::Partial if staff && has_reason => Ok(true),
+        VisitState::Missed | VisitState::Partial if staff => Err(Refusal::NeedsReason),
         _ => Err(Refusal::Closed),
     }
 }
@@ -148,6 +197,53 @@ pub fn may_draft(state: VisitState, mode: EntryMode) -> Result<(), Refusal> {
         _ if mode == EntryMode::SelfReport => Err(Refusal::Closed),
         _ => Ok(()),
     }
+}
+
+crate::code_enum! {
+    /// Why a received form needs a second look in the analysis.
+    pub enum ResponseFlag {
+        /// Filled in outside the window and its grace period (a reason was given).
+        OutsideWindow = "outside_window",
+        /// A baseline form filled in after the participant was randomized (registration line
+        /// 79: baseline questionnaires belong to screening, before allocation).
+        AfterRandomization = "after_randomization",
+        /// An SSE visit's form filled in more than the SSE target (a week) after the SSE
+        /// (registration line 87: "preferably within one week").
+        AfterSseWeek = "after_sse_week",
+    }
+}
+
+/// What the flags of a submitted form depend on.
+#[derive(Debug, Clone, Copy)]
+pub struct Assessment {
+    /// The day the form was filled in (study time zone): a paper form's `completed_on`, else the
+    /// submission day.
+    pub day: NaiveDate,
+    pub outside_window: bool,
+    /// The visit is the baseline.
+    pub baseline: bool,
+    pub randomized_on: Option<NaiveDate>,
+    /// The first SSE's day, when the visit is the SSE visit.
+    pub sse_on: Option<NaiveDate>,
+    pub sse_target_days: u32,
+}
+
+/// A submitted form's flags, and its days from the SSE (SSE visits only).
+pub fn flags(a: &Assessment) -> (Vec<ResponseFlag>, Option<i32>) {
+    let mut out = Vec::new();
+    if a.outside_window {
+        out.push(ResponseFlag::OutsideWindow);
+    }
+    if a.baseline && a.randomized_on.is_some_and(|r| a.day > r) {
+        out.push(ResponseFlag::AfterRandomization);
+    }
+    let days_from_sse = a
+        .sse_on
+        .map(|sse| i32::try_from((a.day - sse).num_days()).unwrap_or(i32::MAX));
+    if days_from_sse.is_some_and(|d| d > i32::try_from(a.sse_target_days).unwrap_or(i32::MAX)) {
+        out.push(ResponseFlag::AfterSseWeek);
+    }
+    (out, days_from_sse)
 }
 
 /// What the completion date of an entry must be.
@@ -233,29 +329,144 @@ mod tests {
         use VisitState::*;
         let closed = Err(Refusal::Closed);
         let not_open = Err(Refusal::NotOpen);
-        // (state, mode, reason given) -> accepted as late?, or why not
+        let (inw, grace, after) = (
+            Some(Timing::InWindow),
+            Some(Timing::InGrace),
+            Some(Timing::After),
+        );
+        // (state, mode, reason given, paper day) -> accepted as late?, or why not
         let cases = [
-            (Open, SelfReport, false, Ok(false)),
-            (Open, Paper, false, Ok(false)),
-            (Late, SelfReport, false, Ok(true)),
-            (Late, Interviewer, false, Ok(true)),
-            (Missed, SelfReport, true, closed),
-            (Missed, Interviewer, false, Err(Refusal::NeedsReason)),
-            (Missed, Paper, true, Ok(true)),
-            (Upcoming, SelfReport, false, not_open),
-            (Upcoming, Paper, false, not_open),
-            (Upcoming, Paper, true, not_open),
-            (Upcoming, Interviewer, true, not_open),
-            (Completed, Interviewer, true, closed),
-            (NotApplicable, Paper, true, closed),
+            (Open, SelfReport, false, None, Ok(false)),
+            (Open, Paper, false, inw, Ok(false)),
+            (Late, SelfReport, false, None, Ok(true)),
+            (Late, Interviewer, false, None, Ok(true)),
+            (Missed, SelfReport, true, None, closed),
+            (Missed, Interviewer, false, None, Err(Refusal::NeedsReason)),
+            (Missed, Interviewer, true, None, Ok(true)),
+            (Partial, Interviewer, true, None, Ok(true)),
+            // Paper filled in inside the window, typed in after grace: in window, no reason.
+            (Missed, Paper, false, inw, Ok(false)),
+            (Partial, Paper, false, inw, Ok(false)),
+            (Missed, Paper, false, grace, Ok(true)),
+            (Missed, Paper, false, after, Err(Refusal::OutsideWindow)),
+            (Missed, Paper, true, after, Ok(true)),
+            (
+                Open,
+                Paper,
+                false,
+                Some(Timing::Before),
+                Err(Refusal::OutsideWindow),
+            ),
+            // A visit before registration in epro takes transcribed paper forms only.
+            (NotExpected, Paper, false, inw, Ok(false)),
+            (NotExpected, Interviewer, true, None, closed),
+            (Upcoming, SelfReport, false, None, not_open),
+            (Upcoming, Paper, false, inw, not_open),
+            (Upcoming, Paper, true, inw, not_open),
+            (Upcoming, Interviewer, true, None, not_open),
+            (Completed, Interviewer, true, None, closed),
+            (NotApplicable, Paper, true, inw, closed),
         ];
-        for (state, mode, reason, want) in cases {
+        for (state, mode, reason, paper, want) in cases {
             assert_eq!(
-                accepts(state, mode, reason),
+                accepts(state, mode, reason, paper),
                 want,
-                "{state:?} {mode:?} reason {reason}"
+                "{state:?} {mode:?} reason {reason} {paper:?}"
             );
         }
+    }
+
+    #[test]
+    fn flags_name_what_a_statistician_must_know() {
+        let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date");
+        let base = Assessment {
+            day: day("2026-03-10"),
+            outside_window: false,
+            baseline: false,
+            randomized_on: Some(day("2026-03-10")),
+            sse_on: None,
+            sse_target_days: 7,
+        };
+        use ResponseFlag::*;
+        let cases: Vec<(Assessment, Vec<ResponseFlag>, Option<i32>)> = vec![
+            (base, vec![], None),
+            // Baseline on the randomization day is still before allocation is known.
+            (
+                Assessment {
+                    baseline: true,
+                    ..base
+                },
+                vec![],
+                None,
+            ),
+            (
+                Assessment {
+                    baseline: true,
+                    day: day("2026-03-11"),
+                    ..base
+                },
+                vec![AfterRandomization],
+                None,
+            ),
+            (
+                Assessment {
+                    outside_window: true,
+                    ..base
+                },
+                vec![OutsideWindow],
+                None,
+            ),
+            (
+                Assessment {
+                    sse_on: Some(day("2026-03-03")),
+                    ..base
+                },
+                vec![],
+                Some(7),
+            ),
+            (
+                Assessment {
+                    sse_on: Some(day("2026-03-02")),
+                    ..base
+                },
+                vec![AfterSseWeek],
+                Some(8),
+            ),
+        ];
+        for (a, want, days) in cases {
+            assert_eq!(flags(&a), (want, days), "{a:?}");
+        }
+    }
+
+    #[test]
+    fn a_paper_day_is_placed_by_local_days() {
+        use chrono_tz::Europe::Brussels;
+        let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date");
+        let p = crate::domain::schedule::local_midnight;
+        // Window 3–17 Feb, grace to 24 Feb (exclusive ends at local midnight).
+        let w = Window {
+            target: day("2026-02-10"),
+            start: p(Brussels, day("2026-02-03")),
+            end: Some(p(Brussels, day("2026-02-18"))),
+            grace_end: Some(p(Brussels, day("2026-02-25"))),
+        };
+        let cases = [
+            ("2026-02-02", Timing::Before),
+            ("2026-02-03", Timing::InWindow),
+            ("2026-02-17", Timing::InWindow),
+            ("2026-02-18", Timing::InGrace),
+            ("2026-02-24", Timing::InGrace),
+            ("2026-02-25", Timing::After),
+        ];
+        for (d, want) in cases {
+            assert_eq!(timing(Brussels, &w, day(d)), want, "{d}");
+        }
+        // An SSE visit opening mid-day takes a form filled in that day.
+        let sse = Window {
+            start: p(Brussels, day("2026-02-03")) + chrono::Duration::hours(15),
+            ..w
+        };
+        assert_eq!(timing(Brussels, &sse, day("2026-02-03")), Timing::InWindow);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! High-risk lesions: the controlled vocabulary of locations, the high-risk reasons from the
-//! HERMES eligibility criteria, and the rule of at most five active lesions.
+//! HERMES eligibility criteria, and the limits from the study file (at inclusion, per
+//! radiotherapy course, active during follow-up).
 
 use std::collections::BTreeMap;
 
@@ -19,7 +20,59 @@ impl LesionRef {
     }
 }
 
-pub const MAX_ACTIVE_LESIONS: usize = 5;
+/// A participant's lesion as the limits see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Held {
+    /// Registered at inclusion (before randomization, or when the participant was registered in
+    /// epro), not during follow-up.
+    pub at_inclusion: bool,
+    /// The radiotherapy course it belongs to (its irradiation day).
+    pub irradiation_date: Option<chrono::NaiveDate>,
+    pub active: bool,
+}
+
+/// Which lesion limit a change would break.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Breach {
+    /// More lesions at inclusion than the limit (HERMES exclusion criterion E6: "More than 5").
+    AtInclusion(usize),
+    /// More lesions irradiated on one day than the limit (registration line 85: "A maximum of 5
+    /// ... can be irradiated at once").
+    PerCourse(usize, chrono::NaiveDate),
+    /// More active lesions than the follow-up maximum.
+    Active(usize),
+}
+
+/// Whether the lesions after a change keep the study's limits. A limit only refuses a change
+/// that adds to a count over it, so data stored before a limit changed never blocks other edits.
+pub fn check_limits(
+    limits: &super::study::LesionLimits,
+    before: &[Held],
+    after: &[Held],
+) -> Result<(), Breach> {
+    // A lesion deactivated at inclusion (entered in error, replaced) does not count.
+    let inclusion = |ls: &[Held]| ls.iter().filter(|l| l.at_inclusion && l.active).count();
+    let active = |ls: &[Held]| ls.iter().filter(|l| l.active).count();
+    let course = |ls: &[Held], day| {
+        ls.iter()
+            .filter(|l| l.irradiation_date == Some(day))
+            .count()
+    };
+    let grew =
+        |f: &dyn Fn(&[Held]) -> usize, limit: usize| f(after) > limit && f(after) > f(before);
+    if grew(&inclusion, limits.at_inclusion) {
+        return Err(Breach::AtInclusion(limits.at_inclusion));
+    }
+    for day in after.iter().filter_map(|l| l.irradiation_date) {
+        if grew(&|ls: &[Held]| course(ls, day), limits.per_course) {
+            return Err(Breach::PerCourse(limits.per_course, day));
+        }
+    }
+    if grew(&active, limits.active_max) {
+        return Err(Breach::Active(limits.active_max));
+    }
+    Ok(())
+}
 
 /// One location of the vocabulary.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -236,6 +289,64 @@ mod tests {
                 .count(),
             29
         );
+    }
+
+    #[test]
+    fn lesion_limits_apply_at_inclusion_per_course_and_in_follow_up() {
+        use chrono::NaiveDate;
+        let limits = crate::domain::study::LesionLimits {
+            at_inclusion: 5,
+            per_course: 5,
+            active_max: 8,
+        };
+        let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
+        let incl = |n: usize| {
+            vec![
+                Held {
+                    at_inclusion: true,
+                    irradiation_date: None,
+                    active: true,
+                };
+                n
+            ]
+        };
+        let follow = |irr: Option<NaiveDate>| Held {
+            at_inclusion: false,
+            irradiation_date: irr,
+            active: true,
+        };
+        let with = |base: &[Held], extra: &[Held]| [base, extra].concat();
+        let five = incl(5);
+        // (lesions before, lesions after, the limit broken)
+        type Case = (Vec<Held>, Vec<Held>, Result<(), Breach>);
+        let cases: Vec<Case> = vec![
+            (incl(4), incl(5), Ok(())),
+            (five.clone(), incl(6), Err(Breach::AtInclusion(5))),
+            // Arm B irradiates a new lesion during follow-up: a sixth active lesion is fine.
+            (
+                five.clone(),
+                with(&five, &[follow(day("2026-06-01"))]),
+                Ok(()),
+            ),
+            (
+                with(&five, &[follow(None); 3]),
+                with(&five, &[follow(None); 4]),
+                Err(Breach::Active(8)),
+            ),
+            (
+                vec![follow(day("2026-06-01")); 5],
+                vec![follow(day("2026-06-01")); 6],
+                Err(Breach::PerCourse(
+                    5,
+                    NaiveDate::from_ymd_opt(2026, 6, 1).expect("d"),
+                )),
+            ),
+            // Data over a limit stored earlier never blocks an edit that adds nothing.
+            (incl(6), incl(6), Ok(())),
+        ];
+        for (before, after, want) in cases {
+            assert_eq!(check_limits(&limits, &before, &after), want, "{after:?}");
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod answering;
 pub mod audit;
+pub(crate) mod completion;
 pub(crate) mod contact;
 pub(crate) mod lesions;
 pub mod pain;

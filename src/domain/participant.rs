@@ -244,9 +244,80 @@ pub fn check_new(
     }
 }
 
+/// Why an enrolment date cannot be taken: (field, message). A participant may be registered in
+/// epro after being enrolled (go-live, or a site entering late): the enrolment day is never in
+/// the future nor before the study started, and randomization is never before enrolment.
+pub fn check_enrolment(
+    enrolled_on: NaiveDate,
+    randomized_on: Option<NaiveDate>,
+    today: NaiveDate,
+    study_start: Option<NaiveDate>,
+) -> Result<(), (String, String)> {
+    let refuse = |field: &str, m: String| Err((field.to_string(), m));
+    if enrolled_on > today {
+        return refuse(
+            "enrolled_on",
+            format!("{enrolled_on} is in the future (today is {today})"),
+        );
+    }
+    if let Some(start) = study_start
+        && enrolled_on < start
+    {
+        return refuse(
+            "enrolled_on",
+            format!("{enrolled_on} is before the study started ({start})"),
+        );
+    }
+    match randomized_on {
+        Some(r) if r > today => refuse(
+            "randomization_date",
+            format!("{r} is in the future (today is {today})"),
+        ),
+        Some(r) if r < enrolled_on => refuse(
+            "randomization_date",
+            format!("randomization on {r} is before enrolment on {enrolled_on}"),
+        ),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn enrolment_may_be_in_the_past_but_not_before_the_study_or_after_today() {
+        let start = Some(d("2025-02-05"));
+        let today = d("2026-12-02");
+        let cases: [(&str, Option<&str>, Option<&str>); 7] = [
+            ("2026-12-02", None, None),
+            ("2026-12-02", Some("2026-12-02"), None),
+            // Go-live: enrolled and randomized a year ago.
+            ("2025-11-20", Some("2025-11-24"), None),
+            ("2025-02-05", Some("2025-02-05"), None),
+            ("2025-02-04", None, Some("enrolled_on")),
+            ("2026-12-03", None, Some("enrolled_on")),
+            ("2026-01-10", Some("2026-01-09"), Some("randomization_date")),
+        ];
+        for (enrolled, randomized, refused) in cases {
+            let r = check_enrolment(d(enrolled), randomized.map(d), today, start);
+            assert_eq!(
+                r.as_ref().err().map(|(f, _)| f.as_str()),
+                refused,
+                "{enrolled} {randomized:?}: {r:?}"
+            );
+        }
+        assert!(
+            check_enrolment(
+                d("2026-12-03"),
+                Some(d("2026-12-04")),
+                d("2026-12-04"),
+                start
+            )
+            .is_ok()
+        );
+        assert!(check_enrolment(d("2020-01-01"), None, today, None).is_ok());
+    }
 
     fn d(s: &str) -> NaiveDate {
         s.parse().expect("date")

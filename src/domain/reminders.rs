@@ -85,7 +85,9 @@ pub enum Decision {
 /// The reminders of one open (or late) and incomplete visit that are due at `now`: the latest
 /// overdue one is sent, earlier overdue ones are skipped — so a participant enrolled mid-window,
 /// or a server down for days, gets one reminder, not a burst. Rules whose time has not come yet
-/// are not planned. A rule due after the window (and grace) ended is never planned.
+/// are not planned. A rule due before the window opened (a "closing" reminder of a window shorter
+/// than its lead time, such as a baseline that closes with the randomization day) or after the
+/// window (and grace) ended is never planned.
 pub fn due_now(
     plan: &ReminderPlan,
     tz: Tz,
@@ -96,7 +98,7 @@ pub fn due_now(
     let mut due: Vec<(DateTime<Utc>, &ReminderRule)> = rules
         .iter()
         .filter_map(|r| due_at(plan, tz, r, window).map(|d| (d, r)))
-        .filter(|(d, _)| *d <= now && window.grace_end.is_none_or(|g| *d < g))
+        .filter(|(d, _)| *d <= now && *d >= window.start && window.grace_end.is_none_or(|g| *d < g))
         .collect();
     due.sort_by_key(|(d, _)| *d);
     let last = due.len().saturating_sub(1);
@@ -246,6 +248,27 @@ mod tests {
                 .collect();
             assert_eq!(got, expected, "{now}");
         }
+        // A one-day baseline window (it closes with the randomization day): its "closing"
+        // reminder would fall before it opened, so it is never planned.
+        let one_day = Window {
+            target: "2026-02-08".parse().expect("d"),
+            start: at("2026-02-07T23:00:00Z"),
+            end: Some(at("2026-02-08T23:00:00Z")),
+            grace_end: Some(at("2026-02-15T23:00:00Z")),
+        };
+        let kinds: Vec<String> = due_now(
+            &p,
+            Brussels,
+            &p.default_rules,
+            &one_day,
+            at("2026-02-08T10:00:00Z"),
+        )
+        .into_iter()
+        .map(|d| match d {
+            Decision::Send { kind, .. } | Decision::Skip { kind, .. } => kind,
+        })
+        .collect();
+        assert_eq!(kinds, ["window_open"]);
     }
 
     #[test]

@@ -28,6 +28,10 @@ pub struct NewParticipant {
     pub site: String,
     pub language: String,
     pub randomization_date: Option<String>,
+    /// The day the participant was enrolled (YYYY-MM-DD); today when absent.
+    pub enrolled_on: Option<String>,
+    /// The arm randomized to (a code of the study file's arms).
+    pub arm: Option<String>,
     pub email: Option<String>,
     pub phone: Option<String>,
 }
@@ -39,9 +43,10 @@ pub async fn enrol(app: &App, actor: &StaffActor, new: NewParticipant) -> Result
         email,
         phone,
         randomization,
+        enrolled_on,
+        arm,
     } = checked(app, &new, &site)?;
     let now = app.clock.now();
-    let enrolled_on = today(app);
     let id = Uuid::new_v4();
     let row = ParticipantRow {
         id,
@@ -68,7 +73,7 @@ pub async fn enrol(app: &App, actor: &StaffActor, new: NewParticipant) -> Result
         now,
         Entry::new(actor.audit_actor(), "participant.enrolled", "participant")
             .entity(&study_id)
-            .after(json!({ "site": site, "language": new.language, "enrolled_on": enrolled_on, "contact_fields": contact_fields })),
+            .after(json!({ "site": site, "language": new.language, "enrolled_on": enrolled_on, "randomization_date": randomization, "arm": arm, "contact_fields": contact_fields })),
     )
     .await?;
     let by = actor.audit_actor();
@@ -98,7 +103,7 @@ pub async fn enrol(app: &App, actor: &StaffActor, new: NewParticipant) -> Result
             EventKind::Randomization,
             r,
             "randomized at enrolment".into(),
-            json!({}),
+            arm.map_or_else(|| json!({}), |a| json!({ "arm": a })),
         )
         .await?;
     }
@@ -131,6 +136,8 @@ struct Checked {
     email: Option<ParticipantEmail>,
     phone: Option<ParticipantPhone>,
     randomization: Option<chrono::NaiveDate>,
+    enrolled_on: chrono::NaiveDate,
+    arm: Option<String>,
 }
 
 fn checked(app: &App, new: &NewParticipant, site: &str) -> Result<Checked> {
@@ -165,26 +172,50 @@ fn checked(app: &App, new: &NewParticipant, site: &str) -> Result<Checked> {
         .as_deref()
         .map(|d| parse_date("randomization_date", d))
         .transpose()?;
-    if let Some(r) = randomization {
-        rule::check_new(EventKind::Randomization, r, &[], today(app), today(app)).map_err(
-            |(f, m)| {
-                Error::invalid(
-                    if f == "date" {
-                        "randomization_date".into()
-                    } else {
-                        f
-                    },
-                    m,
-                )
-            },
-        )?;
-    }
+    let enrolled_on = match new.enrolled_on.as_deref().filter(|d| !d.trim().is_empty()) {
+        Some(d) => parse_date("enrolled_on", d)?,
+        None => today(app),
+    };
+    rule::check_enrolment(enrolled_on, randomization, today(app), app.study.start_date)
+        .map_err(|(f, m)| Error::invalid(f, m))?;
+    let arm = checked_arm(app, new.arm.as_deref(), randomization.is_some())?;
     Ok(Checked {
         study_id,
         email,
         phone,
         randomization,
+        enrolled_on,
+        arm,
     })
+}
+
+/// An arm is one of the study file's, and is given only with a randomization.
+pub(super) fn checked_arm(
+    app: &App,
+    arm: Option<&str>,
+    randomized: bool,
+) -> Result<Option<String>> {
+    let Some(arm) = arm.map(str::trim).filter(|a| !a.is_empty()) else {
+        return Ok(None);
+    };
+    if app.study.arm(arm).is_none() {
+        let all: Vec<_> = app.study.arms.iter().map(|a| a.code.as_str()).collect();
+        return Err(Error::invalid(
+            "arm",
+            if all.is_empty() {
+                "this study records no arms".to_string()
+            } else {
+                format!("{arm:?} is not one of {}", all.join(", "))
+            },
+        ));
+    }
+    if !randomized {
+        return Err(Error::invalid(
+            "arm",
+            "an arm is given with the randomization (randomization_date)",
+        ));
+    }
+    Ok(Some(arm.to_string()))
 }
 
 /// Store the contact details sealed under the data key; returns the fields stored (for the

@@ -17,15 +17,12 @@ use crate::{
         participant::{self as rule, Event, EventKind, SseType},
         permissions::Action,
         schedule::{
-            self,
+            self, VisitState,
             after_event::{self, VisitChange},
         },
     },
     error::{Code, Error, Result},
-    store::{
-        self,
-        participants::{EventRow, VisitRow},
-    },
+    store::{self, participants::EventRow},
 };
 
 pub struct NewEvent {
@@ -171,8 +168,11 @@ pub(super) async fn apply_effects(c: Change<'_>, event: &EventRow) -> Result<()>
     let changes = match kind {
         EventKind::Randomization => after_event::after_randomization(
             protocol,
-            p.enrolled_on,
-            event.event_date,
+            after_event::Dates {
+                enrolled_on: p.enrolled_on,
+                randomized: event.event_date,
+                registered_at: p.created_at,
+            },
             &stored,
             now,
         ),
@@ -184,7 +184,8 @@ pub(super) async fn apply_effects(c: Change<'_>, event: &EventRow) -> Result<()>
             Vec::new()
         }
         EventKind::Sse => {
-            let stored = with_completed(txn, p, stored, event.recorded_at).await?;
+            let stored =
+                with_completed(txn, app.study.time_zone, p, stored, event.recorded_at).await?;
             after_event::after_first_sse(protocol, &stored, event.event_date, event.recorded_at)
         }
         EventKind::ProDiscontinued | EventKind::Withdrawal | EventKind::Death => {
@@ -193,7 +194,7 @@ pub(super) async fn apply_effects(c: Change<'_>, event: &EventRow) -> Result<()>
         }
     };
     for change in changes {
-        write_change(c, &rows, change, event).await?;
+        write_change(c, change, event).await?;
     }
     if kind.ends_participation() {
         purge_contact(c, kind.as_str()).await?;
@@ -206,13 +207,14 @@ pub(super) async fn apply_effects(c: Change<'_>, event: &EventRow) -> Result<()>
 /// been stored yet: the SSE rule must never re-open it.
 async fn with_completed(
     txn: &sea_orm::DatabaseTransaction,
+    tz: chrono_tz::Tz,
     p: &store::participants::ParticipantRow,
     mut visits: Vec<after_event::StoredVisit>,
     at: chrono::DateTime<chrono::Utc>,
 ) -> Result<Vec<after_event::StoredVisit>> {
     let responses = store::responses::of_participant(txn, p.id).await?;
     for v in visits.iter_mut().filter(|v| v.final_state.is_none()) {
-        let submitted = super::submitted_for(&responses, &v.code);
+        let submitted = super::submitted_for(&responses, &v.code, tz);
         let state = schedule::state(
             &schedule::VisitFacts {
                 window: v.window,
@@ -231,13 +233,10 @@ async fn with_completed(
     Ok(visits)
 }
 
-/// Write (and audit) one change an event made to a visit.
-async fn write_change(
-    c: Change<'_>,
-    rows: &[VisitRow],
-    change: VisitChange,
-    event: &EventRow,
-) -> Result<()> {
+/// Write (and audit) one change an event made to a visit, onto the visit as the earlier changes
+/// left it.
+async fn write_change(c: Change<'_>, change: VisitChange, event: &EventRow) -> Result<()> {
+    let rows = store::participants::visits(c.txn, c.p.id).await?;
     let row = |code: &str| rows.iter().find(|v| v.code == code);
     match change {
         VisitChange::Insert {
@@ -269,7 +268,20 @@ async fn write_change(
                 EventKind::Sse => "after an SSE only survival follow-up remains",
                 other => other.as_str(),
             };
-            update_visit(c, v, after, "visit.not_applicable", Some(why)).await
+            let action = if state == VisitState::NotApplicable {
+                "visit.not_applicable"
+            } else {
+                "visit.state_recorded"
+            };
+            update_visit(c, v, after, action, Some(why)).await
+        }
+        VisitChange::NotExpected { code } => {
+            let Some(v) = row(&code) else { return Ok(()) };
+            let mut after = v.clone();
+            after.final_state = Some(VisitState::NotExpected);
+            after.final_cause = Some(schedule::BEFORE_REGISTRATION.into());
+            let why = Some("the window closed before the participant was registered in epro");
+            update_visit(c, v, after, "visit.not_expected", why).await
         }
     }
 }

@@ -23,6 +23,50 @@ pub struct LesionInput {
     pub active: Option<bool>,
 }
 
+/// The study's lesion limits (`lesions::check_limits`) hold after a change, as the caller's
+/// error. A lesion counts as registered at inclusion when it was registered before the
+/// participant was randomized, on the randomization day, or on the day the participant was
+/// registered in epro (a go-live participant's inclusion lesions are entered then).
+async fn within_limits(
+    app: &App,
+    txn: &sea_orm::DatabaseTransaction,
+    p: &store::participants::ParticipantRow,
+    before: &[LesionRow],
+    after: &[LesionRow],
+) -> Result<()> {
+    let events = super::events_of(txn, p).await?;
+    let registered = crate::domain::schedule::local_date(app.study.time_zone, p.created_at);
+    let inclusion_until =
+        crate::domain::participant::randomized_on(&events).map(|r| r.max(registered));
+    let held = |ls: &[LesionRow]| -> Vec<lesions::Held> {
+        ls.iter()
+            .map(|l| lesions::Held {
+                at_inclusion: inclusion_until.is_none_or(|u| l.registered_on <= u),
+                irradiation_date: l.irradiation_date,
+                active: l.active,
+            })
+            .collect()
+    };
+    let limits = &app.study.lesion_limits;
+    lesions::check_limits(limits, &held(before), &held(after)).map_err(|b| {
+        let message = match b {
+            lesions::Breach::AtInclusion(n) => format!(
+                "at most {n} high-risk lesions at inclusion (the study excludes participants                  with more)"
+            ),
+            lesions::Breach::PerCourse(n, day) => format!(
+                "at most {n} lesions are irradiated in one course; {day} would have more"
+            ),
+            lesions::Breach::Active(n) => format!(
+                "a participant has at most {n} active high-risk lesions during follow-up;                  deactivate one first"
+            ),
+        };
+        Error::Unprocessable {
+            code: Code::TooManyLesions,
+            message,
+        }
+    })
+}
+
 pub(super) fn lesion_json(l: &LesionRow) -> Value {
     json!({
         "location": l.location, "side": l.side,
@@ -102,15 +146,6 @@ pub async fn add_lesion(
     let existing = store::participants::lesions(&txn, p.id).await?;
     check_labels(app, &labels, &existing)?;
     let active = input.active.unwrap_or(true);
-    if active && existing.iter().filter(|l| l.active).count() >= lesions::MAX_ACTIVE_LESIONS {
-        return Err(Error::Unprocessable {
-            code: Code::TooManyLesions,
-            message: format!(
-                "a participant has at most {} active high-risk lesions; deactivate one first",
-                lesions::MAX_ACTIVE_LESIONS
-            ),
-        });
-    }
     let row = LesionRow {
         id: Uuid::new_v4(),
         participant_id: p.id,
@@ -133,6 +168,9 @@ pub async fn add_lesion(
         active,
         created_at: now,
     };
+    let mut after = existing.clone();
+    after.push(row.clone());
+    within_limits(app, &txn, &p, &existing, &after).await?;
     store::participants::insert_lesion(&txn, row.clone()).await?;
     audit::record(
         &txn,
@@ -205,23 +243,22 @@ pub async fn update_lesion(
         after.irradiation_date = Some(parse_date("irradiation_date", &d)?);
     }
     if let Some(active) = input.active {
-        if active
-            && !before.active
-            && all.iter().filter(|l| l.active).count() >= lesions::MAX_ACTIVE_LESIONS
-        {
-            return Err(Error::Unprocessable {
-                code: Code::TooManyLesions,
-                message: format!(
-                    "a participant has at most {} active high-risk lesions",
-                    lesions::MAX_ACTIVE_LESIONS
-                ),
-            });
-        }
         after.active = active;
     }
     if after == before {
         return Ok(before);
     }
+    let changed: Vec<LesionRow> = all
+        .iter()
+        .map(|l| {
+            if l.id == after.id {
+                after.clone()
+            } else {
+                l.clone()
+            }
+        })
+        .collect();
+    within_limits(app, &txn, &p, &all, &changed).await?;
     store::participants::update_lesion(&txn, after.clone()).await?;
     let mut entry = Entry::new(actor.audit_actor(), "lesion.updated", "lesion")
         .entity(before.id)

@@ -17,7 +17,10 @@ use events::record_in;
 pub use events::{Correction, NewEvent, correct_event, record_event};
 pub use lesions::{LesionInput, add_lesion, lesions, update_lesion};
 use schedule::visit_views;
-pub use schedule::{apply_amendment, current_views, schedule, schedule_as_of, submitted_for};
+pub use schedule::{
+    apply_amendment, current_views, events_of, recheck_visit, schedule, schedule_as_of,
+    submitted_for,
+};
 use visits::{Change, insert_visit, set_window, to_events, update_visit, window_of};
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -93,6 +96,8 @@ pub struct ParticipantView {
     pub language: String,
     pub enrolled_on: NaiveDate,
     pub randomization_date: Option<NaiveDate>,
+    /// The arm recorded with the randomization (a study-file arm code).
+    pub arm: Option<String>,
     pub status: Status,
     pub has_email: bool,
     pub has_phone: bool,
@@ -111,6 +116,11 @@ pub struct VisitView {
     pub state: VisitState,
     pub sse_triggered: bool,
     pub missed_reason: Option<String>,
+    /// Why single questionnaires were not done, by `key@version`.
+    pub missed_forms: std::collections::BTreeMap<String, String>,
+    /// Why the visit is not applicable (`death`, `withdrawal`, `pro_discontinued`, `sse`) or
+    /// not expected (`before_registration`).
+    pub cause: Option<String>,
     pub questionnaires: Vec<String>,
 }
 
@@ -132,6 +142,7 @@ async fn view(app: &App, actor: &StaffActor, p: &ParticipantRow) -> Result<Parti
         language: p.language.clone(),
         enrolled_on: p.enrolled_on,
         randomization_date: rule::randomized_on(&evs),
+        arm: arm_of(&events),
         status: rule::status(&evs, follow_up_over(&visits, app.clock.now())),
         has_email: contact.as_ref().is_some_and(|c| c.email_sealed.is_some()),
         has_phone: contact.as_ref().is_some_and(|c| c.phone_sealed.is_some()),
@@ -171,6 +182,16 @@ pub fn views_from(
         .as_str()
         .to_string();
     (views, status)
+}
+
+/// The arm recorded with the participant's randomization (the valid randomization event), if
+/// any.
+pub fn arm_of(events: &[EventRow]) -> Option<String> {
+    events
+        .iter()
+        .filter(|e| e.kind == rule::EventKind::Randomization && !e.entered_in_error)
+        .min_by_key(|e| (e.event_date, e.recorded_at))
+        .and_then(|e| e.details.0.get("arm")?.as_str().map(str::to_string))
 }
 
 /// The participant's status (on study, withdrawn, …) at `now`.

@@ -91,6 +91,7 @@ pub(super) async fn insert_visit(
             final_state: None,
             final_cause: None,
             missed_reason: None,
+            missed_forms: crate::store::Json(Default::default()),
             questionnaires: crate::store::Json(questionnaires.to_vec()),
         },
     )

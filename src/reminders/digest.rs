@@ -105,7 +105,7 @@ async fn body(app: &App, site: &str, now: DateTime<Utc>) -> Result<String> {
                     }
                 }
                 VisitState::Late => late.push(label),
-                VisitState::Missed
+                VisitState::Missed | VisitState::Partial
                     if v.window
                         .grace_end
                         .is_some_and(|g| g > now - Duration::days(7)) =>

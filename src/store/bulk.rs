@@ -78,6 +78,30 @@ pub async fn records<C: ConnectionTrait>(
     Ok(out)
 }
 
+/// Of the given responses, those whose stored scores yield at least one scale score (CONSORT-PRO
+/// "scorable").
+pub async fn scorable<C: ConnectionTrait>(
+    db: &C,
+    responses: &[Uuid],
+) -> Result<std::collections::HashSet<Uuid>, StoreError> {
+    let mut out = std::collections::HashSet::new();
+    for chunk in responses.chunks(CHUNK) {
+        let rows = super::entities::score::Entity::find()
+            .filter(super::entities::score::Column::ResponseId.is_in(chunk.to_vec()))
+            .all(db)
+            .await?;
+        for r in rows {
+            let any = r.results.0["scales"]
+                .as_array()
+                .is_some_and(|scales| scales.iter().any(|s| s["score"].is_number()));
+            if any {
+                out.insert(r.response_id);
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Participants with a visit whose window has opened and whose grace period has not ended (or
 /// has no end yet), not already settled: the only ones reminder planning needs to look at, so
 /// its cost follows the work due, not the size of the history.

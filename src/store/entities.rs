@@ -291,6 +291,8 @@ pub mod visit {
         pub final_cause: Option<String>,
         pub missed_reason: Option<String>,
         pub questionnaires: crate::store::Json<Vec<String>>,
+        /// Why a questionnaire of the visit was not done, by `key@version`.
+        pub missed_forms: crate::store::Json<std::collections::BTreeMap<String, String>>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -387,6 +389,10 @@ pub mod response {
         pub request_sha256: Option<String>,
         pub completed_on: Option<Date>,
         pub entry_reason: Option<String>,
+        /// `outside_window`, `after_randomization`, `after_sse_week`.
+        pub flags: crate::store::Json<Vec<String>>,
+        /// Days from the participant's first SSE to the assessment, for answers after an SSE.
+        pub days_from_sse: Option<i32>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

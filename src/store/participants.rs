@@ -199,5 +199,13 @@ pub fn stored_visit(v: &VisitRow) -> crate::domain::schedule::after_event::Store
         sse_triggered: v.sse_triggered,
         missed_reason: v.missed_reason.is_some(),
         due: due_questionnaires(v),
+        recomputable: matches!(
+            v.final_state,
+            Some(
+                crate::domain::schedule::VisitState::Missed
+                    | crate::domain::schedule::VisitState::Partial
+            )
+        ) && v.missed_reason.is_none()
+            && v.final_cause.is_none(),
     }
 }

@@ -216,7 +216,7 @@ fn frame(
     page
 }
 
-fn title_of(app: &App, key: &str, version: &str, lang: &str) -> String {
+pub(crate) fn title_of(app: &App, key: &str, version: &str, lang: &str) -> String {
     questionnaires::resolve(
         &app.library,
         key,

@@ -189,7 +189,7 @@ async fn a_participant_answers_the_baseline_from_link_to_scores() {
     let bl = &tasks[0];
     assert_eq!(bl["visit"], "BL");
     assert_eq!(bl["label"], "Baseline");
-    assert_eq!(bl["last_day"], "2026-01-18");
+    assert_eq!(bl["last_day"], "2026-01-15", "the randomization day");
     assert_eq!(bl["questionnaires"].as_array().map(Vec::len), Some(3));
     assert!(
         bl["questionnaires"]

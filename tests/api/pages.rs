@@ -305,10 +305,10 @@ async fn call_today_lists_late_and_closing_visits_with_the_phone_only_for_own_si
     );
     let (email, password, zas) = app.staff_account("site_staff", &["ZAS"]).await;
     enrol(&app, &zas, "HERMES-ZAS-401", "2026-01-15").await;
-    // The baseline window (until randomization + 3 days) closes on 18 January; the 17th is
-    // near its end and nothing is started.
+    // The baseline window closes at the end of the randomization day (15 January); that
+    // afternoon is near its end and nothing is started.
     app.clock.set(
-        Utc.with_ymd_and_hms(2026, 1, 17, 9, 0, 0)
+        Utc.with_ymd_and_hms(2026, 1, 15, 14, 0, 0)
             .single()
             .expect("t"),
     );

@@ -124,7 +124,7 @@ async fn enrol_then_randomize_and_site_scoping() {
     let dup = enrol(&app, &nurse, "HERMES-ZAS-001", json!({})).await;
     assert_eq!(dup.status(), 409);
 
-    // Randomize: follow-up visits appear, baseline closes at randomization + 3 days.
+    // Randomize: follow-up visits appear, the baseline closes with the randomization day.
     let resp = app
         .post(
             "/api/v1/participants/HERMES-ZAS-001/events",
@@ -151,7 +151,11 @@ async fn enrol_then_randomize_and_site_scoping() {
         .filter_map(|v| v["code"].as_str())
         .collect();
     assert_eq!(codes, ["BL", "M1", "M3", "M6", "M12", "M18", "M24"]);
-    assert_eq!(visit(&s, "BL")["last_day"], "2026-01-08");
+    assert_eq!(
+        visit(&s, "BL")["last_day"],
+        "2026-01-05",
+        "the baseline closes with the randomization day"
+    );
     assert_eq!(visit(&s, "M1")["target"], "2026-02-05");
     assert_eq!(visit(&s, "M1")["state"], "upcoming");
     let p: Value = app
@@ -766,7 +770,8 @@ async fn a_protocol_amendment_moves_only_visits_not_yet_open() {
         .await
         .expect("starts");
     let app_state = application.app();
-    let visits = epro::participants::schedule_as_of(&app_state, "HERMES-ZAS-040")
+    let now = app_state.clock.now();
+    let visits = epro::participants::schedule_as_of(&app_state, "HERMES-ZAS-040", now)
         .await
         .expect("schedule");
     let m1 = visits.iter().find(|v| v.code == "M1").expect("M1");

@@ -28,6 +28,9 @@ pub struct StoredVisit {
     pub missed_reason: bool,
     /// The questionnaires due at the visit (`key@version`).
     pub due: Vec<String>,
+    /// A `missed` state the system stored when grace passed (no staff reason, no event): an
+    /// event recorded later may still show the visit was never expected.
+    pub recomputable: bool,
 }
 
 /// One change to one visit.
@@ -47,19 +50,34 @@ pub enum VisitChange {
     /// The visit gets a final state (not applicable after an SSE; after questionnaires stop,
     /// whatever final state it has then).
     Close { code: String, state: VisitState },
+    /// The window closed before the participant was registered in epro (go-live).
+    NotExpected { code: String },
 }
 
-/// After a randomization on `randomized` (a new one, or a corrected date).
+/// The participant's dates, as the randomization rules need them.
+#[derive(Debug, Clone, Copy)]
+pub struct Dates {
+    pub enrolled_on: NaiveDate,
+    pub randomized: NaiveDate,
+    /// When the participant was registered in epro: windows that closed before are not
+    /// expected.
+    pub registered_at: DateTime<Utc>,
+}
+
+/// After a randomization (a new one, or a corrected date). Visits whose window closed before the
+/// participant was registered in epro (a go-live participant, or one entered late) are not
+/// expected.
 pub fn after_randomization(
     protocol: &Protocol,
-    enrolled_on: NaiveDate,
-    randomized: NaiveDate,
+    dates: Dates,
     visits: &[StoredVisit],
     now: DateTime<Utc>,
 ) -> Vec<VisitChange> {
     let mut out = Vec::new();
+    let closed_before_registration =
+        |w: &Window| w.end.is_some_and(|end| end <= dates.registered_at);
     for (position, spec) in protocol.visits.iter().enumerate() {
-        let Some(planned) = plan(protocol, spec, enrolled_on, Some(randomized)) else {
+        let Some(planned) = plan(protocol, spec, dates.enrolled_on, Some(dates.randomized)) else {
             continue;
         };
         let Some(v) = visits.iter().find(|v| v.code == spec.code) else {
@@ -69,6 +87,11 @@ pub fn after_randomization(
                 questionnaires: spec.questionnaires.clone(),
                 window: planned,
             });
+            if closed_before_registration(&planned) {
+                out.push(VisitChange::NotExpected {
+                    code: spec.code.clone(),
+                });
+            }
             continue;
         };
         let baseline = spec.anchor == Anchor::Enrolment;
@@ -91,6 +114,11 @@ pub fn after_randomization(
             out.push(VisitChange::Reschedule {
                 code: v.code.clone(),
                 window,
+            });
+        }
+        if closed_before_registration(&window) {
+            out.push(VisitChange::NotExpected {
+                code: v.code.clone(),
             });
         }
     }
@@ -135,7 +163,9 @@ pub fn after_first_sse(
     out
 }
 
-/// After questionnaires stop at `stop` (PRO discontinuation, withdrawal, death).
+/// After questionnaires stop at `stop` (PRO discontinuation, withdrawal, death): each visit gets
+/// the state the participant's status at its window's end gives it, whenever the event was typed
+/// in; a visit the system had closed as missed is recomputed.
 pub fn after_questionnaires_stop(
     visits: &[StoredVisit],
     stop: Option<DateTime<Utc>>,
@@ -143,7 +173,7 @@ pub fn after_questionnaires_stop(
 ) -> Vec<VisitChange> {
     visits
         .iter()
-        .filter(|v| v.final_state.is_none())
+        .filter(|v| v.final_state.is_none() || v.recomputable)
         .filter_map(|v| {
             let s = state(
                 &VisitFacts {
@@ -156,7 +186,7 @@ pub fn after_questionnaires_stop(
                 },
                 now,
             );
-            s.is_final().then(|| VisitChange::Close {
+            (s.is_final() && Some(s) != v.final_state).then(|| VisitChange::Close {
                 code: v.code.clone(),
                 state: s,
             })
@@ -200,6 +230,7 @@ mod tests {
                     sse_triggered: false,
                     missed_reason: false,
                     due: s.questionnaires.clone(),
+                    recomputable: false,
                 })
             })
             .collect()
@@ -207,6 +238,14 @@ mod tests {
 
     fn at(date: &str) -> DateTime<Utc> {
         local_midnight(Brussels, d(date)) + chrono::Duration::hours(10)
+    }
+
+    fn dates(enrolled_on: NaiveDate, randomized: &str, registered_at: DateTime<Utc>) -> Dates {
+        Dates {
+            enrolled_on,
+            randomized: d(randomized),
+            registered_at,
+        }
     }
 
     fn codes(changes: &[VisitChange]) -> Vec<String> {
@@ -217,6 +256,7 @@ mod tests {
                 VisitChange::Reschedule { code, .. } => format!("move {code}"),
                 VisitChange::SseTriggered { code, .. } => format!("sse {code}"),
                 VisitChange::Close { code, state } => format!("close {code} {state}"),
+                VisitChange::NotExpected { code } => format!("not expected {code}"),
             })
             .collect()
     }
@@ -233,8 +273,14 @@ mod tests {
             sse_triggered: false,
             missed_reason: false,
             due: vec![],
+            recomputable: false,
         };
-        let changes = after_randomization(&p, enrolled, d("2026-03-05"), &[bl], at("2026-03-05"));
+        let changes = after_randomization(
+            &p,
+            dates(enrolled, "2026-03-05", at("2026-03-02")),
+            &[bl],
+            at("2026-03-05"),
+        );
         assert_eq!(
             codes(&changes),
             ["move BL", "insert M1", "insert M3", "insert M6"]
@@ -256,13 +302,24 @@ mod tests {
         let enrolled = d("2026-01-05");
         let visits = stored(&p, enrolled, d("2026-01-10"));
         // M1 (target 2026-02-10) is open on 2026-02-01; M3 and M6 are not.
-        let changes = after_randomization(&p, enrolled, d("2026-01-12"), &visits, at("2026-02-01"));
+        let registered = at("2026-01-05");
+        let changes = after_randomization(
+            &p,
+            dates(enrolled, "2026-01-12", registered),
+            &visits,
+            at("2026-02-01"),
+        );
         assert_eq!(codes(&changes), ["move M3", "move M6"]);
         // A closed or SSE visit never moves.
         let mut done = visits.clone();
         done[2].final_state = Some(VisitState::Missed);
         done[3].sse_triggered = true;
-        let changes = after_randomization(&p, enrolled, d("2026-01-12"), &done, at("2026-02-01"));
+        let changes = after_randomization(
+            &p,
+            dates(enrolled, "2026-01-12", registered),
+            &done,
+            at("2026-02-01"),
+        );
         assert!(changes.is_empty(), "{changes:?}");
     }
 
@@ -331,5 +388,107 @@ mod tests {
             ]
         );
         assert!(after_questionnaires_stop(&visits, None, at("2026-01-06")).is_empty());
+    }
+
+    #[test]
+    fn a_go_live_participant_expects_only_visits_still_open_at_registration() {
+        let p = protocol();
+        // Enrolled and randomized a year ago, registered in epro today (2026-02-20).
+        let enrolled = d("2025-02-10");
+        let bl = StoredVisit {
+            code: "BL".into(),
+            position: 0,
+            window: plan(&p, &p.visits[0], enrolled, None).expect("baseline"),
+            final_state: None,
+            sse_triggered: false,
+            missed_reason: false,
+            due: vec![],
+            recomputable: false,
+        };
+        let now = at("2026-02-20");
+        let changes = after_randomization(&p, dates(enrolled, "2025-02-12", now), &[bl], now);
+        assert_eq!(
+            codes(&changes),
+            [
+                "move BL",
+                "not expected BL",
+                "insert M1",
+                "not expected M1",
+                "insert M3",
+                "not expected M3",
+                "insert M6",
+                "not expected M6"
+            ]
+        );
+        // Randomized five months ago: M6 (target 2026-02-12 + 1 month) is still to come.
+        let enrolled = d("2025-09-10");
+        let changes = after_randomization(&p, dates(enrolled, "2025-09-12", now), &[], now);
+        assert_eq!(
+            codes(&changes),
+            [
+                "insert BL",
+                "not expected BL",
+                "insert M1",
+                "not expected M1",
+                "insert M3",
+                "not expected M3",
+                "insert M6"
+            ]
+        );
+    }
+
+    /// M1 of a participant randomized 2026-01-10: window 27 Jan – 24 Feb (±14 days), grace to
+    /// 3 March. Whether it was expected depends on the day of death, never on the day the death
+    /// was typed in: the same answer whether recorded in grace or a month later (when the
+    /// system had already stored "missed").
+    #[test]
+    fn a_death_decides_by_its_date_not_by_when_it_was_recorded() {
+        let p = protocol();
+        let visits = stored(&p, d("2026-01-05"), d("2026-01-10"));
+        let m1 = |vs: &[StoredVisit]| vs.iter().find(|v| v.code == "M1").cloned().expect("M1");
+        let cases: [(&str, &str, &str); 6] = [
+            // (death date, recorded on, M1 becomes)
+            ("2026-02-10", "2026-02-11", "not_applicable"), // in the window, recorded at once
+            ("2026-02-10", "2026-04-01", "not_applicable"), // in the window, recorded late
+            ("2026-02-27", "2026-02-28", "missed"),         // in grace, recorded in grace
+            ("2026-02-27", "2026-04-01", "missed"),         // in grace, recorded late
+            ("2026-03-10", "2026-03-11", "missed"),         // after grace
+            ("2026-01-20", "2026-04-01", "not_applicable"), // before the window opened
+        ];
+        for (died, recorded, want) in cases {
+            let now = at(recorded);
+            let mut vs = vs_at(&visits, now);
+            let stop = Some(local_midnight(Brussels, d(died)));
+            let changes = after_questionnaires_stop(&vs, stop, now);
+            for c in &changes {
+                if let VisitChange::Close { code, state } = c
+                    && let Some(v) = vs.iter_mut().find(|v| v.code == *code)
+                {
+                    v.final_state = Some(*state);
+                }
+            }
+            let got = m1(&vs).final_state.map(|s| s.to_string());
+            assert_eq!(
+                got.as_deref(),
+                Some(want),
+                "died {died}, recorded {recorded}"
+            );
+        }
+    }
+
+    /// The visits as stored when looked at on `now`: those whose grace passed are stored as
+    /// missed by the system.
+    fn vs_at(visits: &[StoredVisit], now: DateTime<Utc>) -> Vec<StoredVisit> {
+        visits
+            .iter()
+            .cloned()
+            .map(|mut v| {
+                if v.window.grace_end.is_some_and(|g| g <= now) {
+                    v.final_state = Some(VisitState::Missed);
+                    v.recomputable = true;
+                }
+                v
+            })
+            .collect()
     }
 }

@@ -175,9 +175,18 @@ pub enum VisitState {
     /// Window closed, inside grace.
     Late,
     Completed,
+    /// Closed with some but not all questionnaires received in time.
+    Partial,
     Missed,
     NotApplicable,
+    /// The window had closed before the participant was registered in epro (go-live): nothing
+    /// was expected, nothing is reminded; staff may still transcribe paper forms for it.
+    NotExpected,
 }
+
+/// The cause stored with a visit that is `not_expected` because its window closed before the
+/// participant was registered in epro.
+pub const BEFORE_REGISTRATION: &str = "before_registration";
 
 impl VisitState {
     pub fn as_str(self) -> &'static str {
@@ -186,16 +195,31 @@ impl VisitState {
             VisitState::Open => "open",
             VisitState::Late => "late",
             VisitState::Completed => "completed",
+            VisitState::Partial => "partial",
             VisitState::Missed => "missed",
             VisitState::NotApplicable => "not_applicable",
+            VisitState::NotExpected => "not_expected",
         }
     }
 
-    /// Completed, missed and not_applicable are stored once reached and never recomputed.
+    /// Completed, missed, not_applicable and not_expected are stored once reached; only a
+    /// late-recorded event or an entry that completes the visit recomputes them.
     pub fn is_final(self) -> bool {
         matches!(
             self,
-            VisitState::Completed | VisitState::Missed | VisitState::NotApplicable
+            VisitState::Completed
+                | VisitState::Partial
+                | VisitState::Missed
+                | VisitState::NotApplicable
+                | VisitState::NotExpected
+        )
+    }
+
+    /// Counted in a visit's denominator: the participant was on study at the window's end.
+    pub fn is_expected(self) -> bool {
+        !matches!(
+            self,
+            VisitState::NotApplicable | VisitState::NotExpected | VisitState::Upcoming
         )
     }
 
@@ -205,8 +229,10 @@ impl VisitState {
             VisitState::Open,
             VisitState::Late,
             VisitState::Completed,
+            VisitState::Partial,
             VisitState::Missed,
             VisitState::NotApplicable,
+            VisitState::NotExpected,
         ]
         .into_iter()
         .find(|v| v.as_str() == s)
@@ -247,30 +273,38 @@ pub struct VisitFacts<'a> {
 }
 
 /// The state of a visit at `now`.
+///
+/// Whether a visit is expected depends only on the participant's status at the window's end,
+/// never on when an event was typed in: questionnaires that stopped (death, withdrawal, PRO
+/// discontinuation) before the window ended make it not applicable; stopped after the window
+/// ended but before grace ended, it was expected and can no longer be answered: missed.
 pub fn state(f: &VisitFacts<'_>, now: DateTime<Utc>) -> VisitState {
     if let Some(s) = f.stored.filter(|s| s.is_final()) {
         return s;
     }
     let grace_end = f.window.grace_end;
     let in_time = |at: &DateTime<Utc>| grace_end.is_none_or(|g| *at < g);
-    let complete = !f.due.is_empty()
-        && f.due
-            .iter()
-            .all(|q| f.submitted.iter().any(|(k, at)| k == q && in_time(at)));
-    if complete {
+    let received = |q: &String| f.submitted.iter().any(|(k, at)| k == q && in_time(at));
+    if !f.due.is_empty() && f.due.iter().all(received) {
         return VisitState::Completed;
     }
+    // Closed without every questionnaire: partial when some came in time, else missed.
+    let closed = if f.due.iter().any(received) {
+        VisitState::Partial
+    } else {
+        VisitState::Missed
+    };
     if f.missed_reason {
-        return VisitState::Missed;
+        return closed;
     }
-    if let Some(stop) = f.questionnaires_end
-        && grace_end.is_none_or(|g| stop < g)
-    {
-        // Stopped before this visit could be finished: no questionnaires are expected.
-        if grace_end.is_some_and(|g| g <= now) && stop >= f.window.end.unwrap_or(stop) {
-            return VisitState::Missed;
+    if let Some(stop) = f.questionnaires_end {
+        match f.window.end {
+            // The baseline while randomization is unknown: it ends with questionnaires.
+            None => return VisitState::NotApplicable,
+            Some(end) if stop < end => return VisitState::NotApplicable,
+            Some(_) if grace_end.is_none_or(|g| stop < g) => return closed,
+            Some(_) => {}
         }
-        return VisitState::NotApplicable;
     }
     if now < f.window.start {
         VisitState::Upcoming
@@ -279,7 +313,7 @@ pub fn state(f: &VisitFacts<'_>, now: DateTime<Utc>) -> VisitState {
     } else if grace_end.is_some_and(|g| now < g) {
         VisitState::Late
     } else {
-        VisitState::Missed
+        closed
     }
 }
 

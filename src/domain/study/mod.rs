@@ -21,6 +21,40 @@ struct StudyFile {
     /// Safety text per language, shown on every participant page.
     #[serde(default)]
     safety: BTreeMap<String, Safety>,
+    /// The arms participants are randomized to (none: the study records no arm).
+    #[serde(default)]
+    arms: Vec<Arm>,
+    #[serde(default)]
+    lesions: LesionLimits,
+}
+
+/// One arm of the trial: a stable code and its label per language.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Arm {
+    pub code: String,
+    pub label: BTreeMap<String, String>,
+}
+
+/// How many high-risk lesions a participant may have: at inclusion (registered on the enrolment
+/// day), per radiotherapy course (the same irradiation date), and active at any time during
+/// follow-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LesionLimits {
+    pub at_inclusion: usize,
+    pub per_course: usize,
+    pub active_max: usize,
+}
+
+impl Default for LesionLimits {
+    fn default() -> Self {
+        LesionLimits {
+            at_inclusion: 5,
+            per_course: 5,
+            active_max: 10,
+        }
+    }
 }
 
 /// What every participant page says about safety, in one language, as approved by the sites:
@@ -112,6 +146,10 @@ struct StudyHeader {
     time_zone: String,
     languages: Vec<String>,
     id_pattern: String,
+    /// The first day participants could be enrolled (YYYY-MM-DD); earlier enrolment dates are
+    /// refused.
+    #[serde(default)]
+    start_date: Option<chrono::NaiveDate>,
 }
 
 /// A participating hospital, with the contact line participants are told to call.
@@ -143,6 +181,11 @@ pub struct Study {
     pub reminders: ReminderPlan,
     /// Safety text per language (every study language, when given).
     pub safety: BTreeMap<String, Safety>,
+    /// The first day of enrolment, if the file says.
+    pub start_date: Option<chrono::NaiveDate>,
+    /// The arms, in order (empty: no arm is recorded).
+    pub arms: Vec<Arm>,
+    pub lesion_limits: LesionLimits,
     /// sha256 of the file's bytes, hex.
     pub sha256: String,
 }
@@ -213,6 +256,8 @@ impl Study {
             parse_visits(&raw, time_zone, &raw.study.languages).map_err(|(f, p)| err(&f, p))?;
         let reminders = parse_reminders(&raw).map_err(|(f, p)| err(&f, p))?;
         check_safety(&raw).map_err(|(f, p)| err(&f, p))?;
+        check_arms(&raw.arms, &raw.study.languages).map_err(|(f, p)| err(&f, p))?;
+        check_lesion_limits(&raw.lesions).map_err(|(f, p)| err(&f, p))?;
         Ok(Self {
             id,
             name: raw.study.name,
@@ -224,6 +269,9 @@ impl Study {
             visit_labels,
             reminders,
             safety: raw.safety,
+            start_date: raw.study.start_date,
+            arms: raw.arms,
+            lesion_limits: raw.lesions,
             sha256: hex::encode(Sha256::digest(text.as_bytes())),
         })
     }
@@ -476,6 +524,62 @@ fn parse_visits(
     ))
 }
 
+/// Arms have unique codes (letters, digits, '_') and a label in every study language.
+fn check_arms(arms: &[Arm], languages: &[String]) -> Result<(), Problem> {
+    let mut seen = HashSet::new();
+    for (i, a) in arms.iter().enumerate() {
+        if a.code.is_empty()
+            || !a
+                .code
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err(fail(
+                &format!("arms[{i}].code"),
+                format!("{:?} must be letters, digits or '_'", a.code),
+            ));
+        }
+        if !seen.insert(a.code.clone()) {
+            return Err(fail(
+                &format!("arms[{i}].code"),
+                format!("arm {:?} is listed twice", a.code),
+            ));
+        }
+        for lang in languages {
+            if a.label.get(lang).is_none_or(|l| l.trim().is_empty()) {
+                return Err(fail(
+                    &format!("arms[{i}].label"),
+                    format!("needs a label in {lang:?}"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every lesion limit is at least 1, and the follow-up maximum is at least the inclusion one.
+fn check_lesion_limits(l: &LesionLimits) -> Result<(), Problem> {
+    for (name, v) in [
+        ("at_inclusion", l.at_inclusion),
+        ("per_course", l.per_course),
+        ("active_max", l.active_max),
+    ] {
+        if v == 0 {
+            return Err(fail(
+                &format!("lesions.{name}"),
+                "must be at least 1".into(),
+            ));
+        }
+    }
+    if l.active_max < l.at_inclusion {
+        return Err(fail(
+            "lesions.active_max",
+            format!("must be at least lesions.at_inclusion ({})", l.at_inclusion),
+        ));
+    }
+    Ok(())
+}
+
 /// One visit's own fields: a unique code, a label in every language, questionnaires given as
 /// key@version.
 fn check_visit(
@@ -553,6 +657,10 @@ impl Study {
                 expected.replace(&number_token, &format!("{:0digits$}", 1))
             ))
         }
+    }
+
+    pub fn arm(&self, code: &str) -> Option<&Arm> {
+        self.arms.iter().find(|a| a.code == code)
     }
 
     pub fn visit_spec(&self, code: &str) -> Option<&VisitSpec> {

@@ -36,13 +36,15 @@ pub(super) struct CountView {
     rate: String,
 }
 
-pub(super) const STATES: [&str; 6] = [
+pub(super) const STATES: [&str; 8] = [
     "upcoming",
     "open",
     "late",
     "completed",
+    "partial",
     "missed",
     "not_applicable",
+    "not_expected",
 ];
 
 #[handler]

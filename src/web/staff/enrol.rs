@@ -39,7 +39,13 @@ pub(super) fn render_enrol(
     web.render(
         "s_enrol.html",
         page,
-        context! { sites => sites, languages => app.study.languages.clone(), error => error, v => values },
+        context! {
+            sites => sites,
+            languages => app.study.languages.clone(),
+            arms => app.study.arms.iter().map(|a| context! { code => a.code.clone(), label => a.label.get(&page.lang).cloned().unwrap_or_else(|| a.code.clone()) }).collect::<Vec<_>>(),
+            error => error,
+            v => values,
+        },
     )
 }
 
@@ -60,6 +66,8 @@ pub(super) async fn enrol_post(
         site: field(&form, "site").into(),
         language: field(&form, "language").into(),
         randomization_date: opt(&form, "randomization_date"),
+        enrolled_on: opt(&form, "enrolled_on"),
+        arm: opt(&form, "arm"),
         email: opt(&form, "email"),
         phone: opt(&form, "phone"),
     };

@@ -103,6 +103,7 @@ pub(super) async fn render_participant(
                 enrolled_on => fmt_date(p.enrolled_on, &lang),
                 randomization_date => p.randomization_date.map(|d| fmt_date(d, &lang)),
                 randomized => p.randomization_date.is_some(),
+                arm => p.arm.as_deref().and_then(|a| app.study.arm(a)).map(|a| a.label.get(&lang).cloned().unwrap_or_else(|| a.code.clone())),
                 email => p.email.clone(),
                 phone => p.phone.clone(),
             },
@@ -116,6 +117,7 @@ pub(super) async fn render_participant(
             reasons => reasons,
             languages => app.study.languages.clone(),
             missed_reasons => MissedReason::ALL.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+            instruments => instruments(app, &lang),
             event_kinds => EventKind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
             sse_types => ["pathological_fracture", "spinal_cord_compression", "palliative_radiotherapy", "orthopaedic_surgery"].to_vec(),
             may_enter => may_enter,
@@ -162,6 +164,8 @@ fn visit_rows(
                         crate::domain::schedule::VisitState::Open
                             | crate::domain::schedule::VisitState::Late
                             | crate::domain::schedule::VisitState::Missed
+                            | crate::domain::schedule::VisitState::Partial
+                            | crate::domain::schedule::VisitState::NotExpected
                     ),
                 questionnaires: v
                     .questionnaires
@@ -353,6 +357,22 @@ fn location_options(lang: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The questionnaires of the protocol (`key@version`, title in `lang`), once each, in order.
+fn instruments(app: &App, lang: &str) -> Vec<minijinja::Value> {
+    let mut seen = std::collections::BTreeSet::new();
+    app.study
+        .protocol
+        .visits
+        .iter()
+        .flat_map(|v| v.questionnaires.iter())
+        .filter(|q| seen.insert(q.to_string()))
+        .map(|q| {
+            let (key, version) = q.split_once('@').unwrap_or((q, ""));
+            context! { code => q.clone(), title => crate::web::participant::title_of(app, key, version, lang) }
+        })
+        .collect()
+}
+
 #[handler]
 pub(super) async fn participant_page(
     req: &Request,
@@ -443,9 +463,12 @@ async fn submit_form(
             app,
             actor,
             id,
-            field(form, "visit"),
-            field(form, "reason"),
-            opt(form, "text"),
+            answering::Missed {
+                visit: field(form, "visit").into(),
+                questionnaire: opt(form, "questionnaire"),
+                reason: field(form, "reason").into(),
+                text: opt(form, "text"),
+            },
         )
         .await
         .map(|_| None),

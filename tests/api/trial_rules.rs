@@ -1,0 +1,531 @@
+//! The trial rules of docs/trial-rules.md walked through the API with the injected clock:
+//! go-live enrolment, paper dates, per-instrument completion, deaths recorded late, lesion
+//! limits, days from the SSE, and the schedule as it was at an earlier instant.
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app_with};
+
+async fn spawn() -> TestApp {
+    spawn_app_with(|s| s.session_hours = 24 * 365 * 3).await
+}
+
+fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, m, d, 9, 0, 0).single().expect("t")
+}
+
+fn all(range: std::ops::RangeInclusive<u32>, value: i64) -> Value {
+    Value::Array(
+        range
+            .map(|n| json!({"item": format!("q{n}"), "value": value}))
+            .collect(),
+    )
+}
+
+async fn schedule(app: &TestApp, staff: &str, id: &str) -> Value {
+    app.get(&format!("/api/v1/participants/{id}/schedule"), Some(staff))
+        .await
+        .json()
+        .await
+        .expect("schedule")
+}
+
+fn state_of(s: &Value, code: &str) -> String {
+    s.as_array()
+        .and_then(|a| a.iter().find(|v| v["code"] == code))
+        .and_then(|v| v["state"].as_str())
+        .unwrap_or("(none)")
+        .to_string()
+}
+
+async fn staff_submit(
+    app: &TestApp,
+    staff: &str,
+    id: &str,
+    visit: &str,
+    key: &str,
+    body: Value,
+) -> (u16, Value) {
+    let resp = app
+        .client
+        .post(format!(
+            "{}/api/v1/participants/{id}/visits/{visit}/responses/{key}/submit",
+            app.address
+        ))
+        .bearer_auth(staff)
+        .header("idempotency-key", uuid::Uuid::new_v4().to_string())
+        .json(&body)
+        .send()
+        .await
+        .expect("sent");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or_default())
+}
+
+async fn event(app: &TestApp, staff: &str, id: &str, body: Value) {
+    let resp = app
+        .post(
+            &format!("/api/v1/participants/{id}/events"),
+            Some(staff),
+            body,
+        )
+        .await;
+    let status = resp.status();
+    assert_eq!(status, 200, "{}", resp.text().await.unwrap_or_default());
+}
+
+async fn completion(app: &TestApp, staff: &str) -> Value {
+    let resp = app.get("/api/v1/completion", Some(staff)).await;
+    assert_eq!(resp.status(), 200);
+    resp.json().await.expect("completion")
+}
+
+fn form<'a>(c: &'a Value, visit: &str, instrument: &str, arm: Option<&str>) -> &'a Value {
+    c["forms"]
+        .as_array()
+        .and_then(|a| {
+            a.iter().find(|f| {
+                f["visit"] == visit && f["instrument"] == instrument && f["arm"].as_str() == arm
+            })
+        })
+        .unwrap_or(&Value::Null)
+}
+
+/// HERMES has recruited since 2025-02-05; a site starting with epro registers a participant
+/// randomized a year ago. Visits whose window closed before registration are not expected (no
+/// reminders, outside the denominators), the open one is, and staff may still transcribe a
+/// paper form of an earlier visit.
+#[tokio::test]
+async fn a_go_live_participant_randomized_a_year_ago() {
+    let app = spawn().await;
+    app.clock.set(at(2026, 3, 1));
+    let nurse = app.staff_token("site_staff", &["ZAS"]).await;
+    let id = "HERMES-ZAS-201";
+    // Refusals name the field.
+    for (extra, field) in [
+        (json!({"enrolled_on": "2025-02-04"}), "enrolled_on"),
+        (json!({"enrolled_on": "2026-03-02"}), "enrolled_on"),
+        (
+            json!({"enrolled_on": "2025-03-10", "randomization_date": "2025-03-09"}),
+            "randomization_date",
+        ),
+        (
+            json!({"enrolled_on": "2025-03-10", "randomization_date": "2025-03-12", "arm": "C"}),
+            "arm",
+        ),
+        (json!({"arm": "A"}), "arm"),
+    ] {
+        let mut body = json!({"study_id": id, "site": "ZAS", "language": "nl"});
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            b.extend(e.clone());
+        }
+        let resp = app.post("/api/v1/participants", Some(&nurse), body).await;
+        assert_eq!(resp.status(), 422, "{extra}");
+        let text = resp.text().await.unwrap_or_default();
+        assert!(text.contains(field), "{extra}: {text}");
+    }
+    let p = app
+        .enrol(
+            &nurse,
+            id,
+            json!({"enrolled_on": "2025-02-20", "randomization_date": "2025-02-24", "arm": "B"}),
+        )
+        .await;
+    assert_eq!(p["enrolled_on"], "2025-02-20");
+    assert_eq!(p["arm"], "B");
+    let s = schedule(&app, &nurse, id).await;
+    for code in ["BL", "M1", "M3", "M6"] {
+        assert_eq!(state_of(&s, code), "not_expected", "{code}: {s}");
+    }
+    // M12 targets 2026-02-24, window ±30 days: open on 1 March.
+    assert_eq!(state_of(&s, "M12"), "open");
+    assert_eq!(state_of(&s, "M18"), "upcoming");
+    // No reminder is planned for a visit that was never expected.
+    app.cli(&["reminders", "run"]);
+    let reminded = app
+        .sql_count("SELECT COUNT(*) FROM reminder WHERE visit_code IN ('BL','M1','M3','M6')")
+        .await;
+    assert_eq!(reminded, 0);
+    // A paper M6 form found in the file is transcribed with its date; M6 stays not expected.
+    let (status, body) = staff_submit(
+        &app,
+        &nurse,
+        id,
+        "M6",
+        "eortc-qlq-c30",
+        json!({"mode": "paper", "completed_on": "2025-08-25", "answers": all(1..=30, 2)}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["late"], false);
+    let s = schedule(&app, &nurse, id).await;
+    assert_eq!(state_of(&s, "M6"), "not_expected");
+    // Interview entries are for visits that were expected only.
+    let (status, _) = staff_submit(
+        &app,
+        &nurse,
+        id,
+        "M3",
+        "eortc-qlq-c30",
+        json!({"mode": "interviewer", "reason": "late", "answers": all(1..=30, 2)}),
+    )
+    .await;
+    assert_eq!(status, 409);
+    let c = completion(&app, &nurse).await;
+    let m6 = form(&c, "M6", "eortc-qlq-c30", Some("B"));
+    assert_eq!(m6["not_expected"], 1, "{c}");
+    assert_eq!(m6["expected"], 0);
+    let m12 = form(&c, "M12", "eortc-qlq-c30", Some("B"));
+    assert_eq!(m12["pending"], 1, "{c}");
+    // Audited as an ordinary enrolment, with both dates and the arm.
+    let rows = app.audit_rows().await;
+    let enrolled = rows
+        .iter()
+        .find(|r| r["action"] == "participant.enrolled")
+        .expect("audited");
+    let after = enrolled["after"].to_string();
+    for needle in ["2025-02-20", "2025-02-24", "\\\"B\\\""] {
+        assert!(after.contains(needle), "{needle} in {after}");
+    }
+    assert!(
+        rows.iter()
+            .any(|r| r["action"] == "visit.not_expected" && r["reason"].as_str().is_some())
+    );
+}
+
+/// A participant enrolled and randomized on 2026-01-15 (arm A), with one lesion.
+async fn randomized(app: &TestApp, id: &str, arm: &str) -> String {
+    app.clock.set(at(2026, 1, 15));
+    let nurse = app.staff_token("site_staff", &["ZAS"]).await;
+    app.enrol(
+        &nurse,
+        id,
+        json!({"randomization_date": "2026-01-15", "arm": arm}),
+    )
+    .await;
+    nurse
+}
+
+/// The baseline closes at randomization (tolerance 0 in the HERMES file). A paper form filled in
+/// inside a visit's window and typed in after its grace is in window and completes the visit;
+/// a paper day outside window and grace needs a reason and is flagged. Completion is per
+/// instrument: a visit with C30 received and BM22 not done is partial, each form counts on its
+/// own, and a form missed without a reason is on the site's to-do list.
+#[tokio::test]
+async fn paper_dates_decide_and_completion_is_per_instrument() {
+    let app = spawn().await;
+    let id = "HERMES-ZAS-202";
+    let nurse = randomized(&app, id, "A").await;
+    let s = schedule(&app, &nurse, id).await;
+    let bl = s
+        .as_array()
+        .and_then(|a| a.iter().find(|v| v["code"] == "BL"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        bl["window_end"]
+            .as_str()
+            .map(|e| e.starts_with("2026-01-15T23:00")),
+        Some(true),
+        "the baseline closes at the end of the randomization day: {bl}"
+    );
+    // After M1's grace (window 8–22 Feb, grace to 1 March) the system records it missed.
+    app.clock.set(at(2026, 3, 10));
+    assert_eq!(state_of(&schedule(&app, &nurse, id).await, "M1"), "missed");
+    for key in ["eortc-qlq-c30", "eortc-qlq-bm22", "nrs-lesion-pain"] {
+        let answers = match key {
+            "eortc-qlq-c30" => all(1..=30, 2),
+            "eortc-qlq-bm22" => all(31..=52, 2),
+            _ => json!([]),
+        };
+        let (status, body) = staff_submit(
+            &app,
+            &nurse,
+            id,
+            "M1",
+            key,
+            json!({"mode": "paper", "completed_on": "2026-02-10", "answers": answers}),
+        )
+        .await;
+        assert_eq!(status, 200, "{key}: {body}");
+        assert_eq!(body["late"], false, "{key}: filled in inside the window");
+    }
+    assert_eq!(
+        state_of(&schedule(&app, &nurse, id).await, "M1"),
+        "completed"
+    );
+    // Baseline: C30 on paper on the randomization day (inside the window, typed in late).
+    let (status, body) = staff_submit(
+        &app,
+        &nurse,
+        id,
+        "BL",
+        "eortc-qlq-c30",
+        json!({"mode": "paper", "completed_on": "2026-01-15", "answers": all(1..=30, 3)}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    // Another participant's baseline form, filled in two weeks after randomization: outside
+    // window and grace, so it needs a reason…
+    let other = "HERMES-ZAS-207";
+    app.enrol(
+        &nurse,
+        other,
+        json!({"enrolled_on": "2026-01-15", "randomization_date": "2026-01-15", "arm": "B"}),
+    )
+    .await;
+    let body = json!({"mode": "paper", "completed_on": "2026-01-30", "answers": all(1..=30, 3)});
+    let (status, err) =
+        staff_submit(&app, &nurse, other, "BL", "eortc-qlq-c30", body.clone()).await;
+    assert_eq!(status, 422, "{err}");
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("completed_on"),
+        "{err}"
+    );
+    // …and with one it is taken, flagged outside the window and after randomization.
+    let mut with_reason = body;
+    with_reason["reason"] = json!("form found in the file");
+    let (status, ok) = staff_submit(&app, &nurse, other, "BL", "eortc-qlq-c30", with_reason).await;
+    assert_eq!(status, 200, "{ok}");
+    assert_eq!(ok["late"], true);
+    let flagged = app
+        .sql_count(
+            "SELECT COUNT(*) FROM response WHERE visit_code = 'BL' AND flags LIKE '%outside_window%' AND flags LIKE '%after_randomization%'",
+        )
+        .await;
+    assert_eq!(flagged, 1);
+    // BM22 was not done: recorded per questionnaire; the NRS has no reason yet.
+    let resp = app
+        .post(
+            &format!("/api/v1/participants/{id}/visits/BL/missed"),
+            Some(&nurse),
+            json!({"questionnaire": "eortc-qlq-bm22", "reason": "declined"}),
+        )
+        .await;
+    assert_eq!(
+        resp.status(),
+        200,
+        "{}",
+        resp.text().await.unwrap_or_default()
+    );
+    let resp = app
+        .post(
+            &format!("/api/v1/participants/{id}/visits/BL/missed"),
+            Some(&nurse),
+            json!({"questionnaire": "eortc-qlq-c30", "reason": "declined"}),
+        )
+        .await;
+    assert_eq!(resp.status(), 409, "a received form is not missed");
+    let s = schedule(&app, &nurse, id).await;
+    assert_eq!(state_of(&s, "BL"), "partial", "{s}");
+    let c = completion(&app, &nurse).await;
+    let c30 = form(&c, "BL", "eortc-qlq-c30", Some("A"));
+    assert_eq!(
+        (
+            c30["expected"].clone(),
+            c30["received_in_window"].clone(),
+            c30["scorable"].clone()
+        ),
+        (json!(1), json!(1), json!(1)),
+        "{c}"
+    );
+    // The other participant was registered in epro after the baseline closed: not expected,
+    // even with the transcribed form.
+    let other_bl = form(&c, "BL", "eortc-qlq-c30", Some("B"));
+    assert_eq!(other_bl["not_expected"], 1, "{c}");
+    assert_eq!(other_bl["expected"], 0, "{c}");
+    let bm22 = form(&c, "BL", "eortc-qlq-bm22", Some("A"));
+    assert_eq!(bm22["missed_reasons"]["declined"], 1, "{c}");
+    let nrs = form(&c, "BL", "nrs-lesion-pain", Some("A"));
+    assert_eq!(nrs["missed_reasons"]["no_reason"], 1, "{c}");
+    let m1 = form(&c, "M1", "eortc-qlq-bm22", Some("A"));
+    assert_eq!(m1["received_in_window"], 1, "{c}");
+    let todo = c["todo"].as_array().cloned().unwrap_or_default();
+    assert!(
+        todo.iter()
+            .any(|t| t["visit"] == "BL" && t["questionnaire"] == "nrs-lesion-pain@1.0.0"),
+        "{c}"
+    );
+    assert!(
+        !todo
+            .iter()
+            .any(|t| t["questionnaire"] == "eortc-qlq-bm22@1.0")
+    );
+}
+
+/// Whether M1 was expected depends on the day of death, never on when it was typed in: a death
+/// inside M1's window makes it not applicable even when recorded after the system had stored
+/// "missed"; a death in grace leaves it missed (it was expected) even when recorded at once.
+#[tokio::test]
+async fn a_death_counts_by_its_date_not_by_when_it_was_recorded() {
+    let app = spawn().await;
+    let nurse = randomized(&app, "HERMES-ZAS-203", "A").await;
+    app.enrol(
+        &nurse,
+        "HERMES-ZAS-204",
+        json!({"randomization_date": "2026-01-15", "arm": "B"}),
+    )
+    .await;
+    // HERMES-ZAS-204 dies on 26 Feb (M1's grace), recorded the next day.
+    app.clock.set(at(2026, 2, 27));
+    event(
+        &app,
+        &nurse,
+        "HERMES-ZAS-204",
+        json!({"type": "death", "date": "2026-02-26", "reason": "reported by GP"}),
+    )
+    .await;
+    assert_eq!(
+        state_of(&schedule(&app, &nurse, "HERMES-ZAS-204").await, "M1"),
+        "missed"
+    );
+    // HERMES-ZAS-203's M1 passes; weeks later a death on 18 Feb (inside the window) is typed in.
+    app.clock.set(at(2026, 3, 10));
+    assert_eq!(
+        state_of(&schedule(&app, &nurse, "HERMES-ZAS-203").await, "M1"),
+        "missed"
+    );
+    app.clock.set(at(2026, 4, 1));
+    event(
+        &app,
+        &nurse,
+        "HERMES-ZAS-203",
+        json!({"type": "death", "date": "2026-02-18", "reason": "letter from the hospital"}),
+    )
+    .await;
+    let s = schedule(&app, &nurse, "HERMES-ZAS-203").await;
+    assert_eq!(state_of(&s, "M1"), "not_applicable", "{s}");
+    assert_eq!(state_of(&s, "M3"), "not_applicable");
+    let c = completion(&app, &nurse).await;
+    let a = form(&c, "M1", "eortc-qlq-c30", Some("A"));
+    assert_eq!(a["not_applicable"]["death"], 1, "{c}");
+    assert_eq!(a["expected"], 0);
+    let b = form(&c, "M1", "eortc-qlq-c30", Some("B"));
+    assert_eq!(b["expected"], 1, "{c}");
+    assert_eq!(b["missed"], 1);
+}
+
+/// At most 5 lesions at inclusion; during follow-up more may be added (arm B irradiates new
+/// lesions), up to the study file's follow-up maximum, and at most 5 per radiotherapy course.
+#[tokio::test]
+async fn lesion_limits_at_inclusion_per_course_and_in_follow_up() {
+    let app = spawn().await;
+    let id = "HERMES-ZAS-205";
+    let nurse = randomized(&app, id, "B").await;
+    let add = |n: usize, irradiated: Option<&str>| {
+        let locations = [
+            "C1", "C2", "C3", "C4", "C5", "C6", "C7", "T1", "T2", "T3", "T4", "T5",
+        ];
+        json!({
+            "location": locations[n],
+            "labels": {"nl": format!("plek {n}"), "fr": format!("endroit {n}"), "en": format!("place {n}")},
+            "high_risk_reasons": ["size_2cm"],
+            "irradiation_date": irradiated,
+        })
+    };
+    let path = format!("/api/v1/participants/{id}/lesions");
+    for n in 0..5 {
+        let resp = app.post(&path, Some(&nurse), add(n, None)).await;
+        assert_eq!(resp.status(), 200, "inclusion lesion {n}");
+    }
+    let resp = app.post(&path, Some(&nurse), add(5, None)).await;
+    assert_eq!(resp.status(), 422, "a sixth at inclusion");
+    let text = resp.text().await.unwrap_or_default();
+    assert!(
+        text.contains("too_many_lesions") && text.contains("inclusion"),
+        "{text}"
+    );
+    // Follow-up: a course of radiotherapy on new lesions.
+    app.clock.set(at(2026, 6, 1));
+    for n in 5..10 {
+        let resp = app
+            .post(&path, Some(&nurse), add(n, Some("2026-05-28")))
+            .await;
+        assert_eq!(resp.status(), 200, "follow-up lesion {n}");
+    }
+    let resp = app
+        .post(&path, Some(&nurse), add(10, Some("2026-05-28")))
+        .await;
+    assert_eq!(resp.status(), 422, "a sixth in one course");
+    let text = resp.text().await.unwrap_or_default();
+    assert!(text.contains("one course"), "{text}");
+    let resp = app.post(&path, Some(&nurse), add(10, None)).await;
+    assert_eq!(resp.status(), 422, "an eleventh active lesion");
+    let text = resp.text().await.unwrap_or_default();
+    assert!(text.contains("at most 10 active"), "{text}");
+}
+
+/// The SSE visit's forms record their days from the SSE and are flagged when filled in more
+/// than the week the registration prefers; `epro schedule show --at` shows the schedule as it
+/// was before the SSE.
+#[tokio::test]
+async fn days_from_the_sse_and_the_schedule_as_it_was() {
+    let app = spawn().await;
+    let id = "HERMES-ZAS-206";
+    let nurse = randomized(&app, id, "A").await;
+    app.clock.set(at(2026, 3, 20));
+    event(
+        &app,
+        &nurse,
+        id,
+        json!({"type": "sse", "date": "2026-03-20", "reason": "fracture", "sse_type": "pathological_fracture"}),
+    )
+    .await;
+    let s = schedule(&app, &nurse, id).await;
+    assert_eq!(
+        state_of(&s, "M3"),
+        "open",
+        "the next visit is the SSE visit: {s}"
+    );
+    app.clock.set(at(2026, 3, 30));
+    let (status, body) = staff_submit(
+        &app,
+        &nurse,
+        id,
+        "M3",
+        "eortc-qlq-c30",
+        json!({"mode": "interviewer", "answers": all(1..=30, 1)}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let flagged = app
+        .sql_count(
+            "SELECT COUNT(*) FROM response WHERE visit_code = 'M3' AND days_from_sse = 10 AND flags LIKE '%after_sse_week%'",
+        )
+        .await;
+    assert_eq!(flagged, 1);
+    // As it was on 1 March: M3 upcoming at its planned target, nothing about the SSE.
+    let out = app.cli(&["schedule", "show", id, "--at", "2026-03-01T10:00:00+01:00"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let m3 = text
+        .lines()
+        .find(|l| l.starts_with("M3 "))
+        .unwrap_or_default();
+    assert!(
+        m3.contains("2026-04-15") && m3.contains("upcoming"),
+        "{text}"
+    );
+    let m6 = text
+        .lines()
+        .find(|l| l.starts_with("M6 "))
+        .unwrap_or_default();
+    assert!(m6.contains("upcoming"), "{text}");
+    // As it is now: M3 re-timed to the SSE, M6 not applicable.
+    let out = app.cli(&["schedule", "show", id, "--at", "2026-03-30T12:00:00+02:00"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let m3 = text
+        .lines()
+        .find(|l| l.starts_with("M3 "))
+        .unwrap_or_default();
+    assert!(m3.contains("2026-03-27") && m3.contains("yes"), "{text}");
+    let m6 = text
+        .lines()
+        .find(|l| l.starts_with("M6 "))
+        .unwrap_or_default();
+    assert!(m6.contains("not_applicable"), "{text}");
+}
