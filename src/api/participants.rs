@@ -70,6 +70,8 @@ pub struct EventOut {
     pub reason: String,
     pub sse_type: Option<String>,
     pub lesion: Option<String>,
+    /// For a randomization: the arm.
+    pub arm: Option<String>,
     pub recorded_at: DateTime<Utc>,
     /// Staff user id.
     pub recorded_by: String,
@@ -91,6 +93,7 @@ fn event_out(e: EventRow) -> EventOut {
             .get("lesion")
             .and_then(Value::as_str)
             .map(String::from),
+        arm: details.get("arm").and_then(Value::as_str).map(String::from),
         recorded_at: e.recorded_at,
         recorded_by: e.recorded_by,
         entered_in_error: e.entered_in_error,
@@ -154,6 +157,9 @@ pub struct EventIn {
     pub sse_type: Option<String>,
     /// For an SSE: the lesion id, if known.
     pub lesion: Option<String>,
+    /// For a randomization: the arm (a study-file arm code, HERMES A or B).
+    #[oai(validator(max_length = 40))]
+    pub arm: Option<String>,
 }
 
 #[derive(Debug, Object)]
@@ -161,6 +167,9 @@ pub struct EventIn {
 pub struct CorrectionIn {
     /// The corrected date (YYYY-MM-DD).
     pub date: Option<String>,
+    /// For a randomization: the corrected arm.
+    #[oai(validator(max_length = 40))]
+    pub arm: Option<String>,
     /// Mark the event as entered in error.
     pub entered_in_error: Option<bool>,
     /// Why; mandatory, kept in the audit trail.
@@ -372,6 +381,7 @@ impl ParticipantsApi {
                 reason: b.reason,
                 sse_type: b.sse_type,
                 lesion: b.lesion,
+                arm: b.arm,
             },
         )
         .await?;
@@ -399,6 +409,7 @@ impl ParticipantsApi {
             &event_id,
             Correction {
                 date: b.date,
+                arm: b.arm,
                 entered_in_error: b.entered_in_error.unwrap_or(false),
                 reason: b.reason,
             },

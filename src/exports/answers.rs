@@ -14,7 +14,7 @@ use crate::{
     store::{self, participants::ParticipantRow},
 };
 
-pub const ANSWER_COLUMNS: [&str; 16] = [
+pub const ANSWER_COLUMNS: [&str; 19] = [
     "study_id",
     "site",
     "visit",
@@ -31,6 +31,9 @@ pub const ANSWER_COLUMNS: [&str; 16] = [
     "submitted_at",
     "late",
     "status",
+    "completed_on",
+    "flags",
+    "days_from_sse",
 ];
 
 pub async fn answers_csv_of(
@@ -78,6 +81,9 @@ pub async fn answers_csv_of(
                         r.submitted_at.map(iso).unwrap_or_default(),
                         r.late.to_string(),
                         r.status.to_string(),
+                        r.completed_on.map(|d| d.to_string()).unwrap_or_default(),
+                        r.flags.0.join("|"),
+                        r.days_from_sse.map(|d| d.to_string()).unwrap_or_default(),
                     ]);
                 }
             }

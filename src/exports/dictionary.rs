@@ -61,6 +61,18 @@ pub fn dictionary_csv(app: &App, dialect: Dialect) -> Bytes {
             "Submitted after the window, inside the grace period",
         ),
         ("status", "draft, completed or amended"),
+        (
+            "completed_on",
+            "Paper forms: the day the participant filled it in (study time zone); it decides in-window or late",
+        ),
+        (
+            "flags",
+            "|-separated: outside_window (filled in outside window and grace, with a reason), after_randomization (baseline filled in after the randomization day), after_sse_week (SSE visit filled in more than the SSE target after the SSE)",
+        ),
+        (
+            "days_from_sse",
+            "SSE visit only: assessment day minus the first SSE's day",
+        ),
     ] {
         col("answers.csv", c, m);
     }
@@ -71,7 +83,7 @@ pub fn dictionary_csv(app: &App, dialect: Dialect) -> Bytes {
         ("last_day", "Last day of the window (study time zone)"),
         (
             "state",
-            "upcoming, open, late, completed, missed or not_applicable",
+            "upcoming, open, late, completed, partial, missed, not_applicable or not_expected",
         ),
         (
             "days_from_randomization",
@@ -82,6 +94,14 @@ pub fn dictionary_csv(app: &App, dialect: Dialect) -> Bytes {
             "Why the visit was missed, when staff recorded it",
         ),
         ("modes", "Modes of the visit's responses"),
+        (
+            "arm",
+            "The arm recorded with the randomization (study file arms)",
+        ),
+        (
+            "cause",
+            "not_applicable: death, withdrawal, pro_discontinued or sse; not_expected: before_registration",
+        ),
     ] {
         col("visits.csv", c, m);
     }

@@ -13,7 +13,7 @@ use crate::{
     store::{self, participants::ParticipantRow},
 };
 
-pub const VISIT_COLUMNS: [&str; 11] = [
+pub const VISIT_COLUMNS: [&str; 13] = [
     "study_id",
     "site",
     "visit",
@@ -25,6 +25,8 @@ pub const VISIT_COLUMNS: [&str; 11] = [
     "days_from_randomization",
     "missed_reason",
     "modes",
+    "arm",
+    "cause",
 ];
 
 pub async fn visits_csv_of(
@@ -47,6 +49,7 @@ pub async fn visits_csv_of(
                 .map(|e| e.event_date);
             let responses = store::responses::of_participant(&app.db, p.id).await?;
             let tz = app.study.time_zone;
+            let arm = participants::arm_of(&events).unwrap_or_default();
             Ok(views
                 .into_iter()
                 .map(|v| {
@@ -75,6 +78,8 @@ pub async fn visits_csv_of(
                             .unwrap_or_default(),
                         v.missed_reason.clone().unwrap_or_default(),
                         modes.join("|"),
+                        arm.clone(),
+                        v.cause.clone().unwrap_or_default(),
                     ]
                 })
                 .collect())

@@ -212,7 +212,7 @@ pub(super) fn checked_arm(
     if !randomized {
         return Err(Error::invalid(
             "arm",
-            "an arm is given with the randomization (randomization_date)",
+            "an arm is given only with a randomization",
         ));
     }
     Ok(Some(arm.to_string()))

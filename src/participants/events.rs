@@ -31,6 +31,8 @@ pub struct NewEvent {
     pub reason: String,
     pub sse_type: Option<String>,
     pub lesion: Option<String>,
+    /// For a randomization: the arm.
+    pub arm: Option<String>,
 }
 
 pub async fn record_event(
@@ -90,6 +92,10 @@ pub async fn record_event(
             "sse_type",
             "only an SSE takes sse_type and lesion",
         ));
+    }
+    let arm = super::enrol::checked_arm(app, new.arm.as_deref(), kind == EventKind::Randomization)?;
+    if let Some(a) = arm {
+        details["arm"] = json!(a);
     }
     let by = actor.audit_actor();
     let staff = actor.id.to_string();
@@ -325,6 +331,8 @@ pub(super) async fn undo_effects(c: Change<'_>, event: &EventRow) -> Result<()> 
 
 pub struct Correction {
     pub date: Option<String>,
+    /// For a randomization: the corrected arm.
+    pub arm: Option<String>,
     pub entered_in_error: bool,
     pub reason: String,
 }
@@ -337,10 +345,10 @@ fn checked_correction(c: &Correction) -> Result<Option<NaiveDate>> {
             "a reason is required for every correction",
         ));
     }
-    if c.date.is_none() && !c.entered_in_error {
+    if c.date.is_none() && c.arm.is_none() && !c.entered_in_error {
         return Err(Error::invalid(
             "date",
-            "give a corrected date, or entered_in_error: true",
+            "give a corrected date or arm, or entered_in_error: true",
         ));
     }
     c.date.as_deref().map(|d| parse_date("date", d)).transpose()
@@ -379,6 +387,13 @@ pub async fn correct_event(
     let kind = before.kind;
     let mut after = before.clone();
     after.entered_in_error = c.entered_in_error;
+    if let Some(arm) =
+        super::enrol::checked_arm(app, c.arm.as_deref(), kind == EventKind::Randomization)?
+    {
+        let mut details = after.details.0.clone();
+        details["arm"] = json!(arm);
+        after.details = store::Json(details);
+    }
     if let Some(d) = new_date {
         // The corrected date must satisfy the same rules as a new event, against the others.
         let others: Vec<Event> = to_events(&rows)
@@ -411,8 +426,8 @@ pub async fn correct_event(
         now,
         Entry::new(actor.audit_actor(), "participant.event_corrected", "participant")
             .entity(&p.study_id)
-            .before(json!({ "event": before.id, "type": before.kind, "date": before.event_date, "entered_in_error": before.entered_in_error }))
-            .after(json!({ "event": after.id, "type": after.kind, "date": after.event_date, "entered_in_error": after.entered_in_error }))
+            .before(json!({ "event": before.id, "type": before.kind, "date": before.event_date, "arm": before.details.0.get("arm"), "entered_in_error": before.entered_in_error }))
+            .after(json!({ "event": after.id, "type": after.kind, "date": after.event_date, "arm": after.details.0.get("arm"), "entered_in_error": after.entered_in_error }))
             .reason(correction.reason.trim()),
     )
     .await?;

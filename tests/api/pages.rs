@@ -471,3 +471,61 @@ async fn the_language_a_participant_picks_is_theirs_and_a_started_questionnaire_
     let (_, html) = page(&p, &app, "/p/q/BL/eortc-qlq-c30?page=1").await;
     assert!(html.contains("name=\"q.q1\" value=\"2\" checked"));
 }
+
+/// The dashboard's CONSORT-PRO table speaks the reader's language: visit labels, questionnaire
+/// titles, arms, missed reasons and causes, no code values.
+#[tokio::test]
+async fn the_consort_pro_table_is_per_instrument_and_arm_in_dutch_and_french() {
+    let app = spawn_app_with(|s| s.session_hours = 24 * 365).await;
+    app.clock.set(
+        Utc.with_ymd_and_hms(2026, 1, 15, 9, 0, 0)
+            .single()
+            .expect("t"),
+    );
+    let (email, password, zas) = app.staff_account("site_staff", &["ZAS"]).await;
+    app.enrol(
+        &zas,
+        "HERMES-ZAS-501",
+        json!({"randomization_date": "2026-01-15", "arm": "B"}),
+    )
+    .await;
+    app.clock.set(
+        Utc.with_ymd_and_hms(2026, 2, 10, 10, 0, 0)
+            .single()
+            .expect("t"),
+    );
+    let resp = app
+        .post(
+            "/api/v1/participants/HERMES-ZAS-501/visits/BL/missed",
+            Some(&zas),
+            json!({"questionnaire": "eortc-qlq-bm22", "reason": "too_ill"}),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    let nurse = sign_in(&app, &email, &password).await;
+    for (lang, title, arm, reason, none) in [
+        (
+            "nl",
+            "Per vragenlijst en studiearm",
+            "Arm B: preventieve radiotherapie",
+            "te ziek",
+            "geen reden opgegeven",
+        ),
+        (
+            "fr",
+            "Par questionnaire et bras",
+            "Bras B : radiothérapie préventive",
+            "trop malade",
+            "aucune raison donnée",
+        ),
+    ] {
+        let (status, html) = page(&nurse, &app, &format!("/staff/?lang={lang}")).await;
+        assert_eq!(status, 200);
+        for text in [title, arm, reason, none] {
+            assert!(html.contains(text), "{lang}: {text}");
+        }
+        for code in ["too_ill", "no_reason", "eortc-qlq-bm22"] {
+            assert!(!html.contains(code), "{lang}: {code} reaches the reader");
+        }
+    }
+}

@@ -529,3 +529,74 @@ async fn days_from_the_sse_and_the_schedule_as_it_was() {
         .unwrap_or_default();
     assert!(m6.contains("not_applicable"), "{text}");
 }
+
+/// The arm is recorded with the randomization event and corrected like its date: by a data
+/// manager, with a reason, audited with the old and new arm.
+#[tokio::test]
+async fn the_arm_comes_with_the_randomization_and_is_corrected_like_a_date() {
+    let app = spawn().await;
+    app.clock.set(at(2026, 1, 15));
+    let nurse = app.staff_token("site_staff", &["ZAS"]).await;
+    let dm = app.staff_token("data_manager", &[]).await;
+    let id = "HERMES-ZAS-208";
+    app.enrol(&nurse, id, json!({})).await;
+    let resp = app
+        .post(
+            &format!("/api/v1/participants/{id}/events"),
+            Some(&nurse),
+            json!({"type": "withdrawal", "date": "2026-01-15", "reason": "x", "arm": "A"}),
+        )
+        .await;
+    assert_eq!(resp.status(), 422, "an arm only comes with a randomization");
+    let resp = app
+        .post(
+            &format!("/api/v1/participants/{id}/events"),
+            Some(&nurse),
+            json!({"type": "randomization", "date": "2026-01-15", "reason": "randomized", "arm": "A"}),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    let event: Value = resp.json().await.expect("event");
+    assert_eq!(event["arm"], "A");
+    let path = format!(
+        "/api/v1/participants/{id}/events/{}/correct",
+        event["id"].as_str().expect("id")
+    );
+    let resp = app
+        .post(&path, Some(&nurse), json!({"arm": "B", "reason": "typo"}))
+        .await;
+    assert_eq!(resp.status(), 403, "site staff do not correct events");
+    let resp = app
+        .post(
+            &path,
+            Some(&dm),
+            json!({"arm": "B", "reason": "allocation list says B"}),
+        )
+        .await;
+    assert_eq!(
+        resp.status(),
+        200,
+        "{}",
+        resp.text().await.unwrap_or_default()
+    );
+    let p: Value = app
+        .get(&format!("/api/v1/participants/{id}"), Some(&nurse))
+        .await
+        .json()
+        .await
+        .expect("participant");
+    assert_eq!(p["arm"], "B");
+    let corrected = app
+        .audit_rows()
+        .await
+        .into_iter()
+        .find(|r| r["action"] == "participant.event_corrected")
+        .expect("audited");
+    let text = corrected.to_string();
+    assert!(
+        text.contains("allocation list says B")
+            && text.contains("\\\"A\\\"")
+            && text.contains("\\\"B\\\""),
+        "{text}"
+    );
+}

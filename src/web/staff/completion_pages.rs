@@ -36,6 +36,25 @@ pub(super) struct CountView {
     rate: String,
 }
 
+/// One CONSORT-PRO row: a visit × instrument × arm.
+#[derive(Serialize)]
+pub(super) struct FormView {
+    visit: String,
+    instrument: String,
+    arm: String,
+    expected: u32,
+    in_window: u32,
+    late: u32,
+    scorable: u32,
+    missed: u32,
+    reasons: String,
+    awaited: u32,
+    pending: u32,
+    not_applicable: String,
+    not_expected: u32,
+    rate: String,
+}
+
 pub(super) const STATES: [&str; 8] = [
     "upcoming",
     "open",
@@ -66,7 +85,9 @@ pub(super) async fn dashboard(
     };
     let visits: Vec<String> = c.counts.iter().map(|n| n.visit.clone()).collect();
     let rows = row_views(web, app, &lang, &c.rows);
-    let counts = count_views(&c.counts);
+    let counts = count_views(web, &lang, &c.counts);
+    let forms = form_views(web, app, &lang, &c.forms);
+    let todo = c.todo.len();
     let legend: Vec<(String, String)> = STATES
         .iter()
         .map(|s| (s.to_string(), web.t(&lang, &format!("state_{s}"), &[])))
@@ -89,6 +110,8 @@ pub(super) async fn dashboard(
             visits => visits,
             rows => sv(&rows),
             counts => sv(&counts),
+            forms => sv(&forms),
+            todo => todo,
             legend => legend,
             sites => sites,
             all_visits => all_visits,
@@ -169,8 +192,8 @@ fn row_views(web: &Web, app: &App, lang: &str, rows: &[completion::Row]) -> Vec<
         .collect()
 }
 
-/// The CONSORT-PRO style counts per visit.
-fn count_views(counts: &[completion::VisitCount]) -> Vec<CountView> {
+/// The counts per visit.
+fn count_views(web: &Web, lang: &str, counts: &[completion::VisitCount]) -> Vec<CountView> {
     counts
         .iter()
         .map(|n| CountView {
@@ -179,16 +202,76 @@ fn count_views(counts: &[completion::VisitCount]) -> Vec<CountView> {
             received: n.received,
             missed: n.missed,
             pending: n.pending,
-            reasons: n
-                .missed_reasons
-                .iter()
-                .map(|(k, v)| format!("{k}: {v}"))
-                .collect::<Vec<_>>()
-                .join(", "),
-            rate: n
-                .rate
-                .map(|r| format!("{:.0} %", r * 100.0))
-                .unwrap_or_else(|| "–".into()),
+            reasons: labelled(web, lang, "reason", &n.missed_reasons),
+            rate: percent(n.rate),
         })
         .collect()
+}
+
+/// CONSORT-PRO per visit × instrument × arm, in the reader's language.
+fn form_views(web: &Web, app: &App, lang: &str, forms: &[completion::FormCount]) -> Vec<FormView> {
+    forms
+        .iter()
+        .map(|f| {
+            let n = &f.count;
+            let version = app
+                .study
+                .protocol
+                .visits
+                .iter()
+                .flat_map(|v| v.questionnaires.iter())
+                .find_map(|q| q.strip_prefix(&format!("{}@", f.instrument)))
+                .unwrap_or("");
+            FormView {
+                visit: app
+                    .study
+                    .visit_labels
+                    .get(&f.visit)
+                    .and_then(|l| l.get(lang))
+                    .cloned()
+                    .unwrap_or_else(|| f.visit.clone()),
+                instrument: crate::web::participant::title_of(app, &f.instrument, version, lang),
+                arm: f
+                    .arm
+                    .as_deref()
+                    .and_then(|a| app.study.arm(a))
+                    .and_then(|a| a.label.get(lang).cloned())
+                    .unwrap_or_else(|| web.t(lang, "arm_unknown", &[])),
+                expected: n.expected,
+                in_window: n.received_in_window,
+                late: n.received_late,
+                scorable: n.scorable,
+                missed: n.missed,
+                reasons: labelled(web, lang, "reason", &n.missed_reasons),
+                awaited: n.awaited,
+                pending: n.pending,
+                not_applicable: labelled(web, lang, "cause", &n.not_applicable),
+                not_expected: n.not_expected,
+                rate: percent(n.rate()),
+            }
+        })
+        .collect()
+}
+
+/// "label: n, …" for counts by code, each code's label from the page text (`{prefix}_{code}`).
+fn labelled(
+    web: &Web,
+    lang: &str,
+    prefix: &str,
+    counts: &std::collections::BTreeMap<String, u32>,
+) -> String {
+    counts
+        .iter()
+        .map(|(code, n)| {
+            // A reason recorded with free text ("other: …") is labelled by its code.
+            let code = code.split(':').next().unwrap_or(code);
+            format!("{}: {n}", web.t(lang, &format!("{prefix}_{code}"), &[]))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn percent(rate: Option<f64>) -> String {
+    rate.map(|r| format!("{:.0} %", r * 100.0))
+        .unwrap_or_else(|| "–".into())
 }

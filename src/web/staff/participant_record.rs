@@ -118,6 +118,7 @@ pub(super) async fn render_participant(
             languages => app.study.languages.clone(),
             missed_reasons => MissedReason::ALL.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
             instruments => instruments(app, &lang),
+            arms => app.study.arms.iter().map(|a| context! { code => a.code.clone(), label => a.label.get(&lang).cloned().unwrap_or_else(|| a.code.clone()) }).collect::<Vec<_>>(),
             event_kinds => EventKind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
             sse_types => ["pathological_fracture", "spinal_cord_compression", "palliative_radiotherapy", "orthopaedic_surgery"].to_vec(),
             may_enter => may_enter,
@@ -439,6 +440,7 @@ async fn submit_form(
                 reason: field(form, "reason").into(),
                 sse_type: opt(form, "sse_type"),
                 lesion: opt(form, "lesion"),
+                arm: opt(form, "arm"),
             },
         )
         .await
@@ -450,6 +452,7 @@ async fn submit_form(
             field(form, "event"),
             participants::Correction {
                 date: opt(form, "date"),
+                arm: opt(form, "arm"),
                 entered_in_error: field(form, "entered_in_error") == "1",
                 reason: field(form, "reason").into(),
             },
