@@ -170,7 +170,14 @@ pub(super) async fn apply_effects(c: Change<'_>, event: &EventRow) -> Result<()>
     let evs = to_events(&store::participants::events(txn, p.id).await?);
     let protocol = &app.study.protocol;
     let rows = store::participants::visits(txn, p.id).await?;
-    let stored: Vec<_> = rows.iter().map(store::participants::stored_visit).collect();
+    let responses = store::responses::of_participant(txn, p.id).await?;
+    let stored: Vec<_> = rows
+        .iter()
+        .map(|v| after_event::StoredVisit {
+            submitted: super::submitted_for(&responses, &v.code, app.study.time_zone),
+            ..store::participants::stored_visit(v)
+        })
+        .collect();
     let changes = match kind {
         EventKind::Randomization => after_event::after_randomization(
             protocol,
@@ -190,8 +197,7 @@ pub(super) async fn apply_effects(c: Change<'_>, event: &EventRow) -> Result<()>
             Vec::new()
         }
         EventKind::Sse => {
-            let stored =
-                with_completed(txn, app.study.time_zone, p, stored, event.recorded_at).await?;
+            let stored = with_completed(stored, event.recorded_at);
             after_event::after_first_sse(protocol, &stored, event.event_date, event.recorded_at)
         }
         EventKind::ProDiscontinued | EventKind::Withdrawal | EventKind::Death => {
@@ -211,22 +217,17 @@ pub(super) async fn apply_effects(c: Change<'_>, event: &EventRow) -> Result<()>
 
 /// A visit whose questionnaires were all submitted is completed, whether or not that state has
 /// been stored yet: the SSE rule must never re-open it.
-async fn with_completed(
-    txn: &sea_orm::DatabaseTransaction,
-    tz: chrono_tz::Tz,
-    p: &store::participants::ParticipantRow,
+fn with_completed(
     mut visits: Vec<after_event::StoredVisit>,
     at: chrono::DateTime<chrono::Utc>,
-) -> Result<Vec<after_event::StoredVisit>> {
-    let responses = store::responses::of_participant(txn, p.id).await?;
+) -> Vec<after_event::StoredVisit> {
     for v in visits.iter_mut().filter(|v| v.final_state.is_none()) {
-        let submitted = super::submitted_for(&responses, &v.code, tz);
         let state = schedule::state(
             &schedule::VisitFacts {
                 window: v.window,
                 stored: None,
                 due: &v.due,
-                submitted: &submitted,
+                submitted: &v.submitted,
                 missed_reason: v.missed_reason,
                 questionnaires_end: None,
             },
@@ -236,7 +237,7 @@ async fn with_completed(
             v.final_state = Some(state);
         }
     }
-    Ok(visits)
+    visits
 }
 
 /// Write (and audit) one change an event made to a visit, onto the visit as the earlier changes

@@ -207,5 +207,6 @@ pub fn stored_visit(v: &VisitRow) -> crate::domain::schedule::after_event::Store
             )
         ) && v.missed_reason.is_none()
             && v.final_cause.is_none(),
+        submitted: Vec::new(),
     }
 }

@@ -31,6 +31,8 @@ pub struct StoredVisit {
     /// A `missed` state the system stored when grace passed (no staff reason, no event): an
     /// event recorded later may still show the visit was never expected.
     pub recomputable: bool,
+    /// The visit's submitted questionnaires (`key@version`) with their assessment instants.
+    pub submitted: Vec<(String, DateTime<Utc>)>,
 }
 
 /// One change to one visit.
@@ -180,13 +182,18 @@ pub fn after_questionnaires_stop(
                     window: v.window,
                     stored: None,
                     due: &v.due,
-                    submitted: &[],
+                    submitted: &v.submitted,
                     missed_reason: v.missed_reason,
                     questionnaires_end: stop,
                 },
                 now,
             );
-            (s.is_final() && Some(s) != v.final_state).then(|| VisitChange::Close {
+            // Only what stopping decides: a visit done in time stays as the clock will store it.
+            let stopped = matches!(
+                s,
+                VisitState::NotApplicable | VisitState::Missed | VisitState::Partial
+            );
+            (stopped && Some(s) != v.final_state).then(|| VisitChange::Close {
                 code: v.code.clone(),
                 state: s,
             })
@@ -231,6 +238,7 @@ mod tests {
                     missed_reason: false,
                     due: s.questionnaires.clone(),
                     recomputable: false,
+                    submitted: Vec::new(),
                 })
             })
             .collect()
@@ -274,6 +282,7 @@ mod tests {
             missed_reason: false,
             due: vec![],
             recomputable: false,
+            submitted: Vec::new(),
         };
         let changes = after_randomization(
             &p,
@@ -404,6 +413,7 @@ mod tests {
             missed_reason: false,
             due: vec![],
             recomputable: false,
+            submitted: Vec::new(),
         };
         let now = at("2026-02-20");
         let changes = after_randomization(&p, dates(enrolled, "2025-02-12", now), &[bl], now);
