@@ -5,8 +5,8 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{
-    Entrant, Submitted, as_answers, definition, invalid, latest_scores, lesion_ids, merge,
-    score_row, submitted_view, write_changes,
+    Entrant, Submitted, as_answers, definition, invalid, lesion_ids, merge, score_row,
+    submitted_view, write_changes,
 };
 use crate::{
     app::App,
@@ -87,7 +87,8 @@ fn check_protected(
     Ok(())
 }
 
-/// Replace the response's score with one from the version's latest scoring file.
+/// Re-score the response with every scoring file of its version, replacing each earlier result,
+/// so that no stored score is left stale by the amendment.
 async fn rescore(
     txn: &sea_orm::DatabaseTransaction,
     app: &App,
@@ -95,7 +96,11 @@ async fn rescore(
     valid: &[answers::Valid],
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<()> {
-    if let Some(s) = latest_scores(app, r, valid)? {
+    let def = definition(app, r)?;
+    let version =
+        crate::questionnaires::find(&app.library, &r.questionnaire_key, &r.questionnaire_version)?;
+    for (rules, _) in version.scorings.values() {
+        let s = crate::domain::questionnaire::scoring::score(def, rules, valid);
         store::responses::replace_score(txn, score_row(r.id, &s, now)).await?;
     }
     Ok(())

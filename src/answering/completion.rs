@@ -277,7 +277,7 @@ fn count_visit(n: &mut VisitCount, c: &Cell) {
 }
 
 /// What became of each questionnaire due at a visit (`key@version`, outcome).
-fn form_outcomes(
+pub(crate) fn form_outcomes(
     v: &participants::VisitView,
     responses: &[store::responses::ResponseRow],
     scorable: &std::collections::HashSet<uuid::Uuid>,

@@ -21,12 +21,20 @@ pub const NRS_ITEM: &str = "worst_pain";
 #[derive(Debug, Clone)]
 pub struct PainPoint {
     pub visit: String,
+    /// The day the NRS was filled in (study time zone).
+    pub day: chrono::NaiveDate,
     pub value: i64,
-    pub change: i64,
+    /// Change from the lesion's baseline (its last NRS on or before its reference day).
+    pub change: Option<i64>,
+    /// A rise of 2 or more from the lesion's first NRS.
     pub assess_for_sse: bool,
     pub omed: Option<f64>,
-    /// Consensus category, for irradiated lesions after irradiation with known doses.
+    /// Consensus response category (irradiated lesions after radiotherapy).
     pub category: Option<String>,
+    /// Why there is no category.
+    pub not_evaluable: Option<&'static str>,
+    /// Pain progression (consensus definition), both arms.
+    pub progression: Option<bool>,
 }
 
 #[derive(Debug, Clone)]
@@ -35,67 +43,91 @@ pub struct LesionPain {
     pub labels: std::collections::BTreeMap<String, String>,
     pub active: bool,
     pub irradiation_date: Option<chrono::NaiveDate>,
+    /// Radiotherapy day for an irradiated lesion, else the randomization day.
+    pub reference: Option<chrono::NaiveDate>,
+    /// The baseline reading (visit, day, value).
+    pub baseline: Option<(String, chrono::NaiveDate, i64)>,
+    pub time_to_progression_days: Option<i64>,
     pub points: Vec<PainPoint>,
 }
 
-async fn overview_of(app: &App, p: &ParticipantRow) -> Result<Vec<LesionPain>> {
-    let rules = pain::ConsensusRules::shipped().map_err(Error::Internal)?;
+/// Each lesion's worst-pain readings (by the day filled in), from the participant's submitted
+/// NRS responses, with the analgesic dose of the visit.
+async fn readings_of(app: &App, p: &ParticipantRow) -> Result<Vec<(String, pain::Reading)>> {
     let visits = store::participants::visits(&app.db, p.id).await?;
     let doses = store::responses::doses(&app.db, p.id).await?;
-    let responses: Vec<_> = store::responses::of_participant(&app.db, p.id)
-        .await?
-        .into_iter()
-        .filter(|r| r.questionnaire_key == NRS_KEY && r.status != ResponseStatus::Draft)
-        .collect();
-    let mut series: Vec<(i32, String, chrono::NaiveDate, String, i64)> = Vec::new();
-    for r in &responses {
+    let mut out = Vec::new();
+    for r in store::responses::of_participant(&app.db, p.id).await? {
+        if r.questionnaire_key != NRS_KEY || r.status == ResponseStatus::Draft {
+            continue;
+        }
         let Some(v) = visits.iter().find(|v| v.code == r.visit_code) else {
             continue;
         };
+        let Some(day) = r.completed_on.or_else(|| {
+            r.submitted_at
+                .map(|t| crate::domain::schedule::local_date(app.study.time_zone, t))
+        }) else {
+            continue;
+        };
+        let omed = doses
+            .iter()
+            .find(|d| d.visit_code == v.code)
+            .map(|d| d.omed_mg_per_day);
         for a in store::responses::answers(&app.db, r.id).await? {
             if a.item == NRS_ITEM
                 && let Some(value) = a.value.as_i64()
             {
-                series.push((
-                    v.position,
-                    v.code.clone(),
-                    v.target_date,
+                out.push((
                     a.lesion.clone(),
-                    value,
+                    pain::Reading {
+                        visit: v.code.clone(),
+                        day,
+                        value,
+                        omed,
+                    },
                 ));
             }
         }
     }
-    series.sort();
-    let dose = |visit: &str| {
-        doses
-            .iter()
-            .find(|d| d.visit_code == visit)
-            .map(|d| d.omed_mg_per_day)
-    };
+    out.sort_by(|a, b| (a.1.day, &a.0).cmp(&(b.1.day, &b.0)));
+    Ok(out)
+}
+
+pub(crate) async fn overview_of(app: &App, p: &ParticipantRow) -> Result<Vec<LesionPain>> {
+    let rules = pain::ConsensusRules::shipped().map_err(Error::Internal)?;
+    let readings = readings_of(app, p).await?;
+    let events = crate::participants::events_of(&app.db, p).await?;
+    let randomized = crate::domain::participant::randomized_on(&events);
     let mut out = Vec::new();
     for l in store::participants::lesions(&app.db, p.id).await? {
         let id = l.id.to_string();
-        let mine: Vec<_> = series.iter().filter(|s| s.3 == id).collect();
-        let first = mine.first().map(|s| (s.1.clone(), s.4));
+        let mine: Vec<pain::Reading> = readings
+            .iter()
+            .filter(|(lesion, _)| *lesion == id)
+            .map(|(_, r)| r.clone())
+            .collect();
+        let reference = l.irradiation_date.or(randomized);
+        let base = reference.and_then(|d| pain::baseline(&mine, d));
+        let first = mine.first().map(|r| r.value);
         let points = mine
             .iter()
-            .map(|(_, visit, target, _, value)| {
-                let (first_visit, first_value) = first.clone().unwrap_or_default();
-                let is_first = *visit == first_visit;
-                let category = match (l.irradiation_date, dose(&first_visit), dose(visit)) {
-                    (Some(irr), Some(d0), Some(d1)) if !is_first && *target > irr => {
-                        Some(rules.categorize(first_value, *value, d0, d1).to_string())
-                    }
-                    _ => None,
-                };
+            .enumerate()
+            .map(|(i, r)| {
+                let judged = reference
+                    .map(|d| pain::judge(&rules, base, r, d, l.irradiation_date))
+                    .unwrap_or_default();
                 PainPoint {
-                    visit: visit.clone(),
-                    value: *value,
-                    change: value - first_value,
-                    assess_for_sse: !is_first && pain::assess_for_sse(first_value, *value),
-                    omed: dose(visit),
-                    category,
+                    visit: r.visit.clone(),
+                    day: r.day,
+                    value: r.value,
+                    change: base.map(|b| r.value - b.value),
+                    assess_for_sse: i > 0
+                        && first.is_some_and(|f| pain::assess_for_sse(f, r.value)),
+                    omed: r.omed,
+                    category: judged.category,
+                    not_evaluable: judged.not_evaluable,
+                    progression: judged.progression,
                 }
             })
             .collect();
@@ -104,6 +136,10 @@ async fn overview_of(app: &App, p: &ParticipantRow) -> Result<Vec<LesionPain>> {
             labels: l.labels.0.clone(),
             active: l.active,
             irradiation_date: l.irradiation_date,
+            reference,
+            baseline: base.map(|b| (b.visit.clone(), b.day, b.value)),
+            time_to_progression_days: reference
+                .and_then(|d| pain::time_to_progression(&rules, &mine, d, l.irradiation_date)),
             points,
         });
     }

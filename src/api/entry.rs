@@ -142,15 +142,24 @@ pub struct DoseIn {
 #[oai(skip_serializing_if_is_none)]
 pub struct PainPointOut {
     pub visit: String,
+    /// The day the NRS was filled in (YYYY-MM-DD, study time zone).
+    pub day: String,
     /// Worst pain 0–10.
     pub value: i64,
-    /// Change from the lesion's first NRS.
-    pub change: i64,
+    /// Change from the lesion's baseline (its last NRS on or before radiotherapy, or before
+    /// randomization for a lesion not irradiated).
+    pub change: Option<i64>,
     /// A rise of 2 or more from the first NRS.
     pub assess_for_sse: bool,
     pub omed_mg_per_day: Option<f64>,
-    /// complete, partial, progression or indeterminate (irradiated lesions with known doses).
+    /// complete, partial, progression or indeterminate (irradiated lesions after radiotherapy,
+    /// baseline pain 2 or more, known doses).
     pub consensus_category: Option<String>,
+    /// Why no category: before_reference, not_irradiated, no_baseline, baseline_pain_below_2
+    /// or no_analgesic_dose.
+    pub not_evaluable: Option<String>,
+    /// Pain progression (consensus definition), every followed lesion.
+    pub progression: Option<bool>,
 }
 
 #[derive(Debug, Object)]
@@ -160,6 +169,11 @@ pub struct LesionPainOut {
     pub label: String,
     pub active: bool,
     pub irradiation_date: Option<String>,
+    /// The baseline NRS's day (YYYY-MM-DD).
+    pub baseline_day: Option<String>,
+    pub baseline_value: Option<i64>,
+    /// Days from radiotherapy (or randomization) to the first progression.
+    pub time_to_progression_days: Option<i64>,
     pub points: Vec<PainPointOut>,
 }
 
@@ -219,16 +233,22 @@ fn lesion_pain_out(app: &App, l: crate::answering::pain::LesionPain) -> LesionPa
         lesion: l.lesion,
         active: l.active,
         irradiation_date: l.irradiation_date.map(|d| d.to_string()),
+        baseline_day: l.baseline.as_ref().map(|b| b.1.to_string()),
+        baseline_value: l.baseline.as_ref().map(|b| b.2),
+        time_to_progression_days: l.time_to_progression_days,
         points: l
             .points
             .into_iter()
             .map(|p| PainPointOut {
                 visit: p.visit,
+                day: p.day.to_string(),
                 value: p.value,
                 change: p.change,
                 assess_for_sse: p.assess_for_sse,
                 omed_mg_per_day: p.omed,
                 consensus_category: p.category,
+                not_evaluable: p.not_evaluable.map(str::to_string),
+                progression: p.progression,
             })
             .collect(),
     }

@@ -3,14 +3,16 @@
 use std::sync::Arc;
 
 use poem::Body;
-use poem_openapi::{ApiResponse, OpenApi, param::Query, payload::Binary};
+use poem_openapi::{
+    ApiResponse, OpenApi,
+    param::{Path, Query},
+    payload::Binary,
+};
 
 use super::{ApiError, StaffToken, Tag};
 use crate::{
     app::App,
-    auth,
-    domain::permissions::Action,
-    exports::{self, ByteStream, Dialect},
+    exports::{self, Options},
 };
 
 pub struct ExportsApi {
@@ -18,113 +20,38 @@ pub struct ExportsApi {
 }
 
 #[derive(ApiResponse)]
-pub enum CsvResponse {
+pub enum ExportResponse {
     /// UTF-8 CSV with a header row (`?dialect=excel`: BOM and `;` separators).
     #[oai(status = 200, content_type = "text/csv; charset=utf-8")]
-    Ok(Binary<Body>, #[oai(header = "Content-Disposition")] String),
-}
-
-#[derive(ApiResponse)]
-pub enum NdjsonResponse {
+    Csv(Binary<Body>, #[oai(header = "Content-Disposition")] String),
     /// One FHIR R4 QuestionnaireResponse per line.
     #[oai(status = 200, content_type = "application/fhir+ndjson")]
-    Ok(Binary<Body>, #[oai(header = "Content-Disposition")] String),
-}
-
-fn csv(name: &str, s: ByteStream) -> CsvResponse {
-    CsvResponse::Ok(
-        Binary(Body::from_bytes_stream(s)),
-        format!("attachment; filename=\"{name}\""),
-    )
+    Ndjson(Binary<Body>, #[oai(header = "Content-Disposition")] String),
 }
 
 #[OpenApi(tag = "Tag::Exports")]
 impl ExportsApi {
-    /// One row per answer.
-    #[oai(path = "/v1/exports/answers.csv", method = "get")]
-    async fn answers(
+    /// One export file (docs/exports.md): answers.csv, amendments.csv, visits.csv, scores.csv,
+    /// events.csv, lesions.csv, analgesics.csv, participants.csv, dictionary.csv, audit.csv (data
+    /// managers) or fhir.ndjson. Submitted data only; `include=drafts` adds unsubmitted drafts
+    /// (data managers). `dialect=excel`: BOM and `;` separators.
+    #[oai(path = "/v1/exports/:file", method = "get")]
+    async fn export(
         &self,
         token: StaffToken,
+        file: Path<String>,
         dialect: Query<Option<String>>,
-    ) -> Result<CsvResponse, ApiError> {
+        include: Query<Option<String>>,
+    ) -> Result<ExportResponse, ApiError> {
         let actor = token.actor(&self.app).await?;
-        let d = Dialect::parse(dialect.0.as_deref())?;
-        Ok(csv(
-            "answers.csv",
-            exports::answers_csv(self.app.clone(), &actor, d).await?,
-        ))
-    }
-
-    /// One row per participant and visit.
-    #[oai(path = "/v1/exports/visits.csv", method = "get")]
-    async fn visits(
-        &self,
-        token: StaffToken,
-        dialect: Query<Option<String>>,
-    ) -> Result<CsvResponse, ApiError> {
-        let actor = token.actor(&self.app).await?;
-        let d = Dialect::parse(dialect.0.as_deref())?;
-        Ok(csv(
-            "visits.csv",
-            exports::visits_csv(self.app.clone(), &actor, d).await?,
-        ))
-    }
-
-    /// One row per response and scale, naming the scoring file.
-    #[oai(path = "/v1/exports/scores.csv", method = "get")]
-    async fn scores(
-        &self,
-        token: StaffToken,
-        dialect: Query<Option<String>>,
-    ) -> Result<CsvResponse, ApiError> {
-        let actor = token.actor(&self.app).await?;
-        let d = Dialect::parse(dialect.0.as_deref())?;
-        Ok(csv(
-            "scores.csv",
-            exports::scores_csv(self.app.clone(), &actor, d).await?,
-        ))
-    }
-
-    /// The audit trail (data managers).
-    #[oai(path = "/v1/exports/audit.csv", method = "get")]
-    async fn audit(
-        &self,
-        token: StaffToken,
-        dialect: Query<Option<String>>,
-    ) -> Result<CsvResponse, ApiError> {
-        let actor = token.actor(&self.app).await?;
-        let d = Dialect::parse(dialect.0.as_deref())?;
-        Ok(csv(
-            "audit.csv",
-            exports::audit_csv(self.app.clone(), &actor, d).await?,
-        ))
-    }
-
-    /// Every column and code with its meaning.
-    #[oai(path = "/v1/exports/dictionary.csv", method = "get")]
-    async fn dictionary(
-        &self,
-        token: StaffToken,
-        dialect: Query<Option<String>>,
-    ) -> Result<CsvResponse, ApiError> {
-        let actor = token.actor(&self.app).await?;
-        auth::authorize(&actor, Action::ResponseRead, None)?;
-        let d = Dialect::parse(dialect.0.as_deref())?;
-        let bytes = exports::dictionary_csv(&self.app, d);
-        Ok(CsvResponse::Ok(
-            Binary(Body::from_bytes(bytes)),
-            "attachment; filename=\"dictionary.csv\"".into(),
-        ))
-    }
-
-    /// One FHIR R4 QuestionnaireResponse per response.
-    #[oai(path = "/v1/exports/fhir.ndjson", method = "get")]
-    async fn fhir(&self, token: StaffToken) -> Result<NdjsonResponse, ApiError> {
-        let actor = token.actor(&self.app).await?;
-        let s = exports::fhir_ndjson(self.app.clone(), &actor).await?;
-        Ok(NdjsonResponse::Ok(
-            Binary(Body::from_bytes_stream(s)),
-            "attachment; filename=\"fhir.ndjson\"".into(),
-        ))
+        let opts = Options::parse(&actor, dialect.0.as_deref(), include.0.as_deref())?;
+        let s = exports::export(self.app.clone(), &actor, &file, opts).await?;
+        let body = Binary(Body::from_bytes_stream(s));
+        let disposition = format!("attachment; filename=\"{}\"", file.0);
+        Ok(if file.ends_with(".ndjson") {
+            ExportResponse::Ndjson(body, disposition)
+        } else {
+            ExportResponse::Csv(body, disposition)
+        })
     }
 }

@@ -1,7 +1,12 @@
-//! Per-lesion pain over time: the change in worst pain from the lesion's first NRS, the
-//! "assess for SSE" flag (a rise of 2 or more), and the international consensus response
-//! category for irradiated lesions — its rules are data (rules/pain-response-consensus.json).
+//! Per-lesion pain over time: the "assess for SSE" flag (a rise of 2 or more from the lesion's
+//! first NRS), and the international consensus endpoints (Chow 2012, rules as data in
+//! rules/pain-response-consensus.json) fitted to HERMES (docs/pain-response.md): each lesion's
+//! baseline is its last NRS on or before its reference day (radiotherapy for an irradiated
+//! lesion, else randomization); readings are placed by the day they were filled in; a response
+//! category only for irradiated lesions whose baseline worst pain is 2 or more (otherwise
+//! `not_evaluable`, with the reason); pain progression for every followed lesion in both arms.
 
+use chrono::NaiveDate;
 use serde::Deserialize;
 
 /// A rise of this many points from the lesion's first NRS is flagged for an SSE assessment.
@@ -72,9 +77,191 @@ impl ConsensusRules {
     }
 }
 
+impl ConsensusRules {
+    /// Pain progression by the consensus definition (the `progression` category's conditions).
+    pub fn progression(
+        &self,
+        baseline_pain: i64,
+        pain: i64,
+        baseline_omed: f64,
+        omed: f64,
+    ) -> bool {
+        self.categories
+            .iter()
+            .find(|c| c.code == "progression")
+            .is_some_and(|cat| {
+                let only = ConsensusRules {
+                    categories: vec![cat.clone()],
+                    otherwise: String::new(),
+                    ..self.clone()
+                };
+                only.categorize(baseline_pain, pain, baseline_omed, omed) == "progression"
+            })
+    }
+}
+
+/// The consensus evaluates response only for lesions painful enough at baseline.
+pub const MIN_BASELINE_PAIN: i64 = 2;
+
+/// One worst-pain reading of a lesion.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reading {
+    pub visit: String,
+    /// The day it was filled in (study time zone).
+    pub day: NaiveDate,
+    pub value: i64,
+    /// Oral morphine equivalent at that visit, when recorded.
+    pub omed: Option<f64>,
+}
+
+/// What the endpoints say of one reading after the lesion's baseline.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Judged {
+    /// Consensus response category (irradiated lesions after radiotherapy).
+    pub category: Option<String>,
+    /// Why no category: `before_reference`, `not_irradiated`, `no_baseline`,
+    /// `baseline_pain_below_2`, `no_analgesic_dose`.
+    pub not_evaluable: Option<&'static str>,
+    /// Pain progression (consensus definition); none when not evaluable.
+    pub progression: Option<bool>,
+}
+
+/// The lesion's baseline: its last reading on or before the reference day.
+pub fn baseline(readings: &[Reading], reference: NaiveDate) -> Option<&Reading> {
+    readings
+        .iter()
+        .filter(|r| r.day <= reference)
+        .max_by_key(|r| r.day)
+}
+
+/// Judge a reading against the lesion's baseline. `irradiated_on`: the lesion's radiotherapy
+/// day, if it was irradiated; `reference`: that day, else the randomization day.
+pub fn judge(
+    rules: &ConsensusRules,
+    base: Option<&Reading>,
+    r: &Reading,
+    reference: NaiveDate,
+    irradiated_on: Option<NaiveDate>,
+) -> Judged {
+    if r.day <= reference {
+        return Judged {
+            not_evaluable: Some("before_reference"),
+            ..Judged::default()
+        };
+    }
+    let Some(b) = base else {
+        return Judged {
+            not_evaluable: Some("no_baseline"),
+            ..Judged::default()
+        };
+    };
+    let doses = b.omed.zip(r.omed);
+    let progression = doses.map(|(d0, d1)| rules.progression(b.value, r.value, d0, d1));
+    let (category, not_evaluable) = match (irradiated_on, doses) {
+        (None, _) => (None, Some("not_irradiated")),
+        (Some(_), _) if b.value < MIN_BASELINE_PAIN => (None, Some("baseline_pain_below_2")),
+        (Some(_), None) => (None, Some("no_analgesic_dose")),
+        (Some(_), Some((d0, d1))) => (
+            Some(rules.categorize(b.value, r.value, d0, d1).to_string()),
+            None,
+        ),
+    };
+    Judged {
+        category,
+        not_evaluable: not_evaluable.or(doses.is_none().then_some("no_analgesic_dose")),
+        progression,
+    }
+}
+
+/// Days from the reference day to the first reading judged progression, if any.
+pub fn time_to_progression(
+    rules: &ConsensusRules,
+    readings: &[Reading],
+    reference: NaiveDate,
+    irradiated_on: Option<NaiveDate>,
+) -> Option<i64> {
+    let base = baseline(readings, reference);
+    readings
+        .iter()
+        .filter(|r| judge(rules, base, r, reference, irradiated_on).progression == Some(true))
+        .map(|r| (r.day - reference).num_days())
+        .min()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn reading(day: &str, value: i64, omed: Option<f64>) -> Reading {
+        Reading {
+            visit: day.into(),
+            day: day.parse().expect("day"),
+            value,
+            omed,
+        }
+    }
+
+    /// HERMES lesions are nearly pain-free at inclusion (NRS <= 2): a pain-free irradiated lesion
+    /// is not a "complete response", it is not evaluable for response; progression is evaluated
+    /// in both arms, from the last NRS on or before radiotherapy (arm A: randomization).
+    #[test]
+    fn endpoints_fit_lesions_that_start_nearly_pain_free() {
+        let rules = ConsensusRules::shipped().expect("rules");
+        let rt: NaiveDate = "2026-02-01".parse().expect("d");
+        let readings = vec![
+            reading("2026-01-10", 1, Some(0.0)),
+            reading("2026-01-30", 3, Some(0.0)),
+            reading("2026-03-01", 0, Some(0.0)),
+            reading("2026-05-01", 6, Some(0.0)),
+        ];
+        let base = baseline(&readings, rt);
+        assert_eq!(
+            base.map(|b| b.value),
+            Some(3),
+            "the last NRS on or before radiotherapy"
+        );
+        // (reading, irradiated, expected category, not evaluable, progression)
+        let cases = [
+            (0, Some(rt), None, Some("before_reference"), None),
+            (2, Some(rt), Some("complete"), None, Some(false)),
+            (3, Some(rt), Some("progression"), None, Some(true)),
+            (3, None, None, Some("not_irradiated"), Some(true)),
+        ];
+        for (i, irradiated, category, reason, progression) in cases {
+            let j = judge(&rules, base, &readings[i], rt, irradiated);
+            assert_eq!(j.category.as_deref(), category, "reading {i}");
+            assert_eq!(j.not_evaluable, reason, "reading {i}");
+            assert_eq!(j.progression, progression, "reading {i}");
+        }
+        // Baseline pain 1: not evaluable for response, progression still judged.
+        let low = vec![
+            reading("2026-01-30", 1, Some(0.0)),
+            reading("2026-03-01", 0, Some(0.0)),
+        ];
+        let j = judge(&rules, baseline(&low, rt), &low[1], rt, Some(rt));
+        assert_eq!(j.not_evaluable, Some("baseline_pain_below_2"));
+        assert_eq!(j.progression, Some(false));
+        // No dose recorded: no category, no progression, and the reason says so.
+        let no_dose = vec![
+            reading("2026-01-30", 4, None),
+            reading("2026-03-01", 7, None),
+        ];
+        let j = judge(&rules, baseline(&no_dose, rt), &no_dose[1], rt, Some(rt));
+        assert_eq!(
+            (j.category, j.not_evaluable, j.progression),
+            (None, Some("no_analgesic_dose"), None)
+        );
+        // No reading before the reference day: no baseline.
+        let late = vec![reading("2026-03-01", 4, Some(0.0))];
+        assert_eq!(
+            judge(&rules, baseline(&late, rt), &late[0], rt, None).not_evaluable,
+            Some("no_baseline")
+        );
+        assert_eq!(
+            time_to_progression(&rules, &readings, rt, Some(rt)),
+            Some(89)
+        );
+    }
 
     #[test]
     fn sse_flag_on_a_rise_of_two() {

@@ -38,10 +38,12 @@ pub enum Action {
     ResponseRead,
     /// Raise a data query on a response.
     QueryRaise,
+    /// Export unsubmitted drafts too (`include=drafts`).
+    ExportDrafts,
 }
 
 impl Action {
-    pub const ALL: [Action; 19] = [
+    pub const ALL: [Action; 20] = [
         Action::OwnAccount,
         Action::UserList,
         Action::UserCreate,
@@ -61,6 +63,7 @@ impl Action {
         Action::ResponseAmend,
         Action::ResponseRead,
         Action::QueryRaise,
+        Action::ExportDrafts,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -84,6 +87,7 @@ impl Action {
             Action::ResponseAmend => "response.amend",
             Action::ResponseRead => "response.read",
             Action::QueryRaise => "query.raise",
+            Action::ExportDrafts => "export.drafts",
         }
     }
 }
@@ -143,8 +147,8 @@ pub fn access(role: Role, action: Action) -> Access {
         (ResponseRead, Role::DataManager) => AllSites,
         (ResponseRead, Role::Monitor | Role::SiteStaff) => OwnSites,
         (ResponseRead, Role::Admin) => Denied,
-        (QueryRaise, Role::DataManager) => AllSites,
-        (QueryRaise, _) => Denied,
+        (QueryRaise | ExportDrafts, Role::DataManager) => AllSites,
+        (QueryRaise | ExportDrafts, _) => Denied,
         (ParticipantCorrect, Role::DataManager) => AllSites,
         (ParticipantCorrect, _) => Denied,
     }

@@ -1,20 +1,20 @@
-//! answers.csv: one row per answer (long format), each with its questionnaire version,
-//! language, entry mode and lesion.
+//! answers.csv: one row per answer of a submitted response (long format), each with its response,
+//! questionnaire version, language, lesion, entry mode and actor, and the assessment date.
 
 use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::{ByteStream, Dialect, iso, scope, stream_rows};
+use super::{ByteStream, Options, exported, iso, stream_rows};
 use crate::{
     answering::LesionRef,
     app::App,
-    auth::StaffActor,
-    error::Result,
-    store::{self, participants::ParticipantRow},
+    domain::schedule::local_date,
+    store::{self, participants::ParticipantRow, responses::ResponseRow},
 };
 
-pub const ANSWER_COLUMNS: [&str; 19] = [
+pub const ANSWER_COLUMNS: [&str; 24] = [
+    "response_id",
     "study_id",
     "site",
     "visit",
@@ -27,29 +27,42 @@ pub const ANSWER_COLUMNS: [&str; 19] = [
     "lesion_label",
     "value",
     "mode",
+    "actor_kind",
+    "actor_id",
     "answered_at",
     "submitted_at",
+    "assessment_date",
+    "completed_on",
     "late",
     "status",
-    "completed_on",
+    "amended",
     "flags",
     "days_from_sse",
 ];
 
-pub async fn answers_csv_of(
-    app: Arc<App>,
-    people: Vec<ParticipantRow>,
-    dialect: Dialect,
-) -> Result<ByteStream> {
-    Ok(stream_rows(
+/// The day a form was filled in (study time zone): a paper form's `completed_on`, else the local
+/// day of its submission.
+pub(super) fn assessment_date(app: &App, r: &ResponseRow) -> String {
+    r.completed_on
+        .or_else(|| r.submitted_at.map(|t| local_date(app.study.time_zone, t)))
+        .map(|d| d.to_string())
+        .unwrap_or_default()
+}
+
+pub fn answers_csv_of(app: Arc<App>, people: Vec<ParticipantRow>, opts: Options) -> ByteStream {
+    stream_rows(
         app,
-        dialect,
+        opts.dialect,
         ANSWER_COLUMNS.to_vec(),
         people,
-        |app, p| async move {
+        move |app, p| async move {
             let mut out = Vec::new();
             for r in store::responses::of_participant(&app.db, p.id).await? {
+                if !exported(&r, opts) {
+                    continue;
+                }
                 let lesions: &[LesionRef] = &r.lesions;
+                let amended = amended_answers(&app, &r).await?;
                 let mut answers = store::responses::answers(&app.db, r.id).await?;
                 answers.sort_by(|a, b| {
                     (natural(&a.item), &a.lesion).cmp(&(natural(&b.item), &b.lesion))
@@ -62,6 +75,7 @@ pub async fn answers_csv_of(
                         .unwrap_or_default();
                     let value: &Value = &a.value;
                     out.push(vec![
+                        r.id.to_string(),
                         p.study_id.clone(),
                         p.site_code.clone(),
                         r.visit_code.clone(),
@@ -77,11 +91,17 @@ pub async fn answers_csv_of(
                             other => other.to_string(),
                         },
                         a.mode.to_string(),
+                        a.actor_kind.clone(),
+                        a.actor_id.clone(),
                         iso(a.answered_at),
                         r.submitted_at.map(iso).unwrap_or_default(),
+                        assessment_date(&app, &r),
+                        r.completed_on.map(|d| d.to_string()).unwrap_or_default(),
                         r.late.to_string(),
                         r.status.to_string(),
-                        r.completed_on.map(|d| d.to_string()).unwrap_or_default(),
+                        amended
+                            .contains(&(a.item.clone(), a.lesion.clone()))
+                            .to_string(),
                         r.flags.0.join("|"),
                         r.days_from_sse.map(|d| d.to_string()).unwrap_or_default(),
                     ]);
@@ -89,7 +109,36 @@ pub async fn answers_csv_of(
             }
             Ok(out)
         },
-    ))
+    )
+}
+
+/// The (item, lesion) of every answer an amendment changed (from the audit trail).
+async fn amended_answers(
+    app: &App,
+    r: &ResponseRow,
+) -> crate::error::Result<std::collections::HashSet<(String, String)>> {
+    let mut out = std::collections::HashSet::new();
+    if r.status != crate::domain::answering::ResponseStatus::Amended {
+        return Ok(out);
+    }
+    for e in store::audit::for_entity(&app.db, "response", &r.id.to_string()).await? {
+        if e.content.action != "response.amended" {
+            continue;
+        }
+        let after: Value = e
+            .content
+            .after
+            .as_deref()
+            .and_then(|t| serde_json::from_str(t).ok())
+            .unwrap_or_default();
+        for a in after["answers"].as_array().into_iter().flatten() {
+            out.insert((
+                a["item"].as_str().unwrap_or_default().to_string(),
+                a["lesion"].as_str().unwrap_or_default().to_string(),
+            ));
+        }
+    }
+    Ok(out)
 }
 
 /// Sort key that puts q2 before q10.
@@ -106,13 +155,4 @@ pub(super) fn natural(s: &str) -> (String, u64) {
         s.trim_end_matches(|c: char| c.is_ascii_digit()).to_string(),
         digits.parse().unwrap_or(0),
     )
-}
-
-pub async fn answers_csv(
-    app: Arc<App>,
-    actor: &StaffActor,
-    dialect: Dialect,
-) -> Result<ByteStream> {
-    let people = scope(&app, actor).await?;
-    answers_csv_of(app, people, dialect).await
 }

@@ -243,28 +243,25 @@ async fn record_files(
     ))
 }
 
-/// The statisticians' exports of the site's participants.
+/// The statisticians' exports of the site's participants (submitted data).
 async fn export_files(app: &Arc<App>, people: &[ParticipantRow]) -> Result<Vec<(String, Vec<u8>)>> {
-    let d = Dialect::Standard;
-    let people = people.to_vec();
-    Ok(vec![
-        (
-            "data/visits.csv".into(),
-            collect(exports::visits_csv_of(app.clone(), people.clone(), d).await?).await?,
-        ),
-        (
-            "data/answers.csv".into(),
-            collect(exports::answers_csv_of(app.clone(), people.clone(), d).await?).await?,
-        ),
-        (
-            "data/scores.csv".into(),
-            collect(exports::scores_csv_of(app.clone(), people.clone(), d).await?).await?,
-        ),
-        (
-            "data/responses.fhir.ndjson".into(),
-            collect(exports::fhir_ndjson_of(app.clone(), people).await?).await?,
-        ),
-    ])
+    let opts = exports::Options {
+        dialect: Dialect::Standard,
+        drafts: false,
+    };
+    let mut out = Vec::new();
+    for (name, file) in [
+        ("data/visits.csv", "visits.csv"),
+        ("data/answers.csv", "answers.csv"),
+        ("data/amendments.csv", "amendments.csv"),
+        ("data/scores.csv", "scores.csv"),
+        ("data/analgesics.csv", "analgesics.csv"),
+        ("data/responses.fhir.ndjson", "fhir.ndjson"),
+    ] {
+        let stream = exports::export_of(app.clone(), people.to_vec(), file, opts).await?;
+        out.push((name.to_string(), collect(stream).await?));
+    }
+    Ok(out)
 }
 
 /// The site's audit events: those whose entity is one of its participants or their records

@@ -7,19 +7,18 @@ use chrono::SecondsFormat;
 use futures::{StreamExt, stream};
 use serde_json::{Value, json};
 
-use super::{ByteStream, scope};
+use super::{ByteStream, Options, exported};
 use crate::{
     answering::as_answers,
     app::App,
-    auth::StaffActor,
-    domain::answering::ResponseStatus,
+    domain::answering::{EntryMode, ResponseStatus},
     domain::questionnaire::{Definition, Entry, ItemType, fhir},
-    error::Result,
     store::{self, participants::ParticipantRow},
 };
 
-/// One FHIR R4 QuestionnaireResponse per response, one JSON object per line.
-pub async fn fhir_ndjson_of(app: Arc<App>, people: Vec<ParticipantRow>) -> Result<ByteStream> {
+/// One FHIR R4 QuestionnaireResponse per submitted response (and drafts when asked), one JSON
+/// object per line.
+pub fn fhir_ndjson_of(app: Arc<App>, people: Vec<ParticipantRow>, opts: Options) -> ByteStream {
     let body = stream::iter(people).then(move |p| {
         let app = app.clone();
         async move {
@@ -27,18 +26,27 @@ pub async fn fhir_ndjson_of(app: Arc<App>, people: Vec<ParticipantRow>) -> Resul
             let rows = store::responses::of_participant(&app.db, p.id)
                 .await
                 .map_err(|e| std::io::Error::other(e.to_string()))?;
-            for r in rows {
+            for r in rows.into_iter().filter(|r| exported(r, opts)) {
                 let answers = store::responses::answers(&app.db, r.id)
                     .await
                     .map_err(|e| std::io::Error::other(e.to_string()))?;
-                let line = questionnaire_response(&app, &p, &r, &as_answers(&answers));
+                let mut line = questionnaire_response(&app, &p, &r, &as_answers(&answers));
+                // Staff entry names its author (the staff member who entered the answers).
+                if matches!(
+                    r.mode,
+                    Some(EntryMode::Interviewer | EntryMode::Paper | EntryMode::Mixed)
+                ) && let Some(a) = answers.iter().find(|a| a.actor_kind == "staff")
+                {
+                    let base = app.settings.base_url.trim_end_matches('/');
+                    line["author"] = json!({ "identifier": { "system": format!("{base}/fhir/staff-id"), "value": a.actor_id } });
+                }
                 out.extend_from_slice(line.to_string().as_bytes());
                 out.push(b'\n');
             }
             Ok(Bytes::from(out))
         }
     });
-    Ok(Box::pin(body))
+    Box::pin(body)
 }
 
 pub(super) fn questionnaire_response(
@@ -73,7 +81,12 @@ pub(super) fn questionnaire_response(
     if !items.is_empty() {
         q["item"] = json!(items);
     }
-    if let Some(at) = r.submitted_at.or(Some(r.started_at)) {
+    // The visit it answers, as an extension (QuestionnaireResponse has no visit element).
+    q["extension"] = json!([{ "url": format!("{base}/fhir/StructureDefinition/visit"), "valueCode": r.visit_code }]);
+    // A paper form was authored the day the participant filled it in.
+    if let Some(day) = r.completed_on {
+        q["authored"] = json!(day.to_string());
+    } else if let Some(at) = r.submitted_at.or(Some(r.started_at)) {
         q["authored"] = json!(at.to_rfc3339_opts(SecondsFormat::Secs, true));
     }
     if r.mode == Some(crate::domain::answering::EntryMode::SelfReport) {
@@ -143,9 +156,4 @@ fn response_items(
         }
     }
     items
-}
-
-pub async fn fhir_ndjson(app: Arc<App>, actor: &StaffActor) -> Result<ByteStream> {
-    let people = scope(&app, actor).await?;
-    fhir_ndjson_of(app, people).await
 }

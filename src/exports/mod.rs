@@ -3,19 +3,21 @@
 //! times; the `excel` dialect adds a BOM and `;` separators for Belgian Excel. Exports stream
 //! participant by participant, so memory stays flat however large the trial grows.
 
+mod amendments;
 mod answers;
 mod audit_trail;
 mod dictionary;
 mod fhir_responses;
+mod qs;
+mod records;
 mod scores;
 mod visits;
 
-pub use answers::{ANSWER_COLUMNS, answers_csv, answers_csv_of};
+pub use answers::ANSWER_COLUMNS;
 pub use audit_trail::{AUDIT_COLUMNS, audit_csv};
 pub use dictionary::dictionary_csv;
-pub use fhir_responses::{fhir_ndjson, fhir_ndjson_of};
-pub use scores::{SCORE_COLUMNS, scores_csv, scores_csv_of};
-pub use visits::{VISIT_COLUMNS, visits_csv, visits_csv_of};
+pub use scores::SCORE_COLUMNS;
+pub use visits::VISIT_COLUMNS;
 
 pub mod archive;
 
@@ -32,6 +34,104 @@ use crate::{
     error::{Error, Result},
     store::{self, participants::ParticipantRow},
 };
+
+/// The export files, in the order the exports page lists them.
+pub const FILES: [&str; 13] = [
+    "answers.csv",
+    "amendments.csv",
+    "visits.csv",
+    "scores.csv",
+    "events.csv",
+    "lesions.csv",
+    "analgesics.csv",
+    "pain.csv",
+    "qs.csv",
+    "dictionary.csv",
+    "audit.csv",
+    "fhir.ndjson",
+    "participants.csv",
+];
+
+/// How to write an export: the CSV dialect, and whether unsubmitted drafts are included (data
+/// managers only; by default exports hold submitted data only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    pub dialect: Dialect,
+    pub drafts: bool,
+}
+
+impl Options {
+    /// From the query: `dialect` (standard or excel) and `include` (`drafts`).
+    pub fn parse(actor: &StaffActor, dialect: Option<&str>, include: Option<&str>) -> Result<Self> {
+        let dialect = Dialect::parse(dialect)?;
+        let drafts = match include.map(str::trim).filter(|s| !s.is_empty()) {
+            None => false,
+            Some("drafts") => {
+                auth::authorize(actor, Action::ExportDrafts, None)?;
+                true
+            }
+            Some(other) => {
+                return Err(Error::invalid(
+                    "include",
+                    format!("{other:?} is not drafts"),
+                ));
+            }
+        };
+        Ok(Options { dialect, drafts })
+    }
+}
+
+/// One export file for the actor's participants (site-scoped); `None` for an unknown name.
+pub async fn export(
+    app: Arc<App>,
+    actor: &StaffActor,
+    file: &str,
+    opts: Options,
+) -> Result<ByteStream> {
+    match file {
+        "audit.csv" => audit_csv(app, actor, opts.dialect).await,
+        "dictionary.csv" => {
+            auth::authorize(actor, Action::ResponseRead, None)?;
+            let bytes = dictionary_csv(&app, opts.dialect);
+            Ok(Box::pin(stream::once(async move { Ok(bytes) })))
+        }
+        _ if FILES.contains(&file) => {
+            let people = scope(&app, actor).await?;
+            export_of(app, people, file, opts).await
+        }
+        _ => Err(Error::NotFound(format!(
+            "export {file:?}; the exports are {}",
+            FILES.join(", ")
+        ))),
+    }
+}
+
+/// One participant-level export file for the given participants (the site archive uses these).
+pub async fn export_of(
+    app: Arc<App>,
+    people: Vec<ParticipantRow>,
+    file: &str,
+    opts: Options,
+) -> Result<ByteStream> {
+    Ok(match file {
+        "answers.csv" => answers::answers_csv_of(app, people, opts),
+        "amendments.csv" => amendments::amendments_csv_of(app, people, opts),
+        "visits.csv" => visits::visits_csv_of(app, people, opts),
+        "scores.csv" => scores::scores_csv_of(app, people, opts),
+        "events.csv" => records::events_csv_of(app, people, opts),
+        "lesions.csv" => records::lesions_csv_of(app, people, opts),
+        "analgesics.csv" => records::analgesics_csv_of(app, people, opts),
+        "pain.csv" => records::pain_csv_of(app, people, opts),
+        "qs.csv" => qs::qs_csv_of(app, people, opts),
+        "participants.csv" => records::participants_csv_of(app, people, opts),
+        "fhir.ndjson" => fhir_responses::fhir_ndjson_of(app, people, opts),
+        other => {
+            return Err(Error::NotFound(format!(
+                "export {other:?} is not per participant"
+            )));
+        }
+    })
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
@@ -50,6 +150,11 @@ impl Dialect {
             )),
         }
     }
+}
+
+/// Whether a response belongs in an export: submitted ones always, drafts when asked.
+fn exported(r: &store::responses::ResponseRow, opts: Options) -> bool {
+    opts.drafts || r.status.is_submitted()
 }
 
 fn iso(t: DateTime<Utc>) -> String {

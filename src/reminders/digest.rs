@@ -130,7 +130,7 @@ async fn body(app: &App, site: &str, now: DateTime<Utc>) -> Result<String> {
             let last = lesion
                 .points
                 .last()
-                .map(|pt| format!("{} (+{})", pt.visit, pt.change))
+                .map(|pt| format!("{} (NRS {})", pt.visit, pt.value))
                 .unwrap_or_default();
             flags.push(format!("{study_id} {last}"));
         }

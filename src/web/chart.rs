@@ -150,11 +150,14 @@ mod tests {
     fn point(visit: &str, value: i64) -> PainPoint {
         PainPoint {
             visit: visit.into(),
+            day: chrono::NaiveDate::default(),
             value,
-            change: 0,
+            change: None,
             assess_for_sse: false,
             omed: None,
             category: None,
+            not_evaluable: None,
+            progression: None,
         }
     }
 
@@ -166,6 +169,9 @@ mod tests {
                 labels: [("en".to_string(), "Left <hip>".to_string())].into(),
                 active: true,
                 irradiation_date: None,
+                reference: None,
+                baseline: None,
+                time_to_progression_days: None,
                 points: vec![point("BL", 2), point("M1", 7)],
             },
             LesionPain {
@@ -173,6 +179,9 @@ mod tests {
                 labels: [("en".to_string(), "Spine".to_string())].into(),
                 active: true,
                 irradiation_date: None,
+                reference: None,
+                baseline: None,
+                time_to_progression_days: None,
                 points: vec![point("BL", 0)],
             },
         ];

@@ -7,6 +7,7 @@ mod audit;
 mod auth;
 mod backup;
 mod crash;
+mod exports;
 mod health;
 mod helpers;
 mod migration;

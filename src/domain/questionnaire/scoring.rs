@@ -21,6 +21,45 @@ pub enum ScaleKind {
     Raw,
 }
 
+impl ScaleKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScaleKind::Functional => "functional",
+            ScaleKind::Symptom => "symptom",
+            ScaleKind::Global => "global",
+            ScaleKind::Raw => "raw",
+        }
+    }
+
+    /// Which way a higher score points (EORTC: functional scales and global health higher is
+    /// better, symptom scales higher is worse; a raw scale is the answer as given).
+    pub fn direction(self) -> &'static str {
+        match self {
+            ScaleKind::Functional | ScaleKind::Global => "higher_is_better",
+            ScaleKind::Symptom => "higher_is_worse",
+            ScaleKind::Raw => "as_answered",
+        }
+    }
+}
+
+/// A short, column-safe code of an instrument from its key: the part after `qlq-` for EORTC
+/// modules (`eortc-qlq-c30` → `C30`, `eortc-qlq-bm22` → `BM22`), else the key's first part
+/// (`nrs-lesion-pain` → `NRS`).
+pub fn instrument_code(key: &str) -> String {
+    let parts: Vec<&str> = key.split('-').collect();
+    let code = match parts.iter().position(|p| *p == "qlq") {
+        Some(i) if i + 1 < parts.len() => parts[i + 1..].join("_"),
+        _ => parts.first().copied().unwrap_or(key).to_string(),
+    };
+    code.to_uppercase()
+}
+
+/// A scale's key that is unique across instruments: `C30_PA` (Pain) is not `BM22_PA`
+/// (Psychosocial aspects).
+pub fn scale_key(questionnaire: &str, code: &str) -> String {
+    format!("{}_{code}", instrument_code(questionnaire))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum MissingRule {
@@ -574,5 +613,14 @@ mod tests {
                 .any(|e| e.pointer == "/scales/0/items/0" && e.problem.contains("q99")),
             "{errors:?}"
         );
+    }
+
+    #[test]
+    fn scale_keys_never_collide_across_instruments() {
+        assert_eq!(scale_key("eortc-qlq-c30", "PA"), "C30_PA");
+        assert_eq!(scale_key("eortc-qlq-bm22", "PA"), "BM22_PA");
+        assert_eq!(scale_key("nrs-lesion-pain", "WORST_PAIN"), "NRS_WORST_PAIN");
+        assert_eq!(ScaleKind::Symptom.direction(), "higher_is_worse");
+        assert_eq!(ScaleKind::Functional.direction(), "higher_is_better");
     }
 }

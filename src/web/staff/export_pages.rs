@@ -10,16 +10,7 @@ use poem::{
 };
 
 use super::{Web, failed, query_param, signed_in};
-use crate::{app::App, auth, error::Error, exports};
-
-pub(super) const EXPORTS: [&str; 6] = [
-    "answers.csv",
-    "visits.csv",
-    "scores.csv",
-    "audit.csv",
-    "dictionary.csv",
-    "fhir.ndjson",
-];
+use crate::{app::App, auth, exports};
 
 /// The investigator archive of one site: one signed file (see `epro archive verify`).
 #[handler]
@@ -60,7 +51,7 @@ pub(super) async fn exports_page(
         "s_exports.html",
         &page,
         context! {
-            files => EXPORTS.to_vec(),
+            files => exports::FILES.to_vec(),
             sites => sites,
             public_key => crate::exports::archive::public_key_hex(app),
         },
@@ -75,29 +66,15 @@ pub(super) async fn export_download(
     Data(app): Data<&Arc<App>>,
 ) -> Response {
     let (actor, page) = staff!(web, app, req);
-    let dialect = match exports::Dialect::parse(query_param(req, "dialect").as_deref()) {
-        Ok(d) => d,
+    let opts = match exports::Options::parse(
+        &actor,
+        query_param(req, "dialect").as_deref(),
+        query_param(req, "include").as_deref(),
+    ) {
+        Ok(o) => o,
         Err(e) => return failed(web, &page, &e),
     };
-    let stream = match file.as_str() {
-        "answers.csv" => exports::answers_csv(app.clone(), &actor, dialect).await,
-        "visits.csv" => exports::visits_csv(app.clone(), &actor, dialect).await,
-        "scores.csv" => exports::scores_csv(app.clone(), &actor, dialect).await,
-        "audit.csv" => exports::audit_csv(app.clone(), &actor, dialect).await,
-        "fhir.ndjson" => exports::fhir_ndjson(app.clone(), &actor).await,
-        "dictionary.csv" => {
-            if let Err(e) = auth::authorize(
-                &actor,
-                crate::domain::permissions::Action::ResponseRead,
-                None,
-            ) {
-                return failed(web, &page, &e);
-            }
-            let bytes = exports::dictionary_csv(app, dialect);
-            Ok(Box::pin(futures::stream::once(async move { Ok(bytes) })) as exports::ByteStream)
-        }
-        _ => Err(Error::NotFound(format!("export {file}"))),
-    };
+    let stream = exports::export(app.clone(), &actor, &file, opts).await;
     match stream {
         Ok(s) => {
             let kind = if file.ends_with(".ndjson") {

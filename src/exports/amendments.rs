@@ -1,0 +1,96 @@
+//! amendments.csv: every amended answer with its old and new value, when, by whom, on what basis
+//! and why — read from the audit trail, where each amendment is recorded.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::{ByteStream, Options, iso, stream_rows};
+use crate::{
+    app::App,
+    store::{self, participants::ParticipantRow},
+};
+
+pub const AMENDMENT_COLUMNS: [&str; 14] = [
+    "response_id",
+    "study_id",
+    "site",
+    "visit",
+    "questionnaire",
+    "version",
+    "item",
+    "lesion_id",
+    "old_value",
+    "new_value",
+    "amended_at",
+    "amended_by",
+    "basis",
+    "reason",
+];
+
+/// A stored answer value as a CSV cell (blank when cleared).
+fn cell(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+pub fn amendments_csv_of(app: Arc<App>, people: Vec<ParticipantRow>, opts: Options) -> ByteStream {
+    stream_rows(
+        app,
+        opts.dialect,
+        AMENDMENT_COLUMNS.to_vec(),
+        people,
+        |app, p| async move {
+            let mut out = Vec::new();
+            for r in store::responses::of_participant(&app.db, p.id).await? {
+                if !r.status.is_submitted() {
+                    continue;
+                }
+                let trail =
+                    store::audit::for_entity(&app.db, "response", &r.id.to_string()).await?;
+                for e in trail
+                    .iter()
+                    .filter(|e| e.content.action == "response.amended")
+                {
+                    let parse = |s: &Option<String>| -> Value {
+                        s.as_deref()
+                            .and_then(|t| serde_json::from_str(t).ok())
+                            .unwrap_or_default()
+                    };
+                    let (before, after) = (parse(&e.content.before), parse(&e.content.after));
+                    let olds = before["answers"].as_array().cloned().unwrap_or_default();
+                    for new in after["answers"].as_array().cloned().unwrap_or_default() {
+                        let old = olds
+                            .iter()
+                            .find(|o| o["item"] == new["item"] && o["lesion"] == new["lesion"])
+                            .map(|o| cell(&o["value"]))
+                            .unwrap_or_default();
+                        let at = chrono::DateTime::parse_from_rfc3339(&e.content.at)
+                            .map(|t| iso(t.with_timezone(&chrono::Utc)))
+                            .unwrap_or_else(|_| e.content.at.clone());
+                        out.push(vec![
+                            r.id.to_string(),
+                            p.study_id.clone(),
+                            p.site_code.clone(),
+                            r.visit_code.clone(),
+                            r.questionnaire_key.clone(),
+                            r.questionnaire_version.clone(),
+                            new["item"].as_str().unwrap_or_default().to_string(),
+                            new["lesion"].as_str().unwrap_or_default().to_string(),
+                            old,
+                            cell(&new["value"]),
+                            at,
+                            e.content.actor_id.clone().unwrap_or_default(),
+                            after["basis"].as_str().unwrap_or_default().to_string(),
+                            e.content.reason.clone().unwrap_or_default(),
+                        ]);
+                    }
+                }
+            }
+            Ok(out)
+        },
+    )
+}
