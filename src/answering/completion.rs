@@ -340,7 +340,7 @@ fn instrument_position(app: &App, key: &str) -> usize {
 pub struct Call {
     pub study_id: String,
     pub site: String,
-    /// not_started_closing, late, reminder_failed or assess_for_sse.
+    /// not_started_closing, late, reminder_failed, assess_for_sse or no_pin.
     pub reason: &'static str,
     pub visit: Option<String>,
     pub detail: Option<String>,
@@ -370,6 +370,16 @@ pub async fn call_today(
     )
     .await?;
     let flags = crate::answering::pain::flags(app, actor).await?;
+    let people =
+        store::participants::list(&app.db, auth::site_scope(actor, site.clone()).as_deref())
+            .await?;
+    let ids: Vec<_> = people.iter().map(|p| p.id).collect();
+    let with_pin = store::access::with_pin(&app.db, &ids).await?;
+    let no_pin: std::collections::HashSet<&str> = people
+        .iter()
+        .filter(|p| !with_pin.contains(&p.id))
+        .map(|p| p.study_id.as_str())
+        .collect();
     let mut calls = Vec::new();
     for row in &c.rows {
         let mut push = |reason: &'static str, visit: Option<String>, detail: Option<String>| {
@@ -382,6 +392,15 @@ pub async fn call_today(
                 phone: None,
             })
         };
+        // Open visits but no PIN: no reminder can reach the participant.
+        if no_pin.contains(row.study_id.as_str())
+            && let Some(cell) = row
+                .cells
+                .iter()
+                .find(|c| matches!(c.state, VisitState::Open | VisitState::Late))
+        {
+            push("no_pin", Some(cell.visit.clone()), None);
+        }
         for cell in &row.cells {
             match cell.state {
                 VisitState::Open

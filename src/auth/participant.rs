@@ -183,6 +183,55 @@ pub async fn issue_staff_link(
     })
 }
 
+/// What a participant's access looks like now, for the site's record page.
+#[derive(Debug, Clone, Default)]
+pub struct AccessStatus {
+    pub pin_set_at: Option<DateTime<Utc>>,
+    /// When the live staff-issued link was issued.
+    pub staff_link_at: Option<DateTime<Utc>>,
+    /// Live links of any kind (staff, reminders).
+    pub live_links: usize,
+    pub open_sessions: usize,
+    /// Wrong PINs lock sign-in until then.
+    pub locked_until: Option<DateTime<Utc>>,
+}
+
+/// The participant's access now (staff who may manage it, on the participant's site).
+pub async fn access_status(app: &App, actor: &StaffActor, study_id: &str) -> Result<AccessStatus> {
+    let p =
+        crate::participants::for_staff(&app.db, actor, Action::ParticipantAccess, study_id, false)
+            .await?;
+    let now = app.clock.now();
+    let links = store::access::live_links(&app.db, p.id, now).await?;
+    let mut locked_until = None;
+    for l in &links {
+        let key = pin_key(p.id, l.id);
+        for limit in [PIN_LINK, PIN_LINK_DAY] {
+            let failures = store::throttle::failures_since(
+                &app.db,
+                limit.scope,
+                &key,
+                limit.policy.window_start(now),
+            )
+            .await?;
+            if let Some(wait) = limit.policy.locked_for(&failures, now) {
+                locked_until = locked_until.max(Some(now + wait));
+            }
+        }
+    }
+    Ok(AccessStatus {
+        pin_set_at: store::access::pin_set_at(&app.db, p.id).await?,
+        staff_link_at: links
+            .iter()
+            .filter(|l| l.kind == LINK_STAFF)
+            .map(|l| l.created_at)
+            .max(),
+        live_links: links.len(),
+        open_sessions: store::access::open_sessions(&app.db, p.id, now).await?,
+        locked_until,
+    })
+}
+
 /// Revoke every live link and end every session of a participant (site staff, with a reason).
 /// Returns (links revoked, sessions ended).
 pub async fn revoke_by_staff(

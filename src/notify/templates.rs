@@ -116,4 +116,29 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn a_reminder_without_a_last_day_never_prints_an_empty_date() {
+        for (lang, soon) in [
+            ("nl", "zo snel mogelijk"),
+            ("fr", "dès que possible"),
+            ("en", "as soon as you can"),
+        ] {
+            let m = reminder(&ReminderContent {
+                to: "p@example.org",
+                lang,
+                visit_label: "Baseline",
+                last_day: "",
+                link: "https://epro.example/p/abc",
+                site_name: "UZ Gent",
+                site_phone: "+32 9 000 00 03",
+                site_email: "hermes-uzg@example.org",
+            })
+            .expect("renders");
+            assert!(m.text.contains(soon), "{lang}: {}", m.text);
+            for empty in ["vóór ?", "le  ?", "by ."] {
+                assert!(!m.text.contains(empty), "{lang}: {}", m.text);
+            }
+        }
+    }
 }

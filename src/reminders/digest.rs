@@ -90,7 +90,11 @@ fn html_escape(s: &str) -> String {
 async fn body(app: &App, site: &str, now: DateTime<Utc>) -> Result<String> {
     let (mut open, mut late, mut missed, mut no_email, mut failed) =
         (vec![], vec![], vec![], vec![], vec![]);
-    for p in store::participants::list(&app.db, Some(&[site.to_string()])).await? {
+    let mut no_pin = vec![];
+    let people = store::participants::list(&app.db, Some(&[site.to_string()])).await?;
+    let ids: Vec<_> = people.iter().map(|p| p.id).collect();
+    let with_pin = store::access::with_pin(&app.db, &ids).await?;
+    for p in people {
         let views = participants::current_views(&app.db, app, &p, now).await?;
         let has_email = store::participants::contact(&app.db, p.id)
             .await?
@@ -100,6 +104,9 @@ async fn body(app: &App, site: &str, now: DateTime<Utc>) -> Result<String> {
             match v.state {
                 VisitState::Open => {
                     open.push(label.clone());
+                    if !with_pin.contains(&p.id) {
+                        no_pin.push(label.clone());
+                    }
                     if !has_email {
                         no_email.push(label);
                     }
@@ -148,6 +155,10 @@ async fn body(app: &App, site: &str, now: DateTime<Utc>) -> Result<String> {
         (
             "Open visit, no email / Pas d'e-mail / Geen e-mail",
             &no_email,
+        ),
+        (
+            "Open visit, no PIN: no reminders / Pas de code PIN / Geen pincode",
+            &no_pin,
         ),
         (
             "Assess for SSE (pain +2) / À évaluer / Te beoordelen",

@@ -56,7 +56,8 @@ fn questionnaires_stopped(events: &[store::participants::EventRow]) -> bool {
     })
 }
 
-/// What is due at `now`, for every participant still answering questionnaires.
+/// What is due at `now`, for every participant still answering questionnaires who has a PIN
+/// (the reminder's link asks for it; the record, call list and digest show "no PIN yet").
 pub async fn decisions(app: &App, now: DateTime<Utc>) -> Result<Vec<Planned>> {
     let tz = app.study.time_zone;
     let mut out = Vec::new();
@@ -64,9 +65,11 @@ pub async fn decisions(app: &App, now: DateTime<Utc>) -> Result<Vec<Planned>> {
     let people = store::bulk::with_open_visits(&app.db, now).await?;
     let ids: Vec<_> = people.iter().map(|p| p.id).collect();
     let mut records = store::bulk::records(&app.db, &ids, false).await?;
+    // A reminder's link asks for the PIN: without one it would be a dead end.
+    let with_pin = store::access::with_pin(&app.db, &ids).await?;
     for p in people {
         let events = records.events.remove(&p.id).unwrap_or_default();
-        if questionnaires_stopped(&events) {
+        if questionnaires_stopped(&events) || !with_pin.contains(&p.id) {
             continue;
         }
         let visits = records.visits.remove(&p.id).unwrap_or_default();
@@ -249,7 +252,7 @@ async fn compose(
         .window
         .end
         .and_then(|e| local_date(tz, e).checked_sub_days(Days::new(1)))
-        .map(|d| d.to_string())
+        .map(|d| crate::web::fmt_date(d, &p.language))
         .unwrap_or_default();
     let label = view
         .labels

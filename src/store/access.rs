@@ -137,3 +137,60 @@ pub async fn delete_expired_sessions<C: ConnectionTrait>(
         .await?
         .rows_affected)
 }
+
+/// When the participant's PIN was set, if it is.
+pub async fn pin_set_at<C: ConnectionTrait>(
+    db: &C,
+    participant: Uuid,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    Ok(participant_pin::Entity::find_by_id(participant)
+        .one(db)
+        .await?
+        .map(|p| p.set_at))
+}
+
+/// Of the given participants, those who have a PIN.
+pub async fn with_pin<C: ConnectionTrait>(
+    db: &C,
+    participants: &[Uuid],
+) -> Result<std::collections::HashSet<Uuid>, StoreError> {
+    let mut out = std::collections::HashSet::new();
+    for chunk in participants.chunks(500) {
+        let rows = participant_pin::Entity::find()
+            .filter(participant_pin::Column::ParticipantId.is_in(chunk.to_vec()))
+            .all(db)
+            .await?;
+        out.extend(rows.into_iter().map(|r| r.participant_id));
+    }
+    Ok(out)
+}
+
+/// The participant's links that still work at `now` (not revoked, not expired).
+pub async fn live_links<C: ConnectionTrait>(
+    db: &C,
+    participant: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Vec<LinkRow>, StoreError> {
+    Ok(access_link::Entity::find()
+        .filter(access_link::Column::ParticipantId.eq(participant))
+        .filter(access_link::Column::RevokedAt.is_null())
+        .all(db)
+        .await?
+        .into_iter()
+        .filter(|l| l.expires_at.is_none_or(|e| e > now))
+        .collect())
+}
+
+/// How many sessions of the participant are open at `now`.
+pub async fn open_sessions<C: ConnectionTrait>(
+    db: &C,
+    participant: Uuid,
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    Ok(participant_session::Entity::find()
+        .filter(participant_session::Column::ParticipantId.eq(participant))
+        .filter(participant_session::Column::ExpiresAt.gt(now))
+        .all(db)
+        .await?
+        .len())
+}

@@ -358,10 +358,15 @@ pub fn last_day(app: &App, end: DateTime<Utc>) -> NaiveDate {
     local_day(app, end - Duration::seconds(1))
 }
 
-pub fn local_time(app: &App, at: DateTime<Utc>) -> String {
-    at.with_timezone(&app.study.time_zone)
-        .format("%Y-%m-%d %H:%M")
-        .to_string()
+/// An instant as the reader says it: the local day in the page's language and the time
+/// ("2 december 2026, 10:05").
+pub fn local_time(app: &App, at: DateTime<Utc>, lang: &str) -> String {
+    let local = at.with_timezone(&app.study.time_zone);
+    format!(
+        "{}, {}",
+        fmt_date(local.date_naive(), lang),
+        local.format("%H:%M")
+    )
 }
 
 /// An error page (status from the service error), in the page's frame.

@@ -248,7 +248,7 @@ async fn tasks(req: &Request, Data(web): Data<&Arc<Web>>, Data(app): Data<&Arc<A
         .into_iter()
         .map(|t| {
             let late = t.visit.state == crate::domain::schedule::VisitState::Late;
-            let date = answer_form::answer_by(app, &t.visit, &lang).unwrap_or_default();
+            let date = answer_form::answer_by(app, &t.visit, &lang);
             TaskView {
                 label: t
                     .visit
@@ -256,15 +256,19 @@ async fn tasks(req: &Request, Data(web): Data<&Arc<Web>>, Data(app): Data<&Arc<A
                     .get(&lang)
                     .cloned()
                     .unwrap_or(t.visit.code.clone()),
-                due: web.t(
-                    &lang,
-                    if late {
-                        "tasks_late"
-                    } else {
-                        "tasks_answer_by"
-                    },
-                    &[("date", &date)],
-                ),
+                // Before randomization the baseline has no last day yet: no empty date.
+                due: match &date {
+                    Some(d) => web.t(
+                        &lang,
+                        if late {
+                            "tasks_late"
+                        } else {
+                            "tasks_answer_by"
+                        },
+                        &[("date", d)],
+                    ),
+                    None => web.t(&lang, "tasks_answer_soon", &[]),
+                },
                 late,
                 questionnaires: t
                     .questionnaires

@@ -173,14 +173,11 @@ pub fn item_view(
             .map(|l| l.label(lang))
             .unwrap_or_else(|| id.clone())
     });
-    // The lesion is named in the question where the wording has a place for it.
+    // The lesion is named prominently above its question, and in the question where the
+    // wording has a place for it.
     let mut text = word(w, &item.text);
-    let mut lesion_label = lesion_label;
-    if let Some(label) = &lesion_label
-        && text.contains("{lesion}")
-    {
+    if let Some(label) = &lesion_label {
         text = text.replace("{lesion}", label);
-        lesion_label = None;
     }
     Some(ItemView {
         field: slot.field(),

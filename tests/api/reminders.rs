@@ -125,6 +125,7 @@ fn local(date: NaiveDate, hour: u32) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
+/// Enrol with an email and give the personal link with a PIN (reminders need both).
 async fn enrol(app: &TestApp, nurse: &str, id: &str, randomized: &str) {
     app.enrol(
         nurse,
@@ -132,6 +133,45 @@ async fn enrol(app: &TestApp, nurse: &str, id: &str, randomized: &str) {
         json!({"email": "deelnemer@example.be", "randomization_date": randomized}),
     )
     .await;
+    app.issue_link(nurse, id, Some("4826")).await;
+}
+
+/// A reminder's link asks for the PIN: no reminder goes out before the participant has one,
+/// and the site sees why (call list, digest).
+#[tokio::test]
+async fn no_reminder_goes_to_a_participant_without_a_pin() {
+    let smtp = SmtpServer::start();
+    let app = app_with_smtp(smtp.port).await;
+    app.clock.set(local("2026-01-15".parse().expect("d"), 10));
+    let nurse = app.staff_token("site_staff", &["ZAS"]).await;
+    let id = "HERMES-ZAS-451";
+    app.enrol(
+        &nurse,
+        id,
+        json!({"email": "deelnemer@example.be", "randomization_date": "2026-01-15"}),
+    )
+    .await;
+    let mail = Mail::from_settings(&app.settings).expect("mail");
+    let report = epro::reminders::run_once(&app.app, &mail)
+        .await
+        .expect("run");
+    assert_eq!(
+        (report.planned, smtp.messages().len()),
+        (0, 0),
+        "{report:?}"
+    );
+    let calls: Value = app
+        .get("/api/v1/completion", Some(&nurse))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert!(calls["participants"][0]["visits"][0]["state"] == "open");
+    app.issue_link(&nurse, id, Some("4826")).await;
+    let report = epro::reminders::run_once(&app.app, &mail)
+        .await
+        .expect("run");
+    assert_eq!(smtp.messages().len(), 1, "{report:?}");
 }
 
 fn kinds_by_visit(app: &TestApp, rows: &[Value]) -> Vec<(String, String)> {
@@ -190,7 +230,8 @@ async fn twenty_four_months_of_reminders_exactly_as_planned() {
         .json()
         .await
         .expect("json");
-    let pin = link["pin"].as_str().expect("pin").to_string();
+    // The PIN was set when the first link was given (enrol).
+    let pin = link["pin"].as_str().unwrap_or("4826").to_string();
     let staff_link = link["link_token"].as_str().expect("token").to_string();
     let mail = Mail::from_settings(&app.settings).expect("mail");
 
@@ -540,6 +581,7 @@ async fn the_daily_digest_reaches_site_staff_once_a_day() {
     enrol(&app, &nurse, "HERMES-ZAS-701", "2026-01-15").await;
     app.enrol(&nurse, "HERMES-ZAS-702", json!({"language": "fr"}))
         .await;
+    app.issue_link(&nurse, "HERMES-ZAS-702", Some("4826")).await;
     let mail = Mail::from_settings(&app.settings).expect("mail");
     let digests = |smtp: &SmtpServer| {
         smtp.all_messages()
@@ -866,6 +908,15 @@ async fn sigkill_of_the_server_mid_batch_then_restart_loses_no_reminder() {
         .await
         .expect("enrol");
         assert_eq!(r.status(), 200);
+        // Reminders go to participants who have a PIN.
+        let l = post(
+            &format!("/api/v1/participants/HERMES-ZAS-95{n}/access-link"),
+            Some(&nurse),
+            json!({"pin": "4826"}),
+        )
+        .await
+        .expect("link");
+        assert_eq!(l.status(), 200);
     }
 
     // The worker claims the batch and starts sending; SIGKILL while the first message is in flight.

@@ -51,7 +51,8 @@ test("participant completes the baseline by tapping; the dashboard shows it comp
       await s.locator("form[action$='/lesion'] button").click();
       await s.waitForURL(/saved=1$/);
     }
-    await s.locator("summary", { hasText: "Toegangslink" }).click();
+    // The access panel: no PIN yet, so the first link sets one.
+    assert.match(await s.locator("#access-h + * , section[aria-labelledby=access-h]").first().innerText(), /pincode/i);
     await s.fill("#k-pin", "4826");
     await s.locator("form[action$='/link'] button").click();
     const link = await s.locator(".link-issued .url a").getAttribute("href");

@@ -83,9 +83,20 @@ pub(super) async fn dashboard(
         Ok(c) => c,
         Err(e) => return failed(web, &page, &e),
     };
-    let visits: Vec<String> = c.counts.iter().map(|n| n.visit.clone()).collect();
+    let label = |code: &str| {
+        app.study
+            .visit_labels
+            .get(code)
+            .and_then(|l| l.get(&lang))
+            .cloned()
+            .unwrap_or_else(|| code.to_string())
+    };
+    let visits: Vec<String> = c.counts.iter().map(|n| label(&n.visit)).collect();
     let rows = row_views(web, app, &lang, &c.rows);
-    let counts = count_views(web, &lang, &c.counts);
+    let mut counts = count_views(web, &lang, &c.counts);
+    for n in &mut counts {
+        n.visit = label(&n.visit);
+    }
     let forms = form_views(web, app, &lang, &c.forms);
     let todo = c.todo.len();
     let legend: Vec<(String, String)> = STATES
@@ -96,12 +107,12 @@ pub(super) async fn dashboard(
         Some(s) => s,
         None => app.study.sites.iter().map(|s| s.code.clone()).collect(),
     };
-    let all_visits: Vec<String> = app
+    let all_visits: Vec<(String, String)> = app
         .study
         .protocol
         .visits
         .iter()
-        .map(|v| v.code.clone())
+        .map(|v| (v.code.clone(), label(&v.code)))
         .collect();
     web.render(
         "s_dashboard.html",
@@ -152,7 +163,17 @@ pub(super) async fn call_today(
             study_id: c.study_id,
             site: c.site,
             reason: web.t(&lang, &format!("call_{}", c.reason), &[]),
-            visit: c.visit.unwrap_or_default(),
+            visit: c
+                .visit
+                .map(|v| {
+                    app.study
+                        .visit_labels
+                        .get(&v)
+                        .and_then(|l| l.get(&lang))
+                        .cloned()
+                        .unwrap_or(v)
+                })
+                .unwrap_or_default(),
             detail: c.detail.unwrap_or_default(),
             phone: c.phone.unwrap_or_default(),
         })
@@ -236,7 +257,7 @@ fn form_views(web: &Web, app: &App, lang: &str, forms: &[completion::FormCount])
                     .as_deref()
                     .and_then(|a| app.study.arm(a))
                     .and_then(|a| a.label.get(lang).cloned())
-                    .unwrap_or_else(|| web.t(lang, "arm_unknown", &[])),
+                    .unwrap_or_else(|| web.t(lang, "arm_none", &[])),
                 expected: n.expected,
                 in_window: n.received_in_window,
                 late: n.received_late,

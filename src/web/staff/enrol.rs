@@ -41,7 +41,7 @@ pub(super) fn render_enrol(
         page,
         context! {
             sites => sites,
-            languages => app.study.languages.clone(),
+            languages => app.study.languages.iter().map(|l| (l.clone(), web.t(&page.lang, &format!("lang_{l}"), &[]))).collect::<Vec<_>>(),
             arms => app.study.arms.iter().map(|a| context! { code => a.code.clone(), label => a.label.get(&page.lang).cloned().unwrap_or_else(|| a.code.clone()) }).collect::<Vec<_>>(),
             error => error,
             v => values,

@@ -21,7 +21,11 @@ use crate::{
     app::App,
     auth,
     auth::participant,
-    domain::{answering::MissedReason, lesions, participant::EventKind},
+    domain::{
+        answering::MissedReason,
+        lesions,
+        participant::{EventKind, SseType},
+    },
     error::Error,
     participants, reminders,
     store::participants::LesionRow,
@@ -36,7 +40,8 @@ pub(super) struct VisitRow {
     state_text: String,
     missed_reason: String,
     enterable: bool,
-    questionnaires: Vec<String>,
+    /// (key, title in the page's language).
+    questionnaires: Vec<(String, String)>,
 }
 
 #[derive(Serialize)]
@@ -60,7 +65,7 @@ pub(super) async fn render_participant(
     study_id: &str,
     notice: Option<String>,
     error: Option<String>,
-    link: Option<participant::IssuedLink>,
+    shown: Option<Shown>,
 ) -> Response {
     let lang = page.lang.clone();
     let p = match participants::get(app, actor, study_id).await {
@@ -82,15 +87,36 @@ pub(super) async fn render_participant(
         .await
         .unwrap_or_default();
     let lesion_views = lesion_views(web, &lang, &lesion_rows);
-    let events = event_views(&p);
+    let events = event_views(web, app, &lang, &p, &lesion_rows);
     let resp_views = response_views(web, app, actor, study_id, &lang, &lesion_rows).await;
     let pain_chart = pain::overview(app, actor, study_id)
         .await
         .ok()
         .map(|o| chart::pain_svg(&o, &lang, &web.t(&lang, "pain_chart", &[])));
-    let reminder_rows = reminder_rows(app, actor, study_id).await;
+    let reminder_rows = reminder_rows(web, app, &lang, actor, study_id).await;
+    let access = access_view(web, app, &lang, actor, study_id).await;
     let locations = location_options(&lang);
-    let reasons: Vec<&str> = lesions::HIGH_RISK_REASONS.iter().map(|(c, _)| *c).collect();
+    let coded = |list: &str, codes: &[&str]| -> Vec<(String, String)> {
+        codes
+            .iter()
+            .map(|c| (c.to_string(), web.t(&lang, &format!("{list}_{c}"), &[])))
+            .collect()
+    };
+    let reasons = coded(
+        "hr",
+        &lesions::HIGH_RISK_REASONS
+            .iter()
+            .map(|(c, _)| *c)
+            .collect::<Vec<_>>(),
+    );
+    let languages = coded(
+        "lang",
+        &app.study
+            .languages
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
     web.render(
         "s_participant.html",
         page,
@@ -98,8 +124,8 @@ pub(super) async fn render_participant(
             p => context! {
                 study_id => p.study_id.clone(),
                 site => p.site.clone(),
-                language => p.language.clone(),
-                status => p.status.as_str(),
+                language => web.t(&lang, &format!("lang_{}", p.language), &[]),
+                status => web.t(&lang, &format!("pstatus_{}", p.status.as_str()), &[]),
                 enrolled_on => fmt_date(p.enrolled_on, &lang),
                 randomization_date => p.randomization_date.map(|d| fmt_date(d, &lang)),
                 randomized => p.randomization_date.is_some(),
@@ -115,19 +141,21 @@ pub(super) async fn render_participant(
             reminders => sv(&reminder_rows),
             locations => locations,
             reasons => reasons,
-            languages => app.study.languages.clone(),
+            languages => languages,
             missed_reasons => MissedReason::ALL.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
             instruments => instruments(app, &lang),
             arms => app.study.arms.iter().map(|a| context! { code => a.code.clone(), label => a.label.get(&lang).cloned().unwrap_or_else(|| a.code.clone()) }).collect::<Vec<_>>(),
-            event_kinds => EventKind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
-            sse_types => ["pathological_fracture", "spinal_cord_compression", "palliative_radiotherapy", "orthopaedic_surgery"].to_vec(),
+            event_kinds => coded("event", &EventKind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>()),
+            sse_types => coded("sse", &SseType::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>()),
+            sides => coded("side", &["left", "right"]),
             may_enter => may_enter,
             notice => notice,
             error => error,
-            link => link.map(|l| context! {
-                url => l.url,
-                pin => l.pin,
-                qr => Value::from_safe_string(l.qr_svg.find("<svg").map_or(l.qr_svg.clone(), |i| l.qr_svg[i..].to_string())),
+            access => access,
+            link => shown.map(|s| context! {
+                qr => s.url.as_deref().and_then(|u| participant::qr_svg(u).ok()).map(|q| Value::from_safe_string(q.find("<svg").map_or(q.clone(), |i| q[i..].to_string()))),
+                url => s.url,
+                pin => s.pin,
             }),
         },
     )
@@ -171,7 +199,13 @@ fn visit_rows(
                 questionnaires: v
                     .questionnaires
                     .iter()
-                    .map(|q| q.split('@').next().unwrap_or(q).to_string())
+                    .map(|q| {
+                        let (key, version) = q.split_once('@').unwrap_or((q, ""));
+                        (
+                            key.to_string(),
+                            crate::web::participant::title_of(app, key, version, &lang),
+                        )
+                    })
                     .collect(),
             }
         })
@@ -183,50 +217,85 @@ fn lesion_views(
     lang: &str,
     lesion_rows: &[LesionRow],
 ) -> Vec<BTreeMap<&'static str, String>> {
-    let lang = lang.to_string();
+    let vocab = lesions::locations();
     lesion_rows
         .iter()
         .map(|l| {
-            let labels = &l.labels;
+            let location = vocab
+                .iter()
+                .find(|v| v.code == l.location)
+                .and_then(|v| v.labels.get(lang).cloned())
+                .unwrap_or_else(|| l.location.clone());
             BTreeMap::from([
                 ("id", l.id.to_string()),
                 (
                     "label",
-                    labels.get(&lang).cloned().unwrap_or(l.location.clone()),
+                    l.labels.get(lang).cloned().unwrap_or(location.clone()),
                 ),
-                ("location", l.location.clone()),
-                ("side", l.side.clone().unwrap_or_default()),
+                ("location", location),
+                (
+                    "side",
+                    l.side
+                        .as_deref()
+                        .map(|s| web.t(lang, &format!("side_{s}"), &[]))
+                        .unwrap_or_default(),
+                ),
+                (
+                    "reasons",
+                    l.high_risk_reasons
+                        .iter()
+                        .map(|r| web.t(lang, &format!("hr_{r}"), &[]))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                ),
                 (
                     "irradiation_date",
                     l.irradiation_date
-                        .map(|d| d.to_string())
+                        .map(|d| fmt_date(d, lang))
                         .unwrap_or_default(),
                 ),
                 (
                     "active",
-                    web.t(&lang, if l.active { "active" } else { "inactive" }, &[]),
+                    web.t(lang, if l.active { "active" } else { "inactive" }, &[]),
                 ),
             ])
         })
         .collect()
 }
 
-fn event_views(p: &participants::ParticipantView) -> Vec<BTreeMap<&'static str, String>> {
+/// The events in the page's language: kind, date, SSE type, lesion and arm by name.
+fn event_views(
+    web: &Web,
+    app: &App,
+    lang: &str,
+    p: &participants::ParticipantView,
+    lesion_rows: &[LesionRow],
+) -> Vec<BTreeMap<&'static str, String>> {
     p.events
         .iter()
         .map(|e| {
+            let d = &e.details.0;
+            let mut details = Vec::new();
+            if let Some(t) = d["sse_type"].as_str() {
+                details.push(web.t(lang, &format!("sse_{t}"), &[]));
+            }
+            if let Some(l) = d["lesion"]
+                .as_str()
+                .and_then(|id| lesion_rows.iter().find(|l| l.id.to_string() == id))
+            {
+                details.push(l.labels.get(lang).cloned().unwrap_or_default());
+            }
+            if let Some(a) = d["arm"].as_str().and_then(|a| app.study.arm(a)) {
+                details.push(a.label.get(lang).cloned().unwrap_or_default());
+            }
             BTreeMap::from([
                 ("id", e.id.to_string()),
-                ("kind", e.kind.to_string()),
-                ("date", e.event_date.to_string()),
                 (
-                    "details",
-                    if e.details.as_object().is_some_and(|o| o.is_empty()) {
-                        String::new()
-                    } else {
-                        e.details.text()
-                    },
+                    "kind",
+                    web.t(lang, &format!("event_{}", e.kind.as_str()), &[]),
                 ),
+                ("date", fmt_date(e.event_date, lang)),
+                ("details", details.join(", ")),
                 ("reason", e.reason.clone()),
                 (
                     "error",
@@ -270,10 +339,21 @@ async fn response_views(
                         .and_then(|l| l.as_str())
                         .and_then(|id| lesion_rows.iter().find(|l| l.id.to_string() == id))
                         .and_then(|l| Some(l.labels.0.clone()).and_then(|m| m.get(&lang).cloned()));
+                    let name = web.t(
+                        &lang,
+                        &format!(
+                            "scale_{}",
+                            crate::domain::questionnaire::scoring::scale_key(
+                                &d.row.questionnaire_key,
+                                code
+                            )
+                        ),
+                        &[],
+                    );
                     (
                         match lesion {
-                            Some(label) => format!("{code} ({label})"),
-                            None => code.to_string(),
+                            Some(label) => format!("{name} ({label})"),
+                            None => name,
                         },
                         s.get("score")
                             .and_then(|x| x.as_f64())
@@ -298,18 +378,30 @@ async fn response_views(
                 })
                 .collect();
             resp_views.push(ResponseView {
-                visit: d.row.visit_code.clone(),
-                questionnaire: format!(
-                    "{}@{}",
-                    d.row.questionnaire_key, d.row.questionnaire_version
+                visit: app
+                    .study
+                    .visit_labels
+                    .get(&d.row.visit_code)
+                    .and_then(|l| l.get(&lang))
+                    .cloned()
+                    .unwrap_or_else(|| d.row.visit_code.clone()),
+                questionnaire: crate::web::participant::title_of(
+                    app,
+                    &d.row.questionnaire_key,
+                    &d.row.questionnaire_version,
+                    &lang,
                 ),
-                status: d.row.status.to_string(),
+                status: web.t(&lang, &format!("rstatus_{}", d.row.status), &[]),
                 submitted: d
                     .row
                     .submitted_at
-                    .map(|t| local_time(app, t))
+                    .map(|t| local_time(app, t, &lang))
                     .unwrap_or_default(),
-                mode: d.row.mode.map(|m| m.to_string()).unwrap_or_default(),
+                mode: d
+                    .row
+                    .mode
+                    .map(|m| web.t(&lang, &format!("how_{m}"), &[]))
+                    .unwrap_or_default(),
                 late: d.row.late,
                 scores,
                 queries,
@@ -320,7 +412,9 @@ async fn response_views(
 }
 
 async fn reminder_rows(
+    web: &Web,
     app: &App,
+    lang: &str,
     actor: &auth::StaffActor,
     study_id: &str,
 ) -> Vec<BTreeMap<&'static str, String>> {
@@ -330,15 +424,23 @@ async fn reminder_rows(
         .into_iter()
         .map(|r| {
             BTreeMap::from([
-                ("visit", r.row.visit_code),
-                ("kind", r.row.kind),
-                ("due", local_time(app, r.row.due_at)),
-                ("status", r.row.status.to_string()),
+                (
+                    "visit",
+                    app.study
+                        .visit_labels
+                        .get(&r.row.visit_code)
+                        .and_then(|l| l.get(lang))
+                        .cloned()
+                        .unwrap_or(r.row.visit_code),
+                ),
+                ("kind", web.t(lang, &format!("remind_{}", r.row.kind), &[])),
+                ("due", local_time(app, r.row.due_at, lang)),
+                ("status", web.t(lang, &format!("rem_{}", r.row.status), &[])),
                 (
                     "sent",
                     r.row
                         .sent_at
-                        .map(|t| local_time(app, t))
+                        .map(|t| local_time(app, t, lang))
                         .unwrap_or_default(),
                 ),
                 ("error", r.row.last_error.unwrap_or_default()),
@@ -383,7 +485,8 @@ pub(super) async fn participant_page(
 ) -> Response {
     let (actor, page) = staff!(web, app, req);
     let notice = query_param(req, "saved").map(|_| web.t(&page.lang, "saved_ok", &[]));
-    render_participant(web, app, &actor, &page, &id, notice, None, None).await
+    let shown = query_param(req, "shown").and_then(|t| Shown::open(app, &actor, &id, &t));
+    render_participant(web, app, &actor, &page, &id, notice, None, shown).await
 }
 
 /// The forms on the participant's page, each calling one service.
@@ -406,9 +509,14 @@ pub(super) async fn participant_form(
     let result = submit_form(app, &actor, &id, &form_name, &form).await;
     match result {
         Ok(None) => redirect(&format!("/staff/participants/{id}?saved=1")),
-        // The link and PIN are shown once, on this response only (never in a URL).
-        Ok(Some(link)) => {
-            render_participant(web, app, &actor, &page, &id, None, None, Some(link)).await
+        // Post/redirect/get: a reload shows the new link or PIN again for a few minutes but
+        // never issues another; they travel sealed (encrypted, bound to this staff member and
+        // participant), never in clear.
+        Ok(Some(shown)) => {
+            let token: String =
+                url::form_urlencoded::byte_serialize(shown.seal(app, &actor, &id).as_bytes())
+                    .collect();
+            redirect(&format!("/staff/participants/{id}?shown={token}#access-h"))
         }
         Err(e @ (Error::Invalid { .. } | Error::Unprocessable { .. } | Error::Conflict { .. })) => {
             let msg = format!("{} {e}", web.t(&lang, "error_prefix", &[]));
@@ -421,14 +529,76 @@ pub(super) async fn participant_form(
     }
 }
 
-/// Apply one of the participant page's forms; a new access link is returned to be shown once.
+/// What a form shows once after it ran: a new link (with the PIN set the first time) or a new PIN.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(super) struct Shown {
+    url: Option<String>,
+    pin: Option<String>,
+    /// Shown until then (a reload within minutes shows it again, later never).
+    until: chrono::DateTime<chrono::Utc>,
+}
+
+impl Shown {
+    /// How long a new link or PIN stays shown after its form ran.
+    const MINUTES: i64 = 10;
+
+    fn new(app: &App, url: Option<String>, pin: Option<String>) -> Self {
+        Shown {
+            url,
+            pin,
+            until: app.clock.now() + chrono::Duration::minutes(Self::MINUTES),
+        }
+    }
+
+    fn aad(actor: &auth::StaffActor, study_id: &str) -> String {
+        format!("shown:{study_id}:{}", actor.id)
+    }
+
+    fn seal(&self, app: &App, actor: &auth::StaffActor, study_id: &str) -> String {
+        let text = serde_json::to_string(self).unwrap_or_default();
+        crate::keys::sealed::seal(&app.keys.data, &text, &Self::aad(actor, study_id))
+    }
+
+    fn open(app: &App, actor: &auth::StaffActor, study_id: &str, token: &str) -> Option<Self> {
+        let text =
+            crate::keys::sealed::open(&app.keys.data, token, &Self::aad(actor, study_id)).ok()?;
+        let shown: Shown = serde_json::from_str(&text).ok()?;
+        (shown.until > app.clock.now()).then_some(shown)
+    }
+}
+
+/// The access panel: link, PIN, lock and sessions, in the page's language (staff who manage
+/// access only).
+async fn access_view(
+    web: &Web,
+    app: &App,
+    lang: &str,
+    actor: &auth::StaffActor,
+    study_id: &str,
+) -> Option<Value> {
+    let a = participant::access_status(app, actor, study_id)
+        .await
+        .ok()?;
+    let when = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| local_time(app, t, lang));
+    Some(context! {
+        link => when(a.staff_link_at).map(|t| web.t(lang, "access_link_at", &[("when", &t)])).unwrap_or_else(|| web.t(lang, "access_no_link", &[])),
+        pin => when(a.pin_set_at).map(|t| web.t(lang, "access_pin_at", &[("when", &t)])).unwrap_or_else(|| web.t(lang, "access_no_pin", &[])),
+        has_pin => a.pin_set_at.is_some(),
+        locked => when(a.locked_until).map(|t| web.t(lang, "access_locked", &[("until", &t)])),
+        sessions => web.t(lang, "access_sessions", &[("n", &a.open_sessions.to_string())]),
+        live_links => a.live_links,
+    })
+}
+
+/// Apply one of the participant page's forms; a new access link or PIN is returned to be
+/// shown once.
 async fn submit_form(
     app: &App,
     actor: &auth::StaffActor,
     id: &str,
     form_name: &str,
     form: &[(String, String)],
-) -> Result<Option<participant::IssuedLink>, Error> {
+) -> Result<Option<Shown>, Error> {
     match form_name {
         "event" => participants::record_event(
             app,
@@ -486,7 +656,13 @@ async fn submit_form(
         },
         "link" => participant::issue_staff_link(app, actor, id, opt(form, "pin"))
             .await
-            .map(Some),
+            .map(|l| Some(Shown::new(app, Some(l.url), l.pin))),
+        "pin" => participant::reset_pin(app, actor, id, opt(form, "pin"))
+            .await
+            .map(|pin| Some(Shown::new(app, None, pin))),
+        "revoke" => participant::revoke_by_staff(app, actor, id, field(form, "reason"))
+            .await
+            .map(|_| None),
         _ => Err(Error::NotFound(format!("form {form_name}"))),
     }
 }
