@@ -164,6 +164,23 @@ pub struct EventIn {
 
 #[derive(Debug, Object)]
 #[oai(skip_serializing_if_is_none)]
+pub struct DetailsIn {
+    /// Personal data: encrypted at rest, never logged; empty erases it.
+    #[oai(validator(max_length = 254))]
+    pub email: Option<String>,
+    /// Personal data: encrypted at rest, never logged; empty erases it.
+    #[oai(validator(max_length = 40))]
+    pub phone: Option<String>,
+    /// nl, fr or en: the language of the participant's pages and reminders from now on.
+    #[oai(validator(max_length = 8))]
+    pub language: Option<String>,
+    /// Why; mandatory, kept in the audit trail.
+    #[oai(validator(max_length = 500))]
+    pub reason: String,
+}
+
+#[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CorrectionIn {
     /// The corrected date (YYYY-MM-DD).
     pub date: Option<String>,
@@ -356,6 +373,35 @@ impl ParticipantsApi {
         study_id: Path<String>,
     ) -> Result<Json<ParticipantOut>, ApiError> {
         let actor = token.actor(&self.app).await?;
+        Ok(Json(
+            service::get(&self.app, &actor, &study_id).await?.into(),
+        ))
+    }
+
+    /// Change a participant's email, phone or language after enrolment (site staff of that
+    /// site), with a reason; an empty email or phone erases it. Audited (contact details by field
+    /// name only).
+    #[oai(path = "/v1/participants/:study_id", method = "patch")]
+    async fn update(
+        &self,
+        token: StaffToken,
+        study_id: Path<String>,
+        body: Json<DetailsIn>,
+    ) -> Result<Json<ParticipantOut>, ApiError> {
+        let actor = token.actor(&self.app).await?;
+        let b = body.0;
+        service::update_details(
+            &self.app,
+            &actor,
+            &study_id,
+            service::DetailsChange {
+                email: b.email,
+                phone: b.phone,
+                language: b.language,
+                reason: b.reason,
+            },
+        )
+        .await?;
         Ok(Json(
             service::get(&self.app, &actor, &study_id).await?.into(),
         ))

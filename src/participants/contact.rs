@@ -144,3 +144,129 @@ pub async fn rotate_data_key(app: &App, new: &crate::keys::Key) -> Result<usize>
     txn.commit().await?;
     Ok(n)
 }
+
+/// A change of a participant's details after enrolment: each field given replaces the stored
+/// one (an empty email or phone erases it), with a reason.
+pub struct DetailsChange {
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub language: Option<String>,
+    pub reason: String,
+}
+
+/// Change email, phone or language (site staff of the participant's site), audited with the
+/// reason: the language with its old and new value, contact details by field name only (their
+/// values are personal data and never enter the audit trail).
+pub async fn update_details(
+    app: &App,
+    actor: &crate::auth::StaffActor,
+    study_id: &str,
+    change: DetailsChange,
+) -> Result<()> {
+    use crate::domain::{
+        contact::{ParticipantEmail, ParticipantPhone},
+        permissions::Action,
+    };
+    if change.reason.trim().is_empty() {
+        return Err(Error::invalid("reason", "say why the details change"));
+    }
+    let parse = |field: &str, v: &Option<String>| -> Result<Option<Option<String>>> {
+        let Some(v) = v else { return Ok(None) };
+        let v = v.trim();
+        if v.is_empty() {
+            return Ok(Some(None));
+        }
+        let normal = match field {
+            "email" => ParticipantEmail::parse(v)
+                .map(|e| e.as_str().to_string())
+                .map_err(|m| Error::invalid(field, m))?,
+            _ => ParticipantPhone::parse(v)
+                .map(|p| p.as_str().to_string())
+                .map_err(|m| Error::invalid(field, m))?,
+        };
+        Ok(Some(Some(normal)))
+    };
+    let email = parse("email", &change.email)?;
+    let phone = parse("phone", &change.phone)?;
+    if let Some(l) = &change.language
+        && !app.study.languages.contains(l)
+    {
+        return Err(Error::invalid(
+            "language",
+            format!(
+                "{l:?} is not a study language ({})",
+                app.study.languages.join(", ")
+            ),
+        ));
+    }
+    let now = app.clock.now();
+    let txn = store::begin_write(&app.db).await?;
+    let p = super::for_staff(&txn, actor, Action::ParticipantUpdate, study_id, true).await?;
+    if email.is_some() || phone.is_some() {
+        crate::auth::authorize(actor, Action::ParticipantContact, Some(&p.site_code))?;
+    }
+    let stored = store::participants::contact(&txn, p.id).await?;
+    let open = |field: &str, v: &Option<String>| -> Option<String> {
+        v.as_ref()
+            .and_then(|s| sealed::open(&app.keys.data, s, &format!("{}:{field}", p.id)).ok())
+    };
+    let (old_email, old_phone) = (
+        stored.as_ref().and_then(|c| open("email", &c.email_sealed)),
+        stored.as_ref().and_then(|c| open("phone", &c.phone_sealed)),
+    );
+    let mut changed: Vec<&str> = Vec::new();
+    let new_email = match email {
+        Some(e) if e != old_email => {
+            changed.push("email");
+            e
+        }
+        _ => old_email,
+    };
+    let new_phone = match phone {
+        Some(ph) if ph != old_phone => {
+            changed.push("phone");
+            ph
+        }
+        _ => old_phone,
+    };
+    if !changed.is_empty() {
+        let seal = |field: &str, v: Option<String>| {
+            v.map(|v| sealed::seal(&app.keys.data, &v, &format!("{}:{field}", p.id)))
+        };
+        store::participants::save_contact(
+            &txn,
+            ContactRow {
+                participant_id: p.id,
+                email_sealed: seal("email", new_email),
+                phone_sealed: seal("phone", new_phone),
+            },
+        )
+        .await?;
+    }
+    let mut after = p.clone();
+    if let Some(l) = change.language.filter(|l| *l != p.language) {
+        after.language = l;
+        changed.push("language");
+        store::participants::update(&txn, after.clone()).await?;
+    }
+    if changed.is_empty() {
+        return Ok(());
+    }
+    audit::record(
+        &txn,
+        &app.keys.audit,
+        now,
+        Entry::new(
+            actor.audit_actor(),
+            "participant.details_changed",
+            "participant",
+        )
+        .entity(&p.study_id)
+        .before(json!({ "fields": changed, "language": p.language }))
+        .after(json!({ "fields": changed, "language": after.language }))
+        .reason(change.reason.trim()),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}

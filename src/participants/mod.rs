@@ -11,7 +11,7 @@ mod schedule;
 mod visits;
 
 use contact::purge_contact;
-pub use contact::{purge_contact_data, rotate_data_key};
+pub use contact::{DetailsChange, purge_contact_data, rotate_data_key, update_details};
 pub use enrol::{NewParticipant, enrol};
 use events::record_in;
 pub use events::{Correction, NewEvent, correct_event, record_event};

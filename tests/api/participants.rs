@@ -852,3 +852,75 @@ async fn schedule_of(app: &crate::helpers::TestApp, staff: &str, id: &str) -> Va
         .await
         .expect("schedule")
 }
+
+/// Email, phone and language change after enrolment, with a reason; the audit trail names the
+/// contact fields but never holds their values; a monitor may not change them.
+#[tokio::test]
+async fn details_change_after_enrolment_with_a_reason() {
+    let app = spawn_app().await;
+    let nurse = app.staff_token("site_staff", &["ZAS"]).await;
+    let monitor = app.staff_token("monitor", &["ZAS"]).await;
+    let id = "HERMES-ZAS-061";
+    app.enrol(&nurse, id, json!({"email": "old@example.be"}))
+        .await;
+    let path = format!("/api/v1/participants/{id}");
+    let patch = |token: String, body: Value| {
+        let (app, path) = (&app, path.clone());
+        async move {
+            app.request(Method::PATCH, &path, Some(&token), Some(body))
+                .await
+        }
+    };
+    let (nurse, monitor) = (nurse.clone(), monitor.clone());
+    let resp = patch(nurse.clone(), json!({"email": "new@example.be"})).await;
+    assert_eq!(resp.status(), 400, "the reason is required by the schema");
+    let resp = patch(
+        nurse.clone(),
+        json!({"email": "new@example.be", "reason": " "}),
+    )
+    .await;
+    assert_eq!(resp.status(), 422);
+    let resp = patch(
+        nurse.clone(),
+        json!({"email": "not an email", "reason": "typo"}),
+    )
+    .await;
+    assert_eq!(resp.status(), 422);
+    assert!(resp.text().await.unwrap_or_default().contains("email"));
+    let resp = patch(monitor, json!({"language": "fr", "reason": "x"})).await;
+    assert_eq!(resp.status(), 403);
+    let resp = patch(
+        nurse,
+        json!({"email": "new@example.be", "phone": "+32 470 99 88 77", "language": "fr", "reason": "moved to Liège"}),
+    )
+    .await;
+    assert_eq!(
+        resp.status(),
+        200,
+        "{}",
+        resp.text().await.unwrap_or_default()
+    );
+    let p: Value = resp.json().await.expect("json");
+    assert_eq!(
+        (
+            p["email"].as_str(),
+            p["phone"].as_str(),
+            p["language"].as_str()
+        ),
+        (Some("new@example.be"), Some("+32 470 99 88 77"), Some("fr"))
+    );
+    let rows = app.audit_rows().await;
+    let changed = rows
+        .iter()
+        .find(|r| r["action"] == "participant.details_changed")
+        .expect("audited");
+    let text = changed.to_string();
+    assert!(
+        text.contains("moved to Liège") && text.contains("phone"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("new@example.be") && !text.contains("470 99"),
+        "{text}"
+    );
+}

@@ -203,6 +203,7 @@ async fn every_endpoint_by_every_actor() {
         row(M::POST, "/api/v1/participants", "at ZAS; another site's staff: 422 naming the site", "/api/v1/participants".into(), Some(json!({"study_id": "HERMES-ZAS-003", "site": "ZAS", "language": "nl"})), "403 403 403 200 422 401 401 401"),
         row(M::GET, "/api/v1/participants/{study_id}", "ZAS", zas1.into(), None, "403 200 200 200 404 401 401 401"),
         row(M::GET, "/api/v1/participants/{study_id}", "UZG", uzg1.into(), None, "403 200 404 404 200 401 401 401"),
+        row(M::PATCH, "/api/v1/participants/{study_id}", "ZAS", zas1.into(), Some(json!({"language": "fr", "reason": "asked for French"})), "403 403 403 200 404 401 401 401"),
         row(M::GET, "/api/v1/participants/{study_id}/schedule", "ZAS", format!("{zas1}/schedule"), None, "403 200 200 200 404 401 401 401"),
         row(M::GET, "/api/v1/participants/{study_id}/lesions", "ZAS", format!("{zas1}/lesions"), None, "403 200 200 200 404 401 401 401"),
         row(M::POST, "/api/v1/participants/{study_id}/lesions", "ZAS", format!("{zas1}/lesions"), Some(json!({"location": "sacrum", "labels": {"nl": "heiligbeen", "fr": "sacrum", "en": "sacrum"}, "high_risk_reasons": ["size_2cm"]})), "403 403 403 200 404 401 401 401"),

@@ -4,7 +4,7 @@
 // 200 % text: no code-list value or ISO date reaches the reader, no horizontal overflow.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { BASE, PHONE, launch, guard, axe, shot, staffAccount, participant } from "./lib.mjs";
+import { BASE, PHONE, launch, guard, axe, shot, staffAccount, participant, answerPage, leave } from "./lib.mjs";
 
 async function signIn(browser, account, options = {}) {
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "nl-BE", ...options });
@@ -66,6 +66,32 @@ test("PIN reset and new link from the record page, safe to reload", async () => 
     assert.equal(await pinSignIn(browser, url, newPin), false, "the earlier staff link was replaced");
     await axe(s, "participant page with access panel");
     await shot(s, "10-access-panel");
+    ok();
+  } finally {
+    await browser.close();
+  }
+});
+
+test("a teleconsultation says whose form it is and goes on to the visit's next form", async () => {
+  const browser = await launch();
+  try {
+    const nurse = await staffAccount("nurse.tele@zas.example", "ZAS");
+    await participant(nurse.token, "HERMES-ZAS-303");
+    const s = await signIn(browser, nurse);
+    const ok = guard(s);
+    await s.goto(`${BASE}/staff/participants/HERMES-ZAS-303/interviewer/BL/eortc-qlq-bm22`);
+    const head = await s.locator(".entry-head").innerText();
+    assert.match(head, /^HERMES-ZAS-303 · Baseline · .+ \(Nederlands\) · teleconsultatie$/, head);
+    assert.equal(await s.locator("nav.menu").count(), 1, "the staff menu stays");
+    await axe(s, "teleconsultation page");
+    await shot(s, "12-teleconsultation");
+    while (!s.url().includes("/review")) {
+      await answerPage(s, { tap: false });
+      await leave(s, s.locator("button.next"), { tap: false });
+    }
+    assert.match(await s.locator(".entry-head").innerText(), /HERMES-ZAS-303/);
+    await leave(s, s.locator("form button.primary"), { tap: false });
+    assert.match(s.url(), /\/staff\/participants\/HERMES-ZAS-303\/interviewer\/BL\/eortc-qlq-c30$/, "the next form of the visit opens");
     ok();
   } finally {
     await browser.close();

@@ -207,8 +207,31 @@ fn page_frame(
         Who::Participant(pa) => SafetyView::of(app, &page.lang, Some(&pa.site)),
         Who::Staff { .. } => None,
     };
+    // Staff entry pages keep the staff menu.
+    if let Who::Staff { actor, .. } = who {
+        page.staff = Some(super::StaffInfo {
+            email: String::new(),
+            role: actor.role.as_str().into(),
+        });
+    }
     page.demo = demo;
     page
+}
+
+/// Whose form staff are entering: "HERMES-ZAS-002 · Maand 1 · QLQ-BM22 (Frans) · teleconsultatie".
+fn entry_header(web: &Web, lang: &str, who: &Who, x: &Expanded<'_>, title: &str) -> Option<String> {
+    let Who::Staff { study_id, mode, .. } = who else {
+        return None;
+    };
+    let visit = x
+        .visit
+        .labels
+        .get(lang)
+        .cloned()
+        .unwrap_or(x.visit.code.clone());
+    let q_lang = web.t(lang, &format!("lang_{}", x.resolved.language), &[]);
+    let how = web.t(lang, &format!("how_{mode}"), &[]);
+    Some(format!("{study_id} · {visit} · {title} ({q_lang}) · {how}"))
 }
 
 fn mode_banner(web: &Web, lang: &str, who: &Who) -> Option<String> {
@@ -261,11 +284,15 @@ async fn render_page(
     let items = l.items(range);
     let lang = page.lang.clone();
     let base = who.base(visit, key);
+    let title = l
+        .word(&l.x.resolved.version.definition.title)
+        .unwrap_or_else(|| key.to_string());
     web.render(
         "questionnaire.html",
         &page,
         context! {
-            title => l.word(&l.x.resolved.version.definition.title).unwrap_or_else(|| key.to_string()),
+            entry_header => entry_header(web, &lang, who, &l.x, &title),
+            title => title,
             instructions => (idx == 0).then(|| l.x.resolved.version.definition.instructions.as_deref().and_then(|k| l.word(k))).flatten(),
             recall => recall.and_then(|k| l.word(&k)),
             items => sv(&items),

@@ -45,7 +45,35 @@ pub(super) async fn after_submit_target(who: &Who, app: &App, visit: &str) -> St
                 None => format!("/p/done/{visit}"),
             }
         }
-        Who::Staff { study_id, .. } => format!("/staff/participants/{study_id}?saved=1"),
+        // Staff: the next form of the same visit not sent yet, in the same mode; else the record.
+        Who::Staff {
+            actor,
+            study_id,
+            mode,
+        } => {
+            let next = crate::participants::schedule(app, actor, study_id)
+                .await
+                .ok()
+                .and_then(|views| views.into_iter().find(|v| v.code == visit))
+                .zip(answering::list_for_staff(app, actor, study_id).await.ok())
+                .and_then(|(v, sent)| {
+                    v.questionnaires.into_iter().find(|q| {
+                        let key = q.split('@').next().unwrap_or(q);
+                        !sent.iter().any(|d| {
+                            d.row.visit_code == visit
+                                && d.row.questionnaire_key == key
+                                && d.row.status.is_submitted()
+                        })
+                    })
+                });
+            match next {
+                Some(q) => format!(
+                    "/staff/participants/{study_id}/{mode}/{visit}/{}",
+                    q.split('@').next().unwrap_or(&q)
+                ),
+                None => format!("/staff/participants/{study_id}?saved=1#schedule-h"),
+            }
+        }
     }
 }
 
@@ -97,11 +125,15 @@ pub(super) async fn render_review(
         l.x.visit.state,
         crate::domain::schedule::VisitState::Open | crate::domain::schedule::VisitState::Late
     );
+    let title = l
+        .word(&l.x.resolved.version.definition.title)
+        .unwrap_or_else(|| key.to_string());
     web.render(
         "review.html",
         &page,
         context! {
-            title => l.word(&l.x.resolved.version.definition.title).unwrap_or_else(|| key.to_string()),
+            entry_header => super::entry_header(web, &lang, who, &l.x, &title),
+            title => title,
             blanks => sv(&blanks),
             go_back => blanks.first().map(|b| web.t(&lang, "review_go_back", &[("n", &b.number.to_string())])),
             go_back_href => blanks.first().map(|b| b.href.clone()),

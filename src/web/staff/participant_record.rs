@@ -125,6 +125,7 @@ pub(super) async fn render_participant(
                 study_id => p.study_id.clone(),
                 site => p.site.clone(),
                 language => web.t(&lang, &format!("lang_{}", p.language), &[]),
+                language_code => p.language.clone(),
                 status => web.t(&lang, &format!("pstatus_{}", p.status.as_str()), &[]),
                 enrolled_on => fmt_date(p.enrolled_on, &lang),
                 randomization_date => p.randomization_date.map(|d| fmt_date(d, &lang)),
@@ -663,6 +664,19 @@ async fn submit_form(
         "revoke" => participant::revoke_by_staff(app, actor, id, field(form, "reason"))
             .await
             .map(|_| None),
+        "details" => participants::update_details(
+            app,
+            actor,
+            id,
+            participants::DetailsChange {
+                email: Some(field(form, "email").to_string()),
+                phone: Some(field(form, "phone").to_string()),
+                language: opt(form, "language"),
+                reason: field(form, "reason").into(),
+            },
+        )
+        .await
+        .map(|_| None),
         _ => Err(Error::NotFound(format!("form {form_name}"))),
     }
 }
