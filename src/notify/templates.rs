@@ -1,5 +1,7 @@
 //! Email content: reminder templates per language (plain text and HTML, embedded in the binary,
-//! rendered with minijinja). Subjects never carry health information or the study's topic.
+//! rendered with minijinja). Each text template starts with its `Subject:` and `Button:` lines,
+//! so a translator edits one file per language. Subjects name the hospital and the study, never
+//! health information or the study's topic.
 
 use minijinja::{Environment, context};
 
@@ -20,22 +22,20 @@ pub struct ReminderContent<'a> {
     pub site_name: &'a str,
     pub site_phone: &'a str,
     pub site_email: &'a str,
+    /// The study's short name (e.g. HERMES).
+    pub study: &'a str,
 }
 
-fn subject(lang: &str) -> &'static str {
-    match lang {
-        "nl" => "Herinnering: uw vragenlijst",
-        "fr" => "Rappel : votre questionnaire",
-        _ => "Reminder: your questionnaire",
+/// A rendered template's header lines (`Name: value`, up to the first blank line) and body.
+fn headers(rendered: &str) -> (std::collections::BTreeMap<String, String>, String) {
+    let mut out = std::collections::BTreeMap::new();
+    let (head, body) = rendered.split_once("\n\n").unwrap_or(("", rendered));
+    for line in head.lines() {
+        if let Some((k, v)) = line.split_once(": ") {
+            out.insert(k.trim().to_lowercase(), v.trim().to_string());
+        }
     }
-}
-
-fn button(lang: &str) -> &'static str {
-    match lang {
-        "nl" => "Vragenlijst openen",
-        "fr" => "Ouvrir le questionnaire",
-        _ => "Open the questionnaire",
-    }
+    (out, body.to_string())
 }
 
 pub fn reminder(c: &ReminderContent<'_>) -> Result<Outgoing, String> {
@@ -52,11 +52,18 @@ pub fn reminder(c: &ReminderContent<'_>) -> Result<Outgoing, String> {
     let ctx = context! {
         visit => c.visit_label, last_day => c.last_day, link => c.link,
         site_name => c.site_name, site_phone => c.site_phone, site_email => c.site_email, lang => c.lang,
+        study => c.study,
     };
-    let text = env
+    let rendered = env
         .get_template("text")
         .and_then(|t| t.render(&ctx))
         .map_err(|e| e.to_string())?;
+    let (head, text) = headers(&rendered);
+    let subject = head
+        .get("subject")
+        .cloned()
+        .ok_or("the email template has no Subject: line")?;
+    let button = head.get("button").cloned().unwrap_or_default();
     // The HTML shows the same paragraphs (escaped by minijinja), with the link as a button.
     let paragraphs: Vec<String> = text
         .split("\n\n")
@@ -65,11 +72,11 @@ pub fn reminder(c: &ReminderContent<'_>) -> Result<Outgoing, String> {
         .collect();
     let html = env
         .get_template("reminder.html")
-        .and_then(|t| t.render(context! { paragraphs => paragraphs, link => c.link, button => button(c.lang), lang => c.lang }))
+        .and_then(|t| t.render(context! { paragraphs => paragraphs, link => c.link, button => button, lang => c.lang }))
         .map_err(|e| e.to_string())?;
     Ok(Outgoing {
         to: c.to.to_string(),
-        subject: subject(c.lang).to_string(),
+        subject,
         text,
         html,
     })
@@ -91,6 +98,7 @@ mod tests {
                 site_name: "UZ Gent",
                 site_phone: "+32 9 000 00 03",
                 site_email: "hermes-uzg@example.org",
+                study: "HERMES",
             })
             .expect("renders");
             assert!(
@@ -104,9 +112,13 @@ mod tests {
                 m.html
             );
             assert!(!m.html.contains("<script"), "escaped");
+            assert!(
+                m.subject.contains("UZ Gent") && m.subject.contains("HERMES"),
+                "{}",
+                m.subject
+            );
             for word in [
-                "HERMES", "metast", "bone", "bot", "os ", "pain", "pijn", "douleur", "cancer",
-                "kanker",
+                "metast", "bone", "bot", "os ", "pain", "pijn", "douleur", "cancer", "kanker",
             ] {
                 assert!(
                     !m.subject.to_lowercase().contains(&word.to_lowercase()),
@@ -133,6 +145,7 @@ mod tests {
                 site_name: "UZ Gent",
                 site_phone: "+32 9 000 00 03",
                 site_email: "hermes-uzg@example.org",
+                study: "HERMES",
             })
             .expect("renders");
             assert!(m.text.contains(soon), "{lang}: {}", m.text);

@@ -267,6 +267,7 @@ async fn compose(
         last_day: &last_day,
         link: &link,
         site_name: site.map_or("", |s| s.name.as_str()),
+        study: &app.study.name,
         site_phone: site.map_or("", |s| s.phone.as_str()),
         site_email: site.map_or("", |s| s.email.as_str()),
     })

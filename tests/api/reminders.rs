@@ -246,14 +246,20 @@ async fn twenty_four_months_of_reminders_exactly_as_planned() {
         let inbox = smtp.messages();
         for m in &inbox[seen..] {
             assert_eq!(m.to, ["deelnemer@example.be"]);
-            let subject = m
+            // The header as one line (RFC 5322 folds long ones).
+            let subject: String = m
                 .data
                 .lines()
-                .find(|l| l.starts_with("Subject:"))
-                .unwrap_or_default();
+                .skip_while(|l| !l.starts_with("Subject:"))
+                .enumerate()
+                .take_while(|(i, l)| *i == 0 || l.starts_with([' ', '\t']))
+                .map(|(_, l)| l.trim_end())
+                .collect::<Vec<_>>()
+                .join("");
             assert_eq!(
-                subject, "Subject: Herinnering: uw vragenlijst",
-                "no health information in the subject"
+                subject.split_whitespace().collect::<Vec<_>>().join(" "),
+                "Subject: Herinnering van ZAS Augustinus: uw vragenlijst voor de HERMES-studie",
+                "the hospital and the study, no health information in the subject"
             );
             let token = link_in(&m.data).expect("a personal link");
             // The first M3 reminder: the participant answers M3 through the email's link and PIN.

@@ -138,10 +138,11 @@ pub(super) async fn dashboard(
 pub(super) struct CallView {
     study_id: String,
     site: String,
-    reason: String,
-    visit: String,
-    detail: String,
+    /// Why to call, one line each, in the reader's language.
+    reasons: Vec<String>,
     phone: String,
+    /// Where a teleconsultation starts: the first form of the visit to call about.
+    start: Option<String>,
 }
 
 #[handler]
@@ -157,27 +158,62 @@ pub(super) async fn call_today(
         Ok(c) => c,
         Err(e) => return failed(web, &page, &e),
     };
-    let views: Vec<CallView> = calls
+    let label = |v: &str| {
+        app.study
+            .visit_labels
+            .get(v)
+            .and_then(|l| l.get(&lang))
+            .cloned()
+            .unwrap_or_else(|| v.to_string())
+    };
+    // One row per participant, the reasons listed in it.
+    let mut views: Vec<CallView> = Vec::new();
+    for c in calls {
+        let detail = match (c.reason, c.detail) {
+            ("reminder_failed", Some(kind)) => Some(web.t(&lang, &format!("remind_{kind}"), &[])),
+            (_, d) => d,
+        };
+        let line = [
+            Some(web.t(&lang, &format!("call_{}", c.reason), &[])),
+            c.visit.as_deref().map(label),
+            detail,
+        ]
         .into_iter()
-        .map(|c| CallView {
-            study_id: c.study_id,
-            site: c.site,
-            reason: web.t(&lang, &format!("call_{}", c.reason), &[]),
-            visit: c
-                .visit
-                .map(|v| {
-                    app.study
-                        .visit_labels
-                        .get(&v)
-                        .and_then(|l| l.get(&lang))
-                        .cloned()
-                        .unwrap_or(v)
-                })
-                .unwrap_or_default(),
-            detail: c.detail.unwrap_or_default(),
-            phone: c.phone.unwrap_or_default(),
-        })
-        .collect();
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" · ");
+        let start = c
+            .visit
+            .as_deref()
+            .filter(|_| c.reason != "assess_for_sse")
+            .and_then(|v| app.study.visit_spec(v))
+            .and_then(|spec| spec.questionnaires.first())
+            .map(|q| {
+                format!(
+                    "/staff/participants/{}/interviewer/{}/{}",
+                    c.study_id,
+                    c.visit.clone().unwrap_or_default(),
+                    q.split('@').next().unwrap_or(q)
+                )
+            });
+        match views.iter_mut().find(|v| v.study_id == c.study_id) {
+            Some(v) => {
+                if !v.reasons.contains(&line) {
+                    v.reasons.push(line);
+                }
+                if v.start.is_none() {
+                    v.start = start;
+                }
+            }
+            None => views.push(CallView {
+                study_id: c.study_id,
+                site: c.site,
+                reasons: vec![line],
+                phone: c.phone.unwrap_or_default(),
+                start,
+            }),
+        }
+    }
     web.render("s_call.html", &page, context! { calls => sv(&views) })
 }
 
@@ -194,9 +230,21 @@ fn row_views(web: &Web, app: &App, lang: &str, rows: &[completion::Row]) -> Vec<
                 .map(|cell| {
                     let st = cell.state.as_str();
                     let end = cell.window.end.map(|e| fmt_date(last_day(app, e), lang));
+                    // Open cells say how many days are left in the window.
+                    let left = (cell.state == crate::domain::schedule::VisitState::Open)
+                        .then(|| cell.window.end)
+                        .flatten()
+                        .map(|e| (last_day(app, e) - local_day(app, app.clock.now())).num_days());
+                    let text = web.t(lang, &format!("state_{st}"), &[]);
                     CellView {
                         state: st,
-                        text: web.t(lang, &format!("state_{st}"), &[]),
+                        text: match left {
+                            Some(n) => format!(
+                                "{text} · {}",
+                                web.t(lang, "days_left", &[("n", &n.to_string())])
+                            ),
+                            None => text,
+                        },
                         title: format!(
                             "{} – {}{}",
                             fmt_date(local_day(app, cell.window.start), lang),
