@@ -232,7 +232,7 @@ fn row_views(web: &Web, app: &App, lang: &str, rows: &[completion::Row]) -> Vec<
                     let end = cell.window.end.map(|e| fmt_date(last_day(app, e), lang));
                     // Open cells say how many days are left in the window.
                     let left = (cell.state == crate::domain::schedule::VisitState::Open)
-                        .then(|| cell.window.end)
+                        .then_some(cell.window.end)
                         .flatten()
                         .map(|e| (last_day(app, e) - local_day(app, app.clock.now())).num_days());
                     let text = web.t(lang, &format!("state_{st}"), &[]);
