@@ -28,6 +28,29 @@ pub const AMENDMENT_COLUMNS: [&str; 14] = [
     "reason",
 ];
 
+/// A response's amendments from the audit trail: each event with its `before` and `after`.
+pub(super) async fn amendment_entries(
+    app: &App,
+    response: uuid::Uuid,
+) -> crate::error::Result<Vec<(crate::domain::audit::EventContent, Value, Value)>> {
+    let parse = |s: &Option<String>| -> Value {
+        s.as_deref()
+            .and_then(|t| serde_json::from_str(t).ok())
+            .unwrap_or_default()
+    };
+    Ok(
+        store::audit::for_entity(&app.db, "response", &response.to_string())
+            .await?
+            .into_iter()
+            .filter(|e| e.content.action == "response.amended")
+            .map(|e| {
+                let (before, after) = (parse(&e.content.before), parse(&e.content.after));
+                (e.content, before, after)
+            })
+            .collect(),
+    )
+}
+
 /// A stored answer value as a CSV cell (blank when cleared).
 fn cell(v: &Value) -> String {
     match v {
@@ -49,18 +72,7 @@ pub fn amendments_csv_of(app: Arc<App>, people: Vec<ParticipantRow>, opts: Optio
                 if !r.status.is_submitted() {
                     continue;
                 }
-                let trail =
-                    store::audit::for_entity(&app.db, "response", &r.id.to_string()).await?;
-                for e in trail
-                    .iter()
-                    .filter(|e| e.content.action == "response.amended")
-                {
-                    let parse = |s: &Option<String>| -> Value {
-                        s.as_deref()
-                            .and_then(|t| serde_json::from_str(t).ok())
-                            .unwrap_or_default()
-                    };
-                    let (before, after) = (parse(&e.content.before), parse(&e.content.after));
+                for (e, before, after) in amendment_entries(&app, r.id).await? {
                     let olds = before["answers"].as_array().cloned().unwrap_or_default();
                     for new in after["answers"].as_array().cloned().unwrap_or_default() {
                         let old = olds
@@ -68,9 +80,9 @@ pub fn amendments_csv_of(app: Arc<App>, people: Vec<ParticipantRow>, opts: Optio
                             .find(|o| o["item"] == new["item"] && o["lesion"] == new["lesion"])
                             .map(|o| cell(&o["value"]))
                             .unwrap_or_default();
-                        let at = chrono::DateTime::parse_from_rfc3339(&e.content.at)
+                        let at = chrono::DateTime::parse_from_rfc3339(&e.at)
                             .map(|t| iso(t.with_timezone(&chrono::Utc)))
-                            .unwrap_or_else(|_| e.content.at.clone());
+                            .unwrap_or_else(|_| e.at.clone());
                         out.push(vec![
                             r.id.to_string(),
                             p.study_id.clone(),
@@ -83,9 +95,9 @@ pub fn amendments_csv_of(app: Arc<App>, people: Vec<ParticipantRow>, opts: Optio
                             old,
                             cell(&new["value"]),
                             at,
-                            e.content.actor_id.clone().unwrap_or_default(),
+                            e.actor_id.clone().unwrap_or_default(),
                             after["basis"].as_str().unwrap_or_default().to_string(),
-                            e.content.reason.clone().unwrap_or_default(),
+                            e.reason.clone().unwrap_or_default(),
                         ]);
                     }
                 }

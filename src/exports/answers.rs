@@ -121,16 +121,7 @@ async fn amended_answers(
     if r.status != crate::domain::answering::ResponseStatus::Amended {
         return Ok(out);
     }
-    for e in store::audit::for_entity(&app.db, "response", &r.id.to_string()).await? {
-        if e.content.action != "response.amended" {
-            continue;
-        }
-        let after: Value = e
-            .content
-            .after
-            .as_deref()
-            .and_then(|t| serde_json::from_str(t).ok())
-            .unwrap_or_default();
+    for (_, _, after) in super::amendments::amendment_entries(app, r.id).await? {
         for a in after["answers"].as_array().into_iter().flatten() {
             out.insert((
                 a["item"].as_str().unwrap_or_default().to_string(),

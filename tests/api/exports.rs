@@ -190,38 +190,26 @@ async fn seeded() -> (TestApp, String, tempfile::TempDir) {
     }
     // The interviewer's C30 is amended (transcription error).
     let rid = c30["response_id"].as_str().expect("response id");
-    ok(
-        app.post(
-            &format!("/api/v1/participants/{b}/responses/{rid}/amend"),
-            Some(&uzg),
-            json!({"basis": "transcription_error", "reason": "typed 2 for 3", "answers": [{"item": "q1", "value": 3}]}),
-        )
-        .await,
-        "amend",
+    app.post_ok(
+        &format!("/api/v1/participants/{b}/responses/{rid}/amend"),
+        Some(&uzg),
+        json!({"basis": "transcription_error", "reason": "typed 2 for 3", "answers": [{"item": "q1", "value": 3}]}),
     )
     .await;
     // The NRS too: the amendment re-scores it with both scoring files.
     let rid = nrs["response_id"].as_str().expect("response id");
-    ok(
-        app.post(
-            &format!("/api/v1/participants/{b}/responses/{rid}/amend"),
-            Some(&uzg),
-            json!({"basis": "transcription_error", "reason": "typed 2 for 3", "answers": [{"item": "worst_pain", "lesion": b1, "value": 3}]}),
-        )
-        .await,
-        "amend NRS",
+    app.post_ok(
+        &format!("/api/v1/participants/{b}/responses/{rid}/amend"),
+        Some(&uzg),
+        json!({"basis": "transcription_error", "reason": "typed 2 for 3", "answers": [{"item": "worst_pain", "lesion": b1, "value": 3}]}),
     )
     .await;
     // A: an SSE on 10 Feb; M1 becomes the SSE visit; A answers its C30 and starts a BM22 draft.
     app.clock.set(at(2026, 2, 10));
-    ok(
-        app.post(
-            &format!("/api/v1/participants/{a}/events"),
-            Some(&zas),
-            json!({"type": "sse", "date": "2026-02-10", "reason": "fracture", "sse_type": "pathological_fracture", "lesion": a2}),
-        )
-        .await,
-        "sse",
+    app.post_ok(
+        &format!("/api/v1/participants/{a}/events"),
+        Some(&zas),
+        json!({"type": "sse", "date": "2026-02-10", "reason": "fracture", "sse_type": "pathological_fracture", "lesion": a2}),
     )
     .await;
     app.clock.set(at(2026, 2, 12));
@@ -261,14 +249,10 @@ async fn seeded() -> (TestApp, String, tempfile::TempDir) {
     )
     .await;
     app.clock.set(at(2026, 3, 25));
-    ok(
-        app.post(
-            &format!("/api/v1/participants/{b}/events"),
-            Some(&uzg),
-            json!({"type": "death", "date": "2026-03-20", "reason": "reported by the GP"}),
-        )
-        .await,
-        "death",
+    app.post_ok(
+        &format!("/api/v1/participants/{b}/events"),
+        Some(&uzg),
+        json!({"type": "death", "date": "2026-03-20", "reason": "reported by the GP"}),
     )
     .await;
     app.clock.set(at(2026, 4, 20));

@@ -224,6 +224,15 @@ impl TestApp {
         serde_json::from_str(&text).expect("participant json")
     }
 
+    /// POST and expect 200: the JSON body (the response text names what went wrong otherwise).
+    pub async fn post_ok(&self, path: &str, token: Option<&str>, body: Value) -> Value {
+        let resp = self.post(path, token, body).await;
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        assert_eq!(status, 200, "POST {path}: {text}");
+        serde_json::from_str(&text).unwrap_or_default()
+    }
+
     /// Issue the participant's access link with `pin` (generated when `None`): the link token
     /// and the PIN.
     pub async fn issue_link(

@@ -299,19 +299,12 @@ async fn paper_dates_decide_and_completion_is_per_instrument() {
         .await;
     assert_eq!(flagged, 1);
     // BM22 was not done: recorded per questionnaire; the NRS has no reason yet.
-    let resp = app
-        .post(
-            &format!("/api/v1/participants/{id}/visits/BL/missed"),
-            Some(&nurse),
-            json!({"questionnaire": "eortc-qlq-bm22", "reason": "declined"}),
-        )
-        .await;
-    assert_eq!(
-        resp.status(),
-        200,
-        "{}",
-        resp.text().await.unwrap_or_default()
-    );
+    app.post_ok(
+        &format!("/api/v1/participants/{id}/visits/BL/missed"),
+        Some(&nurse),
+        json!({"questionnaire": "eortc-qlq-bm22", "reason": "declined"}),
+    )
+    .await;
     let resp = app
         .post(
             &format!("/api/v1/participants/{id}/visits/BL/missed"),
@@ -566,19 +559,12 @@ async fn the_arm_comes_with_the_randomization_and_is_corrected_like_a_date() {
         .post(&path, Some(&nurse), json!({"arm": "B", "reason": "typo"}))
         .await;
     assert_eq!(resp.status(), 403, "site staff do not correct events");
-    let resp = app
-        .post(
-            &path,
-            Some(&dm),
-            json!({"arm": "B", "reason": "allocation list says B"}),
-        )
-        .await;
-    assert_eq!(
-        resp.status(),
-        200,
-        "{}",
-        resp.text().await.unwrap_or_default()
-    );
+    app.post_ok(
+        &path,
+        Some(&dm),
+        json!({"arm": "B", "reason": "allocation list says B"}),
+    )
+    .await;
     let p: Value = app
         .get(&format!("/api/v1/participants/{id}"), Some(&nurse))
         .await
