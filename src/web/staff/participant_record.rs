@@ -145,6 +145,15 @@ pub(super) async fn render_participant(
             languages => languages,
             missed_reasons => MissedReason::ALL.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
             instruments => instruments(app, &lang),
+            lesion_edits => lesion_rows.iter().map(|l| context! {
+                id => l.id.to_string(),
+                label => l.labels.get(&lang).cloned().unwrap_or_else(|| l.location.clone()),
+                labels => l.labels.0.clone(),
+                side => l.side.clone().unwrap_or_default(),
+                sided => lesions::locations().iter().any(|v| v.code == l.location && v.sided),
+                irradiation_date => l.irradiation_date.map(|d| d.to_string()).unwrap_or_default(),
+                active => l.active,
+            }).collect::<Vec<_>>(),
             arms => app.study.arms.iter().map(|a| context! { code => a.code.clone(), label => a.label.get(&lang).cloned().unwrap_or_else(|| a.code.clone()) }).collect::<Vec<_>>(),
             event_kinds => coded("event", &EventKind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>()),
             sse_types => coded("sse", &SseType::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>()),
@@ -661,6 +670,32 @@ async fn submit_form(
         "pin" => participant::reset_pin(app, actor, id, opt(form, "pin"))
             .await
             .map(|pin| Some(Shown::new(app, None, pin))),
+        "lesion_edit" => {
+            let labels: BTreeMap<String, String> = app
+                .study
+                .languages
+                .iter()
+                .filter_map(|l| opt(form, &format!("label_{l}")).map(|v| (l.clone(), v)))
+                .collect();
+            participants::update_lesion(
+                app,
+                actor,
+                id,
+                field(form, "lesion"),
+                participants::LesionInput {
+                    location: None,
+                    side: opt(form, "side"),
+                    labels: (!labels.is_empty()).then_some(labels),
+                    detail: None,
+                    high_risk_reasons: None,
+                    irradiation_date: opt(form, "irradiation_date"),
+                    active: Some(field(form, "active") == "1"),
+                },
+                opt(form, "reason"),
+            )
+            .await
+            .map(|_| None)
+        }
         "revoke" => participant::revoke_by_staff(app, actor, id, field(form, "reason"))
             .await
             .map(|_| None),
