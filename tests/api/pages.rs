@@ -529,3 +529,65 @@ async fn the_consort_pro_table_is_per_instrument_and_arm_in_dutch_and_french() {
         }
     }
 }
+
+/// A lesion changed on the record page (radiotherapy date, label) keeps what it had otherwise
+/// and lands in the audit trail with the reason.
+#[tokio::test]
+async fn a_lesion_is_changed_on_the_record_page_with_a_reason() {
+    let app = spawn_app().await;
+    app.clock.set(
+        Utc.with_ymd_and_hms(2026, 1, 15, 9, 0, 0)
+            .single()
+            .expect("t"),
+    );
+    let (email, password, zas) = app.staff_account("site_staff", &["ZAS"]).await;
+    enrol(&app, &zas, "HERMES-ZAS-502", "2026-01-15").await;
+    let lesion = app
+        .post_ok(
+            "/api/v1/participants/HERMES-ZAS-502/lesions",
+            Some(&zas),
+            json!({"location": "femoral_neck", "side": "right", "labels": {"nl": "rechterheup", "fr": "hanche droite", "en": "right hip"}, "high_risk_reasons": ["size_2cm"]}),
+        )
+        .await;
+    let id = lesion["id"].as_str().expect("id").to_string();
+    let nurse = sign_in(&app, &email, &password).await;
+    let (_, html) = page(&nurse, &app, "/staff/participants/HERMES-ZAS-502?lang=nl").await;
+    assert!(
+        html.contains("Letsel wijzigen: rechterheup"),
+        "an edit form per lesion"
+    );
+    let resp = nurse
+        .post(format!(
+            "{}/staff/participants/HERMES-ZAS-502/lesion_edit",
+            app.address
+        ))
+        .form(&[
+            ("csrf", csrf_of(&html).as_str()),
+            ("lesion", id.as_str()),
+            ("label_nl", "heup rechts"),
+            ("label_fr", "hanche droite"),
+            ("label_en", "right hip"),
+            ("side", "right"),
+            ("irradiation_date", "2026-01-20"),
+            ("active", "1"),
+            ("reason", "radiotherapy given"),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(resp.status(), 303);
+    let lesions: Value = app
+        .get("/api/v1/participants/HERMES-ZAS-502/lesions", Some(&zas))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(lesions[0]["irradiation_date"], "2026-01-20");
+    assert_eq!(lesions[0]["labels"]["nl"], "heup rechts");
+    assert_eq!(lesions[0]["location"], "femoral_neck", "kept");
+    let rows = app.audit_rows().await;
+    assert!(
+        rows.iter()
+            .any(|r| r["action"] == "lesion.updated" && r["reason"] == "radiotherapy given")
+    );
+}
