@@ -217,7 +217,12 @@ pub struct PageContext {
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct SafetyView {
-    pub notice: String,
+    /// The notice around the site's phone number: the number itself is a `tel:` link.
+    pub before: String,
+    pub phone: Option<String>,
+    /// The number as dialled (`tel:`): digits and a leading `+`.
+    pub tel: Option<String>,
+    pub after: String,
     pub urgent_intro: String,
     pub urgent: Vec<String>,
 }
@@ -231,10 +236,25 @@ impl SafetyView {
             .or_else(|| app.study.safety.values().next())?;
         let phone = site
             .and_then(|code| app.study.site(code))
-            .map(|s| s.phone.clone())
-            .unwrap_or_else(|| "—".into());
+            .map(|s| s.phone.clone());
+        let (before, after) = s.notice.split_once("{phone}").unwrap_or((&s.notice, ""));
+        // Without a known site there is no number to show: the sentence ends without one.
+        let (before, after) = match phone {
+            Some(_) => (before.to_string(), after.to_string()),
+            None => (
+                before.trim_end().trim_end_matches(':').to_string(),
+                after.to_string(),
+            ),
+        };
         Some(Self {
-            notice: s.notice.replace("{phone}", &phone),
+            tel: phone.as_ref().map(|p| {
+                p.chars()
+                    .filter(|c| c.is_ascii_digit() || *c == '+')
+                    .collect()
+            }),
+            phone,
+            before,
+            after,
             urgent_intro: s.urgent_intro.clone(),
             urgent: s.urgent.clone(),
         })

@@ -67,6 +67,7 @@ test("participant completes the baseline by tapping; the dashboard shows it comp
     await shot(p, "01-link-pin");
     await axe(p, "PIN page");
     assert.match(await p.locator(".safety").innerText(), /\+32 3 000 00 01/, "site phone in the safety text");
+    assert.equal(await p.locator('.safety a[href="tel:+3230000001"]').count(), 1, "the site phone is a tel: link");
     await p.fill("#pin", "4826");
     await p.locator("button.primary").tap();
     await p.waitForURL(/\/p\/tasks$/);
