@@ -52,7 +52,7 @@ pub(super) async fn amendment_entries(
 }
 
 /// A stored answer value as a CSV cell (blank when cleared).
-fn cell(v: &Value) -> String {
+pub(super) fn cell(v: &Value) -> String {
     match v {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),

@@ -86,10 +86,7 @@ pub fn answers_csv_of(app: Arc<App>, people: Vec<ParticipantRow>, opts: Options)
                         a.item.clone(),
                         a.lesion.clone(),
                         label,
-                        match value {
-                            Value::String(s) => s.clone(),
-                            other => other.to_string(),
-                        },
+                        super::amendments::cell(value),
                         a.mode.to_string(),
                         a.actor_kind.clone(),
                         a.actor_id.clone(),

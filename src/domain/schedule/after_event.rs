@@ -269,21 +269,26 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn randomization_plans_the_follow_up_and_ends_the_open_baseline() {
-        let p = protocol();
-        let enrolled = d("2026-03-02");
-        let bl = StoredVisit {
+    /// A baseline as stored at enrolment, open until randomization.
+    fn open_baseline(p: &Protocol, enrolled: NaiveDate) -> StoredVisit {
+        StoredVisit {
             code: "BL".into(),
             position: 0,
-            window: plan(&p, &p.visits[0], enrolled, None).expect("baseline"),
+            window: plan(p, &p.visits[0], enrolled, None).expect("baseline"),
             final_state: None,
             sse_triggered: false,
             missed_reason: false,
             due: vec![],
             recomputable: false,
             submitted: Vec::new(),
-        };
+        }
+    }
+
+    #[test]
+    fn randomization_plans_the_follow_up_and_ends_the_open_baseline() {
+        let p = protocol();
+        let enrolled = d("2026-03-02");
+        let bl = open_baseline(&p, enrolled);
         let changes = after_randomization(
             &p,
             dates(enrolled, "2026-03-05", at("2026-03-02")),
@@ -404,17 +409,7 @@ mod tests {
         let p = protocol();
         // Enrolled and randomized a year ago, registered in epro today (2026-02-20).
         let enrolled = d("2025-02-10");
-        let bl = StoredVisit {
-            code: "BL".into(),
-            position: 0,
-            window: plan(&p, &p.visits[0], enrolled, None).expect("baseline"),
-            final_state: None,
-            sse_triggered: false,
-            missed_reason: false,
-            due: vec![],
-            recomputable: false,
-            submitted: Vec::new(),
-        };
+        let bl = open_baseline(&p, enrolled);
         let now = at("2026-02-20");
         let changes = after_randomization(&p, dates(enrolled, "2025-02-12", now), &[bl], now);
         assert_eq!(
