@@ -10,7 +10,22 @@
     var revision = form.querySelector("input[name=revision]");
     // Saves run one after another, each with the revision the previous one returned.
     var queue = Promise.resolve();
-    var save = function () {
+    // A save that fails says so next to the answer it was for, and why; the page's button
+    // (which posts every answer again) is the way on.
+    var mark = function (fieldset, kind) {
+      if (!fieldset) { return; }
+      var note = fieldset.querySelector(".save-failed");
+      if (!kind) { if (note) { note.parentNode.removeChild(note); } return; }
+      if (!note) {
+        note = document.createElement("p");
+        note.className = "save-failed";
+        note.setAttribute("role", "alert");
+        fieldset.appendChild(note);
+      }
+      note.textContent = status ? status.getAttribute("data-failed-" + kind) : "";
+    };
+    var save = function (e) {
+      var fieldset = e && e.target && e.target.closest ? e.target.closest("fieldset") : null;
       queue = queue.then(function () {
         var data = new FormData(form);
         data.set("go", "save");
@@ -24,9 +39,16 @@
           if (r.status === 204) {
             var rev = r.headers.get("X-Revision");
             if (rev && revision) { revision.value = rev; }
+            mark(fieldset, null);
             if (status) { status.textContent = status.getAttribute("data-saved-text"); status.hidden = false; }
+          } else {
+            if (status) { status.hidden = true; }
+            mark(fieldset, r.status === 401 ? "session" : "other");
           }
-        }).catch(function () { /* offline: the page change will save */ });
+        }).catch(function () {
+          if (status) { status.hidden = true; }
+          mark(fieldset, "offline");
+        });
       });
     };
     form.addEventListener("change", save);

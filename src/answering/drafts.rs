@@ -58,13 +58,12 @@ pub(super) async fn start_or_load(
     if let Some(r) = store::responses::find_for_update(txn, p.id, visit, key).await? {
         return Ok((r, false));
     }
-    let resolved = questionnaires::resolve(
-        &app.library,
-        key,
-        version,
-        &p.language,
-        Reader::Authenticated,
-    )?;
+    // A visit already started keeps its language, whatever was chosen since.
+    let language = store::responses::visit_language(txn, p.id, visit)
+        .await?
+        .unwrap_or_else(|| p.language.clone());
+    let resolved =
+        questionnaires::resolve(&app.library, key, version, &language, Reader::Authenticated)?;
     let wording = resolved
         .wording
         .map(|w| w.sha256.clone())
@@ -76,7 +75,7 @@ pub(super) async fn start_or_load(
         visit_code: visit.into(),
         questionnaire_key: key.into(),
         questionnaire_version: version.into(),
-        language: p.language.clone(),
+        language,
         wording_sha256: wording,
         lesions: crate::store::Json(lesions.clone()),
         status: ResponseStatus::Draft,

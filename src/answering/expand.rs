@@ -115,7 +115,9 @@ pub(super) async fn expanded_of<'a>(
             r.lesions.0.clone(),
         ),
         None => (
-            p.language.clone(),
+            store::responses::visit_language(&app.db, p.id, visit)
+                .await?
+                .unwrap_or_else(|| p.language.clone()),
             version,
             active_lesions(&app.db, &p).await?,
         ),

@@ -55,6 +55,22 @@ pub async fn of_participant<C: ConnectionTrait>(
         .await?)
 }
 
+/// The language a participant's visit was started in: that of its first response, if any.
+/// A visit's questionnaires all come in that language, whatever was chosen since.
+pub async fn visit_language<C: ConnectionTrait>(
+    db: &C,
+    participant: Uuid,
+    visit: &str,
+) -> Result<Option<String>, StoreError> {
+    Ok(response::Entity::find()
+        .filter(response::Column::ParticipantId.eq(participant))
+        .filter(response::Column::VisitCode.eq(visit))
+        .order_by_asc(response::Column::StartedAt)
+        .one(db)
+        .await?
+        .map(|r| r.language))
+}
+
 /// Submitted responses (completed or amended) of one questionnaire version.
 pub async fn submitted_of<C: ConnectionTrait>(
     db: &C,

@@ -142,6 +142,7 @@ impl Web {
             demo => page.demo,
             staff => page.staff.clone().map(|s| sv(&s)),
             csrf => page.csrf.clone(),
+            lang_prompt => page.lang_prompt.as_ref().map(sv),
             ..ctx
         };
         match self.env.get_template(name).and_then(|t| t.render(full)) {
@@ -213,6 +214,8 @@ pub struct PageContext {
     pub demo: bool,
     pub staff: Option<StaffInfo>,
     pub csrf: String,
+    /// A participant's language link, asking whether the choice should hold from now on.
+    pub lang_prompt: Option<participant::LangPrompt>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -347,6 +350,7 @@ impl PageContext {
             demo: false,
             staff: None,
             csrf,
+            lang_prompt: None,
         }
     }
 }

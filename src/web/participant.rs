@@ -29,6 +29,8 @@ pub fn routes() -> impl Endpoint {
     Route::new()
         .at("/tasks", get(tasks))
         .at("/logout", poem::post(logout))
+        .at("/resume", poem::post(resume))
+        .at("/language", poem::post(language))
         .at("/q/:visit/:key", get(q_show).post(q_post))
         .at("/q/:visit/:key/review", get(q_review).post(q_submit))
         .at("/done/:visit", get(done))
@@ -38,11 +40,96 @@ pub fn routes() -> impl Endpoint {
 
 type Pairs = Vec<(String, String)>;
 
-/// The signed-in participant, or the "signed out" page.
+/// The sealed personal link this browser signed in with (`epro_l`), so that a session that
+/// ends mid-questionnaire can ask for the PIN right there and resume.
+const LINK_COOKIE: &str = "epro_l";
+const LINK_AAD: &str = "epro participant link cookie";
+
+fn remember_link(web: &Web, app: &App, req: &Request, token: &str) {
+    let sealed = crate::keys::sealed::seal(&app.keys.data, token, LINK_AAD);
+    req.cookie().add(web.cookie(
+        LINK_COOKIE,
+        &sealed,
+        Some(std::time::Duration::from_secs(180 * 24 * 3600)),
+    ));
+}
+
+/// The link this browser signed in with, while it is still valid: (token, site, language).
+async fn remembered_link(app: &App, req: &Request) -> Option<(String, String, String)> {
+    let sealed = req.cookie().get(LINK_COOKIE)?;
+    let token = crate::keys::sealed::open(&app.keys.data, sealed.value_str(), LINK_AAD).ok()?;
+    let (site, lang) = participant::link_site(app, &token).await.ok().flatten()?;
+    Some((token, site, lang))
+}
+
+/// Where a participant may be sent back to after signing in again: one of their own pages.
+fn safe_next(next: &str) -> Option<&str> {
+    (next.starts_with("/p/") && !next.starts_with("//") && !next.contains(['\\', '\r', '\n']))
+        .then_some(next)
+}
+
+/// The page language for a signed-in participant: `?lang=`, then this browser's choice, then
+/// their own.
+fn participant_lang(
+    app: &App,
+    req: &Request,
+    pa: &participant::ParticipantActor,
+) -> (String, bool) {
+    let own = super::remembered_lang(app, req).unwrap_or_else(|| pa.language.clone());
+    choose_lang(app, req, Some(&own))
+}
+
+/// What a language link asks before the choice holds for the participant (emails, questionnaires
+/// not started yet): shown on the page in the newly chosen language.
+#[derive(Debug, Clone, Serialize)]
+pub struct LangPrompt {
+    pub lang: String,
+    pub question: String,
+    pub back: String,
+}
+
+pub(crate) fn lang_prompt(
+    web: &Web,
+    app: &App,
+    req: &Request,
+    pa: &participant::ParticipantActor,
+) -> Option<LangPrompt> {
+    let asked =
+        super::query_param(req, "lang").filter(|l| app.study.languages.iter().any(|s| s == l))?;
+    if asked == pa.language {
+        return None;
+    }
+    let others: Vec<(String, String)> =
+        url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+            .filter(|(k, _)| k != "lang")
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+    let path = req.original_uri().path().to_string();
+    let back = if others.is_empty() {
+        path
+    } else {
+        let q = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(others.iter())
+            .finish();
+        format!("{path}?{q}")
+    };
+    let was = web.t(&asked, &format!("lang_{}", pa.language), &[]);
+    let new = web.t(&asked, &format!("lang_{asked}"), &[]);
+    Some(LangPrompt {
+        question: web.t(&asked, "lang_prompt", &[("new", &new), ("was", &was)]),
+        lang: asked,
+        back,
+    })
+}
+
+/// The signed-in participant, or the "signed out" page. When this browser signed in with a
+/// link that is still valid, that page is the PIN form, which resumes at this page (with the
+/// answers just posted, `carry`).
 async fn signed_in(
     web: &Web,
     app: &App,
     req: &Request,
+    carry: Option<&Pairs>,
 ) -> Result<(participant::ParticipantActor, String), Response> {
     let token = req
         .cookie()
@@ -52,34 +139,62 @@ async fn signed_in(
         Some(t) => participant::authenticate(app, &t).await.ok(),
         None => None,
     };
-    match actor {
-        Some(mut pa) => {
-            let (lang, chosen) = choose_lang(app, req, Some(&pa.language));
-            remember_lang(web, req.cookie(), &lang, chosen);
-            // A language the participant picks is theirs from now on (questionnaires not yet
-            // started, emails), not only this browser's.
-            if chosen
-                && lang != pa.language
-                && participant::set_language(app, &pa, &lang).await.is_ok()
-            {
-                pa.language = lang.clone();
-            }
-            Ok((pa, lang))
-        }
-        None => {
-            let (lang, chosen) = choose_lang(app, req, None);
-            remember_lang(web, req.cookie(), &lang, chosen);
-            let mut page = PageContext::new(web, app, req, lang.clone());
-            page.safety = SafetyView::of(app, &lang, None);
-            let mut r = web.render(
-                "error.html",
-                &page,
-                context! { message => web.t(&lang, "session_expired", &[]) },
-            );
-            r.set_status(StatusCode::UNAUTHORIZED);
-            Err(r)
-        }
+    if let Some(pa) = actor {
+        let (lang, chosen) = participant_lang(app, req, &pa);
+        remember_lang(web, req.cookie(), &lang, chosen);
+        return Ok((pa, lang));
     }
+    let link = remembered_link(app, req).await;
+    let own = super::remembered_lang(app, req).or(link.as_ref().map(|(_, _, l)| l.clone()));
+    let (lang, chosen) = choose_lang(app, req, own.as_deref());
+    remember_lang(web, req.cookie(), &lang, chosen);
+    let mut page = PageContext::new(web, app, req, lang.clone());
+    page.safety = SafetyView::of(app, &lang, link.as_ref().map(|(_, s, _)| s.as_str()));
+    let mut r = if link.is_some() {
+        let next = req
+            .original_uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_else(|| "/p/tasks".into());
+        resume_form(web, &page, &next, carry, None)
+    } else {
+        web.render(
+            "error.html",
+            &page,
+            context! { message => web.t(&lang, "session_expired", &[]) },
+        )
+    };
+    r.set_status(StatusCode::UNAUTHORIZED);
+    Err(r)
+}
+
+/// The PIN form that signs in again and goes on to `next` (saving the `carry` answers first).
+fn resume_form(
+    web: &Web,
+    page: &PageContext,
+    next: &str,
+    carry: Option<&Pairs>,
+    error: Option<String>,
+) -> Response {
+    let carried: Pairs = carry
+        .map(|form| {
+            form.iter()
+                .filter(|(k, _)| !matches!(k.as_str(), "csrf" | "revision" | "pin" | "next"))
+                .map(|(k, v)| (format!("carry.{k}"), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    web.render(
+        "p_pin.html",
+        page,
+        context! {
+            resume => true,
+            action => "/p/resume",
+            next => safe_next(next).unwrap_or("/p/tasks"),
+            carried => carried,
+            error => error,
+        },
+    )
 }
 
 fn pin_context(web: &Web, app: &App, req: &Request, lang: &str, site: Option<&str>) -> PageContext {
@@ -154,37 +269,171 @@ async fn pin_post(
     }
     match participant::login(app, &token, &field("pin")).await {
         Ok(login) => {
-            // A language picked on the PIN page becomes the participant's.
-            if let Some(chosen) = super::remembered_lang(app, req)
-                && let Ok(pa) = participant::authenticate(app, &login.token).await
-                && pa.language != chosen
-            {
-                let _ = participant::set_language(app, &pa, &chosen).await;
+            let to = signed_in_at(web, app, req, &token, &login).await;
+            // A language picked on the PIN page is asked about on the next page.
+            match to {
+                Some(chosen) => redirect(&format!("/p/tasks?lang={chosen}")),
+                None => redirect("/p/tasks"),
             }
-            let age = (login.expires_at - app.clock.now())
-                .to_std()
-                .unwrap_or_default();
-            req.cookie()
-                .add(web.cookie(PARTICIPANT_COOKIE, &login.token, Some(age)));
-            redirect("/p/tasks")
         }
-        Err(Error::Throttled { retry_after_secs }) => again(
+        Err(e) => pin_refused(web, &page, &lang, e, again),
+    }
+}
+
+/// After a good PIN: the session and link cookies. Returns the language this browser chose
+/// before signing in when it differs from the participant's (to be asked about).
+async fn signed_in_at(
+    web: &Web,
+    app: &App,
+    req: &Request,
+    link_token: &str,
+    login: &participant::ParticipantLogin,
+) -> Option<String> {
+    let age = (login.expires_at - app.clock.now())
+        .to_std()
+        .unwrap_or_default();
+    req.cookie()
+        .add(web.cookie(PARTICIPANT_COOKIE, &login.token, Some(age)));
+    remember_link(web, app, req, link_token);
+    let chosen = super::remembered_lang(app, req)?;
+    let pa = participant::authenticate(app, &login.token).await.ok()?;
+    (pa.language != chosen).then_some(chosen)
+}
+
+fn field<'f>(form: &'f Pairs, name: &str) -> &'f str {
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.trim())
+        .unwrap_or("")
+}
+
+/// The PIN given again after a session ended: sign in, save the answers carried from the page
+/// being left (if any), and go on where the participant was.
+#[handler]
+async fn resume(
+    req: &Request,
+    Data(web): Data<&Arc<Web>>,
+    Data(app): Data<&Arc<App>>,
+    Form(form): Form<Pairs>,
+) -> Response {
+    let link = remembered_link(app, req).await;
+    let own = super::remembered_lang(app, req).or(link.as_ref().map(|(_, _, l)| l.clone()));
+    let (lang, _) = choose_lang(app, req, own.as_deref());
+    let page = pin_context(
+        web,
+        app,
+        req,
+        &lang,
+        link.as_ref().map(|(_, s, _)| s.as_str()),
+    );
+    let Some((token, _, _)) = link else {
+        let mut r = web.render(
+            "error.html",
+            &page,
+            context! { message => web.t(&lang, "session_expired", &[]) },
+        );
+        r.set_status(StatusCode::UNAUTHORIZED);
+        return r;
+    };
+    let next = safe_next(field(&form, "next"))
+        .unwrap_or("/p/tasks")
+        .to_string();
+    let carried: Pairs = form
+        .iter()
+        .filter_map(|(k, v)| k.strip_prefix("carry.").map(|k| (k.to_string(), v.clone())))
+        .collect();
+    let again = |msg: String, status: StatusCode| {
+        let mut r = resume_form(web, &page, &next, Some(&carried), Some(msg));
+        r.set_status(status);
+        r
+    };
+    if !csrf_ok(req, field(&form, "csrf")) {
+        return again(web.t(&lang, "csrf_failed", &[]), StatusCode::FORBIDDEN);
+    }
+    let login = match participant::login(app, &token, field(&form, "pin")).await {
+        Ok(l) => l,
+        Err(e) => return pin_refused(web, &page, &lang, e, again),
+    };
+    signed_in_at(web, app, req, &token, &login).await;
+    // The page being left when the session ended: its answers are saved now, as that page
+    // would have, and the buttons lead on from there.
+    let path = next.split('?').next().unwrap_or("");
+    if !carried.is_empty()
+        && let Some(rest) = path.strip_prefix("/p/q/")
+        && let Some((visit, key)) = rest.split_once('/')
+        && !key.contains('/')
+        && let Ok(pa) = participant::authenticate(app, &login.token).await
+    {
+        let (lang, _) = participant_lang(app, req, &pa);
+        let mut replay = carried;
+        replay.push(("csrf".into(), field(&form, "csrf").to_string()));
+        return answer_form::post(
+            web,
+            app,
+            req,
+            lang,
+            &Who::Participant(pa),
+            visit,
+            key,
+            replay,
+        )
+        .await;
+    }
+    redirect(&next)
+}
+
+/// A PIN refused: wrong, throttled, or the link no longer valid.
+fn pin_refused(
+    web: &Web,
+    page: &PageContext,
+    lang: &str,
+    e: Error,
+    again: impl Fn(String, StatusCode) -> Response,
+) -> Response {
+    match e {
+        Error::Throttled { retry_after_secs } => again(
             web.t(
-                &lang,
+                lang,
                 "pin_throttled",
                 &[("minutes", &((retry_after_secs + 59) / 60).to_string())],
             ),
             StatusCode::TOO_MANY_REQUESTS,
         ),
-        Err(Error::Unauthorized {
+        Error::Unauthorized {
             code: Code::InvalidPin,
             ..
-        }) => again(web.t(&lang, "pin_wrong", &[]), StatusCode::UNAUTHORIZED),
-        Err(Error::Unauthorized { .. }) => {
-            again(web.t(&lang, "link_invalid", &[]), StatusCode::NOT_FOUND)
+        } => again(web.t(lang, "pin_wrong", &[]), StatusCode::UNAUTHORIZED),
+        Error::Unauthorized { .. } => {
+            again(web.t(lang, "link_invalid", &[]), StatusCode::NOT_FOUND)
         }
-        Err(e) => error_page(web, &page, &e),
+        e => error_page(web, page, &e),
     }
+}
+
+/// The answer to the language prompt: hold from now on (the participant's language, audited),
+/// or only on this device (the browser's choice, already remembered).
+#[handler]
+async fn language(
+    req: &Request,
+    Data(web): Data<&Arc<Web>>,
+    Data(app): Data<&Arc<App>>,
+    Form(form): Form<Pairs>,
+) -> Response {
+    let (pa, _) = match signed_in(web, app, req, None).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let back = safe_next(field(&form, "back"))
+        .unwrap_or("/p/tasks")
+        .to_string();
+    if csrf_ok(req, field(&form, "csrf")) && field(&form, "keep") == "1" {
+        let lang = field(&form, "lang");
+        if let Err(e) = participant::set_language(app, &pa, lang).await {
+            let page = frame(web, app, req, &pa.language.clone(), &pa);
+            return error_page(web, &page, &e);
+        }
+    }
+    redirect(&back)
 }
 
 #[derive(Serialize)]
@@ -213,6 +462,7 @@ fn frame(
 ) -> PageContext {
     let mut page = PageContext::new(web, app, req, lang.to_string());
     page.safety = SafetyView::of(app, lang, Some(&pa.site));
+    page.lang_prompt = lang_prompt(web, app, req, pa);
     page
 }
 
@@ -235,7 +485,7 @@ pub(crate) fn title_of(app: &App, key: &str, version: &str, lang: &str) -> Strin
 
 #[handler]
 async fn tasks(req: &Request, Data(web): Data<&Arc<Web>>, Data(app): Data<&Arc<App>>) -> Response {
-    let (pa, lang) = match signed_in(web, app, req).await {
+    let (pa, lang) = match signed_in(web, app, req, None).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -332,27 +582,42 @@ async fn done(
     Data(web): Data<&Arc<Web>>,
     Data(app): Data<&Arc<App>>,
 ) -> Response {
-    let (pa, lang) = match signed_in(web, app, req).await {
+    let (pa, lang) = match signed_in(web, app, req, None).await {
         Ok(x) => x,
         Err(r) => return r,
     };
     let page = frame(web, app, req, &lang, &pa);
-    let more = answering::tasks(app, &pa)
-        .await
-        .map(|t| {
-            t.iter().any(|t| {
-                t.questionnaires
-                    .iter()
-                    .any(|q| q.status != TaskStatus::Completed)
+    let due = answering::tasks(app, &pa).await.unwrap_or_default();
+    let more = due.iter().any(|t| {
+        t.questionnaires
+            .iter()
+            .any(|q| q.status != TaskStatus::Completed)
+    });
+    // The visit's next form not sent yet: "part 2 of 3", opened from here.
+    let next_form = due.iter().find(|t| t.visit.code == visit).and_then(|t| {
+        let count = t.questionnaires.len();
+        t.questionnaires
+            .iter()
+            .enumerate()
+            .find(|(_, q)| q.status != TaskStatus::Completed)
+            .map(|(i, q)| {
+                let title = title_of(app, &q.key, &q.version, &lang);
+                context! {
+                    href => format!("/p/q/{visit}/{}", q.key),
+                    text => web.t(&lang, "thanks_next_form", &[
+                        ("title", &title),
+                        ("n", &(i + 1).to_string()),
+                        ("count", &count.to_string()),
+                    ]),
+                    button => web.t(&lang, "thanks_continue", &[("title", &title)]),
+                }
             })
-        })
-        .unwrap_or(false);
+    });
     let next = next_window_text(web, app, &pa, &lang).await;
-    let _ = visit;
     web.render(
         "p_thanks.html",
         &page,
-        context! { next => next, more => more },
+        context! { next => next, more => more, next_form => next_form },
     )
 }
 
@@ -373,13 +638,20 @@ async fn logout(
     {
         let _ = participant::logout(app, c.value_str()).await;
         req.cookie().remove(PARTICIPANT_COOKIE);
+        // Signing out forgets the link too: the next sign-in starts from the link.
+        req.cookie().remove(LINK_COOKIE);
     }
     let _ = web;
     redirect("/p/tasks")
 }
 
-async fn who(web: &Web, app: &App, req: &Request) -> Result<(Who, String), Response> {
-    signed_in(web, app, req)
+async fn who(
+    web: &Web,
+    app: &App,
+    req: &Request,
+    carry: Option<&Pairs>,
+) -> Result<(Who, String), Response> {
+    signed_in(web, app, req, carry)
         .await
         .map(|(pa, lang)| (Who::Participant(pa), lang))
 }
@@ -391,7 +663,7 @@ async fn q_show(
     Data(web): Data<&Arc<Web>>,
     Data(app): Data<&Arc<App>>,
 ) -> Response {
-    match who(web, app, req).await {
+    match who(web, app, req, None).await {
         Ok((w, lang)) => answer_form::show(web, app, req, lang, &w, &visit, &key).await,
         Err(r) => r,
     }
@@ -405,7 +677,7 @@ async fn q_post(
     Data(app): Data<&Arc<App>>,
     Form(form): Form<Pairs>,
 ) -> Response {
-    match who(web, app, req).await {
+    match who(web, app, req, Some(&form)).await {
         Ok((w, lang)) => answer_form::post(web, app, req, lang, &w, &visit, &key, form).await,
         Err(r) => r,
     }
@@ -418,7 +690,7 @@ async fn q_review(
     Data(web): Data<&Arc<Web>>,
     Data(app): Data<&Arc<App>>,
 ) -> Response {
-    match who(web, app, req).await {
+    match who(web, app, req, None).await {
         Ok((w, lang)) => answer_form::review(web, app, req, lang, &w, &visit, &key).await,
         Err(r) => r,
     }
@@ -432,7 +704,7 @@ async fn q_submit(
     Data(app): Data<&Arc<App>>,
     Form(form): Form<Pairs>,
 ) -> Response {
-    match who(web, app, req).await {
+    match who(web, app, req, None).await {
         Ok((w, lang)) => answer_form::submit(web, app, req, lang, &w, &visit, &key, form).await,
         Err(r) => r,
     }

@@ -414,7 +414,7 @@ async fn participant_browser(app: &TestApp, nurse: &str, study_id: &str) -> Clie
 }
 
 #[tokio::test]
-async fn the_language_a_participant_picks_is_theirs_and_a_started_questionnaire_keeps_its_own() {
+async fn a_language_link_asks_before_it_holds_and_never_switches_a_visit_already_started() {
     let app = spawn_app_with(|s| s.session_hours = 24 * 365).await;
     app.clock.set(
         Utc.with_ymd_and_hms(2026, 1, 15, 9, 0, 0)
@@ -424,8 +424,17 @@ async fn the_language_a_participant_picks_is_theirs_and_a_started_questionnaire_
     let nurse = app.staff_token("site_staff", &["ZAS"]).await;
     enrol(&app, &nurse, "HERMES-ZAS-601", "2026-01-15").await;
     let p = participant_browser(&app, &nurse, "HERMES-ZAS-601").await;
+    let stored_language = async || -> Value {
+        let v: Value = app
+            .get("/api/v1/participants/HERMES-ZAS-601", Some(&nurse))
+            .await
+            .json()
+            .await
+            .expect("json");
+        v["language"].clone()
+    };
 
-    // Start the C30 in Dutch (save page 1), then switch to French.
+    // Start the C30 in Dutch (save page 1), then tap "Français".
     let (_, html) = page(&p, &app, "/p/q/BL/eortc-qlq-c30").await;
     assert!(html.contains("lang=\"nl\""));
     let resp = p
@@ -447,29 +456,171 @@ async fn the_language_a_participant_picks_is_theirs_and_a_started_questionnaire_
         html.contains("Vos questionnaires"),
         "the pages speak French"
     );
-    let stored: Value = app
-        .get("/api/v1/participants/HERMES-ZAS-601", Some(&nurse))
+    assert!(
+        html.contains("Garder cette langue à partir de maintenant ?")
+            && html.contains("Une visite déjà commencée reste en néerlandais."),
+        "the choice is asked about, in French: {html}"
+    );
+    assert_eq!(stored_language().await, "nl", "not the participant's yet");
+    // "Only on this device": the pages stay French, the participant's language stays Dutch.
+    let resp = p
+        .post(format!("{}/p/language", app.address))
+        .form(&[
+            ("csrf", csrf_of(&html).as_str()),
+            ("lang", "fr"),
+            ("back", "/p/tasks"),
+            ("keep", "0"),
+        ])
+        .send()
         .await
-        .json()
+        .expect("no");
+    assert_eq!(resp.status(), 303);
+    let (_, html) = page(&p, &app, "/p/tasks").await;
+    assert!(html.contains("Vos questionnaires") && !html.contains("lang-prompt"));
+    assert_eq!(stored_language().await, "nl");
+    // "From now on": the participant's language, audited.
+    let (_, html) = page(&p, &app, "/p/tasks?lang=fr").await;
+    let resp = p
+        .post(format!("{}/p/language", app.address))
+        .form(&[
+            ("csrf", csrf_of(&html).as_str()),
+            ("lang", "fr"),
+            ("back", "//evil.example/"),
+            ("keep", "1"),
+        ])
+        .send()
         .await
-        .expect("json");
-    assert_eq!(stored["language"], "fr", "the choice is the participant's");
+        .expect("yes");
+    assert_eq!(resp.status(), 303);
+    assert_eq!(
+        resp.headers()["location"],
+        "/p/tasks",
+        "never sent off the participant's pages"
+    );
+    assert_eq!(
+        stored_language().await,
+        "fr",
+        "the choice is the participant's"
+    );
     assert!(
         app.audit_rows()
             .await
             .iter()
             .any(|r| r["action"] == "participant.language_changed")
     );
-    // The started C30 keeps its Dutch wording (recorded with the response); the BM22, not yet
-    // started, comes in French.
+    // The visit already started stays Dutch: the started C30 and the BM22 not yet started.
     let (_, html) = page(&p, &app, "/p/q/BL/eortc-qlq-c30?page=1").await;
     assert!(html.contains("class=\"questionnaire\" data-autosave lang=\"nl\""));
+    assert!(
+        html.contains("name=\"q.q1\" value=\"2\" checked"),
+        "the answer is kept"
+    );
     let (_, html) = page(&p, &app, "/p/q/BL/eortc-qlq-bm22").await;
-    assert!(html.contains("class=\"questionnaire\" data-autosave lang=\"fr\""));
-    // The answer given on page 1 is still there.
-    assert!(html.contains("Questionnaire 2 sur 3"));
-    let (_, html) = page(&p, &app, "/p/q/BL/eortc-qlq-c30?page=1").await;
-    assert!(html.contains("name=\"q.q1\" value=\"2\" checked"));
+    assert!(html.contains("class=\"questionnaire\" data-autosave lang=\"nl\""));
+    assert!(
+        html.contains("Questionnaire 2 sur 3"),
+        "the page around it is French"
+    );
+}
+
+/// A session that ends mid-questionnaire: the page posted then asks for the PIN right there
+/// (with the site's phone), and the PIN saves the answers just given and goes on.
+#[tokio::test]
+async fn a_session_that_ends_mid_form_asks_for_the_pin_there_and_keeps_the_answers() {
+    let app = spawn_app().await;
+    app.clock.set(
+        Utc.with_ymd_and_hms(2026, 1, 15, 9, 0, 0)
+            .single()
+            .expect("t"),
+    );
+    let nurse = app.staff_token("site_staff", &["ZAS"]).await;
+    enrol(&app, &nurse, "HERMES-ZAS-602", "2026-01-15").await;
+    let p = participant_browser(&app, &nurse, "HERMES-ZAS-602").await;
+    let (_, html) = page(&p, &app, "/p/q/BL/eortc-qlq-c30").await;
+    let csrf = csrf_of(&html);
+    // The session ends (12 hours later) while page 1 is open.
+    app.clock.advance(chrono::Duration::hours(13));
+    let resp = p
+        .post(format!("{}/p/q/BL/eortc-qlq-c30", app.address))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("page", "1"),
+            ("revision", "0"),
+            ("q.q1", "3"),
+            ("q.q2", "1"),
+            ("go", "next"),
+        ])
+        .send()
+        .await
+        .expect("page 1");
+    assert_eq!(resp.status(), 401);
+    let html = resp.text().await.expect("html");
+    assert!(
+        html.contains("action=\"&#x2f;p&#x2f;resume\""),
+        "a PIN form right there: {html}"
+    );
+    assert!(html.contains("Uw sessie is afgelopen"));
+    assert!(
+        html.contains("href=\"tel:+3230000001\""),
+        "the site's phone"
+    );
+    assert!(
+        html.contains("name=\"carry.q.q1\" value=\"3\""),
+        "the answers travel along"
+    );
+    // The autosave learns that the session ended.
+    let resp = p
+        .post(format!("{}/p/q/BL/eortc-qlq-c30", app.address))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("page", "1"),
+            ("q.q1", "3"),
+            ("go", "save"),
+        ])
+        .send()
+        .await
+        .expect("autosave");
+    assert_eq!(resp.status(), 401);
+    // A wrong PIN keeps the form and the answers.
+    let mut form: Vec<(String, String)> = vec![
+        ("csrf".into(), csrf_of(&html)),
+        ("next".into(), "/p/q/BL/eortc-qlq-c30".into()),
+        ("carry.page".into(), "1".into()),
+        ("carry.q.q1".into(), "3".into()),
+        ("carry.q.q2".into(), "1".into()),
+        ("carry.go".into(), "next".into()),
+        ("pin".into(), "0000".into()),
+    ];
+    let resp = p
+        .post(format!("{}/p/resume", app.address))
+        .form(&form)
+        .send()
+        .await
+        .expect("wrong pin");
+    assert_eq!(resp.status(), 401);
+    let again = resp.text().await.expect("html");
+    assert!(again.contains("name=\"carry.q.q2\" value=\"1\""));
+    form.last_mut().expect("pin").1 = "4826".into();
+    let resp = p
+        .post(format!("{}/p/resume", app.address))
+        .form(&form)
+        .send()
+        .await
+        .expect("pin");
+    assert_eq!(resp.status(), 303);
+    assert_eq!(
+        resp.headers()["location"],
+        "/p/q/BL/eortc-qlq-c30?page=2",
+        "on where the participant was"
+    );
+    let (status, html) = page(&p, &app, "/p/q/BL/eortc-qlq-c30?page=1").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("name=\"q.q1\" value=\"3\" checked"), "saved");
+    assert!(html.contains("name=\"q.q2\" value=\"1\" checked"), "saved");
+    // Without the link (another browser), the page says to open the link again.
+    let (status, html) = page(&browser(), &app, "/p/tasks").await;
+    assert_eq!(status, 401);
+    assert!(html.contains("Open opnieuw de link"));
 }
 
 /// The dashboard's CONSORT-PRO table speaks the reader's language: visit labels, questionnaire

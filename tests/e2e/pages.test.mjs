@@ -102,6 +102,12 @@ test("participant completes the baseline by tapping; the dashboard shows it comp
     while (!p.url().includes("/review")) await leave(p, p.locator("button.next"));
     assert.equal(await p.locator(".blanks li").count(), 0);
     await leave(p, p.locator("form button.primary"));
+    // A confirmation between forms, naming the next one and its place in the visit.
+    assert.match(p.url(), /\/p\/done\/BL$/);
+    assert.match(await p.locator(".next-form").innerText(), /\(vragenlijst 2 van 3\)/);
+    await axe(p, "between forms");
+    await shot(p, "06a-between-forms");
+    await leave(p, p.locator("a.button.primary"));
     assert.match(p.url(), /\/p\/q\/BL\/eortc-qlq-bm22/);
 
     // BM22: all answered.
@@ -110,6 +116,8 @@ test("participant completes the baseline by tapping; the dashboard shows it comp
       await leave(p, p.locator("button.next"));
     }
     await leave(p, p.locator("form button.primary"));
+    assert.match(await p.locator(".next-form").innerText(), /\(vragenlijst 3 van 3\)/);
+    await leave(p, p.locator("a.button.primary"));
     assert.match(p.url(), /\/p\/q\/BL\/nrs-lesion-pain/);
 
     // NRS: eleven buttons per lesion, none preselected, the lesion named.

@@ -207,6 +207,9 @@ fn page_frame(
         Who::Participant(pa) => SafetyView::of(app, &page.lang, Some(&pa.site)),
         Who::Staff { .. } => None,
     };
+    if let Who::Participant(pa) = who {
+        page.lang_prompt = super::participant::lang_prompt(web, app, req, pa);
+    }
     // Staff entry pages keep the staff menu.
     if let Who::Staff { actor, .. } = who {
         page.staff = Some(super::StaffInfo {

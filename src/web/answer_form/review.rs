@@ -13,7 +13,6 @@ use super::{
 use crate::{
     answering::{self, Submission},
     app::App,
-    domain::answering::TaskStatus,
     domain::questionnaire::text::WordingKind,
     error::{Code, Error},
 };
@@ -25,26 +24,13 @@ pub(super) fn back_target(who: &Who) -> String {
     }
 }
 
-/// Where to go after a submission: the visit's next questionnaire not yet sent, or the
-/// thank-you page (participant) / the participant's page (staff).
+/// Where to go after a submission: the thank-you page, which leads on to the visit's next
+/// questionnaire (participant); the visit's next form not yet sent, or the record (staff).
 pub(super) async fn after_submit_target(who: &Who, app: &App, visit: &str) -> String {
     match who {
-        Who::Participant(pa) => {
-            let next = answering::tasks(app, pa).await.ok().and_then(|tasks| {
-                tasks
-                    .into_iter()
-                    .find(|t| t.visit.code == visit)
-                    .and_then(|t| {
-                        t.questionnaires
-                            .into_iter()
-                            .find(|q| q.status != TaskStatus::Completed)
-                    })
-            });
-            match next {
-                Some(q) => format!("/p/q/{visit}/{}", q.key),
-                None => format!("/p/done/{visit}"),
-            }
-        }
+        // A confirmation between forms: the thank-you page says what was sent and opens the
+        // visit's next form from there.
+        Who::Participant(_) => format!("/p/done/{visit}"),
         // Staff: the next form of the same visit not sent yet, in the same mode; else the record.
         Who::Staff {
             actor,
