@@ -13,6 +13,7 @@ mod m20261127_000006_queries_analgesics;
 mod m20261127_000007_reminders;
 mod m20261127_000008_digest_log;
 mod m20261202_000009_trial_rules;
+mod m20261202_000010_calls_staff_language;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000007_reminders::Migration),
             Box::new(m20261127_000008_digest_log::Migration),
             Box::new(m20261202_000009_trial_rules::Migration),
+            Box::new(m20261202_000010_calls_staff_language::Migration),
         ]
     }
 }

@@ -105,6 +105,7 @@ async fn insert(app: &App, actor: Actor, new: NewUser) -> Result<StaffUser> {
         must_change_password: new.must_change_password,
         created_at: now,
         sites,
+        language: None,
     };
     let txn = store::begin_write(&app.db).await?;
     store::staff::insert(&txn, &row)

@@ -27,6 +27,7 @@ use submit::{refused, submitted_view};
 use tasks::split_ref;
 pub use tasks::{Task, TaskItem, next_window, tasks};
 
+pub(crate) mod calls;
 pub(crate) mod completion;
 pub(crate) mod pain;
 pub(crate) mod queries;

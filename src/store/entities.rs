@@ -51,6 +51,8 @@ pub mod staff_user {
         pub disabled: bool,
         pub must_change_password: bool,
         pub created_at: DateTimeUtc,
+        /// The staff member's language (pages, the daily digest); unset until chosen.
+        pub language: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -531,6 +533,31 @@ pub mod digest_log {
         pub day: Date,
         pub sent_at: DateTimeUtc,
         pub recipients: i32,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod call_log {
+    use sea_orm::entity::prelude::*;
+
+    /// One call to a participant from the Call today list.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "call_log")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub participant_id: Uuid,
+        pub staff_id: Uuid,
+        /// reached or not_reached
+        pub outcome: String,
+        pub note: Option<String>,
+        /// The reasons to call at the time, one key a line: a new one shows the row again.
+        pub reasons: String,
+        pub logged_at: DateTimeUtc,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

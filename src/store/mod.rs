@@ -4,6 +4,7 @@
 pub(crate) mod access;
 pub mod audit;
 pub(crate) mod bulk;
+pub mod calls;
 mod columns;
 pub use columns::Json;
 pub(crate) mod entities;

@@ -73,6 +73,27 @@ pub async fn contact<C: ConnectionTrait>(
     Ok(participant_contact::Entity::find_by_id(id).one(db).await?)
 }
 
+/// Of the given participants, those with no email address (no reminder can reach them).
+pub async fn without_email<C: ConnectionTrait>(
+    db: &C,
+    participants: &[Uuid],
+) -> Result<std::collections::HashSet<Uuid>, StoreError> {
+    let mut with = std::collections::HashSet::new();
+    for chunk in participants.chunks(500) {
+        let rows = participant_contact::Entity::find()
+            .filter(participant_contact::Column::ParticipantId.is_in(chunk.to_vec()))
+            .filter(participant_contact::Column::EmailSealed.is_not_null())
+            .all(db)
+            .await?;
+        with.extend(rows.into_iter().map(|r| r.participant_id));
+    }
+    Ok(participants
+        .iter()
+        .filter(|p| !with.contains(p))
+        .copied()
+        .collect())
+}
+
 /// Every participant's contact row (with the study id), for end-of-trial purging and key rotation.
 pub async fn all_contacts<C: ConnectionTrait>(
     db: &C,

@@ -23,6 +23,8 @@ pub struct StaffRow {
     pub must_change_password: bool,
     pub created_at: DateTime<Utc>,
     pub sites: Vec<String>,
+    /// Pages and the daily digest; unset until the staff member picks one.
+    pub language: Option<String>,
 }
 
 async fn with_sites<C: ConnectionTrait>(
@@ -46,6 +48,7 @@ async fn with_sites<C: ConnectionTrait>(
         must_change_password: user.must_change_password,
         created_at: user.created_at,
         sites,
+        language: user.language,
     })
 }
 
@@ -115,6 +118,7 @@ pub async fn insert<C: ConnectionTrait>(db: &C, row: &StaffRow) -> Result<(), St
         disabled: Set(row.disabled),
         must_change_password: Set(row.must_change_password),
         created_at: Set(row.created_at),
+        language: Set(row.language.clone()),
     }
     .insert(db)
     .await
@@ -237,4 +241,20 @@ pub async fn delete_expired_sessions<C: ConnectionTrait>(
         .exec(db)
         .await?
         .rows_affected)
+}
+
+/// The language a staff member picked on the pages (for the daily digest).
+pub async fn set_language<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+    language: &str,
+) -> Result<(), StoreError> {
+    staff_user::ActiveModel {
+        id: Set(id),
+        language: Set(Some(language.to_string())),
+        ..Default::default()
+    }
+    .update(db)
+    .await?;
+    Ok(())
 }

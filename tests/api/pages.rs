@@ -316,20 +316,66 @@ async fn call_today_lists_late_and_closing_visits_with_the_phone_only_for_own_si
     let (status, html) = page(&nurse, &app, "/staff/call-today?lang=en").await;
     assert_eq!(status, 200);
     assert!(html.contains("HERMES-ZAS-401"), "{html}");
-    assert!(html.contains("Not started, window closes soon"));
+    assert!(html.contains("Baseline not started, last day 15 January 2026"));
+    assert!(html.contains("No email address: no reminders go out"));
     assert!(
         html.contains("+32 470 11 22 33"),
         "own site staff see the phone"
     );
 
-    // In the grace period the visit is late.
+    // The nurse calls and logs it: the row leaves today's list, audited.
+    let resp = nurse
+        .post(format!("{}/staff/call-today/log", app.address))
+        .form(&[
+            ("csrf", csrf_of(&html).as_str()),
+            ("study_id", "HERMES-ZAS-401"),
+            ("outcome", "not_reached"),
+            ("note", "voicemail, call back Monday"),
+        ])
+        .send()
+        .await
+        .expect("log");
+    assert_eq!(resp.status(), 303);
+    let (_, html) = page(
+        &nurse,
+        &app,
+        "/staff/call-today?lang=en&logged=HERMES-ZAS-401",
+    )
+    .await;
+    assert!(html.contains("Call to HERMES-ZAS-401 logged"));
+    assert!(
+        !html.contains("Baseline not started"),
+        "off today's list: {html}"
+    );
+    let audit = app.audit_rows().await;
+    let logged = audit
+        .iter()
+        .find(|r| r["action"] == "participant.call_logged")
+        .expect("audited");
+    assert!(logged["after"].to_string().contains("voicemail"));
+    // An outcome that is not one is refused, naming the field.
+    let resp = nurse
+        .post(format!("{}/staff/call-today/log", app.address))
+        .form(&[
+            ("csrf", csrf_of(&html).as_str()),
+            ("study_id", "HERMES-ZAS-401"),
+            ("outcome", "maybe"),
+        ])
+        .send()
+        .await
+        .expect("log");
+    assert_eq!(resp.status(), 422);
+    assert!(resp.text().await.expect("html").contains("outcome"));
+
+    // In the grace period the visit is late: back on the list, with the last call.
     app.clock.set(
         Utc.with_ymd_and_hms(2026, 1, 20, 9, 0, 0)
             .single()
             .expect("t"),
     );
     let (_, html) = page(&nurse, &app, "/staff/call-today?lang=en").await;
-    assert!(html.contains("Late (grace period)"), "{html}");
+    assert!(html.contains("Baseline late, grace until"), "{html}");
+    assert!(html.contains("Last call: 15 January 2026, 15:00, not reached – voicemail"));
 
     // A monitor of the same site sees the list, never the phone number.
     let (m_email, m_password, _) = app.staff_account("monitor", &["ZAS"]).await;

@@ -41,10 +41,11 @@ export async function launch() {
 }
 
 /// Fail the test on a CSP violation, a page error or any request to another origin.
-export function guard(page) {
+/// `allow`: console errors expected by the test (e.g. a save refused with 401).
+export function guard(page, { allow = [] } = {}) {
   const problems = [];
   page.on("console", (m) => {
-    if (m.type() === "error") problems.push(`console: ${m.text()}`);
+    if (m.type() === "error" && !allow.some((re) => re.test(m.text()))) problems.push(`console: ${m.text()}`);
   });
   page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
   page.on("request", (r) => {
@@ -70,7 +71,7 @@ export async function shot(page, name) {
   await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
 }
 
-async function api(method, url, token, body) {
+export async function api(method, url, token, body) {
   const res = await fetch(`${BASE}${url}`, {
     method,
     headers: {

@@ -41,7 +41,7 @@ for _ in $(seq 1 300); do
   sleep 0.1
 done
 status=0
-(cd "$here" && node --test --test-concurrency=1 pages.test.mjs nojs.test.mjs access.test.mjs) || status=$?
+(cd "$here" && node --test --test-concurrency=1 pages.test.mjs nojs.test.mjs access.test.mjs participant.test.mjs) || status=$?
 (cd "$here" && node budget.mjs) || status=$?
 if [ "$status" -ne 0 ]; then
   echo "--- server log (tail) ---"; tail -n 60 "$work/server.log"

@@ -4,11 +4,23 @@
 use std::sync::Arc;
 
 use minijinja::context;
-use poem::{Request, Response, handler, web::Data};
+use poem::{
+    Request, Response, handler,
+    http::StatusCode,
+    web::{Data, Form},
+};
 use serde::Serialize;
 
-use super::{Web, failed, fmt_date, last_day, local_day, query_param, signed_in, sv};
-use crate::{answering::completion, app::App, auth};
+use super::{
+    Pairs, Web, csrf_ok, failed, field, fmt_date, last_day, local_day, local_time, opt,
+    query_param, redirect, signed_in, sv,
+};
+use crate::{
+    answering::{calls, completion},
+    app::App,
+    auth,
+    domain::permissions::Action,
+};
 
 #[derive(Serialize)]
 pub(super) struct CellView {
@@ -138,11 +150,53 @@ pub(super) async fn dashboard(
 pub(super) struct CallView {
     study_id: String,
     site: String,
-    /// Why to call, one line each, in the reader's language.
+    /// Why to call, one line each with its numbers, in the reader's language.
     reasons: Vec<String>,
     phone: String,
     /// Where a teleconsultation starts: the first form of the visit to call about.
     start: Option<String>,
+    /// "Last call: 2 December 2026, 10:05, not reached – note".
+    last_call: Option<String>,
+    /// Whether this reader may log a call (sees the participant's contact details).
+    may_log: bool,
+}
+
+/// One reason to call, with its numbers, in the reader's language.
+fn call_line(web: &Web, app: &App, lang: &str, c: &calls::Call) -> String {
+    let visit = c
+        .visit
+        .as_deref()
+        .map(|v| {
+            app.study
+                .visit_labels
+                .get(v)
+                .and_then(|l| l.get(lang))
+                .cloned()
+                .unwrap_or_else(|| v.to_string())
+        })
+        .unwrap_or_default();
+    let date = c.until.map(|d| fmt_date(d, lang)).unwrap_or_default();
+    let kind = c
+        .reminder_kind
+        .as_deref()
+        .map(|k| web.t(lang, &format!("remind_{k}"), &[]))
+        .unwrap_or_default();
+    let (from, to) = c
+        .pain
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .unwrap_or_default();
+    web.t(
+        lang,
+        &format!("call_{}", c.reason),
+        &[
+            ("visit", &visit),
+            ("date", &date),
+            ("kind", &kind),
+            ("from", &from),
+            ("to", &to),
+            ("lesion", c.lesion.as_deref().unwrap_or("")),
+        ],
+    )
 }
 
 #[handler]
@@ -154,34 +208,14 @@ pub(super) async fn call_today(
     let (actor, page) = staff!(web, app, req);
     let lang = page.lang.clone();
     let site = query_param(req, "site").filter(|s| !s.is_empty());
-    let calls = match completion::call_today(app, &actor, site, &lang).await {
+    let list = match calls::call_today(app, &actor, site, &lang).await {
         Ok(c) => c,
         Err(e) => return failed(web, &page, &e),
     };
-    let label = |v: &str| {
-        app.study
-            .visit_labels
-            .get(v)
-            .and_then(|l| l.get(&lang))
-            .cloned()
-            .unwrap_or_else(|| v.to_string())
-    };
     // One row per participant, the reasons listed in it.
     let mut views: Vec<CallView> = Vec::new();
-    for c in calls {
-        let detail = match (c.reason, c.detail) {
-            ("reminder_failed", Some(kind)) => Some(web.t(&lang, &format!("remind_{kind}"), &[])),
-            (_, d) => d,
-        };
-        let line = [
-            Some(web.t(&lang, &format!("call_{}", c.reason), &[])),
-            c.visit.as_deref().map(label),
-            detail,
-        ]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(" · ");
+    for c in list {
+        let line = call_line(web, app, &lang, &c);
         let start = c
             .visit
             .as_deref()
@@ -206,6 +240,20 @@ pub(super) async fn call_today(
                 }
             }
             None => views.push(CallView {
+                last_call: c.last_call.as_ref().map(|l| {
+                    let outcome = web.t(&lang, &format!("call_outcome_{}", l.outcome), &[]);
+                    let mut text = web.t(
+                        &lang,
+                        "call_last",
+                        &[("at", &local_time(app, l.at, &lang)), ("outcome", &outcome)],
+                    );
+                    if let Some(n) = &l.note {
+                        text.push_str(" – ");
+                        text.push_str(n);
+                    }
+                    text
+                }),
+                may_log: auth::authorize(&actor, Action::ParticipantContact, Some(&c.site)).is_ok(),
                 study_id: c.study_id,
                 site: c.site,
                 reasons: vec![line],
@@ -214,7 +262,51 @@ pub(super) async fn call_today(
             }),
         }
     }
-    web.render("s_call.html", &page, context! { calls => sv(&views) })
+    let logged = query_param(req, "logged")
+        .filter(|id| !id.is_empty())
+        .map(|id| web.t(&lang, "call_logged_notice", &[("id", &id)]));
+    web.render(
+        "s_call.html",
+        &page,
+        context! { calls => sv(&views), logged => logged, outcomes => calls::OUTCOMES },
+    )
+}
+
+/// Log a call from the list (post/redirect/get): the row leaves today's list.
+#[handler]
+pub(super) async fn log_call(
+    req: &Request,
+    Data(web): Data<&Arc<Web>>,
+    Data(app): Data<&Arc<App>>,
+    Form(form): Form<Pairs>,
+) -> Response {
+    let (actor, page) = staff!(web, app, req);
+    if !csrf_ok(req, field(&form, "csrf")) {
+        let mut r = super::error_page(
+            web,
+            &page,
+            &crate::error::Error::invalid("csrf", web.t(&page.lang, "csrf_failed", &[])),
+        );
+        r.set_status(StatusCode::FORBIDDEN);
+        return r;
+    }
+    let study_id = field(&form, "study_id");
+    let note = opt(&form, "note");
+    match calls::log_call(
+        app,
+        &actor,
+        study_id,
+        field(&form, "outcome"),
+        note.as_deref(),
+    )
+    .await
+    {
+        Ok(()) => redirect(&format!(
+            "/staff/call-today?logged={}",
+            url::form_urlencoded::byte_serialize(study_id.as_bytes()).collect::<String>()
+        )),
+        Err(e) => failed(web, &page, &e),
+    }
 }
 
 /// The dashboard's rows: per participant, each visit's state with its window as a tooltip.

@@ -2,7 +2,7 @@
 //! record with its forms, staff entry on the questionnaire pages, and export downloads.
 //! Every read and write goes through the same services (and permission gate) as the API.
 
-use completion_pages::{call_today, dashboard};
+use completion_pages::{call_today, dashboard, log_call};
 use enrol::{enrol_page, enrol_post};
 use entry::{q_post, q_review, q_show, q_submit};
 use export_pages::{archive_download, export_download, exports_page};
@@ -26,6 +26,7 @@ pub fn routes() -> impl Endpoint {
         .at("/logout", poem::post(logout))
         .at("/password", get(password_page).post(password_post))
         .at("/call-today", get(call_today))
+        .at("/call-today/log", poem::post(log_call))
         .at("/enrol", get(enrol_page).post(enrol_post))
         .at("/exports", get(exports_page))
         .at("/exports/:file", get(export_download))

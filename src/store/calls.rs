@@ -1,0 +1,35 @@
+//! The call log of the "call today" list.
+
+use std::collections::HashMap;
+
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder,
+};
+use uuid::Uuid;
+
+pub use super::entities::call_log::Model as CallRow;
+use super::{StoreError, entities::call_log};
+
+pub async fn insert<C: ConnectionTrait>(db: &C, row: CallRow) -> Result<(), StoreError> {
+    row.into_active_model().insert(db).await?;
+    Ok(())
+}
+
+/// Each given participant's latest logged call.
+pub async fn latest<C: ConnectionTrait>(
+    db: &C,
+    participants: &[Uuid],
+) -> Result<HashMap<Uuid, CallRow>, StoreError> {
+    let mut out = HashMap::new();
+    for chunk in participants.chunks(500) {
+        let rows = call_log::Entity::find()
+            .filter(call_log::Column::ParticipantId.is_in(chunk.to_vec()))
+            .order_by_asc(call_log::Column::LoggedAt)
+            .all(db)
+            .await?;
+        // Ascending: the latest of each participant is inserted last.
+        out.extend(rows.into_iter().map(|r| (r.participant_id, r)));
+    }
+    Ok(out)
+}
