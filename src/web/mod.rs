@@ -64,6 +64,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/web/s_call.html"),
     ),
     (
+        "s_late.html",
+        include_str!("../../templates/web/s_late.html"),
+    ),
+    (
         "s_participant.html",
         include_str!("../../templates/web/s_participant.html"),
     ),

@@ -669,6 +669,117 @@ async fn a_session_that_ends_mid_form_asks_for_the_pin_there_and_keeps_the_answe
     assert!(html.contains("Open opnieuw de link"));
 }
 
+/// A closed visit is entered through the late-entry step: the reason first, then the forms,
+/// the review filled in with that reason.
+#[tokio::test]
+async fn a_late_entry_asks_the_reason_first() {
+    let app = spawn_app_with(|s| s.session_hours = 24 * 365).await;
+    app.clock.set(
+        Utc.with_ymd_and_hms(2026, 1, 15, 9, 0, 0)
+            .single()
+            .expect("t"),
+    );
+    let (email, password, zas) = app.staff_account("site_staff", &["ZAS"]).await;
+    enrol(&app, &zas, "HERMES-ZAS-701", "2026-01-15").await;
+    // Six weeks on, the baseline is closed (missed).
+    app.clock.set(
+        Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0)
+            .single()
+            .expect("t"),
+    );
+    let nurse = sign_in(&app, &email, &password).await;
+    let (_, html) = page(&nurse, &app, "/staff/participants/HERMES-ZAS-701").await;
+    assert!(
+        html.contains("/staff/participants/HERMES-ZAS-701/late/BL"),
+        "offered as a late entry"
+    );
+    assert!(
+        !html.contains("/staff/participants/HERMES-ZAS-701/interviewer/BL/"),
+        "not as a direct entry"
+    );
+    let resp = nurse
+        .get(format!(
+            "{}/staff/participants/HERMES-ZAS-701/interviewer/BL/eortc-qlq-c30",
+            app.address
+        ))
+        .send()
+        .await
+        .expect("entry");
+    assert_eq!(resp.status(), 303);
+    assert_eq!(
+        resp.headers()["location"],
+        "/staff/participants/HERMES-ZAS-701/late/BL"
+    );
+    let (status, html) = page(&nurse, &app, "/staff/participants/HERMES-ZAS-701/late/BL").await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("HERMES-ZAS-701 · Baseline · Late invoer"),
+        "{html}"
+    );
+    let post = async |form: &[(&str, &str)]| {
+        nurse
+            .post(format!(
+                "{}/staff/participants/HERMES-ZAS-701/late/BL",
+                app.address
+            ))
+            .form(form)
+            .send()
+            .await
+            .expect("late")
+    };
+    let csrf = csrf_of(&html);
+    // Without a reason: refused, naming it, what was typed kept.
+    let resp = post(&[
+        ("csrf", &csrf),
+        ("mode", "interviewer"),
+        ("entry_reason", " "),
+    ])
+    .await;
+    assert_eq!(resp.status(), 422);
+    assert!(
+        resp.text()
+            .await
+            .expect("html")
+            .contains("Vul de reden van de late invoer in.")
+    );
+    // Paper needs the day it was filled in.
+    let resp = post(&[
+        ("csrf", &csrf),
+        ("mode", "paper"),
+        ("entry_reason", "typed in late"),
+    ])
+    .await;
+    assert_eq!(resp.status(), 422);
+    let resp = post(&[
+        ("csrf", &csrf),
+        ("mode", "interviewer"),
+        ("entry_reason", "participant was in hospital"),
+    ])
+    .await;
+    assert_eq!(resp.status(), 303);
+    assert_eq!(
+        resp.headers()["location"],
+        "/staff/participants/HERMES-ZAS-701/interviewer/BL/eortc-qlq-c30"
+    );
+    let (status, _) = page(
+        &nurse,
+        &app,
+        "/staff/participants/HERMES-ZAS-701/interviewer/BL/eortc-qlq-c30",
+    )
+    .await;
+    assert_eq!(status, 200, "the form opens after the step");
+    let (_, html) = page(
+        &nurse,
+        &app,
+        "/staff/participants/HERMES-ZAS-701/interviewer/BL/eortc-qlq-c30/review",
+    )
+    .await;
+    assert!(
+        html.contains("value=\"participant was in hospital\""),
+        "the reason carried to the review"
+    );
+}
+
 /// The dashboard's CONSORT-PRO table speaks the reader's language: visit labels, questionnaire
 /// titles, arms, missed reasons and causes, no code values.
 #[tokio::test]

@@ -114,6 +114,13 @@ pub(super) async fn render_review(
     let title = l
         .word(&l.x.resolved.version.definition.title)
         .unwrap_or_else(|| key.to_string());
+    // A late entry's reason and paper date, given on the late-entry step.
+    let late = match who {
+        Who::Staff {
+            actor, study_id, ..
+        } => crate::web::staff::late_entry(app, req, actor, study_id, visit),
+        Who::Participant(_) => None,
+    };
     web.render(
         "review.html",
         &page,
@@ -130,6 +137,8 @@ pub(super) async fn render_review(
             mode_banner => mode_banner(web, &lang, who),
             staff_mode => staff_mode,
             needs_reason => late_visit,
+            entry_reason => late.as_ref().map(|l| l.reason.clone()),
+            completed_on => late.and_then(|l| l.completed_on),
             error => error,
         },
     )

@@ -3,18 +3,228 @@
 
 use std::sync::Arc;
 
+use minijinja::context;
 use poem::{
     Request, Response, handler,
+    http::StatusCode,
     web::{Data, Form, Path},
 };
+use serde::{Deserialize, Serialize};
 
-use super::{Pairs, signed_in};
+use super::{Pairs, field, signed_in};
 use super::{
     Web,
     answer_form::{self, Who},
-    error_page,
+    csrf_ok, error_page, fmt_date, last_day, redirect,
 };
-use crate::{app::App, domain::answering::EntryMode, error::Error};
+use crate::{
+    answering,
+    app::App,
+    auth::StaffActor,
+    domain::{answering::EntryMode, schedule::VisitState},
+    error::Error,
+    participants::{self, VisitView},
+};
+
+/// A late entry begun on the late-entry step: its reason (and paper date) travel sealed in a
+/// cookie bound to the staff member, participant and visit, and fill in the review.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct LateEntry {
+    pub reason: String,
+    pub completed_on: Option<String>,
+}
+
+const LATE_COOKIE: &str = "epro_late";
+
+fn late_aad(actor: &StaffActor, study_id: &str, visit: &str) -> String {
+    format!("late entry|{}|{study_id}|{visit}", actor.id)
+}
+
+/// The late entry begun for this participant's visit by this staff member, if any.
+pub(crate) fn late_entry(
+    app: &App,
+    req: &Request,
+    actor: &StaffActor,
+    study_id: &str,
+    visit: &str,
+) -> Option<LateEntry> {
+    let sealed = req.cookie().get(LATE_COOKIE)?;
+    let text = crate::keys::sealed::open(
+        &app.keys.data,
+        sealed.value_str(),
+        &late_aad(actor, study_id, visit),
+    )
+    .ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// Whether a visit's window (and grace) has closed: entering it is a late entry.
+fn closed(v: &VisitView) -> bool {
+    !matches!(v.state, VisitState::Open | VisitState::Late)
+}
+
+/// The visit's forms not sent yet, in order.
+async fn unsent(app: &App, actor: &StaffActor, study_id: &str, v: &VisitView) -> Vec<String> {
+    let sent = answering::list_for_staff(app, actor, study_id)
+        .await
+        .unwrap_or_default();
+    v.questionnaires
+        .iter()
+        .map(|q| q.split('@').next().unwrap_or(q).to_string())
+        .filter(|key| {
+            !sent.iter().any(|d| {
+                d.row.visit_code == v.code
+                    && d.row.questionnaire_key == *key
+                    && d.row.status.is_submitted()
+            })
+        })
+        .collect()
+}
+
+async fn visit_of(
+    app: &App,
+    actor: &StaffActor,
+    study_id: &str,
+    visit: &str,
+) -> Result<VisitView, Error> {
+    participants::schedule(app, actor, study_id)
+        .await?
+        .into_iter()
+        .find(|v| v.code == visit)
+        .ok_or_else(|| Error::NotFound(format!("visit {visit}")))
+}
+
+/// The late-entry step: a closed visit is entered only after saying why (and, for paper, when
+/// it was filled in).
+#[handler]
+pub(super) async fn late_page(
+    req: &Request,
+    Path((id, visit)): Path<(String, String)>,
+    Data(web): Data<&Arc<Web>>,
+    Data(app): Data<&Arc<App>>,
+) -> Response {
+    let (actor, page) = match signed_in(web, app, req).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    render_late(web, app, &actor, &page, &id, &visit, None, &[]).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn render_late(
+    web: &Web,
+    app: &App,
+    actor: &StaffActor,
+    page: &super::PageContext,
+    id: &str,
+    visit: &str,
+    error: Option<String>,
+    form: &[(String, String)],
+) -> Response {
+    let v = match visit_of(app, actor, id, visit).await {
+        Ok(v) => v,
+        Err(e) => return super::failed(web, page, &e),
+    };
+    let lang = page.lang.clone();
+    let label = v.labels.get(&lang).cloned().unwrap_or(v.code.clone());
+    let window = format!(
+        "{} – {}",
+        fmt_date(super::local_day(app, v.window.start), &lang),
+        v.window
+            .end
+            .map(|e| fmt_date(last_day(app, e), &lang))
+            .unwrap_or_default()
+    );
+    let mut r = web.render(
+        "s_late.html",
+        page,
+        context! {
+            header => format!("{id} · {label} · {}", web.t(&lang, "late_entry", &[])),
+            intro => web.t(&lang, "late_intro", &[("visit", &label), ("window", &window)]),
+            study_id => id,
+            visit => visit,
+            error => error,
+            mode => field(form, "mode"),
+            reason => field(form, "entry_reason"),
+            completed_on => field(form, "completed_on"),
+        },
+    );
+    if r.status() == StatusCode::OK && !field(form, "csrf").is_empty() {
+        r.set_status(StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    r
+}
+
+#[handler]
+pub(super) async fn late_post(
+    req: &Request,
+    Path((id, visit)): Path<(String, String)>,
+    Data(web): Data<&Arc<Web>>,
+    Data(app): Data<&Arc<App>>,
+    Form(form): Form<Pairs>,
+) -> Response {
+    let (actor, page) = match signed_in(web, app, req).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let lang = page.lang.clone();
+    let again = async |key: &str| {
+        let msg = web.t(&lang, key, &[]);
+        render_late(web, app, &actor, &page, &id, &visit, Some(msg), &form).await
+    };
+    if !csrf_ok(req, field(&form, "csrf")) {
+        return again("csrf_failed").await;
+    }
+    let mode = field(&form, "mode");
+    if EntryMode::staff_entry(mode).is_none() {
+        return again("late_mode_missing").await;
+    }
+    let v = match visit_of(app, &actor, &id, &visit).await {
+        Ok(v) => v,
+        Err(e) => return super::failed(web, &page, &e),
+    };
+    let completed_on =
+        Some(field(&form, "completed_on").trim().to_string()).filter(|s| !s.is_empty());
+    let day = match (&completed_on, mode) {
+        (Some(d), _) => match participants::parse_date("completed_on", d) {
+            Ok(d) => Some(d),
+            Err(_) => return again("late_date_invalid").await,
+        },
+        (None, "paper") => return again("late_date_missing").await,
+        (None, _) => None,
+    };
+    // Paper filled in within the window (or its grace) is not late: no reason needed.
+    let last = v
+        .window
+        .grace_end
+        .or(v.window.end)
+        .map(|e| last_day(app, e));
+    let in_window = day.zip(last).is_some_and(|(d, l)| d <= l)
+        && day.is_some_and(|d| d >= super::local_day(app, v.window.start));
+    let reason = field(&form, "entry_reason").trim().to_string();
+    if reason.is_empty() && !(mode == "paper" && in_window) {
+        return again("late_reason_missing").await;
+    }
+    let keys = unsent(app, &actor, &id, &v).await;
+    let Some(first) = keys.first() else {
+        return redirect(&format!("/staff/participants/{id}#schedule-h"));
+    };
+    let late = LateEntry {
+        reason,
+        completed_on,
+    };
+    let sealed = crate::keys::sealed::seal(
+        &app.keys.data,
+        &serde_json::to_string(&late).unwrap_or_default(),
+        &late_aad(&actor, &id, &visit),
+    );
+    req.cookie().add(web.cookie(
+        LATE_COOKIE,
+        &sealed,
+        Some(std::time::Duration::from_secs(12 * 3600)),
+    ));
+    redirect(&format!("/staff/participants/{id}/{mode}/{visit}/{first}"))
+}
 
 pub(super) async fn who(
     web: &Web,
@@ -49,7 +259,17 @@ pub(super) async fn q_show(
     Data(app): Data<&Arc<App>>,
 ) -> Response {
     match who(web, app, req, &id, &mode).await {
-        Ok((w, lang)) => answer_form::show(web, app, req, lang, &w, &visit, &key).await,
+        Ok((w, lang)) => {
+            // A closed visit is entered through the late-entry step, which asks why first.
+            if let Who::Staff { actor, .. } = &w
+                && let Ok(v) = visit_of(app, actor, &id, &visit).await
+                && closed(&v)
+                && late_entry(app, req, actor, &id, &visit).is_none()
+            {
+                return redirect(&format!("/staff/participants/{id}/late/{visit}"));
+            }
+            answer_form::show(web, app, req, lang, &w, &visit, &key).await
+        }
         Err(r) => r,
     }
 }

@@ -4,7 +4,8 @@
 
 use completion_pages::{call_today, dashboard, log_call};
 use enrol::{enrol_page, enrol_post};
-use entry::{q_post, q_review, q_show, q_submit};
+pub(crate) use entry::late_entry;
+use entry::{late_page, late_post, q_post, q_review, q_show, q_submit};
 use export_pages::{archive_download, export_download, exports_page};
 use participant_record::{participant_form, participant_page};
 use sign_in::{login_page, login_post, logout, password_page, password_post};
@@ -33,6 +34,10 @@ pub fn routes() -> impl Endpoint {
         .at("/archive/:site", get(archive_download))
         .at("/participants/:id", get(participant_page))
         .at("/participants/:id/:form", poem::post(participant_form))
+        .at(
+            "/participants/:id/late/:visit",
+            get(late_page).post(late_post),
+        )
         .at(
             "/participants/:id/:mode/:visit/:key",
             get(q_show).post(q_post),

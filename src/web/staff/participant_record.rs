@@ -40,6 +40,7 @@ pub(super) struct VisitRow {
     state_text: String,
     missed_reason: String,
     enterable: bool,
+    late_enterable: bool,
     /// (key, title in the page's language).
     questionnaires: Vec<(String, String)>,
 }
@@ -197,12 +198,17 @@ fn visit_rows(
                 state: st,
                 state_text: web.t(&lang, &format!("state_{st}"), &[]),
                 missed_reason: v.missed_reason.clone().unwrap_or_default(),
+                // Open visits are entered directly; a closed one through the late-entry step.
                 enterable: may_enter
                     && matches!(
                         v.state,
                         crate::domain::schedule::VisitState::Open
                             | crate::domain::schedule::VisitState::Late
-                            | crate::domain::schedule::VisitState::Missed
+                    ),
+                late_enterable: may_enter
+                    && matches!(
+                        v.state,
+                        crate::domain::schedule::VisitState::Missed
                             | crate::domain::schedule::VisitState::Partial
                             | crate::domain::schedule::VisitState::NotExpected
                     ),
