@@ -11,6 +11,64 @@ const TEXT_NL: &str = include_str!("../../templates/email/reminder.nl.txt");
 const TEXT_FR: &str = include_str!("../../templates/email/reminder.fr.txt");
 const TEXT_EN: &str = include_str!("../../templates/email/reminder.en.txt");
 const HTML: &str = include_str!("../../templates/email/reminder.html");
+const DIGEST_NL: &str = include_str!("../../templates/email/digest.nl.txt");
+const DIGEST_FR: &str = include_str!("../../templates/email/digest.fr.txt");
+const DIGEST_EN: &str = include_str!("../../templates/email/digest.en.txt");
+
+/// The daily site digest in one language: subject and text from `templates/email/digest.<lang>.txt`
+/// (its `Subject:` line names the hospital and study, never a participant), and an HTML part
+/// with the same lines, its addresses as links.
+pub fn digest(lang: &str, to: &str, ctx: minijinja::Value) -> Result<Outgoing, String> {
+    let mut env = Environment::new();
+    let template = match lang {
+        "nl" => DIGEST_NL,
+        "fr" => DIGEST_FR,
+        _ => DIGEST_EN,
+    };
+    env.add_template("digest", template)
+        .map_err(|e| e.to_string())?;
+    let rendered = env
+        .get_template("digest")
+        .and_then(|t| t.render(ctx))
+        .map_err(|e| e.to_string())?;
+    let (head, text) = headers(&rendered);
+    let subject = head
+        .get("subject")
+        .cloned()
+        .ok_or("the digest template has no Subject: line")?;
+    let escape = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    let lines: Vec<String> = text
+        .lines()
+        .map(|line| {
+            line.split(' ')
+                .map(|w| {
+                    if w.starts_with("http://") || w.starts_with("https://") {
+                        format!("<a href=\"{0}\">{0}</a>", escape(w))
+                    } else {
+                        escape(w)
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    let html = format!(
+        "<!doctype html>\n<html lang=\"{}\">\n<body style=\"font-family: sans-serif; font-size: 16px; line-height: 1.5; color: #1a1a1a; max-width: 48em; margin: 0 auto; padding: 1em;\">\n<div style=\"white-space: pre-wrap\">{}</div>\n</body>\n</html>\n",
+        escape(lang),
+        lines.join("\n")
+    );
+    Ok(Outgoing {
+        to: to.to_string(),
+        subject,
+        text,
+        html,
+    })
+}
 
 /// What a reminder says.
 pub struct ReminderContent<'a> {

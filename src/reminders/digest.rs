@@ -2,8 +2,6 @@
 //! ids whose visits are open, late or recently missed, reminders that failed, participants
 //! without an email who have an open visit, and "assess for SSE" pain flags. Once a day per site.
 
-use std::fmt::Write as _;
-
 use chrono::{DateTime, Duration, Utc};
 
 use crate::{
@@ -13,12 +11,13 @@ use crate::{
         schedule::{VisitState, local_date},
         staff::Role,
     },
-    error::Result,
-    notify::mail::{Mail, Outgoing},
+    error::{Error, Result},
+    notify::{mail::Mail, templates},
     participants, store,
 };
 
-/// Send the digests due at `now`; returns how many were sent.
+/// Send the digests due at `now`; returns how many were sent. Each staff member gets the
+/// digest in their own language (the one they chose on the pages; else the study's first).
 pub async fn send_due(app: &App, mail: &Mail, now: DateTime<Utc>) -> Result<usize> {
     let tz = app.study.time_zone;
     let local = now.with_timezone(&tz);
@@ -28,6 +27,12 @@ pub async fn send_due(app: &App, mail: &Mail, now: DateTime<Utc>) -> Result<usiz
     let day = local_date(tz, now);
     let disabled = store::study::disabled_sites(&app.db).await?;
     let staff = store::staff::list(&app.db).await?;
+    let first_lang = app
+        .study
+        .languages
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "en".into());
     let mut sent = 0;
     for site in app
         .study
@@ -38,32 +43,29 @@ pub async fn send_due(app: &App, mail: &Mail, now: DateTime<Utc>) -> Result<usiz
         if store::reminders::digest_sent(&app.db, &site.code, day).await? {
             continue;
         }
-        let recipients: Vec<String> = staff
+        let recipients: Vec<(String, String)> = staff
             .iter()
             .filter(|u| {
                 !u.disabled && u.role == Role::SiteStaff.as_str() && u.sites.contains(&site.code)
             })
-            .map(|u| u.email.clone())
+            .map(|u| {
+                let lang = u
+                    .language
+                    .clone()
+                    .filter(|l| app.study.languages.contains(l))
+                    .unwrap_or_else(|| first_lang.clone());
+                (u.email.clone(), lang)
+            })
             .collect();
-        let text = if recipients.is_empty() {
-            String::new()
+        let facts = if recipients.is_empty() {
+            Facts::default()
         } else {
-            body(app, &site.code, now).await?
+            facts(app, &site.code, now).await?
         };
         let mut delivered = 0;
-        for to in &recipients {
-            let message = Outgoing {
-                to: to.clone(),
-                subject: format!(
-                    "epro — dagelijks overzicht / aperçu quotidien / daily overview {}",
-                    site.code
-                ),
-                html: format!(
-                    "<pre style=\"font-size: 15px\">{}</pre>",
-                    html_escape(&text)
-                ),
-                text: text.clone(),
-            };
+        for (to, lang) in &recipients {
+            let message = templates::digest(lang, to, context(app, site, day, lang, &facts))
+                .map_err(|e| Error::Internal(format!("digest template: {e}")))?;
             match mail.send(&message).await {
                 Ok(_) => delivered += 1,
                 Err(e) => {
@@ -81,13 +83,82 @@ pub async fn send_due(app: &App, mail: &Mail, now: DateTime<Utc>) -> Result<usiz
     Ok(sent)
 }
 
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+/// One line of the digest: a participant, a visit, and what to know.
+#[derive(Debug, Clone)]
+struct Fact {
+    study_id: String,
+    visit: String,
+    /// A failed reminder's kind.
+    kind: Option<String>,
+    /// The latest worst pain of a flagged lesion.
+    nrs: Option<i64>,
 }
 
-async fn body(app: &App, site: &str, now: DateTime<Utc>) -> Result<String> {
+impl Fact {
+    fn of(study_id: &str, visit: &str) -> Self {
+        Self {
+            study_id: study_id.to_string(),
+            visit: visit.to_string(),
+            kind: None,
+            nrs: None,
+        }
+    }
+}
+
+/// The digest's sections, in order, independent of the reader's language.
+#[derive(Debug, Default)]
+struct Facts {
+    sections: Vec<(&'static str, Vec<Fact>)>,
+}
+
+/// The digest in one language, as the template's context: visit labels and dates in that
+/// language, a link to each participant's record, the dashboard and the call list.
+fn context(
+    app: &App,
+    site: &crate::domain::study::Site,
+    day: chrono::NaiveDate,
+    lang: &str,
+    facts: &Facts,
+) -> minijinja::Value {
+    let base = app.settings.base_url.trim_end_matches('/');
+    let label = |v: &str| {
+        app.study
+            .visit_labels
+            .get(v)
+            .and_then(|l| l.get(lang))
+            .cloned()
+            .unwrap_or_else(|| v.to_string())
+    };
+    let sections: Vec<minijinja::Value> = facts
+        .sections
+        .iter()
+        .map(|(key, items)| {
+            let items: Vec<minijinja::Value> = items
+                .iter()
+                .map(|f| {
+                    minijinja::context! {
+                        id => f.study_id.clone(),
+                        visit => label(&f.visit),
+                        kind => f.kind.clone(),
+                        nrs => f.nrs,
+                        link => format!("{base}/staff/participants/{}", f.study_id),
+                    }
+                })
+                .collect();
+            minijinja::context! { key => *key, items => items }
+        })
+        .collect();
+    minijinja::context! {
+        site_name => site.name.clone(),
+        study => app.study.name.clone(),
+        day => crate::web::fmt_date(day, lang),
+        dashboard => format!("{base}/staff/?site={}", site.code),
+        call_today => format!("{base}/staff/call-today?site={}", site.code),
+        sections => sections,
+    }
+}
+
+async fn facts(app: &App, site: &str, now: DateTime<Utc>) -> Result<Facts> {
     let (mut open, mut late, mut missed, mut no_email, mut failed) =
         (vec![], vec![], vec![], vec![], vec![]);
     let mut no_pin = vec![];
@@ -100,31 +171,33 @@ async fn body(app: &App, site: &str, now: DateTime<Utc>) -> Result<String> {
             .await?
             .is_some_and(|c| c.email_sealed.is_some());
         for v in &views {
-            let label = format!("{} {}", p.study_id, v.code);
+            let fact = Fact::of(&p.study_id, &v.code);
             match v.state {
                 VisitState::Open => {
-                    open.push(label.clone());
+                    open.push(fact.clone());
                     if !with_pin.contains(&p.id) {
-                        no_pin.push(label.clone());
+                        no_pin.push(fact.clone());
                     }
                     if !has_email {
-                        no_email.push(label);
+                        no_email.push(fact);
                     }
                 }
-                VisitState::Late => late.push(label),
+                VisitState::Late => late.push(fact),
                 VisitState::Missed | VisitState::Partial
                     if v.window
                         .grace_end
                         .is_some_and(|g| g > now - Duration::days(7)) =>
                 {
-                    missed.push(label)
+                    missed.push(fact)
                 }
                 _ => {}
             }
         }
         for r in store::reminders::of_participant(&app.db, p.id).await? {
             if r.status == ReminderStatus::Failed {
-                failed.push(format!("{} {} {}", p.study_id, r.visit_code, r.kind));
+                let mut fact = Fact::of(&p.study_id, &r.visit_code);
+                fact.kind = Some(r.kind.clone());
+                failed.push(fact);
             }
         }
     }
@@ -133,47 +206,23 @@ async fn body(app: &App, site: &str, now: DateTime<Utc>) -> Result<String> {
     for (study_id, s, lesion) in
         crate::answering::pain::flags_for_sites(app, &[site.to_string()]).await?
     {
-        if s == site {
-            let last = lesion
-                .points
-                .last()
-                .map(|pt| format!("{} (NRS {})", pt.visit, pt.value))
-                .unwrap_or_default();
-            flags.push(format!("{study_id} {last}"));
+        if s == site
+            && let Some(pt) = lesion.points.last()
+        {
+            let mut fact = Fact::of(&study_id, &pt.visit);
+            fact.nrs = Some(pt.value);
+            flags.push(fact);
         }
     }
-    let mut out = String::new();
-    let _ = writeln!(out, "{} — {}\n", site, local_date(app.study.time_zone, now));
-    for (title, list) in [
-        ("Open visits / Visites ouvertes / Open bezoeken", &open),
-        ("Late (in grace) / En retard / Laat", &late),
-        ("Missed in the last 7 days / Manquées / Gemist", &missed),
-        (
-            "Failed reminders / Rappels échoués / Mislukte herinneringen",
-            &failed,
-        ),
-        (
-            "Open visit, no email / Pas d'e-mail / Geen e-mail",
-            &no_email,
-        ),
-        (
-            "Open visit, no PIN: no reminders / Pas de code PIN / Geen pincode",
-            &no_pin,
-        ),
-        (
-            "Assess for SSE (pain +2) / À évaluer / Te beoordelen",
-            &flags,
-        ),
-    ] {
-        let _ = writeln!(
-            out,
-            "{title}: {}",
-            if list.is_empty() {
-                "—".to_string()
-            } else {
-                list.join(", ")
-            }
-        );
-    }
-    Ok(out)
+    Ok(Facts {
+        sections: vec![
+            ("open", open),
+            ("late", late),
+            ("missed", missed),
+            ("failed", failed),
+            ("no_email", no_email),
+            ("no_pin", no_pin),
+            ("flags", flags),
+        ],
+    })
 }

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, spawn_app, spawn_app_with};
 
-fn browser() -> Client {
+pub(crate) fn browser() -> Client {
     Client::builder()
         .cookie_store(true)
         .redirect(Policy::none())
@@ -17,7 +17,7 @@ fn browser() -> Client {
 }
 
 /// The CSRF token of the first form of a page (HTML-unescaped, as a browser sends it).
-fn csrf_of(html: &str) -> String {
+pub(crate) fn csrf_of(html: &str) -> String {
     let start = html
         .find("name=\"csrf\" value=\"")
         .map(|i| i + "name=\"csrf\" value=\"".len())
@@ -31,7 +31,7 @@ fn csrf_of(html: &str) -> String {
 }
 
 /// Sign in on the login page; returns the client holding the session cookie.
-async fn sign_in(app: &TestApp, email: &str, password: &str) -> Client {
+pub(crate) async fn sign_in(app: &TestApp, email: &str, password: &str) -> Client {
     let c = browser();
     let page = c
         .get(format!("{}/staff/login", app.address))

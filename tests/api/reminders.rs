@@ -596,6 +596,16 @@ async fn the_daily_digest_reaches_site_staff_once_a_day() {
             .collect::<Vec<_>>()
     };
 
+    // A second nurse reads the pages in French: her digest comes in French.
+    let (fr_email, fr_password, _) = app.staff_account("site_staff", &["ZAS"]).await;
+    let fr = crate::pages::sign_in(&app, &fr_email, &fr_password).await;
+    let resp = fr
+        .get(format!("{}/staff/?lang=fr", app.address))
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(resp.status(), 200);
+
     epro::reminders::run_once(&app.app, &mail)
         .await
         .expect("run");
@@ -604,34 +614,60 @@ async fn the_daily_digest_reaches_site_staff_once_a_day() {
     let r = epro::reminders::run_once(&app.app, &mail)
         .await
         .expect("run");
-    assert_eq!(r.digests, 1, "{r:?}");
+    assert_eq!(r.digests, 2, "{r:?}");
     let d = digests(&smtp);
-    assert_eq!(d.len(), 1);
+    assert_eq!(d.len(), 2);
+    let nl = d
+        .iter()
+        .find(|m| !m.to.contains(&fr_email))
+        .expect("the Dutch digest");
+    let text = decoded(&nl.data);
     assert!(
-        d[0].data.contains("HERMES-ZAS-701 BL") && d[0].data.contains("HERMES-ZAS-702 BL"),
-        "{}",
-        d[0].data
+        text.contains("HERMES-ZAS-701, Baseline") && text.contains("HERMES-ZAS-702, Baseline"),
+        "{text}"
     );
-    let no_email_line = d[0]
-        .data
-        .lines()
-        .find(|l| l.contains("no email"))
+    assert!(
+        text.contains("Subject: ZAS Augustinus: dagelijks overzicht HERMES, 15 januari 2026"),
+        "the hospital and study, no participant: {text}"
+    );
+    assert!(
+        text.contains("/staff/participants/HERMES-ZAS-702") && text.contains("/staff/?site=ZAS"),
+        "links to the record and the dashboard: {text}"
+    );
+    // The no-email section lists 702 (enrolled without an email), not 701.
+    let section = text
+        .split("Open bezoek zonder e-mailadres")
+        .nth(1)
+        .and_then(|rest| rest.split("\n\n").next())
         .unwrap_or_default()
         .to_string();
     assert!(
-        no_email_line.contains("HERMES-ZAS-702") && !no_email_line.contains("HERMES-ZAS-701"),
-        "{no_email_line}"
+        section.contains("HERMES-ZAS-702") && !section.contains("HERMES-ZAS-701"),
+        "{section}"
+    );
+    let french = d
+        .iter()
+        .find(|m| m.to.contains(&fr_email))
+        .expect("the French digest");
+    let text = decoded(&french.data);
+    assert!(
+        text.contains("Visites ouvertes") && text.contains("HERMES-ZAS-701, Inclusion"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("Open bezoeken"),
+        "one language a digest: {text}"
     );
     app.clock.set(local("2026-01-15".parse().expect("d"), 12));
     epro::reminders::run_once(&app.app, &mail)
         .await
         .expect("run");
-    assert_eq!(digests(&smtp).len(), 1, "once a day");
+    assert_eq!(digests(&smtp).len(), 2, "once a day");
     app.clock.set(local("2026-01-16".parse().expect("d"), 8));
     epro::reminders::run_once(&app.app, &mail)
         .await
         .expect("run");
-    assert_eq!(digests(&smtp).len(), 2, "and again the next day");
+    assert_eq!(digests(&smtp).len(), 4, "and again the next day");
 }
 
 #[tokio::test]
@@ -975,4 +1011,29 @@ async fn sigkill_of_the_server_mid_batch_then_restart_loses_no_reminder() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+}
+
+/// A message as its reader sees it: headers and body, quoted-printable soft breaks and escapes
+/// undone (enough for assertions on plain text).
+fn decoded(data: &str) -> String {
+    let joined = data.replace("=\r\n", "").replace("=\n", "");
+    let mut out = Vec::new();
+    let bytes = joined.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'='
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(&joined[i + 1..i + 3], 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    // Folded header lines are unfolded.
+    String::from_utf8_lossy(&out)
+        .replace("\r\n", "\n")
+        .replace("\n ", " ")
 }

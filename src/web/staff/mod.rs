@@ -81,6 +81,10 @@ async fn signed_in(
     };
     let (lang, chosen) = choose_lang(app, req, None);
     remember_lang(web, req.cookie(), &lang, chosen);
+    // The language a staff member picks is also that of their daily digest.
+    if chosen {
+        let _ = crate::store::staff::set_language(&app.db, actor.id, &lang).await;
+    }
     let mut page = PageContext::new(web, app, req, lang);
     page.staff = Some(StaffInfo {
         email: String::new(),
