@@ -121,14 +121,7 @@ fn context(
     facts: &Facts,
 ) -> minijinja::Value {
     let base = app.settings.base_url.trim_end_matches('/');
-    let label = |v: &str| {
-        app.study
-            .visit_labels
-            .get(v)
-            .and_then(|l| l.get(lang))
-            .cloned()
-            .unwrap_or_else(|| v.to_string())
-    };
+    let label = |v: &str| app.study.visit_label(v, lang);
     let sections: Vec<minijinja::Value> = facts
         .sections
         .iter()

@@ -203,6 +203,15 @@ impl Study {
         self.sites.iter().find(|s| s.code == code)
     }
 
+    /// A visit's label in `lang` ("Maand 1"); its code when the study file has none.
+    pub fn visit_label(&self, code: &str, lang: &str) -> String {
+        self.visit_labels
+            .get(code)
+            .and_then(|l| l.get(lang))
+            .cloned()
+            .unwrap_or_else(|| code.to_string())
+    }
+
     /// Parse and validate the text of the study file named `file` (used in error messages).
     pub fn parse(file: &str, text: &str) -> Result<Self, StudyError> {
         let err = |field: &str, problem: String| StudyError {

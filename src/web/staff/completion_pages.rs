@@ -95,14 +95,7 @@ pub(super) async fn dashboard(
         Ok(c) => c,
         Err(e) => return failed(web, &page, &e),
     };
-    let label = |code: &str| {
-        app.study
-            .visit_labels
-            .get(code)
-            .and_then(|l| l.get(&lang))
-            .cloned()
-            .unwrap_or_else(|| code.to_string())
-    };
+    let label = |code: &str| app.study.visit_label(code, &lang);
     let visits: Vec<String> = c.counts.iter().map(|n| label(&n.visit)).collect();
     let rows = row_views(web, app, &lang, &c.rows);
     let mut counts = count_views(web, &lang, &c.counts);
@@ -166,14 +159,7 @@ fn call_line(web: &Web, app: &App, lang: &str, c: &calls::Call) -> String {
     let visit = c
         .visit
         .as_deref()
-        .map(|v| {
-            app.study
-                .visit_labels
-                .get(v)
-                .and_then(|l| l.get(lang))
-                .cloned()
-                .unwrap_or_else(|| v.to_string())
-        })
+        .map(|v| app.study.visit_label(v, lang))
         .unwrap_or_default();
     let date = c.until.map(|d| fmt_date(d, lang)).unwrap_or_default();
     let kind = c
@@ -384,13 +370,7 @@ fn form_views(web: &Web, app: &App, lang: &str, forms: &[completion::FormCount])
                 .find_map(|q| q.strip_prefix(&format!("{}@", f.instrument)))
                 .unwrap_or("");
             FormView {
-                visit: app
-                    .study
-                    .visit_labels
-                    .get(&f.visit)
-                    .and_then(|l| l.get(lang))
-                    .cloned()
-                    .unwrap_or_else(|| f.visit.clone()),
+                visit: app.study.visit_label(&f.visit, lang),
                 instrument: crate::web::participant::title_of(app, &f.instrument, version, lang),
                 arm: f
                     .arm

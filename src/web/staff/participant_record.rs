@@ -394,13 +394,7 @@ async fn response_views(
                 })
                 .collect();
             resp_views.push(ResponseView {
-                visit: app
-                    .study
-                    .visit_labels
-                    .get(&d.row.visit_code)
-                    .and_then(|l| l.get(&lang))
-                    .cloned()
-                    .unwrap_or_else(|| d.row.visit_code.clone()),
+                visit: app.study.visit_label(&d.row.visit_code, &lang),
                 questionnaire: crate::web::participant::title_of(
                     app,
                     &d.row.questionnaire_key,
@@ -440,15 +434,7 @@ async fn reminder_rows(
         .into_iter()
         .map(|r| {
             BTreeMap::from([
-                (
-                    "visit",
-                    app.study
-                        .visit_labels
-                        .get(&r.row.visit_code)
-                        .and_then(|l| l.get(lang))
-                        .cloned()
-                        .unwrap_or(r.row.visit_code),
-                ),
+                ("visit", app.study.visit_label(&r.row.visit_code, lang)),
                 ("kind", web.t(lang, &format!("remind_{}", r.row.kind), &[])),
                 ("due", local_time(app, r.row.due_at, lang)),
                 ("status", web.t(lang, &format!("rem_{}", r.row.status), &[])),
