@@ -605,7 +605,7 @@ async fn a_session_that_ends_mid_form_asks_for_the_pin_there_and_keeps_the_answe
         html.contains("action=\"&#x2f;p&#x2f;resume\""),
         "a PIN form right there: {html}"
     );
-    assert!(html.contains("Uw sessie is afgelopen"));
+    assert!(html.contains("Uw sessie is afgelopen") && html.contains("<h1>Opnieuw aanmelden</h1>"));
     assert!(
         html.contains("href=\"tel:+3230000001\""),
         "the site's phone"
