@@ -86,7 +86,10 @@ pub fn service(app: Arc<App>) -> Service {
             users::UsersApi { app: app.clone() },
             sites::SitesApi { app: app.clone() },
             audit::AuditApi { app: app.clone() },
-            questionnaires::QuestionnairesApi { app: app.clone() },
+            questionnaires::QuestionnairesApi {
+                app: app.clone(),
+                served: Default::default(),
+            },
             participants::ParticipantsApi { app: app.clone() },
             me::MeApi { app: app.clone() },
             entry::EntryApi { app: app.clone() },

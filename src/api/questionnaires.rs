@@ -2,12 +2,19 @@
 //! scoring of an answer set. Structure and open/demo wording are public; licensed wording is
 //! served only to an authenticated reader.
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::{
+    collections::{BTreeMap, HashMap},
+    marker::PhantomData,
+    sync::{Arc, RwLock},
+};
 
+use poem::{IntoResponse, Response};
 use poem_openapi::{
     ApiResponse, Object, OpenApi, SecurityScheme,
     param::{Header, Path, Query},
-    payload::Json,
+    payload::{Json, Payload},
+    registry::{MetaSchemaRef, Registry},
+    types::{ToJSON, Type},
 };
 use serde_json::Value;
 
@@ -26,6 +33,81 @@ use crate::{
 
 pub struct QuestionnairesApi {
     pub app: Arc<App>,
+    pub served: Arc<DefinitionCache>,
+}
+
+/// A definition as served: its JSON body, ETag and Cache-Control.
+pub struct Served {
+    body: bytes::Bytes,
+    etag: String,
+    cache_control: String,
+}
+
+/// The definitions served, built and serialized once per version, language and reader. The
+/// library is fixed for the life of the process (publishing a version or installing wording is a
+/// restart), so an entry never goes stale, and there is at most one per version × study language
+/// × reader kind: no eviction is needed.
+#[derive(Default)]
+pub struct DefinitionCache {
+    entries: RwLock<HashMap<(String, String, String, bool), Arc<Served>>>,
+}
+
+impl DefinitionCache {
+    fn get(
+        &self,
+        app: &App,
+        key: &str,
+        version: &str,
+        lang: &str,
+        reader: Reader,
+    ) -> Result<Arc<Served>, ApiError> {
+        let k = (
+            key.to_string(),
+            version.to_string(),
+            lang.to_string(),
+            reader == Reader::Authenticated,
+        );
+        if let Ok(entries) = self.entries.read()
+            && let Some(hit) = entries.get(&k)
+        {
+            return Ok(hit.clone());
+        }
+        let r = service::resolve(&app.library, key, version, lang, reader)?;
+        // The same JSON the `Json` payload would write, once.
+        let body = resolved_out(&r).to_json_string();
+        let served = Arc::new(Served {
+            body: body.into(),
+            etag: r.etag(),
+            cache_control: cache_control(&r),
+        });
+        if let Ok(mut entries) = self.entries.write() {
+            entries.insert(k, served.clone());
+        }
+        Ok(served)
+    }
+}
+
+/// JSON serialized beforehand, documented with `T`'s schema.
+pub struct JsonBytes<T>(bytes::Bytes, PhantomData<T>);
+
+impl<T: Type + Send> Payload for JsonBytes<T> {
+    const CONTENT_TYPE: &'static str = "application/json; charset=utf-8";
+
+    fn schema_ref() -> MetaSchemaRef {
+        T::schema_ref()
+    }
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+}
+
+impl<T: Send> IntoResponse for JsonBytes<T> {
+    fn into_response(self) -> Response {
+        Response::builder()
+            .content_type(<JsonBytes<QuestionnaireOut> as Payload>::CONTENT_TYPE)
+            .body(self.0)
+    }
 }
 
 /// A staff or participant token when one is sent; anonymous otherwise.
@@ -152,7 +234,7 @@ pub enum QuestionnaireResponse {
     /// The questionnaire.
     #[oai(status = 200)]
     Ok(
-        Json<Box<QuestionnaireOut>>,
+        JsonBytes<QuestionnaireOut>,
         #[oai(header = "ETag")] String,
         #[oai(header = "Cache-Control")] String,
     ),
@@ -409,8 +491,8 @@ impl QuestionnairesApi {
     ) -> Result<QuestionnaireResponse, ApiError> {
         let reader = auth.reader(&self.app).await?;
         let lang = self.language(lang.0);
-        let r = service::resolve(&self.app.library, &key, &version, &lang, reader)?;
-        let etag = r.etag();
+        let served = self.served.get(&self.app, &key, &version, &lang, reader)?;
+        let etag = served.etag.clone();
         if if_none_match
             .0
             .as_deref()
@@ -418,11 +500,10 @@ impl QuestionnairesApi {
         {
             return Ok(QuestionnaireResponse::NotModified(etag));
         }
-        let cache = cache_control(&r);
         Ok(QuestionnaireResponse::Ok(
-            Json(Box::new(resolved_out(&r))),
+            JsonBytes(served.body.clone(), PhantomData),
             etag,
-            cache,
+            served.cache_control.clone(),
         ))
     }
 
