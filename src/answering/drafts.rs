@@ -133,28 +133,26 @@ pub(super) async fn write_changes(
     who: &Entrant,
     now: DateTime<Utc>,
 ) -> Result<()> {
+    let (mut upserts, mut deletes) = (Vec::new(), Vec::new());
     for c in changes {
         let item = c["item"].as_str().unwrap_or_default();
         let lesion = c["lesion"].as_str().unwrap_or_default();
         if c["new"].is_null() {
-            store::responses::delete_answer(txn, r.id, item, lesion).await?;
+            deletes.push((item.to_string(), lesion.to_string()));
         } else {
-            store::responses::upsert_answer(
-                txn,
-                AnswerRow {
-                    response_id: r.id,
-                    item: item.into(),
-                    lesion: lesion.into(),
-                    value: crate::store::Json(c["new"].clone()),
-                    mode: who.mode,
-                    actor_kind: who.actor.kind.as_str().into(),
-                    actor_id: who.actor.id.clone().unwrap_or_default(),
-                    answered_at: now,
-                },
-            )
-            .await?;
+            upserts.push(AnswerRow {
+                response_id: r.id,
+                item: item.into(),
+                lesion: lesion.into(),
+                value: crate::store::Json(c["new"].clone()),
+                mode: who.mode,
+                actor_kind: who.actor.kind.as_str().into(),
+                actor_id: who.actor.id.clone().unwrap_or_default(),
+                answered_at: now,
+            });
         }
     }
+    store::responses::write_answers(txn, r.id, upserts, deletes).await?;
     Ok(())
 }
 

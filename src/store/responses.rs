@@ -182,30 +182,57 @@ pub async fn answers<C: ConnectionTrait>(
         .await?)
 }
 
-pub async fn upsert_answer<C: ConnectionTrait>(db: &C, row: AnswerRow) -> Result<(), StoreError> {
-    let exists =
-        answer::Entity::find_by_id((row.response_id, row.item.clone(), row.lesion.clone()))
-            .one(db)
-            .await?
-            .is_some();
-    let am = row.into_active_model();
-    if exists {
-        am.reset_all().update(db).await?;
-    } else {
-        am.insert(db).await?;
-    }
-    Ok(())
-}
-
-pub async fn delete_answer<C: ConnectionTrait>(
+/// Write a response's changed answers: the new and changed ones in one `INSERT … ON CONFLICT
+/// DO UPDATE`, the blanked ones in one `DELETE` (chunked far below either database's parameter
+/// limit), instead of a find and a write per answer.
+pub async fn write_answers<C: ConnectionTrait>(
     db: &C,
     response: Uuid,
-    item: &str,
-    lesion: &str,
+    upserts: Vec<AnswerRow>,
+    deletes: Vec<(String, String)>,
 ) -> Result<(), StoreError> {
-    answer::Entity::delete_by_id((response, item.to_string(), lesion.to_string()))
-        .exec(db)
-        .await?;
+    use sea_orm::{Condition, sea_query::OnConflict};
+    const CHUNK: usize = 500;
+    let mut upserts = upserts.into_iter().peekable();
+    while upserts.peek().is_some() {
+        let chunk: Vec<answer::ActiveModel> = upserts
+            .by_ref()
+            .take(CHUNK)
+            .map(IntoActiveModel::into_active_model)
+            .collect();
+        answer::Entity::insert_many(chunk)
+            .on_conflict(
+                OnConflict::columns([
+                    answer::Column::ResponseId,
+                    answer::Column::Item,
+                    answer::Column::Lesion,
+                ])
+                .update_columns([
+                    answer::Column::Value,
+                    answer::Column::Mode,
+                    answer::Column::ActorKind,
+                    answer::Column::ActorId,
+                    answer::Column::AnsweredAt,
+                ])
+                .to_owned(),
+            )
+            .exec_without_returning(db)
+            .await?;
+    }
+    for chunk in deletes.chunks(CHUNK) {
+        let which = chunk.iter().fold(Condition::any(), |c, (item, lesion)| {
+            c.add(
+                Condition::all()
+                    .add(answer::Column::Item.eq(item.as_str()))
+                    .add(answer::Column::Lesion.eq(lesion.as_str())),
+            )
+        });
+        answer::Entity::delete_many()
+            .filter(answer::Column::ResponseId.eq(response))
+            .filter(which)
+            .exec(db)
+            .await?;
+    }
     Ok(())
 }
 
