@@ -20,13 +20,13 @@ use crate::helpers::{
 
 const PARTICIPANTS: usize = 24;
 
-struct Api {
-    client: reqwest::Client,
-    base: String,
+pub(crate) struct Api {
+    pub client: reqwest::Client,
+    pub base: String,
 }
 
 impl Api {
-    async fn call(
+    pub async fn call(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -43,7 +43,7 @@ impl Api {
         r.send().await.expect("request")
     }
 
-    async fn token(&self, path: &str, body: Value) -> String {
+    pub async fn token(&self, path: &str, body: Value) -> String {
         let v: Value = self
             .call(reqwest::Method::POST, path, None, body)
             .await
@@ -55,14 +55,14 @@ impl Api {
 }
 
 /// One participant's NRS submission: the participant token, the body and the key.
-struct Submission {
-    study_id: String,
-    token: String,
-    body: Value,
-    key: String,
+pub(crate) struct Submission {
+    pub study_id: String,
+    pub token: String,
+    pub body: Value,
+    pub key: String,
 }
 
-async fn submit(
+pub(crate) async fn submit(
     client: &reqwest::Client,
     base: &str,
     s: &Submission,
@@ -96,71 +96,7 @@ async fn sigkill_during_submissions_loses_no_accepted_answer_and_stores_none_twi
     };
     use reqwest::Method as M;
 
-    // A nurse enrols participants (randomized today, one lesion each) and gives each a link.
-    let admin = api
-        .token(
-            "/api/v1/auth/login",
-            json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}),
-        )
-        .await;
-    let r = api
-        .call(M::POST, "/api/v1/users", Some(&admin), json!({"email": "nurse@hermes.test", "password": "initial-password-1", "role": "site_staff", "sites": ["ZAS"]}))
-        .await;
-    assert_eq!(r.status(), 200);
-    let first = api
-        .token(
-            "/api/v1/auth/login",
-            json!({"email": "nurse@hermes.test", "password": "initial-password-1"}),
-        )
-        .await;
-    let r = api
-        .call(M::PUT, "/api/v1/auth/password", Some(&first), json!({"current_password": "initial-password-1", "new_password": "a-better-password-2"}))
-        .await;
-    assert_eq!(r.status(), 204);
-    let nurse = api
-        .token(
-            "/api/v1/auth/login",
-            json!({"email": "nurse@hermes.test", "password": "a-better-password-2"}),
-        )
-        .await;
-    let today = epro::domain::schedule::local_date(Brussels, Utc::now()).to_string();
-    let mut submissions = Vec::new();
-    for n in 0..PARTICIPANTS {
-        let id = format!("HERMES-ZAS-{:03}", 900 + n);
-        let r = api
-            .call(M::POST, "/api/v1/participants", Some(&nurse), json!({"study_id": id, "site": "ZAS", "language": "nl", "randomization_date": today}))
-            .await;
-        assert_eq!(r.status(), 200);
-        let lesion: Value = api
-            .call(M::POST, &format!("/api/v1/participants/{id}/lesions"), Some(&nurse), json!({"location": "L3", "labels": {"nl": "onderrug", "fr": "bas du dos", "en": "lower back"}, "high_risk_reasons": ["size_2cm"]}))
-            .await
-            .json()
-            .await
-            .expect("lesion");
-        let link: Value = api
-            .call(
-                M::POST,
-                &format!("/api/v1/participants/{id}/access-link"),
-                Some(&nurse),
-                json!({"pin": "4826"}),
-            )
-            .await
-            .json()
-            .await
-            .expect("link");
-        let token = api
-            .token(
-                "/api/v1/auth/participant",
-                json!({"link_token": link["link_token"], "pin": "4826"}),
-            )
-            .await;
-        submissions.push(Submission {
-            study_id: id,
-            token,
-            body: json!({"answers": [{"item": "worst_pain", "lesion": lesion["id"], "value": (n % 11) as i64}]}),
-            key: format!("crash-{n}"),
-        });
-    }
+    let (nurse, submissions) = enrol_with_links(&api, PARTICIPANTS, false).await;
 
     // A stream of submissions, eight at a time; SIGKILL once a third of them were accepted.
     let submissions = Arc::new(submissions);
@@ -296,4 +232,81 @@ async fn sigkill_during_submissions_loses_no_accepted_answer_and_stores_none_twi
         PARTICIPANTS,
         "one submission event per participant"
     );
+}
+
+/// A nurse (through the API of `api`) enrols `count` participants, randomized today with one
+/// lesion each (and an email when `with_email`), gives each a link with a PIN, and signs each in:
+/// the nurse's token and one NRS submission per participant.
+pub(crate) async fn enrol_with_links(
+    api: &Api,
+    count: usize,
+    with_email: bool,
+) -> (String, Vec<Submission>) {
+    use reqwest::Method as M;
+    let admin = api
+        .token(
+            "/api/v1/auth/login",
+            json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}),
+        )
+        .await;
+    let r = api
+        .call(M::POST, "/api/v1/users", Some(&admin), json!({"email": "nurse@hermes.test", "password": "initial-password-1", "role": "site_staff", "sites": ["ZAS"]}))
+        .await;
+    assert_eq!(r.status(), 200);
+    let first = api
+        .token(
+            "/api/v1/auth/login",
+            json!({"email": "nurse@hermes.test", "password": "initial-password-1"}),
+        )
+        .await;
+    let r = api
+        .call(M::PUT, "/api/v1/auth/password", Some(&first), json!({"current_password": "initial-password-1", "new_password": "a-better-password-2"}))
+        .await;
+    assert_eq!(r.status(), 204);
+    let nurse = api
+        .token(
+            "/api/v1/auth/login",
+            json!({"email": "nurse@hermes.test", "password": "a-better-password-2"}),
+        )
+        .await;
+    let today = epro::domain::schedule::local_date(Brussels, Utc::now()).to_string();
+    let mut submissions = Vec::new();
+    for n in 0..count {
+        let id = format!("HERMES-ZAS-{:03}", 900 + n);
+        let r = api
+            .call(M::POST, "/api/v1/participants", Some(&nurse), json!({"study_id": id, "site": "ZAS", "language": "nl", "randomization_date": today, "email": with_email.then(|| format!("p{n}@example.be"))}))
+            .await;
+        assert_eq!(r.status(), 200);
+        let lesion: Value = api
+            .call(M::POST, &format!("/api/v1/participants/{id}/lesions"), Some(&nurse), json!({"location": "L3", "labels": {"nl": "onderrug", "fr": "bas du dos", "en": "lower back"}, "high_risk_reasons": ["size_2cm"]}))
+            .await
+            .json()
+            .await
+            .expect("lesion");
+        let link: Value = api
+            .call(
+                M::POST,
+                &format!("/api/v1/participants/{id}/access-link"),
+                Some(&nurse),
+                json!({"pin": "4826"}),
+            )
+            .await
+            .json()
+            .await
+            .expect("link");
+        let token = api
+            .token(
+                "/api/v1/auth/participant",
+                json!({"link_token": link["link_token"], "pin": "4826"}),
+            )
+            .await;
+        submissions.push(Submission {
+            study_id: id,
+            token,
+            body: json!({"answers": [{"item": "worst_pain", "lesion": lesion["id"], "value": (n % 11) as i64}]}),
+            key: format!("crash-{n}"),
+        });
+    }
+
+    (nurse, submissions)
 }

@@ -17,6 +17,7 @@ mod permissions;
 mod privacy;
 mod questionnaires;
 mod reminders;
+mod scale_out;
 mod security;
 mod startup;
 mod trial_rules;
