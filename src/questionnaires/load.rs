@@ -7,7 +7,6 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use sea_orm::DatabaseTransaction;
 use serde_json::json;
 
 use super::{Library, Version, check_lock, name_of};
@@ -142,7 +141,7 @@ pub async fn register(
     at: chrono::DateTime<chrono::Utc>,
     library: &Library,
 ) -> Result<()> {
-    let txn: DatabaseTransaction = store::begin_write(db).await?;
+    let txn = store::begin_write(db).await?;
     let recorded = store::questionnaires::recorded(&txn).await?;
     for entry in library.lock_entries() {
         match recorded

@@ -16,7 +16,12 @@ pub(crate) mod staff;
 pub(crate) mod study;
 pub(crate) mod throttle;
 
-use std::{path::PathBuf, time::Duration};
+use std::{
+    collections::HashMap,
+    path::PathBuf,
+    sync::{Arc, Mutex, OnceLock},
+    time::Duration,
+};
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
@@ -146,17 +151,105 @@ pub async fn ready(db: &Db) -> Result<bool, DbErr> {
     Ok(Migrator::get_pending_migrations(db).await?.is_empty())
 }
 
-/// Begin a transaction that will write. On SQLite it is IMMEDIATE: it takes the write lock at
-/// BEGIN, so a read that later upgrades to a write never fails with "database is locked".
-pub async fn begin_write(db: &Db) -> Result<DatabaseTransaction, DbErr> {
+/// A write transaction (see [`begin_write`]): a `DatabaseTransaction` that, on SQLite, holds
+/// this process's turn to write until it is committed, rolled back or dropped.
+pub struct WriteTxn {
+    txn: DatabaseTransaction,
+    _turn: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl std::ops::Deref for WriteTxn {
+    type Target = DatabaseTransaction;
+
+    fn deref(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+}
+
+impl WriteTxn {
+    pub async fn commit(self) -> Result<(), DbErr> {
+        // The turn passes on once the commit is done (the permit drops after it).
+        self.txn.commit().await
+    }
+
+    pub async fn rollback(self) -> Result<(), DbErr> {
+        self.txn.rollback().await
+    }
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for WriteTxn {
+    fn get_database_backend(&self) -> DbBackend {
+        self.txn.get_database_backend()
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<sea_orm::ExecResult, DbErr> {
+        self.txn.execute_raw(stmt).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<sea_orm::ExecResult, DbErr> {
+        self.txn.execute_unprepared(sql).await
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<sea_orm::QueryResult>, DbErr> {
+        self.txn.query_one_raw(stmt).await
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<sea_orm::QueryResult>, DbErr> {
+        self.txn.query_all_raw(stmt).await
+    }
+}
+
+/// How long a writer waits for its turn before giving up with an error (a writer never waits
+/// on another that cannot finish; this only bounds a pathological queue).
+const WRITE_TURN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// This process's writers to one SQLite file take turns through one FIFO queue (a semaphore
+/// per file): a writer waits in the queue, holding no connection, and starts the moment the one
+/// before it commits — instead of many connections polling SQLite's busy handler, whose growing
+/// sleeps (up to 100 ms a step) made the tail of concurrent writes long. Other processes on the
+/// same file still meet at SQLite's lock, as before.
+fn sqlite_turns(db: &Db) -> Arc<tokio::sync::Semaphore> {
+    static TURNS: OnceLock<Mutex<HashMap<PathBuf, Arc<tokio::sync::Semaphore>>>> = OnceLock::new();
+    let file = db
+        .get_sqlite_connection_pool()
+        .connect_options()
+        .get_filename()
+        .to_path_buf();
+    let mut turns = TURNS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    turns
+        .entry(file)
+        .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(1)))
+        .clone()
+}
+
+/// Begin a transaction that will write. On SQLite it waits for this process's turn to write
+/// (see [`sqlite_turns`]), then is IMMEDIATE: it takes the write lock at BEGIN, so a read that
+/// later upgrades to a write never fails with "database is locked".
+pub async fn begin_write(db: &Db) -> Result<WriteTxn, DbErr> {
     if db.get_database_backend() == DbBackend::Sqlite {
-        db.begin_with_options(TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..TransactionOptions::default()
+        let turn = tokio::time::timeout(WRITE_TURN_TIMEOUT, sqlite_turns(db).acquire_owned())
+            .await
+            .map_err(|_| DbErr::Custom("timed out waiting for the turn to write".into()))?
+            .map_err(|_| DbErr::Custom("the write queue is closed".into()))?;
+        let txn = db
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..TransactionOptions::default()
+            })
+            .await?;
+        Ok(WriteTxn {
+            txn,
+            _turn: Some(turn),
         })
-        .await
     } else {
-        db.begin().await
+        Ok(WriteTxn {
+            txn: db.begin().await?,
+            _turn: None,
+        })
     }
 }
 
