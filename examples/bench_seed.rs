@@ -31,9 +31,19 @@ async fn main() -> anyhow::Result<()> {
     auth::change_password(&app, &actor, &first, password).await?;
     let login = auth::login(&app, &email, password, None).await?;
     let actor = auth::authenticate(&app, &login.token).await?;
+    // Randomization days spread over the past MONTHS months, but never before the study started
+    // (enrolment refuses those).
+    let span = Duration::minutes(months * 30 * 24 * 60);
+    let span = match app.study.start_date {
+        Some(start) => {
+            let since = now - start.and_hms_opt(12, 0, 0).unwrap_or_default().and_utc();
+            span.min(since - Duration::days(1))
+        }
+        None => span,
+    };
     let started = std::time::Instant::now();
     for i in 0..count {
-        let day = now - Duration::minutes(i as i64 * months * 30 * 24 * 60 / count.max(1) as i64);
+        let day = now - span * (i as i32) / (count.max(1) as i32);
         clock.set(day);
         let site = &sites[i % sites.len()];
         let date = epro::domain::schedule::local_date(app.study.time_zone, day);
