@@ -96,6 +96,42 @@ backend() { # name url port
     echo
   } >> "$RESULTS"
   echo "$srps" > "$WORK/$name-srps"
+  # The figures the targets are judged on (numbers only, ms and MB).
+  echo "$(python3 -c "print(f'{$drps/$brps:.2f}')") $s99 $d50 $((loaded / 1024)) $((idle / 1024))" > "$WORK/$name-figs"
+}
+
+# Target, measured and verdict for every figure of issue 17, from this run's numbers.
+verdicts() {
+  read -r sq_def sq_p99 sq_dash sq_rss sq_idle < "$WORK/SQLite-figs"
+  read -r pg_def pg_p99 pg_dash pg_rss pg_idle < "$WORK/PostgreSQL-figs"
+  local pg_ratio; pg_ratio=$(python3 -c "print(f'{$(cat "$WORK/PostgreSQL-srps")/$TPS:.2f}')")
+  python3 - "$sq_def" "$pg_def" "$pg_ratio" "$pg_p99" "$sq_p99" "$sq_dash" "$pg_dash" "$sq_rss" "$pg_rss" "$sq_idle" "$pg_idle" <<'PY' >> "$RESULTS"
+import re, sys
+def ms(text):  # wrk and bench_submit durations ("850.00us", "12.3ms", "1.02s") in ms
+    m = re.fullmatch(r"([0-9.]+)(us|ms|s|m)?", text)
+    value, unit = float(m.group(1)), m.group(2) or "ms"
+    return value * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit]
+a = sys.argv[1:]
+sq_def, pg_def, pg_ratio = float(a[0]), float(a[1]), float(a[2])
+pg_p99, sq_p99, sq_dash, pg_dash = ms(a[3]), ms(a[4]), ms(a[5]), ms(a[6])
+sq_rss, pg_rss, sq_idle, pg_idle = map(float, a[7:11])
+rows = [
+    ("Definition GET / bare poem handler", ">= 0.5", f"{sq_def:.2f} (SQLite), {pg_def:.2f} (PostgreSQL)", min(sq_def, pg_def) >= 0.5),
+    ("Submissions on PostgreSQL / pgbench", ">= 0.4", f"{pg_ratio:.2f}", pg_ratio >= 0.4),
+    ("Submission p99 on PostgreSQL", "< 50 ms", f"{pg_p99:g} ms", pg_p99 < 50),
+    ("Submission p99 on SQLite, 16 concurrent", "< 100 ms", f"{sq_p99:g} ms", sq_p99 < 100),
+    ("Dashboard data, all sites (median)", "< 100 ms", f"{sq_dash:g} ms (SQLite), {pg_dash:g} ms (PostgreSQL)", max(sq_dash, pg_dash) < 100),
+    ("RSS under submission load", "< 128 MB", f"{sq_rss:g} MB (SQLite), {pg_rss:g} MB (PostgreSQL)", max(sq_rss, pg_rss) < 128),
+    ("RSS idle", "< 64 MB", f"{sq_idle:g} MB (SQLite), {pg_idle:g} MB (PostgreSQL)", max(sq_idle, pg_idle) < 64),
+]
+print("## Against the targets")
+print()
+print("| Figure | target | measured | verdict |")
+print("|---|---|---|---|")
+for name, target, measured, ok in rows:
+    print(f"| {name} | {target} | {measured} | {'met' if ok else 'missed'} |")
+print()
+PY
 }
 
 backend SQLite "sqlite://$WORK/bench.db?mode=rwc" 18310
@@ -118,6 +154,7 @@ PGSRPS=$(cat "$WORK/PostgreSQL-srps")
   echo
 } >> "$RESULTS"
 psql -q "$PG/postgres" -c "DROP DATABASE IF EXISTS epro_bench_pgbench" -c "DROP DATABASE IF EXISTS epro_bench"
+verdicts
 
 # Reminder planning: PLANNING participants spread over two years; then PLANNING/5 for growth.
 if [ "$PLANNING" -eq 0 ]; then cat "$RESULTS"; exit 0; fi
