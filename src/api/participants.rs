@@ -276,7 +276,7 @@ fn visit_out(app: &App, v: VisitView) -> VisitOut {
     let tz = app.study.time_zone;
     VisitOut {
         code: v.code,
-        labels: v.labels,
+        labels: (*v.labels).clone(),
         target: v.window.target.to_string(),
         window_start: v.window.start,
         window_end: v.window.end,

@@ -47,9 +47,12 @@ pub struct Served {
 /// library is fixed for the life of the process (publishing a version or installing wording is a
 /// restart), so an entry never goes stale, and there is at most one per version × study language
 /// × reader kind: no eviction is needed.
+/// Key, version, language, and whether the reader is authenticated.
+type ServedKey = (String, String, String, bool);
+
 #[derive(Default)]
 pub struct DefinitionCache {
-    entries: RwLock<HashMap<(String, String, String, bool), Arc<Served>>>,
+    entries: RwLock<HashMap<ServedKey, Arc<Served>>>,
 }
 
 impl DefinitionCache {

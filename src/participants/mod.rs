@@ -111,7 +111,7 @@ pub struct ParticipantView {
 #[derive(Debug, Clone)]
 pub struct VisitView {
     pub code: String,
-    pub labels: std::collections::BTreeMap<String, String>,
+    pub labels: std::sync::Arc<std::collections::BTreeMap<String, String>>,
     pub window: Window,
     pub state: VisitState,
     pub sse_triggered: bool,

@@ -95,13 +95,13 @@ pub async fn current_views<C: sea_orm::ConnectionTrait>(
 }
 
 /// Each stored visit with its state at `now` (pure over what was loaded).
-pub(super) fn visit_views(
+pub(super) fn visit_views<'v>(
     app: &App,
-    visits: &[VisitRow],
+    visits: &'v [VisitRow],
     events: &[Event],
     responses: &[ResponseRow],
     now: DateTime<Utc>,
-) -> Vec<(VisitRow, VisitView)> {
+) -> Vec<(&'v VisitRow, VisitView)> {
     let stop = rule::questionnaires_end(events, app.study.time_zone);
     visits
         .iter()
@@ -135,7 +135,7 @@ pub(super) fn visit_views(
                 cause: cause_of(v, state, events),
                 questionnaires: due,
             };
-            (v.clone(), view)
+            (v, view)
         })
         .collect()
 }
@@ -163,7 +163,7 @@ pub async fn schedule(app: &App, actor: &StaffActor, study_id: &str) -> Result<V
         if view.state.is_final() && row.final_state.is_none() {
             let mut after = row.clone();
             after.final_state = Some(view.state);
-            update_visit(c, &row, after, "visit.state_recorded", None).await?;
+            update_visit(c, row, after, "visit.state_recorded", None).await?;
         }
         out.push(view);
     }

@@ -176,7 +176,9 @@ pub struct Study {
     /// Visits, windows and the SSE rule.
     pub protocol: Protocol,
     /// Visit labels per language, by visit code.
-    pub visit_labels: BTreeMap<String, BTreeMap<String, String>>,
+    /// Each visit's labels by language (shared: every visit view of every participant points
+    /// at the same map).
+    pub visit_labels: BTreeMap<String, std::sync::Arc<BTreeMap<String, String>>>,
     /// Email reminders: sending hours, digest time, rules per visit.
     pub reminders: ReminderPlan,
     /// Safety text per language (every study language, when given).
@@ -275,7 +277,10 @@ impl Study {
             sites: raw.sites,
             id_pattern: raw.study.id_pattern,
             protocol,
-            visit_labels,
+            visit_labels: visit_labels
+                .into_iter()
+                .map(|(k, v)| (k, std::sync::Arc::new(v)))
+                .collect(),
             reminders,
             safety: raw.safety,
             start_date: raw.study.start_date,
