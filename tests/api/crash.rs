@@ -94,7 +94,6 @@ async fn sigkill_during_submissions_loses_no_accepted_answer_and_stores_none_twi
         client: reqwest::Client::new(),
         base: base.clone(),
     };
-    use reqwest::Method as M;
 
     let (nurse, submissions) = enrol_with_links(&api, PARTICIPANTS, false).await;
 
@@ -166,28 +165,7 @@ async fn sigkill_during_submissions_loses_no_accepted_answer_and_stores_none_twi
     // Every accepted submission is stored, with the response id it was given.
     for (i, body) in &got_2xx {
         let s = &submissions[*i];
-        let list: Value = api
-            .call(
-                M::GET,
-                &format!("/api/v1/participants/{}/responses", s.study_id),
-                Some(&nurse),
-                Value::Null,
-            )
-            .await
-            .json()
-            .await
-            .expect("responses");
-        let nrs: Vec<&Value> = list
-            .as_array()
-            .expect("list")
-            .iter()
-            .filter(|r| {
-                r["questionnaire_key"] == "nrs-lesion-pain"
-                    || r["questionnaire"]
-                        .as_str()
-                        .is_some_and(|q| q.starts_with("nrs-lesion-pain"))
-            })
-            .collect();
+        let nrs = stored_nrs(&api, &nurse, &s.study_id).await;
         assert_eq!(nrs.len(), 1, "{}: stored once", s.study_id);
         assert_eq!(
             nrs[0]["id"], body["response_id"],
@@ -309,4 +287,30 @@ pub(crate) async fn enrol_with_links(
     }
 
     (nurse, submissions)
+}
+
+/// A participant's stored NRS responses, as staff list them.
+pub(crate) async fn stored_nrs(api: &Api, nurse: &str, study_id: &str) -> Vec<Value> {
+    let list: Value = api
+        .call(
+            reqwest::Method::GET,
+            &format!("/api/v1/participants/{study_id}/responses"),
+            Some(nurse),
+            Value::Null,
+        )
+        .await
+        .json()
+        .await
+        .expect("responses");
+    list.as_array()
+        .expect("list")
+        .iter()
+        .filter(|r| {
+            r["questionnaire_key"] == "nrs-lesion-pain"
+                || r["questionnaire"]
+                    .as_str()
+                    .is_some_and(|q| q.starts_with("nrs-lesion-pain"))
+        })
+        .cloned()
+        .collect()
 }

@@ -23,6 +23,21 @@ pub fn study_file() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/studies/hermes.toml"))
 }
 
+/// A copy of the study file in `dir` whose reminders may go out at any hour (and whose digest
+/// waits until 23:59), for tests that run the real binary on the real clock.
+pub fn study_sending_all_day(dir: &TempDir) -> PathBuf {
+    let study = dir.path().join("hermes.toml");
+    let text = std::fs::read_to_string(study_file()).expect("study");
+    std::fs::write(
+        &study,
+        text.replace("send_from = \"09:00\"", "send_from = \"00:00\"")
+            .replace("send_until = \"19:00\"", "send_until = \"23:59\"")
+            .replace("digest_at = \"08:00\"", "digest_at = \"23:59\""),
+    )
+    .expect("write");
+    study
+}
+
 pub fn questionnaires_dir() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/questionnaires"))
 }

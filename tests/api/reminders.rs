@@ -868,15 +868,7 @@ async fn sigkill_of_the_server_mid_batch_then_restart_loses_no_reminder() {
     // The real binary, on the real clock: sending hours all day so the test does not depend on
     // the time it runs at.
     let dir = tempfile::tempdir().expect("tempdir");
-    let study = dir.path().join("hermes.toml");
-    let text = std::fs::read_to_string(crate::helpers::study_file()).expect("study");
-    std::fs::write(
-        &study,
-        text.replace("send_from = \"09:00\"", "send_from = \"00:00\"")
-            .replace("send_until = \"19:00\"", "send_until = \"23:59\"")
-            .replace("digest_at = \"08:00\"", "digest_at = \"23:59\""),
-    )
-    .expect("write");
+    let study = crate::helpers::study_sending_all_day(&dir);
     let url = crate::helpers::fresh_database(&dir).await;
     let mut settings = crate::helpers::test_settings(&dir, url);
     settings.study_file = study;

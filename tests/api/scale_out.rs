@@ -13,7 +13,7 @@ use std::sync::{
 use serde_json::Value;
 
 use crate::{
-    crash::{Api, enrol_with_links, submit},
+    crash::{Api, enrol_with_links, stored_nrs, submit},
     helpers::{free_port, fresh_database, run_cli, serve_binary, test_settings, wait_healthy},
     reminders::SmtpServer,
 };
@@ -25,15 +25,7 @@ async fn two_instances_share_one_database_and_survive_one_killed_mid_load() {
     let smtp = SmtpServer::start();
     let dir = tempfile::tempdir().expect("dir");
     // Sending hours all day, so the test does not depend on the time it runs at.
-    let study = dir.path().join("hermes.toml");
-    let text = std::fs::read_to_string(crate::helpers::study_file()).expect("study");
-    std::fs::write(
-        &study,
-        text.replace("send_from = \"09:00\"", "send_from = \"00:00\"")
-            .replace("send_until = \"19:00\"", "send_until = \"23:59\"")
-            .replace("digest_at = \"08:00\"", "digest_at = \"23:59\""),
-    )
-    .expect("write");
+    let study = crate::helpers::study_sending_all_day(&dir);
     let url = fresh_database(&dir).await;
     let mut settings = test_settings(&dir, url);
     settings.study_file = study;
@@ -150,28 +142,7 @@ async fn two_instances_share_one_database_and_survive_one_killed_mid_load() {
             s.study_id,
             log()
         );
-        let list: Value = api
-            .call(
-                reqwest::Method::GET,
-                &format!("/api/v1/participants/{}/responses", s.study_id),
-                Some(&nurse),
-                Value::Null,
-            )
-            .await
-            .json()
-            .await
-            .expect("responses");
-        let stored: Vec<&Value> = list
-            .as_array()
-            .expect("list")
-            .iter()
-            .filter(|r| {
-                r["questionnaire_key"] == "nrs-lesion-pain"
-                    || r["questionnaire"]
-                        .as_str()
-                        .is_some_and(|q| q.starts_with("nrs-lesion-pain"))
-            })
-            .collect();
+        let stored = stored_nrs(&api, &nurse, &s.study_id).await;
         assert_eq!(stored.len(), 1, "{}: stored once", s.study_id);
         for body in acked {
             assert_eq!(stored[0]["id"], body["response_id"], "{}", s.study_id);
