@@ -75,8 +75,27 @@ backend() { # name url port
   # 2. Full participant submissions (C30 + BM22 + NRS for two lesions: three requests), each
   #    sent once by examples/bench_submit (a time-based generator would run out of work); RSS
   #    sampled under that load.
-  "$TARGET/release/examples/bench_submit" "$B" "$WORK/submissions.txt" "$CONN" > "$WORK/sub.txt" &
+  # On PostgreSQL half the prepared submissions go to one instance, the other half to two
+  # instances on the same database (the scale-out figure).
+  local subs="$WORK/submissions.txt"
+  if [ "$name" = PostgreSQL ]; then
+    local half=$(( $(wc -l < "$subs") / 6 * 3 ))
+    head -n "$half" "$subs" > "$WORK/subs-one.txt"; tail -n +"$((half + 1))" "$subs" > "$WORK/subs-two.txt"
+    subs="$WORK/subs-one.txt"
+  fi
+  "$TARGET/release/examples/bench_submit" "$B" "$subs" "$CONN" > "$WORK/sub.txt" &
   local W=$!; sleep 1; local loaded; loaded=$(rss_kb); wait $W
+  if [ "$name" = PostgreSQL ]; then
+    ( EPRO_DATABASE_URL="$url" EPRO_DATA_DIR="$WORK/data" EPRO_LISTEN="127.0.0.1:$((port + 2))" \
+      EPRO_BASE_URL="http://127.0.0.1:$((port + 2))" exec "$BIN" serve ) > "$WORK/server-second.log" 2>&1 &
+    local SECOND=$!
+    for _ in $(seq 1 300); do curl -fsS "http://127.0.0.1:$((port + 2))/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+    "$TARGET/release/examples/bench_submit" "$B,http://127.0.0.1:$((port + 2))" "$WORK/subs-two.txt" "$CONN" > "$WORK/sub-two.txt"
+    kill $SECOND; wait $SECOND 2>/dev/null || true
+    read -r one_rps < <(awk '{for(i=1;i<NF;i++) if($i=="rps") print $(i+1)}' "$WORK/sub.txt")
+    read -r two_rps two_bad < <(awk '{for(i=1;i<NF;i++){if($i=="rps")r=$(i+1); if($i=="failed")f=$(i+1)}} END{print r, f}' "$WORK/sub-two.txt")
+    echo "$one_rps $two_rps $two_bad" > "$WORK/scale-out"
+  fi
   read -r s50 s99 srps bad < <(awk '{for(i=1;i<NF;i++){if($i=="median_ms")m=$(i+1); if($i=="p99_ms")p=$(i+1); if($i=="rps")r=$(i+1); if($i=="failed")f=$(i+1)}} END{print m"ms", p"ms", r, f}' "$WORK/sub.txt")
 
   # 3. The dashboard's data with DASHBOARD participants × 7 visits.
@@ -90,9 +109,13 @@ backend() { # name url port
     echo "| Figure | median | p99 | throughput | limit (same run) | ratio |"
     echo "|---|---|---|---|---|---|"
     echo "| GET questionnaire definition ($(stat -c %s "$WORK/def.json") B) | $dm50 | $dm99 | $drps req/s | bare poem handler, same bytes: $brps req/s (median $bm50) | $(python3 -c "print(f'{$drps/$brps:.2f}')") |"
-    echo "| Submission request (one questionnaire; $((SUBMITTERS * 3)) requests, $bad not 2xx) | $s50 | $s99 | $srps req/s = $(python3 -c "print(f'{$srps/3:.0f}')") full submissions/s | PostgreSQL: pgbench below | |"
+    echo "| Submission request (one questionnaire; $(wc -l < "$subs") requests, $bad not 2xx) | $s50 | $s99 | $srps req/s = $(python3 -c "print(f'{$srps/3:.0f}')") full submissions/s | PostgreSQL: pgbench below | |"
     echo "| Dashboard data, GET /api/v1/completion ($rows participants) | $d50 | $d99 | $drps2 req/s | | |"
     echo "| Server RSS | idle $((idle / 1024)) MB | | under submission load $((loaded / 1024)) MB | | |"
+    if [ -f "$WORK/scale-out" ] && [ "$name" = PostgreSQL ]; then
+      read -r one_rps two_rps two_bad < "$WORK/scale-out"
+      echo "| Submission requests, two instances on this PostgreSQL (the other half of the set; $two_bad not 2xx) | | | $two_rps req/s | one instance: $one_rps req/s | $(python3 -c "print(f'{$two_rps/$one_rps:.2f}')") |"
+    fi
     echo
   } >> "$RESULTS"
   echo "$srps" > "$WORK/$name-srps"

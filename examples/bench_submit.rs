@@ -4,6 +4,9 @@
 //! load generator would run out of work; this one sends exactly the prepared set.
 //!
 //!   cargo run --release --example bench_submit -- http://127.0.0.1:8080 submissions.txt 16
+//!
+//! BASE may list several instances, comma-separated: connection i sends to instance i mod n
+//! (the load split as a load balancer would).
 
 use std::{sync::Arc, time::Instant};
 
@@ -24,11 +27,13 @@ async fn main() -> anyhow::Result<()> {
         .map(String::from)
         .collect();
     let queue = Arc::new(Mutex::new(lines.into_iter().rev().collect::<Vec<_>>()));
+    let bases: Vec<String> = base.split(',').map(String::from).collect();
     let client = reqwest::Client::new();
     let started = Instant::now();
     let mut workers = Vec::new();
-    for _ in 0..connections {
-        let (queue, client, base) = (queue.clone(), client.clone(), base.clone());
+    for i in 0..connections {
+        let base = bases[i % bases.len()].clone();
+        let (queue, client) = (queue.clone(), client.clone());
         workers.push(tokio::spawn(async move {
             let mut out = Vec::new();
             loop {
