@@ -42,3 +42,32 @@ pub async fn list_for_staff(
     }
     Ok(out)
 }
+
+/// A visit's questionnaires (keys, in the visit's order) not sent yet: where staff entry of the
+/// visit goes next.
+pub async fn unsent_forms(
+    app: &App,
+    actor: &crate::auth::StaffActor,
+    study_id: &str,
+    visit: &participants::VisitView,
+) -> Result<Vec<String>> {
+    let p = participants::for_staff(
+        &app.db,
+        actor,
+        crate::domain::permissions::Action::ResponseRead,
+        study_id,
+        false,
+    )
+    .await?;
+    let sent = store::responses::of_participant(&app.db, p.id).await?;
+    Ok(visit
+        .questionnaires
+        .iter()
+        .map(|q| q.split('@').next().unwrap_or(q).to_string())
+        .filter(|key| {
+            !sent.iter().any(|r| {
+                r.visit_code == visit.code && r.questionnaire_key == *key && r.status.is_submitted()
+            })
+        })
+        .collect())
+}

@@ -18,7 +18,7 @@ pub use drafts::{Draft, Entrant, save_draft, save_draft_as};
 use drafts::{merge, start_or_load, write_changes};
 pub use expand::{Expanded, expanded, expanded_for_staff};
 use expand::{active_lesions, visit_and_version};
-pub use history::{ResponseDetail, list_for_staff};
+pub use history::{ResponseDetail, list_for_staff, unsent_forms};
 pub use missed::{Missed, record_missed};
 pub use scores::recompute_scores;
 pub use staff_entry::{staff_entrant, staff_save_draft, staff_submit};

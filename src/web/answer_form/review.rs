@@ -37,26 +37,19 @@ pub(super) async fn after_submit_target(who: &Who, app: &App, visit: &str) -> St
             study_id,
             mode,
         } => {
-            let next = crate::participants::schedule(app, actor, study_id)
+            let visit_view = crate::participants::schedule(app, actor, study_id)
                 .await
                 .ok()
-                .and_then(|views| views.into_iter().find(|v| v.code == visit))
-                .zip(answering::list_for_staff(app, actor, study_id).await.ok())
-                .and_then(|(v, sent)| {
-                    v.questionnaires.into_iter().find(|q| {
-                        let key = q.split('@').next().unwrap_or(q);
-                        !sent.iter().any(|d| {
-                            d.row.visit_code == visit
-                                && d.row.questionnaire_key == key
-                                && d.row.status.is_submitted()
-                        })
-                    })
-                });
+                .and_then(|views| views.into_iter().find(|v| v.code == visit));
+            let next = match visit_view {
+                Some(v) => answering::unsent_forms(app, actor, study_id, &v)
+                    .await
+                    .ok()
+                    .and_then(|keys| keys.into_iter().next()),
+                None => None,
+            };
             match next {
-                Some(q) => format!(
-                    "/staff/participants/{study_id}/{mode}/{visit}/{}",
-                    q.split('@').next().unwrap_or(&q)
-                ),
+                Some(key) => format!("/staff/participants/{study_id}/{mode}/{visit}/{key}"),
                 None => format!("/staff/participants/{study_id}?saved=1#schedule-h"),
             }
         }

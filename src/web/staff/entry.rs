@@ -21,7 +21,10 @@ use crate::{
     answering,
     app::App,
     auth::StaffActor,
-    domain::{answering::EntryMode, schedule::VisitState},
+    domain::{
+        answering::{self as entry_rule, EntryMode},
+        schedule::VisitState,
+    },
     error::Error,
     participants::{self, VisitView},
 };
@@ -61,24 +64,6 @@ pub(crate) fn late_entry(
 /// Whether a visit's window (and grace) has closed: entering it is a late entry.
 fn closed(v: &VisitView) -> bool {
     !matches!(v.state, VisitState::Open | VisitState::Late)
-}
-
-/// The visit's forms not sent yet, in order.
-async fn unsent(app: &App, actor: &StaffActor, study_id: &str, v: &VisitView) -> Vec<String> {
-    let sent = answering::list_for_staff(app, actor, study_id)
-        .await
-        .unwrap_or_default();
-    v.questionnaires
-        .iter()
-        .map(|q| q.split('@').next().unwrap_or(q).to_string())
-        .filter(|key| {
-            !sent.iter().any(|d| {
-                d.row.visit_code == v.code
-                    && d.row.questionnaire_key == *key
-                    && d.row.status.is_submitted()
-            })
-        })
-        .collect()
 }
 
 async fn visit_of(
@@ -176,36 +161,39 @@ pub(super) async fn late_post(
         return again("csrf_failed").await;
     }
     let mode = field(&form, "mode");
-    if EntryMode::staff_entry(mode).is_none() {
+    let Some(entry_mode) = EntryMode::staff_entry(mode) else {
         return again("late_mode_missing").await;
-    }
+    };
     let v = match visit_of(app, &actor, &id, &visit).await {
         Ok(v) => v,
         Err(e) => return super::failed(web, &page, &e),
     };
     let completed_on =
         Some(field(&form, "completed_on").trim().to_string()).filter(|s| !s.is_empty());
-    let day = match (&completed_on, mode) {
+    let day = match (&completed_on, entry_mode) {
         (Some(d), _) => match participants::parse_date("completed_on", d) {
             Ok(d) => Some(d),
             Err(_) => return again("late_date_invalid").await,
         },
-        (None, "paper") => return again("late_date_missing").await,
+        (None, EntryMode::Paper) => return again("late_date_missing").await,
         (None, _) => None,
     };
-    // Paper filled in within the window (or its grace) is not late: no reason needed.
-    let last = v
-        .window
-        .grace_end
-        .or(v.window.end)
-        .map(|e| last_day(app, e));
-    let in_window = day.zip(last).is_some_and(|(d, l)| d <= l)
-        && day.is_some_and(|d| d >= super::local_day(app, v.window.start));
+    // The same acceptance rule as the submission (paper filled in within the window or its
+    // grace needs no reason), asked here first.
     let reason = field(&form, "entry_reason").trim().to_string();
-    if reason.is_empty() && !(mode == "paper" && in_window) {
-        return again("late_reason_missing").await;
+    let paper = day
+        .filter(|_| entry_mode == EntryMode::Paper)
+        .map(|d| entry_rule::timing(app.study.time_zone, &v.window, d));
+    match entry_rule::accepts(v.state, entry_mode, !reason.is_empty(), paper) {
+        Ok(_) => {}
+        Err(entry_rule::Refusal::NeedsReason | entry_rule::Refusal::OutsideWindow) => {
+            return again("late_reason_missing").await;
+        }
+        Err(_) => return again("late_refused").await,
     }
-    let keys = unsent(app, &actor, &id, &v).await;
+    let keys = answering::unsent_forms(app, &actor, &id, &v)
+        .await
+        .unwrap_or_default();
     let Some(first) = keys.first() else {
         return redirect(&format!("/staff/participants/{id}#schedule-h"));
     };
