@@ -309,6 +309,22 @@ pub fn choose_lang(app: &App, req: &Request, own: Option<&str>) -> (String, bool
     )
 }
 
+/// A posted form's field `name` as sent ("" when absent).
+pub fn field<'f>(form: &'f [(String, String)], name: &str) -> &'f str {
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("")
+}
+
+/// The request's query parameters, less `name`.
+pub fn query_without(req: &Request, name: &str) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+        .filter(|(k, _)| k != name)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
 pub fn query_param(req: &Request, name: &str) -> Option<String> {
     url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
         .find(|(k, _)| k == name)
@@ -318,11 +334,7 @@ pub fn query_param(req: &Request, name: &str) -> Option<String> {
 impl PageContext {
     pub fn new(web: &Web, app: &App, req: &Request, lang: String) -> Self {
         let path = req.original_uri().path().to_string();
-        let mut others: Vec<(String, String)> =
-            url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
-                .filter(|(k, _)| k != "lang")
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect();
+        let mut others = query_without(req, "lang");
         let lang_links = app
             .study
             .languages

@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::{
     PARTICIPANT_COOKIE, PageContext, SafetyView, Web,
     answer_form::{self, Who},
-    choose_lang, csrf_ok, error_page, fmt_date, local_day, redirect, remember_lang, sv,
+    choose_lang, csrf_ok, error_page, field, fmt_date, local_day, redirect, remember_lang, sv,
 };
 use crate::{
     answering,
@@ -68,15 +68,20 @@ fn safe_next(next: &str) -> Option<&str> {
         .then_some(next)
 }
 
-/// The page language for a signed-in participant: `?lang=`, then this browser's choice, then
-/// their own.
+/// A participant page's language: `?lang=`, then the language this browser chose earlier, then
+/// `own` (the participant's, or the language of the link this browser holds), then the browser's.
+/// A choice made in this browser is asked about before it becomes the participant's.
+fn page_lang(app: &App, req: &Request, own: Option<&str>) -> (String, bool) {
+    let remembered = super::remembered_lang(app, req);
+    choose_lang(app, req, remembered.as_deref().or(own))
+}
+
 fn participant_lang(
     app: &App,
     req: &Request,
     pa: &participant::ParticipantActor,
 ) -> (String, bool) {
-    let own = super::remembered_lang(app, req).unwrap_or_else(|| pa.language.clone());
-    choose_lang(app, req, Some(&own))
+    page_lang(app, req, Some(&pa.language))
 }
 
 /// What a language link asks before the choice holds for the participant (emails, questionnaires
@@ -99,11 +104,7 @@ pub(crate) fn lang_prompt(
     if asked == pa.language {
         return None;
     }
-    let others: Vec<(String, String)> =
-        url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
-            .filter(|(k, _)| k != "lang")
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
+    let others = super::query_without(req, "lang");
     let path = req.original_uri().path().to_string();
     let back = if others.is_empty() {
         path
@@ -145,8 +146,7 @@ async fn signed_in(
         return Ok((pa, lang));
     }
     let link = remembered_link(app, req).await;
-    let own = super::remembered_lang(app, req).or(link.as_ref().map(|(_, _, l)| l.clone()));
-    let (lang, chosen) = choose_lang(app, req, own.as_deref());
+    let (lang, chosen) = page_lang(app, req, link.as_ref().map(|(_, _, l)| l.as_str()));
     remember_lang(web, req.cookie(), &lang, chosen);
     let mut page = PageContext::new(web, app, req, lang.clone());
     page.safety = SafetyView::of(app, &lang, link.as_ref().map(|(_, s, _)| s.as_str()));
@@ -211,13 +211,7 @@ async fn pin_page(
     Data(app): Data<&Arc<App>>,
 ) -> Response {
     let link = participant::link_site(app, &token).await.ok().flatten();
-    // Before sign-in, a language this browser chose wins over the participant's recorded one
-    // (it becomes theirs at sign-in).
-    let remembered = super::remembered_lang(app, req);
-    let own = remembered
-        .as_deref()
-        .or(link.as_ref().map(|(_, l)| l.as_str()));
-    let (lang, chosen) = choose_lang(app, req, own);
+    let (lang, chosen) = page_lang(app, req, link.as_ref().map(|(_, l)| l.as_str()));
     remember_lang(web, req.cookie(), &lang, chosen);
     let page = pin_context(web, app, req, &lang, link.as_ref().map(|(s, _)| s.as_str()));
     if link.is_none() {
@@ -245,29 +239,17 @@ async fn pin_post(
     Form(form): Form<Pairs>,
 ) -> Response {
     let link = participant::link_site(app, &token).await.ok().flatten();
-    // Before sign-in, a language this browser chose wins over the participant's recorded one
-    // (it becomes theirs at sign-in).
-    let remembered = super::remembered_lang(app, req);
-    let own = remembered
-        .as_deref()
-        .or(link.as_ref().map(|(_, l)| l.as_str()));
-    let (lang, _) = choose_lang(app, req, own);
+    let (lang, _) = page_lang(app, req, link.as_ref().map(|(_, l)| l.as_str()));
     let page = pin_context(web, app, req, &lang, link.as_ref().map(|(s, _)| s.as_str()));
-    let field = |name: &str| {
-        form.iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.trim().to_string())
-            .unwrap_or_default()
-    };
     let again = |msg: String, status: StatusCode| {
         let mut r = web.render("p_pin.html", &page, context! { error => msg });
         r.set_status(status);
         r
     };
-    if !csrf_ok(req, &field("csrf")) {
+    if !csrf_ok(req, field(&form, "csrf")) {
         return again(web.t(&lang, "csrf_failed", &[]), StatusCode::FORBIDDEN);
     }
-    match participant::login(app, &token, &field("pin")).await {
+    match participant::login(app, &token, field(&form, "pin").trim()).await {
         Ok(login) => {
             let to = signed_in_at(web, app, req, &token, &login).await;
             // A language picked on the PIN page is asked about on the next page.
@@ -300,13 +282,6 @@ async fn signed_in_at(
     (pa.language != chosen).then_some(chosen)
 }
 
-fn field<'f>(form: &'f Pairs, name: &str) -> &'f str {
-    form.iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.trim())
-        .unwrap_or("")
-}
-
 /// The PIN given again after a session ended: sign in, save the answers carried from the page
 /// being left (if any), and go on where the participant was.
 #[handler]
@@ -317,8 +292,7 @@ async fn resume(
     Form(form): Form<Pairs>,
 ) -> Response {
     let link = remembered_link(app, req).await;
-    let own = super::remembered_lang(app, req).or(link.as_ref().map(|(_, _, l)| l.clone()));
-    let (lang, _) = choose_lang(app, req, own.as_deref());
+    let (lang, _) = page_lang(app, req, link.as_ref().map(|(_, _, l)| l.as_str()));
     let page = pin_context(
         web,
         app,
@@ -350,7 +324,7 @@ async fn resume(
     if !csrf_ok(req, field(&form, "csrf")) {
         return again(web.t(&lang, "csrf_failed", &[]), StatusCode::FORBIDDEN);
     }
-    let login = match participant::login(app, &token, field(&form, "pin")).await {
+    let login = match participant::login(app, &token, field(&form, "pin").trim()).await {
         Ok(l) => l,
         Err(e) => return pin_refused(web, &page, &lang, e, again),
     };

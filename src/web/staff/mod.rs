@@ -15,7 +15,7 @@ use poem::{Endpoint, EndpointExt, Request, Response, Route, get};
 use super::{
     PageContext, STAFF_COOKIE, StaffInfo, Web,
     answer_form::{self},
-    chart, choose_lang, csrf_ok, error_page, fmt_date, last_day, local_day, local_time,
+    chart, choose_lang, csrf_ok, error_page, field, fmt_date, last_day, local_day, local_time,
     query_param, redirect, remember_lang, sv,
 };
 use crate::{app::App, auth, error::Error};
@@ -50,13 +50,6 @@ pub fn routes() -> impl Endpoint {
 }
 
 type Pairs = Vec<(String, String)>;
-
-fn field<'f>(form: &'f [(String, String)], name: &str) -> &'f str {
-    form.iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-        .unwrap_or("")
-}
 
 fn opt(form: &[(String, String)], name: &str) -> Option<String> {
     Some(field(form, name).trim().to_string()).filter(|s| !s.is_empty())
