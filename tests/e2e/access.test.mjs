@@ -117,6 +117,7 @@ test("every staff page in Dutch and French, on a phone at 200 % text", async () 
         ["dashboard", "/staff/"],
         ["call-today", "/staff/call-today"],
         ["participant", "/staff/participants/HERMES-ZAS-302"],
+        ["late-entry", "/staff/participants/HERMES-ZAS-302/late/BL"],
         ["enrol", "/staff/enrol"],
         ["exports", "/staff/exports"],
       ]) {
