@@ -20,4 +20,7 @@ pub struct App {
     pub trusted_proxies: Vec<IpNet>,
     /// The one bounded pool for password and PIN hashing.
     pub hasher: Hasher,
+    /// Each participant's completion state, kept until their records change or the clock
+    /// passes a window edge (answering::derived).
+    pub derived: crate::answering::derived::Cache,
 }

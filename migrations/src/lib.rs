@@ -14,6 +14,7 @@ mod m20261127_000007_reminders;
 mod m20261127_000008_digest_log;
 mod m20261202_000009_trial_rules;
 mod m20261202_000010_calls_staff_language;
+mod m20261202_000011_participant_revision;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000008_digest_log::Migration),
             Box::new(m20261202_000009_trial_rules::Migration),
             Box::new(m20261202_000010_calls_staff_language::Migration),
+            Box::new(m20261202_000011_participant_revision::Migration),
         ]
     }
 }

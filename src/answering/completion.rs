@@ -27,7 +27,7 @@ pub struct Filter {
     pub state: Option<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LastReminder {
     pub kind: String,
     pub status: ReminderStatus,
@@ -35,7 +35,7 @@ pub struct LastReminder {
 }
 
 /// One participant's visit.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Cell {
     pub visit: String,
     pub state: VisitState,
@@ -152,75 +152,44 @@ pub async fn overview(app: &App, actor: &StaffActor, filter: &Filter) -> Result<
         })
         .collect();
     let people = store::participants::list(&app.db, scope.as_deref()).await?;
-    let ids: Vec<_> = people.iter().map(|p| p.id).collect();
-    let mut records = store::bulk::records(&app.db, &ids, true).await?;
-    let submitted: Vec<_> = records
-        .responses
-        .values()
-        .flatten()
-        .filter(|r| r.status.is_submitted())
-        .map(|r| r.id)
-        .collect();
-    let scorable = store::bulk::scorable(&app.db, &submitted).await?;
+    let derived = super::derived::derive_all(app, &people, now).await?;
     let mut forms: BTreeMap<(usize, usize, Option<String>), FormCount> = BTreeMap::new();
     let mut todo = Vec::new();
-    for p in people {
-        let visits = records.visits.remove(&p.id).unwrap_or_default();
-        let events = records.events.remove(&p.id).unwrap_or_default();
-        let responses = records.responses.remove(&p.id).unwrap_or_default();
-        let reminders = records.reminders.remove(&p.id).unwrap_or_default();
-        let arm = participants::arm_of(&events);
-        let (views, status) = participants::views_from(app, &visits, &events, &responses, now);
-        let wanted: Vec<_> = views
-            .into_iter()
-            .filter(|v| filter.visit.as_ref().is_none_or(|f| *f == v.code))
-            .collect();
-        for v in &wanted {
-            for (q, outcome) in form_outcomes(v, &responses, &scorable) {
-                let key = q.split('@').next().unwrap_or(&q).to_string();
-                if outcome == form::Outcome::Missed(None) {
+    let wanted_visit = |code: &str| filter.visit.as_ref().is_none_or(|f| f == code);
+    for (p, d) in people.into_iter().zip(derived) {
+        for (cell, outcomes) in d.cells.iter().zip(&d.forms) {
+            if !wanted_visit(&cell.visit) {
+                continue;
+            }
+            let visit_pos = position(app, &cell.visit);
+            for (q, outcome) in outcomes {
+                let key = q.split('@').next().unwrap_or(q);
+                if *outcome == form::Outcome::Missed(None) {
                     todo.push(Todo {
                         study_id: p.study_id.clone(),
                         site: p.site_code.clone(),
-                        visit: v.code.clone(),
+                        visit: cell.visit.clone(),
                         questionnaire: q.clone(),
                     });
                 }
-                let visit_pos = position(app, &v.code);
-                let instrument_pos = instrument_position(app, &key);
+                let instrument_pos = instrument_position(app, key);
                 forms
-                    .entry((visit_pos, instrument_pos, arm.clone()))
+                    .entry((visit_pos, instrument_pos, d.arm.clone()))
                     .or_insert_with(|| FormCount {
-                        visit: v.code.clone(),
-                        instrument: key.clone(),
-                        arm: arm.clone(),
+                        visit: cell.visit.clone(),
+                        instrument: key.to_string(),
+                        arm: d.arm.clone(),
                         ..Default::default()
                     })
                     .count
-                    .add(&outcome);
+                    .add(outcome);
             }
         }
-        let cells: Vec<Cell> = wanted
-            .into_iter()
-            .map(|v| {
-                let last_reminder = reminders
-                    .iter()
-                    .filter(|r| r.visit_code == v.code)
-                    .max_by_key(|r| r.sent_at.unwrap_or(r.due_at))
-                    .map(|r| LastReminder {
-                        kind: r.kind.clone(),
-                        status: r.status,
-                        at: r.sent_at.unwrap_or(r.due_at),
-                    });
-                Cell {
-                    started: responses.iter().any(|r| r.visit_code == v.code),
-                    visit: v.code,
-                    state: v.state,
-                    window: v.window,
-                    missed_reason: v.missed_reason,
-                    last_reminder,
-                }
-            })
+        let cells: Vec<Cell> = d
+            .cells
+            .iter()
+            .filter(|c| wanted_visit(&c.visit))
+            .cloned()
             .collect();
         for c in &cells {
             if let Some(n) = counts.iter_mut().find(|n| n.visit == c.visit) {
@@ -233,7 +202,7 @@ pub async fn overview(app: &App, actor: &StaffActor, filter: &Filter) -> Result<
         rows.push(Row {
             study_id: p.study_id,
             site: p.site_code,
-            status,
+            status: d.status.clone(),
             cells,
         });
     }

@@ -29,6 +29,7 @@ pub use tasks::{Task, TaskItem, next_window, tasks};
 
 pub(crate) mod calls;
 pub(crate) mod completion;
+pub mod derived;
 pub(crate) mod pain;
 pub(crate) mod queries;
 

@@ -135,3 +135,23 @@ pub async fn with_open_visits<C: ConnectionTrait>(
     out.sort_by(|a, b| a.study_id.cmp(&b.study_id));
     Ok(out)
 }
+
+/// Each given participant's revision (raised by the database on any change to the rows their
+/// visit states are derived from; migration 11). Read before those rows, so that what is
+/// derived from them is never older than the revision it is kept under.
+pub async fn revisions<C: ConnectionTrait>(
+    db: &C,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, i64>, StoreError> {
+    let mut out = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(CHUNK) {
+        let rows = super::entities::participant_revision::Entity::find()
+            .filter(
+                super::entities::participant_revision::Column::ParticipantId.is_in(chunk.to_vec()),
+            )
+            .all(db)
+            .await?;
+        out.extend(rows.into_iter().map(|r| (r.participant_id, r.revision)));
+    }
+    Ok(out)
+}

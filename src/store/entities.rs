@@ -565,3 +565,22 @@ pub mod call_log {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod participant_revision {
+    use sea_orm::entity::prelude::*;
+
+    /// Raised by database triggers on every change to a participant's visits, events,
+    /// responses, scores and reminders (migration 11); never written by the application.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "participant_revision")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub participant_id: Uuid,
+        pub revision: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

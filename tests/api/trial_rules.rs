@@ -586,3 +586,106 @@ async fn the_arm_comes_with_the_randomization_and_is_corrected_like_a_date() {
         "{text}"
     );
 }
+
+/// Completion as kept by the server, then as derived afresh from the records: they must be
+/// equal. The kept state is refilled by the second read, so the next step's first read tests
+/// that the change made in between was seen.
+async fn completion_checked(app: &TestApp, staff: &str, step: &str) -> Value {
+    let kept = completion(app, staff).await;
+    assert!(!app.app.derived.is_empty(), "{step}: states are kept");
+    app.app.derived.clear();
+    let fresh = completion(app, staff).await;
+    assert_eq!(kept, fresh, "{step}: kept and fresh completion differ");
+    fresh
+}
+
+/// The dashboard keeps each participant's derived visit states (docs/benchmarks.md); over
+/// months of follow-up, through submissions, missed reasons, an SSE, a death typed in late,
+/// reminders sent by another process, rows changed behind the server's back and a clock set
+/// back, what it serves equals a fresh derivation at every step.
+#[tokio::test]
+async fn kept_completion_states_equal_a_fresh_derivation_over_months() {
+    let app = spawn().await;
+    let a = "HERMES-ZAS-301";
+    let b = "HERMES-ZAS-302";
+    let nurse = randomized(&app, a, "A").await;
+    app.enrol(
+        &nurse,
+        b,
+        json!({"randomization_date": "2026-01-15", "arm": "B", "email": "p302@example.org"}),
+    )
+    .await;
+    app.issue_link(&nurse, b, Some("4826")).await;
+    let first = completion_checked(&app, &nurse, "enrolled").await;
+    let (status, body) = staff_submit(
+        &app,
+        &nurse,
+        a,
+        "BL",
+        "eortc-qlq-c30",
+        json!({"mode": "interviewer", "answers": all(1..=30, 2)}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let submitted = completion_checked(&app, &nurse, "baseline C30 submitted").await;
+    assert_ne!(first, submitted, "the submission shows");
+    app.post_ok(
+        &format!("/api/v1/participants/{b}/visits/BL/missed"),
+        Some(&nurse),
+        json!({"reason": "declined"}),
+    )
+    .await;
+    completion_checked(&app, &nurse, "baseline missed with a reason").await;
+    // Day by day through M1's window (8–22 Feb) and grace (to 1 March): states change with
+    // the clock alone.
+    let mut day = at(2026, 2, 6);
+    let mut seen = std::collections::BTreeSet::new();
+    while day <= at(2026, 3, 3) {
+        app.clock.set(day);
+        let c = completion_checked(&app, &nurse, &format!("{day}")).await;
+        let m1 = c["participants"]
+            .as_array()
+            .and_then(|r| r.iter().find(|r| r["study_id"] == a))
+            .and_then(|r| r["visits"].as_array())
+            .and_then(|v| v.iter().find(|v| v["visit"] == "M1"))
+            .and_then(|v| v["state"].as_str())
+            .unwrap_or("(none)")
+            .to_string();
+        seen.insert(m1);
+        if day == at(2026, 2, 10) {
+            app.cli(&["reminders", "run"]);
+            completion_checked(&app, &nurse, "reminders sent by another process").await;
+        }
+        day += chrono::Duration::days(1);
+    }
+    assert_eq!(
+        seen.into_iter().collect::<Vec<_>>(),
+        ["late", "missed", "open", "upcoming"],
+        "M1 went through its states"
+    );
+    event(
+        &app,
+        &nurse,
+        a,
+        json!({"type": "sse", "date": "2026-03-02", "reason": "r", "sse_type": "pathological_fracture"}),
+    )
+    .await;
+    completion_checked(&app, &nurse, "SSE recorded").await;
+    // Another instance (or a repair) changes rows this server did not write.
+    app.sql("DELETE FROM score").await;
+    completion_checked(&app, &nurse, "scores removed").await;
+    app.sql("UPDATE visit SET missed_reason = 'unwell' WHERE code = 'M1'")
+        .await;
+    completion_checked(&app, &nurse, "visits changed").await;
+    app.clock.set(at(2026, 4, 20));
+    event(
+        &app,
+        &nurse,
+        b,
+        json!({"type": "death", "date": "2026-02-18", "reason": "letter from the hospital"}),
+    )
+    .await;
+    completion_checked(&app, &nurse, "death typed in late").await;
+    app.clock.set(at(2026, 2, 1));
+    completion_checked(&app, &nurse, "clock set back").await;
+}

@@ -1,0 +1,220 @@
+//! Each participant's completion state (visit states, last reminders, what became of each
+//! form), derived once per change and kept until the participant's records change or the
+//! clock passes the next window edge. The dashboard, Call today and GET /api/v1/completion
+//! read it through [`derive_all`]; [`derive`] is the pure function it keeps the result of.
+//!
+//! A kept entry is used only while all of these hold (docs/benchmarks.md, "Dashboard"):
+//! - the participant's revision is the one it was derived at: the database raises it on every
+//!   change to visits, events, responses, scores and reminders (migration 11, triggers), so no
+//!   write path, and no other server instance, can change them unseen;
+//! - the participant row is unchanged;
+//! - the clock is between the instant it was derived at and the next window start, window end
+//!   or grace end after it (visit states change only there).
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{Arc, Mutex},
+};
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::completion::{Cell, LastReminder, form_outcomes};
+use crate::{
+    app::App,
+    domain::completion as form,
+    error::Result,
+    participants,
+    store::{
+        self,
+        participants::{EventRow, ParticipantRow, VisitRow},
+        reminders::ReminderRow,
+        responses::ResponseRow,
+    },
+};
+
+/// Participants kept at most; past it the cache starts afresh (about 2 KB each).
+const CAPACITY: usize = 20_000;
+
+/// One participant's derived state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Derived {
+    pub status: String,
+    pub arm: Option<String>,
+    /// Every visit, in protocol order.
+    pub cells: Vec<Cell>,
+    /// For each cell (same order): each questionnaire due (`key@version`) and what became of it.
+    pub forms: Vec<Vec<(String, form::Outcome)>>,
+}
+
+struct Entry {
+    row: ParticipantRow,
+    revision: i64,
+    from: DateTime<Utc>,
+    until: Option<DateTime<Utc>>,
+    derived: Arc<Derived>,
+}
+
+/// The kept derived states of one server process.
+#[derive(Default)]
+pub struct Cache {
+    entries: Mutex<HashMap<Uuid, Entry>>,
+}
+
+impl Cache {
+    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Entry>> {
+        // A panic elsewhere while holding the lock leaves only whole entries behind.
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn get(&self, row: &ParticipantRow, revision: i64, now: DateTime<Utc>) -> Option<Arc<Derived>> {
+        let entries = self.entries();
+        let e = entries.get(&row.id)?;
+        (e.revision == revision
+            && e.row == *row
+            && e.from <= now
+            && e.until.is_none_or(|u| now < u))
+        .then(|| e.derived.clone())
+    }
+
+    fn put(&self, entry: Entry) {
+        let mut entries = self.entries();
+        if entries.len() >= CAPACITY && !entries.contains_key(&entry.row.id) {
+            entries.clear();
+        }
+        entries.insert(entry.row.id, entry);
+    }
+
+    /// Forget everything kept (tests compare against a fresh derivation).
+    pub fn clear(&self) {
+        self.entries().clear();
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The participant's state at `now`, derived from their records (pure).
+pub fn derive(
+    app: &App,
+    visits: &[VisitRow],
+    events: &[EventRow],
+    responses: &[ResponseRow],
+    reminders: &[ReminderRow],
+    scorable: &HashSet<Uuid>,
+    now: DateTime<Utc>,
+) -> Derived {
+    let arm = participants::arm_of(events);
+    let (views, status) = participants::views_from(app, visits, events, responses, now);
+    let forms = views
+        .iter()
+        .map(|v| form_outcomes(v, responses, scorable))
+        .collect();
+    let cells = views
+        .into_iter()
+        .map(|v| {
+            let last_reminder = reminders
+                .iter()
+                .filter(|r| r.visit_code == v.code)
+                .max_by_key(|r| r.sent_at.unwrap_or(r.due_at))
+                .map(|r| LastReminder {
+                    kind: r.kind.clone(),
+                    status: r.status,
+                    at: r.sent_at.unwrap_or(r.due_at),
+                });
+            Cell {
+                started: responses.iter().any(|r| r.visit_code == v.code),
+                visit: v.code,
+                state: v.state,
+                window: v.window,
+                missed_reason: v.missed_reason,
+                last_reminder,
+            }
+        })
+        .collect();
+    Derived {
+        status,
+        arm,
+        cells,
+        forms,
+    }
+}
+
+/// The first instant after `now` at which a visit state can change by the clock alone: the
+/// next window start, window end or grace end (the participant's status follows the last
+/// grace end, which is among them).
+pub fn next_edge(visits: &[VisitRow], now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    visits
+        .iter()
+        .flat_map(|v| [Some(v.window_start), v.window_end, v.grace_end])
+        .flatten()
+        .filter(|at| *at > now)
+        .min()
+}
+
+/// Each participant's state at `now`, in the order given: kept states where still valid, the
+/// others derived from their records, read in bulk, and kept.
+pub async fn derive_all(
+    app: &App,
+    people: &[ParticipantRow],
+    now: DateTime<Utc>,
+) -> Result<Vec<Arc<Derived>>> {
+    let ids: Vec<Uuid> = people.iter().map(|p| p.id).collect();
+    let revisions = store::bulk::revisions(&app.db, &ids).await?;
+    let mut out: Vec<Option<Arc<Derived>>> = people
+        .iter()
+        .map(|p| {
+            revisions
+                .get(&p.id)
+                .and_then(|rev| app.derived.get(p, *rev, now))
+        })
+        .collect();
+    let stale: Vec<Uuid> = people
+        .iter()
+        .zip(&out)
+        .filter(|(_, d)| d.is_none())
+        .map(|(p, _)| p.id)
+        .collect();
+    if stale.is_empty() {
+        return Ok(out.into_iter().flatten().collect());
+    }
+    let mut records = store::bulk::records(&app.db, &stale, true).await?;
+    let submitted: Vec<_> = records
+        .responses
+        .values()
+        .flatten()
+        .filter(|r| r.status.is_submitted())
+        .map(|r| r.id)
+        .collect();
+    let scorable = store::bulk::scorable(&app.db, &submitted).await?;
+    for (p, slot) in people.iter().zip(out.iter_mut()) {
+        if slot.is_some() {
+            continue;
+        }
+        let visits = records.visits.remove(&p.id).unwrap_or_default();
+        let events = records.events.remove(&p.id).unwrap_or_default();
+        let responses = records.responses.remove(&p.id).unwrap_or_default();
+        let reminders = records.reminders.remove(&p.id).unwrap_or_default();
+        let derived = Arc::new(derive(
+            app, &visits, &events, &responses, &reminders, &scorable, now,
+        ));
+        if let Some(revision) = revisions.get(&p.id) {
+            app.derived.put(Entry {
+                row: p.clone(),
+                revision: *revision,
+                from: now,
+                until: next_edge(&visits, now),
+                derived: derived.clone(),
+            });
+        }
+        *slot = Some(derived);
+    }
+    Ok(out.into_iter().flatten().collect())
+}
