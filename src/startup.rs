@@ -82,6 +82,10 @@ pub async fn prepare(settings: Settings, clock: Arc<dyn Clock>) -> Result<Arc<Ap
             visits = moved,
             "protocol amendment applied to visits not yet open"
         );
+        // The reminder rules may have changed: the next planning pass looks at everyone.
+        store::bulk::clear_plan_marks(&app.db)
+            .await
+            .map_err(Error::from)?;
     }
     Ok(app)
 }

@@ -3,6 +3,10 @@
 //! reminders). Services that keep derived state (the completion cache, docs/benchmarks.md)
 //! compare it instead of re-reading those rows; because triggers raise it, no write path can
 //! forget to, and every server instance on the database sees the same number.
+//!
+//! `plan_at` is reminder planning's mark (docs/reminders.md, "Planning by window edges"): the
+//! next instant at which a reminder of the participant can become due; `NULL` means "look at
+//! this participant on the next pass". The same triggers (and a changed PIN) clear it.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseBackend};
@@ -15,10 +19,17 @@ enum ParticipantRevision {
     Table,
     ParticipantId,
     Revision,
+    PlanAt,
 }
 
 /// Tables whose rows carry `participant_id` and feed the derived visit states.
-const DIRECT: [&str; 4] = ["visit", "participant_event", "response", "reminder"];
+const DIRECT: [&str; 5] = [
+    "visit",
+    "participant_event",
+    "response",
+    "reminder",
+    "participant_pin",
+];
 
 fn sqlite_triggers() -> Vec<String> {
     let mut out = vec![
@@ -31,7 +42,8 @@ fn sqlite_triggers() -> Vec<String> {
     ];
     let bump = |who: &str| {
         format!(
-            "UPDATE participant_revision SET revision = revision + 1 WHERE participant_id = {who};"
+            "UPDATE participant_revision SET revision = revision + 1, plan_at = NULL \
+             WHERE participant_id = {who};"
         )
     };
     for table in DIRECT {
@@ -72,7 +84,8 @@ fn postgres_triggers() -> Vec<String> {
          DECLARE pid uuid; \
          BEGIN \
            IF TG_OP = 'DELETE' THEN pid := OLD.participant_id; ELSE pid := NEW.participant_id; END IF; \
-           UPDATE participant_revision SET revision = revision + 1 WHERE participant_id = pid; \
+           UPDATE participant_revision SET revision = revision + 1, plan_at = NULL \
+             WHERE participant_id = pid; \
            RETURN NULL; \
          END $$"
             .to_string(),
@@ -80,7 +93,7 @@ fn postgres_triggers() -> Vec<String> {
          DECLARE rid uuid; \
          BEGIN \
            IF TG_OP = 'DELETE' THEN rid := OLD.response_id; ELSE rid := NEW.response_id; END IF; \
-           UPDATE participant_revision SET revision = revision + 1 \
+           UPDATE participant_revision SET revision = revision + 1, plan_at = NULL \
              WHERE participant_id = (SELECT participant_id FROM response WHERE id = rid); \
            RETURN NULL; \
          END $$"
@@ -117,6 +130,20 @@ impl MigrationTrait for Migration {
                             .not_null()
                             .default(0),
                     )
+                    .col(
+                        ColumnDef::new(ParticipantRevision::PlanAt)
+                            .timestamp_with_time_zone()
+                            .null(),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_participant_revision_plan_at")
+                    .table(ParticipantRevision::Table)
+                    .col(ParticipantRevision::PlanAt)
                     .to_owned(),
             )
             .await?;

@@ -38,6 +38,8 @@ pub struct Report {
     pub retrying: usize,
     pub failed: usize,
     pub digests: usize,
+    /// Participants the planning pass looked at (their mark had passed or was cleared).
+    pub examined: usize,
 }
 
 /// One planning decision (for `epro reminders plan` and the outbox).
@@ -58,11 +60,23 @@ fn questionnaires_stopped(events: &[store::participants::EventRow]) -> bool {
 
 /// What is due at `now`, for every participant still answering questionnaires who has a PIN
 /// (the reminder's link asks for it; the record, call list and digest show "no PIN yet").
+/// `epro reminders plan` prints this; the worker's pass plans only what changed ([`plan`]).
 pub async fn decisions(app: &App, now: DateTime<Utc>) -> Result<Vec<Planned>> {
+    // Only participants with a visit open (or in grace) at `now` can have a reminder due.
+    let people = store::bulk::with_open_visits(&app.db, now, None).await?;
+    Ok(decide(app, people, now).await?.0)
+}
+
+/// The decisions due at `now` for these participants, and for each the next instant at which
+/// one of theirs can become due (`None`: none will unless their records change).
+async fn decide(
+    app: &App,
+    people: Vec<ParticipantRow>,
+    now: DateTime<Utc>,
+) -> Result<(Vec<Planned>, Vec<(Uuid, Option<DateTime<Utc>>)>)> {
     let tz = app.study.time_zone;
     let mut out = Vec::new();
-    // Only participants with a visit open (or in grace) at `now` can have a reminder due.
-    let people = store::bulk::with_open_visits(&app.db, now).await?;
+    let mut next = Vec::with_capacity(people.len());
     let ids: Vec<_> = people.iter().map(|p| p.id).collect();
     let mut records = store::bulk::records(&app.db, &ids, false).await?;
     // A reminder's link asks for the PIN: without one it would be a dead end.
@@ -70,11 +84,14 @@ pub async fn decisions(app: &App, now: DateTime<Utc>) -> Result<Vec<Planned>> {
     for p in people {
         let events = records.events.remove(&p.id).unwrap_or_default();
         if questionnaires_stopped(&events) || !with_pin.contains(&p.id) {
+            // A new PIN or a corrected event raises the revision and clears the mark.
+            next.push((p.id, None));
             continue;
         }
         let visits = records.visits.remove(&p.id).unwrap_or_default();
         let responses = records.responses.remove(&p.id).unwrap_or_default();
         let (views, _) = participants::views_from(app, &visits, &events, &responses, now);
+        next.push((p.id, next_edge(app, &views, now)));
         for v in views {
             if !matches!(v.state, VisitState::Open | VisitState::Late) {
                 continue;
@@ -95,13 +112,63 @@ pub async fn decisions(app: &App, now: DateTime<Utc>) -> Result<Vec<Planned>> {
             }
         }
     }
-    Ok(out)
+    Ok((out, next))
 }
 
-/// Put due reminders into the outbox; planning twice never makes two rows.
+/// The first instant after `now` at which a decision can change by the clock alone: a window
+/// edge or a reminder's due instant of any visit.
+fn next_edge(app: &App, views: &[VisitView], now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let tz = app.study.time_zone;
+    views
+        .iter()
+        .flat_map(|v| {
+            let w = &v.window;
+            [Some(w.start), w.end, w.grace_end].into_iter().chain(
+                app.study
+                    .reminders
+                    .rules_for(&v.code)
+                    .iter()
+                    .map(|r| rule::due_at(&app.study.reminders, tz, r, w)),
+            )
+        })
+        .flatten()
+        .filter(|at| *at > now)
+        .min()
+}
+
+/// Far enough never to come: the mark of a participant for whom only a change of their
+/// records can make a reminder due.
+fn never() -> DateTime<Utc> {
+    // 9999-01-01T00:00:00Z
+    DateTime::from_timestamp(253_370_764_800, 0).unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// Put due reminders into the outbox; planning twice never makes two rows. A pass looks only
+/// at participants whose planning mark has passed or was cleared by a change of their records
+/// (docs/reminders.md, "Planning by window edges"), then sets each one's mark to the next
+/// instant at which something of theirs can become due.
 pub async fn plan(app: &App, now: DateTime<Utc>) -> Result<Report> {
     let mut report = Report::default();
-    for d in decisions(app, now).await? {
+    let due = store::bulk::plan_due(&app.db, now).await?;
+    report.examined = due.len();
+    if due.is_empty() {
+        return Ok(report);
+    }
+    let ids: Vec<Uuid> = due.iter().map(|(id, _)| *id).collect();
+    let people = store::bulk::with_open_visits(&app.db, now, Some(&ids)).await?;
+    let open: std::collections::HashSet<Uuid> = people.iter().map(|p| p.id).collect();
+    let (decisions, next) = decide(app, people, now).await?;
+    // Participants with no visit open: look again when the next window opens.
+    let closed: Vec<Uuid> = ids
+        .iter()
+        .copied()
+        .filter(|id| !open.contains(id))
+        .collect();
+    let starts = store::bulk::next_window_starts(&app.db, &closed, now).await?;
+    let mut next: std::collections::HashMap<Uuid, Option<DateTime<Utc>>> =
+        next.into_iter().collect();
+    next.extend(closed.iter().map(|id| (*id, starts.get(id).copied())));
+    for d in decisions {
         let (kind, due_at, status) = match &d.decision {
             Decision::Send { kind, due_at } => (kind, *due_at, ReminderStatus::Pending),
             Decision::Skip { kind, due_at } => (kind, *due_at, ReminderStatus::Skipped),
@@ -151,6 +218,14 @@ pub async fn plan(app: &App, now: DateTime<Utc>) -> Result<Report> {
             }
         }
     }
+    let marks: Vec<(Uuid, i64, DateTime<Utc>)> = due
+        .iter()
+        .map(|(id, revision)| {
+            let at = next.get(id).copied().flatten().unwrap_or_else(never);
+            (*id, *revision, at)
+        })
+        .collect();
+    store::bulk::set_plan_marks(&app.db, &marks).await?;
     Ok(report)
 }
 
@@ -363,6 +438,7 @@ pub async fn plan_and_send(app: &App, mail: &Mail) -> Result<Report> {
     Ok(Report {
         planned: planned.planned,
         skipped: planned.skipped + sent.skipped,
+        examined: planned.examined,
         ..sent
     })
 }

@@ -4,12 +4,14 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use uuid::Uuid;
 
 use super::{
     StoreError,
-    entities::{participant, participant_event, reminder, response, visit},
+    entities::{participant, participant_event, participant_revision, reminder, response, visit},
     participants::{EventRow, ParticipantRow, VisitRow},
     reminders::ReminderRow,
     responses::ResponseRow,
@@ -104,22 +106,39 @@ pub async fn scorable<C: ConnectionTrait>(
 
 /// Participants with a visit whose window has opened and whose grace period has not ended (or
 /// has no end yet), not already settled: the only ones reminder planning needs to look at, so
-/// its cost follows the work due, not the size of the history.
+/// its cost follows the work due, not the size of the history. `among`: only these.
 pub async fn with_open_visits<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,
+    among: Option<&[Uuid]>,
 ) -> Result<Vec<ParticipantRow>, StoreError> {
-    let open = visit::Entity::find()
-        .filter(visit::Column::WindowStart.lte(now))
-        .filter(visit::Column::FinalState.is_null())
-        .filter(
-            Condition::any()
-                .add(visit::Column::GraceEnd.is_null())
-                .add(visit::Column::GraceEnd.gt(now)),
-        )
-        .all(db)
-        .await?;
-    let mut ids: Vec<Uuid> = open.iter().map(|v| v.participant_id).collect();
+    let open = || {
+        visit::Entity::find()
+            .select_only()
+            .column(visit::Column::ParticipantId)
+            .distinct()
+            .filter(visit::Column::WindowStart.lte(now))
+            .filter(visit::Column::FinalState.is_null())
+            .filter(
+                Condition::any()
+                    .add(visit::Column::GraceEnd.is_null())
+                    .add(visit::Column::GraceEnd.gt(now)),
+            )
+    };
+    let mut ids: Vec<Uuid> = Vec::new();
+    match among {
+        None => ids = open().into_tuple().all(db).await?,
+        Some(among) => {
+            for chunk in among.chunks(CHUNK) {
+                let rows: Vec<Uuid> = open()
+                    .filter(visit::Column::ParticipantId.is_in(chunk.to_vec()))
+                    .into_tuple()
+                    .all(db)
+                    .await?;
+                ids.extend(rows);
+            }
+        }
+    }
     ids.sort();
     ids.dedup();
     let mut out = Vec::new();
@@ -127,13 +146,97 @@ pub async fn with_open_visits<C: ConnectionTrait>(
         out.extend(
             participant::Entity::find()
                 .filter(participant::Column::Id.is_in(chunk.to_vec()))
-                .order_by_asc(participant::Column::StudyId)
                 .all(db)
                 .await?,
         );
     }
     out.sort_by(|a, b| a.study_id.cmp(&b.study_id));
     Ok(out)
+}
+
+/// Of the given participants, the first window start after `now` of each (participants with
+/// no later window are absent).
+pub async fn next_window_starts<C: ConnectionTrait>(
+    db: &C,
+    ids: &[Uuid],
+    now: DateTime<Utc>,
+) -> Result<HashMap<Uuid, DateTime<Utc>>, StoreError> {
+    let mut out = HashMap::new();
+    for chunk in ids.chunks(CHUNK) {
+        let rows: Vec<(Uuid, DateTime<Utc>)> = visit::Entity::find()
+            .select_only()
+            .column(visit::Column::ParticipantId)
+            .column(visit::Column::WindowStart)
+            .filter(visit::Column::ParticipantId.is_in(chunk.to_vec()))
+            .filter(visit::Column::WindowStart.gt(now))
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (id, at) in rows {
+            out.entry(id)
+                .and_modify(|e: &mut DateTime<Utc>| *e = (*e).min(at))
+                .or_insert(at);
+        }
+    }
+    Ok(out)
+}
+
+/// Participants whose reminder-planning mark has passed or was cleared by a change (migration
+/// 11), with the revision read: the only ones a planning pass looks at.
+pub async fn plan_due<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+) -> Result<Vec<(Uuid, i64)>, StoreError> {
+    Ok(participant_revision::Entity::find()
+        .select_only()
+        .column(participant_revision::Column::ParticipantId)
+        .column(participant_revision::Column::Revision)
+        .filter(
+            Condition::any()
+                .add(participant_revision::Column::PlanAt.is_null())
+                .add(participant_revision::Column::PlanAt.lte(now)),
+        )
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
+/// Set planning marks (participant, revision read before planning, next instant to look),
+/// each only while the participant's revision is still the one read: a change made meanwhile
+/// leaves the mark cleared, so the next pass looks again.
+pub async fn set_plan_marks(
+    db: &super::Db,
+    marks: &[(Uuid, i64, DateTime<Utc>)],
+) -> Result<(), StoreError> {
+    for chunk in marks.chunks(CHUNK) {
+        let txn = super::begin_write(db).await?;
+        for (id, revision, at) in chunk {
+            participant_revision::Entity::update_many()
+                .col_expr(
+                    participant_revision::Column::PlanAt,
+                    sea_orm::sea_query::Expr::value(*at),
+                )
+                .filter(participant_revision::Column::ParticipantId.eq(*id))
+                .filter(participant_revision::Column::Revision.eq(*revision))
+                .exec(&txn)
+                .await?;
+        }
+        txn.commit().await?;
+    }
+    Ok(())
+}
+
+/// Clear every planning mark: the next pass looks at every participant with an open visit
+/// (after the study's reminder rules changed).
+pub async fn clear_plan_marks<C: ConnectionTrait>(db: &C) -> Result<(), StoreError> {
+    participant_revision::Entity::update_many()
+        .col_expr(
+            participant_revision::Column::PlanAt,
+            sea_orm::sea_query::Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 /// Each given participant's revision (raised by the database on any change to the rows their
@@ -145,10 +248,8 @@ pub async fn revisions<C: ConnectionTrait>(
 ) -> Result<HashMap<Uuid, i64>, StoreError> {
     let mut out = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(CHUNK) {
-        let rows = super::entities::participant_revision::Entity::find()
-            .filter(
-                super::entities::participant_revision::Column::ParticipantId.is_in(chunk.to_vec()),
-            )
+        let rows = participant_revision::Entity::find()
+            .filter(participant_revision::Column::ParticipantId.is_in(chunk.to_vec()))
             .all(db)
             .await?;
         out.extend(rows.into_iter().map(|r| (r.participant_id, r.revision)));

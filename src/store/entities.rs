@@ -570,13 +570,16 @@ pub mod participant_revision {
     use sea_orm::entity::prelude::*;
 
     /// Raised by database triggers on every change to a participant's visits, events,
-    /// responses, scores and reminders (migration 11); never written by the application.
+    /// responses, scores, reminders and PIN (migration 11); the application writes only
+    /// `plan_at`, and only while the revision is the one it planned from.
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "participant_revision")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
         pub participant_id: Uuid,
         pub revision: i64,
+        /// Reminder planning's mark: nothing can become due before it; `None`: look again.
+        pub plan_at: Option<DateTimeUtc>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1029,3 +1029,100 @@ fn decoded(data: &str) -> String {
         .replace("\r\n", "\n")
         .replace("\n ", " ")
 }
+
+/// Planning looks only at participants whose mark has passed or whose records changed
+/// (docs/reminders.md, "Planning by window edges"). Over seven months of follow-up with a PIN
+/// given late, a late enrolment, an SSE, a death, a completed visit and a window changed
+/// behind the server's back, the outbox after every pass holds every decision a full look
+/// finds, and a pass with nothing newly due looks at no one.
+#[tokio::test]
+async fn planning_by_window_edges_misses_nothing_a_full_look_finds() {
+    let app = spawn_app_with(|s| s.session_hours = 24 * 365 * 3).await;
+    let start: NaiveDate = "2026-01-15".parse().expect("d");
+    app.clock.set(local(start, 8));
+    let nurse = app.staff_token("site_staff", &["ZAS"]).await;
+    enrol(&app, &nurse, "HERMES-ZAS-601", "2026-01-15").await;
+    app.enrol(
+        &nurse,
+        "HERMES-ZAS-602",
+        json!({"email": "b@example.be", "randomization_date": "2026-01-15"}),
+    )
+    .await;
+    let mut examined = Vec::new();
+    for day in 0..210u64 {
+        let date = start.checked_add_days(Days::new(day)).expect("date");
+        // Changes are made the evening before the day's passes (the clock is still there).
+        let yesterday = date.pred_opt().expect("date");
+        match day {
+            20 => {
+                app.issue_link(&nurse, "HERMES-ZAS-602", Some("4826")).await;
+            }
+            40 => enrol(&app, &nurse, "HERMES-ZAS-603", &yesterday.to_string()).await,
+            60 => {
+                app.post_ok(
+                    "/api/v1/participants/HERMES-ZAS-601/events",
+                    Some(&nurse),
+                    json!({"type": "sse", "date": yesterday.to_string(), "reason": "r", "sse_type": "pathological_fracture"}),
+                )
+                .await;
+            }
+            100 => {
+                app.post_ok(
+                    "/api/v1/participants/HERMES-ZAS-602/events",
+                    Some(&nurse),
+                    json!({"type": "death", "date": yesterday.to_string(), "reason": "r"}),
+                )
+                .await;
+            }
+            120 => {
+                // Another process moves a window (a repair): the trigger clears the mark.
+                app.sql("UPDATE visit SET window_start = window_start WHERE code = 'M6'")
+                    .await;
+            }
+            _ => {}
+        }
+        for hour in [9, 20] {
+            let now = local(date, hour);
+            app.clock.set(now);
+            let report = epro::reminders::plan(&app.app, now).await.expect("plan");
+            examined.push(report.examined);
+            for d in epro::reminders::decisions(&app.app, now)
+                .await
+                .expect("decisions")
+            {
+                let kind = match &d.decision {
+                    epro::domain::reminders::Decision::Send { kind, .. }
+                    | epro::domain::reminders::Decision::Skip { kind, .. } => kind.clone(),
+                };
+                let rows = app
+                    .sql_count(&format!(
+                        "SELECT COUNT(*) FROM reminder r JOIN participant p ON p.id = r.participant_id \
+                         WHERE p.study_id = '{}' AND r.visit_code = '{}' AND r.kind = '{kind}'",
+                        d.study_id, d.visit
+                    ))
+                    .await;
+                assert_eq!(
+                    rows, 1,
+                    "{now}: {} {} {kind} is due but not planned",
+                    d.study_id, d.visit
+                );
+            }
+        }
+    }
+    // Once settled, passing again at the same instant looks at no one.
+    let now = app.clock.now();
+    epro::reminders::plan(&app.app, now).await.expect("plan");
+    let again = epro::reminders::plan(&app.app, now).await.expect("plan");
+    assert_eq!(again.examined, 0, "nothing newly due");
+    let looked: usize = examined.iter().sum();
+    assert!(
+        looked < examined.len(),
+        "passes look at few participants, not all three every time: {looked} looks in {} passes",
+        examined.len()
+    );
+    let planned = app.sql_count("SELECT COUNT(*) FROM reminder").await;
+    assert!(
+        planned >= 8,
+        "reminders were planned over the months: {planned}"
+    );
+}
