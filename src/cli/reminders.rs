@@ -17,6 +17,10 @@ pub enum Command {
         /// An instant, RFC 3339 (default now).
         #[arg(long)]
         at: Option<String>,
+        /// Instead: run the worker's planning step once (into the outbox, nothing sent), and
+        /// print how many participants it looked at and how long it took.
+        #[arg(long)]
+        store: bool,
     },
 }
 
@@ -31,7 +35,20 @@ pub async fn run(settings: Settings, command: Command) -> Outcome {
                 r.planned, r.skipped, r.sent, r.postponed, r.retrying, r.failed, r.cancelled
             );
         }
-        Command::Plan { at } => {
+        Command::Plan { at, store: true } => {
+            let at = parse_instant(at)?;
+            let app = prepare_at(settings, at).await?;
+            let started = std::time::Instant::now();
+            let r = epro::reminders::plan(&app, at).await?;
+            println!(
+                "planning pass as at {at}: looked at {} participants, planned {}, skipped {}, in {} ms",
+                r.examined,
+                r.planned,
+                r.skipped,
+                started.elapsed().as_millis()
+            );
+        }
+        Command::Plan { at, store: false } => {
             let at = parse_instant(at)?;
             let app = prepare_at(settings, at).await?;
             let list = epro::reminders::decisions(&app, at).await?;
