@@ -136,7 +136,7 @@ pub async fn amend(
     let rows = store::responses::answers(&txn, r.id).await?;
     check_protected(&rows, &changes_in, basis)?;
     let current = as_answers(&rows);
-    let (merged, changes) = merge(&current, &changes_in);
+    let (merged, changes) = merge(def, &current, &changes_in);
     let valid = answers::validate(def, &merged, Some(&lesions)).map_err(invalid)?;
     // Amended answers keep their mode; the actor and time say who changed them.
     for c in &changes {

@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{
-    active_lesions, as_answers, definition, invalid, lesion_ids, participant, refused, stale,
-    visit_and_version,
+    Definition, active_lesions, as_answers, definition, invalid, lesion_ids, participant, refused,
+    stale, visit_and_version,
 };
 use crate::{
     app::App,
@@ -97,12 +97,21 @@ pub(super) async fn start_or_load(
     Ok(store::responses::insert_or_lock(txn, row).await?)
 }
 
-/// Merge `incoming` into `current` by (item, lesion); `null` clears. Returns the merged set and
-/// the changes (for the audit trail).
-pub(super) fn merge(current: &[Answer], incoming: &[Answer]) -> (Vec<Answer>, Vec<Value>) {
-    let mut merged: Vec<Answer> = current.to_vec();
+/// Merge `incoming` into `current` by (item, lesion); `null` clears. Both sides are taken in
+/// the one stored coding (`answers::canonical`: yes/no as 0/1), so `true` over a stored `1` is
+/// no change. Returns the merged set and the changes (for the audit trail).
+pub(super) fn merge(
+    def: &Definition,
+    current: &[Answer],
+    incoming: &[Answer],
+) -> (Vec<Answer>, Vec<Value>) {
+    let coded = |a: &Answer| Answer {
+        value: answers::canonical(def, &a.item, &a.value),
+        ..a.clone()
+    };
+    let mut merged: Vec<Answer> = current.iter().map(coded).collect();
     let mut changes = Vec::new();
-    for a in incoming {
+    for a in incoming.iter().map(coded) {
         let before = merged
             .iter()
             .position(|m| m.item == a.item && m.lesion == a.lesion);
@@ -117,8 +126,8 @@ pub(super) fn merge(current: &[Answer], incoming: &[Answer]) -> (Vec<Answer>, Ve
             (Some(i), true) => {
                 merged.remove(i);
             }
-            (Some(i), false) => merged[i].value = a.value.clone(),
-            (None, false) => merged.push(a.clone()),
+            (Some(i), false) => merged[i].value = a.value,
+            (None, false) => merged.push(a),
             (None, true) => {}
         }
     }
@@ -214,7 +223,7 @@ pub async fn save_draft_as(
     let def = definition(app, &r)?;
     answers::validate(def, &incoming, Some(&lesion_ids(&r))).map_err(invalid)?;
     let current = as_answers(&store::responses::answers(&txn, r.id).await?);
-    let (merged, changes) = merge(&current, &incoming);
+    let (merged, changes) = merge(def, &current, &incoming);
     write_changes(&txn, &r, &changes, &who, now).await?;
     r.revision += 1;
     store::responses::update(&txn, r.clone()).await?;

@@ -237,9 +237,9 @@ fn check_completion_date(
 }
 
 /// The flags of a form about to be submitted, and its days from the SSE (`entry::flags`).
-async fn assessment_flags(
+async fn assessment_flags<C: sea_orm::ConnectionTrait>(
     app: &App,
-    txn: &sea_orm::DatabaseTransaction,
+    db: &C,
     p: &ParticipantRow,
     v: &VisitView,
     mode: EntryMode,
@@ -247,7 +247,7 @@ async fn assessment_flags(
     today: NaiveDate,
 ) -> Result<(Vec<entry::ResponseFlag>, Option<i32>)> {
     use crate::domain::participant::{self as rule, EventKind};
-    let events = crate::participants::events_of(txn, p).await?;
+    let events = crate::participants::events_of(db, p).await?;
     let day = completed_on.unwrap_or(today);
     let paper = completed_on
         .filter(|_| mode == EntryMode::Paper)
@@ -338,6 +338,10 @@ pub async fn submit_as(
     let request_sha = hex::encode(Sha256::digest(request.as_bytes()));
     let (v, version) = visit_and_version(app, p, visit, key).await?;
     let now = app.clock.now();
+    let today = crate::domain::schedule::local_date(app.study.time_zone, now);
+    // Reads that need no lock come before the write transaction (docs/benchmarks.md).
+    let (flags, days_from_sse) =
+        assessment_flags(app, &app.db, p, &v, who.mode, completed_on, today).await?;
     let txn = store::begin_write(&app.db).await?;
     if let Some(r) = store::responses::find_for_update(&txn, p.id, visit, key).await?
         && r.status != ResponseStatus::Draft
@@ -348,12 +352,9 @@ pub async fn submit_as(
     let entry_reason = entry_reason
         .map(|r| r.trim().to_string())
         .filter(|r| !r.is_empty());
-    let today = crate::domain::schedule::local_date(app.study.time_zone, now);
     let days = (today, p.enrolled_on);
     let has_reason = entry_reason.is_some();
     let late = entry_allowed(app, &v, who.mode, has_reason, completed_on, days)?;
-    let (flags, days_from_sse) =
-        assessment_flags(app, &txn, p, &v, who.mode, completed_on, today).await?;
     let (mut r, _) = start_or_load(&txn, app, p, visit, key, &version, now).await?;
     if r.status != ResponseStatus::Draft {
         // Submitted by a concurrent request since the check above.
@@ -364,7 +365,7 @@ pub async fn submit_as(
     let lesions = lesion_ids(&r);
     answers::validate(def, &final_answers, Some(&lesions)).map_err(invalid)?;
     let current = as_answers(&store::responses::answers(&txn, r.id).await?);
-    let (merged, changes) = merge(&current, &final_answers);
+    let (merged, changes) = merge(def, &current, &final_answers);
     let valid = answers::validate(def, &merged, Some(&lesions)).map_err(invalid)?;
     // A form with something to ask (items outside per-lesion groups, or a lesion to ask about)
     // is received only when at least one item is answered.
@@ -396,6 +397,8 @@ pub async fn submit_as(
     r.request_sha256 = Some(request_sha);
     r.revision += 1;
     store::responses::update(&txn, r.clone()).await?;
+    crate::participants::recheck_visit(&txn, app, p, visit, now).await?;
+    // The audit chain's lock is taken last and held only until the commit.
     audit::record(
         &txn,
         &app.keys.audit,
@@ -410,7 +413,6 @@ pub async fn submit_as(
         .reason(entry_reason.unwrap_or_default()),
     )
     .await?;
-    crate::participants::recheck_visit(&txn, app, p, visit, now).await?;
     txn.commit().await?;
     Ok(Submitted {
         response_id: r.id,

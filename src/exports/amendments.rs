@@ -51,11 +51,15 @@ pub(super) async fn amendment_entries(
     )
 }
 
-/// A stored answer value as a CSV cell (blank when cleared).
+/// A stored answer value as a CSV cell (blank when cleared), in the one exported coding: yes/no
+/// as 0/1 also for answers stored as `false`/`true` before that coding was enforced on entry
+/// (only yes/no items ever accepted a JSON boolean; stored rows are never rewritten, their
+/// digests are in the audit trail).
 pub(super) fn cell(v: &Value) -> String {
     match v {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),
+        Value::Bool(b) => i64::from(*b).to_string(),
         other => other.to_string(),
     }
 }

@@ -47,7 +47,10 @@ fn meaning(file: &str, column: &str) -> &'static str {
         (_, "item") => "Item id (see the questionnaire's rows below)",
         (_, "lesion_id") => "Lesion id (lesions.csv); per-lesion items and scales only",
         (_, "lesion_label") => "The lesion's plain-language label in the response language",
-        (_, "value") => "Answer code or value (items left blank have no row)",
+        (_, "value") => {
+            "Answer code or value: a choice's code, a number, a date (YYYY-MM-DD) or text; yes/no \
+             items 0 = no, 1 = yes whatever the client sent (items left blank have no row)"
+        }
         (_, "mode") => "How it was entered (mode code list)",
         (_, "actor_kind") => "participant or staff",
         (_, "actor_id") => "Who entered it: the staff user id, or the participant's session",
@@ -482,6 +485,26 @@ pub fn dictionary_csv(app: &App, dialect: Dialect) -> Bytes {
                     ];
                     r.extend(langs.iter().map(|l| text(l, &o.text)));
                     push(r);
+                }
+                if item.kind == crate::domain::questionnaire::ItemType::YesNo {
+                    for (code, words) in [(0, ["nee", "non", "no"]), (1, ["ja", "oui", "yes"])] {
+                        let mut r = vec![
+                            file.clone(),
+                            item.id.clone(),
+                            code.to_string(),
+                            "option".into(),
+                            String::new(),
+                        ];
+                        r.extend(langs.iter().map(|l| {
+                            match l.as_str() {
+                                "nl" => words[0],
+                                "fr" => words[1],
+                                _ => words[2],
+                            }
+                            .to_string()
+                        }));
+                        push(r);
+                    }
                 }
             }
         }

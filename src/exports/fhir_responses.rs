@@ -98,6 +98,7 @@ pub(super) fn questionnaire_response(
 /// A FHIR answer value for an item of `def` (None when the stored value does not fit it).
 fn answer_value(def: &Definition, base: &str, item: &str, v: &Value) -> Option<Value> {
     let placed = def.item(item)?;
+    let v = &crate::domain::questionnaire::answers::canonical(def, item, v);
     Some(match placed.item.kind {
         ItemType::SingleChoice => {
             let set = placed.item.options.clone().unwrap_or_default();

@@ -8,7 +8,6 @@
 use std::{collections::BTreeMap, sync::Arc};
 
 use serde::Deserialize;
-use serde_json::Value;
 
 use super::{ByteStream, Options, answers::assessment_date, stream_rows};
 use crate::{
@@ -187,10 +186,7 @@ impl Form<'_> {
                 let value = answers
                     .iter()
                     .find(|a| a.item == item.id && a.lesion == spid)
-                    .map(|a| match &a.value.0 {
-                        Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    });
+                    .map(|a| super::amendments::cell(&a.value.0));
                 let (stat, reasnd) = match (&value, reason) {
                     (Some(_), _) => (String::new(), String::new()),
                     (None, Some(why)) => ("NOT DONE".to_string(), why.to_string()),

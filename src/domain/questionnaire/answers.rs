@@ -187,6 +187,16 @@ fn not_asked(def: &Definition, out: &[Valid]) -> Vec<AnswerError> {
     errors
 }
 
+/// The one stored (and exported) coding of an answer value, whatever the client sent: a yes/no
+/// item is 0 (no) or 1 (yes), never `false`/`true` (docs/exports.md, dictionary). Values that do
+/// not fit their item are left as they are, for validation to name.
+pub fn canonical(def: &Definition, item: &str, value: &Value) -> Value {
+    match (def.item(item).map(|p| p.item.kind), value) {
+        (Some(ItemType::YesNo), Value::Bool(b)) => Value::from(i64::from(*b)),
+        _ => value.clone(),
+    }
+}
+
 fn value_for(def: &Definition, item: &super::Item, value: &Value) -> Result<AnswerValue, String> {
     if value.is_null() {
         return Ok(AnswerValue::Blank);
@@ -252,6 +262,42 @@ mod tests {
     use super::*;
     use crate::domain::questionnaire::parse_definition;
     use serde_json::json;
+
+    /// One yes/no, one choice, one text item.
+    fn small() -> Definition {
+        parse_definition(
+            "small",
+            r#"{"key": "small", "version": "1.0", "title": "t", "languages": ["en"],
+                "license": {"holder": "x", "wording": "open"},
+                "option_sets": {"ab": [{"code": 1, "text": "a"}, {"code": 2, "text": "b"}]},
+                "items": [
+                  {"id": "yn", "type": "yes_no", "text": "yn"},
+                  {"id": "ch", "type": "single_choice", "text": "ch", "options": "ab"},
+                  {"id": "tx", "type": "text", "text": "tx"}
+                ]}"#,
+        )
+        .expect("small definition")
+        .0
+    }
+
+    /// A yes/no answer has one coding, 0/1, whatever the client sent; nothing else changes.
+    #[test]
+    fn yes_no_has_one_stored_coding() {
+        let d = small();
+        for (item, sent, stored) in [
+            ("yn", json!(true), json!(1)),
+            ("yn", json!(false), json!(0)),
+            ("yn", json!(1), json!(1)),
+            ("yn", json!(0), json!(0)),
+            ("yn", json!(null), json!(null)),
+            ("yn", json!("yes"), json!("yes")),
+            ("ch", json!(true), json!(true)),
+            ("tx", json!("true"), json!("true")),
+            ("unknown", json!(true), json!(true)),
+        ] {
+            assert_eq!(canonical(&d, item, &sent), stored, "{item}: {sent}");
+        }
+    }
 
     fn c30() -> Definition {
         parse_definition(
