@@ -100,6 +100,10 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// The study file: the protocol this deployment serves.
     pub study_file: PathBuf,
+    /// The sha256 of a study file whose amendment touches enrolled participants (removes a
+    /// site with participants, a visit they have, a language in use, or moves such a visit):
+    /// the explicit confirmation that it is the approved amendment.
+    pub confirm_amendment: Option<String>,
     /// Folder of questionnaire definitions (`<key>/<version>/…`) and `published.lock`.
     pub questionnaires_dir: PathBuf,
     /// Folder where this deployment installs licensed wording (same layout); optional.
@@ -174,6 +178,7 @@ impl Default for Settings {
             trusted_proxies: String::new(),
             data_dir: PathBuf::from("data"),
             study_file: PathBuf::from("studies/hermes.toml"),
+            confirm_amendment: None,
             questionnaires_dir: PathBuf::from("questionnaires"),
             licensed_text_dir: None,
             require_licensed_text: false,

@@ -133,6 +133,7 @@ pub enum Code {
     WindowClosed,
     WindowNotOpen,
     WrongStudy,
+    AmendmentNeedsConfirmation,
 }
 
 impl Code {
@@ -175,6 +176,7 @@ impl Code {
             Code::WindowClosed => "window_closed",
             Code::WindowNotOpen => "window_not_open",
             Code::WrongStudy => "wrong_study",
+            Code::AmendmentNeedsConfirmation => "amendment_needs_confirmation",
         }
     }
 }

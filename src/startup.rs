@@ -55,10 +55,18 @@ pub async fn prepare(settings: Settings, clock: Arc<dyn Clock>) -> Result<Arc<Ap
             .require_licensed_text
             .then_some(study.languages.as_slice()),
     )?;
+    study::check_languages(&study, &settings.study_file)?;
     study::check_questionnaires(&study, &settings.study_file, &library)?;
     let db = store::connect(&settings.database_url).await?;
     store::migrate(&db, &settings.database_url).await?;
-    let registration = study::register(&db, &keys, clock.as_ref(), &study).await?;
+    let registration = study::register(
+        &db,
+        &keys,
+        clock.as_ref(),
+        &study,
+        settings.confirm_amendment.as_deref(),
+    )
+    .await?;
     questionnaires::register(&db, &keys, clock.now(), &library).await?;
     let trusted_proxies = settings.trusted_proxy_nets()?;
     let hasher = crate::auth::hashing::Hasher::new(

@@ -9,7 +9,10 @@ use serde_json::json;
 use crate::{
     audit::{self, Entry},
     clock::Clock,
-    domain::{audit::Actor, study::Study},
+    domain::{
+        audit::Actor,
+        study::{Study, amendment},
+    },
     error::{Code, Error, Result},
     keys::Keys,
     store::{self, Db},
@@ -35,47 +38,82 @@ pub enum Registration {
     Amended { previous_sha256: String },
 }
 
-/// Bind the study to the database (see module doc).
+/// Bind the study to the database (see module doc). An amendment that touches enrolled
+/// participants (a site with participants removed, a visit they have removed or moved, a
+/// language in use removed) is refused unless `confirm` is the new file's sha256
+/// (`EPRO_CONFIRM_AMENDMENT`); every amendment's change set goes into the audit trail.
 pub async fn register(
     db: &Db,
     keys: &Keys,
     clock: &dyn Clock,
     study: &Study,
+    confirm: Option<&str>,
 ) -> Result<Registration> {
     let now = clock.now();
     let txn = store::begin_write(db).await?;
     let outcome = match store::study::recorded(&txn).await? {
-        Some((id, _)) if id != study.id => {
+        Some(row) if row.study_id != study.id => {
             return Err(Error::Conflict {
                 code: Code::WrongStudy,
                 message: format!(
-                    "this database belongs to study {id}, but the study file is for {}; \
+                    "this database belongs to study {}, but the study file is for {}; \
                      point EPRO_DATABASE_URL at that study's database",
-                    study.id
+                    row.study_id, study.id
                 ),
             });
         }
-        Some((_, sha)) if sha == study.sha256 => Registration::Unchanged,
-        Some((_, previous)) => {
-            store::study::record(&txn, &study.id, &study.sha256, now, false).await?;
+        Some(row) if row.file_sha256 == study.sha256 => {
+            if row.file_text.is_none() {
+                // Registered before the file was kept: keep it now, for the next amendment.
+                store::study::record(&txn, study, row.loaded_at, false).await?;
+            }
+            Registration::Unchanged
+        }
+        Some(row) => {
+            let in_use = store::study::in_use(&txn).await?;
+            let previous = row
+                .file_text
+                .as_deref()
+                .and_then(|text| Study::parse("(registered study file)", text).ok());
+            let changes = amendment::changes(previous.as_ref(), study, &in_use);
+            let touching = amendment::needs_confirmation(&changes, &in_use);
+            let confirmed = confirm.is_some_and(|c| c.trim() == study.sha256);
+            if !touching.is_empty() && !confirmed {
+                return Err(Error::Conflict {
+                    code: Code::AmendmentNeedsConfirmation,
+                    message: format!(
+                        "the study file changed in ways that touch enrolled participants: {}. \
+                         If this is the approved amendment, start again with \
+                         EPRO_CONFIRM_AMENDMENT={} (this file's sha256); nothing was changed",
+                        touching.join("; "),
+                        study.sha256
+                    ),
+                });
+            }
+            store::study::record(&txn, study, now, false).await?;
             audit::record(
                 &txn,
                 &keys.audit,
                 now,
                 Entry::new(Actor::system(), "study.amended", "study")
                     .entity(&study.id)
-                    .before(json!({ "file_sha256": previous }))
-                    .after(json!({ "file_sha256": study.sha256 }))
+                    .before(json!({ "file_sha256": row.file_sha256 }))
+                    .after(json!({
+                        "file_sha256": study.sha256,
+                        "changes": changes,
+                        "touching_participants": touching,
+                        "confirmed": !touching.is_empty(),
+                    }))
                     .reason("study file changed (protocol amendment)"),
             )
             .await?;
             tracing::warn!(study = %study.id, "study file changed: recorded as a protocol amendment");
             Registration::Amended {
-                previous_sha256: previous,
+                previous_sha256: row.file_sha256,
             }
         }
         None => {
-            store::study::record(&txn, &study.id, &study.sha256, now, true).await?;
+            store::study::record(&txn, study, now, true).await?;
             audit::record(
                 &txn,
                 &keys.audit,
@@ -92,7 +130,47 @@ pub async fn register(
     Ok(outcome)
 }
 
-/// Every questionnaire a visit asks must be a published version.
+/// Every study language must have page texts and email templates in this build: a language
+/// without them is refused here (at `study check` and at start), never found out by a
+/// participant.
+pub fn check_languages(study: &Study, file: &Path) -> Result<()> {
+    let pages = crate::web::page_languages();
+    let emails = crate::notify::templates::LANGUAGES;
+    for (i, lang) in study.languages.iter().enumerate() {
+        let page = pages.iter().any(|l| l == lang);
+        let email = emails.contains(&lang.as_str());
+        if !page || !email {
+            let missing = [
+                (!page).then(|| format!("page texts ([{lang}] in templates/web/text.toml)")),
+                (!email).then(|| {
+                    format!(
+                        "email templates (templates/email/reminder.{lang}.txt, digest.{lang}.txt)"
+                    )
+                }),
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" and ");
+            return Err(Error::invalid(
+                format!("{}: study.languages[{i}]", file.display()),
+                format!(
+                    "{lang:?} has no {missing} in this build; languages with both: {}",
+                    emails
+                        .iter()
+                        .filter(|l| pages.iter().any(|p| p == *l))
+                        .copied()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Every questionnaire a visit asks must be a published version, with wording in every study
+/// language (a participant is enrolled in one of them and must be able to open it).
 pub fn check_questionnaires(
     study: &Study,
     file: &Path,
@@ -101,10 +179,26 @@ pub fn check_questionnaires(
     for (i, v) in study.protocol.visits.iter().enumerate() {
         for (j, q) in v.questionnaires.iter().enumerate() {
             let (key, version) = q.split_once('@').unwrap_or((q, ""));
-            if library.get(key, version).is_none() {
+            let Some(found) = library.get(key, version) else {
                 return Err(Error::invalid(
                     format!("{}: visits[{i}].questionnaires[{j}]", file.display()),
                     format!("{q:?} is not a published questionnaire version"),
+                ));
+            };
+            let missing: Vec<&str> = study
+                .languages
+                .iter()
+                .filter(|l| !found.definition.languages.contains(l))
+                .map(String::as_str)
+                .collect();
+            if !missing.is_empty() {
+                return Err(Error::invalid(
+                    format!("{}: visits[{i}].questionnaires[{j}]", file.display()),
+                    format!(
+                        "{q:?} has no wording in study language(s) {} (it has {})",
+                        missing.join(", "),
+                        found.definition.languages.join(", ")
+                    ),
                 ));
             }
         }

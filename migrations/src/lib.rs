@@ -15,6 +15,7 @@ mod m20261127_000008_digest_log;
 mod m20261202_000009_trial_rules;
 mod m20261202_000010_calls_staff_language;
 mod m20261202_000011_participant_revision;
+mod m20261202_000012_study_file_text;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000009_trial_rules::Migration),
             Box::new(m20261202_000010_calls_staff_language::Migration),
             Box::new(m20261202_000011_participant_revision::Migration),
+            Box::new(m20261202_000012_study_file_text::Migration),
         ]
     }
 }

@@ -11,7 +11,9 @@ use super::Outcome;
 #[derive(Subcommand)]
 pub enum Command {
     /// Check every definition, text pack and scoring file, and published.lock. Errors name
-    /// the file and the JSON pointer. Default folder: EPRO_QUESTIONNAIRES_DIR.
+    /// the file and the JSON pointer. The folder is the root (default: EPRO_QUESTIONNAIRES_DIR),
+    /// one instrument (<root>/<key>) or one version (<root>/<key>/<version>); a folder with no
+    /// version in it is an error.
     Check { dir: Option<PathBuf> },
     /// Add new versions to published.lock (entries already there never change).
     Publish { dir: Option<PathBuf> },
@@ -46,10 +48,66 @@ pub fn run(settings: &Settings, command: Command) -> Outcome {
     }
 }
 
+/// What a folder given to `questionnaires check` is: the root (every instrument), one
+/// instrument (`<root>/<key>`) or one version (`<root>/<key>/<version>`).
+fn scope_of(dir: &std::path::Path) -> (PathBuf, Option<String>, Option<String>, &'static str) {
+    let name = |p: &std::path::Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
+    let has_versions = |p: &std::path::Path| {
+        std::fs::read_dir(p).is_ok_and(|entries| {
+            entries
+                .flatten()
+                .any(|e| e.path().join("definition.json").is_file())
+        })
+    };
+    if dir.join("definition.json").is_file() {
+        let instrument = dir.parent().unwrap_or(dir);
+        let root = instrument.parent().unwrap_or(instrument);
+        (root.to_path_buf(), name(instrument), name(dir), "version")
+    } else if has_versions(dir) {
+        (
+            dir.parent().unwrap_or(dir).to_path_buf(),
+            name(dir),
+            None,
+            "instrument",
+        )
+    } else {
+        (dir.to_path_buf(), None, None, "root")
+    }
+}
+
 fn check(settings: &Settings, dir: Option<PathBuf>) -> Outcome {
     let dir = dir.unwrap_or_else(|| settings.questionnaires_dir.clone());
-    let library = questionnaires::load_checked(&dir, settings.licensed_text_dir.as_deref(), None)?;
-    for v in library.versions() {
+    let (root, key, version, what) = scope_of(&dir);
+    let any_version = std::fs::read_dir(&root).is_ok_and(|entries| {
+        entries.flatten().any(|e| {
+            std::fs::read_dir(e.path()).is_ok_and(|inner| {
+                inner
+                    .flatten()
+                    .any(|v| v.path().join("definition.json").is_file())
+            })
+        })
+    });
+    if !any_version {
+        anyhow::bail!(
+            "{}: no questionnaire version found (expected <key>/<version>/definition.json under a \
+             questionnaires root, an instrument folder or a version folder)",
+            dir.display()
+        );
+    }
+    let library = questionnaires::load_checked(&root, settings.licensed_text_dir.as_deref(), None)?;
+    let wanted: Vec<_> = library
+        .versions()
+        .filter(|v| key.as_ref().is_none_or(|k| *k == v.definition.key))
+        .filter(|v| version.as_ref().is_none_or(|x| *x == v.definition.version))
+        .collect();
+    if wanted.is_empty() {
+        anyhow::bail!(
+            "{}: no questionnaire version found (expected <key>/<version>/definition.json under a \
+             questionnaires root, an instrument folder or a version folder)",
+            dir.display()
+        );
+    }
+    for v in &wanted {
         let kinds: Vec<String> = v
             .definition
             .languages
@@ -73,9 +131,12 @@ fn check(settings: &Settings, dir: Option<PathBuf>) -> Outcome {
         );
     }
     println!(
-        "OK: {} questionnaire versions match {}",
+        "OK: checked {what} {} — {} questionnaire version(s), against {} in {} ({} versions there)",
+        dir.display(),
+        wanted.len(),
+        questionnaires::LOCK_FILE,
+        root.display(),
         library.versions().count(),
-        questionnaires::LOCK_FILE
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -9,8 +9,10 @@ use super::Outcome;
 
 #[derive(Subcommand)]
 pub enum Command {
-    /// Validate a study file and exit (default: the configured EPRO_STUDY_FILE). Errors name
-    /// the file and the field.
+    /// Validate a study file and exit (default: the configured EPRO_STUDY_FILE): its fields,
+    /// that every language has page and email texts, and that every questionnaire it asks is a
+    /// published version (in EPRO_QUESTIONNAIRES_DIR) with wording in every study language.
+    /// Errors name the file and the field.
     Check {
         /// Path of the study file.
         file: Option<PathBuf>,
@@ -22,6 +24,13 @@ pub fn run(settings: &Settings, command: Command) -> Outcome {
         Command::Check { file } => {
             let path = file.unwrap_or_else(|| settings.study_file.clone());
             let study = epro::study::load(&path)?;
+            epro::study::check_languages(&study, &path)?;
+            let library = epro::questionnaires::load_checked(
+                &settings.questionnaires_dir,
+                settings.licensed_text_dir.as_deref(),
+                None,
+            )?;
+            epro::study::check_questionnaires(&study, &path, &library)?;
             println!(
                 "OK: {} — {} sites, languages {}, time zone {}, sha256 {}",
                 study.id,

@@ -18,6 +18,9 @@ const DIGEST_EN: &str = include_str!("../../templates/email/digest.en.txt");
 /// The daily site digest in one language: subject and text from `templates/email/digest.<lang>.txt`
 /// (its `Subject:` line names the hospital and study, never a participant), and an HTML part
 /// with the same lines, its addresses as links.
+/// The languages with email templates (reminder and digest) in this build.
+pub const LANGUAGES: [&str; 3] = ["nl", "fr", "en"];
+
 pub fn digest(lang: &str, to: &str, ctx: minijinja::Value) -> Result<Outgoing, String> {
     let mut env = Environment::new();
     let template = match lang {

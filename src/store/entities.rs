@@ -11,6 +11,8 @@ pub mod study {
         pub study_id: String,
         pub file_sha256: String,
         pub loaded_at: DateTimeUtc,
+        /// The study file's text as registered (migration 12; none for older registrations).
+        pub file_text: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

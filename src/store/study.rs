@@ -14,26 +14,23 @@ use super::{
 
 const STUDY_ROW: i32 = 1;
 
-/// (study id, file sha256) recorded for this database, if any.
-pub async fn recorded<C: ConnectionTrait>(db: &C) -> Result<Option<(String, String)>, StoreError> {
-    Ok(study::Entity::find_by_id(STUDY_ROW)
-        .one(db)
-        .await?
-        .map(|s| (s.study_id, s.file_sha256)))
+/// The study registered in this database (id, file sha256, file text when kept), if any.
+pub async fn recorded<C: ConnectionTrait>(db: &C) -> Result<Option<study::Model>, StoreError> {
+    Ok(study::Entity::find_by_id(STUDY_ROW).one(db).await?)
 }
 
 pub async fn record<C: ConnectionTrait>(
     db: &C,
-    study_id: &str,
-    sha256: &str,
+    study: &crate::domain::study::Study,
     at: DateTime<Utc>,
     first: bool,
 ) -> Result<(), StoreError> {
     let row = study::ActiveModel {
         id: Set(STUDY_ROW),
-        study_id: Set(study_id.to_string()),
-        file_sha256: Set(sha256.to_string()),
+        study_id: Set(study.id.clone()),
+        file_sha256: Set(study.sha256.clone()),
         loaded_at: Set(at),
+        file_text: Set(Some(study.source.clone())),
     };
     if first {
         row.insert(db).await?;
@@ -83,4 +80,47 @@ pub async fn set_site_disabled<C: ConnectionTrait>(
     .update(db)
     .await?;
     Ok(before)
+}
+
+/// What enrolled participants use: sites with participants, their languages and those of
+/// their responses, and the visit codes they have.
+pub async fn in_use<C: ConnectionTrait>(
+    db: &C,
+) -> Result<crate::domain::study::amendment::InUse, StoreError> {
+    use super::entities::{participant, response, visit};
+    let sites: Vec<String> = participant::Entity::find()
+        .select_only()
+        .column(participant::Column::SiteCode)
+        .distinct()
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut languages: Vec<String> = participant::Entity::find()
+        .select_only()
+        .column(participant::Column::Language)
+        .distinct()
+        .into_tuple()
+        .all(db)
+        .await?;
+    languages.extend(
+        response::Entity::find()
+            .select_only()
+            .column(response::Column::Language)
+            .distinct()
+            .into_tuple::<String>()
+            .all(db)
+            .await?,
+    );
+    let visits: Vec<String> = visit::Entity::find()
+        .select_only()
+        .column(visit::Column::Code)
+        .distinct()
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(crate::domain::study::amendment::InUse {
+        sites: sites.into_iter().collect(),
+        languages: languages.into_iter().collect(),
+        visits: visits.into_iter().collect(),
+    })
 }

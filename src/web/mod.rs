@@ -93,6 +93,13 @@ pub struct Web {
     asset_version: String,
 }
 
+/// The languages with page texts (`templates/web/text.toml`) in this build.
+pub fn page_languages() -> Vec<String> {
+    toml::from_str::<BTreeMap<String, toml::Value>>(TEXT)
+        .map(|t| t.into_keys().collect())
+        .unwrap_or_default()
+}
+
 impl Web {
     pub fn new(app: &App) -> Result<Self, String> {
         let mut env = Environment::new();

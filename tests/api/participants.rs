@@ -759,7 +759,12 @@ async fn a_protocol_amendment_moves_only_visits_not_yet_open() {
             1,
         );
     assert_ne!(amended, original);
-    std::fs::write(&study, amended).expect("write");
+    std::fs::write(&study, &amended).expect("write");
+    // It moves visits enrolled participants have: the sponsor's confirmation names this file.
+    settings.confirm_amendment = Some({
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(amended.as_bytes()))
+    });
     // The clock is injected per start; this start happens "on 10 Feb".
     let clock = epro::clock::ManualClock::new(
         Utc.with_ymd_and_hms(2026, 2, 10, 9, 0, 0)

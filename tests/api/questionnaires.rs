@@ -390,3 +390,45 @@ async fn require_licensed_text_refuses_to_start_without_every_language() {
     );
     assert!(!err.contains("eortc-qlq-c30 3.0 (en)"), "{err}");
 }
+
+/// `questionnaires check` takes the root, one instrument or one version folder and says what
+/// it checked; a folder with no version in it is an error, never "OK: 0".
+#[tokio::test]
+async fn check_takes_a_root_an_instrument_or_a_version_and_refuses_an_empty_folder() {
+    let root = questionnaires_dir();
+    for (dir, what, count) in [
+        (root.clone(), "checked root", None),
+        (root.join("eortc-qlq-bm22"), "checked instrument", Some(1)),
+        (root.join("eortc-qlq-bm22/1.0"), "checked version", Some(1)),
+    ] {
+        let out = cli(&["questionnaires", "check", &dir.display().to_string()]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            dir.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains(what), "{stdout}");
+        if let Some(n) = count {
+            assert_eq!(
+                stdout.lines().filter(|l| l.starts_with("ok ")).count(),
+                n,
+                "{stdout}"
+            );
+            assert!(stdout.contains("ok eortc-qlq-bm22 1.0"), "{stdout}");
+        }
+    }
+    let empty = tempfile::tempdir().expect("tempdir");
+    let out = cli(&[
+        "questionnaires",
+        "check",
+        &empty.path().display().to_string(),
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no questionnaire version found"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -113,3 +113,206 @@ async fn study_check_names_file_and_field() {
         "{stderr}"
     );
 }
+
+/// An amendment that removes a site with participants, or moves a visit enrolled participants
+/// have, is refused with what it would change, and nothing is stored; confirmed with the new
+/// file's sha256 it is taken, and the change set (not only a checksum) is in the audit trail.
+/// Removing a site nobody uses needs no confirmation.
+#[tokio::test]
+async fn an_amendment_touching_enrolled_participants_needs_an_explicit_confirmation() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let study = dir.path().join("study.toml");
+    let original = std::fs::read_to_string(crate::helpers::study_file()).expect("study");
+    std::fs::write(&study, &original).expect("write");
+    let url = fresh_database(&dir).await;
+    let mut settings = test_settings(&dir, url);
+    settings.study_file = study.clone();
+    let app = start(settings.clone(), tempfile::tempdir().expect("tempdir")).await;
+    let nurse = app.staff_token("site_staff", &["ZAS"]).await;
+    app.enrol(
+        &nurse,
+        "HERMES-ZAS-001",
+        serde_json::json!({"randomization_date": "2026-03-01"}),
+    )
+    .await;
+    drop(app);
+
+    let site_block = |code: &str| {
+        let at = original
+            .find(&format!("[[sites]]\ncode = \"{code}\""))
+            .expect("site");
+        let end = original[at + 1..]
+            .find("[[sites]]")
+            .map_or(original.len(), |e| at + 1 + e);
+        original[at..end].to_string()
+    };
+    let without = |code: &str| original.replace(&site_block(code), "");
+    let sha = |text: &str| {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(text.as_bytes()))
+    };
+    let build = |s: epro::config::Settings| async move {
+        epro::startup::Server::build(s, std::sync::Arc::new(epro::clock::SystemClock)).await
+    };
+
+    // ZAS has a participant: refused, named, nothing stored.
+    let no_zas = without("ZAS");
+    std::fs::write(&study, &no_zas).expect("write");
+    let err = build(settings.clone())
+        .await
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        err.contains("site ZAS is removed") && err.contains(&sha(&no_zas)),
+        "{err}"
+    );
+    // Moving M3 (3 → 4 months) touches everyone who has it.
+    let moved = original.replacen("months = 3\n", "months = 4\n", 1);
+    std::fs::write(&study, &moved).expect("write");
+    let err = build(settings.clone())
+        .await
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(err.contains("visit M3 is moved"), "{err}");
+    // A confirmation for another file does not count.
+    let mut confirmed = settings.clone();
+    confirmed.confirm_amendment = Some(sha(&no_zas));
+    assert!(build(confirmed.clone()).await.is_err());
+    // The original file starts as before: nothing was recorded by the refusals.
+    std::fs::write(&study, &original).expect("write");
+    let app = start(settings.clone(), tempfile::tempdir().expect("tempdir")).await;
+    assert!(
+        !app.audit_rows()
+            .await
+            .iter()
+            .any(|r| r["action"] == "study.amended")
+    );
+    drop(app);
+
+    // Removing UZG (no participants) needs no confirmation; its change set is audited.
+    let no_uzg = without("UZG");
+    std::fs::write(&study, &no_uzg).expect("write");
+    let app = start(settings.clone(), tempfile::tempdir().expect("tempdir")).await;
+    let rows = app.audit_rows().await;
+    let amended = rows
+        .iter()
+        .rfind(|r| r["action"] == "study.amended")
+        .expect("audited");
+    let after: Value =
+        serde_json::from_str(amended["after"].as_str().unwrap_or("{}")).expect("after json");
+    assert_eq!(
+        after["changes"]["sites_removed"],
+        serde_json::json!(["UZG"])
+    );
+    assert_eq!(after["confirmed"], false);
+    drop(app);
+
+    // The move, confirmed with its own sha256: taken, and audited as confirmed.
+    let moved_no_uzg = no_uzg.replacen("months = 3\n", "months = 4\n", 1);
+    std::fs::write(&study, &moved_no_uzg).expect("write");
+    let mut confirmed = settings.clone();
+    confirmed.confirm_amendment = Some(sha(&moved_no_uzg));
+    let app = start(confirmed, tempfile::tempdir().expect("tempdir")).await;
+    let rows = app.audit_rows().await;
+    let amended = rows
+        .iter()
+        .rfind(|r| r["action"] == "study.amended")
+        .expect("audited");
+    let after: Value =
+        serde_json::from_str(amended["after"].as_str().unwrap_or("{}")).expect("after json");
+    assert_eq!(after["changes"]["visits_moved"], serde_json::json!(["M3"]));
+    assert_eq!(after["confirmed"], true);
+}
+
+/// A study language without page and email texts in this build is refused by `study check`
+/// and at start, naming the file, the field and the languages that have them; never a crash,
+/// never found out by an enrolled participant.
+#[tokio::test]
+async fn a_study_language_without_page_and_email_texts_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let original = std::fs::read_to_string(crate::helpers::study_file()).expect("study");
+    // German everywhere the study file has words, so that only the build's texts are missing.
+    let mut german: String = original
+        .replace(
+            "languages = [\"nl\", \"fr\", \"en\"]",
+            "languages = [\"nl\", \"fr\", \"en\", \"de\"]",
+        )
+        .lines()
+        .map(|l| match l.strip_suffix("\" }") {
+            Some(head) if l.contains(", en = \"") => format!("{head}\", de = \"de\" }}"),
+            _ => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let at = original.find("[safety.en]").expect("safety");
+    let end = original[at + 1..]
+        .find("\n[")
+        .map_or(original.len(), |e| at + 1 + e);
+    german.push_str(&format!(
+        "\n{}\n",
+        original[at..end].replace("[safety.en]", "[safety.de]")
+    ));
+    let file = dir.path().join("de.toml");
+    std::fs::write(&file, &german).expect("write");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_epro"))
+        .current_dir(dir.path())
+        .env(
+            "EPRO_QUESTIONNAIRES_DIR",
+            crate::helpers::questionnaires_dir(),
+        )
+        .args(["study", "check"])
+        .arg(&file)
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("de.toml: study.languages[3]")
+            && stderr.contains("\"de\" has no page texts")
+            && stderr.contains("nl, fr, en"),
+        "{stderr}"
+    );
+
+    let url = fresh_database(&dir).await;
+    let mut settings = test_settings(&dir, url);
+    settings.study_file = file;
+    let err = epro::startup::Server::build(settings, std::sync::Arc::new(epro::clock::SystemClock))
+        .await
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(err.contains("study.languages[3]"), "{err}");
+}
+
+/// `study check` cross-checks the questionnaires: a version that is not published is refused,
+/// naming the visit and the questionnaire.
+#[tokio::test]
+async fn study_check_refuses_a_questionnaire_version_that_does_not_exist() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let original = std::fs::read_to_string(crate::helpers::study_file()).expect("study");
+    let file = dir.path().join("bad.toml");
+    std::fs::write(
+        &file,
+        original.replacen("eortc-qlq-c30@3.0", "eortc-qlq-c30@9.9", 1),
+    )
+    .expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_epro"))
+        .current_dir(dir.path())
+        .env(
+            "EPRO_QUESTIONNAIRES_DIR",
+            crate::helpers::questionnaires_dir(),
+        )
+        .args(["study", "check"])
+        .arg(&file)
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("visits[0].questionnaires[0]") && stderr.contains("eortc-qlq-c30@9.9"),
+        "{stderr}"
+    );
+}

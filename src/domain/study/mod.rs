@@ -2,6 +2,8 @@
 //! validated here, purely from its text; every error names the file and the field.
 //! The file is the only source of sites; the database only records which are disabled.
 
+pub mod amendment;
+
 use std::collections::{BTreeMap, HashSet};
 
 use super::schedule::{Anchor, Protocol, VisitSpec};
@@ -190,6 +192,8 @@ pub struct Study {
     pub lesion_limits: LesionLimits,
     /// sha256 of the file's bytes, hex.
     pub sha256: String,
+    /// The file's text (kept with the registration, so an amendment can be compared with it).
+    pub source: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -287,6 +291,7 @@ impl Study {
             arms: raw.arms,
             lesion_limits: raw.lesions,
             sha256: hex::encode(Sha256::digest(text.as_bytes())),
+            source: text.to_string(),
         })
     }
 }
