@@ -1,6 +1,7 @@
 //! Benchmarks only (docs/benchmarks.md): fill the configured database with COUNT participants
 //! spread over every site, enrolled and randomized on days spread over the past MONTHS months,
-//! through the real enrolment service (visits, audit events and all), so the history is real.
+//! through the real enrolment service (visits, audit events and all), so the history is real;
+//! each gets the PIN 4826 (reminders need one).
 //! The study file must allow six-digit numbers (benches/run.sh makes such a copy).
 //!
 //!   EPRO_DATABASE_URL=… EPRO_STUDY_FILE=… cargo run --release --example bench_seed -- COUNT [MONTHS]
@@ -66,6 +67,26 @@ async fn main() -> anyhow::Result<()> {
             eprintln!("{} participants, {:?}", i + 1, started.elapsed());
         }
     }
+    // Every participant gets the PIN 4826 (reminders go only to participants with one), hashed
+    // once and stored for all in one statement: hashing per participant would take hours.
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    let hash = app.hasher.hash("4826".into()).await?;
+    let backend = app.db.get_database_backend();
+    let params = match backend {
+        DbBackend::Postgres => "$1, $2",
+        _ => "?, ?",
+    };
+    app.db
+        .execute_raw(Statement::from_sql_and_values(
+            backend,
+            format!(
+                "INSERT INTO participant_pin (participant_id, pin_hash, set_at) \
+                 SELECT id, {params} FROM participant \
+                 WHERE id NOT IN (SELECT participant_id FROM participant_pin)"
+            ),
+            [hash.into(), now.into()],
+        ))
+        .await?;
     println!("seeded {count} participants in {:?}", started.elapsed());
     Ok(())
 }

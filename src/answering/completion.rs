@@ -139,6 +139,52 @@ pub async fn overview(app: &App, actor: &StaffActor, filter: &Filter) -> Result<
     let wanted_state = check_filter(app, filter)?;
     let scope = auth::site_scope(actor, filter.site.clone());
     let now = app.clock.now();
+    let people = store::participants::list(&app.db, scope.as_deref()).await?;
+    overview_of(app, people, filter, wanted_state, now).await
+}
+
+/// Completion rendered by `render` (e.g. to JSON), kept until a participant in scope changes or
+/// the clock passes a window edge of theirs (`derived::Cache::state_of`): a dashboard read
+/// again with nothing changed is served the same bytes without being computed again.
+pub async fn overview_rendered(
+    app: &App,
+    actor: &StaffActor,
+    filter: &Filter,
+    render: impl FnOnce(Completion) -> Result<bytes::Bytes>,
+) -> Result<bytes::Bytes> {
+    auth::authorize(actor, Action::ParticipantRead, None)?;
+    let wanted_state = check_filter(app, filter)?;
+    let scope = auth::site_scope(actor, filter.site.clone());
+    let now = app.clock.now();
+    let people = store::participants::list(&app.db, scope.as_deref()).await?;
+    let key = format!(
+        "{scope:?}|{:?}|{:?}|{:?}",
+        filter.site, filter.visit, filter.state
+    );
+    let ids: Vec<_> = people.iter().map(|p| p.id).collect();
+    let revisions = store::bulk::revisions(&app.db, &ids).await?;
+    if let Some(state) = app.derived.state_of(&people, &revisions, now)
+        && let Some(bytes) = app.derived.rendered(&key, &state)
+    {
+        return Ok(bytes);
+    }
+    let c = overview_of(app, people.clone(), filter, wanted_state, now).await?;
+    let bytes = render(c)?;
+    // The states just derived were kept: what they were derived from names this rendering
+    // (when a participant changed meanwhile, nothing is kept).
+    if let Some(state) = app.derived.state_of(&people, &revisions, now) {
+        app.derived.keep_rendered(key, state, bytes.clone());
+    }
+    Ok(bytes)
+}
+
+async fn overview_of(
+    app: &App,
+    people: Vec<store::participants::ParticipantRow>,
+    filter: &Filter,
+    wanted_state: Option<VisitState>,
+    now: DateTime<Utc>,
+) -> Result<Completion> {
     let mut rows = Vec::new();
     let mut counts: Vec<VisitCount> = app
         .study
@@ -151,7 +197,6 @@ pub async fn overview(app: &App, actor: &StaffActor, filter: &Filter) -> Result<
             ..Default::default()
         })
         .collect();
-    let people = store::participants::list(&app.db, scope.as_deref()).await?;
     let derived = super::derived::derive_all(app, &people, now).await?;
     let mut forms: BTreeMap<(usize, usize, Option<String>), FormCount> = BTreeMap::new();
     let mut todo = Vec::new();

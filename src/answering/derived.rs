@@ -55,11 +55,19 @@ struct Entry {
     derived: Arc<Derived>,
 }
 
-/// The kept derived states of one server process.
+/// Renderings (e.g. the completion JSON) kept at most, each for one scope and filter.
+const RENDERINGS: usize = 16;
+
+/// The kept derived states of one server process, and renderings made from them.
 #[derive(Default)]
 pub struct Cache {
     entries: Mutex<HashMap<Uuid, Entry>>,
+    rendered: Mutex<HashMap<String, (StateKey, bytes::Bytes)>>,
 }
+
+/// Names the kept states of a list of participants: equal keys, equal derived states.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateKey([u8; 32]);
 
 impl Cache {
     fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Entry>> {
@@ -90,6 +98,57 @@ impl Cache {
     /// Forget everything kept (tests compare against a fresh derivation).
     pub fn clear(&self) {
         self.entries().clear();
+        self.renderings().clear();
+    }
+
+    fn renderings(&self) -> std::sync::MutexGuard<'_, HashMap<String, (StateKey, bytes::Bytes)>> {
+        self.rendered
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The key of these participants' kept states at `now`, when every one of them is kept
+    /// and still valid (same revision, same row, no window edge passed); none otherwise.
+    pub fn state_of(
+        &self,
+        people: &[ParticipantRow],
+        revisions: &HashMap<Uuid, i64>,
+        now: DateTime<Utc>,
+    ) -> Option<StateKey> {
+        use sha2::{Digest, Sha256};
+        let entries = self.entries();
+        let mut h = Sha256::new();
+        for p in people {
+            let revision = *revisions.get(&p.id)?;
+            let e = entries.get(&p.id)?;
+            let valid = e.revision == revision
+                && e.row == *p
+                && e.from <= now
+                && e.until.is_none_or(|u| now < u);
+            if !valid {
+                return None;
+            }
+            h.update(p.id.as_bytes());
+            h.update(revision.to_le_bytes());
+            h.update(e.from.timestamp_micros().to_le_bytes());
+        }
+        Some(StateKey(h.finalize().into()))
+    }
+
+    /// A rendering kept under `key` for exactly these states.
+    pub fn rendered(&self, key: &str, state: &StateKey) -> Option<bytes::Bytes> {
+        self.renderings()
+            .get(key)
+            .filter(|(s, _)| s == state)
+            .map(|(_, b)| b.clone())
+    }
+
+    pub fn keep_rendered(&self, key: String, state: StateKey, bytes: bytes::Bytes) {
+        let mut r = self.renderings();
+        if r.len() >= RENDERINGS && !r.contains_key(&key) {
+            r.clear();
+        }
+        r.insert(key, (state, bytes));
     }
 
     pub fn len(&self) -> usize {

@@ -4,9 +4,10 @@
 use std::{collections::BTreeMap, sync::Arc};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use poem_openapi::{Object, OpenApi, param::Query, payload::Json};
+use poem_openapi::{ApiResponse, Object, OpenApi, param::Query};
+use serde::{Serialize, Serializer};
 
-use super::{ApiError, StaffToken, Tag};
+use super::{ApiError, StaffToken, Tag, questionnaires::JsonBytes};
 use crate::{
     answering::completion::{self, Filter},
     app::App,
@@ -16,34 +17,61 @@ pub struct CompletionApi {
     pub app: Arc<App>,
 }
 
-#[derive(Debug, Object)]
+// The response is serialized with serde straight to bytes (2,300 participants × 7 visits is
+// ~1.6 MB: building poem-openapi's JSON value tree first doubled the dashboard's time,
+// docs/benchmarks.md); instants are written as poem-openapi writes them (`to_rfc3339`), and
+// `serde_and_openapi_write_the_same_json` keeps the two identical.
+fn rfc3339<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&t.to_rfc3339())
+}
+
+fn rfc3339_opt<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => rfc3339(t, s),
+        None => s.serialize_none(),
+    }
+}
+
+#[derive(Debug, Object, Serialize)]
 #[oai(skip_serializing_if_is_none)]
 pub struct LastReminderOut {
     pub kind: String,
     /// pending, sending, sent, skipped, cancelled or failed.
     pub status: String,
     /// When it was sent, or is (was) due.
+    #[serde(serialize_with = "rfc3339")]
     pub at: DateTime<Utc>,
 }
 
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Serialize)]
 #[oai(skip_serializing_if_is_none)]
 pub struct CellOut {
     pub visit: String,
     /// upcoming, open, late, completed, partial, missed, not_applicable or not_expected.
     pub state: String,
     pub target: NaiveDate,
+    #[serde(serialize_with = "rfc3339")]
     pub window_start: DateTime<Utc>,
     /// Exclusive; absent while the baseline waits for randomization.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "rfc3339_opt"
+    )]
     pub window_end: Option<DateTime<Utc>>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "rfc3339_opt"
+    )]
     pub grace_end: Option<DateTime<Utc>>,
     /// A draft or a submission exists for this visit.
     pub started: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub missed_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub last_reminder: Option<LastReminderOut>,
 }
 
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Serialize)]
 #[oai(skip_serializing_if_is_none)]
 pub struct RowOut {
     pub study_id: String,
@@ -52,7 +80,7 @@ pub struct RowOut {
     pub visits: Vec<CellOut>,
 }
 
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Serialize)]
 #[oai(skip_serializing_if_is_none)]
 pub struct CountOut {
     pub visit: String,
@@ -72,17 +100,19 @@ pub struct CountOut {
     /// Windows that closed before the participant was registered in epro.
     pub not_expected: u32,
     /// received / expected; absent while nothing is expected.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub rate: Option<f64>,
 }
 
 /// CONSORT-PRO: what became of one instrument at one visit, in one arm.
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Serialize)]
 #[oai(skip_serializing_if_is_none)]
 pub struct FormCountOut {
     pub visit: String,
     /// Questionnaire key, e.g. eortc-qlq-c30.
     pub instrument: String,
     /// Arm code; absent for participants without a recorded arm.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub arm: Option<String>,
     /// received + missed + awaited: forms of participants on study at the window's end whose
     /// window has closed (or that came in earlier).
@@ -104,11 +134,12 @@ pub struct FormCountOut {
     /// Window closed before the participant was registered in epro.
     pub not_expected: u32,
     /// received / expected; absent while nothing is expected.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub rate: Option<f64>,
 }
 
 /// A questionnaire missed without a reason: the site should record why.
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Serialize)]
 pub struct TodoOut {
     pub study_id: String,
     pub site: String,
@@ -117,7 +148,7 @@ pub struct TodoOut {
     pub questionnaire: String,
 }
 
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Serialize)]
 #[oai(skip_serializing_if_is_none)]
 pub struct CompletionOut {
     pub participants: Vec<RowOut>,
@@ -160,15 +191,33 @@ impl CompletionApi {
         site: Query<Option<String>>,
         visit: Query<Option<String>>,
         state: Query<Option<String>>,
-    ) -> Result<Json<CompletionOut>, ApiError> {
+    ) -> Result<CompletionResponse, ApiError> {
         let actor = token.actor(&self.app).await?;
         let filter = Filter {
             site: site.0,
             visit: visit.0,
             state: state.0,
         };
-        let c = completion::overview(&self.app, &actor, &filter).await?;
-        Ok(Json(CompletionOut {
+        let body = completion::overview_rendered(&self.app, &actor, &filter, |c| {
+            serde_json::to_vec(&completion_out(c))
+                .map(bytes::Bytes::from)
+                .map_err(|e| crate::error::Error::Internal(e.to_string()))
+        })
+        .await?;
+        Ok(CompletionResponse::Ok(JsonBytes::new(body)))
+    }
+}
+
+#[derive(ApiResponse)]
+pub enum CompletionResponse {
+    /// Completion per participant and visit, with the counts.
+    #[oai(status = 200)]
+    Ok(JsonBytes<CompletionOut>),
+}
+
+fn completion_out(c: completion::Completion) -> CompletionOut {
+    {
+        CompletionOut {
             participants: c
                 .rows
                 .into_iter()
@@ -224,6 +273,66 @@ impl CompletionApi {
                     questionnaire: t.questionnaire,
                 })
                 .collect(),
-        }))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use poem_openapi::types::ToJSON;
+
+    /// The serde bytes the endpoint sends equal poem-openapi's JSON for the documented schema.
+    #[test]
+    fn serde_and_openapi_write_the_same_json() {
+        let at = Utc
+            .with_ymd_and_hms(2026, 3, 1, 9, 30, 0)
+            .single()
+            .expect("t");
+        let cell = |end: Option<DateTime<Utc>>, reminder: bool| CellOut {
+            visit: "M1".into(),
+            state: "open".into(),
+            target: at.date_naive(),
+            window_start: at,
+            window_end: end,
+            grace_end: end,
+            started: true,
+            missed_reason: end.map(|_| "declined".into()),
+            last_reminder: reminder.then(|| LastReminderOut {
+                kind: "window_open".into(),
+                status: "sent".into(),
+                at,
+            }),
+        };
+        let out = CompletionOut {
+            participants: vec![RowOut {
+                study_id: "HERMES-ZAS-001".into(),
+                site: "ZAS".into(),
+                status: "on_study".into(),
+                visits: vec![cell(None, false), cell(Some(at), true)],
+            }],
+            counts: vec![CountOut {
+                visit: "M1".into(),
+                expected: 2,
+                received: 1,
+                partial: 0,
+                missed: 1,
+                pending: 0,
+                missed_reasons: [("declined".to_string(), 1)].into(),
+                not_applicable: 0,
+                not_expected: 0,
+                rate: Some(0.5),
+            }],
+            forms: vec![],
+            todo: vec![TodoOut {
+                study_id: "HERMES-ZAS-001".into(),
+                site: "ZAS".into(),
+                visit: "M1".into(),
+                questionnaire: "eortc-qlq-c30@3.0".into(),
+            }],
+        };
+        let serde = serde_json::to_value(&out).expect("serde");
+        assert_eq!(Some(serde), out.to_json());
     }
 }

@@ -93,6 +93,12 @@ impl DefinitionCache {
 /// JSON serialized beforehand, documented with `T`'s schema.
 pub struct JsonBytes<T>(bytes::Bytes, PhantomData<T>);
 
+impl<T> JsonBytes<T> {
+    pub fn new(body: bytes::Bytes) -> Self {
+        JsonBytes(body, PhantomData)
+    }
+}
+
 impl<T: Type + Send> Payload for JsonBytes<T> {
     const CONTENT_TYPE: &'static str = "application/json; charset=utf-8";
 

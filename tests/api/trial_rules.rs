@@ -587,10 +587,14 @@ async fn the_arm_comes_with_the_randomization_and_is_corrected_like_a_date() {
     );
 }
 
-/// Completion as kept by the server, then as derived afresh from the records: they must be
-/// equal. The kept state is refilled by the second read, so the next step's first read tests
+/// Completion as kept by the server (derived states and the rendered response), then as
+/// derived afresh from the records: they must be equal. The kept state is refilled by the second read, so the next step's first read tests
 /// that the change made in between was seen.
 async fn completion_checked(app: &TestApp, staff: &str, step: &str) -> Value {
+    // Another view (one site) derives the changed states first; the full view must then not
+    // serve its rendering of the old ones.
+    let one_site = app.get("/api/v1/completion?site=ZAS", Some(staff)).await;
+    assert_eq!(one_site.status(), 200);
     let kept = completion(app, staff).await;
     assert!(!app.app.derived.is_empty(), "{step}: states are kept");
     app.app.derived.clear();
