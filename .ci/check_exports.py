@@ -52,7 +52,7 @@ def instants(df, col):
 
 frames = {}
 for f in ["answers", "amendments", "visits", "scores", "events", "lesions", "analgesics", "pain",
-          "qs", "participants", "dictionary"]:
+          "qs", "participants", "dictionary", "wording"]:
     try:
         frames[f] = load(f"{f}.csv")
         check(f"{f}.csv: read by pandas", True)
@@ -66,6 +66,7 @@ a, v, s, e, l, an, p, qs, pt, d = (frames[k] for k in [
     "answers", "visits", "scores", "events", "lesions", "analgesics", "pain", "qs", "participants",
     "dictionary"])
 am = frames["amendments"]
+w = frames["wording"]
 
 # Types.
 check("answers: value, days_from_sse numeric", numeric(a, "value") and numeric(a, "days_from_sse"))
@@ -101,6 +102,10 @@ for name, df in [("answers", a), ("visits", v), ("events", e), ("lesions", l)]:
     check(f"{name}.study_id -> participants", set(df["study_id"]) <= people)
 merged = a.merge(v[v["response_id"] != ""], on="response_id", how="left", suffixes=("", "_visit"))
 check("answers joined to visits: every answer finds its visit row", merged["visit_state"].notna().all())
+check("answers.wording_sha256 -> wording.csv (the words each response was answered in)",
+      set(a["wording_sha256"]) - {""} <= set(w["wording_sha256"]),
+      set(a["wording_sha256"]) - {""} - set(w["wording_sha256"]))
+check("wording.csv: one text per pack and key", not w.duplicated(["wording_sha256", "text_key"]).any())
 check("scores: scale_key unique per instrument", s.groupby("scale_key")["questionnaire"].nunique().max() == 1)
 check("scores: one current scoring per response and scale",
       (s[s["current"] == "true"].groupby(["response_id", "scale", "lesion_id"]).size() == 1).all())

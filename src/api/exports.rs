@@ -32,7 +32,7 @@ pub enum ExportResponse {
 #[OpenApi(tag = "Tag::Exports")]
 impl ExportsApi {
     /// One export file (docs/exports.md): answers.csv, amendments.csv, visits.csv, scores.csv,
-    /// events.csv, lesions.csv, analgesics.csv, participants.csv, dictionary.csv, audit.csv (data
+    /// events.csv, lesions.csv, analgesics.csv, participants.csv, dictionary.csv, wording.csv, audit.csv (data
     /// managers) or fhir.ndjson. Submitted data only; `include=drafts` adds unsubmitted drafts
     /// (data managers). `dialect=excel`: BOM and `;` separators.
     #[oai(path = "/v1/exports/:file", method = "get")]

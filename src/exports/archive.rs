@@ -137,6 +137,11 @@ pub async fn build(app: Arc<App>, site: &str) -> Result<Vec<u8>> {
         "data/dictionary.csv".into(),
         exports::dictionary_csv(&app, d).to_vec(),
     ));
+    // The words each response was answered in, by the hash it records.
+    files.push((
+        "data/wording.csv".into(),
+        exports::wording_csv(&app, d).await?.to_vec(),
+    ));
     let study_name = app
         .settings
         .study_file

@@ -28,6 +28,16 @@ fn meaning(file: &str, column: &str) -> &'static str {
             "Why the form was not done (missed_reason code, ': text' for other); empty when no reason was recorded (the site's to-do)"
         }
         ("scores.csv", "status") => "complete, half_rule or missing (too few items answered)",
+        ("wording.csv", "wording_sha256") => {
+            "sha256 of the wording pack (answers.csv wording_sha256: the wording a response was answered in)"
+        }
+        ("wording.csv", "kind") => {
+            "open (our wording), demo (placeholder) or licensed (installed by the deployment)"
+        }
+        ("wording.csv", "text_key") => {
+            "The key the definition uses for this text (item text, option, anchor, recall)"
+        }
+        ("wording.csv", "text") => "The words shown, in the pack's language",
         ("answers.csv", "status") => "completed or amended (draft only with include=drafts)",
         ("amendments.csv", "reason") | ("events.csv", "reason") => "Why, as staff wrote it",
         ("events.csv", "arm") => "Randomization only: the arm (arms code list)",
@@ -199,6 +209,7 @@ fn columns(file: &str) -> &'static [&'static str] {
         "participants.csv" => &records::PARTICIPANT_COLUMNS,
         "qs.csv" => &super::qs::QS_COLUMNS,
         "audit.csv" => &AUDIT_COLUMNS,
+        "wording.csv" => &super::WORDING_COLUMNS,
         _ => &[],
     }
 }

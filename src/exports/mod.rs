@@ -36,7 +36,7 @@ use crate::{
 };
 
 /// The export files, in the order the exports page lists them.
-pub const FILES: [&str; 13] = [
+pub const FILES: [&str; 14] = [
     "answers.csv",
     "amendments.csv",
     "visits.csv",
@@ -47,6 +47,7 @@ pub const FILES: [&str; 13] = [
     "pain.csv",
     "qs.csv",
     "dictionary.csv",
+    "wording.csv",
     "audit.csv",
     "fhir.ndjson",
     "participants.csv",
@@ -95,6 +96,11 @@ pub async fn export(
             let bytes = dictionary_csv(&app, opts.dialect);
             Ok(Box::pin(stream::once(async move { Ok(bytes) })))
         }
+        "wording.csv" => {
+            auth::authorize(actor, Action::ResponseRead, None)?;
+            let bytes = wording_csv(&app, opts.dialect).await?;
+            Ok(Box::pin(stream::once(async move { Ok(bytes) })))
+        }
         _ if FILES.contains(&file) => {
             let people = scope(&app, actor).await?;
             export_of(app, people, file, opts).await
@@ -104,6 +110,36 @@ pub async fn export(
             FILES.join(", ")
         ))),
     }
+}
+
+/// The words of every wording pack served, by the hash `answers.csv` records as
+/// `wording_sha256`: one row per text key (docs/exports.md).
+pub const WORDING_COLUMNS: [&str; 7] = [
+    "wording_sha256",
+    "questionnaire",
+    "version",
+    "language",
+    "kind",
+    "text_key",
+    "text",
+];
+
+pub async fn wording_csv(app: &App, dialect: Dialect) -> Result<Bytes> {
+    let mut rows: Vec<Vec<String>> = vec![WORDING_COLUMNS.iter().map(|c| c.to_string()).collect()];
+    for p in store::questionnaires::wording_packs(&app.db).await? {
+        for (key, text) in p.texts.0.iter() {
+            rows.push(vec![
+                p.sha256.clone(),
+                p.key.clone(),
+                p.version.clone(),
+                p.language.clone(),
+                p.kind.clone(),
+                key.clone(),
+                text.clone(),
+            ]);
+        }
+    }
+    Ok(Bytes::from(csv_start(dialect, &rows)))
 }
 
 /// One participant-level export file for the given participants (the site archive uses these).

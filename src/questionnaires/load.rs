@@ -181,6 +181,59 @@ pub async fn register(
             }
         }
     }
+    // Every pack served (licensed where installed, else shipped), by the hash responses record:
+    // a changed pack is a new pack, recorded with its words and audited, never silent.
+    let packs = store::questionnaires::wording_packs(&txn).await?;
+    for v in library.versions() {
+        for lang in &v.definition.languages {
+            let Some(w) = v.wording(lang) else { continue };
+            if packs.iter().any(|p| p.sha256 == w.sha256) {
+                continue;
+            }
+            let replaces: Vec<&str> = packs
+                .iter()
+                .filter(|p| {
+                    p.key == v.definition.key
+                        && p.version == v.definition.version
+                        && p.language == *lang
+                })
+                .map(|p| p.sha256.as_str())
+                .collect();
+            store::questionnaires::record_wording_pack(
+                &txn,
+                store::questionnaires::WordingPackRow {
+                    sha256: w.sha256.clone(),
+                    key: v.definition.key.clone(),
+                    version: v.definition.version.clone(),
+                    language: lang.clone(),
+                    kind: w.pack.kind.as_str().into(),
+                    texts: store::Json(w.pack.texts.clone()),
+                    recorded_at: at,
+                },
+            )
+            .await?;
+            audit::record(
+                &txn,
+                &keys.audit,
+                at,
+                Entry::new(
+                    Actor::system(),
+                    "questionnaire.wording_recorded",
+                    "questionnaire",
+                )
+                .entity(format!(
+                    "{}/{}/{lang}",
+                    v.definition.key, v.definition.version
+                ))
+                .after(json!({
+                    "wording_sha256": w.sha256,
+                    "kind": w.pack.kind.as_str(),
+                    "replaces": replaces,
+                })),
+            )
+            .await?;
+        }
+    }
     txn.commit().await?;
     Ok(())
 }

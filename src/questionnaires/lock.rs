@@ -31,8 +31,8 @@ impl LockEntry {
     }
 }
 
-/// The lock entries the files on disk would produce: each definition.json and scoring-<n>.json,
-/// hashed from its parsed JSON alone (so an edit is caught even when the file is now invalid).
+/// The lock entries the files on disk would produce: each definition.json, scoring-<n>.json and
+/// shipped wording pack text/<lang>.json, hashed from its parsed JSON alone (so an edit is caught even when the file is now invalid).
 pub(super) fn entries_on_disk(dir: &Path) -> Vec<(LockEntry, String)> {
     let mut out = Vec::new();
     let list = |p: &Path| -> Vec<PathBuf> {
@@ -47,9 +47,18 @@ pub(super) fn entries_on_disk(dir: &Path) -> Vec<(LockEntry, String)> {
         .filter(|p| p.is_dir() && name_of(p) != "schema")
     {
         for version_dir in list(&key_dir).into_iter().filter(|p| p.is_dir()) {
-            for file in list(&version_dir) {
+            let texts = list(&version_dir.join("text"));
+            for file in list(&version_dir).into_iter().chain(texts) {
                 let name = name_of(&file);
-                let part = if name == "definition.json" {
+                let in_text = file
+                    .parent()
+                    .is_some_and(|p| name_of(p) == "text" && p.parent() == Some(&version_dir));
+                let part = if in_text {
+                    match name.strip_suffix(".json") {
+                        Some(lang) => format!("text-{lang}"),
+                        None => continue,
+                    }
+                } else if name == "definition.json" {
                     "definition".to_string()
                 } else if let Some(n) = name
                     .strip_prefix("scoring-")

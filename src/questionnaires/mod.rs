@@ -50,7 +50,8 @@ impl Version {
         self.scorings.values().next_back().map(|(s, _)| s)
     }
 
-    /// Lock entries: the definition and each scoring file.
+    /// Lock entries: the definition, each scoring file and each shipped wording pack
+    /// (`text-<lang>`).
     pub fn lock_entries(&self) -> Vec<LockEntry> {
         let mut out = vec![LockEntry {
             key: self.definition.key.clone(),
@@ -64,6 +65,14 @@ impl Version {
                 version: self.definition.version.clone(),
                 part: format!("scoring-{n}"),
                 sha256: sha.clone(),
+            });
+        }
+        for (lang, w) in &self.shipped {
+            out.push(LockEntry {
+                key: self.definition.key.clone(),
+                version: self.definition.version.clone(),
+                part: format!("text-{lang}"),
+                sha256: w.sha256.clone(),
             });
         }
         out

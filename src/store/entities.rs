@@ -589,3 +589,28 @@ pub mod participant_revision {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod wording_pack {
+    use sea_orm::entity::prelude::*;
+
+    /// A wording pack as served, by the hash responses record (migration 13).
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "wording_pack")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub sha256: String,
+        pub key: String,
+        pub version: String,
+        pub language: String,
+        /// open, demo or licensed
+        pub kind: String,
+        /// The texts by key, as JSON.
+        pub texts: crate::store::Json<std::collections::BTreeMap<String, String>>,
+        pub recorded_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -36,3 +36,26 @@ pub async fn record<C: ConnectionTrait>(
     .await?;
     Ok(())
 }
+
+pub use super::entities::wording_pack::Model as WordingPackRow;
+
+/// Every wording pack recorded, oldest first.
+pub async fn wording_packs<C: ConnectionTrait>(db: &C) -> Result<Vec<WordingPackRow>, StoreError> {
+    use sea_orm::QueryOrder;
+    Ok(super::entities::wording_pack::Entity::find()
+        .order_by_asc(super::entities::wording_pack::Column::RecordedAt)
+        .order_by_asc(super::entities::wording_pack::Column::Key)
+        .order_by_asc(super::entities::wording_pack::Column::Language)
+        .all(db)
+        .await?)
+}
+
+pub async fn record_wording_pack<C: ConnectionTrait>(
+    db: &C,
+    row: WordingPackRow,
+) -> Result<(), StoreError> {
+    super::entities::wording_pack::ActiveModel::from(row)
+        .insert(db)
+        .await?;
+    Ok(())
+}

@@ -275,6 +275,7 @@ async fn a_seeded_trial_exports_analysis_ready_files() {
         "qs.csv",
         "participants.csv",
         "dictionary.csv",
+        "wording.csv",
         "fhir.ndjson",
     ] {
         let resp = app.get(&format!("/api/v1/exports/{f}"), Some(&dm)).await;

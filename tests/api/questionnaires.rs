@@ -432,3 +432,92 @@ async fn check_takes_a_root_an_instrument_or_a_version_and_refuses_an_empty_fold
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Published wording is locked like definitions: an edited shipped pack fails
+/// `questionnaires check` (naming the pack). A licensed pack installed anew is a new pack:
+/// recorded with its words, audited with the hash it replaces, and wording.csv maps both hashes
+/// to their words, so every response's `wording_sha256` can be read back.
+#[tokio::test]
+async fn published_wording_is_locked_and_every_pack_served_is_recorded_and_exported() {
+    // A shipped (open) pack edited after publication.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let copy = dir.path().join("questionnaires");
+    copy_dir(&questionnaires_dir(), &copy);
+    let nl = copy.join("nrs-lesion-pain/1.0.0/text/nl.json");
+    let text = std::fs::read_to_string(&nl).expect("read");
+    std::fs::write(&nl, text.replacen("Geen pijn", "Helemaal geen pijn", 1)).expect("write");
+    let out = cli(&["questionnaires", "check", &copy.display().to_string()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("nrs-lesion-pain 1.0.0 text-nl changed after it was published"),
+        "{stderr}"
+    );
+
+    // A deployment installs licensed C30 English wording, later a corrected one.
+    let licensed = dir.path().join("licensed");
+    copy_dir(&licensed_fixture_dir(), &licensed);
+    let url = fresh_database(&dir).await;
+    let mut settings = test_settings(&dir, url);
+    settings.licensed_text_dir = Some(licensed.clone());
+    let app = start(settings.clone(), tempfile::tempdir().expect("tempdir")).await;
+    let first = app
+        .sql_count(
+            "SELECT COUNT(*) FROM wording_pack WHERE key = 'eortc-qlq-c30' AND language = 'en'",
+        )
+        .await;
+    assert_eq!(first, 1);
+    drop(app);
+    let en = licensed.join("eortc-qlq-c30/3.0/text/en.json");
+    let pack: Value =
+        serde_json::from_str(&std::fs::read_to_string(&en).expect("read")).expect("json");
+    let mut corrected = pack.clone();
+    let first_key = pack["texts"]
+        .as_object()
+        .and_then(|t| t.keys().next().cloned())
+        .expect("a text");
+    corrected["texts"][&first_key] = json!("Corrected wording");
+    std::fs::write(&en, corrected.to_string()).expect("write");
+    let app = start(settings, tempfile::tempdir().expect("tempdir")).await;
+    let packs = app
+        .sql_count(
+            "SELECT COUNT(*) FROM wording_pack WHERE key = 'eortc-qlq-c30' AND language = 'en'",
+        )
+        .await;
+    assert_eq!(packs, 2, "the corrected pack is a new pack");
+    let recorded: Vec<Value> = app
+        .audit_rows()
+        .await
+        .into_iter()
+        .filter(|r| {
+            r["action"] == "questionnaire.wording_recorded"
+                && r["entity_id"] == "eortc-qlq-c30/3.0/en"
+        })
+        .collect();
+    assert_eq!(recorded.len(), 2, "{recorded:?}");
+    let after: Value =
+        serde_json::from_str(recorded[1]["after"].as_str().unwrap_or("{}")).expect("after json");
+    assert_eq!(
+        after["replaces"].as_array().map(Vec::len),
+        Some(1),
+        "{after}"
+    );
+    let dm = app.staff_token("data_manager", &[]).await;
+    let csv = app
+        .get("/api/v1/exports/wording.csv", Some(&dm))
+        .await
+        .text()
+        .await
+        .expect("csv");
+    assert!(
+        csv.contains("Corrected wording"),
+        "the new words are exported"
+    );
+    let hashes: std::collections::BTreeSet<&str> = csv
+        .lines()
+        .skip(1)
+        .filter(|l| l.contains(",eortc-qlq-c30,3.0,en,"))
+        .filter_map(|l| l.split(',').next())
+        .collect();
+    assert_eq!(hashes.len(), 2, "both packs, by hash");
+}
