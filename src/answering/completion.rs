@@ -139,8 +139,9 @@ pub async fn overview(app: &App, actor: &StaffActor, filter: &Filter) -> Result<
     let wanted_state = check_filter(app, filter)?;
     let scope = auth::site_scope(actor, filter.site.clone());
     let now = app.clock.now();
+    let revisions = store::bulk::revisions(&app.db, scope.as_deref()).await?;
     let people = store::participants::list(&app.db, scope.as_deref()).await?;
-    overview_of(app, people, filter, wanted_state, now).await
+    overview_of(app, people, &revisions, filter, wanted_state, now).await
 }
 
 /// Completion rendered by `render` (e.g. to JSON), kept until a participant in scope changes or
@@ -156,19 +157,18 @@ pub async fn overview_rendered(
     let wanted_state = check_filter(app, filter)?;
     let scope = auth::site_scope(actor, filter.site.clone());
     let now = app.clock.now();
+    let revisions = store::bulk::revisions(&app.db, scope.as_deref()).await?;
     let people = store::participants::list(&app.db, scope.as_deref()).await?;
     let key = format!(
         "{scope:?}|{:?}|{:?}|{:?}",
         filter.site, filter.visit, filter.state
     );
-    let ids: Vec<_> = people.iter().map(|p| p.id).collect();
-    let revisions = store::bulk::revisions(&app.db, &ids).await?;
     if let Some(state) = app.derived.state_of(&people, &revisions, now)
         && let Some(bytes) = app.derived.rendered(&key, &state)
     {
         return Ok(bytes);
     }
-    let c = overview_of(app, people.clone(), filter, wanted_state, now).await?;
+    let c = overview_of(app, people.clone(), &revisions, filter, wanted_state, now).await?;
     let bytes = render(c)?;
     // The states just derived were kept: what they were derived from names this rendering
     // (when a participant changed meanwhile, nothing is kept).
@@ -181,6 +181,7 @@ pub async fn overview_rendered(
 async fn overview_of(
     app: &App,
     people: Vec<store::participants::ParticipantRow>,
+    revisions: &std::collections::HashMap<uuid::Uuid, i64>,
     filter: &Filter,
     wanted_state: Option<VisitState>,
     now: DateTime<Utc>,
@@ -197,7 +198,7 @@ async fn overview_of(
             ..Default::default()
         })
         .collect();
-    let derived = super::derived::derive_all(app, &people, now).await?;
+    let derived = super::derived::derive_all(app, &people, revisions, now).await?;
     let mut forms: BTreeMap<(usize, usize, Option<String>), FormCount> = BTreeMap::new();
     let mut todo = Vec::new();
     let wanted_visit = |code: &str| filter.visit.as_ref().is_none_or(|f| f == code);

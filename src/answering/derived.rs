@@ -219,14 +219,14 @@ pub fn next_edge(visits: &[VisitRow], now: DateTime<Utc>) -> Option<DateTime<Utc
 }
 
 /// Each participant's state at `now`, in the order given: kept states where still valid, the
-/// others derived from their records, read in bulk, and kept.
+/// others derived from their records, read in bulk, and kept. `revisions` must have been read
+/// before this call (`store::bulk::revisions`).
 pub async fn derive_all(
     app: &App,
     people: &[ParticipantRow],
+    revisions: &HashMap<Uuid, i64>,
     now: DateTime<Utc>,
 ) -> Result<Vec<Arc<Derived>>> {
-    let ids: Vec<Uuid> = people.iter().map(|p| p.id).collect();
-    let revisions = store::bulk::revisions(&app.db, &ids).await?;
     let mut out: Vec<Option<Arc<Derived>>> = people
         .iter()
         .map(|p| {

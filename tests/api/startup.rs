@@ -257,18 +257,7 @@ async fn a_study_language_without_page_and_email_texts_is_refused() {
     let file = dir.path().join("de.toml");
     std::fs::write(&file, &german).expect("write");
 
-    let out = Command::new(env!("CARGO_BIN_EXE_epro"))
-        .current_dir(dir.path())
-        .env(
-            "EPRO_QUESTIONNAIRES_DIR",
-            crate::helpers::questionnaires_dir(),
-        )
-        .args(["study", "check"])
-        .arg(&file)
-        .output()
-        .expect("run");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{stderr}");
+    let stderr = study_check_refuses(dir.path(), &file);
     assert!(
         stderr.contains("de.toml: study.languages[3]")
             && stderr.contains("\"de\" has no page texts")
@@ -299,20 +288,26 @@ async fn study_check_refuses_a_questionnaire_version_that_does_not_exist() {
         original.replacen("eortc-qlq-c30@3.0", "eortc-qlq-c30@9.9", 1),
     )
     .expect("write");
+    let stderr = study_check_refuses(dir.path(), &file);
+    assert!(
+        stderr.contains("visits[0].questionnaires[0]") && stderr.contains("eortc-qlq-c30@9.9"),
+        "{stderr}"
+    );
+}
+
+/// `epro study check FILE` with the repository's questionnaires: asserts it fails; its stderr.
+fn study_check_refuses(cwd: &std::path::Path, file: &std::path::Path) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_epro"))
-        .current_dir(dir.path())
+        .current_dir(cwd)
         .env(
             "EPRO_QUESTIONNAIRES_DIR",
             crate::helpers::questionnaires_dir(),
         )
         .args(["study", "check"])
-        .arg(&file)
+        .arg(file)
         .output()
         .expect("run");
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(!out.status.success(), "{stderr}");
-    assert!(
-        stderr.contains("visits[0].questionnaires[0]") && stderr.contains("eortc-qlq-c30@9.9"),
-        "{stderr}"
-    );
+    stderr
 }
