@@ -55,6 +55,17 @@ struct Entry {
     derived: Arc<Derived>,
 }
 
+impl Entry {
+    /// Still the participant's state at `now`: same revision, same row, no window edge passed
+    /// since it was derived.
+    fn valid(&self, row: &ParticipantRow, revision: i64, now: DateTime<Utc>) -> bool {
+        self.revision == revision
+            && self.row == *row
+            && self.from <= now
+            && self.until.is_none_or(|u| now < u)
+    }
+}
+
 /// Renderings (e.g. the completion JSON) kept at most, each for one scope and filter.
 const RENDERINGS: usize = 16;
 
@@ -80,11 +91,7 @@ impl Cache {
     fn get(&self, row: &ParticipantRow, revision: i64, now: DateTime<Utc>) -> Option<Arc<Derived>> {
         let entries = self.entries();
         let e = entries.get(&row.id)?;
-        (e.revision == revision
-            && e.row == *row
-            && e.from <= now
-            && e.until.is_none_or(|u| now < u))
-        .then(|| e.derived.clone())
+        e.valid(row, revision, now).then(|| e.derived.clone())
     }
 
     fn put(&self, entry: Entry) {
@@ -121,11 +128,7 @@ impl Cache {
         for p in people {
             let revision = *revisions.get(&p.id)?;
             let e = entries.get(&p.id)?;
-            let valid = e.revision == revision
-                && e.row == *p
-                && e.from <= now
-                && e.until.is_none_or(|u| now < u);
-            if !valid {
+            if !e.valid(p, revision, now) {
                 return None;
             }
             h.update(p.id.as_bytes());

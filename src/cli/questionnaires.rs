@@ -75,6 +75,14 @@ fn scope_of(dir: &std::path::Path) -> (PathBuf, Option<String>, Option<String>, 
     }
 }
 
+fn no_version(dir: &std::path::Path) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{}: no questionnaire version found (expected <key>/<version>/definition.json under a \
+         questionnaires root, an instrument folder or a version folder)",
+        dir.display()
+    )
+}
+
 fn check(settings: &Settings, dir: Option<PathBuf>) -> Outcome {
     let dir = dir.unwrap_or_else(|| settings.questionnaires_dir.clone());
     let (root, key, version, what) = scope_of(&dir);
@@ -88,11 +96,7 @@ fn check(settings: &Settings, dir: Option<PathBuf>) -> Outcome {
         })
     });
     if !any_version {
-        anyhow::bail!(
-            "{}: no questionnaire version found (expected <key>/<version>/definition.json under a \
-             questionnaires root, an instrument folder or a version folder)",
-            dir.display()
-        );
+        return Err(no_version(&dir));
     }
     let library = questionnaires::load_checked(&root, settings.licensed_text_dir.as_deref(), None)?;
     let wanted: Vec<_> = library
@@ -101,11 +105,7 @@ fn check(settings: &Settings, dir: Option<PathBuf>) -> Outcome {
         .filter(|v| version.as_ref().is_none_or(|x| *x == v.definition.version))
         .collect();
     if wanted.is_empty() {
-        anyhow::bail!(
-            "{}: no questionnaire version found (expected <key>/<version>/definition.json under a \
-             questionnaires root, an instrument folder or a version folder)",
-            dir.display()
-        );
+        return Err(no_version(&dir));
     }
     for v in &wanted {
         let kinds: Vec<String> = v

@@ -34,13 +34,7 @@ async fn an_unreachable_postgres_exits_with_one_clear_line() {
 
 #[tokio::test]
 async fn a_changed_study_file_is_audited_as_an_amendment_and_another_study_is_refused() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let study = dir.path().join("study.toml");
-    let original = std::fs::read_to_string(crate::helpers::study_file()).expect("study");
-    std::fs::write(&study, &original).expect("write");
-    let url = fresh_database(&dir).await;
-    let mut settings = test_settings(&dir, url);
-    settings.study_file = study.clone();
+    let (dir, study, original, settings) = with_own_study_file().await;
 
     // First start registers the study.
     let out = run_cli(&settings, dir.path(), &["database", "migrate"]);
@@ -120,13 +114,7 @@ async fn study_check_names_file_and_field() {
 /// Removing a site nobody uses needs no confirmation.
 #[tokio::test]
 async fn an_amendment_touching_enrolled_participants_needs_an_explicit_confirmation() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let study = dir.path().join("study.toml");
-    let original = std::fs::read_to_string(crate::helpers::study_file()).expect("study");
-    std::fs::write(&study, &original).expect("write");
-    let url = fresh_database(&dir).await;
-    let mut settings = test_settings(&dir, url);
-    settings.study_file = study.clone();
+    let (_dir, study, original, settings) = with_own_study_file().await;
     let app = start(settings.clone(), tempfile::tempdir().expect("tempdir")).await;
     let nurse = app.staff_token("site_staff", &["ZAS"]).await;
     app.enrol(
@@ -310,4 +298,22 @@ fn study_check_refuses(cwd: &std::path::Path, file: &std::path::Path) -> String 
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(!out.status.success(), "{stderr}");
     stderr
+}
+
+/// A fresh database and settings pointing at a copy of the HERMES study file (which the test
+/// may change between starts): the folder, the copy's path, its text and the settings.
+async fn with_own_study_file() -> (
+    tempfile::TempDir,
+    std::path::PathBuf,
+    String,
+    epro::config::Settings,
+) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let study = dir.path().join("study.toml");
+    let original = std::fs::read_to_string(crate::helpers::study_file()).expect("study");
+    std::fs::write(&study, &original).expect("write");
+    let url = fresh_database(&dir).await;
+    let mut settings = test_settings(&dir, url);
+    settings.study_file = study.clone();
+    (dir, study, original, settings)
 }
