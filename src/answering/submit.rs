@@ -263,7 +263,7 @@ async fn assessment_flags<C: sea_orm::ConnectionTrait>(
     let baseline = app
         .study
         .visit_spec(&v.code)
-        .is_some_and(|s| s.anchor == crate::domain::schedule::Anchor::Enrolment);
+        .is_some_and(|s| s.is_baseline());
     Ok(entry::flags(&entry::Assessment {
         day,
         outside_window,

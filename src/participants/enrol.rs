@@ -13,7 +13,7 @@ use crate::{
     domain::{
         participant::{self as rule, EventKind},
         permissions::Action,
-        schedule::{self, Anchor},
+        schedule,
     },
     error::{Code, Error, Result},
     keys::sealed,
@@ -87,12 +87,7 @@ pub async fn enrol(app: &App, actor: &StaffActor, new: NewParticipant) -> Result
         now,
     };
     // Baseline visit, open from enrolment.
-    if let Some(bl) = app
-        .study
-        .protocol
-        .visits
-        .iter()
-        .find(|v| v.anchor == Anchor::Enrolment)
+    if let Some(bl) = app.study.protocol.visits.iter().find(|v| v.is_baseline())
         && let Some(w) = schedule::plan(&app.study.protocol, bl, enrolled_on, None)
     {
         insert_visit(c, 0, &bl.code, &bl.questionnaires, w).await?;

@@ -12,9 +12,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::{
-    Anchor, Protocol, VisitFacts, VisitState, Window, plan, sse_visit_index, sse_window, state,
-};
+use super::{Protocol, VisitFacts, VisitState, Window, plan, sse_visit_index, sse_window, state};
 
 /// A stored visit, as these rules need it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,7 +94,7 @@ pub fn after_randomization(
             }
             continue;
         };
-        let baseline = spec.anchor == Anchor::Enrolment;
+        let baseline = spec.is_baseline();
         let movable = v.final_state.is_none()
             && !v.sse_triggered
             && (v.window.start > now || (baseline && v.window.end.is_none()));

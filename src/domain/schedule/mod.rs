@@ -2,8 +2,9 @@
 //! participant's dates and events, and the clock (passed in).
 //!
 //! A window runs from local 00:00 of its first day up to, not including, local 00:00 after its
-//! last day, in the study time zone; follow-up targets are calendar months after randomization
-//! (31 January + 1 month = 28/29 February). Instants are UTC; dates are local calendar dates.
+//! last day, in the study time zone; follow-up targets are offsets from an anchor (randomization,
+//! enrolment or an earlier visit's target): calendar months first (31 January + 1 month = 28/29
+//! February), then days (weeks are 7 days). Instants are UTC; dates are local calendar dates.
 
 use chrono::{DateTime, Days, Months, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -14,10 +15,12 @@ pub(crate) mod after_event;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Anchor {
-    /// Baseline: from enrolment until randomization + N days.
+    /// The baseline (from enrolment until randomization + N days), or an offset after enrolment.
     Enrolment,
-    /// Follow-up: calendar months after randomization.
+    /// An offset after randomization.
     Randomization,
+    /// An offset after an earlier visit's target (`VisitSpec::anchor_visit`).
+    Visit,
 }
 
 /// One visit of the protocol (from the study file).
@@ -25,8 +28,12 @@ pub enum Anchor {
 pub struct VisitSpec {
     pub code: String,
     pub anchor: Anchor,
-    /// Calendar months after randomization (follow-up visits).
+    /// The visit whose target this one is counted from (`Anchor::Visit`).
+    pub anchor_visit: Option<String>,
+    /// Calendar months after the anchor…
     pub months: u32,
+    /// …then this many days (the study file's weeks × 7 + days).
+    pub days: u32,
     pub before_days: u32,
     pub after_days: u32,
     /// Baseline only: the window ends this many days after randomization.
@@ -34,6 +41,13 @@ pub struct VisitSpec {
     pub grace_days: u32,
     /// `key@version`, in order.
     pub questionnaires: Vec<String>,
+}
+
+impl VisitSpec {
+    /// The baseline: anchored at enrolment with no offset (the study file's first visit).
+    pub fn is_baseline(&self) -> bool {
+        self.anchor == Anchor::Enrolment && self.months == 0 && self.days == 0
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,8 +134,8 @@ pub fn plan(
     randomized_on: Option<NaiveDate>,
 ) -> Option<Window> {
     let tz = protocol.time_zone;
-    match spec.anchor {
-        Anchor::Enrolment => Some(match randomized_on {
+    if spec.is_baseline() {
+        return Some(match randomized_on {
             Some(r) => {
                 let last = plus_days(r, spec.until_randomization_days).max(enrolled_on);
                 window_of_days(tz, enrolled_on, enrolled_on, last, spec.grace_days)
@@ -132,19 +146,32 @@ pub fn plan(
                 end: None,
                 grace_end: None,
             },
-        }),
-        Anchor::Randomization => {
-            let r = randomized_on?;
-            let target = add_months(r, spec.months);
-            Some(window_of_days(
-                tz,
-                target,
-                minus_days(target, spec.before_days),
-                plus_days(target, spec.after_days),
-                spec.grace_days,
-            ))
-        }
+        });
     }
+    // Follow-up visits are planned once randomization is recorded, whatever their anchor.
+    let r = randomized_on?;
+    let from = match spec.anchor {
+        Anchor::Randomization => r,
+        Anchor::Enrolment => enrolled_on,
+        Anchor::Visit => {
+            let code = spec.anchor_visit.as_deref()?;
+            // The study file only lets a visit count from an earlier one: no cycle.
+            let earlier = protocol
+                .visits
+                .iter()
+                .take_while(|v| v.code != spec.code)
+                .find(|v| v.code == code)?;
+            plan(protocol, earlier, enrolled_on, randomized_on)?.target
+        }
+    };
+    let target = plus_days(add_months(from, spec.months), spec.days);
+    Some(window_of_days(
+        tz,
+        target,
+        minus_days(target, spec.before_days),
+        plus_days(target, spec.after_days),
+        spec.grace_days,
+    ))
 }
 
 /// The SSE visit's window: it opens when the SSE is recorded (or at the start of the SSE day, if

@@ -20,7 +20,9 @@ pub(super) fn spec(code: &str, months: u32, around: u32) -> VisitSpec {
         } else {
             Anchor::Randomization
         },
+        anchor_visit: None,
         months,
+        days: 0,
         before_days: around,
         after_days: around,
         until_randomization_days: 3,
@@ -307,4 +309,56 @@ fn the_sse_visit_is_the_open_one_else_the_next() {
         code(sse_visit_index(&follow_ups, Brussels, d("2028-06-01"))),
         None
     );
+}
+
+/// Offsets in days, weeks and calendar months from randomization, enrolment or an earlier
+/// visit's target (docs/study-format.md, "Visits").
+#[test]
+fn offsets_count_from_their_anchor_in_months_then_days() {
+    let visit =
+        |code: &str, anchor: Anchor, from: Option<&str>, months: u32, days: u32| VisitSpec {
+            code: code.into(),
+            anchor,
+            anchor_visit: from.map(String::from),
+            months,
+            days,
+            before_days: 3,
+            after_days: 3,
+            until_randomization_days: 0,
+            grace_days: 2,
+            questionnaires: vec!["a@1".into()],
+        };
+    let p = Protocol {
+        time_zone: Brussels,
+        visits: vec![
+            visit("BL", Anchor::Enrolment, None, 0, 0),
+            visit("D10", Anchor::Enrolment, None, 0, 10),
+            visit("W6", Anchor::Randomization, None, 0, 42),
+            visit("M3", Anchor::Randomization, None, 3, 0),
+            visit("M3W2", Anchor::Visit, Some("M3"), 0, 14),
+            visit("M1D3", Anchor::Randomization, None, 1, 3),
+        ],
+        sse_target_days: 7,
+        sse_window_days: 14,
+    };
+    // (enrolled, randomized, visit, target)
+    let cases = [
+        ("2026-01-20", "2026-01-31", "D10", "2026-01-30"),
+        ("2026-01-20", "2026-01-31", "W6", "2026-03-14"),
+        ("2026-01-20", "2026-01-31", "M3", "2026-04-30"),
+        ("2026-01-20", "2026-01-31", "M3W2", "2026-05-14"),
+        ("2026-01-20", "2026-01-31", "M1D3", "2026-03-03"),
+        ("2026-03-01", "2026-03-02", "W6", "2026-04-13"),
+        ("2026-03-01", "2026-03-02", "M3", "2026-06-02"),
+    ];
+    for (enrolled, randomized, code, target) in cases {
+        let spec = p.visits.iter().find(|v| v.code == code).expect("visit");
+        let w = plan(&p, spec, d(enrolled), Some(d(randomized))).expect("planned");
+        assert_eq!(w.target, d(target), "{code} for {randomized}");
+        assert_eq!(local_date(Brussels, w.start), d(target) - Duration::days(3));
+    }
+    // Follow-up visits wait for randomization, whatever their anchor.
+    let d10 = &p.visits[1];
+    assert!(plan(&p, d10, d("2026-01-20"), None).is_none());
+    assert!(p.visits[0].is_baseline() && !d10.is_baseline());
 }

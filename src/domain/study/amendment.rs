@@ -60,7 +60,9 @@ fn added(before: &[String], after: &[String]) -> Vec<String> {
 fn timing(v: &VisitSpec) -> impl PartialEq + '_ {
     (
         v.anchor,
+        &v.anchor_visit,
         v.months,
+        v.days,
         v.before_days,
         v.after_days,
         v.until_randomization_days,

@@ -28,6 +28,22 @@ struct StudyFile {
     arms: Vec<Arm>,
     #[serde(default)]
     lesions: LesionLimits,
+    #[serde(default)]
+    analgesics: Analgesics,
+}
+
+/// Whether staff record each visit's analgesic dose (oral morphine equivalent, mg/day), which
+/// the consensus pain response needs (`[analgesics] apply`, default true).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Analgesics {
+    pub apply: bool,
+}
+
+impl Default for Analgesics {
+    fn default() -> Self {
+        Analgesics { apply: true }
+    }
 }
 
 /// One arm of the trial: a stable code and its label per language.
@@ -38,12 +54,14 @@ pub struct Arm {
     pub label: BTreeMap<String, String>,
 }
 
-/// How many high-risk lesions a participant may have: at inclusion (registered on the enrolment
-/// day), per radiotherapy course (the same irradiation date), and active at any time during
-/// follow-up.
+/// Whether the study records lesions at all (`apply`, default true: a study without lesions has
+/// no lesion list, pain chart or per-lesion questionnaire), and how many high-risk lesions a
+/// participant may have: at inclusion (registered on the enrolment day), per radiotherapy course
+/// (the same irradiation date), and active at any time during follow-up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct LesionLimits {
+    pub apply: bool,
     pub at_inclusion: usize,
     pub per_course: usize,
     pub active_max: usize,
@@ -52,6 +70,7 @@ pub struct LesionLimits {
 impl Default for LesionLimits {
     fn default() -> Self {
         LesionLimits {
+            apply: true,
             at_inclusion: 5,
             per_course: 5,
             active_max: 10,
@@ -125,9 +144,14 @@ impl ReminderPlan {
 struct RawVisit {
     code: String,
     label: BTreeMap<String, String>,
-    anchor: Anchor,
+    /// "enrolment", "randomization" or "visit:<code>" (an earlier visit's target).
+    anchor: String,
     #[serde(default)]
     months: u32,
+    #[serde(default)]
+    weeks: u32,
+    #[serde(default)]
+    days: u32,
     #[serde(default)]
     window_before_days: u32,
     #[serde(default)]
@@ -152,6 +176,9 @@ struct StudyHeader {
     /// refused.
     #[serde(default)]
     start_date: Option<chrono::NaiveDate>,
+    /// The sender's name on participant emails (default: the study's name).
+    #[serde(default)]
+    email_sender: Option<String>,
 }
 
 /// A participating hospital, with the contact line participants are told to call.
@@ -185,11 +212,14 @@ pub struct Study {
     pub reminders: ReminderPlan,
     /// Safety text per language (every study language, when given).
     pub safety: BTreeMap<String, Safety>,
+    /// The sender's name on participant emails.
+    pub email_sender: String,
     /// The first day of enrolment, if the file says.
     pub start_date: Option<chrono::NaiveDate>,
     /// The arms, in order (empty: no arm is recorded).
     pub arms: Vec<Arm>,
     pub lesion_limits: LesionLimits,
+    pub analgesics: Analgesics,
     /// sha256 of the file's bytes, hex.
     pub sha256: String,
     /// The file's text (kept with the registration, so an amendment can be compared with it).
@@ -205,6 +235,22 @@ pub struct StudyError {
 }
 
 impl Study {
+    /// The safety text of `lang` as one paragraph for an email: the notice (with the site's
+    /// phone), then the symptoms that need a call now. Empty when the study file has none.
+    pub fn safety_paragraph(&self, lang: &str, phone: &str) -> String {
+        self.safety
+            .get(lang)
+            .map(|s| {
+                format!(
+                    "{} {} {}.",
+                    s.notice.replace("{phone}", phone),
+                    s.urgent_intro,
+                    s.urgent.join("; ")
+                )
+            })
+            .unwrap_or_default()
+    }
+
     pub fn site(&self, code: &str) -> Option<&Site> {
         self.sites.iter().find(|s| s.code == code)
     }
@@ -273,8 +319,24 @@ impl Study {
         check_safety(&raw).map_err(|(f, p)| err(&f, p))?;
         check_arms(&raw.arms, &raw.study.languages).map_err(|(f, p)| err(&f, p))?;
         check_lesion_limits(&raw.lesions).map_err(|(f, p)| err(&f, p))?;
+        let email_sender = raw
+            .study
+            .email_sender
+            .clone()
+            .unwrap_or_else(|| raw.study.name.clone());
+        if email_sender.trim().is_empty()
+            || email_sender
+                .chars()
+                .any(|c| c.is_control() || c == '<' || c == '>' || c == '"')
+        {
+            return Err(err(
+                "study.email_sender",
+                format!("{email_sender:?} must be a plain name, without quotes or angle brackets"),
+            ));
+        }
         Ok(Self {
             id,
+            email_sender,
             name: raw.study.name,
             time_zone,
             languages: raw.study.languages,
@@ -290,6 +352,7 @@ impl Study {
             start_date: raw.study.start_date,
             arms: raw.arms,
             lesion_limits: raw.lesions,
+            analgesics: raw.analgesics,
             sha256: hex::encode(Sha256::digest(text.as_bytes())),
             source: text.to_string(),
         })
@@ -481,51 +544,76 @@ fn parse_visits(
     tz: Tz,
     languages: &[String],
 ) -> Result<VisitTables, (String, String)> {
-    let mut specs = Vec::new();
+    let mut specs: Vec<VisitSpec> = Vec::new();
     let mut labels = BTreeMap::new();
     let mut seen = HashSet::new();
-    if raw
-        .visits
-        .first()
-        .is_none_or(|v| v.anchor != Anchor::Enrolment)
-    {
-        return Err((
-            "visits[0].anchor".into(),
-            "the first visit must be the baseline, anchored at \"enrolment\"".into(),
-        ));
-    }
-    let mut last_months = 0;
     for (i, v) in raw.visits.iter().enumerate() {
         let field = |f: &str| format!("visits[{i}].{f}");
         check_visit(i, v, languages, &mut seen)?;
-        match v.anchor {
-            Anchor::Enrolment if i > 0 => {
-                return Err((
-                    field("anchor"),
-                    "only the first visit is anchored at enrolment".into(),
-                ));
-            }
-            Anchor::Randomization if v.months <= last_months => {
-                return Err((
-                    field("months"),
-                    format!("must be after the previous visit ({last_months} months)"),
-                ));
-            }
-            Anchor::Randomization => last_months = v.months,
-            Anchor::Enrolment => {}
-        }
-        labels.insert(v.code.clone(), v.label.clone());
-        specs.push(VisitSpec {
+        let (anchor, anchor_visit) = match v.anchor.as_str() {
+            "enrolment" => (Anchor::Enrolment, None),
+            "randomization" => (Anchor::Randomization, None),
+            other => match other.strip_prefix("visit:") {
+                Some(code) if specs.iter().any(|s| s.code == code) => {
+                    (Anchor::Visit, Some(code.to_string()))
+                }
+                Some(code) => {
+                    return Err((
+                        field("anchor"),
+                        format!("{code:?} is not an earlier visit of this file"),
+                    ));
+                }
+                None => {
+                    return Err((
+                        field("anchor"),
+                        format!(
+                            "{other:?} is not \"enrolment\", \"randomization\" or \"visit:<earlier visit code>\""
+                        ),
+                    ));
+                }
+            },
+        };
+        let days = v
+            .weeks
+            .checked_mul(7)
+            .and_then(|w| w.checked_add(v.days))
+            .filter(|d| *d <= 3660 && v.months <= 120)
+            .ok_or_else(|| (field("days"), "the offset must be at most 10 years".into()))?;
+        let spec = VisitSpec {
             code: v.code.clone(),
-            anchor: v.anchor,
+            anchor,
+            anchor_visit,
             months: v.months,
+            days,
             before_days: v.window_before_days,
             after_days: v.window_after_days,
             until_randomization_days: v.until_randomization_days,
             grace_days: v.grace_days,
             questionnaires: v.questionnaires.clone(),
-        });
+        };
+        if i == 0 && !spec.is_baseline() {
+            return Err((
+                field("anchor"),
+                "the first visit must be the baseline: anchor \"enrolment\" with no offset".into(),
+            ));
+        }
+        if i > 0 && spec.is_baseline() {
+            return Err((
+                field("anchor"),
+                "only the first visit is the baseline; give an offset (months, weeks or days)"
+                    .into(),
+            ));
+        }
+        labels.insert(v.code.clone(), v.label.clone());
+        specs.push(spec);
     }
+    if specs.is_empty() {
+        return Err((
+            "visits[0].anchor".into(),
+            "the first visit must be the baseline, anchored at \"enrolment\"".into(),
+        ));
+    }
+    check_visit_order(&specs, tz)?;
     if raw.schedule.sse_window_days == 0 {
         return Err((
             "schedule.sse_window_days".into(),
@@ -541,6 +629,47 @@ fn parse_visits(
         },
         labels,
     ))
+}
+
+/// Follow-up visits come in the order of their targets, each after the one before, for any
+/// enrolment and randomization day: checked on days where calendar months are shortest and longest
+/// (31 January, a leap year) and with randomization on, and weeks after, the enrolment day.
+fn check_visit_order(specs: &[VisitSpec], tz: Tz) -> Result<(), Problem> {
+    let protocol = Protocol {
+        time_zone: tz,
+        visits: specs.to_vec(),
+        sse_target_days: 0,
+        sse_window_days: 1,
+    };
+    let day = |s: &str| s.parse::<chrono::NaiveDate>().unwrap_or_default();
+    for (enrolled, randomized) in [
+        ("2024-01-31", "2024-01-31"),
+        ("2025-01-31", "2025-03-14"),
+        ("2024-12-15", "2024-12-16"),
+    ] {
+        let mut previous: Option<(&str, chrono::NaiveDate)> = None;
+        for (i, spec) in specs.iter().enumerate().skip(1) {
+            let Some(w) =
+                super::schedule::plan(&protocol, spec, day(enrolled), Some(day(randomized)))
+            else {
+                continue;
+            };
+            if let Some((code, target)) = previous
+                && w.target <= target
+            {
+                return Err(fail(
+                    &format!("visits[{i}]"),
+                    format!(
+                        "its target ({}) would not come after {code}'s ({target}) for a participant \
+                         enrolled on {enrolled} and randomized on {randomized}: list visits in time order",
+                        w.target
+                    ),
+                ));
+            }
+            previous = Some((spec.code.as_str(), w.target));
+        }
+    }
+    Ok(())
 }
 
 /// Arms have unique codes (letters, digits, '_') and a label in every study language.

@@ -84,3 +84,61 @@ fn errors_name_the_file_and_field() {
         assert!(e.field.starts_with(field), "expected {field}, got {e}");
     }
 }
+
+/// Visit offsets: weeks and days, anchors on an earlier visit, and the refusals that name the
+/// visit.
+#[test]
+fn visits_in_weeks_and_from_other_visits_parse_and_misorders_are_refused() {
+    let weeks = SHIPPED.replacen("months = 1\n", "weeks = 6\n", 1);
+    let study = Study::parse("s", &weeks).expect("weeks");
+    let m1 = study.visit_spec("M1").expect("M1");
+    assert_eq!((m1.months, m1.days), (0, 42));
+    let chained = SHIPPED.replacen(
+        "anchor = \"randomization\"\nmonths = 3\n",
+        "anchor = \"visit:M1\"\nmonths = 2\n",
+        1,
+    );
+    let study = Study::parse("s", &chained).expect("chained");
+    let m3 = study.visit_spec("M3").expect("M3");
+    assert_eq!(
+        (m3.anchor, m3.anchor_visit.as_deref()),
+        (Anchor::Visit, Some("M1"))
+    );
+    let cases = [
+        // Anchored on a later visit.
+        (
+            SHIPPED.replacen(
+                "anchor = \"randomization\"\nmonths = 1\n",
+                "anchor = \"visit:M3\"\nmonths = 1\n",
+                1,
+            ),
+            "visits[1].anchor",
+        ),
+        (
+            SHIPPED.replacen(
+                "anchor = \"randomization\"\nmonths = 1\n",
+                "anchor = \"randomisation\"\nmonths = 1\n",
+                1,
+            ),
+            "visits[1].anchor",
+        ),
+        // Six weeks is after month 1: visits out of time order.
+        (
+            SHIPPED.replacen("months = 3\n", "weeks = 3\n", 1),
+            "visits[2]",
+        ),
+        // A second baseline.
+        (
+            SHIPPED.replacen(
+                "anchor = \"randomization\"\nmonths = 1\n",
+                "anchor = \"enrolment\"\n",
+                1,
+            ),
+            "visits[1].anchor",
+        ),
+    ];
+    for (text, field) in cases {
+        let e = Study::parse("studies/x.toml", &text).expect_err(field);
+        assert!(e.field.starts_with(field), "expected {field}, got {e}");
+    }
+}
