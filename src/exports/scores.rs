@@ -64,6 +64,20 @@ fn describe(app: &App, key: &str, version: &str, scoring: &str, code: &str) -> [
                     .unwrap_or_default(),
             ]
         }
+        // Sums, looked-up values and formulas have the range their scoring file gives them.
+        Some(s)
+            if matches!(
+                s.kind,
+                ScaleKind::Sum | ScaleKind::Lookup | ScaleKind::Computed
+            ) =>
+        {
+            [
+                s.kind.as_str().into(),
+                s.kind.direction().into(),
+                String::new(),
+                String::new(),
+            ]
+        }
         Some(s) => [
             s.kind.as_str().into(),
             s.kind.direction().into(),

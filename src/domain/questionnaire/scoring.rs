@@ -3,8 +3,12 @@
 //! the mean of the answered items (after reversing the listed items) and `min` the lowest code
 //! (1 for EORTC items). The half rule scores a scale when at least half of its items are answered.
 //! A summary is the mean of its component scores (inverted ones as 100 − score), only when all exist.
+//! Beyond EORTC: `sum` (the item codes added, prorated under the half rule), `lookup` (the item
+//! codes in order, e.g. "11211", looked up in a value table shipped in the scoring file, such as
+//! a utility index) and `computed` (a formula over items and earlier scales). What the format
+//! cannot express is added as a new `ScaleKind` here (docs/questionnaire-format.md, "Extending").
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -19,6 +23,15 @@ pub enum ScaleKind {
     Global,
     /// The answer itself (e.g. a 0–10 pain rating), per lesion when the item is.
     Raw,
+    /// The item codes added up; under the half rule, missing items are prorated (the mean of the
+    /// answered items × the number of items).
+    Sum,
+    /// The codes of the items in order, as one key ("11211"), looked up in `table`; every item
+    /// must be answered.
+    Lookup,
+    /// `formula` evaluated over the items' codes (by item id) and earlier scales (by code); no
+    /// score when anything it uses is missing.
+    Computed,
 }
 
 impl ScaleKind {
@@ -28,6 +41,9 @@ impl ScaleKind {
             ScaleKind::Symptom => "symptom",
             ScaleKind::Global => "global",
             ScaleKind::Raw => "raw",
+            ScaleKind::Sum => "sum",
+            ScaleKind::Lookup => "lookup",
+            ScaleKind::Computed => "computed",
         }
     }
 
@@ -37,7 +53,9 @@ impl ScaleKind {
         match self {
             ScaleKind::Functional | ScaleKind::Global => "higher_is_better",
             ScaleKind::Symptom => "higher_is_worse",
-            ScaleKind::Raw => "as_answered",
+            ScaleKind::Raw | ScaleKind::Sum | ScaleKind::Lookup | ScaleKind::Computed => {
+                "as_defined"
+            }
         }
     }
 }
@@ -68,7 +86,7 @@ pub enum MissingRule {
     All,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Scale {
     pub code: String,
     pub label: String,
@@ -80,6 +98,13 @@ pub struct Scale {
     pub reverse: Vec<String>,
     #[serde(default)]
     pub missing: MissingRule,
+    /// `lookup`: the value of each key (the item codes in order, e.g. "11211").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<BTreeMap<String, f64>>,
+    /// `computed`: an expression (MiniJinja syntax: + - * / ** and parentheses, round(), …)
+    /// over item ids and earlier scale codes, e.g. `"(PAIN + FATIGUE) / 2"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub formula: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,7 +121,7 @@ pub struct Summary {
     pub components: Vec<Component>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Scoring {
     pub questionnaire: String,
     pub version: String,
@@ -158,7 +183,7 @@ pub fn parse_scoring(
                 format!("duplicate scale code {:?}", scale.code),
             );
         }
-        for (pointer, message) in scale_problems(def, i, scale) {
+        for (pointer, message) in scale_problems(def, i, scale, &codes) {
             err(pointer, message);
         }
     }
@@ -180,7 +205,12 @@ pub fn parse_scoring(
 }
 
 /// What is wrong with scale `i` against the definition: (JSON pointer, problem) pairs.
-fn scale_problems(def: &Definition, i: usize, scale: &Scale) -> Vec<(String, String)> {
+fn scale_problems(
+    def: &Definition,
+    i: usize,
+    scale: &Scale,
+    earlier: &BTreeSet<&str>,
+) -> Vec<(String, String)> {
     let mut problems = Vec::new();
     let mut err = |p: String, m: String| problems.push((p, m));
     let at = |f: &str| format!("/scales/{i}/{f}");
@@ -201,6 +231,10 @@ fn scale_problems(def: &Definition, i: usize, scale: &Scale) -> Vec<(String, Str
                         format!("/scales/{i}/items/{j}"),
                         format!("item {id:?} has no numeric codes to score"),
                     ),
+                    (Some((lo, hi)), ScaleKind::Lookup, _) if lo < 0 || hi > 9 => err(
+                        format!("/scales/{i}/items/{j}"),
+                        format!("item {id:?} has codes {lo}–{hi}; a lookup key needs codes 0–9"),
+                    ),
                     (Some((lo, hi)), k, Some(r)) if k != ScaleKind::Raw && hi - lo != r => err(
                         at("range"),
                         format!("range {r} does not match item {id:?}, whose codes run {lo}–{hi}"),
@@ -217,9 +251,51 @@ fn scale_problems(def: &Definition, i: usize, scale: &Scale) -> Vec<(String, Str
         ScaleKind::Raw if scale.items.len() != 1 => {
             err(at("items"), "a raw scale takes exactly one item".into())
         }
-        ScaleKind::Raw => {}
+        ScaleKind::Lookup => match &scale.table {
+            None => err(at("table"), "a lookup scale needs its value table".into()),
+            Some(t) => {
+                if let Some(k) = t.keys().find(|k| {
+                    k.len() != scale.items.len() || !k.chars().all(|c| c.is_ascii_digit())
+                }) {
+                    err(
+                        at("table"),
+                        format!(
+                            "key {k:?} is not {} digits, one code per item in order",
+                            scale.items.len()
+                        ),
+                    );
+                }
+            }
+        },
+        ScaleKind::Computed => match scale.formula.as_deref().map(compile) {
+            None => err(at("formula"), "a computed scale needs a formula".into()),
+            Some(Err(e)) => err(at("formula"), format!("is not a valid expression: {e}")),
+            Some(Ok(names)) => {
+                for name in names {
+                    if !scale.items.contains(&name) && !earlier.contains(name.as_str()) {
+                        err(
+                            at("formula"),
+                            format!(
+                                "uses {name:?}, which is neither one of the scale's items nor an \
+                                 earlier scale"
+                            ),
+                        );
+                    }
+                }
+            }
+        },
+        ScaleKind::Raw | ScaleKind::Sum => {}
         _ if scale.range.is_none() => err(at("range"), "required for this kind of scale".into()),
         _ => {}
+    }
+    if scale.items.is_empty() && scale.kind != ScaleKind::Computed {
+        err(at("items"), "at least one item".into());
+    }
+    if scale.table.is_some() && scale.kind != ScaleKind::Lookup {
+        err(at("table"), "only a lookup scale has a table".into());
+    }
+    if scale.formula.is_some() && scale.kind != ScaleKind::Computed {
+        err(at("formula"), "only a computed scale has a formula".into());
     }
     for (j, id) in scale.reverse.iter().enumerate() {
         if !scale.items.contains(id) {
@@ -280,6 +356,9 @@ pub fn score(def: &Definition, scoring: &Scoring, answers: &[Valid]) -> Scores {
             for lesion in lesions {
                 scales.push(score_scale(def, scale, answers, Some(lesion)));
             }
+        } else if scale.kind == ScaleKind::Computed {
+            let value = computed(scale, answers, &scales);
+            scales.push(value);
         } else {
             scales.push(score_scale(def, scale, answers, None));
         }
@@ -349,6 +428,26 @@ fn score_scale(
     }
     let n = scale.items.len();
     let answered = values.len();
+    if scale.kind == ScaleKind::Lookup {
+        // Every item answered, each code one digit of the key.
+        let key: String = values.iter().map(|v| (*v as i64).to_string()).collect();
+        let score = (answered == n)
+            .then(|| scale.table.as_ref().and_then(|t| t.get(&key)).copied())
+            .flatten();
+        return ScaleScore {
+            code: scale.code.clone(),
+            label: scale.label.clone(),
+            lesion: lesion.cloned(),
+            score,
+            items: scale.items.clone(),
+            answered,
+            status: if score.is_some() {
+                Status::Complete
+            } else {
+                Status::Missing
+            },
+        };
+    }
     let enough = match scale.missing {
         MissingRule::Half => answered * 2 >= n && answered > 0,
         MissingRule::All => answered == n,
@@ -361,6 +460,9 @@ fn score_scale(
             ScaleKind::Functional => (1.0 - scaled) * 100.0,
             ScaleKind::Symptom | ScaleKind::Global => scaled * 100.0,
             ScaleKind::Raw => rs,
+            // Prorated: the mean of the answered items for each of the scale's items.
+            ScaleKind::Sum => rs * n as f64,
+            ScaleKind::Lookup | ScaleKind::Computed => f64::NAN,
         }
     });
     ScaleScore {
@@ -374,6 +476,71 @@ fn score_scale(
             (false, _) => Status::Missing,
             (true, true) => Status::Complete,
             (true, false) => Status::HalfRule,
+        },
+    }
+}
+
+/// The variables a formula uses, or why it does not compile.
+fn compile(formula: &str) -> Result<Vec<String>, String> {
+    let env = minijinja::Environment::new();
+    let expr = env.compile_expression(formula).map_err(|e| e.to_string())?;
+    let mut names: Vec<String> = expr.undeclared_variables(false).into_iter().collect();
+    names.sort();
+    Ok(names)
+}
+
+/// A computed scale: its formula over the items' codes and the scales scored before it; no score
+/// when anything it uses is missing (or the result is not a finite number).
+fn computed(scale: &Scale, answers: &[Valid], scored: &[ScaleScore]) -> ScaleScore {
+    let names = scale
+        .formula
+        .as_deref()
+        .map(compile)
+        .and_then(Result::ok)
+        .unwrap_or_default();
+    let mut vars = BTreeMap::new();
+    for name in &names {
+        let value = if scale.items.contains(name) {
+            answers
+                .iter()
+                .find(|a| &a.item == name && a.lesion.is_none())
+                .and_then(|a| a.value.code())
+                .map(|c| c as f64)
+        } else {
+            scored
+                .iter()
+                .find(|s| &s.code == name && s.lesion.is_none())
+                .and_then(|s| s.score)
+        };
+        if let Some(v) = value {
+            vars.insert(name.clone(), v);
+        }
+    }
+    let answered = vars.len();
+    let score = (answered == names.len())
+        .then(|| {
+            let env = minijinja::Environment::new();
+            let expr = env.compile_expression(scale.formula.as_deref()?).ok()?;
+            let out = expr
+                .eval(minijinja::Value::from_pairs(
+                    vars.iter()
+                        .map(|(k, v)| (k.as_str(), minijinja::Value::from(*v))),
+                ))
+                .ok()?;
+            f64::try_from(out).ok().filter(|v| v.is_finite())
+        })
+        .flatten();
+    ScaleScore {
+        code: scale.code.clone(),
+        label: scale.label.clone(),
+        lesion: None,
+        score,
+        items: names,
+        answered,
+        status: if score.is_some() {
+            Status::Complete
+        } else {
+            Status::Missing
         },
     }
 }
@@ -622,5 +789,100 @@ mod tests {
         assert_eq!(scale_key("nrs-lesion-pain", "WORST_PAIN"), "NRS_WORST_PAIN");
         assert_eq!(ScaleKind::Symptom.direction(), "higher_is_worse");
         assert_eq!(ScaleKind::Functional.direction(), "higher_is_better");
+    }
+
+    /// The kinds a new instrument needs beyond EORTC: a sum (prorated under the half rule), a
+    /// value-table lookup, and a formula over items and earlier scales.
+    #[test]
+    fn sum_lookup_and_computed_scales() {
+        let def = r#"{"key": "g", "version": "1", "title": "t", "license": {"holder": "h", "wording": "open"},
+            "languages": ["en"], "option_sets": {"l": [{"code": 1, "text": "a"}, {"code": 2, "text": "b"}, {"code": 3, "text": "c"}]},
+            "items": [{"id": "a", "type": "single_choice", "text": "a", "options": "l"},
+                      {"id": "b", "type": "single_choice", "text": "b", "options": "l"},
+                      {"id": "vas", "type": "integer", "text": "v", "min": 0, "max": 100}]}"#;
+        let scoring = r#"{"questionnaire": "g", "version": "1", "scoring": 1, "scales": [
+            {"code": "S", "label": "s", "kind": "sum", "items": ["a", "b"]},
+            {"code": "SA", "label": "s", "kind": "sum", "items": ["a", "b"], "missing": "all"},
+            {"code": "I", "label": "i", "kind": "lookup", "items": ["a", "b"], "table": {"11": 1.0, "12": 0.8, "21": 0.7, "33": -0.1}},
+            {"code": "C", "label": "c", "kind": "computed", "items": ["vas"], "formula": "(vas + S * 10) / 2"}]}"#;
+        let (d, s) = load(def, scoring);
+        let ans = |a: Option<i64>, b: Option<i64>, vas: Option<i64>| {
+            [("a", a), ("b", b), ("vas", vas)]
+                .iter()
+                .map(|(i, v)| Valid {
+                    item: (*i).into(),
+                    lesion: None,
+                    value: v.map_or(AnswerValue::Blank, AnswerValue::Code),
+                })
+                .collect::<Vec<_>>()
+        };
+        // (a, b, vas) → S, SA, I, C
+        type Answers = (Option<i64>, Option<i64>, Option<i64>);
+        let cases: [(Answers, [Option<f64>; 4]); 5] = [
+            (
+                (Some(1), Some(2), Some(60)),
+                [Some(3.0), Some(3.0), Some(0.8), Some(45.0)],
+            ),
+            (
+                (Some(3), Some(3), Some(0)),
+                [Some(6.0), Some(6.0), Some(-0.1), Some(30.0)],
+            ),
+            // Half answered: the sum is prorated; "all" and the lookup give nothing.
+            (
+                (Some(2), None, Some(50)),
+                [Some(4.0), None, None, Some(45.0)],
+            ),
+            // A combination the table does not have: no index.
+            ((Some(2), Some(2), None), [Some(4.0), Some(4.0), None, None]),
+            ((None, None, Some(10)), [None, None, None, None]),
+        ];
+        for ((a, b, vas), expected) in cases {
+            let r = score(&d, &s, &ans(a, b, vas));
+            let got: Vec<Option<f64>> = ["S", "SA", "I", "C"]
+                .iter()
+                .map(|c| get(&r, c).score)
+                .collect();
+            assert_eq!(got, expected, "a={a:?} b={b:?} vas={vas:?}");
+        }
+    }
+
+    #[test]
+    fn a_lookup_or_formula_that_cannot_work_is_refused_where_it_is() {
+        let def = r#"{"key": "g", "version": "1", "title": "t", "license": {"holder": "h", "wording": "open"},
+            "languages": ["en"], "items": [{"id": "a", "type": "integer", "text": "a", "min": 0, "max": 100}]}"#;
+        let (d, _) = parse_definition("d", def).expect("definition");
+        for (scales, pointer, words) in [
+            (
+                r#"[{"code": "I", "label": "i", "kind": "lookup", "items": ["a"], "table": {"1": 1}}]"#,
+                "/scales/0/items/0",
+                "0–9",
+            ),
+            (
+                r#"[{"code": "C", "label": "c", "kind": "computed", "items": ["a"], "formula": "a + LATER"}]"#,
+                "/scales/0/formula",
+                "LATER",
+            ),
+            (
+                r#"[{"code": "C", "label": "c", "kind": "computed", "items": ["a"], "formula": "a +"}]"#,
+                "/scales/0/formula",
+                "not a valid expression",
+            ),
+            (
+                r#"[{"code": "S", "label": "s", "kind": "sum", "items": ["a"], "table": {"1": 1}}]"#,
+                "/scales/0/table",
+                "only a lookup",
+            ),
+        ] {
+            let text = format!(
+                r#"{{"questionnaire": "g", "version": "1", "scoring": 1, "scales": {scales}}}"#
+            );
+            let errors = parse_scoring("s.json", &text, &d, 1).expect_err(pointer);
+            assert!(
+                errors
+                    .iter()
+                    .any(|e| e.pointer == pointer && e.problem.contains(words)),
+                "{pointer}: {errors:?}"
+            );
+        }
     }
 }
