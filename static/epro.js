@@ -66,6 +66,39 @@
       });
     });
   }
+  // Questions asked only for some answers (show_if) appear and disappear with the answer they
+  // depend on; an answer given to a question that disappears is cleared, and the page says so.
+  // The server applies the same rule on every save, so the page works without this too.
+  var qform = document.querySelector("form.questionnaire");
+  if (qform) {
+    var js = document.createElement("input");
+    js.type = "hidden"; js.name = "js"; js.value = "1";
+    qform.appendChild(js);
+    var dependents = qform.querySelectorAll("fieldset[data-show-field]");
+    var clearedNote = qform.querySelector(".cleared-note");
+    var update = function () {
+      for (var d = 0; d < dependents.length; d++) {
+        var fs = dependents[d];
+        var field = fs.getAttribute("data-show-field");
+        var values = (fs.getAttribute("data-show-values") || "").split(" ");
+        var chosen = qform.querySelector("input[name=\"" + field + "\"]:checked");
+        var holds = !!chosen && values.indexOf(chosen.value) >= 0;
+        if (!holds && !fs.hidden) {
+          var had = false;
+          var inputs = fs.querySelectorAll("input, textarea");
+          for (var k = 0; k < inputs.length; k++) {
+            var el = inputs[k];
+            if (el.type === "radio" || el.type === "checkbox") {
+              if (el.checked) { had = true; el.checked = false; }
+            } else if (el.value) { had = true; el.value = ""; }
+          }
+          if (had && clearedNote) { clearedNote.hidden = false; }
+        }
+        fs.hidden = !holds;
+      }
+    };
+    qform.addEventListener("change", update);
+  }
   var printers = document.querySelectorAll("[data-print]");
   for (var i = 0; i < printers.length; i++) {
     printers[i].addEventListener("click", function () { window.print(); });

@@ -8,7 +8,11 @@ use serde_json::Value;
 
 use crate::{
     answering::LesionRef,
-    domain::questionnaire::{Definition, ItemType, answers::Answer, text::Wording},
+    domain::questionnaire::{
+        Definition, ItemType,
+        answers::{self, Answer},
+        text::Wording,
+    },
 };
 
 pub const PER_PAGE: usize = 6;
@@ -93,10 +97,39 @@ pub struct ItemView {
     pub max: Option<i64>,
     pub value: String,
     pub answered: bool,
+    /// Not asked with the answers so far (`show_if`): sent hidden, shown by the page script when
+    /// the answer it depends on (on the same page) changes.
+    pub hidden: bool,
+    /// The field this question depends on, when it is on the same page, and the values that
+    /// show it ("1 2").
+    pub show_field: Option<String>,
+    pub show_values: String,
 }
 
 fn word(w: Option<&Wording>, key: &str) -> String {
     w.and_then(|w| w.get(key)).unwrap_or(key).to_string()
+}
+
+/// Whether a slot's question is asked with `answers` (its `show_if` holds, or it has none).
+pub fn applies(def: &Definition, slot: &Slot, answers: &[Answer]) -> bool {
+    answers::is_asked(def, &slot.item, slot.lesion.as_deref(), |item, lesion| {
+        answers
+            .iter()
+            .find(|a| a.item == item && a.lesion.as_deref() == lesion)
+            .and_then(|a| answers::code_of_value(&a.value))
+    })
+}
+
+/// `answers` with `posted` laid over them by (item, lesion); a `null` clears.
+pub fn overlay(answers: &[Answer], posted: &[Answer]) -> Vec<Answer> {
+    let mut out: Vec<Answer> = answers.to_vec();
+    for p in posted {
+        out.retain(|a| !(a.item == p.item && a.lesion == p.lesion));
+        if !p.value.is_null() {
+            out.push(p.clone());
+        }
+    }
+    out
 }
 
 /// The stored value of a slot, if answered (not blank).
@@ -193,6 +226,19 @@ pub fn item_view(
         max: item.max,
         answered: !value.is_empty(),
         value,
+        hidden: false,
+        show_field: None,
+        show_values: item
+            .show_if
+            .as_ref()
+            .map(|c| {
+                c.any_of
+                    .iter()
+                    .map(i64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_default(),
     })
 }
 

@@ -154,33 +154,53 @@ fn lesion_fits(
     }
 }
 
+/// Whether an item is asked, given the answers so far: always, unless its `show_if` names an
+/// item whose coded answer (for the same lesion, else the one not per lesion) is not one of the
+/// listed codes. `code_of(item, lesion)` reads an answer's code.
+pub fn is_asked(
+    def: &Definition,
+    item: &str,
+    lesion: Option<&str>,
+    code_of: impl Fn(&str, Option<&str>) -> Option<i64>,
+) -> bool {
+    let Some(cond) = def.item(item).and_then(|p| p.item.show_if.as_ref()) else {
+        return true;
+    };
+    code_of(&cond.item, lesion)
+        .or_else(|| lesion.and_then(|_| code_of(&cond.item, None)))
+        .is_some_and(|c| cond.any_of.contains(&c))
+}
+
+/// The code of a JSON answer value (yes/no `true`/`false` as 1/0).
+pub fn code_of_value(value: &Value) -> Option<i64> {
+    match value {
+        Value::Bool(b) => Some(i64::from(*b)),
+        v => v.as_i64(),
+    }
+}
+
 /// Answers to items whose display condition is not met: they were never asked.
 fn not_asked(def: &Definition, out: &[Valid]) -> Vec<AnswerError> {
     let mut errors = Vec::new();
+    let code_of = |item: &str, lesion: Option<&str>| {
+        out.iter()
+            .find(|o| o.item == item && o.lesion.as_deref() == lesion)
+            .and_then(|o| o.value.code())
+    };
     for (index, v) in out.iter().enumerate() {
-        let Some(placed) = def.item(&v.item) else {
-            continue;
-        };
-        let Some(cond) = &placed.item.show_if else {
-            continue;
-        };
         if v.value == AnswerValue::Blank {
             continue;
         }
-        let shown = out
-            .iter()
-            .find(|o| o.item == cond.item && (o.lesion == v.lesion || o.lesion.is_none()))
-            .and_then(|o| o.value.code())
-            .is_some_and(|c| cond.any_of.contains(&c));
-        if !shown {
+        if !is_asked(def, &v.item, v.lesion.as_deref(), code_of) {
+            let cond = def.item(&v.item).and_then(|p| p.item.show_if.as_ref());
             errors.push(AnswerError {
                 index,
                 item: v.item.clone(),
                 lesion: v.lesion.clone(),
-                problem: format!(
-                    "is only asked when {} is one of {:?}",
-                    cond.item, cond.any_of
-                ),
+                problem: match cond {
+                    Some(c) => format!("is only asked when {} is one of {:?}", c.item, c.any_of),
+                    None => "is not asked".into(),
+                },
             });
         }
     }

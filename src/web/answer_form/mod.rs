@@ -148,21 +148,49 @@ impl<'a> Loaded<'a> {
             .is_some_and(|r| r.status != ResponseStatus::Draft)
     }
 
+    /// The questions of a page as shown: those asked with the answers so far, and those that
+    /// depend on a question of the same page (hidden until their condition holds). A question
+    /// that depends on another page's answer and is not asked is left out.
     fn items(&self, range: std::ops::Range<usize>) -> Vec<ItemView> {
         let def = &self.x.resolved.version.definition;
-        self.slots[range]
-            .iter()
+        let page = &self.slots[range];
+        page.iter()
             .filter_map(|s| {
-                questionnaire::item_view(
+                let mut view = questionnaire::item_view(
                     def,
                     self.x.resolved.wording,
                     s,
                     &self.x.lesions,
                     &self.x.resolved.language,
                     &self.answers,
-                )
+                )?;
+                let asked = questionnaire::applies(def, s, &self.answers);
+                let on_page = def
+                    .item(&s.item)
+                    .and_then(|p| p.item.show_if.as_ref())
+                    .and_then(|c| {
+                        page.iter().find(|o| {
+                            o.item == c.item && (o.lesion == s.lesion || o.lesion.is_none())
+                        })
+                    });
+                if !asked && on_page.is_none() {
+                    return None;
+                }
+                view.hidden = !asked;
+                view.show_field = on_page.map(Slot::field);
+                Some(view)
             })
             .collect()
+    }
+
+    /// Whether page `p` asks anything with `answers`.
+    fn page_asks(&self, p: usize, answers: &[Answer]) -> bool {
+        let def = &self.x.resolved.version.definition;
+        self.pages.get(p).is_some_and(|r| {
+            self.slots[r.clone()]
+                .iter()
+                .any(|s| questionnaire::applies(def, s, answers))
+        })
     }
 
     fn word(&self, key: &str) -> Option<String> {
@@ -175,12 +203,14 @@ impl<'a> Loaded<'a> {
 
     /// The first page with an unanswered question; past the end when all are answered.
     fn resume_page(&self) -> usize {
+        let def = &self.x.resolved.version.definition;
         self.pages
             .iter()
             .position(|r| {
-                self.slots[r.clone()]
-                    .iter()
-                    .any(|s| questionnaire::value_of(&self.answers, s).is_none())
+                self.slots[r.clone()].iter().any(|s| {
+                    questionnaire::value_of(&self.answers, s).is_none()
+                        && questionnaire::applies(def, s, &self.answers)
+                })
             })
             .unwrap_or(self.pages.len())
     }
@@ -365,12 +395,36 @@ pub async fn show(
             r
         }
     };
-    let notice = (super::query_param(req, "notice").as_deref() == Some("stale"))
-        .then(|| web.t(&lang, "stale", &[]));
+    let notice = page_notice(web, req, &lang);
     render_page(
         web, app, req, lang, who, &l, visit, key, page_no, notice, None,
     )
     .await
+}
+
+/// What the page says after a save: a draft changed elsewhere, answers cleared because their
+/// questions no longer apply (named by number), or a question that now applies on this page.
+fn page_notice(web: &Web, req: &Request, lang: &str) -> Option<String> {
+    let mut out = Vec::new();
+    match super::query_param(req, "notice").as_deref() {
+        Some("stale") => out.push(web.t(lang, "stale", &[])),
+        Some("cleared") => {
+            let numbers: Vec<String> = super::query_param(req, "cleared")
+                .unwrap_or_default()
+                .split('.')
+                .filter_map(|n| n.parse::<usize>().ok())
+                .map(|n| n.to_string())
+                .collect();
+            if !numbers.is_empty() {
+                out.push(web.t(lang, "answers_cleared", &[("numbers", &numbers.join(", "))]));
+            }
+        }
+        _ => {}
+    }
+    if super::query_param(req, "more").is_some() {
+        out.push(web.t(lang, "question_appeared", &[]));
+    }
+    (!out.is_empty()).then(|| out.join(" "))
 }
 
 fn form_value<'f>(form: &'f [(String, String)], name: &str) -> Option<&'f str> {
@@ -423,10 +477,48 @@ pub async fn post(
     let go = form_value(&form, "go").unwrap_or("next").to_string();
     let range = l.pages.get(page_no).cloned().unwrap_or(0..0);
     let def = &l.x.resolved.version.definition;
-    let answers = match questionnaire::read_page(def, &l.slots[range], &form) {
+    let mut answers = match questionnaire::read_page(def, &l.slots[range.clone()], &form) {
         Ok(a) => a,
         Err(msg) => return again(StatusCode::UNPROCESSABLE_ENTITY, msg).await,
     };
+    // Answers to questions that no longer apply (`show_if`) are cleared with this save and
+    // named on the next page, never refused: nothing else on the page is lost.
+    let mut merged = questionnaire::overlay(&l.answers, &answers);
+    let mut cleared = Vec::new();
+    loop {
+        let gone: Vec<&Slot> = l
+            .slots
+            .iter()
+            .filter(|s| {
+                questionnaire::value_of(&merged, s).is_some()
+                    && !questionnaire::applies(def, s, &merged)
+            })
+            .collect();
+        if gone.is_empty() {
+            break;
+        }
+        for s in gone {
+            answers.retain(|a| !(a.item == s.item && a.lesion == s.lesion));
+            if questionnaire::value_of(&l.answers, s).is_some() {
+                answers.push(Answer {
+                    item: s.item.clone(),
+                    lesion: s.lesion.clone(),
+                    value: serde_json::Value::Null,
+                });
+                cleared.push(s.number);
+            }
+        }
+        merged = questionnaire::overlay(&l.answers, &answers);
+    }
+    cleared.sort_unstable();
+    // Without the page script, a question of this page that the new answers make applicable
+    // was not seen: the page is shown again with it.
+    let appeared = form_value(&form, "js").is_none()
+        && l.slots[range].iter().any(|s| {
+            !questionnaire::applies(def, s, &l.answers)
+                && questionnaire::applies(def, s, &merged)
+                && questionnaire::value_of(&merged, s).is_none()
+        });
     let mut revision = l.revision();
     if !answers.is_empty() {
         // A revision only means something once a draft exists.
@@ -467,7 +559,37 @@ pub async fn post(
     if go == "save" {
         return saved(revision);
     }
-    navigate(who, visit, key, &go, page_no, l.pages.len())
+    let mut notice = String::new();
+    if !cleared.is_empty() {
+        let numbers: Vec<String> = cleared.iter().map(usize::to_string).collect();
+        notice = format!("notice=cleared&cleared={}", numbers.join("."));
+    }
+    if appeared && go == "next" {
+        let sep = if notice.is_empty() { "" } else { "&" };
+        return redirect(&format!(
+            "{}?page={}&{notice}{sep}more=1",
+            who.base(visit, key),
+            page_no + 1
+        ));
+    }
+    let target = match go.as_str() {
+        "back" => (0..page_no).rev().find(|p| l.page_asks(*p, &merged)),
+        "review" => None,
+        _ => (page_no + 1..l.pages.len()).find(|p| l.page_asks(*p, &merged)),
+    };
+    let to = match (go.as_str(), target) {
+        ("back", None) if page_no > 0 => 0,
+        (_, Some(p)) => p,
+        ("back", None) => return navigate(who, visit, key, "back", 0, l.pages.len()),
+        (_, None) => l.pages.len(),
+    };
+    let base = who.base(visit, key);
+    let sep = if notice.is_empty() { "" } else { "&" };
+    if to >= l.pages.len() {
+        redirect(&format!("{base}/review?{notice}"))
+    } else {
+        redirect(&format!("{base}?page={}{sep}{notice}", to + 1))
+    }
 }
 
 /// The 0-based page a form came from (its `page` field is 1-based), within `pages`.

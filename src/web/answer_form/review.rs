@@ -80,7 +80,7 @@ pub(super) async fn render_review(
     let mut blanks = Vec::new();
     for (p, range) in l.pages.iter().enumerate() {
         for item in l.items(range.clone()) {
-            if !item.answered {
+            if !item.answered && !item.hidden {
                 blanks.push(Blank {
                     number: item.number,
                     text: item.text.clone(),
@@ -133,6 +133,7 @@ pub(super) async fn render_review(
             entry_reason => late.as_ref().map(|l| l.reason.clone()),
             completed_on => late.and_then(|l| l.completed_on),
             error => error,
+            notice => super::page_notice(web, req, &lang),
         },
     )
 }
