@@ -134,6 +134,7 @@ pub enum Code {
     WindowNotOpen,
     WrongStudy,
     AmendmentNeedsConfirmation,
+    NotInThisStudy,
 }
 
 impl Code {
@@ -177,6 +178,7 @@ impl Code {
             Code::WindowNotOpen => "window_not_open",
             Code::WrongStudy => "wrong_study",
             Code::AmendmentNeedsConfirmation => "amendment_needs_confirmation",
+            Code::NotInThisStudy => "not_in_this_study",
         }
     }
 }

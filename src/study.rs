@@ -185,6 +185,21 @@ pub fn check_questionnaires(
                     format!("{q:?} is not a published questionnaire version"),
                 ));
             };
+            if !study.lesion_limits.apply
+                && found
+                    .definition
+                    .items
+                    .iter()
+                    .any(|e| matches!(e, crate::domain::questionnaire::Entry::Group(_)))
+            {
+                return Err(Error::invalid(
+                    format!("{}: visits[{i}].questionnaires[{j}]", file.display()),
+                    format!(
+                        "{q:?} asks questions per lesion, but this study records no lesions \
+                         ([lesions] apply = false)"
+                    ),
+                ));
+            }
             let missing: Vec<&str> = study
                 .languages
                 .iter()

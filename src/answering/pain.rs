@@ -192,6 +192,15 @@ pub async fn record_dose(
 ) -> Result<()> {
     let p = crate::participants::for_staff(&app.db, actor, Action::ResponseEnter, study_id, false)
         .await?;
+    if !app.study.analgesics.apply {
+        return Err(Error::Conflict {
+            code: Code::NotInThisStudy,
+            message: format!(
+                "study {} records no analgesic doses ([analgesics] apply = false in the study file)",
+                app.study.id
+            ),
+        });
+    }
     if !omed.is_finite() || !(0.0..=10_000.0).contains(&omed) {
         return Err(Error::invalid(
             "omed_mg_per_day",

@@ -295,6 +295,7 @@ mod tests {
     fn lesion_limits_apply_at_inclusion_per_course_and_in_follow_up() {
         use chrono::NaiveDate;
         let limits = crate::domain::study::LesionLimits {
+            apply: true,
             at_inclusion: 5,
             per_course: 5,
             active_max: 8,

@@ -127,6 +127,15 @@ pub async fn add_lesion(
     input: LesionInput,
 ) -> Result<LesionRow> {
     auth::authorize(actor, Action::ParticipantUpdate, None)?;
+    if !app.study.lesion_limits.apply {
+        return Err(Error::Conflict {
+            code: Code::NotInThisStudy,
+            message: format!(
+                "study {} records no lesions ([lesions] apply = false in the study file)",
+                app.study.id
+            ),
+        });
+    }
     let location = input
         .location
         .clone()

@@ -160,6 +160,8 @@ pub(super) async fn render_participant(
             sse_types => coded("sse", &SseType::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>()),
             sides => coded("side", &["left", "right"]),
             may_enter => may_enter,
+            lesions_apply => app.study.lesion_limits.apply,
+            analgesics_apply => app.study.analgesics.apply,
             notice => notice,
             error => error,
             access => access,
