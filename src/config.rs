@@ -184,7 +184,7 @@ impl Default for Settings {
             require_licensed_text: false,
             mail_transport: MailTransport::File,
             mail_file_dir: None,
-            mail_from: "HERMES <noreply@example.org>".into(),
+            mail_from: "noreply@example.org".into(),
             smtp_host: "localhost".into(),
             smtp_port: 25,
             smtp_tls: SmtpTls::Starttls,

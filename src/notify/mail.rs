@@ -31,6 +31,9 @@ pub enum MailError {
 /// A rendered message, ready to send.
 pub struct Outgoing {
     pub to: String,
+    /// The sender's name shown to the reader (the study file's `email_sender`), used when
+    /// EPRO_MAIL_FROM gives an address only.
+    pub sender_name: Option<String>,
     pub subject: String,
     pub text: String,
     pub html: String,
@@ -94,8 +97,12 @@ impl Mail {
             m.to.parse()
                 .map_err(|e| MailError::Send(format!("recipient: {e}")))?;
         let id = format!("<{}@epro>", uuid::Uuid::new_v4());
+        let from = match (&self.from.name, &m.sender_name) {
+            (None, Some(name)) => Mailbox::new(Some(name.clone()), self.from.email.clone()),
+            _ => self.from.clone(),
+        };
         let message = Message::builder()
-            .from(self.from.clone())
+            .from(from)
             .to(to)
             .subject(m.subject.clone())
             .message_id(Some(id.clone()))

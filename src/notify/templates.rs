@@ -67,6 +67,7 @@ pub fn digest(lang: &str, to: &str, ctx: minijinja::Value) -> Result<Outgoing, S
     );
     Ok(Outgoing {
         to: to.to_string(),
+        sender_name: None,
         subject,
         text,
         html,
@@ -85,6 +86,11 @@ pub struct ReminderContent<'a> {
     pub site_email: &'a str,
     /// The study's short name (e.g. HERMES).
     pub study: &'a str,
+    /// The sender's name (the study file's `email_sender`, else the study's name).
+    pub sender_name: &'a str,
+    /// The study file's safety text in the participant's language, as one paragraph (the
+    /// site's phone filled in); empty when the study file has none.
+    pub safety: &'a str,
 }
 
 /// A rendered template's header lines (`Name: value`, up to the first blank line) and body.
@@ -113,7 +119,7 @@ pub fn reminder(c: &ReminderContent<'_>) -> Result<Outgoing, String> {
     let ctx = context! {
         visit => c.visit_label, last_day => c.last_day, link => c.link,
         site_name => c.site_name, site_phone => c.site_phone, site_email => c.site_email, lang => c.lang,
-        study => c.study,
+        study => c.study, safety => c.safety,
     };
     let rendered = env
         .get_template("text")
@@ -137,6 +143,7 @@ pub fn reminder(c: &ReminderContent<'_>) -> Result<Outgoing, String> {
         .map_err(|e| e.to_string())?;
     Ok(Outgoing {
         to: c.to.to_string(),
+        sender_name: Some(c.sender_name.to_string()),
         subject,
         text,
         html,
@@ -160,8 +167,17 @@ mod tests {
                 site_phone: "+32 9 000 00 03",
                 site_email: "hermes-uzg@example.org",
                 study: "HERMES",
+                sender_name: "HERMES",
+                safety: "Call your hospital: +32 9 000 00 03 if you have: new back pain.",
             })
             .expect("renders");
+            assert!(
+                m.text
+                    .contains("Call your hospital: +32 9 000 00 03 if you have: new back pain."),
+                "the study file's safety text: {}",
+                m.text
+            );
+            assert_eq!(m.sender_name.as_deref(), Some("HERMES"));
             assert!(
                 m.text.contains("https://epro.example/p/abc")
                     && m.text.contains("2026-04-30")
@@ -207,9 +223,16 @@ mod tests {
                 site_phone: "+32 9 000 00 03",
                 site_email: "hermes-uzg@example.org",
                 study: "HERMES",
+                sender_name: "HERMES",
+                safety: "",
             })
             .expect("renders");
             assert!(m.text.contains(soon), "{lang}: {}", m.text);
+            assert!(
+                !m.text.contains("\n\n\n"),
+                "no empty safety paragraph: {}",
+                m.text
+            );
             for empty in ["vóór ?", "le  ?", "by ."] {
                 assert!(!m.text.contains(empty), "{lang}: {}", m.text);
             }

@@ -343,6 +343,10 @@ async fn compose(
         link: &link,
         site_name: site.map_or("", |s| s.name.as_str()),
         study: &app.study.name,
+        sender_name: &app.study.email_sender,
+        safety: &app
+            .study
+            .safety_paragraph(&p.language, site.map_or("", |s| s.phone.as_str())),
         site_phone: site.map_or("", |s| s.phone.as_str()),
         site_email: site.map_or("", |s| s.email.as_str()),
     })
