@@ -11,6 +11,7 @@ mod exports;
 mod health;
 mod helpers;
 mod migration;
+mod new_trial;
 mod pages;
 mod participants;
 mod permissions;

@@ -55,7 +55,7 @@ pub(crate) async fn sign_in(app: &TestApp, email: &str, password: &str) -> Clien
     c
 }
 
-async fn page(c: &Client, app: &TestApp, path: &str) -> (u16, String) {
+pub(crate) async fn page(c: &Client, app: &TestApp, path: &str) -> (u16, String) {
     let resp = c
         .get(format!("{}{path}", app.address))
         .send()
@@ -433,7 +433,7 @@ async fn a_changed_page_form_keeps_what_was_stored_and_names_the_problem() {
 }
 
 /// A participant signed in on the pages (link from the API, PIN on the PIN page).
-async fn participant_browser(app: &TestApp, nurse: &str, study_id: &str) -> Client {
+pub(crate) async fn participant_browser(app: &TestApp, nurse: &str, study_id: &str) -> Client {
     let link: Value = app
         .post(
             &format!("/api/v1/participants/{study_id}/access-link"),

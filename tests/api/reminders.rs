@@ -104,7 +104,10 @@ impl SmtpServer {
     }
 }
 
-async fn app_with_smtp(port: u16) -> TestApp {
+pub(crate) async fn app_with_smtp_settings(
+    port: u16,
+    adjust: impl FnOnce(&mut epro::config::Settings),
+) -> TestApp {
     spawn_app_with(move |s| {
         s.session_hours = 24 * 365 * 3;
         s.mail_transport = MailTransport::Smtp;
@@ -113,11 +116,16 @@ async fn app_with_smtp(port: u16) -> TestApp {
         s.smtp_tls = SmtpTls::None;
         s.smtp_timeout_seconds = 5;
         s.base_url = "https://epro.example".into();
+        adjust(s);
     })
     .await
 }
 
-fn local(date: NaiveDate, hour: u32) -> DateTime<Utc> {
+async fn app_with_smtp(port: u16) -> TestApp {
+    app_with_smtp_settings(port, |_| {}).await
+}
+
+pub(crate) fn local(date: NaiveDate, hour: u32) -> DateTime<Utc> {
     Brussels
         .from_local_datetime(&date.and_hms_opt(hour, 0, 0).expect("time"))
         .earliest()
@@ -1007,7 +1015,7 @@ async fn sigkill_of_the_server_mid_batch_then_restart_loses_no_reminder() {
 
 /// A message as its reader sees it: headers and body, quoted-printable soft breaks and escapes
 /// undone (enough for assertions on plain text).
-fn decoded(data: &str) -> String {
+pub(crate) fn decoded(data: &str) -> String {
     let joined = data.replace("=\r\n", "").replace("=\n", "");
     let mut out = Vec::new();
     let bytes = joined.as_bytes();
