@@ -92,7 +92,12 @@
               if (el.checked) { had = true; el.checked = false; }
             } else if (el.value) { had = true; el.value = ""; }
           }
-          if (had && clearedNote) { clearedNote.hidden = false; }
+          if (had && clearedNote) {
+            // Said where the participant is: under the answer that made the question go.
+            var ctrl = chosen ? chosen.closest("fieldset") : null;
+            if (ctrl && ctrl.parentNode) { ctrl.parentNode.insertBefore(clearedNote, ctrl.nextSibling); }
+            clearedNote.hidden = false;
+          }
         }
         fs.hidden = !holds;
       }

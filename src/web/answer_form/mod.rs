@@ -585,7 +585,9 @@ pub async fn post(
     };
     let base = who.base(visit, key);
     let sep = if notice.is_empty() { "" } else { "&" };
-    if to >= l.pages.len() {
+    if to >= l.pages.len() && notice.is_empty() {
+        redirect(&format!("{base}/review"))
+    } else if to >= l.pages.len() {
         redirect(&format!("{base}/review?{notice}"))
     } else {
         redirect(&format!("{base}?page={}{sep}{notice}", to + 1))
