@@ -16,7 +16,7 @@ use super::{ApiError, StaffToken, Tag};
 use crate::{
     app::App,
     auth,
-    domain::{lesions, permissions::Action, schedule},
+    domain::{permissions::Action, schedule},
     participants::{
         self as service, Correction, LesionInput, NewEvent, NewParticipant, ParticipantView,
         VisitView,
@@ -310,15 +310,13 @@ impl ParticipantsApi {
         let actor = token.actor(&self.app).await?;
         auth::authorize(&actor, Action::ReferenceRead, None)?;
         Ok(Json(
-            lesions::locations()
-                .into_iter()
+            self.app
+                .study
+                .lesion_locations
+                .iter()
                 .map(|l| LocationOut {
-                    code: l.code,
-                    labels: l
-                        .labels
-                        .into_iter()
-                        .map(|(k, v)| (k.to_string(), v))
-                        .collect(),
+                    code: l.code.clone(),
+                    labels: l.label.clone(),
                     sided: l.sided,
                 })
                 .collect(),

@@ -1,6 +1,6 @@
-//! High-risk lesions: the controlled vocabulary of locations, the high-risk reasons from the
-//! HERMES eligibility criteria, and the limits from the study file (at inclusion, per
-//! radiotherapy course, active during follow-up).
+//! High-risk lesions: a location of the study's vocabulary (`[lesions] locations`, HERMES's in
+//! studies/hermes.toml), its side and high-risk reasons checked against the study file, and the
+//! limits from the study file (at inclusion, per radiotherapy course, active during follow-up).
 
 use std::collections::BTreeMap;
 
@@ -74,138 +74,27 @@ pub fn check_limits(
     Ok(())
 }
 
-/// One location of the vocabulary.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One lesion location of the study's vocabulary (`[lesions] locations`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Location {
     pub code: String,
-    pub labels: BTreeMap<&'static str, String>,
     /// Whether left/right must be given.
+    #[serde(default)]
     pub sided: bool,
+    pub label: BTreeMap<String, String>,
 }
 
-fn loc(code: &str, en: &str, nl: &str, fr: &str, sided: bool) -> Location {
-    Location {
-        code: code.to_string(),
-        labels: BTreeMap::from([
-            ("en", en.to_string()),
-            ("nl", nl.to_string()),
-            ("fr", fr.to_string()),
-        ]),
-        sided,
+impl Location {
+    /// The label in `lang`, else English, else the code.
+    pub fn label(&self, lang: &str) -> String {
+        self.label
+            .get(lang)
+            .or_else(|| self.label.get("en"))
+            .cloned()
+            .unwrap_or_else(|| self.code.clone())
     }
 }
-
-/// The vocabulary: every vertebra C1–S5, then the pelvis, the long bones and the rest.
-pub fn locations() -> Vec<Location> {
-    let mut out = Vec::new();
-    for (prefix, count) in [("C", 7), ("T", 12), ("L", 5), ("S", 5)] {
-        for n in 1..=count {
-            let code = format!("{prefix}{n}");
-            out.push(loc(
-                &code,
-                &format!("Vertebra {code}"),
-                &format!("Wervel {code}"),
-                &format!("Vertèbre {code}"),
-                false,
-            ));
-        }
-    }
-    let named = [
-        ("sacrum", "Sacrum", "Heiligbeen", "Sacrum", false),
-        ("coccyx", "Coccyx", "Stuitbeen", "Coccyx", false),
-        ("ilium", "Ilium", "Darmbeen", "Ilion", true),
-        ("ischium", "Ischium", "Zitbeen", "Ischion", true),
-        ("pubis", "Pubis", "Schaambeen", "Pubis", true),
-        (
-            "sacroiliac_joint",
-            "Sacroiliac joint",
-            "Sacro-iliacaal gewricht",
-            "Articulation sacro-iliaque",
-            true,
-        ),
-        ("acetabulum", "Acetabulum", "Heupkom", "Acétabulum", true),
-        (
-            "femoral_head",
-            "Femoral head",
-            "Heupkop",
-            "Tête fémorale",
-            true,
-        ),
-        (
-            "femoral_neck",
-            "Femoral neck",
-            "Dijbeenhals",
-            "Col fémoral",
-            true,
-        ),
-        (
-            "femoral_shaft",
-            "Femoral shaft",
-            "Dijbeenschacht",
-            "Diaphyse fémorale",
-            true,
-        ),
-        (
-            "humeral_head",
-            "Humeral head",
-            "Opperarmkop",
-            "Tête humérale",
-            true,
-        ),
-        (
-            "humeral_shaft",
-            "Humeral shaft",
-            "Opperarmschacht",
-            "Diaphyse humérale",
-            true,
-        ),
-        ("glenoid", "Glenoid", "Glenoïd", "Glène", true),
-        ("acromion", "Acromion", "Acromion", "Acromion", true),
-        (
-            "scapula",
-            "Scapula (other)",
-            "Schouderblad (overig)",
-            "Omoplate (autre)",
-            true,
-        ),
-        ("rib", "Rib", "Rib", "Côte", true),
-        ("sternum", "Sternum", "Borstbeen", "Sternum", false),
-        ("clavicle", "Clavicle", "Sleutelbeen", "Clavicule", true),
-        ("radius", "Radius", "Spaakbeen", "Radius", true),
-        ("ulna", "Ulna", "Ellepijp", "Cubitus", true),
-        ("tibia", "Tibia", "Scheenbeen", "Tibia", true),
-        ("fibula", "Fibula", "Kuitbeen", "Péroné", true),
-        ("skull", "Skull", "Schedel", "Crâne", false),
-        ("other", "Other", "Andere", "Autre", false),
-    ];
-    out.extend(
-        named
-            .iter()
-            .map(|(c, en, nl, fr, sided)| loc(c, en, nl, fr, *sided)),
-    );
-    out
-}
-
-/// The high-risk reasons of eligibility criterion I2.
-pub const HIGH_RISK_REASONS: [(&str, &str); 5] = [
-    (
-        "size_2cm",
-        "Bulky site of disease in bone (diameter ≥ 2 cm)",
-    ),
-    ("joint", "Hip, shoulder or sacroiliac joint involvement"),
-    (
-        "long_bone_cortical",
-        "Long bone with cortical involvement > 1/3 of the diameter",
-    ),
-    (
-        "junctional_spine",
-        "Junctional spine (C1–2, C7–T1, T12–L1, L5–S1)",
-    ),
-    (
-        "posterior_or_epidural",
-        "Posterior element involvement or epidural extension",
-    ),
-];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
@@ -213,14 +102,15 @@ pub enum Side {
     Right,
 }
 
-/// Check location, side and reasons. Returns the normalized side.
+/// Check location, side and reasons against the study's vocabularies. Returns the normalized
+/// side.
 pub fn check(
+    study: &super::study::Study,
     location: &str,
     side: Option<&str>,
     reasons: &[String],
 ) -> Result<Option<Side>, (String, String)> {
-    let vocab = locations();
-    let Some(l) = vocab.iter().find(|l| l.code == location) else {
+    let Some(l) = study.lesion_locations.iter().find(|l| l.code == location) else {
         return Err((
             "location".into(),
             format!("{location:?} is not in the vocabulary (GET /api/v1/lesion-locations)"),
@@ -241,15 +131,16 @@ pub fn check(
         (false, Some(_)) => return Err(("side".into(), format!("{location} has no side"))),
         (false, None) => None,
     };
-    if reasons.is_empty() {
+    let vocab = &study.high_risk_reasons;
+    if reasons.is_empty() && !vocab.is_empty() {
         return Err((
             "high_risk_reasons".into(),
             "at least one high-risk reason is required".into(),
         ));
     }
     for (i, r) in reasons.iter().enumerate() {
-        if !HIGH_RISK_REASONS.iter().any(|(code, _)| code == r) {
-            let known: Vec<_> = HIGH_RISK_REASONS.iter().map(|(c, _)| *c).collect();
+        if !vocab.iter().any(|t| t.code == *r) {
+            let known: Vec<_> = vocab.iter().map(|t| t.code.as_str()).collect();
             return Err((
                 format!("high_risk_reasons[{i}]"),
                 format!("{r:?} is not one of {}", known.join(", ")),
@@ -264,8 +155,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn vocabulary_covers_the_spine_and_named_bones() {
-        let v = locations();
+    fn the_hermes_vocabulary_covers_the_spine_and_named_bones() {
+        let study = hermes();
+        let v = &study.lesion_locations;
         for code in [
             "C1",
             "C7",
@@ -350,8 +242,18 @@ mod tests {
         }
     }
 
+    fn hermes() -> crate::domain::study::Study {
+        crate::domain::study::Study::parse(
+            "studies/hermes.toml",
+            include_str!("../../studies/hermes.toml"),
+        )
+        .expect("study")
+    }
+
     #[test]
     fn table() {
+        let study = hermes();
+        let check = |loc: &str, side: Option<&str>, r: &[String]| check(&study, loc, side, r);
         let r = vec!["joint".to_string()];
         assert_eq!(
             check("femoral_neck", Some("right"), &r),

@@ -67,35 +67,6 @@ impl std::str::FromStr for EventKind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SseType {
-    PathologicalFracture,
-    SpinalCordCompression,
-    PalliativeRadiotherapy,
-    OrthopaedicSurgery,
-}
-
-impl SseType {
-    pub const ALL: [SseType; 4] = [
-        SseType::PathologicalFracture,
-        SseType::SpinalCordCompression,
-        SseType::PalliativeRadiotherapy,
-        SseType::OrthopaedicSurgery,
-    ];
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SseType::PathologicalFracture => "pathological_fracture",
-            SseType::SpinalCordCompression => "spinal_cord_compression",
-            SseType::PalliativeRadiotherapy => "palliative_radiotherapy",
-            SseType::OrthopaedicSurgery => "orthopaedic_surgery",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
     pub id: String,

@@ -12,7 +12,7 @@ use crate::{
     app::App,
     domain::{
         answering::{EntryMode, MissedReason, ResponseFlag, ResponseStatus},
-        participant::{EventKind, SseType},
+        participant::EventKind,
         questionnaire::{Entry, scoring::scale_key},
         schedule::VisitState,
     },
@@ -324,12 +324,14 @@ fn code_lists(app: &App) -> Vec<(String, String, String)> {
     for k in EventKind::ALL {
         add("event_type", k.as_str(), "Participant event");
     }
-    for t in SseType::ALL {
-        add(
-            "sse_type",
-            t.as_str(),
-            "Symptomatic skeletal event type (registration)",
-        );
+    for t in &app.study.sse_types {
+        add("sse_type", &t.code, &t.label("en"));
+    }
+    for l in &app.study.lesion_locations {
+        add("location", &l.code, &l.label("en"));
+    }
+    for t in &app.study.high_risk_reasons {
+        add("high_risk_reason", &t.code, &t.label("en"));
     }
     for a in &app.study.arms {
         let en = a.label.get("en").cloned().unwrap_or_default();

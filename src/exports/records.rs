@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::{ByteStream, Options, iso, stream_rows};
 use crate::{
     app::App,
-    domain::{lesions, schedule::local_date},
+    domain::schedule::local_date,
     participants,
     store::{self, participants::ParticipantRow},
 };
@@ -186,7 +186,7 @@ pub fn lesions_csv_of(app: Arc<App>, people: Vec<ParticipantRow>, opts: Options)
         LESION_COLUMNS.to_vec(),
         people,
         |app, p| async move {
-            let vocab = lesions::locations();
+            let vocab = &app.study.lesion_locations;
             let tz = app.study.time_zone;
             let mut out = Vec::new();
             for l in store::participants::lesions(&app.db, p.id).await? {
@@ -205,7 +205,7 @@ pub fn lesions_csv_of(app: Arc<App>, people: Vec<ParticipantRow>, opts: Options)
                 let location_label = vocab
                     .iter()
                     .find(|v| v.code == l.location)
-                    .and_then(|v| v.labels.get("en").cloned())
+                    .map(|v| v.label("en"))
                     .unwrap_or_default();
                 out.push(vec![
                     l.id.to_string(),

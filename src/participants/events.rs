@@ -14,7 +14,7 @@ use crate::{
     audit::{self, Entry},
     auth::{self, StaffActor},
     domain::{
-        participant::{self as rule, Event, EventKind, SseType},
+        participant::{self as rule, Event, EventKind},
         permissions::Action,
         schedule::{
             self, VisitState,
@@ -65,18 +65,26 @@ pub async fn record_event(
     )?;
     let mut details = json!({});
     if kind == EventKind::Sse {
-        let t = new
-            .sse_type
-            .as_deref()
-            .ok_or_else(|| Error::invalid("sse_type", "required for an SSE"))?;
-        let t = SseType::parse(t).ok_or_else(|| {
-            let all: Vec<_> = SseType::ALL.iter().map(|k| k.as_str()).collect();
-            Error::invalid(
-                "sse_type",
-                format!("{t:?} is not one of {}", all.join(", ")),
-            )
-        })?;
-        details["sse_type"] = json!(t.as_str());
+        // The type, from the study file's list (`[events] sse_types`), when it has one.
+        let types = &app.study.sse_types;
+        match new.sse_type.as_deref() {
+            None if !types.is_empty() => {
+                return Err(Error::invalid("sse_type", "required for an SSE"));
+            }
+            None => {}
+            Some(t) if types.iter().any(|x| x.code == t) => details["sse_type"] = json!(t),
+            Some(t) => {
+                let all: Vec<_> = types.iter().map(|k| k.code.as_str()).collect();
+                return Err(Error::invalid(
+                    "sse_type",
+                    if all.is_empty() {
+                        format!("{t:?}: this study records no SSE types")
+                    } else {
+                        format!("{t:?} is not one of {}", all.join(", "))
+                    },
+                ));
+            }
+        }
         if let Some(l) = &new.lesion {
             let lesions = store::participants::lesions(&txn, p.id).await?;
             if !lesions.iter().any(|x| x.id.to_string() == *l) {

@@ -141,7 +141,7 @@ pub async fn add_lesion(
         .clone()
         .ok_or_else(|| Error::invalid("location", "required"))?;
     let reasons = input.high_risk_reasons.clone().unwrap_or_default();
-    let side = lesions::check(&location, input.side.as_deref(), &reasons)
+    let side = lesions::check(&app.study, &location, input.side.as_deref(), &reasons)
         .map_err(|(f, m)| Error::invalid(f, m))?;
     let labels = input.labels.clone().unwrap_or_default();
     let irradiation = input
@@ -228,7 +228,7 @@ pub async fn update_lesion(
             .high_risk_reasons
             .clone()
             .unwrap_or_else(|| before.high_risk_reasons.0.clone());
-        let side = lesions::check(&location, side.as_deref(), &reasons)
+        let side = lesions::check(&app.study, &location, side.as_deref(), &reasons)
             .map_err(|(f, m)| Error::invalid(f, m))?;
         after.location = location;
         after.side = side.map(|s| {

@@ -228,9 +228,14 @@ async fn a_study_language_without_page_and_email_texts_is_refused() {
             "languages = [\"nl\", \"fr\", \"en\", \"de\"]",
         )
         .lines()
-        .map(|l| match l.strip_suffix("\" }") {
-            Some(head) if l.contains(", en = \"") => format!("{head}\", de = \"de\" }}"),
-            _ => l.to_string(),
+        // Every label (visits, arms, vocabularies) gains a German one after its English one.
+        .map(|l| match l.find(", en = \"") {
+            Some(at) => {
+                let value = at + ", en = \"".len();
+                let close = value + l[value..].find('"').expect("closing quote") + 1;
+                format!("{}, de = \"de\"{}", &l[..close], &l[close..])
+            }
+            None => l.to_string(),
         })
         .collect::<Vec<_>>()
         .join("\n");

@@ -27,9 +27,64 @@ struct StudyFile {
     #[serde(default)]
     arms: Vec<Arm>,
     #[serde(default)]
-    lesions: LesionLimits,
+    lesions: RawLesions,
     #[serde(default)]
     analgesics: Analgesics,
+    #[serde(default)]
+    events: RawEvents,
+}
+
+/// `[lesions]` as written: whether lesions apply, their limits and the study's vocabularies.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawLesions {
+    apply: bool,
+    at_inclusion: usize,
+    per_course: usize,
+    active_max: usize,
+    locations: Vec<crate::domain::lesions::Location>,
+    reasons: Vec<Term>,
+}
+
+impl Default for RawLesions {
+    fn default() -> Self {
+        let l = LesionLimits::default();
+        RawLesions {
+            apply: l.apply,
+            at_inclusion: l.at_inclusion,
+            per_course: l.per_course,
+            active_max: l.active_max,
+            locations: Vec::new(),
+            reasons: Vec::new(),
+        }
+    }
+}
+
+/// `[events]`: the types of symptomatic skeletal event staff choose from (none: no type asked).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawEvents {
+    sse_types: Vec<Term>,
+}
+
+/// One entry of a study vocabulary: a stable code (stored and exported) and its label per
+/// study language (shown).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Term {
+    pub code: String,
+    pub label: BTreeMap<String, String>,
+}
+
+impl Term {
+    /// The label in `lang`, else English, else the code.
+    pub fn label(&self, lang: &str) -> String {
+        self.label
+            .get(lang)
+            .or_else(|| self.label.get("en"))
+            .cloned()
+            .unwrap_or_else(|| self.code.clone())
+    }
 }
 
 /// Whether staff record each visit's analgesic dose (oral morphine equivalent, mg/day), which
@@ -219,6 +274,12 @@ pub struct Study {
     /// The arms, in order (empty: no arm is recorded).
     pub arms: Vec<Arm>,
     pub lesion_limits: LesionLimits,
+    /// The lesion locations staff choose from (empty when lesions do not apply).
+    pub lesion_locations: Vec<crate::domain::lesions::Location>,
+    /// The high-risk reasons a lesion is registered for (none: no reason asked).
+    pub high_risk_reasons: Vec<Term>,
+    /// The SSE types (none: no type asked).
+    pub sse_types: Vec<Term>,
     pub analgesics: Analgesics,
     /// sha256 of the file's bytes, hex.
     pub sha256: String,
@@ -318,7 +379,14 @@ impl Study {
         let reminders = parse_reminders(&raw).map_err(|(f, p)| err(&f, p))?;
         check_safety(&raw).map_err(|(f, p)| err(&f, p))?;
         check_arms(&raw.arms, &raw.study.languages).map_err(|(f, p)| err(&f, p))?;
-        check_lesion_limits(&raw.lesions).map_err(|(f, p)| err(&f, p))?;
+        let lesion_limits = LesionLimits {
+            apply: raw.lesions.apply,
+            at_inclusion: raw.lesions.at_inclusion,
+            per_course: raw.lesions.per_course,
+            active_max: raw.lesions.active_max,
+        };
+        check_lesion_limits(&lesion_limits).map_err(|(f, p)| err(&f, p))?;
+        check_vocabularies(&raw).map_err(|(f, p)| err(&f, p))?;
         let email_sender = raw
             .study
             .email_sender
@@ -351,7 +419,10 @@ impl Study {
             safety: raw.safety,
             start_date: raw.study.start_date,
             arms: raw.arms,
-            lesion_limits: raw.lesions,
+            lesion_limits,
+            lesion_locations: raw.lesions.locations,
+            high_risk_reasons: raw.lesions.reasons,
+            sse_types: raw.events.sse_types,
             analgesics: raw.analgesics,
             sha256: hex::encode(Sha256::digest(text.as_bytes())),
             source: text.to_string(),
@@ -366,7 +437,8 @@ fn fail(field: &str, problem: String) -> Problem {
     (field.to_string(), problem)
 }
 
-/// At least one language, each a two-letter ISO 639-1 code, none twice.
+/// At least one language, each a BCP 47 tag, none twice. (Whether pages and emails have texts
+/// in it is checked with the build's texts: `crate::study::check_languages`.)
 fn check_languages(languages: &[String]) -> Result<(), Problem> {
     if languages.is_empty() {
         return Err(fail(
@@ -377,10 +449,17 @@ fn check_languages(languages: &[String]) -> Result<(), Problem> {
     let mut seen_lang = HashSet::new();
     for (i, lang) in languages.iter().enumerate() {
         let field = format!("study.languages[{i}]");
-        if lang.len() != 2 || !lang.chars().all(|c| c.is_ascii_lowercase()) {
+        // A BCP 47 tag: a 2–3 letter language, then optional subtags (script, region, …).
+        let mut parts = lang.split('-');
+        let primary_ok = parts.next().is_some_and(|p| {
+            (2..=3).contains(&p.len()) && p.chars().all(|c| c.is_ascii_lowercase())
+        });
+        let rest_ok = parts
+            .all(|p| (1..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()));
+        if !primary_ok || !rest_ok {
             return Err(fail(
                 &field,
-                format!("{lang:?} is not a two-letter ISO 639-1 code"),
+                format!("{lang:?} is not a BCP 47 language tag (such as \"nl\" or \"nl-BE\")"),
             ));
         }
         if !seen_lang.insert(lang) {
@@ -701,6 +780,71 @@ fn check_arms(arms: &[Arm], languages: &[String]) -> Result<(), Problem> {
                 ));
             }
         }
+    }
+    Ok(())
+}
+
+/// The vocabularies: unique codes (letters, digits, '_'), a label in every study language; a
+/// study with lesions lists their locations.
+fn check_vocabularies(raw: &StudyFile) -> Result<(), Problem> {
+    let langs = &raw.study.languages;
+    let lists: [(&str, Vec<(&str, &BTreeMap<String, String>)>); 3] = [
+        (
+            "lesions.locations",
+            raw.lesions
+                .locations
+                .iter()
+                .map(|l| (l.code.as_str(), &l.label))
+                .collect(),
+        ),
+        (
+            "lesions.reasons",
+            raw.lesions
+                .reasons
+                .iter()
+                .map(|t| (t.code.as_str(), &t.label))
+                .collect(),
+        ),
+        (
+            "events.sse_types",
+            raw.events
+                .sse_types
+                .iter()
+                .map(|t| (t.code.as_str(), &t.label))
+                .collect(),
+        ),
+    ];
+    for (name, terms) in &lists {
+        let mut seen = HashSet::new();
+        for (i, (code, label)) in terms.iter().enumerate() {
+            if code.is_empty() || !code.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(fail(
+                    &format!("{name}[{i}].code"),
+                    format!("{code:?} must be letters, digits or '_'"),
+                ));
+            }
+            if !seen.insert(*code) {
+                return Err(fail(
+                    &format!("{name}[{i}].code"),
+                    format!("{code:?} is listed twice"),
+                ));
+            }
+            if let Some(lang) = langs
+                .iter()
+                .find(|l| label.get(*l).is_none_or(|x| x.trim().is_empty()))
+            {
+                return Err(fail(
+                    &format!("{name}[{i}].label"),
+                    format!("needs a label in {lang:?}"),
+                ));
+            }
+        }
+    }
+    if raw.lesions.apply && raw.lesions.locations.is_empty() {
+        return Err(fail(
+            "lesions.locations",
+            "list the lesion locations staff choose from (or set [lesions] apply = false)".into(),
+        ));
     }
     Ok(())
 }

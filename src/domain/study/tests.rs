@@ -77,6 +77,19 @@ fn errors_name_the_file_and_field() {
             SHIPPED.replace("city = \"Gent\"", "city = \"Gent\"\nfax = \"1\""),
             "line",
         ),
+        // Vocabularies: a label missing in a study language, a code twice, no locations.
+        (
+            SHIPPED.replace(", fr = \"fracture pathologique\"", ""),
+            "events.sse_types[0].label",
+        ),
+        (
+            SHIPPED.replace("{ code = \"C2\"", "{ code = \"C1\""),
+            "lesions.locations[1].code",
+        ),
+        (
+            SHIPPED.replacen("locations = [", "locations = []\nunused = [", 1),
+            "line",
+        ),
     ];
     for (text, field) in cases {
         let e = Study::parse("studies/x.toml", &text).expect_err(field);
@@ -141,4 +154,32 @@ fn visits_in_weeks_and_from_other_visits_parse_and_misorders_are_refused() {
         let e = Study::parse("studies/x.toml", &text).expect_err(field);
         assert!(e.field.starts_with(field), "expected {field}, got {e}");
     }
+}
+
+/// The vocabularies are study data: HERMES's ship in its study file, and a study without lesions
+/// needs none.
+#[test]
+fn vocabularies_come_from_the_study_file() {
+    let study = Study::parse("s", SHIPPED).expect("valid");
+    assert_eq!(study.lesion_locations.len(), 53);
+    assert_eq!(study.high_risk_reasons.len(), 5);
+    let types: Vec<&str> = study.sse_types.iter().map(|t| t.code.as_str()).collect();
+    assert_eq!(
+        types,
+        [
+            "pathological_fracture",
+            "spinal_cord_compression",
+            "palliative_radiotherapy",
+            "orthopaedic_surgery"
+        ]
+    );
+    assert_eq!(study.sse_types[1].label("fr"), "compression médullaire");
+    let start = SHIPPED.find("locations = [").expect("locations");
+    let end = start + SHIPPED[start..].find("\n]\n").expect("end") + 3;
+    let without = format!("{}{}", &SHIPPED[..start], &SHIPPED[end..]);
+    let e = Study::parse("s", &without).expect_err("lesions apply but no locations");
+    assert_eq!(e.field, "lesions.locations");
+    let no_lesions = without.replace("[lesions]\n", "[lesions]\napply = false\n");
+    let study = Study::parse("s", &no_lesions).expect("a study without lesions needs no locations");
+    assert!(!study.lesion_limits.apply && study.lesion_locations.is_empty());
 }

@@ -21,11 +21,7 @@ use crate::{
     app::App,
     auth,
     auth::participant,
-    domain::{
-        answering::MissedReason,
-        lesions,
-        participant::{EventKind, SseType},
-    },
+    domain::{answering::MissedReason, participant::EventKind},
     error::Error,
     participants, reminders,
     store::participants::LesionRow,
@@ -87,7 +83,7 @@ pub(super) async fn render_participant(
     let lesion_rows = participants::lesions(app, actor, study_id)
         .await
         .unwrap_or_default();
-    let lesion_views = lesion_views(web, &lang, &lesion_rows);
+    let lesion_views = lesion_views(web, app, &lang, &lesion_rows);
     let events = event_views(web, app, &lang, &p, &lesion_rows);
     let resp_views = response_views(web, app, actor, study_id, &lang, &lesion_rows).await;
     let pain_chart = pain::overview(app, actor, study_id)
@@ -96,20 +92,19 @@ pub(super) async fn render_participant(
         .map(|o| chart::pain_svg(&o, &lang, &web.t(&lang, "pain_chart", &[])));
     let reminder_rows = reminder_rows(web, app, &lang, actor, study_id).await;
     let access = access_view(web, app, &lang, actor, study_id).await;
-    let locations = location_options(&lang);
+    let locations = location_options(app, &lang);
     let coded = |list: &str, codes: &[&str]| -> Vec<(String, String)> {
         codes
             .iter()
             .map(|c| (c.to_string(), web.t(&lang, &format!("{list}_{c}"), &[])))
             .collect()
     };
-    let reasons = coded(
-        "hr",
-        &lesions::HIGH_RISK_REASONS
-            .iter()
-            .map(|(c, _)| *c)
-            .collect::<Vec<_>>(),
-    );
+    let reasons: Vec<(String, String)> = app
+        .study
+        .high_risk_reasons
+        .iter()
+        .map(|t| (t.code.clone(), t.label(&lang)))
+        .collect();
     let languages = coded(
         "lang",
         &app.study
@@ -151,13 +146,13 @@ pub(super) async fn render_participant(
                 label => l.labels.get(&lang).cloned().unwrap_or_else(|| l.location.clone()),
                 labels => l.labels.0.clone(),
                 side => l.side.clone().unwrap_or_default(),
-                sided => lesions::locations().iter().any(|v| v.code == l.location && v.sided),
+                sided => app.study.lesion_locations.iter().any(|v| v.code == l.location && v.sided),
                 irradiation_date => l.irradiation_date.map(|d| d.to_string()).unwrap_or_default(),
                 active => l.active,
             }).collect::<Vec<_>>(),
             arms => app.study.arms.iter().map(|a| context! { code => a.code.clone(), label => a.label.get(&lang).cloned().unwrap_or_else(|| a.code.clone()) }).collect::<Vec<_>>(),
             event_kinds => coded("event", &EventKind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>()),
-            sse_types => coded("sse", &SseType::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>()),
+            sse_types => app.study.sse_types.iter().map(|t| (t.code.clone(), t.label(&lang))).collect::<Vec<_>>(),
             sides => coded("side", &["left", "right"]),
             may_enter => may_enter,
             lesions_apply => app.study.lesion_limits.apply,
@@ -232,18 +227,25 @@ fn visit_rows(
 
 fn lesion_views(
     web: &Web,
+    app: &App,
     lang: &str,
     lesion_rows: &[LesionRow],
 ) -> Vec<BTreeMap<&'static str, String>> {
-    let vocab = lesions::locations();
+    let vocab = &app.study.lesion_locations;
+    let reason = |r: &str| {
+        app.study
+            .high_risk_reasons
+            .iter()
+            .find(|t| t.code == r)
+            .map_or_else(|| r.to_string(), |t| t.label(lang))
+    };
     lesion_rows
         .iter()
         .map(|l| {
             let location = vocab
                 .iter()
                 .find(|v| v.code == l.location)
-                .and_then(|v| v.labels.get(lang).cloned())
-                .unwrap_or_else(|| l.location.clone());
+                .map_or_else(|| l.location.clone(), |v| v.label(lang));
             BTreeMap::from([
                 ("id", l.id.to_string()),
                 (
@@ -262,7 +264,7 @@ fn lesion_views(
                     "reasons",
                     l.high_risk_reasons
                         .iter()
-                        .map(|r| web.t(lang, &format!("hr_{r}"), &[]))
+                        .map(|r| reason(r))
                         .collect::<Vec<_>>()
                         .join("; "),
                 ),
@@ -295,7 +297,13 @@ fn event_views(
             let d = &e.details.0;
             let mut details = Vec::new();
             if let Some(t) = d["sse_type"].as_str() {
-                details.push(web.t(lang, &format!("sse_{t}"), &[]));
+                details.push(
+                    app.study
+                        .sse_types
+                        .iter()
+                        .find(|x| x.code == t)
+                        .map_or_else(|| t.to_string(), |x| x.label(lang)),
+                );
             }
             if let Some(l) = d["lesion"]
                 .as_str()
@@ -453,14 +461,12 @@ async fn reminder_rows(
         .collect()
 }
 
-/// The lesion-location choices, labelled in the page's language.
-fn location_options(lang: &str) -> Vec<(String, String)> {
-    lesions::locations()
-        .into_iter()
-        .map(|l| {
-            let label = l.labels.get(lang).cloned().unwrap_or(l.code.clone());
-            (l.code, label)
-        })
+/// The lesion-location choices of the study file, labelled in the page's language.
+fn location_options(app: &App, lang: &str) -> Vec<(String, String)> {
+    app.study
+        .lesion_locations
+        .iter()
+        .map(|l| (l.code.clone(), l.label(lang)))
         .collect()
 }
 
