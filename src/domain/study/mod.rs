@@ -788,7 +788,8 @@ fn check_arms(arms: &[Arm], languages: &[String]) -> Result<(), Problem> {
 /// study with lesions lists their locations.
 fn check_vocabularies(raw: &StudyFile) -> Result<(), Problem> {
     let langs = &raw.study.languages;
-    let lists: [(&str, Vec<(&str, &BTreeMap<String, String>)>); 3] = [
+    type Labelled<'a> = Vec<(&'a str, &'a BTreeMap<String, String>)>;
+    let lists: [(&str, Labelled); 3] = [
         (
             "lesions.locations",
             raw.lesions
