@@ -60,6 +60,7 @@ async fn main() -> anyhow::Result<()> {
                 arm: Some(if i % 2 == 0 { "A" } else { "B" }.into()),
                 email: Some(format!("p{i}@example.org")),
                 phone: None,
+                reminder_channel: None,
             },
         )
         .await?;

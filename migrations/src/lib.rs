@@ -17,6 +17,7 @@ mod m20261202_000010_calls_staff_language;
 mod m20261202_000011_participant_revision;
 mod m20261202_000012_study_file_text;
 mod m20261202_000013_wording_pack;
+mod m20261202_000014_sms;
 
 pub struct Migrator;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000011_participant_revision::Migration),
             Box::new(m20261202_000012_study_file_text::Migration),
             Box::new(m20261202_000013_wording_pack::Migration),
+            Box::new(m20261202_000014_sms::Migration),
         ]
     }
 }

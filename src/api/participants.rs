@@ -56,6 +56,10 @@ pub struct ParticipantIn {
     /// Personal data: encrypted at rest, never logged.
     #[oai(validator(max_length = 40))]
     pub phone: Option<String>,
+    /// How reminders reach the participant: `email` (default), `sms` or `both`. SMS needs a
+    /// mobile number and a configured gateway.
+    #[oai(validator(max_length = 8))]
+    pub reminder_channel: Option<String>,
 }
 
 #[derive(Debug, Object)]
@@ -116,6 +120,8 @@ pub struct ParticipantOut {
     pub status: String,
     pub has_email: bool,
     pub has_phone: bool,
+    /// `email`, `sms` or `both`.
+    pub reminder_channel: String,
     /// Only for the participant's own site staff.
     pub email: Option<String>,
     /// Only for the participant's own site staff.
@@ -136,6 +142,7 @@ impl From<ParticipantView> for ParticipantOut {
             status: v.status.as_str().into(),
             has_email: v.has_email,
             has_phone: v.has_phone,
+            reminder_channel: v.reminder_channel.as_str().into(),
             email: v.email,
             phone: v.phone,
             active_lesions: v.active_lesions as u32,
@@ -174,6 +181,9 @@ pub struct DetailsIn {
     /// nl, fr or en: the language of the participant's pages and reminders from now on.
     #[oai(validator(max_length = 8))]
     pub language: Option<String>,
+    /// `email`, `sms` or `both`: how reminders reach the participant from now on.
+    #[oai(validator(max_length = 8))]
+    pub reminder_channel: Option<String>,
     /// Why; mandatory, kept in the audit trail.
     #[oai(validator(max_length = 500))]
     pub reason: String,
@@ -344,6 +354,7 @@ impl ParticipantsApi {
                 arm: b.arm,
                 email: b.email,
                 phone: b.phone,
+                reminder_channel: b.reminder_channel,
             },
         )
         .await?;
@@ -396,6 +407,7 @@ impl ParticipantsApi {
                 email: b.email,
                 phone: b.phone,
                 language: b.language,
+                reminder_channel: b.reminder_channel,
                 reason: b.reason,
             },
         )

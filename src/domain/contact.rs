@@ -39,8 +39,10 @@ impl fmt::Debug for ParticipantEmail {
     }
 }
 
-/// A participant's phone number as a site types it: digits with the usual separators (spaces,
-/// `+ - ( ) . /`), at least 6 digits and at most 40 characters. Personal data: never logged.
+/// A participant's phone number, stored in E.164 (`+32471123456`) whatever way the site typed it
+/// (`0471 12 34 56`, `+32 9 332 21 11`, `09/332.21.11`): read as Belgian unless it starts with a
+/// country code, and checked against the numbering plan (libphonenumber's metadata, through the
+/// `phonenumber` crate). Personal data: never logged.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ParticipantPhone(String);
 
@@ -53,21 +55,44 @@ impl ParticipantPhone {
         if s.len() > 40 {
             return Err("is longer than 40 characters".into());
         }
-        if !s
-            .chars()
-            .all(|c| c.is_ascii_digit() || " +-()./".contains(c))
-        {
-            return Err("may contain only digits, spaces and + - ( ) . /".into());
-        }
-        if s.chars().filter(char::is_ascii_digit).count() < 6 {
-            return Err("needs at least 6 digits".into());
-        }
-        Ok(Self(s.to_string()))
+        let number = phonenumber::parse(Some(phonenumber::country::Id::BE), s)
+            .ok()
+            .filter(phonenumber::is_valid)
+            .ok_or_else(|| {
+                "is not a phone number (write it as on a card: 0471 12 34 56, or with the \
+                 country code: +32 471 12 34 56)"
+                    .to_string()
+            })?;
+        Ok(Self(
+            number.format().mode(phonenumber::Mode::E164).to_string(),
+        ))
+    }
+
+    /// Whether the number can receive an SMS (a mobile number, or one the plan cannot tell).
+    pub fn takes_sms(&self) -> bool {
+        phonenumber::parse(None, &self.0).is_ok_and(|n| {
+            !matches!(
+                n.number_type(&phonenumber::metadata::DATABASE),
+                phonenumber::Type::FixedLine
+            )
+        })
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// A stored number as a person reads it (`+32 470 12 34 56`); a number stored before E.164 as it
+/// was typed.
+pub fn display_phone(stored: &str) -> String {
+    phonenumber::parse(Some(phonenumber::country::Id::BE), stored)
+        .map(|n| {
+            n.format()
+                .mode(phonenumber::Mode::International)
+                .to_string()
+        })
+        .unwrap_or_else(|_| stored.to_string())
 }
 
 impl fmt::Debug for ParticipantPhone {
@@ -113,23 +138,36 @@ mod tests {
     }
 
     #[test]
-    fn phone_numbers_are_digits_with_the_usual_separators() {
+    fn phone_numbers_are_stored_in_e164_as_belgians_write_them() {
         let cases = [
-            ("+32 9 332 21 11", true),
-            ("09/332.21.11", true),
-            (" 0471 12 34 56 ", true),
-            ("(03) 821-30-00", true),
-            ("", false),
-            ("12345", false),
-            ("call the ward", false),
-            ("0471 12 34 56 ext. 2", false),
-            ("+32 9 332 21 11; 0471 12 34 56 77 88 99 00 11", false),
+            ("+32 9 332 21 11", Some("+3293322111")),
+            ("09/332.21.11", Some("+3293322111")),
+            (" 0471 12 34 56 ", Some("+32471123456")),
+            ("0032 471 12 34 56", Some("+32471123456")),
+            ("(03) 821-30-00", Some("+3238213000")),
+            ("+31 6 12345678", Some("+31612345678")),
+            ("", None),
+            ("12345", None),
+            ("call the ward", None),
+            ("0471 12 34 56 ext. 2 then 3 and 4 and 5", None),
+            ("+32 9 332 21 11; 0471 12 34 56 77 88 99 00 11", None),
         ];
-        for (raw, ok) in cases {
+        for (raw, want) in cases {
             let parsed = ParticipantPhone::parse(raw);
-            assert_eq!(parsed.is_ok(), ok, "{raw:?}: {parsed:?}");
+            assert_eq!(
+                parsed.as_ref().ok().map(ParticipantPhone::as_str),
+                want,
+                "{raw:?}: {parsed:?}"
+            );
         }
         let p = ParticipantPhone::parse("0471 12 34 56").expect("valid");
-        assert!(!format!("{p:?}").contains("0471"));
+        assert!(!format!("{p:?}").contains("471"));
+        assert!(p.takes_sms());
+        assert_eq!(display_phone(p.as_str()), "+32 471 12 34 56");
+        assert!(
+            !ParticipantPhone::parse("09 332 21 11")
+                .expect("valid")
+                .takes_sms()
+        );
     }
 }

@@ -144,6 +144,111 @@ pub fn backoff(attempts: u32, jitter: f64) -> Duration {
     Duration::seconds(base + extra)
 }
 
+/// How a participant is reminded: by email, by SMS, or both (the same reminder on each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Email,
+    Sms,
+    Both,
+}
+
+impl Channel {
+    pub const ALL: [Channel; 3] = [Channel::Email, Channel::Sms, Channel::Both];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Email => "email",
+            Channel::Sms => "sms",
+            Channel::Both => "both",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    pub fn email(self) -> bool {
+        matches!(self, Channel::Email | Channel::Both)
+    }
+
+    pub fn sms(self) -> bool {
+        matches!(self, Channel::Sms | Channel::Both)
+    }
+}
+
+/// Whether a participant can be reminded on `channel`: SMS needs a gateway and a phone that
+/// takes SMS; email needs an address. Returns the field at fault and why.
+pub fn check_channel(
+    channel: Channel,
+    has_email: bool,
+    phone_takes_sms: Option<bool>,
+    sms_gateway: bool,
+) -> Result<(), (&'static str, String)> {
+    if channel.sms() {
+        if !sms_gateway {
+            return Err((
+                "reminder_channel",
+                "this server sends no SMS (EPRO_SMS_GATEWAY_URL is not set)".into(),
+            ));
+        }
+        match phone_takes_sms {
+            None => {
+                return Err((
+                    "phone",
+                    format!(
+                        "reminders by {} need a mobile phone number",
+                        channel.as_str()
+                    ),
+                ));
+            }
+            Some(false) => {
+                return Err((
+                    "phone",
+                    "is a fixed line, which cannot receive an SMS".into(),
+                ));
+            }
+            Some(true) => {}
+        }
+    }
+    if channel == Channel::Both && !has_email {
+        return Err((
+            "email",
+            "reminders by email and SMS need an email address".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The GSM 03.38 default alphabet (one septet each) and its extension table (two septets each).
+const GSM7_BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?\
+¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+const GSM7_EXTENDED: &str = "^{}\\[~]|€\u{c}";
+
+/// How an SMS text travels: GSM-7 (160 septets in one message, 153 per part when split) or, with
+/// any character outside it, UCS-2 (70, 67 per part). Returns (`gsm7`, septets or characters,
+/// message parts).
+pub fn sms_parts(text: &str) -> (bool, usize, usize) {
+    let gsm7 = text
+        .chars()
+        .all(|c| GSM7_BASIC.contains(c) || GSM7_EXTENDED.contains(c));
+    let (units, single, part) = if gsm7 {
+        let septets = text
+            .chars()
+            .map(|c| if GSM7_EXTENDED.contains(c) { 2 } else { 1 })
+            .sum();
+        (septets, 160, 153)
+    } else {
+        (text.encode_utf16().count(), 70, 67)
+    };
+    let parts = if units <= single {
+        1
+    } else {
+        units.div_ceil(part)
+    };
+    (gsm7, units, parts)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,5 +397,48 @@ mod tests {
         assert_eq!(backoff(3, 0.0), Duration::seconds(480));
         assert_eq!(backoff(30, 0.0), Duration::seconds(6 * 3600));
         assert!(backoff(3, 0.99) > backoff(3, 0.0));
+    }
+
+    #[test]
+    fn sms_parts_count_gsm7_septets_and_fall_back_to_ucs2() {
+        let cases = [
+            ("Hallo", true, 5, 1),
+            (&"a".repeat(160)[..], true, 160, 1),
+            (&"a".repeat(161)[..], true, 161, 2),
+            ("€uro [1]", true, 11, 1),
+            ("Crème brûlée", false, 12, 1),
+            ("é à ü ö ñ É Ç", true, 13, 1),
+        ];
+        for (text, gsm7, units, parts) in cases {
+            assert_eq!(sms_parts(text), (gsm7, units, parts), "{text:?}");
+        }
+        assert_eq!(sms_parts(&"û".repeat(71)).2, 2);
+        assert_eq!(sms_parts(&"a".repeat(306)).2, 2);
+        assert_eq!(sms_parts(&"a".repeat(307)).2, 3);
+    }
+
+    #[test]
+    fn a_channel_needs_what_it_sends_to() {
+        use Channel::*;
+        // (channel, email, phone takes sms, gateway) -> field at fault
+        let cases = [
+            (Email, false, None, false, None),
+            (Email, true, None, false, None),
+            (Sms, false, Some(true), true, None),
+            (Sms, false, Some(true), false, Some("reminder_channel")),
+            (Sms, true, None, true, Some("phone")),
+            (Sms, true, Some(false), true, Some("phone")),
+            (Both, true, Some(true), true, None),
+            (Both, false, Some(true), true, Some("email")),
+        ];
+        for (channel, email, phone, gateway, want) in cases {
+            let got = check_channel(channel, email, phone, gateway)
+                .err()
+                .map(|(f, _)| f);
+            assert_eq!(
+                got, want,
+                "{channel:?} email={email} phone={phone:?} gateway={gateway}"
+            );
+        }
     }
 }

@@ -41,6 +41,7 @@ pub(super) async fn purge_contact(c: Change<'_>, why: &str) -> Result<()> {
             participant_id: p.id,
             email_sealed: None,
             phone_sealed: None,
+            reminder_channel: "email".into(),
         },
     )
     .await?;
@@ -151,6 +152,8 @@ pub struct DetailsChange {
     pub email: Option<String>,
     pub phone: Option<String>,
     pub language: Option<String>,
+    /// `email`, `sms` or `both`.
+    pub reminder_channel: Option<String>,
     pub reason: String,
 }
 
@@ -214,6 +217,10 @@ pub async fn update_details(
         stored.as_ref().and_then(|c| open("email", &c.email_sealed)),
         stored.as_ref().and_then(|c| open("phone", &c.phone_sealed)),
     );
+    let old_channel = stored
+        .as_ref()
+        .and_then(|c| crate::domain::reminders::Channel::parse(&c.reminder_channel))
+        .unwrap_or(crate::domain::reminders::Channel::Email);
     let mut changed: Vec<&str> = Vec::new();
     let new_email = match email {
         Some(e) if e != old_email => {
@@ -229,6 +236,24 @@ pub async fn update_details(
         }
         _ => old_phone,
     };
+    // The channel asked for (or kept) must reach the participant with the details as changed.
+    let channel = super::enrol::checked_channel(
+        app,
+        Some(
+            change
+                .reminder_channel
+                .as_deref()
+                .unwrap_or(old_channel.as_str()),
+        ),
+        new_email.is_some(),
+        new_phone
+            .as_deref()
+            .and_then(|p| ParticipantPhone::parse(p).ok())
+            .as_ref(),
+    )?;
+    if channel != old_channel {
+        changed.push("reminder_channel");
+    }
     if !changed.is_empty() {
         let seal = |field: &str, v: Option<String>| {
             v.map(|v| sealed::seal(&app.keys.data, &v, &format!("{}:{field}", p.id)))
@@ -239,6 +264,7 @@ pub async fn update_details(
                 participant_id: p.id,
                 email_sealed: seal("email", new_email),
                 phone_sealed: seal("phone", new_phone),
+                reminder_channel: channel.as_str().into(),
             },
         )
         .await?;
@@ -262,8 +288,8 @@ pub async fn update_details(
             "participant",
         )
         .entity(&p.study_id)
-        .before(json!({ "fields": changed, "language": p.language }))
-        .after(json!({ "fields": changed, "language": after.language }))
+        .before(json!({ "fields": changed, "language": p.language, "reminder_channel": old_channel.as_str() }))
+        .after(json!({ "fields": changed, "language": after.language, "reminder_channel": channel.as_str() }))
         .reason(change.reason.trim()),
     )
     .await?;

@@ -13,6 +13,7 @@ use crate::{
     domain::{
         participant::{self as rule, EventKind},
         permissions::Action,
+        reminders::{self, Channel},
         schedule,
     },
     error::{Code, Error, Result},
@@ -34,6 +35,8 @@ pub struct NewParticipant {
     pub arm: Option<String>,
     pub email: Option<String>,
     pub phone: Option<String>,
+    /// `email` (default), `sms` or `both`.
+    pub reminder_channel: Option<String>,
 }
 
 pub async fn enrol(app: &App, actor: &StaffActor, new: NewParticipant) -> Result<ParticipantView> {
@@ -45,6 +48,7 @@ pub async fn enrol(app: &App, actor: &StaffActor, new: NewParticipant) -> Result
         randomization,
         enrolled_on,
         arm,
+        channel,
     } = checked(app, &new, &site)?;
     let now = app.clock.now();
     let id = Uuid::new_v4();
@@ -66,14 +70,15 @@ pub async fn enrol(app: &App, actor: &StaffActor, new: NewParticipant) -> Result
             },
             other => other.into(),
         })?;
-    let contact_fields = seal_contact(&txn, app, id, email.as_ref(), phone.as_ref()).await?;
+    let contact_fields =
+        seal_contact(&txn, app, id, email.as_ref(), phone.as_ref(), channel).await?;
     audit::record(
         &txn,
         &app.keys.audit,
         now,
         Entry::new(actor.audit_actor(), "participant.enrolled", "participant")
             .entity(&study_id)
-            .after(json!({ "site": site, "language": new.language, "enrolled_on": enrolled_on, "randomization_date": randomization, "arm": arm, "contact_fields": contact_fields })),
+            .after(json!({ "site": site, "language": new.language, "enrolled_on": enrolled_on, "randomization_date": randomization, "arm": arm, "contact_fields": contact_fields, "reminder_channel": channel.as_str() })),
     )
     .await?;
     let by = actor.audit_actor();
@@ -133,6 +138,7 @@ struct Checked {
     randomization: Option<chrono::NaiveDate>,
     enrolled_on: chrono::NaiveDate,
     arm: Option<String>,
+    channel: Channel,
 }
 
 fn checked(app: &App, new: &NewParticipant, site: &str) -> Result<Checked> {
@@ -174,7 +180,14 @@ fn checked(app: &App, new: &NewParticipant, site: &str) -> Result<Checked> {
     rule::check_enrolment(enrolled_on, randomization, today(app), app.study.start_date)
         .map_err(|(f, m)| Error::invalid(f, m))?;
     let arm = checked_arm(app, new.arm.as_deref(), randomization.is_some())?;
+    let channel = checked_channel(
+        app,
+        new.reminder_channel.as_deref(),
+        email.is_some(),
+        phone.as_ref(),
+    )?;
     Ok(Checked {
+        channel,
         study_id,
         email,
         phone,
@@ -182,6 +195,32 @@ fn checked(app: &App, new: &NewParticipant, site: &str) -> Result<Checked> {
         enrolled_on,
         arm,
     })
+}
+
+/// The reminder channel asked for (default email), if the participant can be reached on it.
+pub(super) fn checked_channel(
+    app: &App,
+    raw: Option<&str>,
+    has_email: bool,
+    phone: Option<&ParticipantPhone>,
+) -> Result<Channel> {
+    let channel = match raw.map(str::trim).filter(|c| !c.is_empty()) {
+        None => Channel::Email,
+        Some(c) => Channel::parse(c).ok_or_else(|| {
+            Error::invalid(
+                "reminder_channel",
+                format!("{c:?} is not email, sms or both"),
+            )
+        })?,
+    };
+    reminders::check_channel(
+        channel,
+        has_email,
+        phone.map(ParticipantPhone::takes_sms),
+        app.sms.is_some(),
+    )
+    .map_err(|(f, m)| Error::invalid(f, m))?;
+    Ok(channel)
 }
 
 /// An arm is one of the study file's, and is given only with a randomization.
@@ -221,6 +260,7 @@ async fn seal_contact(
     id: Uuid,
     email: Option<&ParticipantEmail>,
     phone: Option<&ParticipantPhone>,
+    channel: Channel,
 ) -> Result<Vec<&'static str>> {
     let mut fields = vec![];
     if email.is_none() && phone.is_none() {
@@ -235,6 +275,7 @@ async fn seal_contact(
             participant_id: id,
             email_sealed: seal("email", email.map(ParticipantEmail::as_str)),
             phone_sealed: seal("phone", phone.map(ParticipantPhone::as_str)),
+            reminder_channel: channel.as_str().into(),
         },
     )
     .await?;

@@ -101,6 +101,7 @@ pub struct ParticipantView {
     pub status: Status,
     pub has_email: bool,
     pub has_phone: bool,
+    pub reminder_channel: crate::domain::reminders::Channel,
     /// Only for the participant's own site staff.
     pub email: Option<String>,
     pub phone: Option<String>,
@@ -146,6 +147,10 @@ async fn view(app: &App, actor: &StaffActor, p: &ParticipantRow) -> Result<Parti
         status: rule::status(&evs, follow_up_over(&visits, app.clock.now())),
         has_email: contact.as_ref().is_some_and(|c| c.email_sealed.is_some()),
         has_phone: contact.as_ref().is_some_and(|c| c.phone_sealed.is_some()),
+        reminder_channel: contact
+            .as_ref()
+            .and_then(|c| crate::domain::reminders::Channel::parse(&c.reminder_channel))
+            .unwrap_or(crate::domain::reminders::Channel::Email),
         email: may_see_contact
             .then(|| {
                 contact

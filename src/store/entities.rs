@@ -217,6 +217,8 @@ pub mod participant_contact {
         pub participant_id: Uuid,
         pub email_sealed: Option<String>,
         pub phone_sealed: Option<String>,
+        /// `email`, `sms` or `both` (domain::reminders::Channel).
+        pub reminder_channel: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -515,6 +517,13 @@ pub mod reminder {
         pub message_id: Option<String>,
         pub reason: Option<String>,
         pub created_at: DateTimeUtc,
+        /// The channel(s) planned: `email`, `sms` or `both`.
+        pub channel: String,
+        pub email_sent_at: Option<DateTimeUtc>,
+        pub sms_sent_at: Option<DateTimeUtc>,
+        /// The SMS gateway's last delivery report: submitted, buffered, delivered or failed.
+        pub delivery: Option<String>,
+        pub delivery_at: Option<DateTimeUtc>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -243,7 +243,11 @@ pub(super) async fn call_today(
                 study_id: c.study_id,
                 site: c.site,
                 reasons: vec![line],
-                phone: c.phone.unwrap_or_default(),
+                phone: c
+                    .phone
+                    .as_deref()
+                    .map(crate::domain::contact::display_phone)
+                    .unwrap_or_default(),
                 start,
             }),
         }

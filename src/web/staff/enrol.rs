@@ -43,6 +43,7 @@ pub(super) fn render_enrol(
             sites => sites,
             languages => app.study.languages.iter().map(|l| (l.clone(), web.t(&page.lang, &format!("lang_{l}"), &[]))).collect::<Vec<_>>(),
             arms => app.study.arms.iter().map(|a| context! { code => a.code.clone(), label => a.label.get(&page.lang).cloned().unwrap_or_else(|| a.code.clone()) }).collect::<Vec<_>>(),
+            channels => (app.sms.is_some()).then(|| crate::domain::reminders::Channel::ALL.iter().map(|c| (c.as_str(), web.t(&page.lang, &format!("channel_{}", c.as_str()), &[]))).collect::<Vec<_>>()),
             error => error,
             v => values,
         },
@@ -70,6 +71,7 @@ pub(super) async fn enrol_post(
         arm: opt(&form, "arm"),
         email: opt(&form, "email"),
         phone: opt(&form, "phone"),
+        reminder_channel: opt(&form, "reminder_channel"),
     };
     match participants::enrol(app, &actor, new).await {
         Ok(p) => redirect(&format!("/staff/participants/{}?saved=1", p.study_id)),
