@@ -126,6 +126,20 @@ pub struct Settings {
     pub smtp_password: Option<Secret>,
     /// Seconds one SMTP send may take in all (connect and conversation).
     pub smtp_timeout_seconds: u64,
+    /// The SMS gateway's send address: Kannel's smsbox `http://host:13013/cgi-bin/sendsms`
+    /// (unset: no SMS is sent, and no participant can be given the sms channel).
+    pub sms_gateway_url: Option<String>,
+    /// The gateway's send user (Kannel `sendsms-user`).
+    pub sms_username: Option<Secret>,
+    pub sms_password: Option<Secret>,
+    /// The sender shown on the phone: up to 11 letters or digits, or a phone number (default:
+    /// the study's name).
+    pub sms_sender: Option<String>,
+    /// The secret delivery reports are signed with (each report's address carries an HMAC of the
+    /// reminder it is about); required with a gateway.
+    pub sms_dlr_secret: Option<Secret>,
+    /// Seconds one request to the gateway may take.
+    pub sms_timeout_seconds: u64,
     /// How often the periodic jobs inside `epro serve` run (reminders, digests, housekeeping,
     /// each on the same tick); 0: this process runs none of them.
     pub jobs_interval_seconds: u64,
@@ -191,6 +205,12 @@ impl Default for Settings {
             smtp_username: None,
             smtp_password: None,
             smtp_timeout_seconds: 20,
+            sms_gateway_url: None,
+            sms_username: None,
+            sms_password: None,
+            sms_sender: None,
+            sms_dlr_secret: None,
+            sms_timeout_seconds: 10,
             jobs_interval_seconds: 60,
             jobs_reminders: true,
             jobs_digests: true,
@@ -222,7 +242,7 @@ impl Settings {
         let file = std::env::var("EPRO_CONFIG").unwrap_or_else(|_| "epro.toml".into());
         let settings: Settings = Figment::from(Serialized::defaults(Settings::default()))
             .merge(Toml::file(&file))
-            .merge(Env::prefixed("EPRO_").ignore(&["CONFIG", "TEST_DATABASE_URL"]))
+            .merge(Env::prefixed("EPRO_").ignore(&["CONFIG", "TEST_DATABASE_URL", "TEST_KANNEL"]))
             .extract()
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         settings.validate()?;
@@ -247,6 +267,22 @@ impl Settings {
         }
         url::Url::parse(&self.base_url)
             .map_err(|e| ConfigError::Invalid(format!("EPRO_BASE_URL is not a valid URL: {e}")))?;
+        if let Some(g) = &self.sms_gateway_url {
+            url::Url::parse(g).map_err(|e| {
+                ConfigError::Invalid(format!("EPRO_SMS_GATEWAY_URL is not a valid URL: {e}"))
+            })?;
+            if self
+                .sms_dlr_secret
+                .as_ref()
+                .is_none_or(|s| s.expose().len() < 16)
+            {
+                return Err(ConfigError::Invalid(
+                    "EPRO_SMS_DLR_SECRET (at least 16 characters) is required with \
+                     EPRO_SMS_GATEWAY_URL: it signs the gateway's delivery reports"
+                        .into(),
+                ));
+            }
+        }
         if self.body_limit_bytes < 1024 {
             return Err(ConfigError::Invalid(
                 "EPRO_BODY_LIMIT_BYTES must be at least 1024".into(),

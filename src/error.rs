@@ -135,6 +135,7 @@ pub enum Code {
     WrongStudy,
     AmendmentNeedsConfirmation,
     NotInThisStudy,
+    BadSignature,
 }
 
 impl Code {
@@ -179,6 +180,7 @@ impl Code {
             Code::WrongStudy => "wrong_study",
             Code::AmendmentNeedsConfirmation => "amendment_needs_confirmation",
             Code::NotInThisStudy => "not_in_this_study",
+            Code::BadSignature => "bad_signature",
         }
     }
 }

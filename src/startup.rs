@@ -73,7 +73,11 @@ pub async fn prepare(settings: Settings, clock: Arc<dyn Clock>) -> Result<Arc<Ap
         settings.hash_workers,
         Duration::from_secs(settings.hash_wait_seconds),
     );
+    let sms = crate::notify::sms::Kannel::from_settings(&settings, &study.name)
+        .map_err(|e| Error::Internal(e.to_string()))?
+        .map(|k| Arc::new(k) as Arc<dyn crate::notify::sms::SmsTransport>);
     let app = Arc::new(App {
+        sms,
         db,
         clock,
         keys,

@@ -35,6 +35,13 @@ pub struct ReminderOut {
     /// Why it was skipped, cancelled or resent.
     pub reason: Option<String>,
     pub last_error: Option<String>,
+    /// email, sms or both: where it went (or goes).
+    pub channel: String,
+    pub email_sent_at: Option<DateTime<Utc>>,
+    pub sms_sent_at: Option<DateTime<Utc>>,
+    /// The SMS gateway's last delivery report: submitted, buffered, delivered or failed.
+    pub delivery: Option<String>,
+    pub delivery_at: Option<DateTime<Utc>>,
 }
 
 fn out(v: reminders::ReminderView) -> ReminderOut {
@@ -53,6 +60,11 @@ fn out(v: reminders::ReminderView) -> ReminderOut {
         message_id: r.message_id,
         reason: r.reason,
         last_error: r.last_error,
+        channel: r.channel,
+        email_sent_at: r.email_sent_at,
+        sms_sent_at: r.sms_sent_at,
+        delivery: r.delivery,
+        delivery_at: r.delivery_at,
     }
 }
 
@@ -93,4 +105,26 @@ impl RemindersApi {
         let actor = token.actor(&self.app).await?;
         Ok(Json(out(reminders::resend(&self.app, &actor, &id).await?)))
     }
+
+    /// The SMS gateway's delivery report (Kannel's `dlr-url`, GET or POST): `reminder` is the
+    /// reminder's id, `sig` its HMAC under EPRO_SMS_DLR_SECRET (set by epro in the address it
+    /// gives the gateway), `status` the report type (1 delivered, 2 failed, 4 buffered, 8
+    /// submitted, 16 rejected). 401 `bad_signature` when the signature does not match.
+    #[oai(path = "/v1/sms/delivery", method = "get", method = "post")]
+    async fn delivery(
+        &self,
+        reminder: Query<String>,
+        sig: Query<String>,
+        status: Query<i64>,
+    ) -> Result<DeliveryResponse, ApiError> {
+        reminders::delivery_report(&self.app, &reminder.0, &sig.0, status.0).await?;
+        Ok(DeliveryResponse::Recorded)
+    }
+}
+
+#[derive(poem_openapi::ApiResponse)]
+pub enum DeliveryResponse {
+    /// Recorded.
+    #[oai(status = 204)]
+    Recorded,
 }

@@ -2,4 +2,5 @@
 //! reminder and digest messages per language).
 
 pub mod mail;
+pub mod sms;
 pub(crate) mod templates;

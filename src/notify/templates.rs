@@ -11,6 +11,9 @@ const TEXT_NL: &str = include_str!("../../templates/email/reminder.nl.txt");
 const TEXT_FR: &str = include_str!("../../templates/email/reminder.fr.txt");
 const TEXT_EN: &str = include_str!("../../templates/email/reminder.en.txt");
 const HTML: &str = include_str!("../../templates/email/reminder.html");
+const SMS_NL: &str = include_str!("../../templates/sms/reminder.nl.txt");
+const SMS_FR: &str = include_str!("../../templates/sms/reminder.fr.txt");
+const SMS_EN: &str = include_str!("../../templates/sms/reminder.en.txt");
 const DIGEST_NL: &str = include_str!("../../templates/email/digest.nl.txt");
 const DIGEST_FR: &str = include_str!("../../templates/email/digest.fr.txt");
 const DIGEST_EN: &str = include_str!("../../templates/email/digest.en.txt");
@@ -150,6 +153,29 @@ pub fn reminder(c: &ReminderContent<'_>) -> Result<Outgoing, String> {
     })
 }
 
+/// The reminder SMS in the participant's language (`templates/sms/reminder.<lang>.txt`, one line
+/// a translator edits): the hospital, the study and the personal link, no health information.
+/// Its length is checked per language (GSM-7, at most two parts) in the tests.
+pub fn sms_reminder(
+    lang: &str,
+    site_name: &str,
+    study: &str,
+    link: &str,
+) -> Result<String, String> {
+    let template = match lang {
+        "nl" => SMS_NL,
+        "fr" => SMS_FR,
+        _ => SMS_EN,
+    };
+    let env = Environment::new();
+    env.render_str(
+        template,
+        context! { site_name => site_name, study => study, link => link },
+    )
+    .map(|t| t.trim().to_string())
+    .map_err(|e| e.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,6 +261,36 @@ mod tests {
             );
             for empty in ["vóór ?", "le  ?", "by ."] {
                 assert!(!m.text.contains(empty), "{lang}: {}", m.text);
+            }
+        }
+    }
+
+    /// Every language's reminder SMS stays within two GSM-7 parts with the longest hospital name
+    /// of the study file and a real link, and names neither a disease nor a treatment.
+    #[test]
+    fn the_reminder_sms_fits_two_gsm7_parts_in_every_language() {
+        let study = crate::domain::study::Study::parse(
+            "studies/hermes.toml",
+            include_str!("../../studies/hermes.toml"),
+        )
+        .expect("study");
+        let longest = study
+            .sites
+            .iter()
+            .map(|s| s.name.as_str())
+            .max_by_key(|n| n.chars().count())
+            .unwrap_or("");
+        let link = "https://epro.hermes-trial.example.be/p/Xy3kQ9pL2mN8vB4cR7tW1zA6sD5fG0hJ";
+        for lang in LANGUAGES {
+            let text = sms_reminder(lang, longest, "HERMES", link).expect("renders");
+            let (gsm7, units, parts) = crate::domain::reminders::sms_parts(&text);
+            assert!(gsm7, "{lang}: every character is GSM-7: {text}");
+            assert!(parts <= 2, "{lang}: {units} septets, {parts} parts: {text}");
+            assert!(text.contains(link) && text.contains(longest) && text.contains("HERMES"));
+            for word in [
+                "pijn", "douleur", "pain", "kanker", "cancer", "metast", "bot", "os ",
+            ] {
+                assert!(!text.to_lowercase().contains(word), "{lang}: {text}");
             }
         }
     }

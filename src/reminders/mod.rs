@@ -17,12 +17,14 @@ use crate::{
     domain::reminders::ReminderStatus,
     domain::{
         audit::Actor,
-        reminders::{self as rule, Decision},
+        contact::ParticipantPhone,
+        reminders::{self as rule, Channel, Decision},
         schedule::{VisitState, local_date},
     },
     error::{Code, Error, Result},
     keys::sealed,
     notify::mail::Mail,
+    notify::sms::{OutgoingSms, SmsError},
     notify::templates::{self, ReminderContent},
     participants::{self, VisitView},
     store::{self, participants::ParticipantRow, reminders::ReminderRow},
@@ -173,6 +175,10 @@ pub async fn plan(app: &App, now: DateTime<Utc>) -> Result<Report> {
             Decision::Send { kind, due_at } => (kind, *due_at, ReminderStatus::Pending),
             Decision::Skip { kind, due_at } => (kind, *due_at, ReminderStatus::Skipped),
         };
+        // The channel the participant has now; re-read when the reminder goes out.
+        let channel = store::participants::contact(&app.db, d.participant)
+            .await?
+            .map_or_else(|| "email".to_string(), |c| c.reminder_channel);
         let txn = store::begin_write(&app.db).await?;
         let inserted = store::reminders::insert_once(
             &txn,
@@ -192,6 +198,11 @@ pub async fn plan(app: &App, now: DateTime<Utc>) -> Result<Report> {
                 reason: (status == ReminderStatus::Skipped)
                     .then(|| "superseded by a later reminder of the same visit".into()),
                 created_at: now,
+                channel,
+                email_sent_at: None,
+                sms_sent_at: None,
+                delivery: None,
+                delivery_at: None,
             },
         )
         .await?;
@@ -257,7 +268,7 @@ async fn finish(
     now: DateTime<Utc>,
 ) -> Result<()> {
     let txn = store::begin_write(&app.db).await?;
-    let after = json!({ "visit": row.visit_code, "kind": row.kind, "status": row.status, "attempts": row.attempts, "reason": row.reason, "message_id": row.message_id });
+    let after = json!({ "visit": row.visit_code, "kind": row.kind, "status": row.status, "attempts": row.attempts, "reason": row.reason, "message_id": row.message_id, "channel": row.channel });
     store::reminders::update(&txn, row.clone()).await?;
     audit::record(
         &txn,
@@ -272,13 +283,21 @@ async fn finish(
     Ok(())
 }
 
+/// Where a reminder goes: the participant's email and mobile number, each when the channel
+/// (as the participant has it now) asks for it and it is known.
+struct Addresses {
+    channel: Channel,
+    email: Option<String>,
+    phone: Option<String>,
+}
+
 /// Why a claimed reminder must not go out now (re-checked just before sending).
 async fn recheck(
     app: &App,
     p: &ParticipantRow,
     row: &ReminderRow,
     now: DateTime<Utc>,
-) -> Result<std::result::Result<(VisitView, String), String>> {
+) -> Result<std::result::Result<(VisitView, Addresses), String>> {
     if questionnaires_stopped(&store::participants::events(&app.db, p.id).await?) {
         return Ok(Err(
             "the participant no longer answers questionnaires".into()
@@ -291,26 +310,60 @@ async fn recheck(
     if !matches!(v.state, VisitState::Open | VisitState::Late) {
         return Ok(Err(format!("the visit is {}", v.state.as_str())));
     }
-    let email = store::participants::contact(&app.db, p.id)
-        .await?
-        .and_then(|c| c.email_sealed)
-        .and_then(|s| sealed::open(&app.keys.data, &s, &format!("{}:email", p.id)).ok());
-    match email {
-        Some(e) => Ok(Ok((v, e))),
-        None => Ok(Err("no email address".into())),
+    let contact = store::participants::contact(&app.db, p.id).await?;
+    let channel = contact
+        .as_ref()
+        .and_then(|c| Channel::parse(&c.reminder_channel))
+        .unwrap_or(Channel::Email);
+    let open = |field: &str, v: Option<&String>| {
+        v.and_then(|s| sealed::open(&app.keys.data, s, &format!("{}:{field}", p.id)).ok())
+    };
+    let email = open(
+        "email",
+        contact.as_ref().and_then(|c| c.email_sealed.as_ref()),
+    )
+    .filter(|_| channel.email());
+    let phone = open(
+        "phone",
+        contact.as_ref().and_then(|c| c.phone_sealed.as_ref()),
+    )
+    .filter(|_| channel.sms())
+    // Numbers stored before E.164 are normalised on the way out.
+    .and_then(|ph| {
+        ParticipantPhone::parse(&ph)
+            .ok()
+            .map(|n| n.as_str().to_string())
+    });
+    match (&email, &phone) {
+        (None, None) if channel.sms() => Ok(Err("no mobile phone number".into())),
+        (None, None) => Ok(Err("no email address".into())),
+        _ => Ok(Ok((
+            v,
+            Addresses {
+                channel,
+                email,
+                phone,
+            },
+        ))),
     }
 }
 
-/// The reminder email for a claimed row: a fresh reminder link (valid until the visit's grace
-/// ends) in the participant's language, with the site's contact details.
-async fn compose(
+/// A fresh reminder link (valid until the visit's grace ends) and what the messages say about
+/// the visit: its label and last day in the participant's language, and the site.
+struct LinkAndVisit {
+    link: String,
+    label: String,
+    last_day: String,
+}
+
+/// The link and visit wording of a claimed row's messages.
+async fn link_and_visit(
     app: &App,
     p: &ParticipantRow,
     row: &ReminderRow,
     view: &VisitView,
-    to: &str,
     now: DateTime<Utc>,
-) -> Result<crate::notify::mail::Outgoing> {
+) -> Result<LinkAndVisit> {
     let tz = app.study.time_zone;
     let expires = view
         .window
@@ -322,7 +375,6 @@ async fn compose(
         crate::auth::participant::issue_reminder_link(&txn, p.id, &row.visit_code, expires, now)
             .await?;
     txn.commit().await?;
-    let site = app.study.site(&p.site_code);
     let last_day = view
         .window
         .end
@@ -335,12 +387,27 @@ async fn compose(
         .cloned()
         .unwrap_or_else(|| view.code.clone());
     let link = crate::auth::participant::link_url(app, &token);
+    Ok(LinkAndVisit {
+        link,
+        label,
+        last_day,
+    })
+}
+
+/// The reminder email, in the participant's language, with the site's contact details.
+fn compose(
+    app: &App,
+    p: &ParticipantRow,
+    lv: &LinkAndVisit,
+    to: &str,
+) -> Result<crate::notify::mail::Outgoing> {
+    let site = app.study.site(&p.site_code);
     templates::reminder(&ReminderContent {
         to,
         lang: &p.language,
-        visit_label: &label,
-        last_day: &last_day,
-        link: &link,
+        visit_label: &lv.label,
+        last_day: &lv.last_day,
+        link: &lv.link,
         site_name: site.map_or("", |s| s.name.as_str()),
         study: &app.study.name,
         sender_name: &app.study.email_sender,
@@ -373,6 +440,8 @@ async fn not_sent(
     row.status = ReminderStatus::Pending;
     row.next_attempt_at =
         now + rule::backoff((row.attempts - 1) as u32, rand::rng().random::<f64>());
+    // The delivery report, which may arrive while the row is held here, is never written over
+    // (store::reminders::update leaves it alone).
     store::reminders::update(&app.db, row).await?;
     Ok(false)
 }
@@ -410,18 +479,49 @@ pub async fn send_due(app: &App, mail: &Mail, now: DateTime<Utc>) -> Result<Repo
             report.postponed += 1;
             continue;
         }
-        let message = compose(app, &p, &row, &view, &to, now).await?;
-        match mail.send(&message).await {
-            Ok(message_id) => {
+        row.channel = to.channel.as_str().into();
+        let lv = link_and_visit(app, &p, &row, &view, now).await?;
+        // Each channel goes once: a retry sends only what has not gone yet.
+        let mut error = None;
+        if let Some(email) = to.email.as_deref().filter(|_| row.email_sent_at.is_none()) {
+            let message = compose(app, &p, &lv, email)?;
+            match mail.send(&message).await {
+                Ok(message_id) => {
+                    row.email_sent_at = Some(now);
+                    row.message_id = Some(message_id);
+                }
+                Err(e) => error = Some(format!("email: {e}")),
+            }
+        }
+        if let Some(phone) = to.phone.as_deref().filter(|_| row.sms_sent_at.is_none()) {
+            let site = app.study.site(&p.site_code).map_or("", |s| s.name.as_str());
+            let text = templates::sms_reminder(&p.language, site, &app.study.name, &lv.link)
+                .map_err(Error::Internal)?;
+            let reference = row.id.to_string();
+            let sms = OutgoingSms {
+                to: phone,
+                text: &text,
+                reference: &reference,
+            };
+            let sent = match &app.sms {
+                Some(gateway) => gateway.send(&sms).await,
+                None => Err(SmsError::NotConfigured),
+            };
+            match sent {
+                Ok(()) => row.sms_sent_at = Some(now),
+                Err(e) => error = Some(format!("sms: {e}")),
+            }
+        }
+        match error {
+            None => {
                 row.status = ReminderStatus::Sent;
                 row.sent_at = Some(now);
-                row.message_id = Some(message_id);
                 row.last_error = None;
                 finish(app, row, "reminder.sent", now).await?;
                 report.sent += 1;
             }
-            Err(e) => {
-                let failed = not_sent(app, row, &e.to_string(), now).await?;
+            Some(e) => {
+                let failed = not_sent(app, row, &e, now).await?;
                 if failed {
                     report.failed += 1;
                 } else {
@@ -452,6 +552,54 @@ pub async fn run_once(app: &App, mail: &Mail) -> Result<Report> {
     let report = plan_and_send(app, mail).await?;
     let digests = crate::reminders::digest::send_due(app, mail, app.clock.now()).await?;
     Ok(Report { digests, ..report })
+}
+
+/// A delivery report from the SMS gateway about reminder `reference`, signed with the delivery
+/// report secret: the reminder is marked submitted, buffered, delivered or failed (a final
+/// report is never replaced by an intermediate one arriving late), audited as the gateway's.
+pub async fn delivery_report(app: &App, reference: &str, sig: &str, status: i64) -> Result<()> {
+    let secret = app
+        .settings
+        .sms_dlr_secret
+        .as_ref()
+        .map(|s| s.expose().to_string())
+        .unwrap_or_default();
+    if secret.is_empty() || !crate::notify::sms::verify(&secret, reference, sig) {
+        return Err(Error::Unauthorized {
+            code: Code::BadSignature,
+            message: "the delivery report's signature does not match".into(),
+        });
+    }
+    let Some(delivery) = crate::notify::sms::delivery_of(status) else {
+        return Err(Error::invalid(
+            "status",
+            format!("{status} is not a delivery report type (1, 2, 4, 8 or 16)"),
+        ));
+    };
+    let id =
+        Uuid::parse_str(reference).map_err(|_| Error::invalid("reminder", "not a reminder id"))?;
+    let now = app.clock.now();
+    let txn = store::begin_write(&app.db).await?;
+    let Some(row) = store::reminders::find(&txn, id).await? else {
+        return Err(Error::NotFound(format!("reminder {reference}")));
+    };
+    let before = row.delivery.clone();
+    if !store::reminders::set_delivery(&txn, id, delivery, now).await? {
+        // A late intermediate report after the final one: nothing to record.
+        return Ok(());
+    }
+    audit::record(
+        &txn,
+        &app.keys.audit,
+        now,
+        Entry::new(Actor::system(), "reminder.delivery", "reminder")
+            .entity(row.id)
+            .before(json!({ "delivery": before }))
+            .after(json!({ "delivery": delivery, "channel": "sms", "visit": row.visit_code, "kind": row.kind })),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
 }
 
 // ---------- staff view ----------

@@ -65,9 +65,38 @@ pub async fn stale_sending<C: ConnectionTrait>(
         .await?)
 }
 
+/// Write a reminder row, all but its delivery report: the gateway's reports arrive on their own
+/// (`set_delivery`) at any moment, also while a worker holds the row, and are never written over.
 pub async fn update<C: ConnectionTrait>(db: &C, row: ReminderRow) -> Result<(), StoreError> {
-    row.into_active_model().reset_all().update(db).await?;
+    let mut am = row.into_active_model().reset_all();
+    am.delivery = sea_orm::ActiveValue::NotSet;
+    am.delivery_at = sea_orm::ActiveValue::NotSet;
+    am.update(db).await?;
     Ok(())
+}
+
+/// Record a delivery report on a reminder: only its two delivery columns change, and a final
+/// report (delivered, failed) is never replaced by a late intermediate one. Returns whether the
+/// row changed.
+pub async fn set_delivery<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+    delivery: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<bool, StoreError> {
+    use sea_orm::sea_query::{Condition, Expr};
+    let mut q = reminder::Entity::update_many()
+        .col_expr(reminder::Column::Delivery, Expr::value(delivery))
+        .col_expr(reminder::Column::DeliveryAt, Expr::value(at))
+        .filter(reminder::Column::Id.eq(id));
+    if delivery != "delivered" && delivery != "failed" {
+        q = q.filter(
+            Condition::any()
+                .add(reminder::Column::Delivery.is_null())
+                .add(reminder::Column::Delivery.is_not_in(["delivered", "failed"])),
+        );
+    }
+    Ok(q.exec(db).await?.rows_affected > 0)
 }
 
 pub async fn of_participant<C: ConnectionTrait>(

@@ -20,5 +20,6 @@ mod questionnaires;
 mod reminders;
 mod scale_out;
 mod security;
+mod sms;
 mod startup;
 mod trial_rules;

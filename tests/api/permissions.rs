@@ -226,6 +226,8 @@ async fn every_endpoint_by_every_actor() {
         row(M::GET, "/api/v1/pain-flags", "", "/api/v1/pain-flags".into(), None, "403 200 200 200 200 401 401 401"),
         row(M::GET, "/api/v1/completion", "", "/api/v1/completion".into(), None, "403 200 200 200 200 401 401 401"),
         row(M::GET, "/api/v1/reminders", "", "/api/v1/reminders".into(), None, "403 200 200 200 200 401 401 401"),
+        row(M::GET, "/api/v1/sms/delivery", "forged", "/api/v1/sms/delivery?reminder=00000000-0000-0000-0000-000000000000&sig=00&status=1".into(), None, "401 401 401 401 401 401 401 401"),
+        row(M::POST, "/api/v1/sms/delivery", "forged", "/api/v1/sms/delivery?reminder=00000000-0000-0000-0000-000000000000&sig=00&status=1".into(), None, "401 401 401 401 401 401 401 401"),
         row(M::POST, "/api/v1/reminders/{id}/resend", "unknown id", "/api/v1/reminders/00000000-0000-0000-0000-000000000000/resend".into(), Some(reason.clone()), "403 403 403 404 404 401 401 401"),
         row(M::GET, "/api/v1/exports/{file}", "answers", "/api/v1/exports/answers.csv".into(), None, "403 200 200 200 200 401 401 401"),
         row(M::GET, "/api/v1/exports/{file}", "drafts too", "/api/v1/exports/answers.csv?include=drafts".into(), None, "403 200 403 403 403 401 401 401"),

@@ -128,8 +128,11 @@ pub(super) async fn render_participant(
                 randomized => p.randomization_date.is_some(),
                 arm => p.arm.as_deref().and_then(|a| app.study.arm(a)).map(|a| a.label.get(&lang).cloned().unwrap_or_else(|| a.code.clone())),
                 email => p.email.clone(),
-                phone => p.phone.clone(),
+                phone => p.phone.as_deref().map(crate::domain::contact::display_phone),
+                reminder_channel => web.t(&lang, &format!("channel_{}", p.reminder_channel.as_str()), &[]),
+                reminder_channel_code => p.reminder_channel.as_str(),
             },
+            channels => (app.sms.is_some()).then(|| crate::domain::reminders::Channel::ALL.iter().map(|c| (c.as_str(), web.t(&lang, &format!("channel_{}", c.as_str()), &[]))).collect::<Vec<_>>()),
             visits => sv(&visits),
             lesions => sv(&lesion_views),
             events => sv(&events),
@@ -456,6 +459,17 @@ async fn reminder_rows(
                         .unwrap_or_default(),
                 ),
                 ("error", r.row.last_error.unwrap_or_default()),
+                (
+                    "via",
+                    match r.row.delivery.as_deref() {
+                        Some(d) => format!(
+                            "{} ({})",
+                            web.t(lang, &format!("channel_{}", r.row.channel), &[]),
+                            web.t(lang, &format!("delivery_{d}"), &[])
+                        ),
+                        None => web.t(lang, &format!("channel_{}", r.row.channel), &[]),
+                    },
+                ),
             ])
         })
         .collect()
@@ -707,6 +721,7 @@ async fn submit_form(
                 email: Some(field(form, "email").to_string()),
                 phone: Some(field(form, "phone").to_string()),
                 language: opt(form, "language"),
+                reminder_channel: opt(form, "reminder_channel"),
                 reason: field(form, "reason").into(),
             },
         )

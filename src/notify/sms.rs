@@ -1,0 +1,154 @@
+//! SMS reminders through an HTTP SMS gateway. Kannel (smsbox's `/cgi-bin/sendsms`) is the one
+//! that ships and is tested (tests/api/sms.rs runs a real bearerbox, smsbox and the fakesmsc test
+//! SMSC); another provider is another `SmsTransport`.
+//!
+//! Each message asks for delivery reports: the gateway calls
+//! `{EPRO_BASE_URL}/api/v1/sms/delivery?reminder=<id>&status=<code>&sig=<HMAC>` (Kannel fills
+//! `%d` with its report type), signed with EPRO_SMS_DLR_SECRET so that nobody else can mark a
+//! reminder delivered.
+
+use std::time::Duration;
+
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+
+use crate::config::Settings;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SmsError {
+    #[error("SMS gateway not configured (EPRO_SMS_GATEWAY_URL)")]
+    NotConfigured,
+    #[error("SMS gateway: {0}")]
+    Send(String),
+}
+
+/// One text to one phone (E.164), with the reference delivery reports name.
+pub struct OutgoingSms<'a> {
+    pub to: &'a str,
+    pub text: &'a str,
+    pub reference: &'a str,
+}
+
+#[async_trait::async_trait]
+pub trait SmsTransport: Send + Sync {
+    async fn send(&self, sms: &OutgoingSms<'_>) -> Result<(), SmsError>;
+}
+
+/// Kannel's smsbox HTTP send interface.
+pub struct Kannel {
+    client: reqwest::Client,
+    url: String,
+    username: String,
+    password: String,
+    sender: String,
+    dlr_base: String,
+    secret: String,
+}
+
+impl Kannel {
+    /// From the settings; `None` when no gateway is configured.
+    pub fn from_settings(s: &Settings, default_sender: &str) -> Result<Option<Self>, SmsError> {
+        let Some(url) = &s.sms_gateway_url else {
+            return Ok(None);
+        };
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(s.sms_timeout_seconds.max(1)))
+            .build()
+            .map_err(|e| SmsError::Send(e.to_string()))?;
+        let sender: String = s.sms_sender.clone().unwrap_or_else(|| {
+            default_sender
+                .chars()
+                .filter(char::is_ascii_alphanumeric)
+                .take(11)
+                .collect()
+        });
+        Ok(Some(Kannel {
+            client,
+            url: url.clone(),
+            username: s
+                .sms_username
+                .as_ref()
+                .map(|x| x.expose().to_string())
+                .unwrap_or_default(),
+            password: s
+                .sms_password
+                .as_ref()
+                .map(|x| x.expose().to_string())
+                .unwrap_or_default(),
+            sender,
+            dlr_base: format!("{}/api/v1/sms/delivery", s.base_url.trim_end_matches('/')),
+            secret: s
+                .sms_dlr_secret
+                .as_ref()
+                .map(|x| x.expose().to_string())
+                .unwrap_or_default(),
+        }))
+    }
+}
+
+/// The signature of a delivery report's reminder reference.
+pub fn signature(secret: &str, reference: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
+        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+    mac.update(reference.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// Whether `sig` is the signature of `reference` (compared in constant time).
+pub fn verify(secret: &str, reference: &str, sig: &str) -> bool {
+    let Ok(bytes) = hex::decode(sig) else {
+        return false;
+    };
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
+        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+    mac.update(reference.as_bytes());
+    mac.verify_slice(&bytes).is_ok()
+}
+
+#[async_trait::async_trait]
+impl SmsTransport for Kannel {
+    async fn send(&self, sms: &OutgoingSms<'_>) -> Result<(), SmsError> {
+        // Kannel replaces %d with the report type (1 delivered, 2 failed, 4 buffered, 8 submitted
+        // to the SMSC, 16 rejected by it).
+        let dlr_url = format!(
+            "{}?reminder={}&sig={}&status=%d",
+            self.dlr_base,
+            sms.reference,
+            signature(&self.secret, sms.reference)
+        );
+        let resp = self
+            .client
+            .get(&self.url)
+            .query(&[
+                ("username", self.username.as_str()),
+                ("password", self.password.as_str()),
+                ("from", self.sender.as_str()),
+                ("to", sms.to),
+                ("text", sms.text),
+                ("charset", "UTF-8"),
+                ("dlr-mask", "31"),
+                ("dlr-url", dlr_url.as_str()),
+            ])
+            .send()
+            .await
+            .map_err(|e| SmsError::Send(e.without_url().to_string()))?;
+        let status = resp.status();
+        let body = resp.text().await.unwrap_or_default();
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(SmsError::Send(format!("{status}: {}", body.trim())))
+        }
+    }
+}
+
+/// What a delivery report type means for the reminder (Kannel's DLR types).
+pub fn delivery_of(status: i64) -> Option<&'static str> {
+    match status {
+        1 => Some("delivered"),
+        2 | 16 => Some("failed"),
+        4 => Some("buffered"),
+        8 => Some("submitted"),
+        _ => None,
+    }
+}
