@@ -88,11 +88,7 @@ pub struct Location {
 impl Location {
     /// The label in `lang`, else English, else the code.
     pub fn label(&self, lang: &str) -> String {
-        self.label
-            .get(lang)
-            .or_else(|| self.label.get("en"))
-            .cloned()
-            .unwrap_or_else(|| self.code.clone())
+        super::study::label_in(&self.label, lang, &self.code)
     }
 }
 

@@ -455,3 +455,37 @@ pub fn free_port() -> u16 {
         .map(|a| a.port())
         .expect("free port")
 }
+
+/// A participant (`token`) sends every HERMES questionnaire of `visit`: QLQ-C30 and QLQ-BM22 all
+/// answered 1, the per-lesion NRS with no lesion. Asserts each is accepted.
+pub async fn answer_hermes_visit(app: &TestApp, token: &str, visit: &str, idem: &str) {
+    for (key, answers) in [
+        (
+            "eortc-qlq-c30",
+            (1..=30)
+                .map(|n| json!({"item": format!("q{n}"), "value": 1}))
+                .collect::<Vec<_>>(),
+        ),
+        (
+            "eortc-qlq-bm22",
+            (31..=52)
+                .map(|n| json!({"item": format!("q{n}"), "value": 1}))
+                .collect(),
+        ),
+        ("nrs-lesion-pain", vec![]),
+    ] {
+        let r = app
+            .client
+            .post(format!(
+                "{}/api/v1/me/visits/{visit}/responses/{key}/submit",
+                app.address
+            ))
+            .bearer_auth(token)
+            .header("idempotency-key", format!("{idem}-{key}"))
+            .json(&json!({"answers": answers}))
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(r.status(), 200, "{visit} {key}");
+    }
+}

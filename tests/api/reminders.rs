@@ -295,35 +295,7 @@ async fn twenty_four_months_of_reminders_exactly_as_planned() {
                     .await
                     .expect("json");
                 assert_eq!(tasks[0]["visit"], "M3");
-                for (key, answers) in [
-                    (
-                        "eortc-qlq-c30",
-                        (1..=30)
-                            .map(|n| json!({"item": format!("q{n}"), "value": 1}))
-                            .collect::<Vec<_>>(),
-                    ),
-                    (
-                        "eortc-qlq-bm22",
-                        (31..=52)
-                            .map(|n| json!({"item": format!("q{n}"), "value": 1}))
-                            .collect(),
-                    ),
-                    ("nrs-lesion-pain", vec![]),
-                ] {
-                    let r = app
-                        .client
-                        .post(format!(
-                            "{}/api/v1/me/visits/M3/responses/{key}/submit",
-                            app.address
-                        ))
-                        .bearer_auth(&t)
-                        .header("idempotency-key", key)
-                        .json(&json!({"answers": answers}))
-                        .send()
-                        .await
-                        .expect("sent");
-                    assert_eq!(r.status(), 200);
-                }
+                crate::helpers::answer_hermes_visit(&app, &t, "M3", "m3").await;
                 answered_m3 = true;
                 // The staff-issued link still works.
                 assert_eq!(

@@ -297,35 +297,7 @@ async fn reminders_of(app: &TestApp, staff: &str, id: &str) -> Vec<Value> {
 
 async fn answer_m1(app: &TestApp, nurse: &str, id: &str) {
     let token = app.participant_token(nurse, id).await;
-    for (key, answers) in [
-        (
-            "eortc-qlq-c30",
-            (1..=30)
-                .map(|n| json!({"item": format!("q{n}"), "value": 1}))
-                .collect::<Vec<_>>(),
-        ),
-        (
-            "eortc-qlq-bm22",
-            (31..=52)
-                .map(|n| json!({"item": format!("q{n}"), "value": 1}))
-                .collect(),
-        ),
-        ("nrs-lesion-pain", vec![]),
-    ] {
-        let r = app
-            .client
-            .post(format!(
-                "{}/api/v1/me/visits/M1/responses/{key}/submit",
-                app.address
-            ))
-            .bearer_auth(&token)
-            .header("idempotency-key", format!("{id}-{key}"))
-            .json(&json!({"answers": answers}))
-            .send()
-            .await
-            .expect("sent");
-        assert_eq!(r.status(), 200, "{key}");
-    }
+    crate::helpers::answer_hermes_visit(app, &token, "M1", id).await;
 }
 
 #[tokio::test]

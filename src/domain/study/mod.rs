@@ -79,12 +79,17 @@ pub struct Term {
 impl Term {
     /// The label in `lang`, else English, else the code.
     pub fn label(&self, lang: &str) -> String {
-        self.label
-            .get(lang)
-            .or_else(|| self.label.get("en"))
-            .cloned()
-            .unwrap_or_else(|| self.code.clone())
+        label_in(&self.label, lang, &self.code)
     }
+}
+
+/// A vocabulary entry's label in `lang`, else English, else its code.
+pub fn label_in(labels: &BTreeMap<String, String>, lang: &str, code: &str) -> String {
+    labels
+        .get(lang)
+        .or_else(|| labels.get("en"))
+        .cloned()
+        .unwrap_or_else(|| code.to_string())
 }
 
 /// Whether staff record each visit's analgesic dose (oral morphine equivalent, mg/day), which
