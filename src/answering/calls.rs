@@ -130,7 +130,8 @@ pub async fn call_today(
         .filter(|p| !with_pin.contains(&p.id))
         .map(|p| p.study_id.as_str())
         .collect();
-    let no_email = store::participants::without_email(&app.db, &ids).await?;
+    // Open visits no reminder can reach (the reason keeps its code, `no_email`).
+    let no_email = store::participants::unreachable(&app.db, &ids).await?;
     let tz = app.study.time_zone;
     let last_day = |end: DateTime<Utc>| local_date(tz, end - Duration::seconds(1));
     let mut calls = Vec::new();

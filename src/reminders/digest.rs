@@ -162,7 +162,7 @@ async fn facts(app: &App, site: &str, now: DateTime<Utc>) -> Result<Facts> {
         let views = participants::current_views(&app.db, app, &p, now).await?;
         let has_email = store::participants::contact(&app.db, p.id)
             .await?
-            .is_some_and(|c| c.email_sealed.is_some());
+            .is_some_and(|c| store::participants::reachable(&c));
         for v in &views {
             let fact = Fact::of(&p.study_id, &v.code);
             match v.state {

@@ -73,8 +73,17 @@ pub async fn contact<C: ConnectionTrait>(
     Ok(participant_contact::Entity::find_by_id(id).one(db).await?)
 }
 
-/// Of the given participants, those with no email address (no reminder can reach them).
-pub async fn without_email<C: ConnectionTrait>(
+/// Whether a contact row lets a reminder reach its participant on their channel: an email
+/// address for email (or both), a phone for SMS (or both).
+pub fn reachable(c: &ContactRow) -> bool {
+    let channel = crate::domain::reminders::Channel::parse(&c.reminder_channel)
+        .unwrap_or(crate::domain::reminders::Channel::Email);
+    (channel.email() && c.email_sealed.is_some()) || (channel.sms() && c.phone_sealed.is_some())
+}
+
+/// Of the given participants, those no reminder can reach (no email address, or no phone for
+/// SMS reminders).
+pub async fn unreachable<C: ConnectionTrait>(
     db: &C,
     participants: &[Uuid],
 ) -> Result<std::collections::HashSet<Uuid>, StoreError> {
@@ -82,10 +91,9 @@ pub async fn without_email<C: ConnectionTrait>(
     for chunk in participants.chunks(500) {
         let rows = participant_contact::Entity::find()
             .filter(participant_contact::Column::ParticipantId.is_in(chunk.to_vec()))
-            .filter(participant_contact::Column::EmailSealed.is_not_null())
             .all(db)
             .await?;
-        with.extend(rows.into_iter().map(|r| r.participant_id));
+        with.extend(rows.into_iter().filter(reachable).map(|r| r.participant_id));
     }
     Ok(participants
         .iter()

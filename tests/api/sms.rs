@@ -325,7 +325,7 @@ async fn sms_reminders_through_kannel_once_in_hours_delivered_and_never_after_co
     .await;
     let start: NaiveDate = "2026-01-15".parse().expect("d");
     app.clock.set(local(start, 8));
-    let nurse = app.staff_token("site_staff", &["ZAS"]).await;
+    let (nurse_email, nurse_password, nurse) = app.staff_account("site_staff", &["ZAS"]).await;
     for (id, extra) in [
         (
             "HERMES-ZAS-801",
@@ -344,6 +344,13 @@ async fn sms_reminders_through_kannel_once_in_hours_delivered_and_never_after_co
         assert_eq!(p["reminder_channel"], extra["reminder_channel"]);
         app.issue_link(&nurse, id, Some("4826")).await;
     }
+    // A participant reminded by SMS only is reachable: "call today" does not list them for want
+    // of an email address.
+    app.clock.set(local(start, 10));
+    let site_nurse = crate::pages::sign_in(&app, &nurse_email, &nurse_password).await;
+    let (_, html) = crate::pages::page(&site_nurse, &app, "/staff/call-today?lang=en").await;
+    assert!(!html.contains("No email address"), "{html}");
+    app.clock.set(local(start, 8));
     // A fixed line cannot take the sms channel; the refusal names the field.
     let refused = app
         .post(
