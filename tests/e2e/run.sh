@@ -45,11 +45,21 @@ done
 cp -r "$root/tests/fixtures/demo2" "$work/demo2"
 rm -f "$work/demo2/questionnaires/published.lock"
 "$bin" questionnaires publish "$work/demo2/questionnaires" > "$work/demo2-publish.log"
+# DEMO-2 runs on the machine's PostgreSQL when there is one (HERMES's server on SQLite), so the
+# second trial's pages are exercised on both databases.
+demo2_db="sqlite://$work/demo2.db?mode=rwc"
+demo2_pg=""
+if command -v psql >/dev/null && pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+  demo2_pg="epro_test_e2e_demo2_$RANDOM$RANDOM"
+  psql "postgres://postgres@127.0.0.1:5432/postgres" -qc "CREATE DATABASE $demo2_pg" >/dev/null
+  demo2_db="postgres://postgres@127.0.0.1:5432/$demo2_pg"
+fi
+echo "DEMO-2 server database: ${demo2_db%%://*}"
 demo2_port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 demo2_url="http://127.0.0.1:$demo2_port"
 (
   cd "$root"
-  EPRO_DATABASE_URL="sqlite://$work/demo2.db?mode=rwc" \
+  EPRO_DATABASE_URL="$demo2_db" \
   EPRO_DATA_DIR="$work/demo2-data" \
   EPRO_LISTEN="127.0.0.1:$demo2_port" \
   EPRO_BASE_URL="$demo2_url" \
@@ -63,6 +73,9 @@ demo2=$!
 cleanup() {
   kill "$server" "$demo2" 2>/dev/null || true
   wait "$server" "$demo2" 2>/dev/null || true
+  if [ -n "$demo2_pg" ]; then
+    psql "postgres://postgres@127.0.0.1:5432/postgres" -qc "DROP DATABASE IF EXISTS $demo2_pg" >/dev/null 2>&1 || true
+  fi
   rm -rf "$work"
 }
 for _ in $(seq 1 300); do
