@@ -140,6 +140,9 @@ pub struct Settings {
     pub sms_dlr_secret: Option<Secret>,
     /// Seconds one request to the gateway may take.
     pub sms_timeout_seconds: u64,
+    /// The address the gateway reaches epro on for delivery reports (default: EPRO_BASE_URL),
+    /// e.g. an internal address when the gateway sits beside epro.
+    pub sms_dlr_base_url: Option<String>,
     /// How often the periodic jobs inside `epro serve` run (reminders, digests, housekeeping,
     /// each on the same tick); 0: this process runs none of them.
     pub jobs_interval_seconds: u64,
@@ -211,6 +214,7 @@ impl Default for Settings {
             sms_sender: None,
             sms_dlr_secret: None,
             sms_timeout_seconds: 10,
+            sms_dlr_base_url: None,
             jobs_interval_seconds: 60,
             jobs_reminders: true,
             jobs_digests: true,
@@ -271,6 +275,11 @@ impl Settings {
             url::Url::parse(g).map_err(|e| {
                 ConfigError::Invalid(format!("EPRO_SMS_GATEWAY_URL is not a valid URL: {e}"))
             })?;
+            if let Some(d) = &self.sms_dlr_base_url {
+                url::Url::parse(d).map_err(|e| {
+                    ConfigError::Invalid(format!("EPRO_SMS_DLR_BASE_URL is not a valid URL: {e}"))
+                })?;
+            }
             if self
                 .sms_dlr_secret
                 .as_ref()

@@ -76,7 +76,13 @@ impl Kannel {
                 .map(|x| x.expose().to_string())
                 .unwrap_or_default(),
             sender,
-            dlr_base: format!("{}/api/v1/sms/delivery", s.base_url.trim_end_matches('/')),
+            dlr_base: format!(
+                "{}/api/v1/sms/delivery",
+                s.sms_dlr_base_url
+                    .as_deref()
+                    .unwrap_or(&s.base_url)
+                    .trim_end_matches('/')
+            ),
             secret: s
                 .sms_dlr_secret
                 .as_ref()

@@ -316,7 +316,9 @@ async fn sms_reminders_through_kannel_once_in_hours_delivered_and_never_after_co
     let sendsms = kannel.sendsms;
     let app = app_with_smtp_settings(smtp.port, move |s| {
         s.listen = format!("127.0.0.1:{port}").parse().expect("addr");
-        s.base_url = format!("http://127.0.0.1:{port}");
+        // Links carry the public address; delivery reports come to the one the gateway reaches.
+        s.base_url = "https://epro.example".into();
+        s.sms_dlr_base_url = Some(format!("http://127.0.0.1:{port}"));
         s.sms_gateway_url = Some(format!("http://127.0.0.1:{sendsms}/cgi-bin/sendsms"));
         s.sms_username = Some(epro::config::Secret::new("epro"));
         s.sms_password = Some(epro::config::Secret::new("sms-password"));
@@ -431,7 +433,7 @@ async fn sms_reminders_through_kannel_once_in_hours_delivered_and_never_after_co
     );
     for text in sms_801.iter().chain(&sms_802) {
         assert!(
-            text.starts_with("ZAS Augustinus: er staat een vragenlijst voor u klaar (HERMES-studie). Open http://127.0.0.1:")
+            text.starts_with("ZAS Augustinus: er staat een vragenlijst voor u klaar (HERMES-studie). Open https://epro.example/p/")
                 && text.ends_with(" en geef uw pincode in."),
             "{text}"
         );
