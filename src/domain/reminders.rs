@@ -175,6 +175,11 @@ impl Channel {
     pub fn sms(self) -> bool {
         matches!(self, Channel::Sms | Channel::Both)
     }
+
+    /// Whether a reminder on this channel reaches a participant with these details.
+    pub fn reaches(self, has_email: bool, has_phone: bool) -> bool {
+        (self.email() && has_email) || (self.sms() && has_phone)
+    }
 }
 
 /// Whether a participant can be reminded on `channel`: SMS needs a gateway and a phone that

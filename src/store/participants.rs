@@ -78,7 +78,7 @@ pub async fn contact<C: ConnectionTrait>(
 pub fn reachable(c: &ContactRow) -> bool {
     let channel = crate::domain::reminders::Channel::parse(&c.reminder_channel)
         .unwrap_or(crate::domain::reminders::Channel::Email);
-    (channel.email() && c.email_sealed.is_some()) || (channel.sms() && c.phone_sealed.is_some())
+    channel.reaches(c.email_sealed.is_some(), c.phone_sealed.is_some())
 }
 
 /// Of the given participants, those no reminder can reach (no email address, or no phone for

@@ -171,6 +171,32 @@ pub fn is_asked(
         .is_some_and(|c| cond.any_of.contains(&c))
 }
 
+/// The answered items that are no longer asked with `answers` (their `show_if` fails), as
+/// (item, lesion): repeatedly, since an answer that goes can take the questions that depend on it
+/// along. The pages clear these with the save that changed the answer.
+pub fn no_longer_asked(def: &Definition, answers: &[Answer]) -> Vec<(String, Option<String>)> {
+    let mut current: Vec<&Answer> = answers.iter().filter(|a| !a.value.is_null()).collect();
+    let mut gone = Vec::new();
+    loop {
+        let code_of = |item: &str, lesion: Option<&str>| {
+            current
+                .iter()
+                .find(|a| a.item == item && a.lesion.as_deref() == lesion)
+                .and_then(|a| code_of_value(&a.value))
+        };
+        let now: Vec<(String, Option<String>)> = current
+            .iter()
+            .filter(|a| !is_asked(def, &a.item, a.lesion.as_deref(), code_of))
+            .map(|a| (a.item.clone(), a.lesion.clone()))
+            .collect();
+        if now.is_empty() {
+            return gone;
+        }
+        current.retain(|a| !now.iter().any(|(i, l)| *i == a.item && *l == a.lesion));
+        gone.extend(now);
+    }
+}
+
 /// The code of a JSON answer value (yes/no `true`/`false` as 1/0).
 pub fn code_of_value(value: &Value) -> Option<i64> {
     match value {
@@ -447,5 +473,33 @@ mod tests {
         assert!(text.len() < 4000, "{}", text.len());
         assert!(text.starts_with("answers[0]"));
         assert!(text.ends_with("and 4990 more problems"), "{text}");
+    }
+
+    /// A changed answer takes the questions that depend on it along, and theirs in turn.
+    #[test]
+    fn answers_that_no_longer_apply_are_found_down_the_chain() {
+        let def: Definition = serde_json::from_value(json!({
+            "key": "k", "version": "1", "title": "t", "license": {"holder": "h", "wording": "open"},
+            "languages": ["en"], "option_sets": {"o": [{"code": 1, "text": "a"}, {"code": 2, "text": "b"}]},
+            "items": [
+                {"id": "pain", "type": "single_choice", "text": "p", "options": "o"},
+                {"id": "medicine", "type": "yes_no", "text": "m", "show_if": {"item": "pain", "in": [2]}},
+                {"id": "helps", "type": "yes_no", "text": "h", "show_if": {"item": "medicine", "in": [1]}},
+                {"id": "mood", "type": "single_choice", "text": "x", "options": "o"}
+            ]
+        }))
+        .expect("definition");
+        let with = |pain: i64| {
+            answers(json!([
+                {"item": "pain", "value": pain}, {"item": "medicine", "value": true},
+                {"item": "helps", "value": 0}, {"item": "mood", "value": 1}
+            ]))
+        };
+        assert!(no_longer_asked(&def, &with(2)).is_empty());
+        let gone: Vec<String> = no_longer_asked(&def, &with(1))
+            .into_iter()
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(gone, ["medicine", "helps"]);
     }
 }

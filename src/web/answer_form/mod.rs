@@ -24,7 +24,10 @@ use crate::{
     auth::StaffActor,
     auth::participant::ParticipantActor,
     domain::answering::ResponseStatus,
-    domain::questionnaire::{answers::Answer, text::WordingKind},
+    domain::questionnaire::{
+        answers::{self, Answer},
+        text::WordingKind,
+    },
     error::{Code, Error},
 };
 
@@ -483,33 +486,21 @@ pub async fn post(
     };
     // Answers to questions that no longer apply (`show_if`) are cleared with this save and
     // named on the next page, never refused: nothing else on the page is lost.
-    let mut merged = questionnaire::overlay(&l.answers, &answers);
+    let gone = answers::no_longer_asked(def, &questionnaire::overlay(&l.answers, &answers));
+    answers.retain(|a| !gone.iter().any(|(i, le)| *i == a.item && *le == a.lesion));
     let mut cleared = Vec::new();
-    loop {
-        let gone: Vec<&Slot> = l
-            .slots
-            .iter()
-            .filter(|s| {
-                questionnaire::value_of(&merged, s).is_some()
-                    && !questionnaire::applies(def, s, &merged)
-            })
-            .collect();
-        if gone.is_empty() {
-            break;
-        }
-        for s in gone {
-            answers.retain(|a| !(a.item == s.item && a.lesion == s.lesion));
-            if questionnaire::value_of(&l.answers, s).is_some() {
-                answers.push(Answer {
-                    item: s.item.clone(),
-                    lesion: s.lesion.clone(),
-                    value: serde_json::Value::Null,
-                });
-                cleared.push(s.number);
-            }
-        }
-        merged = questionnaire::overlay(&l.answers, &answers);
+    for s in l.slots.iter().filter(|s| {
+        gone.iter().any(|(i, le)| *i == s.item && *le == s.lesion)
+            && questionnaire::value_of(&l.answers, s).is_some()
+    }) {
+        answers.push(Answer {
+            item: s.item.clone(),
+            lesion: s.lesion.clone(),
+            value: serde_json::Value::Null,
+        });
+        cleared.push(s.number);
     }
+    let merged = questionnaire::overlay(&l.answers, &answers);
     cleared.sort_unstable();
     // Without the page script, a question of this page that the new answers make applicable
     // was not seen: the page is shown again with it.
@@ -559,38 +550,41 @@ pub async fn post(
     if go == "save" {
         return saved(revision);
     }
-    let mut notice = String::new();
+    // What the next page says: answers cleared, or a question that appeared on this one.
+    let mut notice = Vec::new();
     if !cleared.is_empty() {
         let numbers: Vec<String> = cleared.iter().map(usize::to_string).collect();
-        notice = format!("notice=cleared&cleared={}", numbers.join("."));
+        notice.push(format!("notice=cleared&cleared={}", numbers.join(".")));
     }
-    if appeared && go == "next" {
-        let sep = if notice.is_empty() { "" } else { "&" };
-        return redirect(&format!(
-            "{}?page={}&{notice}{sep}more=1",
-            who.base(visit, key),
-            page_no + 1
-        ));
+    let again = appeared && go == "next";
+    if again {
+        notice.push("more=1".into());
     }
-    let target = match go.as_str() {
-        "back" => (0..page_no).rev().find(|p| l.page_asks(*p, &merged)),
-        "review" => None,
-        _ => (page_no + 1..l.pages.len()).find(|p| l.page_asks(*p, &merged)),
-    };
-    let to = match (go.as_str(), target) {
-        ("back", None) if page_no > 0 => 0,
-        (_, Some(p)) => p,
-        ("back", None) => return navigate(who, visit, key, "back", 0, l.pages.len()),
-        (_, None) => l.pages.len(),
-    };
     let base = who.base(visit, key);
-    let sep = if notice.is_empty() { "" } else { "&" };
-    if to >= l.pages.len() && notice.is_empty() {
-        redirect(&format!("{base}/review"))
-    } else if to >= l.pages.len() {
-        redirect(&format!("{base}/review?{notice}"))
-    } else {
-        redirect(&format!("{base}?page={}{sep}{notice}", to + 1))
+    let to = |path: String| {
+        if notice.is_empty() {
+            redirect(&path)
+        } else {
+            let sep = if path.contains('?') { '&' } else { '?' };
+            redirect(&format!("{path}{sep}{}", notice.join("&")))
+        }
+    };
+    if again {
+        return to(format!("{base}?page={}", page_no + 1));
+    }
+    // On to the next page that asks something with the answers as saved; back to the previous
+    // one (or out of the form); past the last, the review.
+    let asks = |p: &usize| l.page_asks(*p, &merged);
+    match go.as_str() {
+        "back" => match (0..page_no).rev().find(asks) {
+            Some(p) => to(format!("{base}?page={}", p + 1)),
+            None => redirect(&back_target(who)),
+        },
+        "review" => to(format!("{base}/review")),
+        _ => match (page_no + 1..l.pages.len()).find(asks) {
+            Some(p) => to(format!("{base}?page={}", p + 1)),
+            None => to(format!("{base}/review")),
+        },
     }
 }
 
@@ -609,18 +603,6 @@ fn saved(revision: i32) -> Response {
         .status(StatusCode::NO_CONTENT)
         .header("X-Revision", revision.to_string())
         .finish()
-}
-
-/// Where the buttons lead from page `page_no` (0-based) of `pages`: back, on, or to review.
-fn navigate(who: &Who, visit: &str, key: &str, go: &str, page_no: usize, pages: usize) -> Response {
-    let base = who.base(visit, key);
-    match go {
-        "back" if page_no > 0 => redirect(&format!("{base}?page={page_no}")),
-        "back" => redirect(&back_target(who)),
-        "review" => redirect(&format!("{base}/review")),
-        _ if page_no + 1 >= pages => redirect(&format!("{base}/review")),
-        _ => redirect(&format!("{base}?page={}", page_no + 2)),
-    }
 }
 
 /// The last day to answer a visit (window end, or grace end when late), written out.
