@@ -167,6 +167,13 @@ pub struct Settings {
     /// Bound on reading a request body and on producing the response (a slow client gets 408,
     /// a request that takes longer 503; its transaction rolls back).
     pub request_timeout_seconds: u64,
+    /// Bound on receiving a request's headers, from the connection's first byte (or the end of
+    /// the previous response on a kept-alive connection): a client that trickles its headers,
+    /// or keeps an idle connection, is disconnected after it.
+    pub header_read_timeout_seconds: u64,
+    /// Address throttles count IPv6 clients per network of this prefix length (default 64: one
+    /// household or phone usually holds a whole /64, and picks a fresh address in it at will).
+    pub throttle_ipv6_prefix: u8,
     /// Lifetime of a staff session token, in hours.
     pub session_hours: u32,
     /// Seconds that in-flight requests get to finish on SIGINT/SIGTERM.
@@ -225,6 +232,8 @@ impl Default for Settings {
             bootstrap_admin_password: None,
             body_limit_bytes: 1024 * 1024,
             request_timeout_seconds: 30,
+            header_read_timeout_seconds: 10,
+            throttle_ipv6_prefix: 64,
             session_hours: 12,
             shutdown_grace_seconds: 10,
             hash_workers: 0,
@@ -301,6 +310,17 @@ impl Settings {
             return Err(ConfigError::Invalid(
                 "EPRO_REQUEST_TIMEOUT_SECONDS must be at least 1".into(),
             ));
+        }
+        if self.header_read_timeout_seconds == 0 {
+            return Err(ConfigError::Invalid(
+                "EPRO_HEADER_READ_TIMEOUT_SECONDS must be at least 1".into(),
+            ));
+        }
+        if !(16..=128).contains(&self.throttle_ipv6_prefix) {
+            return Err(ConfigError::Invalid(format!(
+                "EPRO_THROTTLE_IPV6_PREFIX must be a prefix length from 16 to 128, found {}",
+                self.throttle_ipv6_prefix
+            )));
         }
         if self.hash_wait_seconds == 0 {
             return Err(ConfigError::Invalid(

@@ -11,6 +11,7 @@ pub mod clock;
 pub mod config;
 pub(crate) mod error;
 pub mod keys;
+pub mod listener;
 pub mod startup;
 pub mod telemetry;
 

@@ -107,7 +107,7 @@ pub struct Server {
     app: Arc<App>,
     /// The jobs' mailer, when this process runs periodic jobs (EPRO_JOBS_INTERVAL_SECONDS > 0).
     mail: Option<crate::notify::mail::Mail>,
-    acceptor: TcpAcceptor,
+    acceptor: crate::listener::HeaderDeadline<TcpAcceptor>,
     addr: SocketAddr,
     bootstrap: Option<BootstrapAdmin>,
     endpoint: poem::endpoint::BoxEndpoint<'static>,
@@ -134,6 +134,10 @@ impl Server {
             .first()
             .and_then(|a| a.as_socket_addr().copied())
             .unwrap_or(listen);
+        let acceptor = crate::listener::HeaderDeadline::new(
+            acceptor,
+            Duration::from_secs(app.settings.header_read_timeout_seconds),
+        );
         Ok(Self {
             app,
             mail,
@@ -235,12 +239,11 @@ async fn body_limit<E: Endpoint>(
         .map_or("", |p| p.as_str())
         .to_string();
     let content_type = req.content_type().unwrap_or_default().to_string();
-    if let Some(place) = nul_location(&path_and_query, &content_type, &bytes) {
-        let mut resp = crate::api::error::ErrorBody::new(
-            "invalid_input",
-            format!("{place}: text must not contain a NUL character (\\u0000)"),
-        )
-        .into_response();
+    let problem = nul_location(&path_and_query, &content_type, &bytes)
+        .map(|place| format!("{place}: text must not contain a NUL character (\\u0000)"))
+        .or_else(|| too_long_text(&content_type, &bytes));
+    if let Some(problem) = problem {
+        let mut resp = crate::api::error::ErrorBody::new("invalid_input", problem).into_response();
         resp.set_status(StatusCode::UNPROCESSABLE_ENTITY);
         return Ok(resp);
     }
@@ -339,6 +342,43 @@ fn nul_location(path_and_query: &str, content_type: &str, body: &[u8]) -> Option
     }
 }
 
+/// The first text of a JSON or form body that is longer than its field allows
+/// (`domain::free_text`), said with the field and the limit. `None` if all fit.
+fn too_long_text(content_type: &str, body: &[u8]) -> Option<String> {
+    use crate::domain::free_text::{DEFAULT_MAX, max_chars, too_long};
+    let said = |at: String, (max, got): (usize, usize)| {
+        format!("{at}: at most {max} characters (this text has {got})")
+    };
+    // No text in a body this short can be over any limit (the shortest is 80 characters).
+    if body.len() <= 80 {
+        return None;
+    }
+    if content_type.starts_with("application/x-www-form-urlencoded") {
+        return url::form_urlencoded::parse(body)
+            .find_map(|(k, v)| too_long(&k, &v).map(|x| said(format!("form field {k:?}"), x)));
+    }
+    fn walk(v: &serde_json::Value, at: &str, key: &str) -> Option<(String, (usize, usize))> {
+        match v {
+            serde_json::Value::String(s) => too_long(key, s).map(|x| (at.to_string(), x)),
+            serde_json::Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .find_map(|(i, x)| walk(x, &format!("{at}/{i}"), key)),
+            serde_json::Value::Object(map) => map.iter().find_map(|(k, x)| {
+                let here = format!("{at}/{}", k.replace('~', "~0").replace('/', "~1"));
+                // A named field's map (`labels: {nl: …}`) holds texts of that field.
+                let named = max_chars(key) != DEFAULT_MAX;
+                too_long("", k)
+                    .map(|x| (here.clone(), x))
+                    .or_else(|| walk(x, &here, if named { key } else { k }))
+            }),
+            _ => None,
+        }
+    }
+    let v = serde_json::from_slice::<serde_json::Value>(body).ok()?;
+    walk(&v, "", "").map(|(at, x)| said(if at.is_empty() { "/".into() } else { at }, x))
+}
+
 fn json_nul(v: &serde_json::Value, at: String) -> Option<String> {
     match v {
         serde_json::Value::String(s) if s.contains('\0') => {
@@ -399,18 +439,35 @@ async fn log_request<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Resp
     Ok(resp)
 }
 
-/// The path as logged: a participant's link token is a credential, so it never reaches the
-/// log, whatever the spelling (`/p/<t>`, `/p/<t>/`, `/P/<t>`, `//p/<t>`, `/p/<t>/pin`): every
-/// segment that looks like a token (32 or more URL-safe characters, not a UUID) is replaced.
+/// The path as logged. A participant's link token is a credential, so it never reaches the
+/// log, whatever the spelling: the rule goes by the path's *shape*, not by what a token looks
+/// like. Under the participant pages (`/p/`, however written: `/P/`, `//p/`, `/%70/`), the
+/// segment after `p` is a token unless it is one of the pages' own names — whatever characters
+/// it holds or ends in (`<t>~`, `<t>;x`, `<t>(`…). Elsewhere (the API's `/links/<t>/session`), any
+/// segment of 32 characters or more that is not a UUID is replaced.
 fn loggable_path(path: &str) -> String {
+    /// The first segments under /p/ that are page names, not tokens (`web::participant::routes`).
+    const PAGES: &[&str] = &["tasks", "logout", "resume", "language", "q", "done"];
+    let is_p = |seg: &str| matches!(seg.to_ascii_lowercase().as_str(), "p" | "%70" | "%50");
+    let mut first_seen = false;
+    let mut token_slot = false;
     path.split('/')
         .map(|seg| {
-            let tokenish = seg.len() >= 32
-                && seg
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'%' | b'.'))
-                && uuid::Uuid::parse_str(seg).is_err();
-            if tokenish { "<token>" } else { seg }
+            if seg.is_empty() {
+                return seg;
+            }
+            let redact = if token_slot {
+                token_slot = false;
+                !PAGES.contains(&seg)
+            } else {
+                seg.len() >= 32 && uuid::Uuid::parse_str(seg).is_err()
+            };
+            if !first_seen {
+                // The first non-empty segment decides whether these are participant pages.
+                first_seen = true;
+                token_slot = is_p(seg);
+            }
+            if redact { "<token>" } else { seg }
         })
         .collect::<Vec<_>>()
         .join("/")
@@ -453,10 +510,21 @@ mod tests {
             format!("//p/{t}"),
             format!("/p/{t}/pin"),
             format!("/p//{t}"),
+            format!("/%70/{t}"),
             format!("/api/v1/participant/links/{t}/session"),
-        ] {
+            format!("/api/v1/participant/links/{t}~/session"),
+        ]
+        .into_iter()
+        // The endings the red team used (#33.5), and a short token-like segment.
+        .chain(
+            ["~", ";", "!", ",", ":", "@", "+", "'", "*", "$", "(", ")", "%7E", "~x"]
+                .iter()
+                .flat_map(|end| [format!("/p/{t}{end}"), format!("/p/{t}{end}/pin")]),
+        )
+        .chain([format!("/p/{}", &t[..10])])
+        {
             let logged = loggable_path(&path);
-            assert!(!logged.contains(t), "{path} logged as {logged}");
+            assert!(!logged.contains(&t[..10]), "{path} logged as {logged}");
             assert!(logged.contains("<token>"), "{logged}");
         }
         let id = "0b9d6f64-3c1e-4a8e-9a59-5d2b9e6f1c11";
@@ -465,7 +533,9 @@ mod tests {
             format!("/api/v1/responses/{id}"),
             "ids are kept"
         );
-        assert_eq!(loggable_path("/p/tasks"), "/p/tasks");
+        for page in ["/p/tasks", "/p/q/BL/eortc-qlq-c30/review", "/p/done/M1", "/staff/"] {
+            assert_eq!(loggable_path(page), page, "page names are kept");
+        }
     }
 
     #[test]
@@ -506,6 +576,30 @@ mod tests {
                 expected,
                 "{path} {body:?}"
             );
+        }
+    }
+
+    #[test]
+    fn over_long_texts_are_found_and_named() {
+        let json = "application/json";
+        let form = "application/x-www-form-urlencoded";
+        let long = |n: usize| "x".repeat(n);
+        let cases: Vec<(&str, String, Option<&str>)> = vec![
+            (json, format!(r#"{{"detail":"{}"}}"#, long(501)), Some("/detail: at most 500")),
+            (json, format!(r#"{{"detail":"{}"}}"#, long(500)), None),
+            (json, format!(r#"{{"labels":{{"nl":"{}"}}}}"#, long(81)), Some("/labels/nl: at most 80")),
+            (json, format!(r#"{{"type":"sse","reason":"{}"}}"#, long(1001)), Some("/reason: at most 1000")),
+            (json, format!(r#"{{"answers":[{{"item":"q1","value":"{}"}}]}}"#, long(10_000)), None),
+            (json, format!(r#"{{"answers":[{{"item":"q1","value":"{}"}}]}}"#, long(10_001)), Some("/answers/0/value: at most 10000")),
+            (form, format!("csrf=x&reason={}", long(1001)), Some("form field \"reason\": at most 1000")),
+            (form, format!("csrf=x&label_nl={}", long(81)), Some("form field \"label_nl\": at most 80")),
+        ];
+        for (ct, body, expected) in cases {
+            let found = too_long_text(ct, body.as_bytes());
+            match expected {
+                Some(e) => assert!(found.as_deref().is_some_and(|f| f.starts_with(e)), "{found:?}"),
+                None => assert_eq!(found, None),
+            }
         }
     }
 

@@ -123,7 +123,9 @@ fn login_limits(
     email: &str,
     client: Option<IpAddr>,
 ) -> Result<Vec<(limits::Limit, String)>> {
-    let source = client.map_or_else(|| "unknown".to_string(), |ip| ip.to_string());
+    // IPv6 clients count per network (EPRO_THROTTLE_IPV6_PREFIX), IPv4 per address.
+    let client = client.map(|ip| limits::client_source(ip, app.settings.throttle_ipv6_prefix));
+    let source = client.clone().unwrap_or_else(|| "unknown".to_string());
     let mut keys = vec![
         (
             limits::STAFF_ACCOUNT_SOURCE,
@@ -131,10 +133,10 @@ fn login_limits(
         ),
         (limits::STAFF_ACCOUNT, throttle_key(app, "account", email)?),
     ];
-    if let Some(ip) = client {
+    if let Some(source) = client {
         keys.push((
             limits::CLIENT_ADDRESS,
-            throttle_key(app, "address", &ip.to_string())?,
+            throttle_key(app, "address", &source)?,
         ));
     }
     Ok(keys)

@@ -23,6 +23,7 @@ impl ParticipantEmail {
         if !email_address::EmailAddress::is_valid(s) {
             return Err("is not a valid email address".into());
         }
+        plain_address(s)?;
         lettre::Address::from_str(s)
             .map_err(|e| format!("is not an address the mailer can send to ({e})"))?;
         Ok(Self(s.to_string()))
@@ -31,6 +32,38 @@ impl ParticipantEmail {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// An ordinary mailbox: a dot-atom local part (letters, digits and ``!#$%&'*+-/=?^_`{|}~``,
+/// dots only between them — no quoted string such as `"a,b"`) at a domain name with at least
+/// one dot (no IP literal `[127.0.0.1]`, no bare `localhost`). RFC 5322 allows the rest, but
+/// no participant's address needs it and each is a way to reach somewhere unexpected.
+fn plain_address(s: &str) -> Result<(), String> {
+    let (local, domain) = s.rsplit_once('@').ok_or("has no @")?;
+    let atext = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c);
+    let dot_atom = |part: &str| {
+        !part.is_empty() && part.split('.').all(|a| !a.is_empty() && a.chars().all(atext))
+    };
+    if !dot_atom(local) {
+        return Err(
+            "must be a plain address (letters, digits, dots and + - _ before the @; no quotes)"
+                .into(),
+        );
+    }
+    let label = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+    };
+    let labels: Vec<&str> = domain.split('.').collect();
+    if labels.len() < 2 || !labels.iter().all(|l| label(l)) || labels.iter().all(|l| l.chars().all(|c| c.is_ascii_digit())) {
+        return Err(
+            "must end in a domain name with a dot (like example.be), not an IP address".into(),
+        );
+    }
+    Ok(())
 }
 
 impl fmt::Debug for ParticipantEmail {
@@ -63,17 +96,30 @@ impl ParticipantPhone {
                  country code: +32 471 12 34 56)"
                     .to_string()
             })?;
+        // Nobody's own phone is a number that costs the caller extra: the site would pay to call
+        // it, and an SMS sent to it could be charged.
+        if matches!(
+            number.number_type(&phonenumber::metadata::DATABASE),
+            phonenumber::Type::PremiumRate | phonenumber::Type::SharedCost
+        ) {
+            return Err(
+                "is a premium-rate or shared-cost service number, not a participant's phone"
+                    .into(),
+            );
+        }
         Ok(Self(
             number.format().mode(phonenumber::Mode::E164).to_string(),
         ))
     }
 
-    /// Whether the number can receive an SMS (a mobile number, or one the plan cannot tell).
+    /// Whether the number can receive reminders by SMS: a mobile number (or one the numbering
+    /// plan cannot tell from a fixed line, as in the USA) — never a fixed line, premium-rate,
+    /// shared-cost, toll-free, VoIP, pager or other service number.
     pub fn takes_sms(&self) -> bool {
         phonenumber::parse(None, &self.0).is_ok_and(|n| {
-            !matches!(
+            matches!(
                 n.number_type(&phonenumber::metadata::DATABASE),
-                phonenumber::Type::FixedLine
+                phonenumber::Type::Mobile | phonenumber::Type::FixedLineOrMobile
             )
         })
     }
@@ -119,7 +165,20 @@ mod tests {
             ("An Peeters <an@example.be>", false),
             ("an@example.be, bob@example.be", false),
             ("\"an peeters\"@example.be", false),
-            ("an@[192.168.0.1]", true),
+            ("an@[192.168.0.1]", false),
+            ("x@[127.0.0.1]", false),
+            ("x@[IPv6:::1]", false),
+            ("\"a,b\"@example.org", false),
+            ("a@b", false),
+            ("a@localhost", false),
+            ("a@127.0.0.1", false),
+            ("a..b@example.org", false),
+            (".a@example.org", false),
+            ("a.@example.org", false),
+            ("a@-example.org", false),
+            ("a@example..org", false),
+            ("o'brien@example.ie", true),
+            ("an.peeters@zas.example.be", true),
         ];
         for (raw, ok) in cases {
             let parsed = ParticipantEmail::parse(raw);
@@ -159,6 +218,23 @@ mod tests {
                 want,
                 "{raw:?}: {parsed:?}"
             );
+        }
+        // Which numbers take reminders by SMS: mobiles only.
+        for (raw, parses, sms) in [
+            ("0471 12 34 56", true, true),
+            ("+31 6 12345678", true, true),
+            ("+1 202 555 0143", true, true),
+            ("09 332 21 11", true, false),
+            ("0800 12 345", true, false),
+            ("0903 12 345", false, false),
+            ("0905 12 345", false, false),
+            ("070 12 34 56", false, false),
+        ] {
+            let parsed = ParticipantPhone::parse(raw);
+            assert_eq!(parsed.is_ok(), parses, "{raw:?}: {parsed:?}");
+            if let Ok(p) = parsed {
+                assert_eq!(p.takes_sms(), sms, "{raw:?} takes SMS");
+            }
         }
         let p = ParticipantPhone::parse("0471 12 34 56").expect("valid");
         assert!(!format!("{p:?}").contains("471"));

@@ -43,6 +43,17 @@ pub enum Breach {
     Active(usize),
 }
 
+/// Whether a change of a lesion needs a reason: moving it (another location or side) once it has
+/// answers, because those answers were given about the old place. The reason goes into the
+/// audit trail with the move.
+pub fn move_needs_reason(
+    before: (&str, Option<&str>),
+    after: (&str, Option<&str>),
+    has_answers: bool,
+) -> bool {
+    has_answers && before != after
+}
+
 /// Whether the lesions after a change keep the study's limits. A limit only refuses a change
 /// that adds to a count over it, so data stored before a limit changed never blocks other edits.
 pub fn check_limits(

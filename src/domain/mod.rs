@@ -5,6 +5,7 @@ pub mod answering;
 pub mod audit;
 pub(crate) mod completion;
 pub(crate) mod contact;
+pub mod free_text;
 pub(crate) mod lesions;
 pub mod pain;
 pub(crate) mod participant;

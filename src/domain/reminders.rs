@@ -182,6 +182,75 @@ impl Channel {
     }
 }
 
+/// An SMS's delivery as the gateway reports it. It only moves forward — submitted, then
+/// buffered, then delivered or failed (final) — so a repeated, late or rewritten report changes
+/// nothing: the report address (whose status is Kannel's `%d`, not signed) can cause at most
+/// three changes to its reminder, whoever replays it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    Submitted,
+    Buffered,
+    Delivered,
+    Failed,
+}
+
+impl Delivery {
+    pub const ALL: [Delivery; 4] = [
+        Delivery::Submitted,
+        Delivery::Buffered,
+        Delivery::Delivered,
+        Delivery::Failed,
+    ];
+
+    /// Kannel's DLR type (`%d`): 1 delivered, 2 failed, 4 buffered, 8 submitted to the SMSC, 16
+    /// rejected by it.
+    pub fn from_kannel(code: i64) -> Option<Self> {
+        match code {
+            1 => Some(Delivery::Delivered),
+            2 | 16 => Some(Delivery::Failed),
+            4 => Some(Delivery::Buffered),
+            8 => Some(Delivery::Submitted),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Delivery::Submitted => "submitted",
+            Delivery::Buffered => "buffered",
+            Delivery::Delivered => "delivered",
+            Delivery::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|d| d.as_str() == s)
+    }
+
+    fn stage(self) -> u8 {
+        match self {
+            Delivery::Submitted => 1,
+            Delivery::Buffered => 2,
+            Delivery::Delivered | Delivery::Failed => 3,
+        }
+    }
+
+    /// Whether a report of `self` moves a reminder whose delivery is `current` forward. A final
+    /// state (delivered or failed) is never left: delivered → failed is refused like any other
+    /// step back or sideways.
+    pub fn advances(self, current: Option<Delivery>) -> bool {
+        self.stage() > current.map_or(0, Delivery::stage)
+    }
+
+    /// The states a reminder may be in for a report of `self` to change it.
+    pub fn earlier(self) -> Vec<Delivery> {
+        Self::ALL
+            .into_iter()
+            .filter(|d| self.advances(Some(*d)))
+            .collect()
+    }
+}
+
 /// Whether a participant can be reminded on `channel`: SMS needs a gateway and a phone that
 /// takes SMS; email needs an address. Returns the field at fault and why.
 pub fn check_channel(
@@ -210,7 +279,9 @@ pub fn check_channel(
             Some(false) => {
                 return Err((
                     "phone",
-                    "is a fixed line, which cannot receive an SMS".into(),
+                    "is not a mobile number (a fixed line or service number cannot receive \
+                     reminders by SMS)"
+                        .into(),
                 ));
             }
             Some(true) => {}
@@ -445,5 +516,37 @@ mod tests {
                 "{channel:?} email={email} phone={phone:?} gateway={gateway}"
             );
         }
+    }
+
+    /// Delivery states only move forward; a final state is never left.
+    #[test]
+    fn delivery_only_moves_forward() {
+        use Delivery::*;
+        let cases: [(Option<Delivery>, Delivery, bool); 14] = [
+            (None, Submitted, true),
+            (None, Buffered, true),
+            (None, Delivered, true),
+            (None, Failed, true),
+            (Some(Submitted), Submitted, false),
+            (Some(Submitted), Buffered, true),
+            (Some(Submitted), Delivered, true),
+            (Some(Buffered), Submitted, false),
+            (Some(Buffered), Failed, true),
+            (Some(Delivered), Delivered, false),
+            (Some(Delivered), Failed, false),
+            (Some(Failed), Delivered, false),
+            (Some(Delivered), Submitted, false),
+            (Some(Failed), Buffered, false),
+        ];
+        for (current, report, changes) in cases {
+            assert_eq!(report.advances(current), changes, "{current:?} then {report:?}");
+        }
+        assert_eq!(Delivered.earlier(), [Submitted, Buffered]);
+        assert!(Submitted.earlier().is_empty());
+        for (code, d) in [(1, Delivered), (2, Failed), (16, Failed), (4, Buffered), (8, Submitted)] {
+            assert_eq!(Delivery::from_kannel(code), Some(d));
+            assert_eq!(Delivery::parse(d.as_str()), Some(d));
+        }
+        assert_eq!(Delivery::from_kannel(3), None);
     }
 }

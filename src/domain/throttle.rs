@@ -80,6 +80,26 @@ pub const PIN_LINK_DAY: Limit = Limit {
     },
 };
 
+/// The client as address throttles count it: an IPv4 address alone, an IPv6 address by its
+/// network of `v6_prefix` bits (default /64). Whoever holds one IPv6 address usually holds its
+/// whole /64 and can pick a fresh address in it for every attempt, so counting addresses alone
+/// would give them 2⁶⁴ counters. An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) counts as IPv4.
+pub fn client_source(ip: std::net::IpAddr, v6_prefix: u8) -> String {
+    use std::net::IpAddr;
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let bits = u128::from(v6);
+                let prefix = u32::from(v6_prefix.min(128));
+                let mask = u128::MAX.checked_shl(128 - prefix).unwrap_or(0);
+                format!("{}/{prefix}", std::net::Ipv6Addr::from(bits & mask))
+            }
+        },
+    }
+}
+
 impl Policy {
     /// The earliest failure that still counts at `now`.
     pub fn window_start(&self, now: DateTime<Utc>) -> DateTime<Utc> {
@@ -159,6 +179,24 @@ mod tests {
         ];
         for (name, failures, now, expected) in cases {
             assert_eq!(p.locked_for(&failures, now), expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn ipv6_clients_count_per_network_and_ipv4_per_address() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().expect("ip");
+        let cases = [
+            ("203.0.113.7", 64, "203.0.113.7"),
+            ("203.0.113.8", 64, "203.0.113.8"),
+            ("2001:db8:1:2:aaaa:bbbb:cccc:dddd", 64, "2001:db8:1:2::/64"),
+            ("2001:db8:1:2::1", 64, "2001:db8:1:2::/64"),
+            ("2001:db8:1:3::1", 64, "2001:db8:1:3::/64"),
+            ("2001:db8:1:2:aaaa::1", 48, "2001:db8:1::/48"),
+            ("2001:db8:1:2:aaaa::1", 128, "2001:db8:1:2:aaaa::1/128"),
+            ("::ffff:198.51.100.4", 64, "198.51.100.4"),
+        ];
+        for (addr, prefix, source) in cases {
+            assert_eq!(client_source(ip(addr), prefix), source, "{addr} /{prefix}");
         }
     }
 }

@@ -5,7 +5,8 @@
 //! Each message asks for delivery reports: the gateway calls
 //! `{EPRO_BASE_URL}/api/v1/sms/delivery?reminder=<id>&status=<code>&sig=<HMAC>` (Kannel fills
 //! `%d` with its report type), signed with EPRO_SMS_DLR_SECRET so that nobody else can mark a
-//! reminder delivered.
+//! reminder delivered. The signature covers the reminder and the address's purpose, not the
+//! status: the delivery state only moves forward, so replaying a report changes nothing.
 
 use std::time::Duration;
 
@@ -92,12 +93,23 @@ impl Kannel {
     }
 }
 
-/// The signature of a delivery report's reminder reference.
-pub fn signature(secret: &str, reference: &str) -> String {
+/// What a delivery report's signature covers: that the address is a delivery-report address
+/// (a purpose tag, so a signature made for anything else never passes) and the reminder id. The
+/// status cannot be signed — Kannel substitutes it (`%d`) into the signed address — so the
+/// reminder's delivery state only moves forward instead (`domain::reminders::Delivery`).
+const DLR_PURPOSE: &[u8] = b"epro sms delivery report v2\0";
+
+fn mac(secret: &str, reference: &str) -> Hmac<Sha256> {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
         .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+    mac.update(DLR_PURPOSE);
     mac.update(reference.as_bytes());
-    hex::encode(mac.finalize().into_bytes())
+    mac
+}
+
+/// The signature of a delivery report's reminder reference.
+pub fn signature(secret: &str, reference: &str) -> String {
+    hex::encode(mac(secret, reference).finalize().into_bytes())
 }
 
 /// Whether `sig` is the signature of `reference` (compared in constant time).
@@ -105,10 +117,7 @@ pub fn verify(secret: &str, reference: &str, sig: &str) -> bool {
     let Ok(bytes) = hex::decode(sig) else {
         return false;
     };
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
-        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-    mac.update(reference.as_bytes());
-    mac.verify_slice(&bytes).is_ok()
+    mac(secret, reference).verify_slice(&bytes).is_ok()
 }
 
 #[async_trait::async_trait]
@@ -148,13 +157,3 @@ impl SmsTransport for Kannel {
     }
 }
 
-/// What a delivery report type means for the reminder (Kannel's DLR types).
-pub fn delivery_of(status: i64) -> Option<&'static str> {
-    match status {
-        1 => Some("delivered"),
-        2 | 16 => Some("failed"),
-        4 => Some("buffered"),
-        8 => Some("submitted"),
-        _ => None,
-    }
-}

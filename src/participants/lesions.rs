@@ -257,6 +257,20 @@ pub async fn update_lesion(
     if after == before {
         return Ok(before);
     }
+    let reason = reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
+    if reason.is_none()
+        && lesions::move_needs_reason(
+            (&before.location, before.side.as_deref()),
+            (&after.location, after.side.as_deref()),
+            store::participants::lesion_has_answers(&txn, before.id).await?,
+        )
+    {
+        return Err(Error::invalid(
+            "reason",
+            "this lesion has answers: moving it to another location or side needs a reason \
+             (kept in the audit trail)",
+        ));
+    }
     let changed: Vec<LesionRow> = all
         .iter()
         .map(|l| {
@@ -273,7 +287,7 @@ pub async fn update_lesion(
         .entity(before.id)
         .before(lesion_json(&before))
         .after(lesion_json(&after));
-    if let Some(r) = reason.filter(|r| !r.trim().is_empty()) {
+    if let Some(r) = reason {
         entry = entry.reason(r);
     }
     audit::record(&txn, &app.keys.audit, now, entry).await?;

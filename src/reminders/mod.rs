@@ -555,9 +555,13 @@ pub async fn run_once(app: &App, mail: &Mail) -> Result<Report> {
 }
 
 /// A delivery report from the SMS gateway about reminder `reference`, signed with the delivery
-/// report secret: the reminder is marked submitted, buffered, delivered or failed (a final
-/// report is never replaced by an intermediate one arriving late), audited as the gateway's.
+/// report secret. The delivery state only moves forward (`Delivery::advances`): a repeated,
+/// late or rewritten report (delivered → failed) changes and audits nothing and costs one read,
+/// no write; a report that does move it forward is written and audited once, whatever the
+/// number of copies arriving at the same time (the row is locked, then re-checked). So one
+/// report address causes at most three changes of its reminder.
 pub async fn delivery_report(app: &App, reference: &str, sig: &str, status: i64) -> Result<()> {
+    use crate::domain::reminders::Delivery;
     let secret = app
         .settings
         .sms_dlr_secret
@@ -570,7 +574,7 @@ pub async fn delivery_report(app: &App, reference: &str, sig: &str, status: i64)
             message: "the delivery report's signature does not match".into(),
         });
     }
-    let Some(delivery) = crate::notify::sms::delivery_of(status) else {
+    let Some(delivery) = Delivery::from_kannel(status) else {
         return Err(Error::invalid(
             "status",
             format!("{status} is not a delivery report type (1, 2, 4, 8 or 16)"),
@@ -578,14 +582,23 @@ pub async fn delivery_report(app: &App, reference: &str, sig: &str, status: i64)
     };
     let id =
         Uuid::parse_str(reference).map_err(|_| Error::invalid("reminder", "not a reminder id"))?;
-    let now = app.clock.now();
-    let txn = store::begin_write(&app.db).await?;
-    let Some(row) = store::reminders::find(&txn, id).await? else {
+    let current = |row: &ReminderRow| row.delivery.as_deref().and_then(Delivery::parse);
+    // Most copies of a report stop here, on a read: nothing to change.
+    let Some(row) = store::reminders::find(&app.db, id).await? else {
         return Err(Error::NotFound(format!("reminder {reference}")));
     };
-    let before = row.delivery.clone();
-    if !store::reminders::set_delivery(&txn, id, delivery, now).await? {
-        // A late intermediate report after the final one: nothing to record.
+    if !delivery.advances(current(&row)) {
+        return Ok(());
+    }
+    let now = app.clock.now();
+    let txn = store::begin_write(&app.db).await?;
+    let Some(row) = store::reminders::find_for_update(&txn, id).await? else {
+        return Err(Error::NotFound(format!("reminder {reference}")));
+    };
+    let before = current(&row);
+    if !delivery.advances(before) || !store::reminders::set_delivery(&txn, id, delivery, now).await?
+    {
+        // Another copy of this report (or a later stage) got here first.
         return Ok(());
     }
     audit::record(
@@ -594,8 +607,8 @@ pub async fn delivery_report(app: &App, reference: &str, sig: &str, status: i64)
         now,
         Entry::new(Actor::system(), "reminder.delivery", "reminder")
             .entity(row.id)
-            .before(json!({ "delivery": before }))
-            .after(json!({ "delivery": delivery, "channel": "sms", "visit": row.visit_code, "kind": row.kind })),
+            .before(json!({ "delivery": before.map(Delivery::as_str) }))
+            .after(json!({ "delivery": delivery.as_str(), "channel": "sms", "visit": row.visit_code, "kind": row.kind })),
     )
     .await?;
     txn.commit().await?;

@@ -179,6 +179,19 @@ pub async fn update_lesion<C: ConnectionTrait>(db: &C, row: LesionRow) -> Result
     Ok(())
 }
 
+/// Whether any answer (draft or submitted) was given about this lesion.
+pub async fn lesion_has_answers<C: ConnectionTrait>(
+    db: &C,
+    lesion_id: Uuid,
+) -> Result<bool, StoreError> {
+    use super::entities::answer;
+    Ok(answer::Entity::find()
+        .filter(answer::Column::Lesion.eq(lesion_id.to_string()))
+        .one(db)
+        .await?
+        .is_some())
+}
+
 pub async fn visits<C: ConnectionTrait>(
     db: &C,
     participant_id: Uuid,

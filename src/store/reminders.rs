@@ -75,28 +75,39 @@ pub async fn update<C: ConnectionTrait>(db: &C, row: ReminderRow) -> Result<(), 
     Ok(())
 }
 
-/// Record a delivery report on a reminder: only its two delivery columns change, and a final
-/// report (delivered, failed) is never replaced by a late intermediate one. Returns whether the
-/// row changed.
+/// Record a delivery report on a reminder: only its two delivery columns change, and only from
+/// a state the report moves forward (`Delivery::earlier`), so of two writers with the same report
+/// one changes the row. Returns whether the row changed.
 pub async fn set_delivery<C: ConnectionTrait>(
     db: &C,
     id: Uuid,
-    delivery: &str,
+    delivery: crate::domain::reminders::Delivery,
     at: chrono::DateTime<chrono::Utc>,
 ) -> Result<bool, StoreError> {
     use sea_orm::sea_query::{Condition, Expr};
-    let mut q = reminder::Entity::update_many()
-        .col_expr(reminder::Column::Delivery, Expr::value(delivery))
+    let earlier: Vec<&str> = delivery.earlier().into_iter().map(|d| d.as_str()).collect();
+    let q = reminder::Entity::update_many()
+        .col_expr(reminder::Column::Delivery, Expr::value(delivery.as_str()))
         .col_expr(reminder::Column::DeliveryAt, Expr::value(at))
-        .filter(reminder::Column::Id.eq(id));
-    if delivery != "delivered" && delivery != "failed" {
-        q = q.filter(
+        .filter(reminder::Column::Id.eq(id))
+        .filter(
             Condition::any()
                 .add(reminder::Column::Delivery.is_null())
-                .add(reminder::Column::Delivery.is_not_in(["delivered", "failed"])),
+                .add(reminder::Column::Delivery.is_in(earlier)),
         );
-    }
     Ok(q.exec(db).await?.rows_affected > 0)
+}
+
+/// One reminder, locked for this transaction (PostgreSQL: `FOR UPDATE`; SQLite's write
+/// transaction is already the only writer).
+pub async fn find_for_update<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+) -> Result<Option<ReminderRow>, StoreError> {
+    Ok(reminder::Entity::find_by_id(id)
+        .lock(LockType::Update)
+        .one(db)
+        .await?)
 }
 
 pub async fn of_participant<C: ConnectionTrait>(

@@ -84,6 +84,16 @@ const TEMPLATES: &[(&str, &str)] = &[
 pub const PARTICIPANT_COOKIE: &str = "epro_p";
 pub const STAFF_COOKIE: &str = "epro_s";
 const LANG_COOKIE: &str = "epro_lang";
+/// The sealed personal link a participant's browser signed in with (see `participant`).
+pub const LINK_COOKIE: &str = "epro_l";
+/// The late-entry reason a nurse gave, sealed (see `staff::entry`).
+pub const LATE_COOKIE: &str = "epro_late";
+
+/// What signing out forgets: every cookie the pages set for that person (the CSRF cookie is
+/// poem's and holds nothing personal). A participant's includes the link, so the next person
+/// on a shared tablet cannot resume with it; both include the language chosen on the device.
+pub const PARTICIPANT_COOKIES: &[&str] = &[PARTICIPANT_COOKIE, LINK_COOKIE, LANG_COOKIE];
+pub const STAFF_COOKIES: &[&str] = &[STAFF_COOKIE, LATE_COOKIE, LANG_COOKIE];
 
 /// Everything the pages share: templates, UI words, cookie policy.
 pub struct Web {
@@ -168,6 +178,9 @@ impl Web {
         }
     }
 
+    /// The one definition of a page cookie's attributes: setting it and forgetting it
+    /// (`forget`) both start here, so a removal always carries the Path (and Secure, SameSite)
+    /// of the cookie it removes — a browser ignores a removal whose Path differs.
     fn cookie(&self, name: &str, value: &str, max_age: Option<std::time::Duration>) -> Cookie {
         let mut c = Cookie::new_with_str(name, value);
         c.set_http_only(true);
@@ -178,6 +191,16 @@ impl Web {
             c.set_max_age(age);
         }
         c
+    }
+
+    /// Forget these cookies in the browser: a removal (empty, expired) built by `cookie`, sent
+    /// whether or not the request carried the cookie.
+    pub fn forget(&self, jar: &CookieJar, names: &[&str]) {
+        for name in names {
+            let mut c = self.cookie(name, "", None);
+            c.make_removal();
+            jar.add(c);
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use poem::{
 use serde::Serialize;
 
 use super::{
-    PARTICIPANT_COOKIE, PageContext, SafetyView, Web,
+    LINK_COOKIE, PARTICIPANT_COOKIE, PARTICIPANT_COOKIES, PageContext, SafetyView, Web,
     answer_form::{self, Who},
     choose_lang, csrf_ok, error_page, field, fmt_date, local_day, redirect, remember_lang, sv,
 };
@@ -40,9 +40,8 @@ pub fn routes() -> impl Endpoint {
 
 type Pairs = Vec<(String, String)>;
 
-/// The sealed personal link this browser signed in with (`epro_l`), so that a session that
-/// ends mid-questionnaire can ask for the PIN right there and resume.
-const LINK_COOKIE: &str = "epro_l";
+/// The sealed personal link this browser signed in with (`LINK_COOKIE`), so that a session
+/// that ends mid-questionnaire can ask for the PIN right there and resume.
 const LINK_AAD: &str = "epro participant link cookie";
 
 fn remember_link(web: &Web, app: &App, req: &Request, token: &str) {
@@ -62,10 +61,16 @@ async fn remembered_link(app: &App, req: &Request) -> Option<(String, String, St
     Some((token, site, lang))
 }
 
-/// Where a participant may be sent back to after signing in again: one of their own pages.
+/// Where a participant may be sent back to after signing in again: one of their own pages,
+/// written as a plain local path (visible ASCII only, no `\\`, no `..` segment), so that it is
+/// always a valid `Location` — `next=/p/%01` decodes to a control character, which no header may
+/// carry. Anything else: `None` (the caller goes to the default page).
 fn safe_next(next: &str) -> Option<&str> {
-    (next.starts_with("/p/") && !next.starts_with("//") && !next.contains(['\\', '\r', '\n']))
-        .then_some(next)
+    let path = next.split(['?', '#']).next().unwrap_or("");
+    let local = next.starts_with("/p/") && next.len() <= 1024;
+    let plain = next.bytes().all(|b| b.is_ascii_graphic() && b != b'\\');
+    let no_climb = !path.split('/').any(|seg| seg == ".." || seg == ".");
+    (local && plain && no_climb).then_some(next)
 }
 
 /// A participant page's language: `?lang=`, then the language this browser chose earlier, then
@@ -602,20 +607,14 @@ async fn logout(
     Data(app): Data<&Arc<App>>,
     Form(form): Form<Pairs>,
 ) -> Response {
-    let token = form
-        .iter()
-        .find(|(k, _)| k == "csrf")
-        .map(|(_, v)| v.as_str())
-        .unwrap_or("");
-    if csrf_ok(req, token)
-        && let Some(c) = req.cookie().get(PARTICIPANT_COOKIE)
-    {
-        let _ = participant::logout(app, c.value_str()).await;
-        req.cookie().remove(PARTICIPANT_COOKIE);
-        // Signing out forgets the link too: the next sign-in starts from the link.
-        req.cookie().remove(LINK_COOKIE);
+    if csrf_ok(req, field(&form, "csrf")) {
+        if let Some(c) = req.cookie().get(PARTICIPANT_COOKIE) {
+            let _ = participant::logout(app, c.value_str()).await;
+        }
+        // Signing out forgets the link too (also when the session had already ended): the
+        // next sign-in starts from the link, so the next person cannot resume with it.
+        web.forget(req.cookie(), PARTICIPANT_COOKIES);
     }
-    let _ = web;
     redirect("/p/tasks")
 }
 
@@ -681,5 +680,36 @@ async fn q_submit(
     match who(web, app, req, None).await {
         Ok((w, lang)) => answer_form::submit(web, app, req, lang, &w, &visit, &key, form).await,
         Err(r) => r,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_is_a_plain_local_participant_path_or_nothing() {
+        for (next, ok) in [
+            ("/p/tasks", true),
+            ("/p/q/BL/eortc-qlq-c30?page=2", true),
+            ("/p/%01", true),
+            ("/p/\u{1}", false),
+            ("/p/\r\nSet-Cookie:x", false),
+            ("/p/t\tx", false),
+            ("/p/é", false),
+            ("/p/ x", false),
+            ("//evil.example/p/", false),
+            ("https://evil.example/p/", false),
+            ("/p/../staff/", false),
+            ("/p/./tasks", false),
+            ("/p\\evil", false),
+            ("/staff/", false),
+            ("", false),
+        ] {
+            assert_eq!(safe_next(next).is_some(), ok, "{next:?}");
+            if let Some(n) = safe_next(next) {
+                assert!(poem::http::HeaderValue::from_str(n).is_ok(), "{n:?} is a valid Location");
+            }
+        }
     }
 }

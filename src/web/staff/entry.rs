@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Pairs, field, signed_in};
 use super::{
-    Web,
+    LATE_COOKIE, Web,
     answer_form::{self, Who},
     csrf_ok, error_page, fmt_date, last_day, redirect,
 };
@@ -36,8 +36,6 @@ pub(crate) struct LateEntry {
     pub reason: String,
     pub completed_on: Option<String>,
 }
-
-const LATE_COOKIE: &str = "epro_late";
 
 fn late_aad(actor: &StaffActor, study_id: &str, visit: &str) -> String {
     format!("late entry|{}|{study_id}|{visit}", actor.id)

@@ -13,7 +13,7 @@ use sign_in::{login_page, login_post, logout, password_page, password_post};
 use poem::{Endpoint, EndpointExt, Request, Response, Route, get};
 
 use super::{
-    PageContext, STAFF_COOKIE, StaffInfo, Web,
+    LATE_COOKIE, PageContext, STAFF_COOKIE, STAFF_COOKIES, StaffInfo, Web,
     answer_form::{self},
     chart, choose_lang, csrf_ok, error_page, field, fmt_date, last_day, local_day, local_time,
     query_param, redirect, remember_lang, sv,

@@ -10,7 +10,7 @@ use poem::{
 };
 
 use super::{
-    PageContext, Pairs, STAFF_COOKIE, Web, choose_lang, csrf_ok, error_page, failed, field,
+    PageContext, Pairs, STAFF_COOKIE, STAFF_COOKIES, Web, choose_lang, csrf_ok, error_page, failed, field,
     redirect, remember_lang, signed_in,
 };
 use crate::{app::App, auth, error::Error};
@@ -92,15 +92,17 @@ pub(super) async fn login_post(
 #[handler]
 pub(super) async fn logout(
     req: &Request,
+    Data(web): Data<&Arc<Web>>,
     Data(app): Data<&Arc<App>>,
     Form(form): Form<Pairs>,
 ) -> Response {
-    if csrf_ok(req, field(&form, "csrf"))
-        && let Some(c) = req.cookie().get(STAFF_COOKIE)
-        && let Ok(actor) = auth::authenticate(app, c.value_str()).await
-    {
-        let _ = auth::logout(app, &actor).await;
-        req.cookie().remove(STAFF_COOKIE);
+    if csrf_ok(req, field(&form, "csrf")) {
+        if let Some(c) = req.cookie().get(STAFF_COOKIE)
+            && let Ok(actor) = auth::authenticate(app, c.value_str()).await
+        {
+            let _ = auth::logout(app, &actor).await;
+        }
+        web.forget(req.cookie(), STAFF_COOKIES);
     }
     redirect("/staff/login")
 }
