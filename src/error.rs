@@ -134,6 +134,8 @@ pub enum Code {
     WindowNotOpen,
     WrongStudy,
     AmendmentNeedsConfirmation,
+    /// Another instance registered another study file: this one must not write.
+    StudySuperseded,
     NotInThisStudy,
     BadSignature,
 }
@@ -179,6 +181,7 @@ impl Code {
             Code::WindowNotOpen => "window_not_open",
             Code::WrongStudy => "wrong_study",
             Code::AmendmentNeedsConfirmation => "amendment_needs_confirmation",
+            Code::StudySuperseded => "study_superseded",
             Code::NotInThisStudy => "not_in_this_study",
             Code::BadSignature => "bad_signature",
         }

@@ -189,6 +189,7 @@ pub fn routes(app: Arc<App>) -> Result<impl Endpoint, StartupError> {
     let docs_html = service.swagger_ui_html();
     let limit = app.settings.body_limit_bytes;
     let timeout = Duration::from_secs(app.settings.request_timeout_seconds);
+    let guard = app.clone();
     let mut route = Route::new()
         .at("/healthz", api::health::healthz)
         .at("/readyz", api::health::readyz)
@@ -204,6 +205,7 @@ pub fn routes(app: Arc<App>) -> Result<impl Endpoint, StartupError> {
     Ok(route
         .data(app)
         .around(move |ep, req| body_limit(ep, req, limit, timeout))
+        .around(move |ep, req| study_guard(ep, req, guard.clone()))
         .around(move |ep, req| allow_methods(ep, req, allow.clone()))
         .catch_all_error(json_errors)
         .around(log_request)
@@ -255,6 +257,25 @@ async fn body_limit<E: Endpoint>(
             Err(poem::Error::from_status(StatusCode::SERVICE_UNAVAILABLE))
         }
     }
+}
+
+/// Requests that may write (any method but GET, HEAD, OPTIONS) are served only while the
+/// database still has this instance's study file registered (`study::still_current`): two
+/// instances with different study files on one database never both write.
+async fn study_guard<E: Endpoint>(
+    ep: Arc<E>,
+    req: Request,
+    app: Arc<App>,
+) -> poem::Result<Response> {
+    if !req.method().is_safe()
+        && let Err(e @ Error::Conflict { .. }) = study::still_current(&app.db, &app.study).await
+    {
+        tracing::error!(error = %e, "write refused");
+        let mut resp = crate::api::error::ErrorBody::new(e.code(), e.to_string()).into_response();
+        resp.set_status(e.status());
+        return Ok(resp);
+    }
+    Ok(ep.call(req).await?.into_response())
 }
 
 /// Every API response: never cached unless the handler chose otherwise (public questionnaire

@@ -130,6 +130,26 @@ pub async fn register(
     Ok(outcome)
 }
 
+/// Whether the database still has this instance's study file registered. Once another
+/// instance registered another file (an amendment, or a rollback), this one must not write: its
+/// rules — time zone, windows, vocabularies — are no longer the study's. Requests that write get
+/// 409 `study_superseded`, readiness fails and the periodic jobs stop, until it is restarted
+/// with the registered file.
+pub async fn still_current(db: &Db, study: &Study) -> Result<()> {
+    match store::study::recorded(db).await? {
+        Some(row) if row.file_sha256 != study.sha256 => Err(Error::Conflict {
+            code: Code::StudySuperseded,
+            message: format!(
+                "this instance runs study file sha256 {} but the database now has {} \
+                 registered (another instance started with it); this instance no longer writes: \
+                 restart it with the registered study file",
+                study.sha256, row.file_sha256
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Every study language must have page texts and email templates in this build: a language
 /// without them is refused here (at `study check` and at start), never found out by a
 /// participant.

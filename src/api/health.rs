@@ -1,4 +1,5 @@
-//! /healthz (the process answers) and /readyz (database reachable and fully migrated).
+//! /healthz (the process answers) and /readyz (database reachable, fully migrated, and still
+//! registered with this instance's study file).
 
 use std::sync::Arc;
 
@@ -15,7 +16,16 @@ pub fn healthz() -> Response {
 #[handler]
 pub async fn readyz(app: Data<&Arc<App>>) -> Response {
     match store::ready(&app.db).await {
-        Ok(true) => poem::web::Json(json!({ "status": "ready" })).into_response(),
+        Ok(true) => match crate::study::still_current(&app.db, &app.study).await {
+            Ok(()) => poem::web::Json(json!({ "status": "ready" })).into_response(),
+            Err(crate::error::Error::Conflict { .. }) => {
+                not_ready("another instance registered another study file; restart this one with it")
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "readiness check failed");
+                not_ready("database unreachable")
+            }
+        },
         Ok(false) => not_ready("database has pending migrations"),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");

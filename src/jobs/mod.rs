@@ -21,6 +21,11 @@ pub struct Tick {
 pub async fn tick(app: &App, mail: &Mail) -> Tick {
     let s = &app.settings;
     let mut done = Tick::default();
+    // Another instance registered another study file: this one's rules are not the study's.
+    if let Err(e) = crate::study::still_current(&app.db, &app.study).await {
+        tracing::error!(error = %e, "periodic jobs skipped");
+        return done;
+    }
     if s.jobs_housekeeping {
         match crate::jobs::housekeeping::sweep(app).await {
             Ok(swept) => done.housekeeping = Some(swept),

@@ -87,7 +87,7 @@ pub async fn set_site_disabled<C: ConnectionTrait>(
 pub async fn in_use<C: ConnectionTrait>(
     db: &C,
 ) -> Result<crate::domain::study::amendment::InUse, StoreError> {
-    use super::entities::{participant, response, visit};
+    use super::entities::{lesion, participant, participant_event, response, visit};
     let sites: Vec<String> = participant::Entity::find()
         .select_only()
         .column(participant::Column::SiteCode)
@@ -118,9 +118,33 @@ pub async fn in_use<C: ConnectionTrait>(
         .into_tuple()
         .all(db)
         .await?;
+    let lesions: Vec<(String, crate::store::Json<Vec<String>>)> = lesion::Entity::find()
+        .select_only()
+        .column(lesion::Column::Location)
+        .column(lesion::Column::HighRiskReasons)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let details: Vec<crate::store::Json<serde_json::Value>> = participant_event::Entity::find()
+        .select_only()
+        .column(participant_event::Column::Details)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let detail = |key: &str| -> std::collections::BTreeSet<String> {
+        details
+            .iter()
+            .filter_map(|d| d.0.get(key).and_then(|v| v.as_str()).map(String::from))
+            .collect()
+    };
     Ok(crate::domain::study::amendment::InUse {
+        participants: !sites.is_empty(),
         sites: sites.into_iter().collect(),
         languages: languages.into_iter().collect(),
         visits: visits.into_iter().collect(),
+        lesion_locations: lesions.iter().map(|(l, _)| l.clone()).collect(),
+        high_risk_reasons: lesions.iter().flat_map(|(_, r)| r.0.clone()).collect(),
+        sse_types: detail("sse_type"),
+        arms: detail("arm"),
     })
 }
