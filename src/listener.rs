@@ -41,7 +41,9 @@ impl<A: Acceptor> Acceptor for HeaderDeadline<A> {
         self.inner.local_addr()
     }
 
-    async fn accept(&mut self) -> io::Result<(Self::Io, LocalAddr, RemoteAddr, poem::http::uri::Scheme)> {
+    async fn accept(
+        &mut self,
+    ) -> io::Result<(Self::Io, LocalAddr, RemoteAddr, poem::http::uri::Scheme)> {
         let (io, local, remote, scheme) = self.inner.accept().await?;
         Ok((Timed::new(io, self.limit), local, remote, scheme))
     }

@@ -538,9 +538,11 @@ mod tests {
         .into_iter()
         // The endings the red team used (#33.5), and a short token-like segment.
         .chain(
-            ["~", ";", "!", ",", ":", "@", "+", "'", "*", "$", "(", ")", "%7E", "~x"]
-                .iter()
-                .flat_map(|end| [format!("/p/{t}{end}"), format!("/p/{t}{end}/pin")]),
+            [
+                "~", ";", "!", ",", ":", "@", "+", "'", "*", "$", "(", ")", "%7E", "~x",
+            ]
+            .iter()
+            .flat_map(|end| [format!("/p/{t}{end}"), format!("/p/{t}{end}/pin")]),
         )
         .chain([format!("/p/{}", &t[..10])])
         {
@@ -554,7 +556,12 @@ mod tests {
             format!("/api/v1/responses/{id}"),
             "ids are kept"
         );
-        for page in ["/p/tasks", "/p/q/BL/eortc-qlq-c30/review", "/p/done/M1", "/staff/"] {
+        for page in [
+            "/p/tasks",
+            "/p/q/BL/eortc-qlq-c30/review",
+            "/p/done/M1",
+            "/staff/",
+        ] {
             assert_eq!(loggable_path(page), page, "page names are kept");
         }
     }
@@ -606,19 +613,56 @@ mod tests {
         let form = "application/x-www-form-urlencoded";
         let long = |n: usize| "x".repeat(n);
         let cases: Vec<(&str, String, Option<&str>)> = vec![
-            (json, format!(r#"{{"detail":"{}"}}"#, long(501)), Some("/detail: at most 500")),
+            (
+                json,
+                format!(r#"{{"detail":"{}"}}"#, long(501)),
+                Some("/detail: at most 500"),
+            ),
             (json, format!(r#"{{"detail":"{}"}}"#, long(500)), None),
-            (json, format!(r#"{{"labels":{{"nl":"{}"}}}}"#, long(81)), Some("/labels/nl: at most 80")),
-            (json, format!(r#"{{"type":"sse","reason":"{}"}}"#, long(1001)), Some("/reason: at most 1000")),
-            (json, format!(r#"{{"answers":[{{"item":"q1","value":"{}"}}]}}"#, long(10_000)), None),
-            (json, format!(r#"{{"answers":[{{"item":"q1","value":"{}"}}]}}"#, long(10_001)), Some("/answers/0/value: at most 10000")),
-            (form, format!("csrf=x&reason={}", long(1001)), Some("form field \"reason\": at most 1000")),
-            (form, format!("csrf=x&label_nl={}", long(81)), Some("form field \"label_nl\": at most 80")),
+            (
+                json,
+                format!(r#"{{"labels":{{"nl":"{}"}}}}"#, long(81)),
+                Some("/labels/nl: at most 80"),
+            ),
+            (
+                json,
+                format!(r#"{{"type":"sse","reason":"{}"}}"#, long(1001)),
+                Some("/reason: at most 1000"),
+            ),
+            (
+                json,
+                format!(
+                    r#"{{"answers":[{{"item":"q1","value":"{}"}}]}}"#,
+                    long(10_000)
+                ),
+                None,
+            ),
+            (
+                json,
+                format!(
+                    r#"{{"answers":[{{"item":"q1","value":"{}"}}]}}"#,
+                    long(10_001)
+                ),
+                Some("/answers/0/value: at most 10000"),
+            ),
+            (
+                form,
+                format!("csrf=x&reason={}", long(1001)),
+                Some("form field \"reason\": at most 1000"),
+            ),
+            (
+                form,
+                format!("csrf=x&label_nl={}", long(81)),
+                Some("form field \"label_nl\": at most 80"),
+            ),
         ];
         for (ct, body, expected) in cases {
             let found = too_long_text(ct, body.as_bytes());
             match expected {
-                Some(e) => assert!(found.as_deref().is_some_and(|f| f.starts_with(e)), "{found:?}"),
+                Some(e) => assert!(
+                    found.as_deref().is_some_and(|f| f.starts_with(e)),
+                    "{found:?}"
+                ),
                 None => assert_eq!(found, None),
             }
         }

@@ -18,9 +18,9 @@ pub async fn readyz(app: Data<&Arc<App>>) -> Response {
     match store::ready(&app.db).await {
         Ok(true) => match crate::study::still_current(&app.db, &app.study).await {
             Ok(()) => poem::web::Json(json!({ "status": "ready" })).into_response(),
-            Err(crate::error::Error::Conflict { .. }) => {
-                not_ready("another instance registered another study file; restart this one with it")
-            }
+            Err(crate::error::Error::Conflict { .. }) => not_ready(
+                "another instance registered another study file; restart this one with it",
+            ),
             Err(e) => {
                 tracing::warn!(error = %e, "readiness check failed");
                 not_ready("database unreachable")

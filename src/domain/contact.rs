@@ -42,7 +42,10 @@ fn plain_address(s: &str) -> Result<(), String> {
     let (local, domain) = s.rsplit_once('@').ok_or("has no @")?;
     let atext = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c);
     let dot_atom = |part: &str| {
-        !part.is_empty() && part.split('.').all(|a| !a.is_empty() && a.chars().all(atext))
+        !part.is_empty()
+            && part
+                .split('.')
+                .all(|a| !a.is_empty() && a.chars().all(atext))
     };
     if !dot_atom(local) {
         return Err(
@@ -58,7 +61,10 @@ fn plain_address(s: &str) -> Result<(), String> {
             && l.chars().all(|c| c.is_alphanumeric() || c == '-')
     };
     let labels: Vec<&str> = domain.split('.').collect();
-    if labels.len() < 2 || !labels.iter().all(|l| label(l)) || labels.iter().all(|l| l.chars().all(|c| c.is_ascii_digit())) {
+    if labels.len() < 2
+        || !labels.iter().all(|l| label(l))
+        || labels.iter().all(|l| l.chars().all(|c| c.is_ascii_digit()))
+    {
         return Err(
             "must end in a domain name with a dot (like example.be), not an IP address".into(),
         );
@@ -103,8 +109,7 @@ impl ParticipantPhone {
             phonenumber::Type::PremiumRate | phonenumber::Type::SharedCost
         ) {
             return Err(
-                "is a premium-rate or shared-cost service number, not a participant's phone"
-                    .into(),
+                "is a premium-rate or shared-cost service number, not a participant's phone".into(),
             );
         }
         Ok(Self(

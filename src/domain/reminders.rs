@@ -539,11 +539,21 @@ mod tests {
             (Some(Failed), Buffered, false),
         ];
         for (current, report, changes) in cases {
-            assert_eq!(report.advances(current), changes, "{current:?} then {report:?}");
+            assert_eq!(
+                report.advances(current),
+                changes,
+                "{current:?} then {report:?}"
+            );
         }
         assert_eq!(Delivered.earlier(), [Submitted, Buffered]);
         assert!(Submitted.earlier().is_empty());
-        for (code, d) in [(1, Delivered), (2, Failed), (16, Failed), (4, Buffered), (8, Submitted)] {
+        for (code, d) in [
+            (1, Delivered),
+            (2, Failed),
+            (16, Failed),
+            (4, Buffered),
+            (8, Submitted),
+        ] {
             assert_eq!(Delivery::from_kannel(code), Some(d));
             assert_eq!(Delivery::parse(d.as_str()), Some(d));
         }

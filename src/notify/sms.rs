@@ -156,4 +156,3 @@ impl SmsTransport for Kannel {
         }
     }
 }
-

@@ -257,7 +257,9 @@ pub async fn update_lesion(
     if after == before {
         return Ok(before);
     }
-    let reason = reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
+    let reason = reason
+        .map(|r| r.trim().to_string())
+        .filter(|r| !r.is_empty());
     if reason.is_none()
         && lesions::move_needs_reason(
             (&before.location, before.side.as_deref()),

@@ -596,7 +596,8 @@ pub async fn delivery_report(app: &App, reference: &str, sig: &str, status: i64)
         return Err(Error::NotFound(format!("reminder {reference}")));
     };
     let before = current(&row);
-    if !delivery.advances(before) || !store::reminders::set_delivery(&txn, id, delivery, now).await?
+    if !delivery.advances(before)
+        || !store::reminders::set_delivery(&txn, id, delivery, now).await?
     {
         // Another copy of this report (or a later stage) got here first.
         return Ok(());

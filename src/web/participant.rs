@@ -708,7 +708,10 @@ mod tests {
         ] {
             assert_eq!(safe_next(next).is_some(), ok, "{next:?}");
             if let Some(n) = safe_next(next) {
-                assert!(poem::http::HeaderValue::from_str(n).is_ok(), "{n:?} is a valid Location");
+                assert!(
+                    poem::http::HeaderValue::from_str(n).is_ok(),
+                    "{n:?} is a valid Location"
+                );
             }
         }
     }

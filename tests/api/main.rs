@@ -17,6 +17,7 @@ mod participants;
 mod permissions;
 mod privacy;
 mod questionnaires;
+mod red_team;
 mod reminders;
 mod scale_out;
 mod security;

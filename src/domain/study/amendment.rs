@@ -114,7 +114,10 @@ pub fn fields(source: &str) -> BTreeMap<String, serde_json::Value> {
                         .iter()
                         .all(|i| i.get("code").is_some_and(Value::is_string)) =>
             {
-                let codes: Vec<Value> = items.iter().filter_map(|i| i.get("code").cloned()).collect();
+                let codes: Vec<Value> = items
+                    .iter()
+                    .filter_map(|i| i.get("code").cloned())
+                    .collect();
                 out.insert(format!("{path}#order"), Value::Array(codes));
                 for item in items {
                     let code = item.get("code").and_then(Value::as_str).unwrap_or_default();
@@ -211,11 +214,18 @@ pub fn harmless(path: &str) -> bool {
 }
 
 /// Whether the codes both lists hold come in another order.
-fn relative_order_changed(before: &Option<serde_json::Value>, after: &Option<serde_json::Value>) -> bool {
+fn relative_order_changed(
+    before: &Option<serde_json::Value>,
+    after: &Option<serde_json::Value>,
+) -> bool {
     let codes = |v: &Option<serde_json::Value>| -> Vec<String> {
         v.as_ref()
             .and_then(|v| v.as_array())
-            .map(|a| a.iter().filter_map(|c| c.as_str().map(String::from)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|c| c.as_str().map(String::from))
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let (a, b) = (codes(before), codes(after));
@@ -388,7 +398,9 @@ pub fn needs_confirmation(c: &ChangeSet, in_use: &InUse) -> Vec<String> {
         if let Some(list) = f.path.strip_suffix("#order") {
             // Entries added or removed change the order too (and are judged as entries); the
             // visits' order itself matters (the SSE rule's "next visit").
-            if list == "visits" && relative_order_changed(&f.before, &f.after) && in_use.participants
+            if list == "visits"
+                && relative_order_changed(&f.before, &f.after)
+                && in_use.participants
             {
                 out.push(format!(
                     "the order of the visits changed ({} → {}), which applies to stored data",
@@ -613,7 +625,11 @@ mod tests {
             );
         }
         // Comments and layout are not changes.
-        let c = changes(Some(&before), &study(&format!("# a comment\n{base}\n\n")), &used());
+        let c = changes(
+            Some(&before),
+            &study(&format!("# a comment\n{base}\n\n")),
+            &used(),
+        );
         assert!(c.fields.is_empty(), "{:?}", c.fields);
     }
 

@@ -11,12 +11,12 @@ use poem::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{Pairs, field, signed_in};
 use super::{
     LATE_COOKIE, Web,
     answer_form::{self, Who},
     csrf_ok, error_page, fmt_date, last_day, redirect,
 };
+use super::{Pairs, field, signed_in};
 use crate::{
     answering,
     app::App,

@@ -10,8 +10,8 @@ use poem::{
 };
 
 use super::{
-    PageContext, Pairs, STAFF_COOKIE, STAFF_COOKIES, Web, choose_lang, csrf_ok, error_page, failed, field,
-    redirect, remember_lang, signed_in,
+    PageContext, Pairs, STAFF_COOKIE, STAFF_COOKIES, Web, choose_lang, csrf_ok, error_page, failed,
+    field, redirect, remember_lang, signed_in,
 };
 use crate::{app::App, auth, error::Error};
 
