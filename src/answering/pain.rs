@@ -248,6 +248,18 @@ pub async fn record_dose(
     Ok(())
 }
 
+/// The visits (in the order read) with a pain reading and no analgesic dose recorded: pain
+/// progression there rests on pain alone until the dose is recorded.
+pub fn visits_without_dose(course: &[LesionPain]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for pt in course.iter().flat_map(|l| &l.points) {
+        if pt.omed.is_none() && !out.contains(&pt.visit) {
+            out.push(pt.visit.clone());
+        }
+    }
+    out
+}
+
 /// Labels helper for API shaping.
 pub fn label_of(l: &LesionPain, lang: &str) -> String {
     LesionRef {
