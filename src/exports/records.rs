@@ -209,8 +209,8 @@ pub(super) fn active_on(
     day >= registered_on
         && changes
             .iter()
-            .filter(|(d, _)| *d <= day)
-            .last()
+            .rev()
+            .find(|(d, _)| *d <= day)
             .is_none_or(|(_, active)| *active)
 }
 
