@@ -1,7 +1,9 @@
 """Load the seeded trial's exports (written by tests/api/exports.rs) as a statistician would:
-every CSV with pandas, column types checked, the files joined on their keys (every response_id,
-lesion_id and visit code refers to a row that exists), no draft by default; every line of
-fhir.ndjson checked by fhir.resources (R4).
+every CSV with pandas, column types checked (visits.csv with explicit dtypes: local dates,
+UTC instants, booleans, integers, and versions as text), the files joined on their keys (every
+response_id, lesion_id, visit code and staff id refers to a row that exists; qs.csv holds every
+submitted form's answers), no draft by default; every line of fhir.ndjson checked by
+fhir.resources (R4).
 
 Usage: python check_exports.py DIR
 """
@@ -50,9 +52,39 @@ def instants(df, col):
     return pd.to_datetime(values, format="ISO8601", utc=True, errors="coerce").notna().all()
 
 
+# visits.csv as docs/exports.md says to load it: every column's type given, none guessed.
+VISIT_DATES = ["target", "first_day", "last_day", "grace_last_day", "assessment_date", "sse_date"]
+VISIT_INSTANTS = ["window_start", "window_end", "grace_end"]
+VISIT_BOOLS = ["expected", "late", "scorable", "sse_triggered"]
+VISIT_INTS = ["visit_num", "days_from_sse", "days_from_randomization"]
+VISIT_TEXT = ["study_id", "site", "arm", "visit", "questionnaire", "visit_state", "outcome", "cause",
+              "missed_reason", "response_id", "flags", "mode"]
+
+
+def load_visits():
+    dtypes = {c: "string" for c in VISIT_TEXT + VISIT_DATES + VISIT_INSTANTS}
+    dtypes.update({c: "boolean" for c in VISIT_BOOLS})
+    dtypes.update({c: "Int64" for c in VISIT_INTS})
+    df = pd.read_csv(root / "visits.csv", dtype=dtypes, keep_default_na=False, na_values=[""])
+    unknown = set(df.columns) - set(dtypes)
+    if unknown:
+        raise ValueError(f"visits.csv columns without a dtype: {sorted(unknown)}")
+    for c in VISIT_DATES:
+        df[c] = pd.to_datetime(df[c], format="%Y-%m-%d", errors="raise")
+    for c in VISIT_INSTANTS:
+        df[c] = pd.to_datetime(df[c], format="ISO8601", utc=True, errors="raise")
+    return df
+
+
 frames = {}
+try:
+    typed_visits = load_visits()
+    check("visits.csv: read with explicit dtypes", True)
+except Exception as exc:  # report, then go on with the text frames
+    typed_visits = None
+    check("visits.csv: read with explicit dtypes", False, str(exc))
 for f in ["answers", "amendments", "visits", "scores", "events", "lesions", "analgesics", "pain",
-          "qs", "participants", "dictionary", "wording"]:
+          "qs", "participants", "dictionary", "wording", "staff"]:
     try:
         frames[f] = load(f"{f}.csv")
         check(f"{f}.csv: read by pandas", True)
@@ -67,13 +99,35 @@ a, v, s, e, l, an, p, qs, pt, d = (frames[k] for k in [
     "dictionary"])
 am = frames["amendments"]
 w = frames["wording"]
+st = frames["staff"]
 
 # Types.
 check("answers: value, days_from_sse numeric", numeric(a, "value") and numeric(a, "days_from_sse"))
 check("answers: assessment_date and completed_on are dates", dates(a, "assessment_date") and dates(a, "completed_on"))
 check("answers: answered_at, submitted_at are ISO 8601 instants", instants(a, "answered_at") and instants(a, "submitted_at"))
 check("scores: score, score_min, score_max numeric", all(numeric(s, c) for c in ["score", "score_min", "score_max"]))
-check("visits: target a date, windows instants", dates(v, "target") and instants(v, "window_start") and instants(v, "window_end"))
+check("visits: local dates are dates", all(dates(v, c) for c in VISIT_DATES))
+check("visits: window_start, window_end, grace_end are UTC instants", all(instants(v, c) for c in VISIT_INSTANTS))
+if typed_visits is not None:
+    tv = typed_visits
+    # The local dates and the UTC instants agree: last_day is the local day before window_end,
+    # grace_last_day the one before grace_end (study time zone).
+    tz = "Europe/Brussels"
+    closed = tv[tv["window_end"].notna()]
+    check("visits: last_day is the local day before the exclusive window_end",
+          ((closed["window_end"].dt.tz_convert(tz).dt.tz_localize(None).dt.normalize() - pd.Timedelta(days=1))
+           == closed["last_day"]).all())
+    graced = tv[tv["grace_end"].notna()]
+    check("visits: grace_last_day is the local day before the exclusive grace_end",
+          ((graced["grace_end"].dt.tz_convert(tz).dt.tz_localize(None).dt.normalize() - pd.Timedelta(days=1))
+           == graced["grace_last_day"]).all())
+    check("visits: first_day is window_start's local day",
+          (tv["window_start"].dt.tz_convert(tz).dt.tz_localize(None).dt.normalize() == tv["first_day"]).all())
+    check("visits: the baseline's end is known once randomized",
+          tv[(tv["visit"] == "BL") & tv["arm"].notna()]["window_end"].notna().all())
+    check("visits: booleans typed", str(tv["expected"].dtype) == "boolean")
+# Versions are text: 3.0 stays "3.0" (read with dtype=str, docs/exports.md).
+check("answers: version read as text keeps 3.0", "3.0" in set(a["version"]), set(a["version"]))
 check("pain: nrs, baseline_nrs, change numeric", all(numeric(p, c) for c in ["nrs", "baseline_nrs", "change_from_baseline"]))
 check("analgesics: omed numeric", numeric(an, "omed_mg_per_day"))
 check("qs: QSSTRESN numeric, QSDTC a date", numeric(qs, "QSSTRESN") and dates(qs, "QSDTC"))
@@ -109,6 +163,36 @@ check("wording.csv: one text per pack and key", not w.duplicated(["wording_sha25
 check("scores: scale_key unique per instrument", s.groupby("scale_key")["questionnaire"].nunique().max() == 1)
 check("scores: one current scoring per response and scale",
       (s[s["current"] == "true"].groupby(["response_id", "scale", "lesion_id"]).size() == 1).all())
+
+# qs.csv holds every submitted form: each answer of answers.csv is a qs.csv row with the same
+# value (QSGRPID = response_id, QSSPID = lesion_id, QSTEST = item without a mapping file).
+qs_keyed = qs.rename(columns={"QSGRPID": "response_id", "QSSPID": "lesion_id", "QSTEST": "item"})
+joined = a.merge(qs_keyed, on=["response_id", "lesion_id", "item"], how="left", indicator=True)
+check("answers -> qs.csv: every answer of every submitted form has its qs row",
+      (joined["_merge"] == "both").all(), joined[joined["_merge"] != "both"][["response_id", "item"]].head())
+check("answers -> qs.csv: the value is QSORRES", (joined["value"] == joined["QSORRES"]).all())
+check("qs: one row per response, item and lesion",
+      not qs[qs["QSGRPID"] != ""].duplicated(["QSGRPID", "QSTEST", "QSSPID"]).any())
+check("qs: QSEVLINT are ISO 8601 durations, without an apostrophe",
+      qs["QSEVLINT"].str.fullmatch(r"(-?P[0-9A-Z]+)?").all(), set(qs["QSEVLINT"]))
+nrs_missed = qs[(qs["QSCAT"] == "nrs-lesion-pain") & (qs["QSGRPID"] == "")]
+check("qs: a missed per-lesion NRS names its lesion", (nrs_missed["QSSPID"] != "").all() and len(nrs_missed) > 0)
+check("qs.QSSPID -> lesions", set(qs["QSSPID"]) - {""} <= lesions)
+# Staff ids decode through staff.csv (no emails in it).
+staff_ids = set(st["staff_id"])
+check("answers.actor_id (staff) -> staff.csv", set(a[a["actor_kind"] == "staff"]["actor_id"]) <= staff_ids)
+check("amendments.amended_by -> staff.csv", set(am["amended_by"]) - {""} <= staff_ids)
+check("events.recorded_by -> staff.csv", set(e["recorded_by"]) - {""} <= staff_ids)
+check("analgesics.recorded_by -> staff.csv", set(an["recorded_by"]) - {""} <= staff_ids)
+check("staff.csv: no email", not st.apply(lambda col: col.str.contains("@")).any().any())
+# Pain: a category for every judged reading (not_evaluable with the reason), and what
+# progression rests on.
+judged = p[p["progression"] != ""]
+check("pain: every judged reading has a category", (judged["category"] != "").all())
+check("pain: not_evaluable category iff a reason",
+      ((p["category"] == "not_evaluable") == (p["not_evaluable"] != "")).all())
+check("pain: progression_basis with every progression", ((judged["progression_basis"] != "")).all()
+      and set(judged["progression_basis"]) <= {"pain_and_analgesics", "pain_only"})
 
 # The dictionary names every column of every CSV.
 for name, df in frames.items():

@@ -310,7 +310,12 @@ pub(crate) fn form_outcomes(
                         && r.status.is_submitted()
                 })
                 .map(|r| form::Received {
-                    late: r.late,
+                    arrival: form::Arrival::of(
+                        r.late,
+                        r.flags.0.iter().any(|f| {
+                            f == crate::domain::answering::ResponseFlag::OutsideWindow.as_str()
+                        }),
+                    ),
                     scorable: scorable.contains(&r.id),
                 });
             let missed_reason = v

@@ -1,6 +1,7 @@
 //! Per-lesion pain for staff: each lesion's worst-pain series across visits with the change from
 //! its first NRS and the "assess for SSE" flag, the consensus response category for irradiated
-//! lesions with known analgesic doses; the analgesic dose per visit.
+//! lesions with known analgesic doses, pain progression (on pain alone, flagged, when a dose is
+//! unknown); the analgesic dose per visit.
 
 use serde_json::json;
 
@@ -33,8 +34,10 @@ pub struct PainPoint {
     pub category: Option<String>,
     /// Why there is no category.
     pub not_evaluable: Option<&'static str>,
-    /// Pain progression (consensus definition), both arms.
+    /// Pain progression (consensus definition; on pain alone when a dose is unknown), both arms.
     pub progression: Option<bool>,
+    /// What `progression` rests on (`pain_only`: the analgesic condition was not assessed).
+    pub progression_basis: Option<pain::ProgressionBasis>,
 }
 
 #[derive(Debug, Clone)]
@@ -128,6 +131,7 @@ pub(crate) async fn overview_of(app: &App, p: &ParticipantRow) -> Result<Vec<Les
                     category: judged.category,
                     not_evaluable: judged.not_evaluable,
                     progression: judged.progression,
+                    progression_basis: judged.progression_basis,
                 }
             })
             .collect();
@@ -242,6 +246,18 @@ pub async fn record_dose(
     .await?;
     txn.commit().await?;
     Ok(())
+}
+
+/// The visits (in the order read) with a pain reading and no analgesic dose recorded: pain
+/// progression there rests on pain alone until the dose is recorded.
+pub fn visits_without_dose(course: &[LesionPain]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for pt in course.iter().flat_map(|l| &l.points) {
+        if pt.omed.is_none() && !out.contains(&pt.visit) {
+            out.push(pt.visit.clone());
+        }
+    }
+    out
 }
 
 /// Labels helper for API shaping.

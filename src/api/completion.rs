@@ -119,7 +119,11 @@ pub struct FormCountOut {
     pub expected: u32,
     pub received: u32,
     pub received_in_window: u32,
+    /// Filled in after the window's last day (in grace, or later with a reason).
     pub received_late: u32,
+    /// Filled in before the window opened (paper, entered with a reason; flagged
+    /// `outside_window`): neither in the window nor late.
+    pub received_early: u32,
     /// Received forms whose scoring yields a score.
     pub scorable: u32,
     pub missed: u32,
@@ -168,6 +172,7 @@ fn form_count_out(f: completion::FormCount) -> FormCountOut {
         expected: n.expected,
         received_in_window: n.received_in_window,
         received_late: n.received_late,
+        received_early: n.received_early,
         scorable: n.scorable,
         missed: n.missed,
         missed_reasons: n.missed_reasons.clone(),

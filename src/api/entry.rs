@@ -153,13 +153,17 @@ pub struct PainPointOut {
     pub assess_for_sse: bool,
     pub omed_mg_per_day: Option<f64>,
     /// complete, partial, progression or indeterminate (irradiated lesions after radiotherapy,
-    /// baseline pain 2 or more, known doses).
+    /// baseline pain 2 or more, known doses); otherwise not_evaluable, with the reason.
     pub consensus_category: Option<String>,
-    /// Why no category: before_reference, not_irradiated, no_baseline, baseline_pain_below_2
-    /// or no_analgesic_dose.
+    /// Why the category is not_evaluable: before_reference, not_irradiated, no_baseline,
+    /// baseline_pain_below_2 or no_analgesic_dose.
     pub not_evaluable: Option<String>,
-    /// Pain progression (consensus definition), every followed lesion.
+    /// Pain progression, every followed lesion: the consensus definition, or pain alone (a rise
+    /// of 2 or more) when an analgesic dose is not recorded.
     pub progression: Option<bool>,
+    /// pain_and_analgesics (consensus) or pain_only (the analgesic condition was not assessed:
+    /// a dose is missing).
+    pub progression_basis: Option<String>,
 }
 
 #[derive(Debug, Object)]
@@ -249,6 +253,7 @@ fn lesion_pain_out(app: &App, l: crate::answering::pain::LesionPain) -> LesionPa
                 consensus_category: p.category,
                 not_evaluable: p.not_evaluable.map(str::to_string),
                 progression: p.progression,
+                progression_basis: p.progression_basis.map(|b| b.as_str().to_string()),
             })
             .collect(),
     }

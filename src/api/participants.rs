@@ -4,7 +4,7 @@
 
 use std::{collections::BTreeMap, sync::Arc};
 
-use chrono::{DateTime, Days, Utc};
+use chrono::{DateTime, Utc};
 use poem_openapi::{
     Object, OpenApi,
     param::{Path, Query},
@@ -273,9 +273,15 @@ pub struct VisitOut {
     pub window_end: Option<DateTime<Utc>>,
     /// Last day of the window in the study's time zone (YYYY-MM-DD).
     pub last_day: Option<String>,
+    /// Exclusive end of the grace period (UTC): local midnight after `grace_last_day`.
     pub grace_end: Option<DateTime<Utc>>,
-    /// upcoming, open, late, completed, missed or not_applicable.
+    /// Last day of the grace period in the study's time zone (YYYY-MM-DD).
+    pub grace_last_day: Option<String>,
+    /// upcoming, open, late, completed, partial, missed, not_applicable or not_expected.
     pub state: String,
+    /// Why a visit is not_applicable (death, withdrawal, pro_discontinued, sse) or
+    /// not_expected (before_registration).
+    pub cause: Option<String>,
     pub sse_triggered: bool,
     pub missed_reason: Option<String>,
     /// key@version, in order.
@@ -293,10 +299,16 @@ fn visit_out(app: &App, v: VisitView) -> VisitOut {
         last_day: v
             .window
             .end
-            .and_then(|e| schedule::local_date(tz, e).checked_sub_days(Days::new(1)))
+            .and_then(|e| schedule::last_day(tz, e))
             .map(|d| d.to_string()),
         grace_end: v.window.grace_end,
+        grace_last_day: v
+            .window
+            .grace_end
+            .and_then(|e| schedule::last_day(tz, e))
+            .map(|d| d.to_string()),
         state: v.state.as_str().into(),
+        cause: v.cause,
         sse_triggered: v.sse_triggered,
         missed_reason: v.missed_reason,
         questionnaires: v.questionnaires,

@@ -160,7 +160,8 @@ pub fn timing(tz: Tz, w: &Window, day: NaiveDate) -> Timing {
 /// the window is open or in grace; an interviewer may also enter after the grace period, with a
 /// reason. A paper form is judged by the day it was filled in (`paper`): inside the window or
 /// its grace it is taken whenever it is typed in (also for a visit that closed meanwhile, or
-/// one before the participant's registration in epro); outside them only with a reason.
+/// one before the participant's registration in epro); outside them only with a reason. A paper
+/// form filled in before the window opened is early, not late (it is flagged `outside_window`).
 pub fn accepts(
     state: VisitState,
     mode: EntryMode,
@@ -174,7 +175,8 @@ pub fn accepts(
             (VisitState::Completed | VisitState::NotApplicable, _) => Err(Refusal::Closed),
             (_, Timing::InWindow) => Ok(false),
             (_, Timing::InGrace) => Ok(true),
-            (_, Timing::Before | Timing::After) if has_reason => Ok(true),
+            (_, Timing::Before) if has_reason => Ok(false),
+            (_, Timing::After) if has_reason => Ok(true),
             (_, Timing::Before | Timing::After) => Err(Refusal::OutsideWindow),
         };
     }
@@ -357,6 +359,11 @@ mod tests {
                 Some(Timing::Before),
                 Err(Refusal::OutsideWindow),
             ),
+            // Filled in before the window opened, entered with a reason: early, not late (it is
+            // flagged outside_window), whatever the visit's state when typed in.
+            (Open, Paper, true, Some(Timing::Before), Ok(false)),
+            (Missed, Paper, true, Some(Timing::Before), Ok(false)),
+            (Late, Paper, true, Some(Timing::Before), Ok(false)),
             // A visit before registration in epro takes transcribed paper forms only.
             (NotExpected, Paper, false, inw, Ok(false)),
             (NotExpected, Interviewer, true, None, closed),

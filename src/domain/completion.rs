@@ -15,11 +15,33 @@ use super::schedule::VisitState;
 /// The missed-reason key of a form missed without a recorded reason.
 pub const NO_REASON: &str = "no_reason";
 
+/// When a submitted form was filled in, relative to its visit's window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arrival {
+    /// Before the window's first day (a paper form entered with a reason, flagged
+    /// `outside_window`): neither in the window nor late.
+    Early,
+    InWindow,
+    /// After the window's last day (in grace, or later with a reason).
+    Late,
+}
+
+impl Arrival {
+    /// From a stored response: its `late` mark and whether it is flagged `outside_window` (an
+    /// outside-window form that is not late was filled in before the window).
+    pub fn of(late: bool, outside_window: bool) -> Arrival {
+        match (late, outside_window) {
+            (true, _) => Arrival::Late,
+            (false, true) => Arrival::Early,
+            (false, false) => Arrival::InWindow,
+        }
+    }
+}
+
 /// A submitted form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Received {
-    /// Assessed after the window's last day.
-    pub late: bool,
+    pub arrival: Arrival,
     pub scorable: bool,
 }
 
@@ -79,6 +101,8 @@ pub struct Count {
     pub expected: u32,
     pub received_in_window: u32,
     pub received_late: u32,
+    /// Filled in before the window opened (paper, with a reason; flagged `outside_window`).
+    pub received_early: u32,
     pub scorable: u32,
     pub missed: u32,
     /// By reason; `no_reason` for the site's to-do list.
@@ -102,10 +126,10 @@ impl Count {
             }
             Outcome::Received(r) => {
                 self.expected += 1;
-                if r.late {
-                    self.received_late += 1;
-                } else {
-                    self.received_in_window += 1;
+                match r.arrival {
+                    Arrival::Early => self.received_early += 1,
+                    Arrival::InWindow => self.received_in_window += 1,
+                    Arrival::Late => self.received_late += 1,
                 }
                 if r.scorable {
                     self.scorable += 1;
@@ -125,7 +149,7 @@ impl Count {
     }
 
     pub fn received(&self) -> u32 {
-        self.received_in_window + self.received_late
+        self.received_in_window + self.received_late + self.received_early
     }
 
     /// Received / expected; none while nothing is expected.
@@ -138,11 +162,11 @@ impl Count {
 mod tests {
     use super::*;
 
-    fn form(state: VisitState, received: Option<(bool, bool)>, reason: Option<&str>) -> Form {
+    fn form(state: VisitState, received: Option<(Arrival, bool)>, reason: Option<&str>) -> Form {
         Form {
             visit_state: state,
             cause: (state == VisitState::NotApplicable).then(|| "death".to_string()),
-            received: received.map(|(late, scorable)| Received { late, scorable }),
+            received: received.map(|(arrival, scorable)| Received { arrival, scorable }),
             missed_reason: reason.map(str::to_string),
         }
     }
@@ -150,14 +174,14 @@ mod tests {
     #[test]
     fn each_form_counts_once_by_what_became_of_it() {
         use VisitState::*;
-        let ok = Some((false, true));
+        let ok = Some((Arrival::InWindow, true));
         let cases: Vec<(Form, Outcome)> = vec![
             (form(Upcoming, None, None), Outcome::NotDue),
             (form(Open, None, None), Outcome::Pending),
             (
                 form(Open, ok, None),
                 Outcome::Received(Received {
-                    late: false,
+                    arrival: Arrival::InWindow,
                     scorable: true,
                 }),
             ),
@@ -169,9 +193,9 @@ mod tests {
             (form(Late, None, None), Outcome::Awaited),
             // C30 received, BM22 not: the visit is partial, each form counts on its own.
             (
-                form(Partial, Some((true, false)), None),
+                form(Partial, Some((Arrival::Late, false)), None),
                 Outcome::Received(Received {
-                    late: true,
+                    arrival: Arrival::Late,
                     scorable: false,
                 }),
             ),
@@ -193,16 +217,38 @@ mod tests {
     }
 
     #[test]
+    fn a_form_filled_in_before_the_window_is_early_not_late() {
+        // (late, flagged outside_window) -> arrival
+        let cases = [
+            (false, false, Arrival::InWindow),
+            (true, false, Arrival::Late),
+            (true, true, Arrival::Late), // after grace, with a reason
+            (false, true, Arrival::Early),
+        ];
+        for (late, outside, want) in cases {
+            assert_eq!(
+                Arrival::of(late, outside),
+                want,
+                "late {late}, outside {outside}"
+            );
+        }
+    }
+
+    #[test]
     fn counts_add_up_to_consort_pro_rows() {
         let mut c = Count::default();
         for o in [
             Outcome::Received(Received {
-                late: false,
+                arrival: Arrival::InWindow,
                 scorable: true,
             }),
             Outcome::Received(Received {
-                late: true,
+                arrival: Arrival::Late,
                 scorable: true,
+            }),
+            Outcome::Received(Received {
+                arrival: Arrival::Early,
+                scorable: false,
             }),
             Outcome::Missed(None),
             Outcome::Missed(Some("too_ill".into())),
@@ -214,16 +260,22 @@ mod tests {
         ] {
             c.add(&o);
         }
-        assert_eq!(c.expected, 5, "received 2 + missed 2 + awaited 1");
+        assert_eq!(c.expected, 6, "received 3 + missed 2 + awaited 1");
         assert_eq!(
-            (c.received_in_window, c.received_late, c.scorable),
-            (1, 1, 2)
+            (
+                c.received_in_window,
+                c.received_late,
+                c.received_early,
+                c.scorable
+            ),
+            (1, 1, 1, 2)
         );
+        assert_eq!(c.received(), 3);
         assert_eq!(c.missed_reasons.get(NO_REASON), Some(&1));
         assert_eq!(c.missed_reasons.get("too_ill"), Some(&1));
         assert_eq!((c.pending, c.not_expected), (1, 1));
         assert_eq!(c.not_applicable.get("death"), Some(&1));
-        assert_eq!(c.rate(), Some(0.4));
+        assert_eq!(c.rate(), Some(0.5));
         assert_eq!(Count::default().rate(), None);
     }
 }

@@ -4,7 +4,8 @@
 //! baseline is its last NRS on or before its reference day (radiotherapy for an irradiated
 //! lesion, else randomization); readings are placed by the day they were filled in; a response
 //! category only for irradiated lesions whose baseline worst pain is 2 or more (otherwise
-//! `not_evaluable`, with the reason); pain progression for every followed lesion in both arms.
+//! `not_evaluable`, with the reason); pain progression for every followed lesion in both arms,
+//! on pain alone (flagged) when an analgesic dose is unknown.
 
 use chrono::NaiveDate;
 use serde::Deserialize;
@@ -100,6 +101,49 @@ impl ConsensusRules {
     }
 }
 
+impl ConsensusRules {
+    /// Pain progression judged on pain alone, when an analgesic dose is unknown: the pain bounds
+    /// of the `progression` conditions that need a rise in pain (consensus: up by 2 or more),
+    /// the analgesic condition not assessed. A rise with a 25 % higher dose would be
+    /// indeterminate by the consensus; without the dose it cannot be told apart
+    /// (docs/pain-response.md: what the sponsor must confirm).
+    pub fn pain_only_progression(&self, baseline_pain: i64, pain: i64) -> bool {
+        let change = pain - baseline_pain;
+        self.categories
+            .iter()
+            .filter(|c| c.code == "progression")
+            .flat_map(|c| c.any.iter())
+            .filter(|c| c.pain_change_min.is_some_and(|m| m > 0))
+            .any(|c| {
+                c.pain_change_min.is_none_or(|m| change >= m)
+                    && c.pain_change_max.is_none_or(|m| change <= m)
+                    && c.pain_max.is_none_or(|m| pain <= m)
+            })
+    }
+}
+
+/// The response category of a reading that cannot be judged (the reason says why).
+pub const NOT_EVALUABLE: &str = "not_evaluable";
+
+/// What a progression judgement rests on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProgressionBasis {
+    /// The consensus definition: pain and both analgesic doses.
+    PainAndAnalgesics,
+    /// A dose (baseline or now) is not recorded: pain alone (a rise of 2 or more), the
+    /// analgesic condition not assessed.
+    PainOnly,
+}
+
+impl ProgressionBasis {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProgressionBasis::PainAndAnalgesics => "pain_and_analgesics",
+            ProgressionBasis::PainOnly => "pain_only",
+        }
+    }
+}
+
 /// The consensus evaluates response only for lesions painful enough at baseline.
 pub const MIN_BASELINE_PAIN: i64 = 2;
 
@@ -117,13 +161,27 @@ pub struct Reading {
 /// What the endpoints say of one reading after the lesion's baseline.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Judged {
-    /// Consensus response category (irradiated lesions after radiotherapy).
+    /// Consensus response category (irradiated lesions after radiotherapy), else
+    /// `not_evaluable` (with the reason in `not_evaluable`).
     pub category: Option<String>,
-    /// Why no category: `before_reference`, `not_irradiated`, `no_baseline`,
-    /// `baseline_pain_below_2`, `no_analgesic_dose`.
+    /// Why the category is `not_evaluable`: `before_reference`, `not_irradiated`,
+    /// `no_baseline`, `baseline_pain_below_2`, `no_analgesic_dose`.
     pub not_evaluable: Option<&'static str>,
-    /// Pain progression (consensus definition); none when not evaluable.
+    /// Pain progression; none before the reference day or without a baseline.
     pub progression: Option<bool>,
+    /// What `progression` rests on: the consensus definition, or pain alone when a dose is
+    /// unknown.
+    pub progression_basis: Option<ProgressionBasis>,
+}
+
+impl Judged {
+    fn not_evaluable(reason: &'static str) -> Judged {
+        Judged {
+            category: Some(NOT_EVALUABLE.into()),
+            not_evaluable: Some(reason),
+            ..Judged::default()
+        }
+    }
 }
 
 /// The lesion's baseline: its last reading on or before the reference day.
@@ -144,32 +202,39 @@ pub fn judge(
     irradiated_on: Option<NaiveDate>,
 ) -> Judged {
     if r.day <= reference {
-        return Judged {
-            not_evaluable: Some("before_reference"),
-            ..Judged::default()
-        };
+        return Judged::not_evaluable("before_reference");
     }
     let Some(b) = base else {
-        return Judged {
-            not_evaluable: Some("no_baseline"),
-            ..Judged::default()
-        };
+        return Judged::not_evaluable("no_baseline");
     };
     let doses = b.omed.zip(r.omed);
-    let progression = doses.map(|(d0, d1)| rules.progression(b.value, r.value, d0, d1));
-    let (category, not_evaluable) = match (irradiated_on, doses) {
-        (None, _) => (None, Some("not_irradiated")),
-        (Some(_), _) if b.value < MIN_BASELINE_PAIN => (None, Some("baseline_pain_below_2")),
-        (Some(_), None) => (None, Some("no_analgesic_dose")),
-        (Some(_), Some((d0, d1))) => (
-            Some(rules.categorize(b.value, r.value, d0, d1).to_string()),
-            None,
+    let (progression, basis) = match doses {
+        Some((d0, d1)) => (
+            rules.progression(b.value, r.value, d0, d1),
+            ProgressionBasis::PainAndAnalgesics,
+        ),
+        None => (
+            rules.pain_only_progression(b.value, r.value),
+            ProgressionBasis::PainOnly,
         ),
     };
+    let reason = match (irradiated_on, doses) {
+        (None, _) => Some("not_irradiated"),
+        (Some(_), _) if b.value < MIN_BASELINE_PAIN => Some("baseline_pain_below_2"),
+        (Some(_), None) => Some("no_analgesic_dose"),
+        (Some(_), Some(_)) => None,
+    };
+    let judged = match (reason, doses) {
+        (None, Some((d0, d1))) => Judged {
+            category: Some(rules.categorize(b.value, r.value, d0, d1).to_string()),
+            ..Judged::default()
+        },
+        (reason, _) => Judged::not_evaluable(reason.unwrap_or("no_analgesic_dose")),
+    };
     Judged {
-        category,
-        not_evaluable: not_evaluable.or(doses.is_none().then_some("no_analgesic_dose")),
-        progression,
+        progression: Some(progression),
+        progression_basis: Some(basis),
+        ..judged
     }
 }
 
@@ -221,11 +286,12 @@ mod tests {
             "the last NRS on or before radiotherapy"
         );
         // (reading, irradiated, expected category, not evaluable, progression)
+        let ne = Some(NOT_EVALUABLE);
         let cases = [
-            (0, Some(rt), None, Some("before_reference"), None),
+            (0, Some(rt), ne, Some("before_reference"), None),
             (2, Some(rt), Some("complete"), None, Some(false)),
             (3, Some(rt), Some("progression"), None, Some(true)),
-            (3, None, None, Some("not_irradiated"), Some(true)),
+            (3, None, ne, Some("not_irradiated"), Some(true)),
         ];
         for (i, irradiated, category, reason, progression) in cases {
             let j = judge(&rules, base, &readings[i], rt, irradiated);
@@ -241,15 +307,26 @@ mod tests {
         let j = judge(&rules, baseline(&low, rt), &low[1], rt, Some(rt));
         assert_eq!(j.not_evaluable, Some("baseline_pain_below_2"));
         assert_eq!(j.progression, Some(false));
-        // No dose recorded: no category, no progression, and the reason says so.
+        // No dose recorded: no response category (the reason says so); progression judged on
+        // pain alone, flagged as such.
         let no_dose = vec![
             reading("2026-01-30", 4, None),
             reading("2026-03-01", 7, None),
         ];
         let j = judge(&rules, baseline(&no_dose, rt), &no_dose[1], rt, Some(rt));
         assert_eq!(
-            (j.category, j.not_evaluable, j.progression),
-            (None, Some("no_analgesic_dose"), None)
+            (
+                j.category.as_deref(),
+                j.not_evaluable,
+                j.progression,
+                j.progression_basis
+            ),
+            (
+                ne,
+                Some("no_analgesic_dose"),
+                Some(true),
+                Some(ProgressionBasis::PainOnly)
+            )
         );
         // No reading before the reference day: no baseline.
         let late = vec![reading("2026-03-01", 4, Some(0.0))];
@@ -261,6 +338,43 @@ mod tests {
             time_to_progression(&rules, &readings, rt, Some(rt)),
             Some(89)
         );
+    }
+
+    /// Arm A: lesions not irradiated, no dose recorded. Progression is judged on pain alone (a
+    /// rise of 2 or more from the baseline), flagged pain_only; with both doses the consensus
+    /// definition holds (a 25 % higher dose turns a rise of 3 into indeterminate).
+    #[test]
+    fn without_a_dose_progression_rests_on_pain_alone() {
+        let rules = ConsensusRules::shipped().expect("rules");
+        let randomized: NaiveDate = "2026-01-15".parse().expect("d");
+        use ProgressionBasis::*;
+        // (baseline NRS, dose then, NRS, dose now) -> (progression, basis)
+        let cases = [
+            (1, None, 4, None, true, PainOnly),
+            (0, None, 5, None, true, PainOnly),
+            (1, None, 3, None, true, PainOnly),
+            (1, None, 2, None, false, PainOnly),
+            (2, None, 0, None, false, PainOnly),
+            (1, Some(30.0), 4, None, true, PainOnly),
+            (1, Some(30.0), 4, Some(30.0), true, PainAndAnalgesics),
+            (1, Some(30.0), 4, Some(60.0), false, PainAndAnalgesics),
+            (1, Some(30.0), 2, Some(60.0), true, PainAndAnalgesics),
+        ];
+        for (b, d0, v, d1, want, basis) in cases {
+            let readings = vec![reading("2026-01-10", b, d0), reading("2026-02-15", v, d1)];
+            let j = judge(
+                &rules,
+                baseline(&readings, randomized),
+                &readings[1],
+                randomized,
+                None,
+            );
+            let what = format!("{b} ({d0:?}) -> {v} ({d1:?})");
+            assert_eq!(j.progression, Some(want), "{what}");
+            assert_eq!(j.progression_basis, Some(basis), "{what}");
+            assert_eq!(j.category.as_deref(), Some(NOT_EVALUABLE), "{what}");
+            assert_eq!(j.not_evaluable, Some("not_irradiated"), "{what}");
+        }
     }
 
     #[test]

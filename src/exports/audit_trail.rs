@@ -5,7 +5,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures::{StreamExt, stream};
 
-use super::{ByteStream, Dialect, csv_bytes, csv_start};
+use super::{ByteStream, Dialect, TextColumns, csv_bytes, csv_start};
 use crate::{
     app::App,
     auth::{self, StaffActor},
@@ -39,8 +39,9 @@ pub async fn audit_csv(app: Arc<App>, actor: &StaffActor, dialect: Dialect) -> R
         dialect,
         &[AUDIT_COLUMNS.iter().map(|s| s.to_string()).collect()],
     );
+    let text = TextColumns::of(&AUDIT_COLUMNS);
     let pages = stream::unfold(Some(0i64), move |after| {
-        let app = app.clone();
+        let (app, text) = (app.clone(), text.clone());
         async move {
             let after = after?;
             match store::audit::page(&app.db, after, 500).await {
@@ -67,7 +68,7 @@ pub async fn audit_csv(app: Arc<App>, actor: &StaffActor, dialect: Dialect) -> R
                             ]
                         })
                         .collect();
-                    Some((Ok(csv_bytes(dialect, &rows)), next))
+                    Some((Ok(csv_bytes(dialect, &text, &rows)), next))
                 }
                 Err(e) => Some((Err(std::io::Error::other(e.to_string())), None)),
             }

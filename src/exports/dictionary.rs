@@ -22,7 +22,7 @@ use crate::{
 fn meaning(file: &str, column: &str) -> &'static str {
     match (file, column) {
         ("*", "*") => {
-            "Text cells that begin with =, +, -, @, a tab or a carriage return are written with a leading apostrophe (') so spreadsheet programs do not run them as formulas (OWASP CSV injection); strip it to get the value typed in. Numbers such as -1.5 are written as they are. ?dialect=excel writes a BOM and ; separators but keeps the decimal point: a decimal comma would change the numbers' text between dialects, so in Belgian Excel set the decimal separator to '.' (or use Data > From Text) when opening."
+            "In columns that can carry free or user-supplied text (answers as typed, reasons, labels, details, wording, audit values; docs/exports.md lists them), cells that begin with =, +, -, @, a tab or a carriage return are written with a leading apostrophe (') so spreadsheet programs do not run them as formulas (OWASP CSV injection); strip it to get the value typed in. Numbers such as -1.5 are written as they are, and so is every other column (codes, ids, dates, instants, ISO 8601 durations such as QSEVLINT -P1W: import those as text in a spreadsheet). ?dialect=excel writes a BOM and ; separators but keeps the decimal point: a decimal comma would change the numbers' text between dialects, so in Belgian Excel set the decimal separator to '.' (or use Data > From Text) when opening."
         }
         ("visits.csv", "missed_reason") | ("answers.csv", "missed_reason") => {
             "Why the form was not done (missed_reason code, ': text' for other); empty when no reason was recorded (the site's to-do)"
@@ -38,6 +38,13 @@ fn meaning(file: &str, column: &str) -> &'static str {
             "The key the definition uses for this text (item text, option, anchor, recall)"
         }
         ("wording.csv", "text") => "The words shown, in the pack's language",
+        ("staff.csv", "staff_id") => {
+            "Staff account id: actor_id (answers, audit), amended_by, recorded_by in the other files"
+        }
+        ("staff.csv", "role") => "admin, data_manager, monitor or site_staff",
+        ("staff.csv", "sites") => "|-separated site codes the account works for (empty: all sites)",
+        ("staff.csv", "disabled") => "true when the account can no longer sign in",
+        ("staff.csv", "created_at") => "When the account was created (UTC, ISO 8601)",
         ("answers.csv", "status") => "completed or amended (draft only with include=drafts)",
         ("amendments.csv", "reason") | ("events.csv", "reason") => "Why, as staff wrote it",
         ("events.csv", "arm") => "Randomization only: the arm (arms code list)",
@@ -49,7 +56,9 @@ fn meaning(file: &str, column: &str) -> &'static str {
         (_, "visit") => "Visit code (visits code list)",
         (_, "visit_num") => "Visit order: 0 = baseline",
         (_, "questionnaire") => "Questionnaire key@version in visits.csv; key elsewhere",
-        (_, "version") => "Questionnaire version answered",
+        (_, "version") => {
+            "Questionnaire version answered: text (3.0 is not 3), read it as a string (docs/exports.md, Loading)"
+        }
         (_, "language") => {
             "Language the questionnaire was answered in, or the participant's language"
         }
@@ -75,7 +84,7 @@ fn meaning(file: &str, column: &str) -> &'static str {
             "Paper forms: the day the participant filled it in (study time zone); it decides in-window or late"
         }
         (_, "late") => {
-            "Filled in after the window's last day (inside grace, or later with a reason)"
+            "Filled in after the window's last day (inside grace, or later with a reason); a form filled in before the window is not late (flag outside_window)"
         }
         (_, "status") => "Status (code list of the file)",
         (_, "amended") => {
@@ -92,11 +101,17 @@ fn meaning(file: &str, column: &str) -> &'static str {
         (_, "amended_at") => "When (UTC, ISO 8601)",
         (_, "amended_by") => "Staff user id",
         (_, "basis") => "participant_request or transcription_error",
-        (_, "target") => "Target date (study time zone)",
-        (_, "window_start") => "Window start (UTC, ISO 8601)",
-        (_, "window_end") => "Window end, exclusive (UTC, ISO 8601)",
-        (_, "last_day") => "Last day of the window (study time zone)",
-        (_, "grace_end") => "Last day of the grace period (study time zone)",
+        (_, "target") => "Target date (local date, study time zone)",
+        (_, "first_day") => "First day of the window (local date, study time zone)",
+        (_, "window_start") => "Window start (UTC instant, ISO 8601)",
+        (_, "window_end") => {
+            "Window end, exclusive: local midnight after last_day (UTC instant, ISO 8601); empty for a baseline before randomization"
+        }
+        (_, "last_day") => "Last day of the window (local date, study time zone)",
+        (_, "grace_last_day") => "Last day of the grace period (local date, study time zone)",
+        (_, "grace_end") => {
+            "Grace period end, exclusive: local midnight after grace_last_day (UTC instant, ISO 8601), as the schedule API's grace_end"
+        }
         (_, "visit_state") => "The visit's state (visit_state code list)",
         (_, "expected") => {
             "true when the form counts in the CONSORT-PRO denominator (on study at the window's end, window closed or form received)"
@@ -155,9 +170,18 @@ fn meaning(file: &str, column: &str) -> &'static str {
             "The lesion's baseline: its last NRS on or before the reference day"
         }
         (_, "change_from_baseline") => "nrs minus baseline_nrs",
-        (_, "category") => "Consensus response category (consensus_category code list)",
-        (_, "not_evaluable") => "Why no category (not_evaluable code list)",
-        (_, "progression") => "Pain progression by the consensus definition",
+        (_, "category") => {
+            "Consensus response category (consensus_category code list): not_evaluable with the reason in not_evaluable"
+        }
+        (_, "not_evaluable") => {
+            "Why the category is not_evaluable (not_evaluable code list); empty when it was judged"
+        }
+        (_, "progression") => {
+            "Pain progression: the consensus definition, or pain alone (up by 2 or more) when a dose is not recorded (progression_basis)"
+        }
+        (_, "progression_basis") => {
+            "What progression rests on: pain_and_analgesics (consensus) or pain_only (no OMED recorded at baseline or this visit: the analgesic condition was not assessed)"
+        }
         (_, "time_to_progression_days") => {
             "Days from the reference day to the lesion's first progression"
         }
@@ -210,6 +234,7 @@ fn columns(file: &str) -> &'static [&'static str] {
         "qs.csv" => &super::qs::QS_COLUMNS,
         "audit.csv" => &AUDIT_COLUMNS,
         "wording.csv" => &super::WORDING_COLUMNS,
+        "staff.csv" => &super::STAFF_COLUMNS,
         _ => &[],
     }
 }
@@ -307,7 +332,7 @@ fn code_lists(app: &App) -> Vec<(String, String, String)> {
             f.as_str(),
             match f {
                 ResponseFlag::OutsideWindow => {
-                    "Filled in outside window and grace (a reason was given)"
+                    "Filled in outside window and grace (a reason was given): before the window (late = false, early) or after grace (late = true)"
                 }
                 ResponseFlag::AfterRandomization => {
                     "A baseline form filled in after the randomization day"
@@ -352,6 +377,23 @@ fn code_lists(app: &App) -> Vec<(String, String, String)> {
             add("consensus_category", &c.code, &c.label);
         }
         add("consensus_category", &rules.otherwise, "None of the above");
+        add(
+            "consensus_category",
+            crate::domain::pain::NOT_EVALUABLE,
+            "Not judged for response (the reason in not_evaluable)",
+        );
+    }
+    for (code, m) in [
+        (
+            "pain_and_analgesics",
+            "The consensus definition: pain and both analgesic doses",
+        ),
+        (
+            "pain_only",
+            "Pain alone (up by 2 or more): a dose is not recorded, the analgesic condition was not assessed",
+        ),
+    ] {
+        add("progression_basis", code, m);
     }
     for (code, m) in [
         (

@@ -36,7 +36,7 @@ use crate::{
 };
 
 /// The export files, in the order the exports page lists them.
-pub const FILES: [&str; 14] = [
+pub const FILES: [&str; 15] = [
     "answers.csv",
     "amendments.csv",
     "visits.csv",
@@ -51,6 +51,7 @@ pub const FILES: [&str; 14] = [
     "audit.csv",
     "fhir.ndjson",
     "participants.csv",
+    "staff.csv",
 ];
 
 /// How to write an export: the CSV dialect, and whether unsubmitted drafts are included (data
@@ -101,6 +102,11 @@ pub async fn export(
             let bytes = wording_csv(&app, opts.dialect).await?;
             Ok(Box::pin(stream::once(async move { Ok(bytes) })))
         }
+        "staff.csv" => {
+            auth::authorize(actor, Action::ResponseRead, None)?;
+            let bytes = staff_csv(&app, actor, opts.dialect).await?;
+            Ok(Box::pin(stream::once(async move { Ok(bytes) })))
+        }
         _ if FILES.contains(&file) => {
             let people = scope(&app, actor).await?;
             export_of(app, people, file, opts).await
@@ -136,6 +142,33 @@ pub async fn wording_csv(app: &App, dialect: Dialect) -> Result<Bytes> {
                 p.kind.clone(),
                 key.clone(),
                 text.clone(),
+            ]);
+        }
+    }
+    Ok(Bytes::from(csv_start(dialect, &rows)))
+}
+
+/// The staff accounts by id, so the staff ids of the other files (`actor_id`, `amended_by`,
+/// `recorded_by`, audit `actor_id`) can be decoded: role, sites, whether disabled, when created.
+/// No email or name: who an id is, the administrator's Users page says (docs/exports.md).
+pub const STAFF_COLUMNS: [&str; 5] = ["staff_id", "role", "sites", "disabled", "created_at"];
+
+/// staff.csv: every account for a data manager; for site-bound roles, the accounts of their
+/// sites and those bound to no site (data managers, administrators).
+pub async fn staff_csv(app: &App, actor: &StaffActor, dialect: Dialect) -> Result<Bytes> {
+    let scope = auth::site_scope(actor, None);
+    let mut rows: Vec<Vec<String>> = vec![STAFF_COLUMNS.iter().map(|c| c.to_string()).collect()];
+    for s in store::staff::list(&app.db).await? {
+        let visible = scope
+            .as_ref()
+            .is_none_or(|own| s.sites.is_empty() || s.sites.iter().any(|x| own.contains(x)));
+        if visible {
+            rows.push(vec![
+                s.id.to_string(),
+                s.role.clone(),
+                s.sites.join("|"),
+                s.disabled.to_string(),
+                iso(s.created_at),
             ]);
         }
     }
@@ -197,7 +230,64 @@ fn iso(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
-/// A cell as written to CSV: text that a spreadsheet would run as a formula (it begins with
+/// The columns that can carry free or user-supplied text: what participants or staff typed
+/// (answers, reasons, lesion labels and details, audit values), and prose from deployment files
+/// (questionnaire wording, labels of the study, scoring and SDTM mapping files). Only their
+/// cells are neutralised (`neutralize`). Every other column holds what epro writes itself:
+/// validated codes and ids, numbers, booleans, dates, instants and ISO 8601 durations
+/// (`QSEVLINT` `-P1W` is data, not a formula). docs/exports.md lists them.
+pub const TEXT_COLUMNS: [&str; 22] = [
+    // answers.csv, amendments.csv, qs.csv: answers as typed
+    "value",
+    "old_value",
+    "new_value",
+    "QSORRES",
+    "QSSTRESC",
+    // staff's words
+    "reason",
+    "missed_reason",
+    "QSREASND",
+    "label",
+    "lesion_label",
+    "detail",
+    // the site archive's lesions and events: labels and details as stored (JSON)
+    "labels",
+    "details",
+    // audit.csv: values before and after, and what they were done to
+    "before",
+    "after",
+    "entity_id",
+    // prose of deployment files
+    "text",
+    "meaning",
+    "recall",
+    "location_label",
+    "scale_label",
+    "QSTEST",
+];
+
+/// Whether a column can carry free or user-supplied text (`TEXT_COLUMNS`; the dictionary's
+/// `label_<language>` columns and `QSCAT`, a mapping file's category, too).
+pub fn carries_text(column: &str) -> bool {
+    TEXT_COLUMNS.contains(&column) || column.starts_with("label_") || column == "QSCAT"
+}
+
+/// Which columns of a file are neutralised, by its header (`carries_text`). A cell beyond the
+/// header is neutralised.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TextColumns(Vec<bool>);
+
+impl TextColumns {
+    pub(crate) fn of<S: AsRef<str>>(header: &[S]) -> Self {
+        TextColumns(header.iter().map(|c| carries_text(c.as_ref())).collect())
+    }
+
+    fn neutralises(&self, i: usize) -> bool {
+        self.0.get(i).copied().unwrap_or(true)
+    }
+}
+
+/// A text cell as written to CSV: text that a spreadsheet would run as a formula (it begins with
 /// `=`, `+`, `-`, `@`, a tab or a carriage return; OWASP "CSV injection") gets a leading `'`.
 /// Numbers (`-1.5`, `+2`) are written as they are: they cannot run, and analysts need them.
 pub fn neutralize(cell: &str) -> std::borrow::Cow<'_, str> {
@@ -227,9 +317,9 @@ fn is_plain_number(s: &str) -> bool {
     mantissa_ok && exponent.is_none_or(digits)
 }
 
-/// Encode rows as CSV in the dialect (no BOM; the stream adds it once). Every cell goes
-/// through `neutralize`.
-pub(crate) fn csv_bytes(dialect: Dialect, rows: &[Vec<String>]) -> Bytes {
+/// Encode rows as CSV in the dialect (no BOM; the stream adds it once). The cells of text
+/// columns go through `neutralize`.
+pub(crate) fn csv_bytes(dialect: Dialect, text: &TextColumns, rows: &[Vec<String>]) -> Bytes {
     let mut w = csv::WriterBuilder::new()
         .delimiter(if dialect == Dialect::Excel {
             b';'
@@ -239,18 +329,26 @@ pub(crate) fn csv_bytes(dialect: Dialect, rows: &[Vec<String>]) -> Bytes {
         .from_writer(Vec::new());
     for r in rows {
         // Writing to a Vec cannot fail.
-        let _ = w.write_record(r.iter().map(|c| neutralize(c).into_owned()));
+        let _ = w.write_record(r.iter().enumerate().map(|(i, c)| {
+            if text.neutralises(i) {
+                neutralize(c).into_owned()
+            } else {
+                c.clone()
+            }
+        }));
     }
     Bytes::from(w.into_inner().unwrap_or_default())
 }
 
-/// The start of a CSV file: a BOM for the Excel dialect, then `rows` (usually the header).
+/// The start of a CSV file: a BOM for the Excel dialect, then `rows`, the first of which is
+/// the header (it names the text columns).
 pub(crate) fn csv_start(dialect: Dialect, rows: &[Vec<String>]) -> Vec<u8> {
     let mut out = Vec::new();
     if dialect == Dialect::Excel {
         out.extend_from_slice("\u{feff}".as_bytes());
     }
-    out.extend_from_slice(&csv_bytes(dialect, rows));
+    let text = TextColumns::of(rows.first().map(Vec::as_slice).unwrap_or_default());
+    out.extend_from_slice(&csv_bytes(dialect, &text, rows));
     out
 }
 
@@ -276,13 +374,14 @@ where
     Fut: std::future::Future<Output = Result<Vec<Vec<String>>>> + Send + 'static,
 {
     let head = csv_start(dialect, &[header.iter().map(|s| s.to_string()).collect()]);
+    let text = Arc::new(TextColumns::of(&header));
     let rows = Arc::new(rows);
     let body = stream::iter(people).then(move |p| {
-        let (app, rows) = (app.clone(), rows.clone());
+        let (app, rows, text) = (app.clone(), rows.clone(), text.clone());
         async move {
             rows(app, p)
                 .await
-                .map(|r| csv_bytes(dialect, &r))
+                .map(|r| csv_bytes(dialect, &text, &r))
                 .map_err(|e| std::io::Error::other(e.to_string()))
         }
     });
@@ -317,11 +416,46 @@ mod tests {
 
     #[test]
     fn both_dialects_write_neutralized_cells() {
+        let text = TextColumns::of(&["value", "days_from_sse"]);
         for d in [Dialect::Standard, Dialect::Excel] {
-            let out = csv_bytes(d, &[vec!["=1+1".into(), "-2".into()]]);
+            let out = csv_bytes(d, &text, &[vec!["=1+1".into(), "-2".into()]]);
             let text = String::from_utf8(out.to_vec()).expect("utf8");
             assert!(text.starts_with("'=1+1"), "{text}");
             assert!(text.contains("-2"), "{text}");
+        }
+    }
+
+    /// Only columns that can carry free or user-supplied text are neutralised: an ISO 8601
+    /// duration, an id or a code that epro writes is data; a formula typed as an answer, a
+    /// reason or a lesion label still gets its apostrophe.
+    #[test]
+    fn only_text_columns_are_neutralised() {
+        let header = [
+            "QSEVLINT", "QSORRES", "reason", "label", "study_id", "label_nl", "QSCAT",
+        ];
+        let rows = vec![
+            header.iter().map(|s| s.to_string()).collect(),
+            ["-P1W", "=SUM(A1)", "-cmd", "@x", "-P1W", "=1", "+a"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>(),
+        ];
+        let out = String::from_utf8(csv_start(Dialect::Standard, &rows)).expect("utf8");
+        let line = out.lines().nth(1).expect("row");
+        assert_eq!(line, "-P1W,'=SUM(A1),'-cmd,'@x,-P1W,'=1,'+a");
+        // (column, carries text?)
+        let cases = [
+            ("QSEVLINT", false),
+            ("QSDTC", false),
+            ("window_start", false),
+            ("actor_id", false),
+            ("value", true),
+            ("missed_reason", true),
+            ("text", true),
+            ("label_fr", true),
+        ];
+        for (column, want) in cases {
+            assert_eq!(carries_text(column), want, "{column}");
         }
     }
 }

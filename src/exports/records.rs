@@ -179,6 +179,41 @@ fn active_periods(
     periods.join("|")
 }
 
+/// The days a lesion was made active or inactive, from its audit trail (study time zone).
+pub(super) async fn activity_changes(
+    app: &App,
+    lesion: uuid::Uuid,
+) -> crate::error::Result<Vec<(NaiveDate, bool)>> {
+    let tz = app.study.time_zone;
+    let trail = store::audit::for_entity(&app.db, "lesion", &lesion.to_string()).await?;
+    Ok(trail
+        .iter()
+        .filter(|e| e.content.action == "lesion.updated")
+        .filter_map(|e| {
+            let (before, after) = (parse(&e.content.before), parse(&e.content.after));
+            let active = after["active"].as_bool()?;
+            let at = chrono::DateTime::parse_from_rfc3339(&e.content.at).ok()?;
+            (before["active"].as_bool() != Some(active))
+                .then(|| (local_date(tz, at.with_timezone(&chrono::Utc)), active))
+        })
+        .collect())
+}
+
+/// Whether a lesion registered on `registered_on`, with these activity changes, was active on
+/// `day` (a change takes effect on its day).
+pub(super) fn active_on(
+    registered_on: NaiveDate,
+    changes: &[(NaiveDate, bool)],
+    day: NaiveDate,
+) -> bool {
+    day >= registered_on
+        && changes
+            .iter()
+            .rev()
+            .find(|(d, _)| *d <= day)
+            .is_none_or(|(_, active)| *active)
+}
+
 pub fn lesions_csv_of(app: Arc<App>, people: Vec<ParticipantRow>, opts: Options) -> ByteStream {
     stream_rows(
         app,
@@ -187,21 +222,9 @@ pub fn lesions_csv_of(app: Arc<App>, people: Vec<ParticipantRow>, opts: Options)
         people,
         |app, p| async move {
             let vocab = &app.study.lesion_locations;
-            let tz = app.study.time_zone;
             let mut out = Vec::new();
             for l in store::participants::lesions(&app.db, p.id).await? {
-                let trail = store::audit::for_entity(&app.db, "lesion", &l.id.to_string()).await?;
-                let changes: Vec<(NaiveDate, bool)> = trail
-                    .iter()
-                    .filter(|e| e.content.action == "lesion.updated")
-                    .filter_map(|e| {
-                        let (before, after) = (parse(&e.content.before), parse(&e.content.after));
-                        let active = after["active"].as_bool()?;
-                        let at = chrono::DateTime::parse_from_rfc3339(&e.content.at).ok()?;
-                        (before["active"].as_bool() != Some(active))
-                            .then(|| (local_date(tz, at.with_timezone(&chrono::Utc)), active))
-                    })
-                    .collect();
+                let changes = activity_changes(&app, l.id).await?;
                 let location_label = vocab
                     .iter()
                     .find(|v| v.code == l.location)
@@ -264,7 +287,7 @@ pub fn analgesics_csv_of(app: Arc<App>, people: Vec<ParticipantRow>, opts: Optio
     )
 }
 
-pub const PAIN_COLUMNS: [&str; 20] = [
+pub const PAIN_COLUMNS: [&str; 21] = [
     "study_id",
     "site",
     "arm",
@@ -284,6 +307,7 @@ pub const PAIN_COLUMNS: [&str; 20] = [
     "category",
     "not_evaluable",
     "progression",
+    "progression_basis",
     "time_to_progression_days",
 ];
 
@@ -338,6 +362,11 @@ pub fn pain_csv_of(app: Arc<App>, people: Vec<ParticipantRow>, opts: Options) ->
                         text(point.and_then(|pt| pt.category.clone())),
                         text(point.and_then(|pt| pt.not_evaluable.map(str::to_string))),
                         text(point.and_then(|pt| pt.progression).map(|x| x.to_string())),
+                        text(
+                            point
+                                .and_then(|pt| pt.progression_basis)
+                                .map(|b| b.as_str().to_string()),
+                        ),
                         text(c.time_to_progression_days.map(|x| x.to_string())),
                     ]);
                 }
@@ -350,6 +379,24 @@ pub fn pain_csv_of(app: Arc<App>, people: Vec<ParticipantRow>, opts: Options) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lesion_is_active_on_a_day_by_its_trail() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("d");
+        let changes = [(d("2026-03-01"), false), (d("2026-05-01"), true)];
+        // (day, active?)
+        let cases = [
+            ("2026-01-14", false), // before it was registered
+            ("2026-01-15", true),
+            ("2026-02-28", true),
+            ("2026-03-01", false),
+            ("2026-04-30", false),
+            ("2026-05-01", true),
+        ];
+        for (day, want) in cases {
+            assert_eq!(active_on(d("2026-01-15"), &changes, d(day)), want, "{day}");
+        }
+    }
 
     #[test]
     fn active_periods_follow_the_trail() {

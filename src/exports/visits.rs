@@ -17,7 +17,10 @@ use crate::{
     store::{self, participants::ParticipantRow},
 };
 
-pub const VISIT_COLUMNS: [&str; 26] = [
+/// Time columns: `target`, `first_day`, `last_day` and `grace_last_day` are local calendar
+/// dates in the study time zone (inclusive); `window_start`, `window_end` and `grace_end` are
+/// UTC instants (the ends exclusive), as the schedule API gives them.
+pub const VISIT_COLUMNS: [&str; 28] = [
     "study_id",
     "site",
     "arm",
@@ -25,9 +28,11 @@ pub const VISIT_COLUMNS: [&str; 26] = [
     "visit_num",
     "questionnaire",
     "target",
+    "first_day",
+    "last_day",
+    "grace_last_day",
     "window_start",
     "window_end",
-    "last_day",
     "grace_end",
     "visit_state",
     "expected",
@@ -82,7 +87,7 @@ pub fn visits_csv_of(app: Arc<App>, people: Vec<ParticipantRow>, opts: Options) 
             let scorable = store::bulk::scorable(&app.db, &ids).await?;
             let tz = app.study.time_zone;
             let day_before = |t: Option<chrono::DateTime<chrono::Utc>>| {
-                t.and_then(|e| schedule::local_date(tz, e).pred_opt())
+                t.and_then(|e| schedule::last_day(tz, e))
                     .map(|d| d.to_string())
                     .unwrap_or_default()
             };
@@ -112,10 +117,12 @@ pub fn visits_csv_of(app: Arc<App>, people: Vec<ParticipantRow>, opts: Options) 
                         num.to_string(),
                         q.clone(),
                         v.window.target.to_string(),
-                        iso(v.window.start),
-                        v.window.end.map(iso).unwrap_or_default(),
+                        schedule::local_date(tz, v.window.start).to_string(),
                         day_before(v.window.end),
                         day_before(v.window.grace_end),
+                        iso(v.window.start),
+                        v.window.end.map(iso).unwrap_or_default(),
+                        v.window.grace_end.map(iso).unwrap_or_default(),
                         v.state.as_str().to_string(),
                         expected.to_string(),
                         outcome_code(&outcome).to_string(),

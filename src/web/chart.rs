@@ -158,6 +158,7 @@ mod tests {
             category: None,
             not_evaluable: None,
             progression: None,
+            progression_basis: None,
         }
     }
 

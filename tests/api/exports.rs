@@ -1,5 +1,6 @@
 //! A seeded two-site trial exported as a statistician gets it: self, interviewer and paper
-//! entries, an SSE, a death, an amendment, a lesion left blank, a draft, two scoring files. Each
+//! entries, an SSE, a death, an amendment, a lesion left blank, a draft, two scoring files, a
+//! go-live participant's transcribed paper form, missed per-lesion NRS forms. Each
 //! export is checked here and written to EPRO_EXPORT_SAMPLE_DIR for `.ci/check_exports.py`
 //! (pandas: types and joins).
 
@@ -128,6 +129,17 @@ async fn seeded() -> (TestApp, String, tempfile::TempDir) {
         lesion(&app, &zas, a, "T12", None).await,
     );
     let b1 = lesion(&app, &uzg, b, "L3", Some("2026-01-20")).await;
+    // C: never answers; two lesions, one deactivated on 1 February (#32.15: a missed NRS has a
+    // NOT DONE row per lesion active then).
+    let c = "HERMES-ZAS-703";
+    app.enrol(
+        &zas,
+        c,
+        json!({"randomization_date": "2026-01-15", "arm": "B"}),
+    )
+    .await;
+    let c1 = lesion(&app, &zas, c, "L2", None).await;
+    lesion(&app, &zas, c, "T11", None).await;
     // A: self-reported baseline; the second lesion's NRS left blank.
     let token = app.participant_token(&zas, a).await;
     let me = |v: &str, k: &str| format!("/api/v1/me/visits/{v}/responses/{k}/submit");
@@ -206,6 +218,23 @@ async fn seeded() -> (TestApp, String, tempfile::TempDir) {
     .await;
     // A: an SSE on 10 Feb; M1 becomes the SSE visit; A answers its C30 and starts a BM22 draft.
     app.clock.set(at(2026, 2, 10));
+    let resp = app
+        .client
+        .patch(format!(
+            "{}/api/v1/participants/{c}/lesions/{c1}",
+            app.address
+        ))
+        .bearer_auth(&zas)
+        .json(&json!({"active": false}))
+        .send()
+        .await
+        .expect("patch");
+    assert_eq!(
+        resp.status(),
+        200,
+        "{}",
+        resp.text().await.unwrap_or_default()
+    );
     app.post_ok(
         &format!("/api/v1/participants/{a}/events"),
         Some(&zas),
@@ -255,7 +284,30 @@ async fn seeded() -> (TestApp, String, tempfile::TempDir) {
         json!({"type": "death", "date": "2026-03-20", "reason": "reported by the GP"}),
     )
     .await;
+    // D: registered in epro today, randomized in June 2025 (go-live): M3 is not expected, and
+    // its paper C30 found in the file is transcribed (#32.15: it has qs.csv rows).
+    let d = "HERMES-ZAS-702";
+    app.enrol(
+        &zas,
+        d,
+        json!({"enrolled_on": "2025-06-01", "randomization_date": "2025-06-02", "arm": "A"}),
+    )
+    .await;
+    submit(
+        &app,
+        &format!("/api/v1/participants/{d}/visits/M3/responses/eortc-qlq-c30/submit"),
+        &zas,
+        json!({"mode": "paper", "completed_on": "2025-09-02", "answers": all(1..=30, 2)}),
+    )
+    .await;
     app.clock.set(at(2026, 4, 20));
+    // C's M1 NRS was not done: the site says why.
+    app.post_ok(
+        &format!("/api/v1/participants/{c}/visits/M1/missed"),
+        Some(&zas),
+        json!({"questionnaire": "nrs-lesion-pain", "reason": "too_ill"}),
+    )
+    .await;
     (app, dm, dir)
 }
 
@@ -277,6 +329,7 @@ async fn a_seeded_trial_exports_analysis_ready_files() {
         "dictionary.csv",
         "wording.csv",
         "fhir.ndjson",
+        "staff.csv",
     ] {
         let resp = app.get(&format!("/api/v1/exports/{f}"), Some(&dm)).await;
         assert_eq!(resp.status(), 200, "{f}");
@@ -307,7 +360,7 @@ async fn a_seeded_trial_exports_analysis_ready_files() {
     let paper: Vec<usize> = column(&answers, "mode")
         .iter()
         .enumerate()
-        .filter(|(_, m)| **m == "paper")
+        .filter(|(i, m)| **m == "paper" && column(&answers, "study_id")[*i] == "HERMES-UZG-701")
         .map(|(i, _)| i)
         .collect();
     assert!(!paper.is_empty());
@@ -369,7 +422,7 @@ async fn a_seeded_trial_exports_analysis_ready_files() {
     let types = column(&events, "type");
     assert!(types.contains(&"sse") && types.contains(&"death") && types.contains(&"randomization"));
     assert!(column(&events, "arm").contains(&"B"));
-    assert_eq!(table(&files["lesions.csv"]).1.len(), 3);
+    assert_eq!(table(&files["lesions.csv"]).1.len(), 5);
     assert_eq!(table(&files["analgesics.csv"]).1.len(), 2);
     let pain = table(&files["pain.csv"]);
     let blank = (0..pain.1.len())
@@ -379,10 +432,114 @@ async fn a_seeded_trial_exports_analysis_ready_files() {
         "a lesion asked and left blank leaves a row"
     );
     assert!(column(&pain, "not_evaluable").contains(&"not_irradiated"));
+    // #32.16: arm A, no dose recorded: A's first lesion rose from 1 to 4 by M1: progression on
+    // pain alone, flagged; the category is not_evaluable with its reason.
+    let row = |t: &(Vec<String>, Vec<Vec<String>>),
+               i: usize|
+     -> std::collections::HashMap<String, String> {
+        t.0.iter().cloned().zip(t.1[i].iter().cloned()).collect()
+    };
+    let pain_rows: Vec<_> = (0..pain.1.len()).map(|i| row(&pain, i)).collect();
+    let a_m1 = pain_rows
+        .iter()
+        .find(|r| r["study_id"] == "HERMES-ZAS-701" && r["visit"] == "M1" && r["nrs"] == "4")
+        .expect("A's M1 reading");
+    assert_eq!(
+        (
+            a_m1["progression"].as_str(),
+            a_m1["progression_basis"].as_str(),
+            a_m1["category"].as_str(),
+            a_m1["not_evaluable"].as_str()
+        ),
+        ("true", "pain_only", "not_evaluable", "not_irradiated"),
+        "{a_m1:?}"
+    );
+    let b_m1 = pain_rows
+        .iter()
+        .find(|r| r["study_id"] == "HERMES-UZG-701" && r["visit"] == "M1")
+        .expect("B's M1 reading");
+    assert_eq!(
+        (
+            b_m1["progression_basis"].as_str(),
+            b_m1["category"].as_str()
+        ),
+        ("pain_and_analgesics", "progression"),
+        "{b_m1:?}"
+    );
+    assert!(
+        pain_rows
+            .iter()
+            .all(|r| r["category"].is_empty() == r["progression"].is_empty()
+                || !r["category"].is_empty()),
+        "every judged reading has a category"
+    );
+    let api: Value = app
+        .get("/api/v1/participants/HERMES-ZAS-701/pain", Some(&dm))
+        .await
+        .json()
+        .await
+        .expect("pain");
+    assert!(
+        api.to_string()
+            .contains("\"progression_basis\":\"pain_only\""),
+        "{api}"
+    );
     // qs.csv: SDTM-like, with NOT DONE for the blank lesion.
     let qs = table(&files["qs.csv"]);
     assert!(column(&qs, "QSSTAT").contains(&"NOT DONE"));
     assert!(column(&qs, "QSTESTCD").iter().all(|c| c.len() <= 8));
+    // #32.13: an ISO 8601 duration is data, not a formula: no apostrophe.
+    let evlint = column(&qs, "QSEVLINT");
+    assert!(evlint.contains(&"-P1W"));
+    assert!(evlint.iter().all(|c| !c.starts_with('\'')), "no apostrophe");
+    // #32.15: every submitted form has its rows, the go-live participant's transcribed paper
+    // form of a not_expected visit too.
+    let grpids: std::collections::BTreeSet<&str> = column(&qs, "QSGRPID").into_iter().collect();
+    for rid in column(&answers, "response_id") {
+        assert!(grpids.contains(rid), "response {rid} has no qs.csv rows");
+    }
+    let qs_rows: Vec<_> = (0..qs.1.len()).map(|i| row(&qs, i)).collect();
+    let d_m3 = qs_rows
+        .iter()
+        .filter(|r| r["USUBJID"] == "HERMES-ZAS-702" && r["VISIT"] == "M3")
+        .count();
+    assert_eq!(d_m3, 30, "the transcribed C30 of a not_expected visit");
+    // A missed per-lesion NRS: one NOT DONE row per lesion active on the visit's last day.
+    let nrs_rows = |visit: &str| -> Vec<&std::collections::HashMap<String, String>> {
+        qs_rows
+            .iter()
+            .filter(|r| {
+                r["USUBJID"] == "HERMES-ZAS-703"
+                    && r["VISIT"] == visit
+                    && r["QSCAT"] == "nrs-lesion-pain"
+            })
+            .collect()
+    };
+    let bl = nrs_rows("BL");
+    assert_eq!(bl.len(), 2, "both lesions at baseline: {bl:?}");
+    assert!(
+        bl.iter()
+            .all(|r| r["QSSTAT"] == "NOT DONE" && !r["QSSPID"].is_empty())
+    );
+    assert_ne!(bl[0]["QSSPID"], bl[1]["QSSPID"]);
+    let m1 = nrs_rows("M1");
+    assert_eq!(m1.len(), 1, "one lesion active at M1: {m1:?}");
+    assert_eq!(m1[0]["QSREASND"], "too_ill");
+    assert!(bl.iter().any(|r| r["QSSPID"] == m1[0]["QSSPID"]));
+    // #32.17: staff.csv decodes the staff ids of the other files, without emails.
+    let staff = table(&files["staff.csv"]);
+    let staff_ids: std::collections::BTreeSet<&str> =
+        column(&staff, "staff_id").into_iter().collect();
+    for (kind, id) in column(&answers, "actor_kind")
+        .into_iter()
+        .zip(column(&answers, "actor_id"))
+    {
+        if kind == "staff" {
+            assert!(staff_ids.contains(id), "staff {id} in staff.csv");
+        }
+    }
+    assert!(!files["staff.csv"].contains('@'), "no email");
+    assert!(column(&staff, "role").contains(&"site_staff"));
     // FHIR: the visit, the paper day as authored, the staff author.
     let fhir: Vec<Value> = files["fhir.ndjson"]
         .lines()

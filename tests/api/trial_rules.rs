@@ -693,3 +693,219 @@ async fn kept_completion_states_equal_a_fresh_derivation_over_months() {
     app.clock.set(at(2026, 2, 1));
     completion_checked(&app, &nurse, "clock set back").await;
 }
+
+/// A visit's row of the schedule API.
+fn visit_of(s: &Value, code: &str) -> Value {
+    s.as_array()
+        .and_then(|a| a.iter().find(|v| v["code"] == code))
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The rows of visits.csv for one participant and visit, as header-keyed maps.
+async fn visits_csv(
+    app: &TestApp,
+    staff: &str,
+    id: &str,
+    visit: &str,
+) -> Vec<std::collections::HashMap<String, String>> {
+    let text = app
+        .get("/api/v1/exports/visits.csv", Some(staff))
+        .await
+        .text()
+        .await
+        .expect("visits.csv");
+    let mut r = csv::ReaderBuilder::new().from_reader(text.as_bytes());
+    let header: Vec<String> = r
+        .headers()
+        .expect("header")
+        .iter()
+        .map(String::from)
+        .collect();
+    r.records()
+        .map(|x| {
+            header
+                .iter()
+                .cloned()
+                .zip(x.expect("row").iter().map(String::from))
+                .collect::<std::collections::HashMap<_, _>>()
+        })
+        .filter(|m| m["study_id"] == id && m["visit"] == visit)
+        .collect()
+}
+
+/// #32.11: a go-live participant registered while M1 was in its grace period. M1 (randomized
+/// 20 January: window 13–27 February, grace to 6 March) is expected and answerable, as
+/// docs/trial-rules.md says; a participant whose M1 grace had ended is not expected for it.
+#[tokio::test]
+async fn a_visit_in_grace_at_registration_is_expected_and_answerable() {
+    let app = spawn().await;
+    app.clock.set(at(2026, 3, 1));
+    let nurse = app.staff_token("site_staff", &["ZAS"]).await;
+    let (in_grace, past) = ("HERMES-ZAS-211", "HERMES-ZAS-212");
+    app.enrol(
+        &nurse,
+        in_grace,
+        json!({"enrolled_on": "2026-01-19", "randomization_date": "2026-01-20", "arm": "B"}),
+    )
+    .await;
+    app.enrol(
+        &nurse,
+        past,
+        json!({"enrolled_on": "2026-01-09", "randomization_date": "2026-01-10", "arm": "B"}),
+    )
+    .await;
+    let s = schedule(&app, &nurse, in_grace).await;
+    let m1 = visit_of(&s, "M1");
+    assert_eq!(m1["state"], "late", "in grace at registration: {m1}");
+    assert_eq!(m1["grace_last_day"], "2026-03-06", "{m1}");
+    assert!(m1["cause"].is_null(), "{m1}");
+    let bl = visit_of(&s, "BL");
+    assert_eq!(bl["state"], "not_expected");
+    assert_eq!(bl["cause"], "before_registration", "the schedule says why");
+    let s = schedule(&app, &nurse, past).await;
+    assert_eq!(
+        state_of(&s, "M1"),
+        "not_expected",
+        "grace over at registration"
+    );
+    // Entries are taken while in grace (no 409 window_closed), and are late.
+    let (status, body) = staff_submit(
+        &app,
+        &nurse,
+        in_grace,
+        "M1",
+        "eortc-qlq-c30",
+        json!({"mode": "interviewer", "answers": all(1..=30, 2)}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["late"], true);
+    // After grace the two other forms are missed: the visit counts in the denominator.
+    app.clock.set(at(2026, 3, 10));
+    let c = completion(&app, &nurse).await;
+    let c30 = form(&c, "M1", "eortc-qlq-c30", Some("B"));
+    assert_eq!(
+        (
+            c30["expected"].clone(),
+            c30["received_late"].clone(),
+            c30["not_expected"].clone()
+        ),
+        (json!(1), json!(1), json!(1)),
+        "{c30}"
+    );
+    let bm22 = form(&c, "M1", "eortc-qlq-bm22", Some("B"));
+    assert_eq!(bm22["missed"], 1, "{bm22}");
+    let rows = visits_csv(&app, &nurse, in_grace, "M1").await;
+    assert_eq!(rows.len(), 3);
+    assert!(rows.iter().all(|r| r["expected"] == "true"), "{rows:?}");
+}
+
+/// #32.12: a paper form filled in two days before M1's window opened, entered with a reason,
+/// is early: flagged outside_window, not late, counted as received early (not late) in the
+/// CONSORT-PRO table and in visits.csv.
+#[tokio::test]
+async fn a_paper_form_filled_in_before_the_window_is_early_not_late() {
+    let app = spawn().await;
+    let id = "HERMES-ZAS-213";
+    let nurse = randomized(&app, id, "A").await;
+    // M1: window 8–22 February.
+    app.clock.set(at(2026, 2, 10));
+    let body = json!({"mode": "paper", "completed_on": "2026-02-06", "answers": all(1..=30, 2)});
+    let (status, err) = staff_submit(&app, &nurse, id, "M1", "eortc-qlq-c30", body.clone()).await;
+    assert_eq!(status, 422, "outside the window without a reason: {err}");
+    let mut with_reason = body;
+    with_reason["reason"] = json!("filled in at the consultation before the window");
+    let (status, ok) = staff_submit(&app, &nurse, id, "M1", "eortc-qlq-c30", with_reason).await;
+    assert_eq!(status, 200, "{ok}");
+    assert_eq!(ok["late"], false, "early is not late");
+    let c = completion(&app, &nurse).await;
+    let c30 = form(&c, "M1", "eortc-qlq-c30", Some("A"));
+    assert_eq!(
+        (
+            c30["received"].clone(),
+            c30["received_early"].clone(),
+            c30["received_late"].clone(),
+            c30["received_in_window"].clone()
+        ),
+        (json!(1), json!(1), json!(0), json!(0)),
+        "{c30}"
+    );
+    let rows = visits_csv(&app, &nurse, id, "M1").await;
+    let row = rows
+        .iter()
+        .find(|r| r["questionnaire"].starts_with("eortc-qlq-c30"))
+        .expect("C30 row");
+    assert_eq!(
+        (row["late"].as_str(), row["flags"].as_str()),
+        ("false", "outside_window")
+    );
+}
+
+/// #32.14: a baseline finished during screening, before randomization was recorded (the order
+/// the protocol wants), gets its window end, last day and grace from the randomization: in the
+/// schedule, /completion and visits.csv.
+#[tokio::test]
+async fn a_baseline_finished_before_randomization_gets_its_end() {
+    let app = spawn().await;
+    app.clock.set(at(2026, 1, 12));
+    let nurse = app.staff_token("site_staff", &["ZAS"]).await;
+    let id = "HERMES-ZAS-214";
+    app.enrol(&nurse, id, json!({})).await;
+    for (key, answers) in [
+        ("eortc-qlq-c30", all(1..=30, 2)),
+        ("eortc-qlq-bm22", all(31..=52, 2)),
+        ("nrs-lesion-pain", json!([])),
+    ] {
+        let (status, body) = staff_submit(
+            &app,
+            &nurse,
+            id,
+            "BL",
+            key,
+            json!({"mode": "interviewer", "answers": answers}),
+        )
+        .await;
+        assert_eq!(status, 200, "{key}: {body}");
+    }
+    // Looking at the schedule stores the baseline's final state (completed).
+    assert_eq!(
+        state_of(&schedule(&app, &nurse, id).await, "BL"),
+        "completed"
+    );
+    app.clock.set(at(2026, 1, 14));
+    event(
+        &app,
+        &nurse,
+        id,
+        json!({"type": "randomization", "date": "2026-01-14", "reason": "randomized", "arm": "A"}),
+    )
+    .await;
+    let bl = visit_of(&schedule(&app, &nurse, id).await, "BL");
+    assert_eq!(bl["state"], "completed", "{bl}");
+    assert_eq!(bl["last_day"], "2026-01-14", "{bl}");
+    assert_eq!(bl["grace_last_day"], "2026-01-21", "{bl}");
+    assert!(bl["window_end"].is_string(), "{bl}");
+    let c = completion(&app, &nurse).await;
+    let cell = c["participants"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["study_id"] == id))
+        .and_then(|p| p["visits"].as_array())
+        .and_then(|vs| vs.iter().find(|v| v["visit"] == "BL"))
+        .cloned()
+        .unwrap_or_default();
+    assert!(cell.to_string().contains("2026-01-14T23:00:00"), "{cell}");
+    let rows = visits_csv(&app, &nurse, id, "BL").await;
+    for r in &rows {
+        assert_eq!(
+            (
+                r["last_day"].as_str(),
+                r["grace_last_day"].as_str(),
+                r["window_end"].is_empty(),
+                r["grace_end"].is_empty()
+            ),
+            ("2026-01-14", "2026-01-21", false, false),
+            "{r:?}"
+        );
+    }
+}

@@ -64,9 +64,12 @@ pub struct Dates {
     pub registered_at: DateTime<Utc>,
 }
 
-/// After a randomization (a new one, or a corrected date). Visits whose window closed before the
-/// participant was registered in epro (a go-live participant, or one entered late) are not
-/// expected.
+/// After a randomization (a new one, or a corrected date). Visits whose grace period ended before
+/// the participant was registered in epro (a go-live participant, or one entered late) are not
+/// expected; a visit still in its grace period at registration can still be answered, so it is
+/// expected (docs/trial-rules.md, "Enrolment in the past"). A baseline that reached its final
+/// state before randomization was recorded (finished during screening, as the protocol wants)
+/// still learns when its window ends.
 pub fn after_randomization(
     protocol: &Protocol,
     dates: Dates,
@@ -74,8 +77,11 @@ pub fn after_randomization(
     now: DateTime<Utc>,
 ) -> Vec<VisitChange> {
     let mut out = Vec::new();
-    let closed_before_registration =
-        |w: &Window| w.end.is_some_and(|end| end <= dates.registered_at);
+    let closed_before_registration = |w: &Window| {
+        w.grace_end
+            .or(w.end)
+            .is_some_and(|end| end <= dates.registered_at)
+    };
     for (position, spec) in protocol.visits.iter().enumerate() {
         let Some(planned) = plan(protocol, spec, dates.enrolled_on, Some(dates.randomized)) else {
             continue;
@@ -95,9 +101,10 @@ pub fn after_randomization(
             continue;
         };
         let baseline = spec.is_baseline();
-        let movable = v.final_state.is_none()
+        let open_ended_baseline = baseline && v.window.end.is_none();
+        let movable = (v.final_state.is_none() || open_ended_baseline)
             && !v.sse_triggered
-            && (v.window.start > now || (baseline && v.window.end.is_none()));
+            && (v.window.start > now || open_ended_baseline);
         if !movable {
             continue;
         }
@@ -116,7 +123,7 @@ pub fn after_randomization(
                 window,
             });
         }
-        if closed_before_registration(&window) {
+        if v.final_state.is_none() && closed_before_registration(&window) {
             out.push(VisitChange::NotExpected {
                 code: v.code.clone(),
             });
@@ -438,6 +445,66 @@ mod tests {
                 "insert M6"
             ]
         );
+    }
+
+    /// M1 of a participant randomized 2025-12-20: window 6 Jan – 3 Feb 2026 (±14 days), grace to
+    /// 10 Feb (last day). Registered in epro while M1 is open or in grace, M1 is expected; once
+    /// its grace has ended, it is not.
+    #[test]
+    fn a_visit_in_grace_at_registration_is_expected() {
+        let p = protocol();
+        let enrolled = d("2025-12-18");
+        let cases: [(&str, bool); 5] = [
+            ("2026-01-20", true),  // open
+            ("2026-02-03", true),  // last day of the window
+            ("2026-02-04", true),  // first day of grace
+            ("2026-02-10", true),  // last day of grace
+            ("2026-02-11", false), // grace over
+        ];
+        for (registered, expected) in cases {
+            let now = at(registered);
+            let changes = after_randomization(&p, dates(enrolled, "2025-12-20", now), &[], now);
+            let not_expected = codes(&changes).contains(&"not expected M1".to_string());
+            assert_eq!(
+                !not_expected, expected,
+                "registered {registered}: {changes:?}"
+            );
+        }
+    }
+
+    /// A baseline finished during screening (completed before randomization was recorded) still
+    /// learns its window's end, last day and grace from the randomization; it stays completed.
+    #[test]
+    fn a_baseline_completed_before_randomization_learns_its_end() {
+        let p = protocol();
+        let enrolled = d("2026-03-02");
+        let mut bl = open_baseline(&p, enrolled);
+        bl.final_state = Some(VisitState::Completed);
+        let changes = after_randomization(
+            &p,
+            dates(enrolled, "2026-03-05", at("2026-03-02")),
+            &[bl],
+            at("2026-03-05"),
+        );
+        assert_eq!(
+            codes(&changes),
+            ["move BL", "insert M1", "insert M3", "insert M6"]
+        );
+        let VisitChange::Reschedule { window, .. } = &changes[0] else {
+            panic!("{changes:?}")
+        };
+        assert_eq!(window.end, Some(local_midnight(Brussels, d("2026-03-09"))));
+        assert_eq!(
+            window.grace_end,
+            Some(local_midnight(Brussels, d("2026-03-16")))
+        );
+        // A go-live participant's completed baseline is not made not_expected.
+        let mut bl = open_baseline(&p, d("2025-02-10"));
+        bl.final_state = Some(VisitState::Completed);
+        let now = at("2026-02-20");
+        let changes =
+            after_randomization(&p, dates(d("2025-02-10"), "2025-02-12", now), &[bl], now);
+        assert_eq!(codes(&changes)[..2], ["move BL", "insert M1"]);
     }
 
     /// M1 of a participant randomized 2026-01-10: window 27 Jan – 24 Feb (±14 days), grace to

@@ -96,6 +96,11 @@ pub fn local_date(tz: Tz, at: DateTime<Utc>) -> NaiveDate {
     at.with_timezone(&tz).date_naive()
 }
 
+/// The last local day before an exclusive end instant (a window's or grace period's last day).
+pub fn last_day(tz: Tz, end: DateTime<Utc>) -> Option<NaiveDate> {
+    local_date(tz, end).pred_opt()
+}
+
 pub fn add_months(date: NaiveDate, months: u32) -> NaiveDate {
     date.checked_add_months(Months::new(months)).unwrap_or(date)
 }
@@ -206,12 +211,13 @@ pub enum VisitState {
     Partial,
     Missed,
     NotApplicable,
-    /// The window had closed before the participant was registered in epro (go-live): nothing
-    /// was expected, nothing is reminded; staff may still transcribe paper forms for it.
+    /// The grace period had ended before the participant was registered in epro (go-live):
+    /// nothing was expected, nothing is reminded; staff may still transcribe paper forms for it.
+    /// A visit still in grace at registration is expected (it can still be answered).
     NotExpected,
 }
 
-/// The cause stored with a visit that is `not_expected` because its window closed before the
+/// The cause stored with a visit that is `not_expected` because its grace period ended before the
 /// participant was registered in epro.
 pub const BEFORE_REGISTRATION: &str = "before_registration";
 

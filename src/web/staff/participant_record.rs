@@ -86,10 +86,18 @@ pub(super) async fn render_participant(
     let lesion_views = lesion_views(web, app, &lang, &lesion_rows);
     let events = event_views(web, app, &lang, &p, &lesion_rows);
     let resp_views = response_views(web, app, actor, study_id, &lang, &lesion_rows).await;
-    let pain_chart = pain::overview(app, actor, study_id)
-        .await
-        .ok()
-        .map(|o| chart::pain_svg(&o, &lang, &web.t(&lang, "pain_chart", &[])));
+    let pain_course = pain::overview(app, actor, study_id).await.ok();
+    let pain_chart = pain_course
+        .as_ref()
+        .map(|o| chart::pain_svg(o, &lang, &web.t(&lang, "pain_chart", &[])));
+    // Pain progression needs the dose at each visit with a reading (docs/pain-response.md).
+    let dose_missing: Vec<String> = pain_course
+        .as_deref()
+        .map(pain::visits_without_dose)
+        .unwrap_or_default()
+        .iter()
+        .map(|v| app.study.visit_label(v, &lang))
+        .collect();
     let reminder_rows = reminder_rows(web, app, &lang, actor, study_id).await;
     let access = access_view(web, app, &lang, actor, study_id).await;
     let locations = location_options(app, &lang);
@@ -160,6 +168,7 @@ pub(super) async fn render_participant(
             may_enter => may_enter,
             lesions_apply => app.study.lesion_limits.apply,
             analgesics_apply => app.study.analgesics.apply,
+            dose_missing => dose_missing,
             notice => notice,
             error => error,
             access => access,
