@@ -136,6 +136,10 @@ pub enum Code {
     AmendmentNeedsConfirmation,
     NotInThisStudy,
     BadSignature,
+    /// A randomization without its arm (the study file lists arms).
+    ArmRequired,
+    /// A second event of a kind recorded once (randomization, withdrawal, …): correct it.
+    EventAlreadyRecorded,
 }
 
 impl Code {
@@ -181,6 +185,8 @@ impl Code {
             Code::AmendmentNeedsConfirmation => "amendment_needs_confirmation",
             Code::NotInThisStudy => "not_in_this_study",
             Code::BadSignature => "bad_signature",
+            Code::ArmRequired => "arm_required",
+            Code::EventAlreadyRecorded => "event_already_recorded",
         }
     }
 }
