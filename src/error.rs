@@ -138,6 +138,10 @@ pub enum Code {
     StudySuperseded,
     NotInThisStudy,
     BadSignature,
+    /// A randomization without its arm (the study file lists arms).
+    ArmRequired,
+    /// A second event of a kind recorded once (randomization, withdrawal, …): correct it.
+    EventAlreadyRecorded,
 }
 
 impl Code {
@@ -184,6 +188,8 @@ impl Code {
             Code::StudySuperseded => "study_superseded",
             Code::NotInThisStudy => "not_in_this_study",
             Code::BadSignature => "bad_signature",
+            Code::ArmRequired => "arm_required",
+            Code::EventAlreadyRecorded => "event_already_recorded",
         }
     }
 }

@@ -24,9 +24,14 @@ use crate::{
 pub struct Call {
     pub study_id: String,
     pub site: String,
-    /// not_started_closing, late, reminder_failed, assess_for_sse, no_pin or no_email.
+    /// not_started_closing, late, reminder_failed, assess_for_sse, missed_no_reason, no_pin or
+    /// no_email.
     pub reason: &'static str,
     pub visit: Option<String>,
+    /// The first questionnaire of the visit not received (where a teleconsultation starts).
+    pub form: Option<String>,
+    /// "Missed without a reason": how many of the visit's questionnaires.
+    pub forms_missed: Option<usize>,
     /// The last day to answer: the window's (closing) or the grace period's (late).
     pub until: Option<NaiveDate>,
     /// The failed reminder's kind.
@@ -34,6 +39,8 @@ pub struct Call {
     /// "Assess for SSE": the lesion's first and latest worst pain, and its label.
     pub pain: Option<(i64, i64)>,
     pub lesion: Option<String>,
+    /// The flagged lesion's id (part of the flag's key; not shown).
+    lesion_id: Option<String>,
     /// For the participant's own site staff only.
     pub phone: Option<String>,
     /// The participant's latest logged call, if any.
@@ -47,24 +54,48 @@ impl Call {
             site: site.to_string(),
             reason,
             visit,
+            form: None,
+            forms_missed: None,
             until: None,
             reminder_kind: None,
             pain: None,
             lesion: None,
+            lesion_id: None,
             phone: None,
             last_call: None,
         }
     }
 
+    /// An "assess for SSE" pain flag of one lesion: its first and latest worst pain, at the
+    /// latest reading's visit.
+    fn flag(study_id: &str, site: &str, lesion: &crate::answering::pain::LesionPain) -> Self {
+        let mut call = Call::new(
+            study_id,
+            site,
+            "assess_for_sse",
+            lesion.points.last().map(|p| p.visit.clone()),
+        );
+        call.pain = lesion
+            .points
+            .first()
+            .zip(lesion.points.last())
+            .map(|(a, b)| (a.value, b.value));
+        call.lesion_id = Some(lesion.lesion.clone());
+        call
+    }
+
     /// What this reason is, independent of the reader's language (the call log's fingerprint).
+    /// A pain flag is named by its lesion, visit and readings: a new reading is a new flag.
     fn key(&self) -> String {
         format!(
-            "{}|{}|{}|{}|{:?}",
+            "{}|{}|{}|{}|{:?}|{}|{}",
             self.reason,
             self.visit.as_deref().unwrap_or(""),
             self.until.map(|d| d.to_string()).unwrap_or_default(),
             self.reminder_kind.as_deref().unwrap_or(""),
-            self.pain
+            self.pain,
+            self.lesion_id.as_deref().unwrap_or(""),
+            self.forms_missed.unwrap_or(0),
         )
     }
 }
@@ -78,8 +109,19 @@ pub struct LoggedCall {
     pub note: Option<String>,
 }
 
-/// A call's outcomes.
-pub const OUTCOMES: [&str; 2] = ["reached", "not_reached"];
+/// A call's outcomes. `reached_no_sse`: reached, and the "assess for SSE" pain flags on the
+/// list were assessed as no SSE: those flags are closed (they come back only with a new
+/// reading). `not_reached` leaves the participant on the list.
+pub const OUTCOMES: [&str; 3] = ["reached", "reached_no_sse", "not_reached"];
+
+/// The outcome that closes the pain flags a call was about.
+pub const NO_SSE: &str = "reached_no_sse";
+
+/// Whether a call with this outcome takes the participant off today's list (someone was
+/// reached); a call that reached no one leaves them on it, to try again.
+fn reached(outcome: &str) -> bool {
+    outcome != "not_reached"
+}
 
 /// One participant's reasons to call, as stored with a call: one key a line, sorted.
 fn reason_keys<'c>(calls: impl Iterator<Item = &'c Call>) -> String {
@@ -89,20 +131,54 @@ fn reason_keys<'c>(calls: impl Iterator<Item = &'c Call>) -> String {
     keys.join("\n")
 }
 
-/// Whether a participant called on `called_on` with `logged` reasons stays off the list on
-/// `today` with `current` reasons: the same day, and no reason that was not there at the call.
-fn stays_off(called_on: NaiveDate, today: NaiveDate, logged: &str, current: &str) -> bool {
+/// Whether a participant called on `called_on` with `logged` reasons and `outcome` stays off
+/// the list on `today` with `current` reasons: someone was reached, the same day, and no reason
+/// appeared that was not there at the call.
+fn stays_off(
+    called_on: NaiveDate,
+    today: NaiveDate,
+    outcome: &str,
+    logged: &str,
+    current: &str,
+) -> bool {
     let logged: std::collections::HashSet<&str> = logged.lines().collect();
-    called_on == today && current.lines().all(|k| logged.contains(k))
+    reached(outcome) && called_on == today && current.lines().all(|k| logged.contains(k))
+}
+
+/// A pain flag as a call closes it: the participant and the flag's key.
+pub(crate) fn flag_key(study_id: &str, lesion: &crate::answering::pain::LesionPain) -> String {
+    format!("{study_id}\n{}", Call::flag(study_id, "", lesion).key())
+}
+
+/// The pain flags (`flag_key`) of these participants (id, study id) that a call assessed as no
+/// SSE: closed, on Call today and in the digest, until a new reading makes a new flag.
+pub(crate) async fn assessed_flags(
+    app: &App,
+    people: &[(uuid::Uuid, String)],
+) -> Result<std::collections::HashSet<String>> {
+    let ids: Vec<_> = people.iter().map(|(id, _)| *id).collect();
+    let logged = store::calls::reasons_logged_as(&app.db, &ids, NO_SSE).await?;
+    Ok(people
+        .iter()
+        .flat_map(|(id, study_id)| {
+            logged
+                .get(id)
+                .into_iter()
+                .flatten()
+                .filter(|k| k.starts_with("assess_for_sse|"))
+                .map(move |k| format!("{study_id}\n{k}"))
+        })
+        .collect())
 }
 
 /// Days before a window's end from which an unstarted open visit is worth a call.
 pub const CLOSING_DAYS: i64 = 3;
 
 /// Whom to call today: open visits not started near their end, late visits, failed reminders,
-/// open visits that no reminder can reach (no PIN, no email) and "assess for SSE" pain flags,
-/// on the actor's sites. A participant called today is left out until tomorrow, or until a
-/// reason appears that was not there at the call.
+/// open visits that no reminder can reach (no PIN, no email), forms missed without a reason
+/// (the dashboard's to-do) and "assess for SSE" pain flags not yet assessed as no SSE, on the
+/// actor's sites. A participant reached today is left out until tomorrow, or until a reason
+/// appears that was not there at the call; one not reached stays on the list.
 pub async fn call_today(
     app: &App,
     actor: &StaffActor,
@@ -183,24 +259,44 @@ pub async fn call_today(
                 calls.push(call);
             }
         }
+        // Forms missed without a reason: the site's to-do (record why, or enter them late).
+        for cell in &row.cells {
+            let n = c
+                .todo
+                .iter()
+                .filter(|t| t.study_id == id && t.visit == cell.visit)
+                .count();
+            if n > 0 {
+                let mut call = Call::new(id, site, "missed_no_reason", Some(cell.visit.clone()));
+                call.forms_missed = Some(n);
+                calls.push(call);
+            }
+        }
         for (study_id, _, lesion) in &flags {
             if study_id == id {
-                let mut call = Call::new(
-                    id,
-                    site,
-                    "assess_for_sse",
-                    lesion.points.last().map(|p| p.visit.clone()),
-                );
-                call.pain = lesion
-                    .points
-                    .first()
-                    .zip(lesion.points.last())
-                    .map(|(a, b)| (a.value, b.value));
+                let mut call = Call::flag(id, site, lesion);
                 call.lesion = Some(crate::answering::pain::label_of(lesion, lang));
                 calls.push(call);
             }
         }
+        // Where a teleconsultation about a visit starts: its first form not received.
+        for call in calls.iter_mut().filter(|c| c.study_id == id) {
+            call.form = call.visit.as_ref().and_then(|v| {
+                row.cells
+                    .iter()
+                    .find(|c| c.visit == *v)
+                    .and_then(|c| c.unreceived.first().cloned())
+            });
+        }
     }
+    // Pain flags assessed as no SSE on a call are closed.
+    let people_ids: Vec<(uuid::Uuid, String)> =
+        people.iter().map(|p| (p.id, p.study_id.clone())).collect();
+    let closed = assessed_flags(app, &people_ids).await?;
+    calls.retain(|call| {
+        call.reason != "assess_for_sse"
+            || !closed.contains(&format!("{}\n{}", call.study_id, call.key()))
+    });
     // Called today, and nothing new since: not on today's list.
     let today = local_date(tz, now);
     let logs = store::calls::latest(&app.db, &ids).await?;
@@ -209,7 +305,8 @@ pub async fn call_today(
     for p in &people {
         if let Some(log) = logs.get(&p.id) {
             let current = reason_keys(calls.iter().filter(|c| c.study_id == p.study_id));
-            if stays_off(local_date(tz, log.logged_at), today, &log.reasons, &current) {
+            let called_on = local_date(tz, log.logged_at);
+            if stays_off(called_on, today, &log.outcome, &log.reasons, &current) {
                 hidden.insert(p.study_id.clone());
             }
             last.insert(
@@ -307,18 +404,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_called_participant_stays_off_the_list_until_tomorrow_or_something_new() {
+    fn a_reached_participant_stays_off_the_list_until_tomorrow_or_something_new() {
         let day = |d: u32| NaiveDate::from_ymd_opt(2026, 12, d).expect("day");
-        let late = "late|M1|2026-12-04||None";
-        let no_pin = "no_pin|M1|||None";
-        let pain = "assess_for_sse|M1|||Some((3, 6))";
+        let late = "late|M1|2026-12-04||None||0";
+        let no_pin = "no_pin|M1|||None||0";
+        let pain = "assess_for_sse|M1|||Some((3, 6))|l1|0";
         let both = format!("{late}\n{no_pin}");
-        for (called_on, today, logged, current, off, why) in [
-            (day(2), day(2), late, late, true, "same day, same reason"),
-            (day(2), day(3), late, late, false, "the next day"),
+        let (r, nr, ns) = ("reached", "not_reached", NO_SSE);
+        for (called_on, today, outcome, logged, current, off, why) in [
+            (day(2), day(2), r, late, late, true, "same day, same reason"),
+            (day(2), day(3), r, late, late, false, "the next day"),
             (
                 day(2),
                 day(2),
+                r,
                 both.as_str(),
                 late,
                 true,
@@ -327,6 +426,7 @@ mod tests {
             (
                 day(2),
                 day(2),
+                r,
                 late,
                 both.as_str(),
                 false,
@@ -335,14 +435,37 @@ mod tests {
             (
                 day(2),
                 day(2),
+                r,
                 late,
                 pain,
                 false,
                 "a pain flag since the call",
             ),
-            (day(2), day(2), late, "", true, "nothing left to call about"),
+            (
+                day(2),
+                day(2),
+                r,
+                late,
+                "",
+                true,
+                "nothing left to call about",
+            ),
+            (
+                day(2),
+                day(2),
+                nr,
+                late,
+                late,
+                false,
+                "not reached: try again",
+            ),
+            (day(2), day(2), ns, pain, pain, true, "reached, no SSE"),
         ] {
-            assert_eq!(stays_off(called_on, today, logged, current), off, "{why}");
+            assert_eq!(
+                stays_off(called_on, today, outcome, logged, current),
+                off,
+                "{why}"
+            );
         }
     }
 }

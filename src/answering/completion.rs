@@ -42,6 +42,8 @@ pub struct Cell {
     pub window: Window,
     /// Some questionnaire of the visit has a saved draft or a submission.
     pub started: bool,
+    /// The questionnaires of the visit not received (keys, in the visit's order).
+    pub unreceived: Vec<String>,
     pub missed_reason: Option<String>,
     pub last_reminder: Option<LastReminder>,
 }
@@ -54,10 +56,12 @@ pub struct Row {
     pub cells: Vec<Cell>,
 }
 
-/// Count of one visit's states. `expected`: windows that have closed or were completed
-/// (completed + partial + missed + late); `received`: completed visits; `partial`: some forms
-/// received; `pending`: open and not yet completed; `rate` = received / expected, absent while
-/// nothing is expected. Not applicable and not expected visits are outside the denominator.
+/// Count of one visit's states (`domain::schedule::state`, the one visit status the record
+/// page, the forms' outcomes and the exports read too). `expected` = `received` (completed:
+/// every form came in, in time or late) + `partial` (some forms) + `missed` (none) +
+/// `awaited` (window closed, grace running); `pending`: open and not yet completed; `rate` =
+/// received / expected, absent while nothing is expected. Not applicable and not expected
+/// visits are outside the denominator.
 #[derive(Debug, Clone, Default)]
 pub struct VisitCount {
     pub visit: String,
@@ -65,6 +69,7 @@ pub struct VisitCount {
     pub received: u32,
     pub partial: u32,
     pub missed: u32,
+    pub awaited: u32,
     pub pending: u32,
     pub missed_reasons: BTreeMap<String, u32>,
     pub not_applicable: u32,
@@ -283,7 +288,10 @@ fn count_visit(n: &mut VisitCount, c: &Cell) {
                 .unwrap_or_else(|| form::NO_REASON.into());
             *n.missed_reasons.entry(reason).or_default() += 1;
         }
-        VisitState::Late => n.expected += 1,
+        VisitState::Late => {
+            n.expected += 1;
+            n.awaited += 1;
+        }
         VisitState::Open => n.pending += 1,
         VisitState::NotApplicable => n.not_applicable += 1,
         VisitState::NotExpected => n.not_expected += 1,

@@ -175,13 +175,14 @@ pub fn derive(
 ) -> Derived {
     let arm = participants::arm_of(events);
     let (views, status) = participants::views_from(app, visits, events, responses, now);
-    let forms = views
+    let forms: Vec<Vec<(String, form::Outcome)>> = views
         .iter()
         .map(|v| form_outcomes(v, responses, scorable))
         .collect();
     let cells = views
         .into_iter()
-        .map(|v| {
+        .zip(&forms)
+        .map(|(v, outcomes)| {
             let last_reminder = reminders
                 .iter()
                 .filter(|r| r.visit_code == v.code)
@@ -193,6 +194,11 @@ pub fn derive(
                 });
             Cell {
                 started: responses.iter().any(|r| r.visit_code == v.code),
+                unreceived: outcomes
+                    .iter()
+                    .filter(|(_, o)| !matches!(o, form::Outcome::Received(_)))
+                    .map(|(q, _)| q.split('@').next().unwrap_or(q).to_string())
+                    .collect(),
                 visit: v.code,
                 state: v.state,
                 window: v.window,

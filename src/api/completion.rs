@@ -84,14 +84,18 @@ pub struct RowOut {
 #[oai(skip_serializing_if_is_none)]
 pub struct CountOut {
     pub visit: String,
-    /// Completed + partial + missed + late visits (windows that have closed, or completed
-    /// early). Not applicable and not expected visits are outside it.
+    /// received + partial + missed + awaited: visits whose window has closed (or that were
+    /// completed early). Not applicable and not expected visits are outside it.
     pub expected: u32,
-    /// Completed visits (every questionnaire received in time).
+    /// Completed visits: every questionnaire received (in the window, in grace, or entered
+    /// late with a reason; each form says whether it was late).
     pub received: u32,
     /// Closed with some questionnaires received.
     pub partial: u32,
+    /// Closed with no questionnaire received.
     pub missed: u32,
+    /// Window closed, grace period running: expected, still answerable.
+    pub awaited: u32,
     /// Open and not yet completed: not yet counted as expected.
     pub pending: u32,
     /// By reason code; `no_reason` when staff have not said why.
@@ -260,6 +264,7 @@ fn completion_out(c: completion::Completion) -> CompletionOut {
                     received: n.received,
                     partial: n.partial,
                     missed: n.missed,
+                    awaited: n.awaited,
                     pending: n.pending,
                     missed_reasons: n.missed_reasons,
                     not_applicable: n.not_applicable,
@@ -323,6 +328,7 @@ mod tests {
                 received: 1,
                 partial: 0,
                 missed: 1,
+                awaited: 0,
                 pending: 0,
                 missed_reasons: [("declined".to_string(), 1)].into(),
                 not_applicable: 0,

@@ -31,8 +31,25 @@ pub async fn run(settings: Settings, command: Command) -> Outcome {
             let mail = epro::notify::mail::Mail::from_settings(&app.settings)?;
             let r = epro::reminders::run_once(&app, &mail).await?;
             println!(
-                "planned {}, skipped {}, sent {}, postponed {}, retrying {}, failed {}, cancelled {}",
-                r.planned, r.skipped, r.sent, r.postponed, r.retrying, r.failed, r.cancelled
+                "planned {}, skipped {}, sent {}, postponed {}, retrying {}, failed {}, cancelled {}, digests sent {}",
+                r.planned,
+                r.skipped,
+                r.sent,
+                r.postponed,
+                r.retrying,
+                r.failed,
+                r.cancelled,
+                r.digests
+            );
+            // What decides when things go out (study time zone): postponed reminders wait for
+            // the sending hours, the digest for its hour.
+            let rem = &app.study.reminders;
+            println!(
+                "sending hours {}–{} ({}), digest at {}",
+                rem.send_from.format("%H:%M"),
+                rem.send_until.format("%H:%M"),
+                app.study.time_zone,
+                rem.digest_at.format("%H:%M")
             );
         }
         Command::Plan { at, store: true } => {

@@ -57,6 +57,15 @@ pub async fn record_event(
     let txn = store::begin_write(&app.db).await?;
     let p = for_staff(&txn, actor, Action::ParticipantUpdate, study_id, true).await?;
     let rows = store::participants::events(&txn, p.id).await?;
+    if kind != EventKind::Sse && rule::find(&to_events(&rows), kind).is_some() {
+        return Err(Error::Unprocessable {
+            code: Code::EventAlreadyRecorded,
+            message: format!(
+                "type: a {} event is already recorded; correct it instead",
+                kind.as_str()
+            ),
+        });
+    }
     rule::check_new(kind, date, &to_events(&rows), p.enrolled_on, today(app)).map_err(
         |(f, m)| Error::Unprocessable {
             code: Code::InvalidEvent,
@@ -102,6 +111,17 @@ pub async fn record_event(
         ));
     }
     let arm = super::enrol::checked_arm(app, new.arm.as_deref(), kind == EventKind::Randomization)?;
+    // A randomization is recorded with its arm when the study file lists arms.
+    if kind == EventKind::Randomization && arm.is_none() && !app.study.arms.is_empty() {
+        let all: Vec<_> = app.study.arms.iter().map(|a| a.code.as_str()).collect();
+        return Err(Error::Unprocessable {
+            code: Code::ArmRequired,
+            message: format!(
+                "arm: a randomization is recorded with its arm ({})",
+                all.join(", ")
+            ),
+        });
+    }
     if let Some(a) = arm {
         details["arm"] = json!(a);
     }

@@ -171,9 +171,11 @@ pub async fn schedule(app: &App, actor: &StaffActor, study_id: &str) -> Result<V
     Ok(out)
 }
 
-/// After a form was entered for `visit`: a missed (or partial) state the system stored when
-/// grace passed is recomputed, so that a paper form dated inside the window and typed in later
-/// completes the visit. Staff-recorded reasons and event-caused states stay.
+/// After a form was entered for `visit`: a missed (or partial) state stored earlier is
+/// recomputed, so that forms typed in later (a paper form dated inside the window, or a late
+/// entry with a reason) make the visit partial or completed, as the forms' own outcomes say.
+/// A staff-recorded reason stays on the visit (for the forms still missing); event-caused
+/// states (not applicable, not expected) stay.
 pub async fn recheck_visit(
     txn: &sea_orm::DatabaseTransaction,
     app: &App,
@@ -185,7 +187,11 @@ pub async fn recheck_visit(
     let Some(row) = visits.iter().find(|v| v.code == visit) else {
         return Ok(());
     };
-    if !store::participants::stored_visit(row).recomputable {
+    let closed_without_forms = matches!(
+        row.final_state,
+        Some(VisitState::Missed | VisitState::Partial)
+    ) && row.final_cause.is_none();
+    if !closed_without_forms {
         return Ok(());
     }
     let evs = to_events(&store::participants::events(txn, p.id).await?);
@@ -212,7 +218,7 @@ pub async fn recheck_visit(
         p,
         now,
     };
-    let why = Some("a form filled in inside the window was entered after the visit closed");
+    let why = Some("a form was entered after the visit closed");
     update_visit(c, row, after, "visit.state_recomputed", why).await
 }
 

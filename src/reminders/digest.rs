@@ -1,6 +1,7 @@
 //! The daily site digest (study time, `[reminders] digest_at`): for each site's staff, the study
-//! ids whose visits are open, late or recently missed, reminders that failed, participants
-//! without an email who have an open visit, and "assess for SSE" pain flags. Once a day per site.
+//! ids whose visits are open, late or recently missed, reminders that failed, participants no
+//! reminder can reach who have an open visit or one in grace, and "assess for SSE" pain flags
+//! not assessed as no SSE on a call. Once a day per site.
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -157,6 +158,8 @@ async fn facts(app: &App, site: &str, now: DateTime<Utc>) -> Result<Facts> {
     let mut no_pin = vec![];
     let people = store::participants::list(&app.db, Some(&[site.to_string()])).await?;
     let ids: Vec<_> = people.iter().map(|p| p.id).collect();
+    let people_ids: Vec<(uuid::Uuid, String)> =
+        people.iter().map(|p| (p.id, p.study_id.clone())).collect();
     let with_pin = store::access::with_pin(&app.db, &ids).await?;
     for p in people {
         let views = participants::current_views(&app.db, app, &p, now).await?;
@@ -165,16 +168,18 @@ async fn facts(app: &App, site: &str, now: DateTime<Utc>) -> Result<Facts> {
             .is_some_and(|c| store::participants::reachable(&c));
         for v in &views {
             let fact = Fact::of(&p.study_id, &v.code);
-            match v.state {
-                VisitState::Open => {
-                    open.push(fact.clone());
-                    if !with_pin.contains(&p.id) {
-                        no_pin.push(fact.clone());
-                    }
-                    if !has_email {
-                        no_email.push(fact);
-                    }
+            // A visit still answerable (open, or late in its grace period) that no reminder
+            // can reach: the same rule as Call today.
+            if v.state.is_answerable() {
+                if !with_pin.contains(&p.id) {
+                    no_pin.push(fact.clone());
                 }
+                if !has_email {
+                    no_email.push(fact.clone());
+                }
+            }
+            match v.state {
+                VisitState::Open => open.push(fact),
                 VisitState::Late => late.push(fact),
                 VisitState::Missed | VisitState::Partial
                     if v.window
@@ -195,10 +200,15 @@ async fn facts(app: &App, site: &str, now: DateTime<Utc>) -> Result<Facts> {
         }
     }
     let mut flags = vec![];
-    // "Assess for SSE" flags come from the same rule as the API.
+    // "Assess for SSE" flags come from the same rule as the API, less those a nurse assessed
+    // as no SSE on a call (as on Call today).
+    let closed = crate::answering::calls::assessed_flags(app, &people_ids).await?;
     for (study_id, s, lesion) in
         crate::answering::pain::flags_for_sites(app, &[site.to_string()]).await?
     {
+        if closed.contains(&crate::answering::calls::flag_key(&study_id, &lesion)) {
+            continue;
+        }
         if s == site
             && let Some(pt) = lesion.points.last()
         {

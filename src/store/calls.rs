@@ -33,3 +33,26 @@ pub async fn latest<C: ConnectionTrait>(
     }
     Ok(out)
 }
+
+/// The reasons (one key a line) logged with calls of `outcome`, by participant: e.g. the
+/// "assess for SSE" flags a nurse assessed as no SSE.
+pub async fn reasons_logged_as<C: ConnectionTrait>(
+    db: &C,
+    participants: &[Uuid],
+    outcome: &str,
+) -> Result<HashMap<Uuid, std::collections::HashSet<String>>, StoreError> {
+    let mut out: HashMap<Uuid, std::collections::HashSet<String>> = HashMap::new();
+    for chunk in participants.chunks(500) {
+        let rows = call_log::Entity::find()
+            .filter(call_log::Column::ParticipantId.is_in(chunk.to_vec()))
+            .filter(call_log::Column::Outcome.eq(outcome))
+            .all(db)
+            .await?;
+        for r in rows {
+            out.entry(r.participant_id)
+                .or_default()
+                .extend(r.reasons.lines().map(str::to_string));
+        }
+    }
+    Ok(out)
+}

@@ -56,7 +56,7 @@ async fn enrolled_in(app: &TestApp, language: &str) -> Enrolled {
         .post(
             "/api/v1/participants/HERMES-ZAS-101/events",
             Some(&nurse),
-            json!({"type": "randomization", "date": "2026-01-15", "reason": "randomized"}),
+            json!({"type": "randomization", "date": "2026-01-15", "reason": "randomized", "arm": "A"}),
         )
         .await;
     assert_eq!(resp.status(), 200);

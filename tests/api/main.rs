@@ -24,3 +24,4 @@ mod security;
 mod sms;
 mod startup;
 mod trial_rules;
+mod visit_status;

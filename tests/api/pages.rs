@@ -323,13 +323,13 @@ async fn call_today_lists_late_and_closing_visits_with_the_phone_only_for_own_si
         "own site staff see the phone"
     );
 
-    // The nurse calls and logs it: the row leaves today's list, audited.
+    // The nurse calls and logs it: reached, the row leaves today's list, audited.
     let resp = nurse
         .post(format!("{}/staff/call-today/log", app.address))
         .form(&[
             ("csrf", csrf_of(&html).as_str()),
             ("study_id", "HERMES-ZAS-401"),
-            ("outcome", "not_reached"),
+            ("outcome", "reached"),
             ("note", "voicemail, call back Monday"),
         ])
         .send()
@@ -375,7 +375,7 @@ async fn call_today_lists_late_and_closing_visits_with_the_phone_only_for_own_si
     );
     let (_, html) = page(&nurse, &app, "/staff/call-today?lang=en").await;
     assert!(html.contains("Baseline late, grace until"), "{html}");
-    assert!(html.contains("Last call: 15 January 2026, 15:00, not reached – voicemail"));
+    assert!(html.contains("Last call: 15 January 2026, 15:00, reached – voicemail"));
 
     // A monitor of the same site sees the list, never the phone number.
     let (m_email, m_password, _) = app.staff_account("monitor", &["ZAS"]).await;

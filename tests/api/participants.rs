@@ -126,7 +126,7 @@ async fn enrol_then_randomize_and_site_scoping() {
         .post(
             "/api/v1/participants/HERMES-ZAS-001/events",
             Some(&nurse),
-            json!({"type": "randomization", "date": "2026-01-05", "reason": "randomized (arm B)"}),
+            json!({"type": "randomization", "date": "2026-01-05", "reason": "randomized (arm B)", "arm": "B"}),
         )
         .await;
     assert_eq!(
@@ -545,7 +545,7 @@ async fn a_corrected_randomization_date_moves_only_visits_not_yet_open() {
         .post(
             "/api/v1/participants/HERMES-ZAS-020/events",
             Some(&nurse),
-            json!({"type": "randomization", "date": "2026-01-15", "reason": "randomized"}),
+            json!({"type": "randomization", "date": "2026-01-15", "reason": "randomized", "arm": "A"}),
         )
         .await;
     assert_eq!(resp.status(), 200);

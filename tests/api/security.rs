@@ -33,7 +33,7 @@ async fn enrolled(app: &TestApp) -> Participant {
         .post(
             &format!("/api/v1/participants/{STUDY_ID}/events"),
             Some(&nurse),
-            json!({"type": "randomization", "date": "2026-01-15", "reason": "randomized"}),
+            json!({"type": "randomization", "date": "2026-01-15", "reason": "randomized", "arm": "A"}),
         )
         .await;
     assert_eq!(resp.status(), 200);

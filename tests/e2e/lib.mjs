@@ -113,7 +113,7 @@ export async function participant(token, studyId, site = "ZAS", language = "nl")
       location, side, labels: { nl, fr, en }, high_risk_reasons: ["size_2cm"],
     });
   }
-  await api("POST", `/api/v1/participants/${studyId}/events`, token, { type: "randomization", date: today, reason: "randomized" });
+  await api("POST", `/api/v1/participants/${studyId}/events`, token, { type: "randomization", date: today, reason: "randomized", arm: "A" });
   const link = await api("POST", `/api/v1/participants/${studyId}/access-link`, token, { pin: "4826" });
   return { url: link.url, pin: "4826" };
 }

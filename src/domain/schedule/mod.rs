@@ -207,7 +207,7 @@ pub enum VisitState {
     /// Window closed, inside grace.
     Late,
     Completed,
-    /// Closed with some but not all questionnaires received in time.
+    /// Closed with some but not all questionnaires received.
     Partial,
     Missed,
     NotApplicable,
@@ -246,6 +246,12 @@ impl VisitState {
                 | VisitState::NotApplicable
                 | VisitState::NotExpected
         )
+    }
+
+    /// Still answerable by the participant: the window is open, or closed with the grace
+    /// period running. Reminders go out, and a visit no reminder can reach is flagged.
+    pub fn is_answerable(self) -> bool {
+        matches!(self, VisitState::Open | VisitState::Late)
     }
 
     /// Counted in a visit's denominator: the participant was on study at the window's end.
@@ -316,12 +322,15 @@ pub fn state(f: &VisitFacts<'_>, now: DateTime<Utc>) -> VisitState {
         return s;
     }
     let grace_end = f.window.grace_end;
-    let in_time = |at: &DateTime<Utc>| grace_end.is_none_or(|g| *at < g);
-    let received = |q: &String| f.submitted.iter().any(|(k, at)| k == q && in_time(at));
+    // A form counts for its visit whenever it came in: in the window, in grace, or entered
+    // later with a reason (each form keeps its own `late` flag). The visit's state is thus
+    // what its forms' outcomes say (`domain::completion::outcome`): every form received is a
+    // completed visit, some a partial one, none a missed one.
+    let received = |q: &String| f.submitted.iter().any(|(k, _)| k == q);
     if !f.due.is_empty() && f.due.iter().all(received) {
         return VisitState::Completed;
     }
-    // Closed without every questionnaire: partial when some came in time, else missed.
+    // Closed without every questionnaire: partial when some came in, else missed.
     let closed = if f.due.iter().any(received) {
         VisitState::Partial
     } else {

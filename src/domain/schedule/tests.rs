@@ -362,3 +362,70 @@ fn offsets_count_from_their_anchor_in_months_then_days() {
     assert!(plan(&p, d10, d("2026-01-20"), None).is_none());
     assert!(p.visits[0].is_baseline() && !d10.is_baseline());
 }
+
+/// One visit status (#32.4): a form counts for its visit whenever it came in — in the window,
+/// in grace, or entered after grace with a reason — as it does in the per-form counts
+/// (`domain::completion::outcome`, received late). Every form in: completed; some: partial.
+#[test]
+fn every_form_received_completes_the_visit_even_when_entered_late() {
+    let p = hermes();
+    let m1 = plan(&p, &p.visits[1], d("2026-01-10"), Some(d("2026-01-10"))).expect("m1");
+    // Window 3–17 Feb, grace to 24 Feb (CET); looked at in June.
+    let due = vec!["a@1".to_string(), "b@1".to_string()];
+    let in_window = at("2026-02-10T09:00:00Z");
+    let in_grace = at("2026-02-20T09:00:00Z");
+    let after_grace = at("2026-03-15T09:00:00Z");
+    let june = at("2026-06-01T00:00:00Z");
+    let cases: Vec<(Vec<(&str, DateTime<Utc>)>, bool, VisitState, &str)> = vec![
+        (
+            vec![("a@1", in_window), ("b@1", in_window)],
+            false,
+            VisitState::Completed,
+            "in the window",
+        ),
+        (
+            vec![("a@1", in_window), ("b@1", in_grace)],
+            false,
+            VisitState::Completed,
+            "one in grace",
+        ),
+        (
+            vec![("a@1", after_grace), ("b@1", after_grace)],
+            false,
+            VisitState::Completed,
+            "both entered late",
+        ),
+        (
+            vec![("a@1", after_grace), ("b@1", after_grace)],
+            true,
+            VisitState::Completed,
+            "late, after a missed reason",
+        ),
+        (
+            vec![("a@1", after_grace)],
+            false,
+            VisitState::Partial,
+            "one of two, late",
+        ),
+        (
+            vec![("a@1", in_window)],
+            true,
+            VisitState::Partial,
+            "one of two, the rest missed with a reason",
+        ),
+        (vec![], false, VisitState::Missed, "none"),
+    ];
+    for (sent, reason, want, why) in cases {
+        let submitted: Vec<(String, DateTime<Utc>)> =
+            sent.iter().map(|(k, t)| (k.to_string(), *t)).collect();
+        let f = VisitFacts {
+            window: m1,
+            stored: None,
+            due: &due,
+            submitted: &submitted,
+            missed_reason: reason,
+            questionnaires_end: None,
+        };
+        assert_eq!(state(&f, june), want, "{why}");
+    }
+}

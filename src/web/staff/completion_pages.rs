@@ -42,7 +42,9 @@ pub(super) struct CountView {
     visit: String,
     expected: u32,
     received: u32,
+    partial: u32,
     missed: u32,
+    awaited: u32,
     pending: u32,
     reasons: String,
     rate: String,
@@ -152,6 +154,8 @@ pub(super) struct CallView {
     last_call: Option<String>,
     /// Whether this reader may log a call (sees the participant's contact details).
     may_log: bool,
+    /// The call outcomes offered: "reached – no SSE" only where a pain flag is listed.
+    outcomes: Vec<&'static str>,
 }
 
 /// One reason to call, with its numbers, in the reader's language.
@@ -181,6 +185,10 @@ fn call_line(web: &Web, app: &App, lang: &str, c: &calls::Call) -> String {
             ("from", &from),
             ("to", &to),
             ("lesion", c.lesion.as_deref().unwrap_or("")),
+            (
+                "n",
+                &c.forms_missed.map(|n| n.to_string()).unwrap_or_default(),
+            ),
         ],
     )
 }
@@ -202,20 +210,20 @@ pub(super) async fn call_today(
     let mut views: Vec<CallView> = Vec::new();
     for c in list {
         let line = call_line(web, app, &lang, &c);
+        // A teleconsultation starts on the visit's first form not received, while the visit
+        // is answerable (a closed one goes through the late-entry step from the record).
         let start = c
             .visit
             .as_deref()
-            .filter(|_| c.reason != "assess_for_sse")
-            .and_then(|v| app.study.visit_spec(v))
-            .and_then(|spec| spec.questionnaires.first())
-            .map(|q| {
-                format!(
-                    "/staff/participants/{}/interviewer/{}/{}",
-                    c.study_id,
-                    c.visit.clone().unwrap_or_default(),
-                    q.split('@').next().unwrap_or(q)
+            .zip(c.form.as_deref())
+            .filter(|_| {
+                matches!(
+                    c.reason,
+                    "not_started_closing" | "late" | "no_pin" | "no_email" | "reminder_failed"
                 )
-            });
+            })
+            .map(|(v, form)| format!("/staff/participants/{}/interviewer/{v}/{form}", c.study_id));
+        let flagged = c.reason == "assess_for_sse";
         match views.iter_mut().find(|v| v.study_id == c.study_id) {
             Some(v) => {
                 if !v.reasons.contains(&line) {
@@ -223,6 +231,9 @@ pub(super) async fn call_today(
                 }
                 if v.start.is_none() {
                     v.start = start;
+                }
+                if flagged {
+                    v.outcomes = calls::OUTCOMES.to_vec();
                 }
             }
             None => views.push(CallView {
@@ -239,6 +250,11 @@ pub(super) async fn call_today(
                     }
                     text
                 }),
+                outcomes: calls::OUTCOMES
+                    .iter()
+                    .copied()
+                    .filter(|o| flagged || *o != calls::NO_SSE)
+                    .collect(),
                 may_log: auth::authorize(&actor, Action::ParticipantContact, Some(&c.site)).is_ok(),
                 study_id: c.study_id,
                 site: c.site,
@@ -252,13 +268,17 @@ pub(super) async fn call_today(
             }),
         }
     }
+    let notice = match query_param(req, "outcome").as_deref() {
+        Some("not_reached") => "call_logged_notice_not_reached",
+        _ => "call_logged_notice",
+    };
     let logged = query_param(req, "logged")
         .filter(|id| !id.is_empty())
-        .map(|id| web.t(&lang, "call_logged_notice", &[("id", &id)]));
+        .map(|id| web.t(&lang, notice, &[("id", &id)]));
     web.render(
         "s_call.html",
         &page,
-        context! { calls => sv(&views), logged => logged, outcomes => calls::OUTCOMES },
+        context! { calls => sv(&views), logged => logged },
     )
 }
 
@@ -282,18 +302,12 @@ pub(super) async fn log_call(
     }
     let study_id = field(&form, "study_id");
     let note = opt(&form, "note");
-    match calls::log_call(
-        app,
-        &actor,
-        study_id,
-        field(&form, "outcome"),
-        note.as_deref(),
-    )
-    .await
-    {
+    let outcome = field(&form, "outcome");
+    match calls::log_call(app, &actor, study_id, outcome, note.as_deref()).await {
         Ok(()) => redirect(&format!(
-            "/staff/call-today?logged={}",
-            url::form_urlencoded::byte_serialize(study_id.as_bytes()).collect::<String>()
+            "/staff/call-today?logged={}&outcome={}",
+            url::form_urlencoded::byte_serialize(study_id.as_bytes()).collect::<String>(),
+            url::form_urlencoded::byte_serialize(outcome.as_bytes()).collect::<String>()
         )),
         Err(e) => failed(web, &page, &e),
     }
@@ -311,7 +325,6 @@ fn row_views(web: &Web, app: &App, lang: &str, rows: &[completion::Row]) -> Vec<
                 .iter()
                 .map(|cell| {
                     let st = cell.state.as_str();
-                    let end = cell.window.end.map(|e| fmt_date(last_day(app, e), lang));
                     // Open cells say how many days are left in the window.
                     let left = (cell.state == crate::domain::schedule::VisitState::Open)
                         .then_some(cell.window.end)
@@ -328,9 +341,8 @@ fn row_views(web: &Web, app: &App, lang: &str, rows: &[completion::Row]) -> Vec<
                             None => text,
                         },
                         title: format!(
-                            "{} – {}{}",
-                            fmt_date(local_day(app, cell.window.start), lang),
-                            end.unwrap_or_default(),
+                            "{}{}",
+                            super::window_text(web, app, lang, &cell.window),
                             cell.missed_reason
                                 .as_ref()
                                 .map(|m| format!(" ({m})"))
@@ -351,7 +363,9 @@ fn count_views(web: &Web, lang: &str, counts: &[completion::VisitCount]) -> Vec<
             visit: n.visit.clone(),
             expected: n.expected,
             received: n.received,
+            partial: n.partial,
             missed: n.missed,
+            awaited: n.awaited,
             pending: n.pending,
             reasons: labelled(web, lang, "reason", &n.missed_reasons),
             rate: percent(n.rate),

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     LATE_COOKIE, Web,
     answer_form::{self, Who},
-    csrf_ok, error_page, fmt_date, last_day, redirect,
+    csrf_ok, error_page, redirect,
 };
 use super::{Pairs, field, signed_in};
 use crate::{
@@ -90,7 +90,17 @@ pub(super) async fn late_page(
         Ok(x) => x,
         Err(r) => return r,
     };
-    render_late(web, app, &actor, &page, &id, &visit, None, &[]).await
+    // Sent here from a form already received: say so (by its title, in the page's language).
+    let notice = super::query_param(req, "received").and_then(|key| {
+        let version = app.study.visit_spec(&visit).and_then(|spec| {
+            spec.questionnaires
+                .iter()
+                .find_map(|q| q.strip_prefix(&format!("{key}@")))
+        })?;
+        let title = crate::web::participant::title_of(app, &key, version, &page.lang);
+        Some(web.t(&page.lang, "entry_form_received", &[("form", &title)]))
+    });
+    render_late_with(web, app, &actor, &page, &id, &visit, notice, None, &[]).await
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -104,26 +114,46 @@ async fn render_late(
     error: Option<String>,
     form: &[(String, String)],
 ) -> Response {
+    render_late_with(web, app, actor, page, id, visit, None, error, form).await
+}
+
+/// The late-entry step, with a notice above it (a form already received).
+#[allow(clippy::too_many_arguments)]
+async fn render_late_with(
+    web: &Web,
+    app: &App,
+    actor: &StaffActor,
+    page: &super::PageContext,
+    id: &str,
+    visit: &str,
+    notice: Option<String>,
+    error: Option<String>,
+    form: &[(String, String)],
+) -> Response {
     let v = match visit_of(app, actor, id, visit).await {
         Ok(v) => v,
         Err(e) => return super::failed(web, page, &e),
     };
     let lang = page.lang.clone();
     let label = v.labels.get(&lang).cloned().unwrap_or(v.code.clone());
-    let window = format!(
-        "{} – {}",
-        fmt_date(super::local_day(app, v.window.start), &lang),
-        v.window
-            .end
-            .map(|e| fmt_date(last_day(app, e), &lang))
-            .unwrap_or_default()
-    );
+    let window = super::window_text(web, app, &lang, &v.window);
+    // Nothing left to enter (every form of the visit came in): say so, offer nothing.
+    let unsent = answering::unsent_forms(app, actor, id, &v)
+        .await
+        .unwrap_or_default();
+    let completed = (unsent.is_empty() || v.state == VisitState::Completed)
+        .then(|| web.t(&lang, "entry_visit_completed", &[("visit", &label)]));
     let mut r = web.render(
         "s_late.html",
         page,
         context! {
-            header => format!("{id} · {label} · {}", web.t(&lang, "late_entry", &[])),
+            header => match &completed {
+                Some(_) => format!("{id} · {label}"),
+                None => format!("{id} · {label} · {}", web.t(&lang, "late_entry", &[])),
+            },
+            notice => notice,
             intro => web.t(&lang, "late_intro", &[("visit", &label), ("window", &window)]),
+            completed => completed,
             study_id => id,
             visit => visit,
             error => error,
@@ -246,13 +276,23 @@ pub(super) async fn q_show(
 ) -> Response {
     match who(web, app, req, &id, &mode).await {
         Ok((w, lang)) => {
-            // A closed visit is entered through the late-entry step, which asks why first.
+            // A closed visit is entered through the late-entry step, which asks why first; a
+            // form already received (whatever the visit's state) is not entered again: that
+            // step says the visit's forms are in.
             if let Who::Staff { actor, .. } = &w
                 && let Ok(v) = visit_of(app, actor, &id, &visit).await
-                && closed(&v)
-                && late_entry(app, req, actor, &id, &visit).is_none()
             {
-                return redirect(&format!("/staff/participants/{id}/late/{visit}"));
+                let received = answering::unsent_forms(app, actor, &id, &v)
+                    .await
+                    .is_ok_and(|unsent| !unsent.iter().any(|k| *k == key));
+                if closed(&v) && received {
+                    return redirect(&format!(
+                        "/staff/participants/{id}/late/{visit}?received={key}"
+                    ));
+                }
+                if closed(&v) && late_entry(app, req, actor, &id, &visit).is_none() {
+                    return redirect(&format!("/staff/participants/{id}/late/{visit}"));
+                }
             }
             answer_form::show(web, app, req, lang, &w, &visit, &key).await
         }

@@ -95,6 +95,16 @@ fn failed(web: &Web, page: &PageContext, e: &Error) -> Response {
     }
 }
 
+/// A visit's window as staff read it: first and last local day; the baseline while
+/// randomization is not recorded (its end follows from it) says so instead of ending on a dash.
+fn window_text(web: &Web, app: &App, lang: &str, w: &crate::domain::schedule::Window) -> String {
+    let start = fmt_date(local_day(app, w.start), lang);
+    match w.end {
+        Some(e) => format!("{start} – {}", fmt_date(last_day(app, e), lang)),
+        None => web.t(lang, "window_until_randomization", &[("start", &start)]),
+    }
+}
+
 macro_rules! staff {
     ($web:expr, $app:expr, $req:expr) => {
         match signed_in($web, $app, $req).await {

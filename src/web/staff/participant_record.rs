@@ -12,8 +12,8 @@ use poem::{
 use serde::Serialize;
 
 use super::{
-    PageContext, Pairs, Web, chart, csrf_ok, failed, field, fmt_date, last_day, local_day,
-    local_time, opt, query_param, redirect, signed_in, sv,
+    PageContext, Pairs, Web, chart, csrf_ok, failed, field, fmt_date, local_time, opt, query_param,
+    redirect, signed_in, sv,
 };
 use crate::{
     answering,
@@ -49,6 +49,10 @@ pub(super) struct ResponseView {
     submitted: String,
     mode: String,
     late: bool,
+    /// A paper form: the day the participant filled it in ("Ingevuld op 3 februari 2027").
+    filled_in: Option<String>,
+    /// Why it was entered late or outside the window, as staff gave it.
+    entry_reason: Option<String>,
     scores: Vec<(String, String)>,
     queries: Vec<(String, String)>,
 }
@@ -166,6 +170,7 @@ pub(super) async fn render_participant(
             sse_types => app.study.sse_types.iter().map(|t| (t.code.clone(), t.label(&lang))).collect::<Vec<_>>(),
             sides => coded("side", &["left", "right"]),
             may_enter => may_enter,
+            may_correct => auth::authorize(actor, crate::domain::permissions::Action::ParticipantCorrect, Some(&p.site)).is_ok(),
             lesions_apply => app.study.lesion_limits.apply,
             analgesics_apply => app.study.analgesics.apply,
             dose_missing => dose_missing,
@@ -196,14 +201,7 @@ fn visit_rows(
             VisitRow {
                 code: v.code.clone(),
                 label: v.labels.get(&lang).cloned().unwrap_or(v.code.clone()),
-                window: format!(
-                    "{} – {}",
-                    fmt_date(local_day(app, v.window.start), &lang),
-                    v.window
-                        .end
-                        .map(|e| fmt_date(last_day(app, e), &lang))
-                        .unwrap_or_default()
-                ),
+                window: super::window_text(web, app, &lang, &v.window),
                 state: st,
                 state_text: web.t(&lang, &format!("state_{st}"), &[]),
                 missed_reason: v.missed_reason.clone().unwrap_or_default(),
@@ -435,6 +433,11 @@ async fn response_views(
                     .map(|m| web.t(&lang, &format!("how_{m}"), &[]))
                     .unwrap_or_default(),
                 late: d.row.late,
+                filled_in: d
+                    .row
+                    .completed_on
+                    .map(|day| web.t(&lang, "resp_filled_in", &[("date", &fmt_date(day, &lang))])),
+                entry_reason: d.row.entry_reason.clone(),
                 scores,
                 queries,
             });
@@ -552,7 +555,13 @@ pub(super) async fn participant_form(
             redirect(&format!("/staff/participants/{id}?shown={token}#access-h"))
         }
         Err(e @ (Error::Invalid { .. } | Error::Unprocessable { .. } | Error::Conflict { .. })) => {
-            let msg = format!("{} {e}", web.t(&lang, "error_prefix", &[]));
+            let msg = match e.code() {
+                // Refusals with a sentence of their own in the reader's language.
+                code @ ("arm_required" | "event_already_recorded") => {
+                    web.t(&lang, &format!("error_{code}"), &[])
+                }
+                _ => format!("{} {e}", web.t(&lang, "error_prefix", &[])),
+            };
             let mut r =
                 render_participant(web, app, &actor, &page, &id, None, Some(msg), None).await;
             r.set_status(e.status());
