@@ -2,6 +2,7 @@
 //! id), the PIN every link needs (argon2id, resettable by site staff), PIN throttling (five wrong
 //! PINs lock the participant for 15 minutes, audited) and participant sessions.
 
+use crate::domain::problem::Problem;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Duration, Utc};
 use rand::{Rng, RngCore};
@@ -71,7 +72,7 @@ fn check_pin(pin: &str) -> Result<()> {
     if (4..=8).contains(&pin.len()) && pin.chars().all(|c| c.is_ascii_digit()) {
         Ok(())
     } else {
-        Err(Error::invalid("pin", "a PIN is 4 to 8 digits"))
+        Err(Error::invalid("pin", Problem::PinFormat))
     }
 }
 
@@ -241,7 +242,7 @@ pub async fn revoke_by_staff(
     reason: &str,
 ) -> Result<(u64, u64)> {
     if reason.trim().is_empty() {
-        return Err(Error::invalid("reason", "say why the links are revoked"));
+        return Err(Error::invalid("reason", Problem::ReasonRequired));
     }
     let now = app.clock.now();
     let txn = store::begin_write(&app.db).await?;
@@ -496,10 +497,10 @@ pub async fn set_language(app: &App, pa: &ParticipantActor, lang: &str) -> Resul
     if !app.study.languages.iter().any(|l| l == lang) {
         return Err(Error::invalid(
             "language",
-            format!(
-                "{lang:?} is not a study language ({})",
-                app.study.languages.join(", ")
-            ),
+            Problem::NotAStudyLanguage {
+                given: lang.to_string(),
+                languages: app.study.languages.clone(),
+            },
         ));
     }
     let now = app.clock.now();

@@ -72,7 +72,7 @@ impl Options {
                 true
             }
             Some(other) => {
-                return Err(Error::invalid(
+                return Err(Error::operator(
                     "include",
                     format!("{other:?} is not drafts"),
                 ));
@@ -180,7 +180,7 @@ impl Dialect {
         match s {
             None | Some("standard") => Ok(Dialect::Standard),
             Some("excel") => Ok(Dialect::Excel),
-            Some(other) => Err(Error::invalid(
+            Some(other) => Err(Error::operator(
                 "dialect",
                 format!("{other:?} is not standard or excel"),
             )),

@@ -55,7 +55,7 @@ pub fn mapping(app: &App, key: &str, version: &str) -> Result<Mapping> {
         .join("sdtm.json");
     match std::fs::read_to_string(&path) {
         Ok(text) => serde_json::from_str(&text)
-            .map_err(|e| Error::invalid(path.display().to_string(), e.to_string())),
+            .map_err(|e| Error::operator(path.display().to_string(), e.to_string())),
         Err(_) => Ok(Mapping::default()),
     }
 }

@@ -571,13 +571,13 @@ pub async fn delivery_report(app: &App, reference: &str, sig: &str, status: i64)
         });
     }
     let Some(delivery) = crate::notify::sms::delivery_of(status) else {
-        return Err(Error::invalid(
+        return Err(Error::operator(
             "status",
             format!("{status} is not a delivery report type (1, 2, 4, 8 or 16)"),
         ));
     };
     let id =
-        Uuid::parse_str(reference).map_err(|_| Error::invalid("reminder", "not a reminder id"))?;
+        Uuid::parse_str(reference).map_err(|_| Error::operator("reminder", "not a reminder id"))?;
     let now = app.clock.now();
     let txn = store::begin_write(&app.db).await?;
     let Some(row) = store::reminders::find(&txn, id).await? else {

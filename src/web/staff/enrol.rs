@@ -9,7 +9,7 @@ use poem::{
     web::{Data, Form},
 };
 
-use super::{PageContext, Pairs, Web, csrf_ok, failed, field, opt, redirect, signed_in};
+use super::{PageContext, Pairs, Web, csrf_ok, failed, field, opt, redirect, refusal, signed_in};
 use crate::{app::App, auth, error::Error, participants};
 
 #[handler]
@@ -76,7 +76,11 @@ pub(super) async fn enrol_post(
     match participants::enrol(app, &actor, new).await {
         Ok(p) => redirect(&format!("/staff/participants/{}?saved=1", p.study_id)),
         Err(e @ (Error::Invalid { .. } | Error::Unprocessable { .. } | Error::Conflict { .. })) => {
-            let msg = format!("{} {e}", web.t(&page.lang, "error_prefix", &[]));
+            let msg = format!(
+                "{} {}",
+                web.t(&page.lang, "error_prefix", &[]),
+                refusal(web, &page.lang, &e)
+            );
             let mut r = render_enrol(web, app, &actor, &page, Some(msg), &form);
             r.set_status(StatusCode::UNPROCESSABLE_ENTITY);
             r

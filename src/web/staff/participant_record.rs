@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::{
     PageContext, Pairs, Web, chart, csrf_ok, failed, field, fmt_date, last_day, local_day,
-    local_time, opt, query_param, redirect, signed_in, sv,
+    local_time, missed_reason_text, opt, query_param, redirect, refusal, signed_in, sv,
 };
 use crate::{
     answering,
@@ -197,7 +197,11 @@ fn visit_rows(
                 ),
                 state: st,
                 state_text: web.t(&lang, &format!("state_{st}"), &[]),
-                missed_reason: v.missed_reason.clone().unwrap_or_default(),
+                missed_reason: v
+                    .missed_reason
+                    .as_deref()
+                    .map(|r| missed_reason_text(web, &lang, r))
+                    .unwrap_or_default(),
                 // Open visits are entered directly; a closed one through the late-entry step.
                 enterable: may_enter
                     && matches!(
@@ -543,7 +547,11 @@ pub(super) async fn participant_form(
             redirect(&format!("/staff/participants/{id}?shown={token}#access-h"))
         }
         Err(e @ (Error::Invalid { .. } | Error::Unprocessable { .. } | Error::Conflict { .. })) => {
-            let msg = format!("{} {e}", web.t(&lang, "error_prefix", &[]));
+            let msg = format!(
+                "{} {}",
+                web.t(&lang, "error_prefix", &[]),
+                refusal(web, &lang, &e)
+            );
             let mut r =
                 render_participant(web, app, &actor, &page, &id, None, Some(msg), None).await;
             r.set_status(e.status());
@@ -675,7 +683,7 @@ async fn submit_form(
                 .map(|_| None),
             Err(_) => Err(Error::invalid(
                 "omed_mg_per_day",
-                "give a number of mg per day",
+                crate::domain::problem::Problem::NotANumber,
             )),
         },
         "link" => participant::issue_staff_link(app, actor, id, opt(form, "pin"))

@@ -11,7 +11,7 @@ use poem::{
 
 use super::{
     PageContext, Pairs, STAFF_COOKIE, Web, choose_lang, csrf_ok, error_page, failed, field,
-    redirect, remember_lang, signed_in,
+    redirect, refusal, remember_lang, signed_in,
 };
 use crate::{app::App, auth, error::Error};
 
@@ -144,7 +144,7 @@ pub(super) async fn password_post(
         // Other sessions end, this one included: sign in again with the new password.
         Ok(()) => redirect("/staff/login"),
         Err(e @ (Error::Invalid { .. } | Error::InvalidCredentials)) => {
-            again(e.to_string(), StatusCode::UNPROCESSABLE_ENTITY)
+            again(refusal(web, &lang, &e), StatusCode::UNPROCESSABLE_ENTITY)
         }
         Err(e) => failed(web, &page, &e),
     }
