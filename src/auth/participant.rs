@@ -190,6 +190,8 @@ pub struct AccessStatus {
     pub pin_set_at: Option<DateTime<Utc>>,
     /// When the live staff-issued link was issued.
     pub staff_link_at: Option<DateTime<Utc>>,
+    /// When staff-issued links were last revoked (shown when no staff link is live).
+    pub staff_links_revoked_at: Option<DateTime<Utc>>,
     /// Live links of any kind (staff, reminders).
     pub live_links: usize,
     pub open_sessions: usize,
@@ -227,6 +229,8 @@ pub async fn access_status(app: &App, actor: &StaffActor, study_id: &str) -> Res
             .filter(|l| l.kind == LINK_STAFF)
             .map(|l| l.created_at)
             .max(),
+        staff_links_revoked_at: store::access::staff_links_revoked_at(&app.db, p.id, LINK_STAFF)
+            .await?,
         live_links: links.len(),
         open_sessions: store::access::open_sessions(&app.db, p.id, now).await?,
         locked_until,

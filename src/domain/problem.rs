@@ -116,6 +116,8 @@ pub enum Problem {
     WrongCurrentPassword,
     /// A PIN is 4 to 8 digits.
     PinFormat,
+    /// A step that undoes something (a PIN reset) must be confirmed.
+    ConfirmNeeded,
     /// A questionnaire not due at the visit.
     NotDueAtVisit {
         questionnaire: String,
@@ -224,6 +226,7 @@ impl std::fmt::Display for Problem {
             PasswordUnchanged => f.write_str("must differ from the current password"),
             WrongCurrentPassword => f.write_str("is not your current password"),
             PinFormat => f.write_str("a PIN is 4 to 8 digits"),
+            ConfirmNeeded => f.write_str("confirm first (confirm=1)"),
             NotDueAtVisit {
                 questionnaire,
                 visit,
@@ -329,6 +332,7 @@ impl Problem {
             PasswordUnchanged => ("password_unchanged", vec![]),
             WrongCurrentPassword => ("wrong_current_password", vec![]),
             PinFormat => ("pin_format", vec![]),
+            ConfirmNeeded => ("confirm_needed", vec![]),
             NotDueAtVisit { .. } => ("not_due_at_visit", vec![]),
             OutsideWindow { date, .. } => ("outside_window", vec![("date", Date(*date))]),
             FormOutsideWindow { .. } => ("form_outside_window", vec![]),
@@ -413,6 +417,7 @@ pub fn one_of_each() -> Vec<Problem> {
         PasswordUnchanged,
         WrongCurrentPassword,
         PinFormat,
+        ConfirmNeeded,
         NotDueAtVisit {
             questionnaire: "q".into(),
             visit: "v".into(),
@@ -468,6 +473,7 @@ pub fn one_of_each() -> Vec<Problem> {
             | PasswordUnchanged
             | WrongCurrentPassword
             | PinFormat
+            | ConfirmNeeded
             | NotDueAtVisit { .. }
             | OutsideWindow { .. }
             | FormOutsideWindow { .. }

@@ -40,11 +40,13 @@ pub(super) fn render_enrol(
         "s_enrol.html",
         page,
         context! {
-            sites => sites,
+            sites => sites.clone(),
             languages => app.study.languages.iter().map(|l| (l.clone(), web.t(&page.lang, &format!("lang_{l}"), &[]))).collect::<Vec<_>>(),
             arms => app.study.arms.iter().map(|a| context! { code => a.code.clone(), label => a.label.get(&page.lang).cloned().unwrap_or_else(|| a.code.clone()) }).collect::<Vec<_>>(),
             channels => (app.sms.is_some()).then(|| crate::domain::reminders::Channel::ALL.iter().map(|c| (c.as_str(), web.t(&page.lang, &format!("channel_{}", c.as_str()), &[]))).collect::<Vec<_>>()),
             error => error,
+            // The pattern in words, with this site's first number as the example.
+            study_id_help => web.t(&page.lang, "study_id_help", &[("example", &app.study.example_study_id(sites.first().map_or("", String::as_str)))]),
             v => values,
         },
     )

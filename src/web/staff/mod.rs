@@ -16,7 +16,7 @@ use super::{
     PageContext, STAFF_COOKIE, StaffInfo, Web,
     answer_form::{self},
     chart, choose_lang, csrf_ok, error_page, field, fmt_date, last_day, local_day, local_time,
-    query_param, redirect, refusal, remember_lang, sv,
+    query_param, redirect, refusal, remember_lang, remembered_lang, sv,
 };
 use crate::{app::App, auth, error::Error};
 
