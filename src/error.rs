@@ -1,13 +1,22 @@
 //! The services' error: what went wrong in terms a caller can act on. The HTTP layer maps each
 //! kind to a status and a stable `code` in one place (`api::error`).
 
-use crate::{domain::permissions::Action, store::StoreError};
+use crate::{
+    domain::{permissions::Action, problem::Problem},
+    store::StoreError,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Bad input: `field` names where, `message` says what is wrong.
-    #[error("{field}: {message}")]
-    Invalid { field: String, message: String },
+    /// Bad input: `field` names where, `problem` says what is wrong (typed: pages write it in
+    /// the reader's language, the API in English). `code` is `InvalidInput` unless the refusal
+    /// has a code of its own (e.g. `InvalidEvent`).
+    #[error("{field}: {problem}")]
+    Invalid {
+        code: Code,
+        field: String,
+        problem: Problem,
+    },
     #[error("invalid email or password")]
     InvalidCredentials,
     #[error("authentication required")]
@@ -51,13 +60,13 @@ impl Error {
     /// The stable code the API sends (`code`), one per kind of refusal.
     pub fn code(&self) -> &'static str {
         match self {
-            Error::Invalid { .. } => "invalid_input",
             Error::InvalidCredentials => "invalid_credentials",
             Error::Unauthenticated => "unauthenticated",
             Error::PasswordChangeRequired => "password_change_required",
             Error::Forbidden(_) => "forbidden",
             Error::NotFound(_) => "not_found",
-            Error::Unauthorized { code, .. }
+            Error::Invalid { code, .. }
+            | Error::Unauthorized { code, .. }
             | Error::Unknown { code, .. }
             | Error::Unprocessable { code, .. }
             | Error::Conflict { code, .. } => code.as_str(),
@@ -84,11 +93,19 @@ impl Error {
         }
     }
 
-    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+    /// Bad input in `field` (`invalid_input`).
+    pub fn invalid(field: impl Into<String>, problem: Problem) -> Self {
         Error::Invalid {
+            code: Code::InvalidInput,
             field: field.into(),
-            message: message.into(),
+            problem,
         }
+    }
+
+    /// A configuration, command-line or protocol parameter refused, in English for the operator
+    /// or the client's developer (no page sends these).
+    pub fn operator(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::invalid(field, Problem::Operator(message.into()))
     }
 }
 
@@ -96,6 +113,7 @@ impl Error {
 /// variant, never by text). Each has one string form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Code {
+    InvalidInput,
     AlreadySubmitted,
     CannotDisableSelf,
     DraftChanged,
@@ -147,6 +165,7 @@ pub enum Code {
 impl Code {
     pub fn as_str(self) -> &'static str {
         match self {
+            Code::InvalidInput => "invalid_input",
             Code::AlreadySubmitted => "already_submitted",
             Code::CannotDisableSelf => "cannot_disable_self",
             Code::DraftChanged => "draft_changed",

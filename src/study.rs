@@ -22,13 +22,13 @@ use crate::{
 pub fn load(path: &Path) -> Result<Study> {
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| {
-        Error::invalid(
+        Error::operator(
             "EPRO_STUDY_FILE",
             format!("cannot read the study file {name}: {e}"),
         )
     })?;
     Study::parse(&name, &text)
-        .map_err(|e| Error::invalid(format!("{}: {}", e.file, e.field), e.problem))
+        .map_err(|e| Error::operator(format!("{}: {}", e.file, e.field), e.problem))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,7 +172,7 @@ pub fn check_languages(study: &Study, file: &Path) -> Result<()> {
             .flatten()
             .collect::<Vec<_>>()
             .join(" and ");
-            return Err(Error::invalid(
+            return Err(Error::operator(
                 format!("{}: study.languages[{i}]", file.display()),
                 format!(
                     "{lang:?} has no {missing} in this build; languages with both: {}",
@@ -200,7 +200,7 @@ pub fn check_questionnaires(
         for (j, q) in v.questionnaires.iter().enumerate() {
             let (key, version) = q.split_once('@').unwrap_or((q, ""));
             let Some(found) = library.get(key, version) else {
-                return Err(Error::invalid(
+                return Err(Error::operator(
                     format!("{}: visits[{i}].questionnaires[{j}]", file.display()),
                     format!("{q:?} is not a published questionnaire version"),
                 ));
@@ -212,7 +212,7 @@ pub fn check_questionnaires(
                     .iter()
                     .any(|e| matches!(e, crate::domain::questionnaire::Entry::Group(_)))
             {
-                return Err(Error::invalid(
+                return Err(Error::operator(
                     format!("{}: visits[{i}].questionnaires[{j}]", file.display()),
                     format!(
                         "{q:?} asks questions per lesion, but this study records no lesions \
@@ -227,7 +227,7 @@ pub fn check_questionnaires(
                 .map(String::as_str)
                 .collect();
             if !missing.is_empty() {
-                return Err(Error::invalid(
+                return Err(Error::operator(
                     format!("{}: visits[{i}].questionnaires[{j}]", file.display()),
                     format!(
                         "{q:?} has no wording in study language(s) {} (it has {})",

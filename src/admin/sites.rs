@@ -1,6 +1,7 @@
 //! Sites: read from the study file (their only source), with the disabled flag from the database.
 //! Disabling a site is audited with a reason; it never removes anything.
 
+use crate::domain::problem::Problem;
 use serde_json::json;
 
 use crate::{
@@ -54,7 +55,7 @@ pub async fn set_disabled(
 ) -> Result<SiteView> {
     auth::authorize(actor, Action::SiteDisable, Some(code))?;
     if reason.trim().is_empty() {
-        return Err(Error::invalid("reason", "a reason is required"));
+        return Err(Error::invalid("reason", Problem::ReasonRequired));
     }
     if app.study.site(code).is_none() {
         return Err(Error::NotFound(format!("site {code:?}")));

@@ -1,6 +1,7 @@
 //! Staff account administration: create, list, disable/enable, reset a password, and the
 //! first admin at first start. Every change is audited without the email (personal data).
 
+use crate::domain::problem::Problem;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use uuid::Uuid;
@@ -65,19 +66,19 @@ fn validate_sites(app: &App, role: Role, sites: &[String]) -> Result<Vec<String>
             let known: Vec<_> = app.study.sites.iter().map(|s| s.code.as_str()).collect();
             return Err(Error::invalid(
                 format!("sites[{i}]"),
-                format!(
-                    "unknown site {code:?}; the study's sites are {}",
-                    known.join(", ")
-                ),
+                Problem::NotOneOf {
+                    given: code.clone(),
+                    allowed: known.into_iter().map(String::from).collect(),
+                },
             ));
         }
     }
     match (role.is_site_bound(), sites.is_empty()) {
-        (true, true) => Err(Error::invalid(
+        (true, true) => Err(Error::operator(
             "sites",
             format!("a {role} needs at least one site"),
         )),
-        (false, false) => Err(Error::invalid(
+        (false, false) => Err(Error::operator(
             "sites",
             format!("a {role} works on every site; list no sites"),
         )),
@@ -87,13 +88,14 @@ fn validate_sites(app: &App, role: Role, sites: &[String]) -> Result<Vec<String>
 
 /// Create an account (the caller has been authorized, or is the system at first start).
 async fn insert(app: &App, actor: Actor, new: NewUser) -> Result<StaffUser> {
-    let email = StaffEmail::parse(&new.email).map_err(|m| Error::invalid("email", m))?;
+    let email = StaffEmail::parse(&new.email)
+        .map_err(|m| Error::invalid("email", Problem::NotAnEmail(m)))?;
     let role: Role = new
         .role
         .parse()
-        .map_err(|m: String| Error::invalid("role", m))?;
+        .map_err(|m: String| Error::operator("role", m))?;
     let sites = validate_sites(app, role, &new.sites)?;
-    let password = NewPassword::parse(&new.password).map_err(|m| Error::invalid("password", m))?;
+    let password = NewPassword::parse(&new.password).map_err(|p| Error::invalid("password", p))?;
     let hash = auth::hash_password(app, password.expose().to_string()).await?;
     let now = app.clock.now();
     let row = StaffRow {
@@ -196,7 +198,7 @@ pub async fn set_disabled(
 ) -> Result<StaffUser> {
     auth::authorize(actor, Action::UserDisable, None)?;
     if reason.trim().is_empty() {
-        return Err(Error::invalid("reason", "a reason is required"));
+        return Err(Error::invalid("reason", Problem::ReasonRequired));
     }
     if disabled && id == actor.id {
         return Err(Error::Conflict {
@@ -246,7 +248,7 @@ pub async fn reset_password(
 ) -> Result<String> {
     auth::authorize(actor, Action::UserResetPassword, None)?;
     if reason.trim().is_empty() {
-        return Err(Error::invalid("reason", "a reason is required"));
+        return Err(Error::invalid("reason", Problem::ReasonRequired));
     }
     store::staff::find(&app.db, id)
         .await?
@@ -300,9 +302,9 @@ pub async fn bootstrap_admin(app: &App) -> Result<Option<BootstrapAdmin>> {
     )
     .await
     .map_err(|e| match e {
-        Error::Invalid { field, message } => Error::invalid(
+        Error::Invalid { field, problem, .. } => Error::operator(
             format!("EPRO_BOOTSTRAP_ADMIN_{}", field.to_uppercase()),
-            message,
+            problem.to_string(),
         ),
         other => other,
     })?;

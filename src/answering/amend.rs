@@ -1,6 +1,7 @@
 //! Amending a submitted response: a new answer with a reason, audited with old and new values;
 //! scores are recomputed.
 
+use crate::domain::problem::Problem;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -26,14 +27,17 @@ fn check_request(basis: &str, reason: &str, changes: &[Answer]) -> Result<Amendm
     let basis = AmendmentBasis::parse(basis).ok_or_else(|| {
         Error::invalid(
             "basis",
-            "must be participant_request or transcription_error",
+            Problem::NotOneOf {
+                given: basis.to_string(),
+                allowed: vec!["participant_request".into(), "transcription_error".into()],
+            },
         )
     })?;
     if reason.trim().is_empty() {
-        return Err(Error::invalid("reason", "every amendment needs a reason"));
+        return Err(Error::invalid("reason", Problem::ReasonRequired));
     }
     if changes.is_empty() {
-        return Err(Error::invalid("answers", "give the answers to amend"));
+        return Err(Error::invalid("answers", Problem::NoAnswers));
     }
     Ok(basis)
 }

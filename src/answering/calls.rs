@@ -1,6 +1,7 @@
 //! The nurse's work list ("call today"): whom to call, why (with the numbers), and the call
 //! log (reached / not reached / note, audited) that takes a participant off today's list.
 
+use crate::domain::problem::Problem;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -354,15 +355,15 @@ pub async fn log_call(
     if !OUTCOMES.contains(&outcome) {
         return Err(Error::invalid(
             "outcome",
-            format!(
-                "{outcome:?} is not a call outcome ({})",
-                OUTCOMES.join(", ")
-            ),
+            Problem::NotOneOf {
+                given: outcome.to_string(),
+                allowed: OUTCOMES.iter().map(|o| o.to_string()).collect(),
+            },
         ));
     }
     let note = note.map(str::trim).filter(|n| !n.is_empty());
     if note.is_some_and(|n| n.chars().count() > 2000) {
-        return Err(Error::invalid("note", "at most 2000 characters"));
+        return Err(Error::invalid("note", Problem::TooLong { max: 2000 }));
     }
     // What the call was about: the reasons on the list now.
     let current = call_today(app, actor, Some(p.site_code.clone()), "en").await?;

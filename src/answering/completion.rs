@@ -2,6 +2,7 @@
 //! and per visit a CONSORT-PRO style count. The site dashboard, the "call today" list and
 //! GET /api/v1/completion all read it from here; nothing is stored by reading.
 
+use crate::domain::problem::Problem;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -119,7 +120,10 @@ fn check_filter(app: &App, f: &Filter) -> Result<Option<VisitState>> {
             .collect();
         return Err(Error::invalid(
             "visit",
-            format!("{v:?} is not a visit of this study ({})", all.join(", ")),
+            Problem::NotOneOf {
+                given: v.clone(),
+                allowed: all.into_iter().map(String::from).collect(),
+            },
         ));
     }
     f.state
@@ -128,10 +132,21 @@ fn check_filter(app: &App, f: &Filter) -> Result<Option<VisitState>> {
             VisitState::parse(s).ok_or_else(|| {
                 Error::invalid(
                     "state",
-                    format!(
-                        "{s:?} is not one of upcoming, open, late, completed, partial, missed, \
-                         not_applicable, not_expected"
-                    ),
+                    Problem::NotOneOf {
+                        given: s.to_string(),
+                        allowed: [
+                            "upcoming",
+                            "open",
+                            "late",
+                            "completed",
+                            "partial",
+                            "missed",
+                            "not_applicable",
+                            "not_expected",
+                        ]
+                        .map(String::from)
+                        .to_vec(),
+                    },
                 )
             })
         })

@@ -1,5 +1,6 @@
 //! A visit recorded as missed, with its reason (a `MissedReason` code, and text for `other`).
 
+use crate::domain::problem::Problem;
 use serde_json::json;
 
 use crate::{
@@ -44,7 +45,10 @@ pub async fn record_missed(
     let Some(code) = MissedReason::parse(&m.reason) else {
         return Err(Error::invalid(
             "reason",
-            format!("{:?} is not one of {}", m.reason, MissedReason::list()),
+            Problem::NotOneOf {
+                given: m.reason.clone(),
+                allowed: MissedReason::list().split(", ").map(String::from).collect(),
+            },
         ));
     };
     let text = m
@@ -52,7 +56,7 @@ pub async fn record_missed(
         .map(|t| t.trim().to_string())
         .filter(|t| !t.is_empty());
     if code == MissedReason::Other && text.is_none() {
-        return Err(Error::invalid("text", "say what the other reason is"));
+        return Err(Error::invalid("text", Problem::OtherReasonText));
     }
     let now = app.clock.now();
     let views = participants::current_views(&app.db, app, &p, now).await?;
@@ -139,11 +143,10 @@ fn due_form(
         .ok_or_else(|| {
             Error::invalid(
                 "questionnaire",
-                format!(
-                    "{q:?} is not due at visit {} ({})",
-                    view.code,
-                    view.questionnaires.join(", ")
-                ),
+                Problem::NotDueAtVisit {
+                    questionnaire: q.to_string(),
+                    visit: view.code.clone(),
+                },
             )
         })?;
     if submitted.iter().any(|(k, _)| k == found) {

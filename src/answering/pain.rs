@@ -3,6 +3,7 @@
 //! lesions with known analgesic doses, pain progression (on pain alone, flagged, when a dose is
 //! unknown); the analgesic dose per visit.
 
+use crate::domain::problem::Problem;
 use serde_json::json;
 
 use crate::{
@@ -208,7 +209,10 @@ pub async fn record_dose(
     if !omed.is_finite() || !(0.0..=10_000.0).contains(&omed) {
         return Err(Error::invalid(
             "omed_mg_per_day",
-            "must be between 0 and 10000 mg/day",
+            Problem::OutOfRange {
+                min: 0.0,
+                max: 10_000.0,
+            },
         ));
     }
     if !store::participants::visits(&app.db, p.id)

@@ -1,6 +1,7 @@
 //! Data queries on responses: a data manager raises one, the site sees it and closes it with a
 //! note; both are audited.
 
+use crate::domain::problem::Problem;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -39,7 +40,7 @@ pub async fn raise_query(
         crate::participants::for_staff(&app.db, actor, Action::QueryRaise, study_id, false).await?;
     let response = response_of(app, &p, response_id).await?;
     if text.trim().is_empty() {
-        return Err(Error::invalid("text", "say what needs checking"));
+        return Err(Error::invalid("text", Problem::Required));
     }
     let now = app.clock.now();
     let row = QueryRow {
@@ -91,7 +92,7 @@ pub async fn close_query(
         .await?;
     let response = response_of(app, &p, response_id).await?;
     if note.trim().is_empty() {
-        return Err(Error::invalid("note", "say how the query was resolved"));
+        return Err(Error::invalid("note", Problem::Required));
     }
     let now = app.clock.now();
     let txn = store::begin_write(&app.db).await?;

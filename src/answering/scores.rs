@@ -23,7 +23,7 @@ use crate::{
 pub async fn recompute_scores(app: &App, scoring_id: &str) -> Result<usize> {
     let parts: Vec<&str> = scoring_id.split('/').collect();
     let [key, version, file] = parts.as_slice() else {
-        return Err(Error::invalid(
+        return Err(Error::operator(
             "--scoring",
             format!("{scoring_id:?} is not <key>/<version>/scoring-<n>"),
         ));
@@ -32,9 +32,9 @@ pub async fn recompute_scores(app: &App, scoring_id: &str) -> Result<usize> {
     let n: u32 = file
         .strip_prefix("scoring-")
         .and_then(|n| n.parse().ok())
-        .ok_or_else(|| Error::invalid("--scoring", format!("{file:?} is not scoring-<n>")))?;
+        .ok_or_else(|| Error::operator("--scoring", format!("{file:?} is not scoring-<n>")))?;
     let (rules, _) = v.scorings.get(&n).ok_or_else(|| {
-        Error::invalid(
+        Error::operator(
             "--scoring",
             format!("{key} {version} has no scoring-{n}.json"),
         )

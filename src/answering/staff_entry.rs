@@ -2,6 +2,7 @@
 //! drafts and submission, with the entry mode recorded.
 
 use super::{Draft, Entrant, Submission, Submitted, save_draft_as, submit_as};
+use crate::domain::problem::Problem;
 use crate::{
     app::App,
     domain::{answering::EntryMode, questionnaire::answers::Answer},
@@ -12,8 +13,15 @@ use crate::{
 
 /// Staff enter answers during a teleconsultation (`interviewer`) or from paper (`paper`).
 pub fn staff_entrant(actor: &crate::auth::StaffActor, mode: &str) -> Result<Entrant> {
-    let mode = EntryMode::staff_entry(mode)
-        .ok_or_else(|| Error::invalid("mode", format!("{mode:?} is not interviewer or paper")))?;
+    let mode = EntryMode::staff_entry(mode).ok_or_else(|| {
+        Error::invalid(
+            "mode",
+            Problem::NotOneOf {
+                given: mode.to_string(),
+                allowed: vec!["interviewer".into(), "paper".into()],
+            },
+        )
+    })?;
     Ok(Entrant {
         actor: actor.audit_actor(),
         mode,

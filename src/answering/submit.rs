@@ -1,6 +1,7 @@
 //! Submission: one idempotent request validates, stores, scores and locks the response; a
 //! repeat returns the stored result.
 
+use crate::domain::problem::Problem;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -56,10 +57,9 @@ pub(super) fn refused(v: &VisitView, why: entry::Refusal) -> Error {
         entry::Refusal::Closed => window_closed(v),
         entry::Refusal::OutsideWindow => Error::invalid(
             "completed_on",
-            format!(
-                "the form is outside visit {}'s window and grace period",
-                v.code
-            ),
+            Problem::FormOutsideWindow {
+                visit: v.code.clone(),
+            },
         ),
         entry::Refusal::NeedsReason => Error::Conflict {
             code: Code::WindowClosed,
@@ -168,13 +168,13 @@ pub(super) async fn resubmitted(
 /// The submission's own fields: an idempotency key, a plausible time-zone offset.
 fn check_request(idempotency_key: &str, client_utc_offset_minutes: Option<i32>) -> Result<()> {
     if idempotency_key.is_empty() || idempotency_key.len() > 200 {
-        return Err(Error::invalid(
+        return Err(Error::operator(
             "Idempotency-Key",
             "send a unique key (1–200 characters) with every submission",
         ));
     }
     if client_utc_offset_minutes.is_some_and(|o| !(-14 * 60..=14 * 60).contains(&o)) {
-        return Err(Error::invalid(
+        return Err(Error::operator(
             "client_utc_offset_minutes",
             "must be between -840 and 840",
         ));
@@ -199,11 +199,10 @@ fn entry_allowed(
     entry::accepts(v.state, mode, has_reason, paper).map_err(|why| match why {
         entry::Refusal::OutsideWindow => Error::invalid(
             "completed_on",
-            format!(
-                "{} is outside visit {}'s window and grace period; give a reason (entry_reason)                  to enter it anyway (it is flagged outside_window)",
-                completed_on.unwrap_or(today),
-                v.code
-            ),
+            Problem::OutsideWindow {
+                date: completed_on.unwrap_or(today),
+                visit: v.code.clone(),
+            },
         ),
         other => refused(v, other),
     })
@@ -219,20 +218,24 @@ fn check_completion_date(
         Ok(()) => Ok(()),
         Err(entry::DateRule::InTheFuture) => Err(Error::invalid(
             "completed_on",
-            format!("{} is in the future", completed_on.unwrap_or(today)),
+            Problem::InTheFuture {
+                date: completed_on.unwrap_or(today),
+                today,
+            },
         )),
         Err(entry::DateRule::BeforeEnrolment) => Err(Error::invalid(
             "completed_on",
-            format!("is before the participant was enrolled ({enrolled_on})"),
+            Problem::BeforeEnrolment {
+                date: completed_on.unwrap_or(today),
+                enrolled_on,
+            },
         )),
-        Err(entry::DateRule::OnlyPaper) => Err(Error::invalid(
-            "completed_on",
-            "only paper questionnaires have a completion date",
-        )),
-        Err(entry::DateRule::PaperNeedsDate) => Err(Error::invalid(
-            "completed_on",
-            "the date the participant filled in the paper questionnaire is required",
-        )),
+        Err(entry::DateRule::OnlyPaper) => {
+            Err(Error::invalid("completed_on", Problem::OnlyPaperHasDate))
+        }
+        Err(entry::DateRule::PaperNeedsDate) => {
+            Err(Error::invalid("completed_on", Problem::PaperNeedsDate))
+        }
     }
 }
 

@@ -255,7 +255,7 @@ pub(crate) fn parse_if_match(h: Option<String>) -> Result<Option<i32>, ApiError>
             .parse::<i32>()
             .map(Some)
             .map_err(|_| {
-                ApiError::from(crate::error::Error::invalid(
+                ApiError::from(crate::error::Error::operator(
                     "If-Match",
                     format!("{v:?} is not a draft revision"),
                 ))

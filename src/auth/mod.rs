@@ -6,6 +6,7 @@ pub(crate) mod hashing;
 pub(crate) mod participant;
 pub(crate) mod throttle;
 
+use crate::domain::problem::Problem;
 use std::net::IpAddr;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
@@ -299,12 +300,9 @@ pub async fn change_password(
     new: &str,
 ) -> Result<()> {
     authorize(actor, Action::OwnAccount, None)?;
-    let new = NewPassword::parse(new).map_err(|m| Error::invalid("new_password", m))?;
+    let new = NewPassword::parse(new).map_err(|p| Error::invalid("new_password", p))?;
     if new.expose() == current {
-        return Err(Error::invalid(
-            "new_password",
-            "must differ from the current password",
-        ));
+        return Err(Error::invalid("new_password", Problem::PasswordUnchanged));
     }
     let user = store::staff::find(&app.db, actor.id)
         .await?
@@ -325,7 +323,7 @@ pub async fn change_password(
             attempt.failed();
             return Err(Error::invalid(
                 "current_password",
-                "is not your current password",
+                Problem::WrongCurrentPassword,
             ));
         }
         Err(e) => Err(e),

@@ -2,6 +2,7 @@
 //! id), the PIN every link needs (argon2id, resettable by site staff), PIN throttling (five wrong
 //! PINs lock the participant for 15 minutes, audited) and participant sessions.
 
+use crate::domain::problem::Problem;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Duration, Utc};
 use rand::{Rng, RngCore};
@@ -71,7 +72,7 @@ fn check_pin(pin: &str) -> Result<()> {
     if (4..=8).contains(&pin.len()) && pin.chars().all(|c| c.is_ascii_digit()) {
         Ok(())
     } else {
-        Err(Error::invalid("pin", "a PIN is 4 to 8 digits"))
+        Err(Error::invalid("pin", Problem::PinFormat))
     }
 }
 
@@ -189,6 +190,8 @@ pub struct AccessStatus {
     pub pin_set_at: Option<DateTime<Utc>>,
     /// When the live staff-issued link was issued.
     pub staff_link_at: Option<DateTime<Utc>>,
+    /// When staff-issued links were last revoked (shown when no staff link is live).
+    pub staff_links_revoked_at: Option<DateTime<Utc>>,
     /// Live links of any kind (staff, reminders).
     pub live_links: usize,
     pub open_sessions: usize,
@@ -226,6 +229,8 @@ pub async fn access_status(app: &App, actor: &StaffActor, study_id: &str) -> Res
             .filter(|l| l.kind == LINK_STAFF)
             .map(|l| l.created_at)
             .max(),
+        staff_links_revoked_at: store::access::staff_links_revoked_at(&app.db, p.id, LINK_STAFF)
+            .await?,
         live_links: links.len(),
         open_sessions: store::access::open_sessions(&app.db, p.id, now).await?,
         locked_until,
@@ -241,7 +246,7 @@ pub async fn revoke_by_staff(
     reason: &str,
 ) -> Result<(u64, u64)> {
     if reason.trim().is_empty() {
-        return Err(Error::invalid("reason", "say why the links are revoked"));
+        return Err(Error::invalid("reason", Problem::ReasonRequired));
     }
     let now = app.clock.now();
     let txn = store::begin_write(&app.db).await?;
@@ -496,10 +501,10 @@ pub async fn set_language(app: &App, pa: &ParticipantActor, lang: &str) -> Resul
     if !app.study.languages.iter().any(|l| l == lang) {
         return Err(Error::invalid(
             "language",
-            format!(
-                "{lang:?} is not a study language ({})",
-                app.study.languages.join(", ")
-            ),
+            Problem::NotAStudyLanguage {
+                given: lang.to_string(),
+                languages: app.study.languages.clone(),
+            },
         ));
     }
     let now = app.clock.now();

@@ -4,6 +4,8 @@
 
 use std::collections::BTreeMap;
 
+use super::problem::Problem;
+
 /// A lesion as fixed in a response: its id and its labels.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LesionRef {
@@ -12,9 +14,12 @@ pub struct LesionRef {
 }
 
 impl LesionRef {
+    /// The label in `lang`; else the one staff gave (labels are required only in the
+    /// participant's language, so a participant who changed language still reads one).
     pub fn label(&self, lang: &str) -> String {
         self.labels
             .get(lang)
+            .or_else(|| self.labels.values().next())
             .cloned()
             .unwrap_or_else(|| self.id.clone())
     }
@@ -116,41 +121,43 @@ pub fn check(
     location: &str,
     side: Option<&str>,
     reasons: &[String],
-) -> Result<Option<Side>, (String, String)> {
+) -> Result<Option<Side>, (String, Problem)> {
     let Some(l) = study.lesion_locations.iter().find(|l| l.code == location) else {
         return Err((
             "location".into(),
-            format!("{location:?} is not in the vocabulary (GET /api/v1/lesion-locations)"),
+            Problem::UnknownLocation {
+                given: location.into(),
+            },
         ));
     };
     let side = match (l.sided, side) {
         (true, Some("left")) => Some(Side::Left),
         (true, Some("right")) => Some(Side::Right),
         (true, Some(other)) => {
-            return Err(("side".into(), format!("{other:?} is not left or right")));
-        }
-        (true, None) => {
             return Err((
                 "side".into(),
-                format!("{location} needs a side: left or right"),
+                Problem::NotOneOf {
+                    given: other.into(),
+                    allowed: vec!["left".into(), "right".into()],
+                },
             ));
         }
-        (false, Some(_)) => return Err(("side".into(), format!("{location} has no side"))),
+        (true, None) => return Err(("side".into(), Problem::SideNeeded)),
+        (false, Some(_)) => return Err(("side".into(), Problem::NoSide)),
         (false, None) => None,
     };
     let vocab = &study.high_risk_reasons;
     if reasons.is_empty() && !vocab.is_empty() {
-        return Err((
-            "high_risk_reasons".into(),
-            "at least one high-risk reason is required".into(),
-        ));
+        return Err(("high_risk_reasons".into(), Problem::HighRiskReasonNeeded));
     }
     for (i, r) in reasons.iter().enumerate() {
         if !vocab.iter().any(|t| t.code == *r) {
-            let known: Vec<_> = vocab.iter().map(|t| t.code.as_str()).collect();
             return Err((
                 format!("high_risk_reasons[{i}]"),
-                format!("{r:?} is not one of {}", known.join(", ")),
+                Problem::NotOneOf {
+                    given: r.clone(),
+                    allowed: vocab.iter().map(|t| t.code.clone()).collect(),
+                },
             ));
         }
     }

@@ -10,6 +10,7 @@ pub(crate) mod lesions;
 pub mod pain;
 pub(crate) mod participant;
 pub mod permissions;
+pub mod problem;
 pub mod questionnaire;
 pub mod reminders;
 pub mod schedule;

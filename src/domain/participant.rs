@@ -2,6 +2,7 @@
 //! randomization, SSE, PRO discontinuation, withdrawal and death events (those marked
 //! entered-in-error do not count). Also the rules a new event must satisfy.
 
+use super::problem::Problem;
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -164,53 +165,40 @@ pub fn check_new(
     events: &[Event],
     enrolled_on: NaiveDate,
     today: NaiveDate,
-) -> Result<(), (String, String)> {
-    let refuse = |field: &str, m: String| Err((field.to_string(), m));
+) -> Result<(), (&'static str, Problem)> {
     if date > today {
-        return refuse(
-            "date",
-            format!("{date} is in the future (today is {today})"),
-        );
+        return Err(("date", Problem::InTheFuture { date, today }));
     }
     if let Some(end) = valid(events).find(|e| e.kind.ends_participation()) {
-        return refuse(
+        return Err((
             "type",
-            format!(
-                "the participant's participation ended ({} on {}); no further events",
-                end.kind.as_str(),
-                end.date
-            ),
-        );
+            Problem::ParticipationEnded {
+                kind: end.kind.as_str().into(),
+                date: end.date,
+            },
+        ));
     }
     if kind != EventKind::Sse && find(events, kind).is_some() {
-        return refuse(
+        return Err((
             "type",
-            format!(
-                "a {} event is already recorded; correct it instead",
-                kind.as_str()
-            ),
-        );
+            Problem::AlreadyRecorded {
+                kind: kind.as_str().into(),
+            },
+        ));
     }
     match kind {
-        EventKind::Randomization if date < enrolled_on => refuse(
-            "date",
-            format!("randomization on {date} is before enrolment on {enrolled_on}"),
-        ),
         EventKind::Sse => match randomized_on(events) {
-            None => refuse(
+            None => Err(("date", Problem::NotRandomized)),
+            Some(r) if date < r => Err((
                 "date",
-                "an SSE can only be recorded after randomization".into(),
-            ),
-            Some(r) if date < r => refuse(
-                "date",
-                format!("the SSE on {date} is before randomization on {r}"),
-            ),
+                Problem::BeforeRandomization {
+                    date,
+                    randomized_on: r,
+                },
+            )),
             _ => Ok(()),
         },
-        _ if date < enrolled_on => refuse(
-            "date",
-            format!("{date} is before enrolment on {enrolled_on}"),
-        ),
+        _ if date < enrolled_on => Err(("date", Problem::BeforeEnrolment { date, enrolled_on })),
         _ => Ok(()),
     }
 }
@@ -223,31 +211,39 @@ pub fn check_enrolment(
     randomized_on: Option<NaiveDate>,
     today: NaiveDate,
     study_start: Option<NaiveDate>,
-) -> Result<(), (String, String)> {
-    let refuse = |field: &str, m: String| Err((field.to_string(), m));
+) -> Result<(), (&'static str, Problem)> {
     if enrolled_on > today {
-        return refuse(
+        return Err((
             "enrolled_on",
-            format!("{enrolled_on} is in the future (today is {today})"),
-        );
+            Problem::InTheFuture {
+                date: enrolled_on,
+                today,
+            },
+        ));
     }
     if let Some(start) = study_start
         && enrolled_on < start
     {
-        return refuse(
+        return Err((
             "enrolled_on",
-            format!("{enrolled_on} is before the study started ({start})"),
-        );
+            Problem::BeforeStudyStart {
+                date: enrolled_on,
+                start,
+            },
+        ));
     }
     match randomized_on {
-        Some(r) if r > today => refuse(
+        Some(r) if r > today => Err((
             "randomization_date",
-            format!("{r} is in the future (today is {today})"),
-        ),
-        Some(r) if r < enrolled_on => refuse(
+            Problem::InTheFuture { date: r, today },
+        )),
+        Some(r) if r < enrolled_on => Err((
             "randomization_date",
-            format!("randomization on {r} is before enrolment on {enrolled_on}"),
-        ),
+            Problem::BeforeEnrolment {
+                date: r,
+                enrolled_on,
+            },
+        )),
         _ => Ok(()),
     }
 }
@@ -273,7 +269,7 @@ mod tests {
         for (enrolled, randomized, refused) in cases {
             let r = check_enrolment(d(enrolled), randomized.map(d), today, start);
             assert_eq!(
-                r.as_ref().err().map(|(f, _)| f.as_str()),
+                r.as_ref().err().map(|(f, _)| *f),
                 refused,
                 "{enrolled} {randomized:?}: {r:?}"
             );
@@ -403,7 +399,9 @@ mod tests {
             match problem {
                 None => assert!(result.is_ok(), "{kind:?} {date}: {result:?}"),
                 Some(p) => assert!(
-                    result.as_ref().is_err_and(|(_, m)| m.contains(p)),
+                    result
+                        .as_ref()
+                        .is_err_and(|(_, m)| m.to_string().contains(p)),
                     "{kind:?} {date}: {result:?}"
                 ),
             }

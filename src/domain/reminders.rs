@@ -258,40 +258,20 @@ pub fn check_channel(
     has_email: bool,
     phone_takes_sms: Option<bool>,
     sms_gateway: bool,
-) -> Result<(), (&'static str, String)> {
+) -> Result<(), (&'static str, super::problem::Problem)> {
+    use super::problem::Problem;
     if channel.sms() {
         if !sms_gateway {
-            return Err((
-                "reminder_channel",
-                "this server sends no SMS (EPRO_SMS_GATEWAY_URL is not set)".into(),
-            ));
+            return Err(("reminder_channel", Problem::NoSmsGateway));
         }
         match phone_takes_sms {
-            None => {
-                return Err((
-                    "phone",
-                    format!(
-                        "reminders by {} need a mobile phone number",
-                        channel.as_str()
-                    ),
-                ));
-            }
-            Some(false) => {
-                return Err((
-                    "phone",
-                    "is not a mobile number (a fixed line or service number cannot receive \
-                     reminders by SMS)"
-                        .into(),
-                ));
-            }
+            None => return Err(("phone", Problem::NeedsMobile)),
+            Some(false) => return Err(("phone", Problem::FixedLine)),
             Some(true) => {}
         }
     }
     if channel == Channel::Both && !has_email {
-        return Err((
-            "email",
-            "reminders by email and SMS need an email address".into(),
-        ));
+        return Err(("email", Problem::NeedsEmail));
     }
     Ok(())
 }

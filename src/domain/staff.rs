@@ -88,17 +88,17 @@ pub const MAX_PASSWORD_CHARS: usize = 256;
 pub struct NewPassword(String);
 
 impl NewPassword {
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub fn parse(raw: &str) -> Result<Self, super::problem::Problem> {
         let n = raw.chars().count();
         if n < MIN_PASSWORD_CHARS {
-            return Err(format!(
-                "password must have at least {MIN_PASSWORD_CHARS} characters"
-            ));
+            return Err(super::problem::Problem::PasswordTooShort {
+                min: MIN_PASSWORD_CHARS,
+            });
         }
         if n > MAX_PASSWORD_CHARS {
-            return Err(format!(
-                "password must have at most {MAX_PASSWORD_CHARS} characters"
-            ));
+            return Err(super::problem::Problem::PasswordTooLong {
+                max: MAX_PASSWORD_CHARS,
+            });
         }
         Ok(Self(raw.to_string()))
     }

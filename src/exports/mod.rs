@@ -73,7 +73,7 @@ impl Options {
                 true
             }
             Some(other) => {
-                return Err(Error::invalid(
+                return Err(Error::operator(
                     "include",
                     format!("{other:?} is not drafts"),
                 ));
@@ -213,7 +213,7 @@ impl Dialect {
         match s {
             None | Some("standard") => Ok(Dialect::Standard),
             Some("excel") => Ok(Dialect::Excel),
-            Some(other) => Err(Error::invalid(
+            Some(other) => Err(Error::operator(
                 "dialect",
                 format!("{other:?} is not standard or excel"),
             )),

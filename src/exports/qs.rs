@@ -58,7 +58,7 @@ pub fn mapping(app: &App, key: &str, version: &str) -> Result<Mapping> {
         Ok(text) => serde_json::from_str::<Mapping>(&text)
             .map_err(|e| e.to_string())
             .and_then(|m| m.check().map(|()| m))
-            .map_err(|e| Error::invalid(path.display().to_string(), e)),
+            .map_err(|e| Error::operator(path.display().to_string(), e)),
         Err(_) => Ok(Mapping::default()),
     }
 }

@@ -1,6 +1,7 @@
 //! Contact data at the end: erasing it (one participant or all) and re-encrypting it under a
 //! new data key.
 
+use crate::domain::problem::Problem;
 use serde_json::json;
 
 use super::Change;
@@ -65,7 +66,7 @@ pub(super) async fn purge_contact(c: Change<'_>, why: &str) -> Result<()> {
 pub async fn purge_contact_data(app: &App, reason: &str) -> Result<usize> {
     let reason = reason.trim();
     if reason.is_empty() {
-        return Err(Error::invalid(
+        return Err(Error::operator(
             "reason",
             "say why (for example: end of follow-up, per protocol section …)",
         ));
@@ -102,7 +103,7 @@ pub async fn purge_contact_data(app: &App, reason: &str) -> Result<usize> {
 /// either all are moved or none. Afterwards the server must run with the new key.
 pub async fn rotate_data_key(app: &App, new: &crate::keys::Key) -> Result<usize> {
     if new.bytes() == app.keys.data.bytes() {
-        return Err(Error::invalid(
+        return Err(Error::operator(
             "EPRO_NEW_DATA_KEY",
             "is the same as EPRO_DATA_KEY",
         ));
@@ -171,7 +172,7 @@ pub async fn update_details(
         permissions::Action,
     };
     if change.reason.trim().is_empty() {
-        return Err(Error::invalid("reason", "say why the details change"));
+        return Err(Error::invalid("reason", Problem::ReasonRequired));
     }
     let parse = |field: &str, v: &Option<String>| -> Result<Option<Option<String>>> {
         let Some(v) = v else { return Ok(None) };
@@ -182,10 +183,10 @@ pub async fn update_details(
         let normal = match field {
             "email" => ParticipantEmail::parse(v)
                 .map(|e| e.as_str().to_string())
-                .map_err(|m| Error::invalid(field, m))?,
+                .map_err(|m| Error::invalid(field, Problem::NotAnEmail(m)))?,
             _ => ParticipantPhone::parse(v)
                 .map(|p| p.as_str().to_string())
-                .map_err(|m| Error::invalid(field, m))?,
+                .map_err(|m| Error::invalid(field, Problem::NotAPhone(m)))?,
         };
         Ok(Some(Some(normal)))
     };
@@ -196,10 +197,10 @@ pub async fn update_details(
     {
         return Err(Error::invalid(
             "language",
-            format!(
-                "{l:?} is not a study language ({})",
-                app.study.languages.join(", ")
-            ),
+            Problem::NotAStudyLanguage {
+                given: l.clone(),
+                languages: app.study.languages.clone(),
+            },
         ));
     }
     let now = app.clock.now();

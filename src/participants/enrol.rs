@@ -1,6 +1,7 @@
 //! Enrolment: a participant, their lesions, contact details and first visit schedule, in one
 //! audited transaction.
 
+use crate::domain::problem::Problem;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -117,10 +118,15 @@ async fn enrolling_site(app: &App, actor: &StaffActor, raw: &str) -> Result<Stri
     let site = raw.trim().to_uppercase();
     auth::authorize(actor, Action::ParticipantEnrol, None)?;
     if app.study.site(&site).is_none() {
-        return Err(Error::invalid("site", format!("unknown site {site:?}")));
+        return Err(Error::invalid(
+            "site",
+            Problem::UnknownSite {
+                given: site.clone(),
+            },
+        ));
     }
     auth::authorize(actor, Action::ParticipantEnrol, Some(&site))
-        .map_err(|_| Error::invalid("site", format!("you do not work at site {site}")))?;
+        .map_err(|_| Error::invalid("site", Problem::NotYourSite { site: site.clone() }))?;
     if store::study::disabled_sites(&app.db).await?.contains(&site) {
         return Err(Error::Conflict {
             code: Code::SiteDisabled,
@@ -145,28 +151,31 @@ fn checked(app: &App, new: &NewParticipant, site: &str) -> Result<Checked> {
     let study_id = new.study_id.trim().to_string();
     app.study
         .check_study_id(&study_id, site)
-        .map_err(|m| Error::invalid("study_id", m))?;
+        .map_err(|p| Error::invalid("study_id", p))?;
     if !app.study.languages.contains(&new.language) {
         return Err(Error::invalid(
             "language",
-            format!(
-                "{:?} is not a study language ({})",
-                new.language,
-                app.study.languages.join(", ")
-            ),
+            Problem::NotAStudyLanguage {
+                given: new.language.clone(),
+                languages: app.study.languages.clone(),
+            },
         ));
     }
     let email = new
         .email
         .as_deref()
         .filter(|e| !e.trim().is_empty())
-        .map(|e| ParticipantEmail::parse(e).map_err(|m| Error::invalid("email", m)))
+        .map(|e| {
+            ParticipantEmail::parse(e).map_err(|m| Error::invalid("email", Problem::NotAnEmail(m)))
+        })
         .transpose()?;
     let phone = new
         .phone
         .as_deref()
         .filter(|p| !p.trim().is_empty())
-        .map(|p| ParticipantPhone::parse(p).map_err(|m| Error::invalid("phone", m)))
+        .map(|p| {
+            ParticipantPhone::parse(p).map_err(|m| Error::invalid("phone", Problem::NotAPhone(m)))
+        })
         .transpose()?;
     let randomization = new
         .randomization_date
@@ -178,7 +187,7 @@ fn checked(app: &App, new: &NewParticipant, site: &str) -> Result<Checked> {
         None => today(app),
     };
     rule::check_enrolment(enrolled_on, randomization, today(app), app.study.start_date)
-        .map_err(|(f, m)| Error::invalid(f, m))?;
+        .map_err(|(f, p)| Error::invalid(f, p))?;
     let arm = checked_arm(app, new.arm.as_deref(), randomization.is_some())?;
     let channel = checked_channel(
         app,
@@ -209,7 +218,10 @@ pub(super) fn checked_channel(
         Some(c) => Channel::parse(c).ok_or_else(|| {
             Error::invalid(
                 "reminder_channel",
-                format!("{c:?} is not email, sms or both"),
+                Problem::NotOneOf {
+                    given: c.to_string(),
+                    allowed: vec!["email".into(), "sms".into(), "both".into()],
+                },
             )
         })?,
     };
@@ -219,7 +231,7 @@ pub(super) fn checked_channel(
         phone.map(ParticipantPhone::takes_sms),
         app.sms.is_some(),
     )
-    .map_err(|(f, m)| Error::invalid(f, m))?;
+    .map_err(|(f, p)| Error::invalid(f, p))?;
     Ok(channel)
 }
 
@@ -237,17 +249,17 @@ pub(super) fn checked_arm(
         return Err(Error::invalid(
             "arm",
             if all.is_empty() {
-                "this study records no arms".to_string()
+                Problem::NoArms
             } else {
-                format!("{arm:?} is not one of {}", all.join(", "))
+                Problem::NotOneOf {
+                    given: arm.to_string(),
+                    allowed: all.into_iter().map(String::from).collect(),
+                }
             },
         ));
     }
     if !randomized {
-        return Err(Error::invalid(
-            "arm",
-            "an arm is given only with a randomization",
-        ));
+        return Err(Error::invalid("arm", Problem::ArmWithoutRandomization));
     }
     Ok(Some(arm.to_string()))
 }

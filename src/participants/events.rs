@@ -1,6 +1,7 @@
 //! Clinical events (randomization, SSE, PRO discontinuation, withdrawal, death): recording and
 //! correcting one, and what it does to the schedule and to contact data.
 
+use crate::domain::problem::Problem;
 use chrono::NaiveDate;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -35,6 +36,15 @@ pub struct NewEvent {
     pub arm: Option<String>,
 }
 
+/// An event the trial's rules refuse (`rule::check_new`): `invalid_event`, typed.
+fn invalid_event((field, problem): (&str, Problem)) -> Error {
+    Error::Invalid {
+        code: Code::InvalidEvent,
+        field: field.into(),
+        problem,
+    }
+}
+
 pub async fn record_event(
     app: &App,
     actor: &StaffActor,
@@ -46,39 +56,39 @@ pub async fn record_event(
         let all: Vec<_> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
         Error::invalid(
             "type",
-            format!("{:?} is not one of {}", new.kind, all.join(", ")),
+            Problem::NotOneOf {
+                given: new.kind.clone(),
+                allowed: all.into_iter().map(String::from).collect(),
+            },
         )
     })?;
     let date = parse_date("date", &new.date)?;
     if new.reason.trim().is_empty() {
-        return Err(Error::invalid("reason", "a reason is required"));
+        return Err(Error::invalid("reason", Problem::ReasonRequired));
     }
     let now = app.clock.now();
     let txn = store::begin_write(&app.db).await?;
     let p = for_staff(&txn, actor, Action::ParticipantUpdate, study_id, true).await?;
     let rows = store::participants::events(&txn, p.id).await?;
     if kind != EventKind::Sse && rule::find(&to_events(&rows), kind).is_some() {
-        return Err(Error::Unprocessable {
+        // Its own code (the record page offers the correction), its words from the catalogue.
+        return Err(Error::Invalid {
             code: Code::EventAlreadyRecorded,
-            message: format!(
-                "type: a {} event is already recorded; correct it instead",
-                kind.as_str()
-            ),
+            field: "type".into(),
+            problem: Problem::AlreadyRecorded {
+                kind: kind.as_str().into(),
+            },
         });
     }
-    rule::check_new(kind, date, &to_events(&rows), p.enrolled_on, today(app)).map_err(
-        |(f, m)| Error::Unprocessable {
-            code: Code::InvalidEvent,
-            message: format!("{f}: {m}"),
-        },
-    )?;
+    rule::check_new(kind, date, &to_events(&rows), p.enrolled_on, today(app))
+        .map_err(invalid_event)?;
     let mut details = json!({});
     if kind == EventKind::Sse {
         // The type, from the study file's list (`[events] sse_types`), when it has one.
         let types = &app.study.sse_types;
         match new.sse_type.as_deref() {
             None if !types.is_empty() => {
-                return Err(Error::invalid("sse_type", "required for an SSE"));
+                return Err(Error::invalid("sse_type", Problem::Required));
             }
             None => {}
             Some(t) if types.iter().any(|x| x.code == t) => details["sse_type"] = json!(t),
@@ -86,10 +96,9 @@ pub async fn record_event(
                 let all: Vec<_> = types.iter().map(|k| k.code.as_str()).collect();
                 return Err(Error::invalid(
                     "sse_type",
-                    if all.is_empty() {
-                        format!("{t:?}: this study records no SSE types")
-                    } else {
-                        format!("{t:?} is not one of {}", all.join(", "))
+                    Problem::NotOneOf {
+                        given: t.to_string(),
+                        allowed: all.into_iter().map(String::from).collect(),
                     },
                 ));
             }
@@ -99,16 +108,16 @@ pub async fn record_event(
             if !lesions.iter().any(|x| x.id.to_string() == *l) {
                 return Err(Error::invalid(
                     "lesion",
-                    format!("{l:?} is not one of the participant's lesions"),
+                    Problem::NotOneOf {
+                        given: l.to_string(),
+                        allowed: vec![],
+                    },
                 ));
             }
             details["lesion"] = json!(l);
         }
     } else if new.sse_type.is_some() || new.lesion.is_some() {
-        return Err(Error::invalid(
-            "sse_type",
-            "only an SSE takes sse_type and lesion",
-        ));
+        return Err(Error::invalid("sse_type", Problem::OnlySse));
     }
     let arm = super::enrol::checked_arm(app, new.arm.as_deref(), kind == EventKind::Randomization)?;
     // A randomization is recorded with its arm when the study file lists arms.
@@ -369,16 +378,10 @@ pub struct Correction {
 /// A correction needs a reason and either a new date or entered-in-error; the new date, if any.
 fn checked_correction(c: &Correction) -> Result<Option<NaiveDate>> {
     if c.reason.trim().is_empty() {
-        return Err(Error::invalid(
-            "reason",
-            "a reason is required for every correction",
-        ));
+        return Err(Error::invalid("reason", Problem::ReasonRequired));
     }
     if c.date.is_none() && c.arm.is_none() && !c.entered_in_error {
-        return Err(Error::invalid(
-            "date",
-            "give a corrected date or arm, or entered_in_error: true",
-        ));
+        return Err(Error::invalid("date", Problem::NothingToCorrect));
     }
     c.date.as_deref().map(|d| parse_date("date", d)).transpose()
 }
@@ -429,12 +432,7 @@ pub async fn correct_event(
             .into_iter()
             .filter(|e| e.id != event_id)
             .collect();
-        rule::check_new(kind, d, &others, p.enrolled_on, today(app)).map_err(|(f, m)| {
-            Error::Unprocessable {
-                code: Code::InvalidEvent,
-                message: format!("{f}: {m}"),
-            }
-        })?;
+        rule::check_new(kind, d, &others, p.enrolled_on, today(app)).map_err(invalid_event)?;
         after.event_date = d;
     }
     let by = actor.audit_actor();

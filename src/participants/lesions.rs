@@ -1,5 +1,6 @@
 //! High-risk lesions: adding (within the study's limits), listing and updating them.
 
+use crate::domain::problem::Problem;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -77,23 +78,35 @@ pub(super) fn lesion_json(l: &LesionRow) -> Value {
     })
 }
 
+/// A lesion's plain-language labels: required in the participant's language (the one they
+/// read it in; docs/trial-rules.md, "Lesion labels"), optional in the study's other languages;
+/// each at most 80 characters and unlike the participant's other lesions. Returns the labels
+/// given, trimmed (empty ones left out).
 pub(super) fn check_labels(
     app: &App,
+    language: &str,
     labels: &std::collections::BTreeMap<String, String>,
     others: &[LesionRow],
-) -> Result<()> {
-    for lang in &app.study.languages {
-        let label = labels.get(lang).map(|l| l.trim()).unwrap_or_default();
-        if label.is_empty() {
-            return Err(Error::invalid(
-                format!("labels.{lang}"),
-                "a plain-language label is required in every study language",
-            ));
-        }
+) -> Result<std::collections::BTreeMap<String, String>> {
+    let given: std::collections::BTreeMap<String, String> = labels
+        .iter()
+        .map(|(l, t)| (l.clone(), t.trim().to_string()))
+        .filter(|(_, t)| !t.is_empty())
+        .collect();
+    if !given.contains_key(language) {
+        return Err(Error::invalid(
+            format!("labels.{language}"),
+            Problem::LabelNeeded {
+                language: language.into(),
+            },
+        ));
+    }
+    for (lang, label) in &given {
+        let label = label.as_str();
         if label.chars().count() > 80 {
             return Err(Error::invalid(
                 format!("labels.{lang}"),
-                "at most 80 characters",
+                Problem::TooLong { max: 80 },
             ));
         }
         for o in others {
@@ -111,13 +124,16 @@ pub(super) fn check_labels(
             }
         }
     }
-    if let Some(extra) = labels.keys().find(|k| !app.study.languages.contains(k)) {
+    if let Some(extra) = given.keys().find(|k| !app.study.languages.contains(k)) {
         return Err(Error::invalid(
             format!("labels.{extra}"),
-            "not a study language",
+            Problem::NotAStudyLanguage {
+                given: extra.clone(),
+                languages: app.study.languages.clone(),
+            },
         ));
     }
-    Ok(())
+    Ok(given)
 }
 
 pub async fn add_lesion(
@@ -139,10 +155,10 @@ pub async fn add_lesion(
     let location = input
         .location
         .clone()
-        .ok_or_else(|| Error::invalid("location", "required"))?;
+        .ok_or_else(|| Error::invalid("location", Problem::Required))?;
     let reasons = input.high_risk_reasons.clone().unwrap_or_default();
     let side = lesions::check(&app.study, &location, input.side.as_deref(), &reasons)
-        .map_err(|(f, m)| Error::invalid(f, m))?;
+        .map_err(|(f, p)| Error::invalid(f, p))?;
     let labels = input.labels.clone().unwrap_or_default();
     let irradiation = input
         .irradiation_date
@@ -153,7 +169,7 @@ pub async fn add_lesion(
     let txn = store::begin_write(&app.db).await?;
     let p = for_staff(&txn, actor, Action::ParticipantUpdate, study_id, true).await?;
     let existing = store::participants::lesions(&txn, p.id).await?;
-    check_labels(app, &labels, &existing)?;
+    let labels = check_labels(app, &p.language, &labels, &existing)?;
     let active = input.active.unwrap_or(true);
     let row = LesionRow {
         id: Uuid::new_v4(),
@@ -229,7 +245,7 @@ pub async fn update_lesion(
             .clone()
             .unwrap_or_else(|| before.high_risk_reasons.0.clone());
         let side = lesions::check(&app.study, &location, side.as_deref(), &reasons)
-            .map_err(|(f, m)| Error::invalid(f, m))?;
+            .map_err(|(f, p)| Error::invalid(f, p))?;
         after.location = location;
         after.side = side.map(|s| {
             if s == lesions::Side::Left {
@@ -242,8 +258,8 @@ pub async fn update_lesion(
     }
     if let Some(labels) = &input.labels {
         let others: Vec<LesionRow> = all.iter().filter(|l| l.id != before.id).cloned().collect();
-        check_labels(app, labels, &others)?;
-        after.labels = crate::store::Json(labels.clone());
+        let labels = check_labels(app, &p.language, labels, &others)?;
+        after.labels = crate::store::Json(labels);
     }
     if let Some(d) = input.detail {
         after.detail = Some(d.trim().to_string()).filter(|d| !d.is_empty());

@@ -10,6 +10,7 @@ mod lesions;
 mod schedule;
 mod visits;
 
+use crate::domain::problem::Problem;
 use contact::purge_contact;
 pub use contact::{DetailsChange, purge_contact_data, rotate_data_key, update_details};
 pub use enrol::{NewParticipant, enrol};
@@ -44,7 +45,7 @@ use crate::{
 
 pub fn parse_date(field: &str, s: &str) -> Result<NaiveDate> {
     NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-        .map_err(|_| Error::invalid(field, format!("{s:?} is not a date as YYYY-MM-DD")))
+        .map_err(|_| Error::invalid(field, Problem::NotADate { given: s.into() }))
 }
 
 fn today(app: &App) -> NaiveDate {
@@ -237,7 +238,13 @@ pub async fn list(
         .map(|s| {
             Status::parse(s).ok_or_else(|| {
                 let all: Vec<_> = Status::ALL.iter().map(|s| s.as_str()).collect();
-                Error::invalid("status", format!("{s:?} is not one of {}", all.join(", ")))
+                Error::invalid(
+                    "status",
+                    Problem::NotOneOf {
+                        given: s.into(),
+                        allowed: all.into_iter().map(String::from).collect(),
+                    },
+                )
             })
         })
         .transpose()?;

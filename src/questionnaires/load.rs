@@ -113,7 +113,7 @@ pub fn load_checked(
             }
         }
         if !missing.is_empty() {
-            return Err(Error::invalid(
+            return Err(Error::operator(
                 "EPRO_REQUIRE_LICENSED_TEXT",
                 format!(
                     "licensed wording is not installed in EPRO_LICENSED_TEXT_DIR for: {}",
@@ -127,7 +127,7 @@ pub fn load_checked(
 
 pub(super) fn format_errors(errors: Vec<FormatError>) -> Error {
     let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
-    Error::invalid(
+    Error::operator(
         "questionnaires",
         format!("{} problem(s):\n  {}", lines.len(), lines.join("\n  ")),
     )

@@ -575,13 +575,13 @@ pub async fn delivery_report(app: &App, reference: &str, sig: &str, status: i64)
         });
     }
     let Some(delivery) = Delivery::from_kannel(status) else {
-        return Err(Error::invalid(
+        return Err(Error::operator(
             "status",
             format!("{status} is not a delivery report type (1, 2, 4, 8 or 16)"),
         ));
     };
     let id =
-        Uuid::parse_str(reference).map_err(|_| Error::invalid("reminder", "not a reminder id"))?;
+        Uuid::parse_str(reference).map_err(|_| Error::operator("reminder", "not a reminder id"))?;
     let current = |row: &ReminderRow| row.delivery.as_deref().and_then(Delivery::parse);
     // Most copies of a report stop here, on a read: nothing to change.
     let Some(row) = store::reminders::find(&app.db, id).await? else {

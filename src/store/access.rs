@@ -181,6 +181,23 @@ pub async fn live_links<C: ConnectionTrait>(
         .collect())
 }
 
+/// When the participant's staff-issued links were last revoked, if ever.
+pub async fn staff_links_revoked_at<C: ConnectionTrait>(
+    db: &C,
+    participant: Uuid,
+    kind: &str,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    Ok(access_link::Entity::find()
+        .filter(access_link::Column::ParticipantId.eq(participant))
+        .filter(access_link::Column::Kind.eq(kind))
+        .filter(access_link::Column::RevokedAt.is_not_null())
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|l| l.revoked_at)
+        .max())
+}
+
 /// How many sessions of the participant are open at `now`.
 pub async fn open_sessions<C: ConnectionTrait>(
     db: &C,

@@ -17,7 +17,14 @@ const BOTTOM: f64 = 40.0;
 const COLOURS: [&str; 5] = ["#1f4e9c", "#b3261e", "#1b6e3a", "#7a4a00", "#5b2a86"];
 const DASHES: [&str; 5] = ["", "6 3", "2 3", "8 3 2 3", "1 2"];
 
-pub fn pain_svg(lesions: &[LesionPain], lang: &str, title: &str) -> String {
+/// `visit_label`: a visit's name in the page's language (the axis and tooltips never show a
+/// visit code).
+pub fn pain_svg(
+    lesions: &[LesionPain],
+    lang: &str,
+    title: &str,
+    visit_label: &dyn Fn(&str) -> String,
+) -> String {
     // Visits in the order they first appear.
     let mut visits: Vec<String> = Vec::new();
     for l in lesions {
@@ -37,9 +44,10 @@ pub fn pain_svg(lesions: &[LesionPain], lang: &str, title: &str) -> String {
         r#"<svg class="chart" role="img" aria-labelledby="chart-title" viewBox="0 0 {W} {total_h}" xmlns="http://www.w3.org/2000/svg"><title id="chart-title">{}</title>"#,
         HtmlEscape(title)
     );
-    axes(&mut s, &visits, &scale);
+    let names: Vec<String> = visits.iter().map(|v| visit_label(v)).collect();
+    axes(&mut s, &names, &scale);
     for (n, l) in lesions.iter().enumerate() {
-        lesion_line(&mut s, n, l, lang, &visits, &scale);
+        lesion_line(&mut s, n, l, lang, (&visits, &names), &scale);
     }
     s.push_str("</svg>");
     s
@@ -65,7 +73,7 @@ impl Scale {
     }
 }
 
-/// The 0–10 grid and the visit codes under it.
+/// The 0–10 grid and the visits' names under it.
 fn axes(s: &mut String, visits: &[String], scale: &Scale) {
     for v in [0, 2, 4, 6, 8, 10] {
         let _ = write!(
@@ -95,39 +103,39 @@ fn lesion_line(
     n: usize,
     l: &LesionPain,
     lang: &str,
-    visits: &[String],
+    (visits, names): (&[String], &[String]),
     scale: &Scale,
 ) {
     let colour = COLOURS[n % COLOURS.len()];
     let dash = DASHES[n % DASHES.len()];
     let label = pain::label_of(l, lang);
-    let pts: Vec<(f64, f64, &pain::PainPoint)> = l
+    let pts: Vec<(f64, f64, &pain::PainPoint, &String)> = l
         .points
         .iter()
         .filter_map(|p| {
             visits
                 .iter()
                 .position(|v| *v == p.visit)
-                .map(|i| (scale.x(i), scale.y(p.value), p))
+                .map(|i| (scale.x(i), scale.y(p.value), p, &names[i]))
         })
         .collect();
     let path: Vec<String> = pts
         .iter()
-        .map(|(px, py, _)| format!("{px:.1},{py:.1}"))
+        .map(|(px, py, _, _)| format!("{px:.1},{py:.1}"))
         .collect();
     let _ = write!(
         s,
         r#"<polyline points="{}" fill="none" stroke="{colour}" stroke-width="2.5" stroke-dasharray="{dash}"/>"#,
         path.join(" ")
     );
-    for (px, py, p) in &pts {
+    for (px, py, p, name) in &pts {
         let flag = if p.assess_for_sse { " ⚠" } else { "" };
         let _ = write!(
             s,
             r#"<circle cx="{px:.1}" cy="{py:.1}" r="{}" fill="{colour}"><title>{} {}: {}{flag}</title></circle>"#,
             if p.assess_for_sse { 6 } else { 4 },
             HtmlEscape(&label),
-            HtmlEscape(&p.visit),
+            HtmlEscape(name),
             p.value
         );
     }
@@ -186,8 +194,15 @@ mod tests {
                 points: vec![point("BL", 0)],
             },
         ];
-        let svg = pain_svg(&lesions, "en", "Worst pain");
+        let name = |v: &str| match v {
+            "BL" => "Baseline".to_string(),
+            _ => "Month 1".to_string(),
+        };
+        let svg = pain_svg(&lesions, "en", "Worst pain", &name);
         assert_eq!(svg.matches("<polyline").count(), 2);
+        // Visits by name on the axis and in the tooltips, never by code.
+        assert!(svg.contains(">Baseline</text>") && svg.contains("Month 1: 7"));
+        assert!(!svg.contains(">BL<") && !svg.contains("M1"), "{svg}");
         assert!(svg.contains("Left &lt;hip&gt;"));
         assert!(!svg.contains("<hip>"));
         assert_eq!(svg.matches("<circle").count(), 3);

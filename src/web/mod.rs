@@ -152,6 +152,11 @@ impl Web {
         s
     }
 
+    /// Whether the catalogue has `key` in `lang`.
+    pub fn has(&self, lang: &str, key: &str) -> bool {
+        self.text.get(lang).is_some_and(|m| m.contains_key(key))
+    }
+
     fn render(&self, name: &str, page: &PageContext, ctx: Value) -> Response {
         let full = context! {
             t => sv(&self.text.get(&page.lang)),
@@ -439,6 +444,65 @@ pub fn local_time(app: &App, at: DateTime<Utc>, lang: &str) -> String {
     )
 }
 
+/// A number as the reader writes it: "66,7" in Dutch and French, "66.7" in English; `decimals`
+/// after the separator, none when the number is whole and `decimals` is 0.
+pub fn fmt_number(x: f64, decimals: usize, lang: &str) -> String {
+    let s = format!("{x:.decimals$}");
+    match lang {
+        "en" => s,
+        _ => s.replace('.', ","),
+    }
+}
+
+/// A refused request in the reader's words: the typed problem (`invalid_<key>`) or the refusal's
+/// code (`code_<code>`) through the text catalogue, dates and numbers written the local way.
+/// Never the English message of the API, a field name or a code value.
+pub fn refusal(web: &Web, lang: &str, err: &Error) -> String {
+    use crate::domain::problem::Arg;
+    match err {
+        Error::Invalid { problem, .. } => {
+            let (key, args) = problem.page_text();
+            let args: Vec<(&str, String)> = args
+                .into_iter()
+                .map(|(name, arg)| {
+                    let text = match arg {
+                        Arg::Text(t) => t,
+                        Arg::Number(n) => fmt_number(n, if n.fract() == 0.0 { 0 } else { 1 }, lang),
+                        Arg::Date(d) => fmt_date(d, lang),
+                        Arg::Language(l) => web.t(lang, &format!("lang_{l}"), &[]),
+                    };
+                    (name, text)
+                })
+                .collect();
+            let args: Vec<(&str, &str)> = args.iter().map(|(n, t)| (*n, t.as_str())).collect();
+            web.t(lang, &format!("invalid_{key}"), &args)
+        }
+        Error::InvalidCredentials => web.t(lang, "login_failed", &[]),
+        Error::Throttled { retry_after_secs } | Error::Busy { retry_after_secs } => web.t(
+            lang,
+            "login_throttled",
+            &[("minutes", &(retry_after_secs / 60 + 1).to_string())],
+        ),
+        Error::Forbidden(_) => web.t(lang, "code_forbidden", &[]),
+        Error::NotFound(_) => web.t(lang, "not_found", &[]),
+        Error::Unauthorized { code, .. }
+        | Error::Unknown { code, .. }
+        | Error::Unprocessable { code, .. }
+        | Error::Conflict { code, .. } => {
+            let key = format!("code_{}", code.as_str());
+            if web.has(lang, &key) {
+                web.t(lang, &key, &[])
+            } else {
+                web.t(lang, "code_other", &[])
+            }
+        }
+        Error::Unauthenticated | Error::PasswordChangeRequired => {
+            web.t(lang, "code_forbidden", &[])
+        }
+        Error::Store(_) | Error::Internal(_) => web.t(lang, "error_title", &[]),
+    }
+}
+
 /// An error page (status from the service error), in the page's frame.
 pub fn error_page(web: &Web, page: &PageContext, err: &Error) -> Response {
     let status = err.status();
@@ -449,8 +513,18 @@ pub fn error_page(web: &Web, page: &PageContext, err: &Error) -> Response {
             tracing::error!(error = %err, "page failed");
             web.t(&page.lang, "error_title", &[])
         }
-        other => other.to_string(),
+        other => refusal(web, &page.lang, other),
     };
+    message_page(web, page, status, message)
+}
+
+/// A page that only says something (an error), in the page's frame.
+pub fn message_page(
+    web: &Web,
+    page: &PageContext,
+    status: StatusCode,
+    message: String,
+) -> Response {
     let mut resp = web.render("error.html", page, context! { message => message });
     resp.set_status(status);
     resp
@@ -552,5 +626,55 @@ pub fn remember_lang(web: &Web, jar: &CookieJar, lang: &str, chosen: bool) {
             lang,
             Some(std::time::Duration::from_secs(365 * 24 * 3600)),
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn catalogue() -> BTreeMap<String, BTreeMap<String, String>> {
+        toml::from_str(TEXT).expect("text.toml")
+    }
+
+    /// Every typed problem and refusal code has its words in every page language, with the
+    /// placeholders it fills (a page never falls back to a key or to English).
+    #[test]
+    fn every_refusal_has_its_words_in_every_language() {
+        let text = catalogue();
+        for (lang, words) in &text {
+            for problem in crate::domain::problem::one_of_each() {
+                let (key, args) = problem.page_text();
+                let key = format!("invalid_{key}");
+                let Some(w) = words.get(&key) else {
+                    panic!("[{lang}] has no {key}");
+                };
+                for (name, _) in args {
+                    assert!(
+                        w.contains(&format!("{{{name}}}")),
+                        "[{lang}] {key}: no {{{name}}}"
+                    );
+                }
+            }
+            for key in ["code_other", "code_forbidden"] {
+                assert!(words.contains_key(key), "[{lang}] has no {key}");
+            }
+        }
+        let keys = |l: &str| text[l].keys().cloned().collect::<Vec<_>>();
+        assert_eq!(keys("nl"), keys("fr"));
+        assert_eq!(keys("nl"), keys("en"));
+    }
+
+    #[test]
+    fn numbers_take_the_readers_decimal_sign() {
+        let cases = [
+            (66.666, 1, "nl", "66,7"),
+            (66.666, 1, "fr", "66,7"),
+            (66.666, 1, "en", "66.7"),
+            (10_000.0, 0, "nl", "10000"),
+        ];
+        for (x, decimals, lang, want) in cases {
+            assert_eq!(fmt_number(x, decimals, lang), want);
+        }
     }
 }

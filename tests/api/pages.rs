@@ -365,7 +365,14 @@ async fn call_today_lists_late_and_closing_visits_with_the_phone_only_for_own_si
         .await
         .expect("log");
     assert_eq!(resp.status(), 422);
-    assert!(resp.text().await.expect("html").contains("outcome"));
+    // In the reader's words: no field name, no code value.
+    let html = resp.text().await.expect("html");
+    assert!(
+        html.contains("Choose one of the options in the list.")
+            && !html.contains("outcome")
+            && !html.contains("maybe"),
+        "{html}"
+    );
 
     // In the grace period the visit is late: back on the list, with the last call.
     app.clock.set(
@@ -425,7 +432,10 @@ async fn a_changed_page_form_keeps_what_was_stored_and_names_the_problem() {
         .expect("post");
     assert_eq!(resp.status(), 422);
     let body = resp.text().await.expect("html");
-    assert!(body.contains("omed_mg_per_day"), "names the field");
+    assert!(
+        body.contains("Geef een getal.") && !body.contains("omed_mg_per_day"),
+        "says what, in Dutch, without the field's name"
+    );
     // The participant page is intact, with its schedule.
     let (status, html) = page(&nurse, &app, "/staff/participants/HERMES-ZAS-501").await;
     assert_eq!(status, 200);
@@ -898,4 +908,250 @@ async fn a_lesion_is_changed_on_the_record_page_with_a_reason() {
         rows.iter()
             .any(|r| r["action"] == "lesion.updated" && r["reason"] == "radiotherapy given")
     );
+}
+
+/// #32.7–9 on the record page: refusals in the reader's language with local dates (no field
+/// name, code or ISO date), the typed values kept; a French-speaking participant's lesion needs
+/// its label only in French; the PIN reset asks for confirmation; the enrolment form shows an
+/// example study id; a password change says it worked; revoked links say when.
+#[tokio::test]
+async fn staff_forms_refuse_in_the_readers_words_and_keep_what_was_typed() {
+    let app = spawn_app().await;
+    app.clock.set(
+        Utc.with_ymd_and_hms(2026, 12, 7, 9, 0, 0)
+            .single()
+            .expect("t"),
+    );
+    let (email, password, zas) = app.staff_account("site_staff", &["ZAS"]).await;
+    app.enrol(
+        &zas,
+        "HERMES-ZAS-503",
+        json!({"language": "fr", "randomization_date": "2026-12-07"}),
+    )
+    .await;
+    let nurse = sign_in(&app, &email, &password).await;
+    let record = "/staff/participants/HERMES-ZAS-503";
+    let post = async |form: &str, lang: &str, fields: &[(&str, &str)]| {
+        let (_, html) = page(&nurse, &app, &format!("{record}?lang={lang}")).await;
+        let csrf = csrf_of(&html);
+        let mut all = vec![("csrf", csrf.as_str())];
+        all.extend_from_slice(fields);
+        let resp = nurse
+            .post(format!("{}{record}/{form}", app.address))
+            .form(&all)
+            .send()
+            .await
+            .expect("post");
+        let status = resp.status().as_u16();
+        (status, resp.text().await.expect("html"))
+    };
+    let english = [
+        "required",
+        "future",
+        "today",
+        "does not match",
+        "labels.",
+        "study_id",
+        "date:",
+        "2026-12-",
+    ];
+    // The refusal as shown (the alert), free of English, field names, codes and ISO dates.
+    let clean = |html: &str| {
+        let start = html.find("role=\"alert\">").expect("an alert") + "role=\"alert\">".len();
+        let alert = &html[start..start + html[start..].find("</p>").expect("end")];
+        for word in english {
+            assert!(!alert.contains(word), "{word:?} in {alert:?}");
+        }
+    };
+
+    // A lesion labelled only in Dutch for a French-speaking participant: refused, in Dutch,
+    // naming French; what was typed is still there.
+    let (status, html) = post(
+        "lesion",
+        "nl",
+        &[
+            ("location", "femoral_neck"),
+            ("side", "right"),
+            ("label_nl", "rechterheup"),
+            ("high_risk", "size_2cm"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 422, "{html}");
+    assert!(
+        html.contains("Geef een omschrijving in het Frans, de taal van de deelnemer."),
+        "{html}"
+    );
+    assert!(
+        html.contains("value=\"rechterheup\""),
+        "the label typed is kept"
+    );
+    assert!(
+        html.contains("value=\"size_2cm\" checked"),
+        "the reason ticked is kept"
+    );
+    assert!(
+        html.contains("value=\"femoral_neck\" selected"),
+        "the location chosen is kept"
+    );
+    clean(&html);
+    // In French only: taken (no Dutch or English label demanded).
+    let (status, _) = post(
+        "lesion",
+        "fr",
+        &[
+            ("location", "femoral_neck"),
+            ("side", "right"),
+            ("label_fr", "hanche droite"),
+            ("high_risk", "size_2cm"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 303);
+
+    // An event in the future: the dates written out in the page's language.
+    let (status, html) = post(
+        "event",
+        "fr",
+        &[
+            ("kind", "sse"),
+            ("date", "2026-12-20"),
+            ("reason", "fracture"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 422, "{html}");
+    assert!(
+        html.contains("Le 20 décembre 2026 est dans le futur (nous sommes le 7 décembre 2026)."),
+        "{html}"
+    );
+    assert!(
+        html.contains("value=\"fracture\""),
+        "the reason typed is kept"
+    );
+    clean(&html);
+
+    // A phone number that is none.
+    let (status, html) = post(
+        "details",
+        "nl",
+        &[("phone", "12"), ("email", ""), ("reason", "new number")],
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(
+        html.contains("Dat is geen geldig telefoonnummer."),
+        "{html}"
+    );
+    clean(&html);
+
+    // A PIN reset needs its confirmation.
+    app.issue_link(&zas, "HERMES-ZAS-503", Some("4826")).await;
+    let (status, html) = post("pin", "nl", &[]).await;
+    assert_eq!(status, 422);
+    assert!(
+        html.contains("Vink eerst aan dat u dit wilt bevestigen."),
+        "{html}"
+    );
+    let (status, _) = post("pin", "nl", &[("confirm", "1")]).await;
+    assert_eq!(status, 303);
+
+    // Revoked links: the panel says so, with the day.
+    let (status, _) = post("revoke", "nl", &[("reason", "phone lost")]).await;
+    assert_eq!(status, 303);
+    let (_, html) = page(&nurse, &app, &format!("{record}?lang=nl")).await;
+    assert!(
+        html.contains("De links werden ingetrokken op 7 december 2026"),
+        "{html}"
+    );
+
+    // The enrolment form: an example of the study id; a wrong one says what it should be.
+    let (_, html) = page(&nurse, &app, "/staff/enrol?lang=nl").await;
+    assert!(html.contains("bijvoorbeeld HERMES-ZAS-001"), "{html}");
+    let resp = nurse
+        .post(format!("{}/staff/enrol", app.address))
+        .form(&[
+            ("csrf", csrf_of(&html).as_str()),
+            ("study_id", "ZAS-1"),
+            ("site", "ZAS"),
+            ("language", "nl"),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(resp.status(), 422);
+    let html = resp.text().await.expect("html");
+    assert!(html.contains("Schrijf het zoals HERMES-ZAS-001."), "{html}");
+    clean(&html);
+
+    // A new password that is too short, then one that is taken: the login page says so.
+    let (_, html) = page(&nurse, &app, "/staff/password?lang=fr").await;
+    let change = async |new: &str| {
+        nurse
+            .post(format!("{}/staff/password", app.address))
+            .form(&[
+                ("csrf", csrf_of(&html).as_str()),
+                ("current", password.as_str()),
+                ("new", new),
+            ])
+            .send()
+            .await
+            .expect("post")
+    };
+    let resp = change("short").await;
+    assert_eq!(resp.status(), 422);
+    let body = resp.text().await.expect("html");
+    assert!(
+        body.contains("Le nouveau mot de passe doit avoir au moins 12 caractères."),
+        "{body}"
+    );
+    let resp = change("a much longer new password").await;
+    assert_eq!(resp.status(), 303);
+    let to = resp.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_string();
+    let (_, html) = page(&nurse, &app, &to).await;
+    assert!(html.contains("Votre mot de passe a été changé."), "{html}");
+}
+
+/// #32.9: the language chosen on the login page is the staff member's (their digest's).
+#[tokio::test]
+async fn the_language_chosen_on_the_login_page_is_kept() {
+    let app = spawn_app().await;
+    let (email, password, _) = app.staff_account("site_staff", &["ZAS"]).await;
+    let c = browser();
+    let html = c
+        .get(format!("{}/staff/login?lang=fr", app.address))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    let resp = c
+        .post(format!("{}/staff/login", app.address))
+        .form(&[
+            ("csrf", csrf_of(&html).as_str()),
+            ("email", email.as_str()),
+            ("password", password.as_str()),
+        ])
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(resp.status(), 303);
+    use sea_orm::ConnectionTrait;
+    let backend = app.app.db.get_database_backend();
+    let row = app
+        .app
+        .db
+        .query_one_raw(sea_orm::Statement::from_string(
+            backend,
+            format!("SELECT language FROM staff_user WHERE email = '{email}'"),
+        ))
+        .await
+        .expect("query")
+        .expect("row");
+    let language: Option<String> = row.try_get("", "language").expect("language");
+    assert_eq!(language.as_deref(), Some("fr"), "the digest's language");
 }

@@ -46,7 +46,10 @@ test("PIN reset and new link from the record page, safe to reload", async () => 
     assert.match(await panel.innerText(), /Pincode ingesteld op/);
     assert.equal(await s.locator("#k-pin").count(), 0, "no PIN field where it would be ignored");
 
-    // Reset the PIN: shown once; the old one stops working, the new one works.
+    // Reset the PIN, a step that asks for confirmation first (#32.9): shown once; the old one
+    // stops working, the new one works.
+    await s.locator("details:has(form[action$='/pin']) summary").click();
+    await s.locator("form[action$='/pin'] input[name=confirm]").check();
     await s.locator("form[action$='/pin'] button").click();
     await s.waitForURL(/shown=/);
     const newPin = (await s.locator(".link-issued .pin strong").innerText()).trim();

@@ -929,15 +929,32 @@ fn check_visit(
 }
 
 impl Study {
-    /// Check a study id against the pattern for the participant's site.
-    pub fn check_study_id(&self, study_id: &str, site: &str) -> Result<(), String> {
+    /// The first study id of a site, as an example of the pattern ("HERMES-ZAS-001").
+    pub fn example_study_id(&self, site: &str) -> String {
+        let (number_token, digits) = self.id_number_token();
+        self.id_pattern
+            .replace("{site}", site)
+            .replace(&number_token, &format!("{:0digits$}", 1))
+    }
+
+    /// The number placeholder of the id pattern (`{nnn}`) and its digit count.
+    fn id_number_token(&self) -> (String, usize) {
         let digits = self
             .id_pattern
             .split('{')
             .filter_map(|p| p.split_once('}').map(|(inner, _)| inner))
             .find(|inner| !inner.is_empty() && inner.chars().all(|c| c == 'n'))
             .map_or(0, str::len);
-        let number_token = format!("{{{}}}", "n".repeat(digits));
+        (format!("{{{}}}", "n".repeat(digits)), digits)
+    }
+
+    /// Check a study id against the pattern for the participant's site.
+    pub fn check_study_id(
+        &self,
+        study_id: &str,
+        site: &str,
+    ) -> Result<(), crate::domain::problem::Problem> {
+        let (number_token, digits) = self.id_number_token();
         let expected = self.id_pattern.replace("{site}", site);
         let (prefix, suffix) = expected
             .split_once(&number_token)
@@ -949,11 +966,11 @@ impl Study {
         if ok {
             Ok(())
         } else {
-            Err(format!(
-                "{study_id:?} does not match {:?} for site {site} (e.g. {})",
-                self.id_pattern,
-                expected.replace(&number_token, &format!("{:0digits$}", 1))
-            ))
+            Err(crate::domain::problem::Problem::StudyIdPattern {
+                given: study_id.to_string(),
+                pattern: self.id_pattern.clone(),
+                example: self.example_study_id(site),
+            })
         }
     }
 

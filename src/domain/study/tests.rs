@@ -50,7 +50,7 @@ fn study_ids_follow_the_pattern_for_the_site() {
         ("X", "ZAS"),
     ] {
         let e = study.check_study_id(id, site).expect_err(id);
-        assert!(e.contains("HERMES-ZAS-001"), "{e}");
+        assert!(e.to_string().contains("HERMES-ZAS-001"), "{e}");
     }
 }
 

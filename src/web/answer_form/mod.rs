@@ -542,7 +542,8 @@ pub async fn post(
                 return redirect(&after_submit_target(who, app, visit).await);
             }
             Err(e @ (Error::Invalid { .. } | Error::Unprocessable { .. })) => {
-                return again(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()).await;
+                let msg = crate::web::refusal(web, &lang, &e);
+                return again(StatusCode::UNPROCESSABLE_ENTITY, msg).await;
             }
             Err(e) => return error_page(web, &frame(), &e),
         }

@@ -184,7 +184,10 @@ pub async fn submit(
         None => None,
         Some(s) => match crate::participants::parse_date("completed_on", s.trim()) {
             Ok(d) => Some(d),
-            Err(e) => return again(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()).await,
+            Err(e) => {
+                let msg = crate::web::refusal(web, &lang, &e);
+                return again(StatusCode::UNPROCESSABLE_ENTITY, msg).await;
+            }
         },
     };
     let submission = Submission {
@@ -203,7 +206,8 @@ pub async fn submit(
             ..
         }) => redirect(&after_submit_target(who, app, visit).await),
         Err(e @ (Error::Invalid { .. } | Error::Unprocessable { .. } | Error::Conflict { .. })) => {
-            again(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()).await
+            let msg = crate::web::refusal(web, &lang, &e);
+            again(StatusCode::UNPROCESSABLE_ENTITY, msg).await
         }
         Err(e) => error_page(
             web,

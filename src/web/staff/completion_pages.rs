@@ -292,13 +292,12 @@ pub(super) async fn log_call(
 ) -> Response {
     let (actor, page) = staff!(web, app, req);
     if !csrf_ok(req, field(&form, "csrf")) {
-        let mut r = super::error_page(
+        return crate::web::message_page(
             web,
             &page,
-            &crate::error::Error::invalid("csrf", web.t(&page.lang, "csrf_failed", &[])),
+            StatusCode::FORBIDDEN,
+            web.t(&page.lang, "csrf_failed", &[]),
         );
-        r.set_status(StatusCode::FORBIDDEN);
-        return r;
     }
     let study_id = field(&form, "study_id");
     let note = opt(&form, "note");
@@ -345,7 +344,7 @@ fn row_views(web: &Web, app: &App, lang: &str, rows: &[completion::Row]) -> Vec<
                             super::window_text(web, app, lang, &cell.window),
                             cell.missed_reason
                                 .as_ref()
-                                .map(|m| format!(" ({m})"))
+                                .map(|m| format!(" ({})", super::missed_reason_text(web, lang, m)))
                                 .unwrap_or_default()
                         ),
                     }

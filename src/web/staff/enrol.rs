@@ -9,7 +9,7 @@ use poem::{
     web::{Data, Form},
 };
 
-use super::{PageContext, Pairs, Web, csrf_ok, failed, field, opt, redirect, signed_in};
+use super::{PageContext, Pairs, Web, csrf_ok, failed, field, opt, redirect, refusal, signed_in};
 use crate::{app::App, auth, error::Error, participants};
 
 #[handler]
@@ -40,11 +40,13 @@ pub(super) fn render_enrol(
         "s_enrol.html",
         page,
         context! {
-            sites => sites,
+            sites => sites.clone(),
             languages => app.study.languages.iter().map(|l| (l.clone(), web.t(&page.lang, &format!("lang_{l}"), &[]))).collect::<Vec<_>>(),
             arms => app.study.arms.iter().map(|a| context! { code => a.code.clone(), label => a.label.get(&page.lang).cloned().unwrap_or_else(|| a.code.clone()) }).collect::<Vec<_>>(),
             channels => (app.sms.is_some()).then(|| crate::domain::reminders::Channel::ALL.iter().map(|c| (c.as_str(), web.t(&page.lang, &format!("channel_{}", c.as_str()), &[]))).collect::<Vec<_>>()),
             error => error,
+            // The pattern in words, with this site's first number as the example.
+            study_id_help => web.t(&page.lang, "study_id_help", &[("example", &app.study.example_study_id(sites.first().map_or("", String::as_str)))]),
             v => values,
         },
     )
@@ -76,7 +78,11 @@ pub(super) async fn enrol_post(
     match participants::enrol(app, &actor, new).await {
         Ok(p) => redirect(&format!("/staff/participants/{}?saved=1", p.study_id)),
         Err(e @ (Error::Invalid { .. } | Error::Unprocessable { .. } | Error::Conflict { .. })) => {
-            let msg = format!("{} {e}", web.t(&page.lang, "error_prefix", &[]));
+            let msg = format!(
+                "{} {}",
+                web.t(&page.lang, "error_prefix", &[]),
+                refusal(web, &page.lang, &e)
+            );
             let mut r = render_enrol(web, app, &actor, &page, Some(msg), &form);
             r.set_status(StatusCode::UNPROCESSABLE_ENTITY);
             r

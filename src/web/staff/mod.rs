@@ -16,7 +16,7 @@ use super::{
     LATE_COOKIE, PageContext, STAFF_COOKIE, STAFF_COOKIES, StaffInfo, Web,
     answer_form::{self},
     chart, choose_lang, csrf_ok, error_page, field, fmt_date, last_day, local_day, local_time,
-    query_param, redirect, remember_lang, sv,
+    query_param, redirect, refusal, remember_lang, remembered_lang, sv,
 };
 use crate::{app::App, auth, error::Error};
 
@@ -84,6 +84,27 @@ async fn signed_in(
         role: actor.role.as_str().into(),
     });
     Ok((actor, page))
+}
+
+/// A stored missed reason ("too_ill", or "other: <what staff wrote>") in the reader's words.
+fn missed_reason_text(web: &Web, lang: &str, stored: &str) -> String {
+    let (code, text) = stored
+        .split_once(": ")
+        .map_or((stored, None), |(c, t)| (c, Some(t)));
+    let key = format!("reason_{code}");
+    let words = web.t(
+        lang,
+        if web.has(lang, &key) {
+            &key
+        } else {
+            "reason_unknown"
+        },
+        &[],
+    );
+    match text {
+        Some(t) => format!("{words}: {t}"),
+        None => words,
+    }
 }
 
 /// Service errors on staff pages: a required password change goes to that page.

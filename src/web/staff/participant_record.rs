@@ -12,8 +12,8 @@ use poem::{
 use serde::Serialize;
 
 use super::{
-    PageContext, Pairs, Web, chart, csrf_ok, failed, field, fmt_date, local_time, opt, query_param,
-    redirect, signed_in, sv,
+    PageContext, Pairs, Web, chart, csrf_ok, failed, field, fmt_date, last_day, local_day,
+    local_time, missed_reason_text, opt, query_param, redirect, refusal, signed_in, sv,
 };
 use crate::{
     answering,
@@ -67,6 +67,7 @@ pub(super) async fn render_participant(
     notice: Option<String>,
     error: Option<String>,
     shown: Option<Shown>,
+    kept: Option<Value>,
 ) -> Response {
     let lang = page.lang.clone();
     let p = match participants::get(app, actor, study_id).await {
@@ -91,16 +92,41 @@ pub(super) async fn render_participant(
     let events = event_views(web, app, &lang, &p, &lesion_rows);
     let resp_views = response_views(web, app, actor, study_id, &lang, &lesion_rows).await;
     let pain_course = pain::overview(app, actor, study_id).await.ok();
+    let visit_name = |v: &str| app.study.visit_label(v, &lang);
     let pain_chart = pain_course
         .as_ref()
-        .map(|o| chart::pain_svg(o, &lang, &web.t(&lang, "pain_chart", &[])));
+        .map(|o| chart::pain_svg(o, &lang, &web.t(&lang, "pain_chart", &[]), &visit_name));
+    // The readings flagged for SSE assessment, in words beside the chart (not only a tooltip).
+    let pain_flags: Vec<String> = pain_course
+        .iter()
+        .flatten()
+        .flat_map(|l| {
+            let first = l.points.first().map(|p| p.value);
+            l.points
+                .iter()
+                .filter(|p| p.assess_for_sse)
+                .map(move |p| (l, first.unwrap_or(p.value), p))
+        })
+        .map(|(l, from, p)| {
+            web.t(
+                &lang,
+                "call_assess_for_sse",
+                &[
+                    ("from", &from.to_string()),
+                    ("to", &p.value.to_string()),
+                    ("lesion", &pain::label_of(l, &lang)),
+                    ("visit", &visit_name(&p.visit)),
+                ],
+            )
+        })
+        .collect();
     // Pain progression needs the dose at each visit with a reading (docs/pain-response.md).
     let dose_missing: Vec<String> = pain_course
         .as_deref()
         .map(pain::visits_without_dose)
         .unwrap_or_default()
         .iter()
-        .map(|v| app.study.visit_label(v, &lang))
+        .map(|v| visit_name(v))
         .collect();
     let reminder_rows = reminder_rows(web, app, &lang, actor, study_id).await;
     let access = access_view(web, app, &lang, actor, study_id).await;
@@ -150,6 +176,7 @@ pub(super) async fn render_participant(
             events => sv(&events),
             responses => sv(&resp_views),
             pain_chart => pain_chart.map(Value::from_safe_string),
+            pain_flags => pain_flags,
             reminders => sv(&reminder_rows),
             locations => locations,
             reasons => reasons,
@@ -176,6 +203,7 @@ pub(super) async fn render_participant(
             dose_missing => dose_missing,
             notice => notice,
             error => error,
+            kept => kept.unwrap_or_else(|| kept_values("", &[])),
             access => access,
             link => shown.map(|s| context! {
                 qr => s.url.as_deref().and_then(|u| participant::qr_svg(u).ok()).map(|q| Value::from_safe_string(q.find("<svg").map_or(q.clone(), |i| q[i..].to_string()))),
@@ -204,7 +232,11 @@ fn visit_rows(
                 window: super::window_text(web, app, &lang, &v.window),
                 state: st,
                 state_text: web.t(&lang, &format!("state_{st}"), &[]),
-                missed_reason: v.missed_reason.clone().unwrap_or_default(),
+                missed_reason: v
+                    .missed_reason
+                    .as_deref()
+                    .map(|r| missed_reason_text(web, &lang, r))
+                    .unwrap_or_default(),
                 // Open visits are entered directly; a closed one through the late-entry step.
                 enterable: may_enter
                     && matches!(
@@ -393,7 +425,7 @@ async fn response_views(
                         },
                         s.get("score")
                             .and_then(|x| x.as_f64())
-                            .map(|x| format!("{x:.1}"))
+                            .map(|x| crate::web::fmt_number(x, 1, &lang))
                             .unwrap_or_else(|| "–".into()),
                     )
                 })
@@ -522,7 +554,7 @@ pub(super) async fn participant_page(
     let (actor, page) = staff!(web, app, req);
     let notice = query_param(req, "saved").map(|_| web.t(&page.lang, "saved_ok", &[]));
     let shown = query_param(req, "shown").and_then(|t| Shown::open(app, &actor, &id, &t));
-    render_participant(web, app, &actor, &page, &id, notice, None, shown).await
+    render_participant(web, app, &actor, &page, &id, notice, None, shown, None).await
 }
 
 /// The forms on the participant's page, each calling one service.
@@ -538,7 +570,8 @@ pub(super) async fn participant_form(
     let lang = page.lang.clone();
     if !csrf_ok(req, field(&form, "csrf")) {
         let msg = web.t(&lang, "csrf_failed", &[]);
-        let mut r = render_participant(web, app, &actor, &page, &id, None, Some(msg), None).await;
+        let mut r =
+            render_participant(web, app, &actor, &page, &id, None, Some(msg), None, None).await;
         r.set_status(StatusCode::FORBIDDEN);
         return r;
     }
@@ -555,20 +588,43 @@ pub(super) async fn participant_form(
             redirect(&format!("/staff/participants/{id}?shown={token}#access-h"))
         }
         Err(e @ (Error::Invalid { .. } | Error::Unprocessable { .. } | Error::Conflict { .. })) => {
-            let msg = match e.code() {
-                // Refusals with a sentence of their own in the reader's language.
-                code @ ("arm_required" | "event_already_recorded") => {
-                    web.t(&lang, &format!("error_{code}"), &[])
-                }
-                _ => format!("{} {e}", web.t(&lang, "error_prefix", &[])),
-            };
-            let mut r =
-                render_participant(web, app, &actor, &page, &id, None, Some(msg), None).await;
+            let msg = format!(
+                "{} {}",
+                web.t(&lang, "error_prefix", &[]),
+                refusal(web, &lang, &e)
+            );
+            // The form again, open, with what was typed (nothing is lost on a refusal).
+            let kept = kept_values(&form_name, &form);
+            let mut r = render_participant(
+                web,
+                app,
+                &actor,
+                &page,
+                &id,
+                None,
+                Some(msg),
+                None,
+                Some(kept),
+            )
+            .await;
             r.set_status(e.status());
             r
         }
         Err(e) => failed(web, &page, &e),
     }
+}
+
+/// A refused form's typed values, for the page to show it again: `form` (its name), `v` (each
+/// field's value) and `high_risk` (the reasons ticked).
+fn kept_values(form_name: &str, form: &[(String, String)]) -> Value {
+    let values: BTreeMap<String, String> =
+        form.iter().filter(|(k, _)| k != "csrf").cloned().collect();
+    let ticked: Vec<String> = form
+        .iter()
+        .filter(|(k, _)| k == "high_risk")
+        .map(|(_, v)| v.clone())
+        .collect();
+    context! { form => form_name, v => values, high_risk => ticked }
 }
 
 /// What a form shows once after it ran: a new link (with the PIN set the first time) or a new PIN.
@@ -623,7 +679,11 @@ async fn access_view(
         .ok()?;
     let when = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| local_time(app, t, lang));
     Some(context! {
-        link => when(a.staff_link_at).map(|t| web.t(lang, "access_link_at", &[("when", &t)])).unwrap_or_else(|| web.t(lang, "access_no_link", &[])),
+        link => match (when(a.staff_link_at), when(a.staff_links_revoked_at)) {
+            (Some(t), _) => web.t(lang, "access_link_at", &[("when", &t)]),
+            (None, Some(t)) => web.t(lang, "access_links_revoked", &[("when", &t)]),
+            (None, None) => web.t(lang, "access_no_link", &[]),
+        },
         pin => when(a.pin_set_at).map(|t| web.t(lang, "access_pin_at", &[("when", &t)])).unwrap_or_else(|| web.t(lang, "access_no_pin", &[])),
         has_pin => a.pin_set_at.is_some(),
         locked => when(a.locked_until).map(|t| web.t(lang, "access_locked", &[("until", &t)])),
@@ -693,12 +753,17 @@ async fn submit_form(
                 .map(|_| None),
             Err(_) => Err(Error::invalid(
                 "omed_mg_per_day",
-                "give a number of mg per day",
+                crate::domain::problem::Problem::NotANumber,
             )),
         },
         "link" => participant::issue_staff_link(app, actor, id, opt(form, "pin"))
             .await
             .map(|l| Some(Shown::new(app, Some(l.url), l.pin))),
+        // A reset locks the participant out of the PIN they know: ticked to confirm first.
+        "pin" if field(form, "confirm") != "1" => Err(Error::invalid(
+            "confirm",
+            crate::domain::problem::Problem::ConfirmNeeded,
+        )),
         "pin" => participant::reset_pin(app, actor, id, opt(form, "pin"))
             .await
             .map(|pin| Some(Shown::new(app, None, pin))),

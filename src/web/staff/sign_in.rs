@@ -11,7 +11,7 @@ use poem::{
 
 use super::{
     PageContext, Pairs, STAFF_COOKIE, STAFF_COOKIES, Web, choose_lang, csrf_ok, error_page, failed,
-    field, redirect, remember_lang, signed_in,
+    field, query_param, redirect, refusal, remember_lang, remembered_lang, signed_in,
 };
 use crate::{app::App, auth, error::Error};
 
@@ -28,10 +28,12 @@ pub(super) async fn login_page(
     Data(app): Data<&Arc<App>>,
 ) -> Response {
     let page = anon_page(web, app, req);
+    // After a password change: say it worked, and that the new one signs in.
+    let notice = query_param(req, "changed").map(|_| web.t(&page.lang, "password_changed", &[]));
     web.render(
         "s_login.html",
         &page,
-        context! { error => Option::<String>::None },
+        context! { error => Option::<String>::None, notice => notice },
     )
 }
 
@@ -68,6 +70,13 @@ pub(super) async fn login_post(
                 .unwrap_or_default();
             req.cookie()
                 .add(web.cookie(STAFF_COOKIE, &login.token, Some(age)));
+            // A language chosen on the login page (or earlier in this browser) is the staff
+            // member's language from now on: that of the pages and of the daily digest.
+            if let Some(lang) = remembered_lang(app, req).or(query_param(req, "lang"))
+                && let Ok(actor) = auth::authenticate(app, &login.token).await
+            {
+                let _ = crate::store::staff::set_language(&app.db, actor.id, &lang).await;
+            }
             redirect(if login.must_change_password {
                 "/staff/password"
             } else {
@@ -144,9 +153,9 @@ pub(super) async fn password_post(
     }
     match auth::change_password(app, &actor, field(&form, "current"), field(&form, "new")).await {
         // Other sessions end, this one included: sign in again with the new password.
-        Ok(()) => redirect("/staff/login"),
+        Ok(()) => redirect("/staff/login?changed=1"),
         Err(e @ (Error::Invalid { .. } | Error::InvalidCredentials)) => {
-            again(e.to_string(), StatusCode::UNPROCESSABLE_ENTITY)
+            again(refusal(web, &lang, &e), StatusCode::UNPROCESSABLE_ENTITY)
         }
         Err(e) => failed(web, &page, &e),
     }
