@@ -283,11 +283,8 @@ pub async fn update_lesion(
             store::participants::lesion_has_answers(&txn, before.id).await?,
         )
     {
-        return Err(Error::invalid(
-            "reason",
-            "this lesion has answers: moving it to another location or side needs a reason \
-             (kept in the audit trail)",
-        ));
+        // The lesion has answers: moving it to another location or side needs a reason.
+        return Err(Error::invalid("reason", Problem::ReasonRequired));
     }
     let changed: Vec<LesionRow> = all
         .iter()
