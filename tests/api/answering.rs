@@ -1067,9 +1067,12 @@ async fn per_lesion_pain_flags_consensus_categories_and_queries() {
     assert_eq!(b["points"][1]["change"], 3);
     assert_eq!(b["points"][1]["assess_for_sse"], true);
     assert_eq!(
-        b["points"][1]["consensus_category"],
-        Value::Null,
-        "not irradiated"
+        (
+            b["points"][1]["consensus_category"].clone(),
+            b["points"][1]["not_evaluable"].clone()
+        ),
+        (json!("not_evaluable"), json!("not_irradiated")),
+        "not irradiated: not evaluable, with the reason (#32.16)"
     );
 
     let flags: Value = app

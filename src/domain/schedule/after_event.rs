@@ -289,30 +289,41 @@ mod tests {
         }
     }
 
+    /// The open baseline learns its end, last day and grace from the randomization; so does a
+    /// baseline finished during screening (completed before randomization was recorded, the
+    /// order the protocol wants), which stays completed.
     #[test]
     fn randomization_plans_the_follow_up_and_ends_the_open_baseline() {
         let p = protocol();
         let enrolled = d("2026-03-02");
-        let bl = open_baseline(&p, enrolled);
-        let changes = after_randomization(
-            &p,
-            dates(enrolled, "2026-03-05", at("2026-03-02")),
-            &[bl],
-            at("2026-03-05"),
-        );
-        assert_eq!(
-            codes(&changes),
-            ["move BL", "insert M1", "insert M3", "insert M6"]
-        );
-        let VisitChange::Reschedule { window, .. } = &changes[0] else {
-            panic!("{changes:?}")
-        };
-        assert_eq!(
-            window.start,
-            local_midnight(Brussels, enrolled),
-            "start stays"
-        );
-        assert_eq!(window.end, Some(local_midnight(Brussels, d("2026-03-09"))));
+        for state in [None, Some(VisitState::Completed)] {
+            let mut bl = open_baseline(&p, enrolled);
+            bl.final_state = state;
+            let changes = after_randomization(
+                &p,
+                dates(enrolled, "2026-03-05", at("2026-03-02")),
+                &[bl],
+                at("2026-03-05"),
+            );
+            assert_eq!(
+                codes(&changes),
+                ["move BL", "insert M1", "insert M3", "insert M6"],
+                "{state:?}"
+            );
+            let VisitChange::Reschedule { window, .. } = &changes[0] else {
+                panic!("{changes:?}")
+            };
+            assert_eq!(
+                window.start,
+                local_midnight(Brussels, enrolled),
+                "start stays"
+            );
+            assert_eq!(window.end, Some(local_midnight(Brussels, d("2026-03-09"))));
+            assert_eq!(
+                window.grace_end,
+                Some(local_midnight(Brussels, d("2026-03-16")))
+            );
+        }
     }
 
     #[test]
@@ -472,32 +483,11 @@ mod tests {
         }
     }
 
-    /// A baseline finished during screening (completed before randomization was recorded) still
-    /// learns its window's end, last day and grace from the randomization; it stays completed.
+    /// A go-live participant's baseline completed before randomization was recorded is not made
+    /// not_expected by it.
     #[test]
     fn a_baseline_completed_before_randomization_learns_its_end() {
         let p = protocol();
-        let enrolled = d("2026-03-02");
-        let mut bl = open_baseline(&p, enrolled);
-        bl.final_state = Some(VisitState::Completed);
-        let changes = after_randomization(
-            &p,
-            dates(enrolled, "2026-03-05", at("2026-03-02")),
-            &[bl],
-            at("2026-03-05"),
-        );
-        assert_eq!(
-            codes(&changes),
-            ["move BL", "insert M1", "insert M3", "insert M6"]
-        );
-        let VisitChange::Reschedule { window, .. } = &changes[0] else {
-            panic!("{changes:?}")
-        };
-        assert_eq!(window.end, Some(local_midnight(Brussels, d("2026-03-09"))));
-        assert_eq!(
-            window.grace_end,
-            Some(local_midnight(Brussels, d("2026-03-16")))
-        );
         // A go-live participant's completed baseline is not made not_expected.
         let mut bl = open_baseline(&p, d("2025-02-10"));
         bl.final_state = Some(VisitState::Completed);
