@@ -25,7 +25,7 @@ pub use staff_entry::{staff_entrant, staff_save_draft, staff_submit};
 pub use submit::{Submission, Submitted, submit, submit_as};
 use submit::{refused, submitted_view};
 use tasks::split_ref;
-pub use tasks::{Task, TaskItem, next_window, tasks};
+pub use tasks::{Task, TaskItem, forms_left, next_window, tasks};
 
 pub(crate) mod calls;
 pub(crate) mod completion;

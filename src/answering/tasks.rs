@@ -37,31 +37,42 @@ pub async fn tasks(app: &App, pa: &ParticipantActor) -> Result<Vec<Task>> {
     Ok(views
         .into_iter()
         .filter(|v| matches!(v.state, VisitState::Open | VisitState::Late))
-        .map(|v| {
-            let questionnaires = v
-                .questionnaires
-                .iter()
-                .map(|q| {
-                    let (key, version) = split_ref(q);
-                    let status = TaskStatus::of(
-                        responses
-                            .iter()
-                            .find(|r| r.visit_code == v.code && r.questionnaire_key == key)
-                            .map(|r| r.status),
-                    );
-                    TaskItem {
-                        key,
-                        version,
-                        status,
-                    }
-                })
-                .collect();
-            Task {
-                visit: v,
-                questionnaires,
-            }
+        .map(|v| Task {
+            questionnaires: items(&v, &responses),
+            visit: v,
         })
         .collect())
+}
+
+/// A visit's questionnaires, each with the status of the response stored for it.
+fn items(v: &VisitView, responses: &[store::responses::ResponseRow]) -> Vec<TaskItem> {
+    v.questionnaires
+        .iter()
+        .map(|q| {
+            let (key, version) = split_ref(q);
+            let status = TaskStatus::of(
+                responses
+                    .iter()
+                    .find(|r| r.visit_code == v.code && r.questionnaire_key == key)
+                    .map(|r| r.status),
+            );
+            TaskItem {
+                key,
+                version,
+                status,
+            }
+        })
+        .collect()
+}
+
+/// How many of a visit's questionnaires the participant has still to send (what a reminder
+/// counts: "3 short questionnaires").
+pub async fn forms_left(app: &App, participant: uuid::Uuid, v: &VisitView) -> Result<usize> {
+    let responses = store::responses::of_participant(&app.db, participant).await?;
+    Ok(items(v, &responses)
+        .iter()
+        .filter(|q| q.status != TaskStatus::Completed)
+        .count())
 }
 
 /// The participant's next visit still to come (its window not yet open), if any.

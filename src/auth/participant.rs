@@ -208,18 +208,8 @@ pub async fn access_status(app: &App, actor: &StaffActor, study_id: &str) -> Res
     let links = store::access::live_links(&app.db, p.id, now).await?;
     let mut locked_until = None;
     for l in &links {
-        let key = pin_key(p.id, l.id);
-        for limit in [PIN_LINK, PIN_LINK_DAY] {
-            let failures = store::throttle::failures_since(
-                &app.db,
-                limit.scope,
-                &key,
-                limit.policy.window_start(now),
-            )
-            .await?;
-            if let Some(wait) = limit.policy.locked_for(&failures, now) {
-                locked_until = locked_until.max(Some(now + wait));
-            }
+        if let Some(wait) = pin_tries(app, &pin_key(p.id, l.id), now).await?.locked_for {
+            locked_until = locked_until.max(Some(now + wait));
         }
     }
     Ok(AccessStatus {
@@ -481,18 +471,75 @@ pub async fn login(app: &App, link_token: &str, pin: &str) -> Result<Participant
 /// The site and language of a valid link's participant (for the PIN page's safety text and
 /// language), or `None` when the link is unknown, revoked or expired.
 pub async fn link_site(app: &App, link_token: &str) -> Result<Option<(String, String)>> {
+    Ok(link_holder(app, link_token)
+        .await?
+        .filter(|h| h.usable)
+        .map(|h| (h.site, h.language)))
+}
+
+/// Whose a link is, valid or not: a revoked or expired link still names the participant's site
+/// (its phone number) and language for the page that says the link no longer works.
+pub struct LinkHolder {
+    pub site: String,
+    pub language: String,
+    /// Not revoked and not expired: the link signs in.
+    pub usable: bool,
+}
+
+/// The holder of a link, or `None` for a link never issued.
+pub async fn link_holder(app: &App, link_token: &str) -> Result<Option<LinkHolder>> {
     let now = app.clock.now();
     let Some(link) = store::access::find_link(&app.db, &token_hash(link_token)).await? else {
         return Ok(None);
     };
-    if link.revoked_at.is_some() || link.expires_at.is_some_and(|e| e <= now) {
-        return Ok(None);
-    }
+    let usable = link.revoked_at.is_none() && !link.expires_at.is_some_and(|e| e <= now);
     Ok(
         store::participants::find_by_id(&app.db, link.participant_id)
             .await?
-            .map(|p| (p.site_code, p.language)),
+            .map(|p| LinkHolder {
+                site: p.site_code,
+                language: p.language,
+                usable,
+            }),
     )
+}
+
+/// A link's PIN guesses now: how many more wrong PINs it takes before sign-in waits (the fewest
+/// its limits allow) and, when it waits, for how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PinTries {
+    pub left: usize,
+    pub locked_for: Option<Duration>,
+}
+
+async fn pin_tries(app: &App, key: &str, now: DateTime<Utc>) -> Result<PinTries> {
+    let mut tries = PinTries {
+        left: usize::MAX,
+        locked_for: None,
+    };
+    for limit in [PIN_LINK, PIN_LINK_DAY] {
+        let failures = store::throttle::failures_since(
+            &app.db,
+            limit.scope,
+            key,
+            limit.policy.window_start(now),
+        )
+        .await?;
+        tries.left = tries.left.min(limit.policy.attempts_left(&failures, now));
+        tries.locked_for = tries
+            .locked_for
+            .max(limit.policy.locked_for(&failures, now));
+    }
+    Ok(tries)
+}
+
+/// The PIN guesses a link has left (said after a wrong PIN); `None` for an unknown link.
+pub async fn link_pin_tries(app: &App, link_token: &str) -> Result<Option<PinTries>> {
+    let Some(link) = store::access::find_link(&app.db, &token_hash(link_token)).await? else {
+        return Ok(None);
+    };
+    let key = pin_key(link.participant_id, link.id);
+    Ok(Some(pin_tries(app, &key, app.clock.now()).await?))
 }
 
 /// The participant chooses the language of their pages, questionnaires not yet started and

@@ -106,6 +106,15 @@ impl Policy {
         now - self.window
     }
 
+    /// How many more failures `failures` leave before the next attempt waits (0: it waits).
+    pub fn attempts_left(&self, failures: &[DateTime<Utc>], now: DateTime<Utc>) -> usize {
+        let recent = failures
+            .iter()
+            .filter(|t| **t > self.window_start(now))
+            .count();
+        self.max_failures.saturating_sub(recent)
+    }
+
     /// `failures`: the times of failures inside the window, any order. `None` = may try now;
     /// `Some(wait)` = locked for that long. Failures stamped a little after `now` count too: a
     /// concurrent attempt that read the clock later may have been recorded first.
@@ -197,6 +206,32 @@ mod tests {
         ];
         for (addr, prefix, source) in cases {
             assert_eq!(client_source(ip(addr), prefix), source, "{addr} /{prefix}");
+        }
+    }
+
+    #[test]
+    fn attempts_left_count_down_to_the_lock() {
+        let p = PIN_LINK.policy;
+        // (failures at these minutes, now, attempts left)
+        let cases: [(&[i64], i64, usize); 5] = [
+            (&[], 0, 5),
+            (&[0], 1, 4),
+            (&[0, 1, 2, 3], 4, 1),
+            (&[0, 1, 2, 3, 4], 5, 0),
+            (&[-30, -20, 0], 1, 4),
+        ];
+        for (mins, now, left) in cases {
+            let failures: Vec<_> = mins.iter().map(|m| t(*m)).collect();
+            assert_eq!(
+                p.attempts_left(&failures, t(now)),
+                left,
+                "{mins:?} at {now}"
+            );
+            assert_eq!(
+                p.locked_for(&failures, t(now)).is_some(),
+                left == 0,
+                "no attempt left is a lock: {mins:?}"
+            );
         }
     }
 }

@@ -64,7 +64,7 @@ pub fn digest(lang: &str, to: &str, ctx: minijinja::Value) -> Result<Outgoing, S
         })
         .collect();
     let html = format!(
-        "<!doctype html>\n<html lang=\"{}\">\n<body style=\"font-family: sans-serif; font-size: 16px; line-height: 1.5; color: #1a1a1a; max-width: 48em; margin: 0 auto; padding: 1em;\">\n<div style=\"white-space: pre-wrap\">{}</div>\n</body>\n</html>\n",
+        "<!doctype html>\n<html lang=\"{}\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n</head>\n<body style=\"font-family: sans-serif; font-size: 16px; line-height: 1.5; color: #1a1a1a; max-width: 48em; margin: 0 auto; padding: 1em;\">\n<div style=\"white-space: pre-wrap\">{}</div>\n</body>\n</html>\n",
         escape(lang),
         lines.join("\n")
     );
@@ -82,6 +82,8 @@ pub struct ReminderContent<'a> {
     pub to: &'a str,
     pub lang: &'a str,
     pub visit_label: &'a str,
+    /// The visit's questionnaires still to send ("3 short questionnaires"; at least one).
+    pub forms: usize,
     pub last_day: &'a str,
     pub link: &'a str,
     pub site_name: &'a str,
@@ -91,9 +93,31 @@ pub struct ReminderContent<'a> {
     pub study: &'a str,
     /// The sender's name (the study file's `email_sender`, else the study's name).
     pub sender_name: &'a str,
-    /// The study file's safety text in the participant's language, as one paragraph (the
-    /// site's phone filled in); empty when the study file has none.
+    /// The study file's safety text in the participant's language (`Study::safety_text`: the
+    /// notice, then one `- ` line per urgent symptom, the site's phone filled in); empty when
+    /// the study file has none.
     pub safety: &'a str,
+}
+
+/// A paragraph of the HTML email: its text, and the list its `- ` lines make.
+#[derive(serde::Serialize)]
+struct Paragraph {
+    text: String,
+    items: Vec<String>,
+}
+
+impl Paragraph {
+    fn of(p: &str) -> Self {
+        let (items, text): (Vec<&str>, Vec<&str>) =
+            p.lines().map(str::trim).partition(|l| l.starts_with("- "));
+        Paragraph {
+            text: text.join(" "),
+            items: items
+                .iter()
+                .map(|l| l.trim_start_matches("- ").to_string())
+                .collect(),
+        }
+    }
 }
 
 /// A rendered template's header lines (`Name: value`, up to the first blank line) and body.
@@ -122,7 +146,7 @@ pub fn reminder(c: &ReminderContent<'_>) -> Result<Outgoing, String> {
     let ctx = context! {
         visit => c.visit_label, last_day => c.last_day, link => c.link,
         site_name => c.site_name, site_phone => c.site_phone, site_email => c.site_email, lang => c.lang,
-        study => c.study, safety => c.safety,
+        study => c.study, safety => c.safety, forms => c.forms.max(1),
     };
     let rendered = env
         .get_template("text")
@@ -134,15 +158,17 @@ pub fn reminder(c: &ReminderContent<'_>) -> Result<Outgoing, String> {
         .cloned()
         .ok_or("the email template has no Subject: line")?;
     let button = head.get("button").cloned().unwrap_or_default();
-    // The HTML shows the same paragraphs (escaped by minijinja), with the link as a button.
-    let paragraphs: Vec<String> = text
+    // The HTML shows the same paragraphs (escaped by minijinja), with the link as a button and
+    // the `- ` lines of a paragraph as a list.
+    let paragraphs: Vec<Paragraph> = text
         .split("\n\n")
-        .map(|p| p.trim().to_string())
-        .filter(|p| !p.is_empty() && p != c.link)
+        .map(str::trim)
+        .filter(|p| !p.is_empty() && *p != c.link)
+        .map(Paragraph::of)
         .collect();
     let html = env
         .get_template("reminder.html")
-        .and_then(|t| t.render(context! { paragraphs => paragraphs, link => c.link, button => button, lang => c.lang }))
+        .and_then(|t| t.render(context! { paragraphs => minijinja::Value::from(minijinja::value::Serde(&paragraphs)), link => c.link, button => button, lang => c.lang }))
         .map_err(|e| e.to_string())?;
     Ok(Outgoing {
         to: c.to.to_string(),
@@ -155,7 +181,8 @@ pub fn reminder(c: &ReminderContent<'_>) -> Result<Outgoing, String> {
 
 /// The reminder SMS in the participant's language (`templates/sms/reminder.<lang>.txt`, one line
 /// a translator edits): the hospital, the study and the personal link, no health information.
-/// Its length is checked per language (GSM-7, at most two parts) in the tests.
+/// It fits one GSM-7 part (160 septets) for the lengths docs/reminders.md budgets (tested per
+/// language).
 pub fn sms_reminder(
     lang: &str,
     site_name: &str,
@@ -187,6 +214,7 @@ mod tests {
                 to: "p@example.org",
                 lang,
                 visit_label: "M3",
+                forms: 1,
                 last_day: "2026-04-30",
                 link: "https://epro.example/p/abc",
                 site_name: "UZ Gent",
@@ -243,6 +271,7 @@ mod tests {
                 to: "p@example.org",
                 lang,
                 visit_label: "Baseline",
+                forms: 3,
                 last_day: "",
                 link: "https://epro.example/p/abc",
                 site_name: "UZ Gent",
@@ -265,28 +294,164 @@ mod tests {
         }
     }
 
-    /// Every language's reminder SMS stays within two GSM-7 parts with the longest hospital name
-    /// of the study file and a real link, and names neither a disease nor a treatment.
-    #[test]
-    fn the_reminder_sms_fits_two_gsm7_parts_in_every_language() {
+    fn hermes_reminder(lang: &str, forms: usize) -> Outgoing {
         let study = crate::domain::study::Study::parse(
             "studies/hermes.toml",
             include_str!("../../studies/hermes.toml"),
         )
         .expect("study");
-        let longest = study
-            .sites
+        reminder(&ReminderContent {
+            to: "p@example.org",
+            lang,
+            visit_label: "M1",
+            forms,
+            last_day: "30 april 2026",
+            link: "https://epro.example/p/abc",
+            site_name: "ZAS Augustinus",
+            site_phone: "+32 3 000 00 01",
+            site_email: "hermes-zas@example.org",
+            study: "HERMES",
+            sender_name: "HERMES",
+            safety: &study.safety_text(lang, "+32 3 000 00 01"),
+        })
+        .expect("renders")
+    }
+
+    /// One form or three: the reminder counts them, in the subject, the text and the button,
+    /// and the Dutch asks neutrally ("Graag invullen"), never "Wilt u ze invullen".
+    #[test]
+    fn the_reminder_counts_the_forms_left() {
+        let cases = [
+            (
+                "nl",
+                1,
+                "Er staat een korte vragenlijst voor u klaar (M1). Graag invullen uiterlijk op",
+                "uw vragenlijst voor",
+                "Vragenlijst openen",
+            ),
+            (
+                "nl",
+                3,
+                "Er staan 3 korte vragenlijsten voor u klaar (M1). Graag invullen uiterlijk op",
+                "uw vragenlijsten voor",
+                "Vragenlijsten openen",
+            ),
+            (
+                "fr",
+                1,
+                "Un court questionnaire vous attend (M1). Pourriez-vous le remplir",
+                "votre questionnaire pour",
+                "Ouvrir le questionnaire",
+            ),
+            (
+                "fr",
+                3,
+                "3 courts questionnaires vous attendent (M1). Pourriez-vous les remplir",
+                "vos questionnaires pour",
+                "Ouvrir les questionnaires",
+            ),
+            (
+                "en",
+                1,
+                "A short questionnaire is ready for you (M1). Please fill it in",
+                "your questionnaire for",
+                "Open the questionnaire<",
+            ),
+            (
+                "en",
+                3,
+                "3 short questionnaires are ready for you (M1). Please fill them in",
+                "your questionnaires for",
+                "Open the questionnaires<",
+            ),
+        ];
+        for (lang, forms, text, subject, button) in cases {
+            let m = hermes_reminder(lang, forms);
+            assert!(m.text.contains(text), "{lang} {forms}: {}", m.text);
+            assert!(m.html.contains(text), "{lang} {forms}: {}", m.html);
+            assert!(m.subject.contains(subject), "{lang} {forms}: {}", m.subject);
+            assert!(m.html.contains(button), "{lang} {forms}: {}", m.html);
+            for wrong in ["Wilt u ze", "Un court questionnaire vous attend"] {
+                assert!(
+                    forms == 1 && lang == "fr" || !m.text.contains(wrong),
+                    "{lang} {forms}: {}",
+                    m.text
+                );
+            }
+        }
+    }
+
+    /// The urgent symptoms are one line each in the text and a list in the HTML (never run
+    /// together), and the HTML email scales on a phone (viewport meta).
+    #[test]
+    fn urgent_symptoms_are_separate_and_the_html_fits_a_phone() {
+        let m = hermes_reminder("nl", 3);
+        assert!(
+            m.text.contains(
+                "Bel meteen uw ziekenhuis (of 112 als u het ziekenhuis niet bereikt) bij:\n\
+                 - nieuwe of ergere rugpijn\n\
+                 - zwakte of een doof gevoel in de benen\n\
+                 - moeite om plassen of stoelgang te controleren\n"
+            ),
+            "{}",
+            m.text
+        );
+        assert!(
+            m.text
+                .contains("bel dan uw ziekenhuis: +32 3 000 00 01.\n\nBel meteen"),
+            "the notice is a paragraph of its own: {}",
+            m.text
+        );
+        assert!(
+            m.html.contains(
+                "<ul>\n<li>nieuwe of ergere rugpijn</li>\n<li>zwakte of een doof gevoel in de benen</li>\n<li>moeite om plassen of stoelgang te controleren</li>\n</ul>"
+            ),
+            "{}",
+            m.html
+        );
+        assert!(!m.html.contains("rugpijn; zwakte") && !m.text.contains("rugpijn; zwakte"));
+        let viewport = "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">";
+        assert!(m.html.contains(viewport), "{}", m.html);
+        let d = digest(
+            "nl",
+            "zas@example.org",
+            context! { site_name => "ZAS Augustinus", study => "HERMES", day => "7 december 2026" },
+        )
+        .expect("digest");
+        assert!(d.html.contains(viewport), "{}", d.html);
+    }
+
+    /// Every language's reminder SMS is one GSM-7 part (at most 160 septets) with what
+    /// docs/reminders.md budgets: every hospital name of the study file and one of 24 characters
+    /// (the study file's longest has 22), the study's short name, and a link of 78 characters (a
+    /// public address of 32, `/p/`, the 43-character token). It names neither a disease nor a
+    /// treatment.
+    #[test]
+    fn the_reminder_sms_fits_one_gsm7_part_in_every_language() {
+        let study = crate::domain::study::Study::parse(
+            "studies/hermes.toml",
+            include_str!("../../studies/hermes.toml"),
+        )
+        .expect("study");
+        let budget_name = "AZ Sint-Maarten Mechelen";
+        assert_eq!(budget_name.chars().count(), 24);
+        let base = "https://epro-hermes.uz-leuven.be";
+        let token = "Xy3kQ9pL2mN8vB4cR7tW1zA6sD5fG0hJ_k-Lm3No4Pq";
+        assert_eq!((base.len(), token.len()), (32, 43));
+        let link = format!("{base}/p/{token}");
+        assert_eq!(link.len(), 78);
+        let mut names: Vec<&str> = study.sites.iter().map(|s| s.name.as_str()).collect();
+        assert!(names.iter().all(|n| n.chars().count() <= 24), "{names:?}");
+        names.push(budget_name);
+        for (lang, name) in LANGUAGES
             .iter()
-            .map(|s| s.name.as_str())
-            .max_by_key(|n| n.chars().count())
-            .unwrap_or("");
-        let link = "https://epro.hermes-trial.example.be/p/Xy3kQ9pL2mN8vB4cR7tW1zA6sD5fG0hJ";
-        for lang in LANGUAGES {
-            let text = sms_reminder(lang, longest, "HERMES", link).expect("renders");
+            .flat_map(|l| names.iter().map(move |n| (*l, *n)))
+        {
+            let text = sms_reminder(lang, name, &study.name, &link).expect("renders");
             let (gsm7, units, parts) = crate::domain::reminders::sms_parts(&text);
             assert!(gsm7, "{lang}: every character is GSM-7: {text}");
-            assert!(parts <= 2, "{lang}: {units} septets, {parts} parts: {text}");
-            assert!(text.contains(link) && text.contains(longest) && text.contains("HERMES"));
+            assert_eq!(parts, 1, "{lang}: {units} septets: {text}");
+            assert!(text.contains(&link) && text.contains(name) && text.contains("HERMES"));
             for word in [
                 "pijn", "douleur", "pain", "kanker", "cancer", "metast", "bot", "os ",
             ] {

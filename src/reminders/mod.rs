@@ -354,6 +354,8 @@ struct LinkAndVisit {
     link: String,
     label: String,
     last_day: String,
+    /// The visit's questionnaires still to send.
+    forms: usize,
 }
 
 /// The link and visit wording of a claimed row's messages.
@@ -391,6 +393,7 @@ async fn link_and_visit(
         link,
         label,
         last_day,
+        forms: crate::answering::forms_left(app, p.id, view).await?,
     })
 }
 
@@ -406,6 +409,7 @@ fn compose(
         to,
         lang: &p.language,
         visit_label: &lv.label,
+        forms: lv.forms,
         last_day: &lv.last_day,
         link: &lv.link,
         site_name: site.map_or("", |s| s.name.as_str()),
@@ -413,7 +417,7 @@ fn compose(
         sender_name: &app.study.email_sender,
         safety: &app
             .study
-            .safety_paragraph(&p.language, site.map_or("", |s| s.phone.as_str())),
+            .safety_text(&p.language, site.map_or("", |s| s.phone.as_str())),
         site_phone: site.map_or("", |s| s.phone.as_str()),
         site_email: site.map_or("", |s| s.email.as_str()),
     })

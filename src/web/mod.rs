@@ -280,11 +280,16 @@ impl SafetyView {
             .and_then(|code| app.study.site(code))
             .map(|s| s.phone.clone());
         let (before, after) = s.notice.split_once("{phone}").unwrap_or((&s.notice, ""));
-        // Without a known site there is no number to show: the sentence ends without one.
+        // Without a known site there is no number to show: the sentence ends without one (and
+        // without the space French puts before its colon: "appelez votre hôpital.").
         let (before, after) = match phone {
             Some(_) => (before.to_string(), after.to_string()),
             None => (
-                before.trim_end().trim_end_matches(':').to_string(),
+                before
+                    .trim_end()
+                    .trim_end_matches(':')
+                    .trim_end()
+                    .to_string(),
                 after.to_string(),
             ),
         };

@@ -90,12 +90,23 @@ fn participant_lang(
 }
 
 /// What a language link asks before the choice holds for the participant (emails, questionnaires
-/// not started yet): shown on the page in the newly chosen language.
+/// not started yet). Asked in the newly chosen language and in the participant's own, so that
+/// whoever holds the phone understands it; each button says what it does, and the big one only
+/// keeps the choice on this device (nothing the participant did not read changes for good).
 #[derive(Debug, Clone, Serialize)]
 pub struct LangPrompt {
     pub lang: String,
-    pub question: String,
     pub back: String,
+    /// The question and the two answers, in the chosen language, then in the participant's.
+    pub asks: Vec<LangAsk>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LangAsk {
+    pub lang: String,
+    pub question: String,
+    pub keep: String,
+    pub only_here: String,
 }
 
 pub(crate) fn lang_prompt(
@@ -119,10 +130,19 @@ pub(crate) fn lang_prompt(
             .finish();
         format!("{path}?{q}")
     };
-    let was = web.t(&asked, &format!("lang_{}", pa.language), &[]);
-    let new = web.t(&asked, &format!("lang_{asked}"), &[]);
+    let ask = |lang: &str| {
+        let was = web.t(lang, &format!("lang_{}", pa.language), &[]);
+        let new = web.t(lang, &format!("lang_{asked}"), &[]);
+        let names = [("new", new.as_str()), ("was", was.as_str())];
+        LangAsk {
+            lang: lang.to_string(),
+            question: web.t(lang, "lang_prompt", &names),
+            keep: web.t(lang, "lang_prompt_yes", &names),
+            only_here: web.t(lang, "lang_prompt_no", &names),
+        }
+    };
     Some(LangPrompt {
-        question: web.t(&asked, "lang_prompt", &[("new", &new), ("was", &was)]),
+        asks: vec![ask(&asked), ask(&pa.language)],
         lang: asked,
         back,
     })
@@ -174,6 +194,8 @@ async fn signed_in(
 }
 
 /// The PIN form that signs in again and goes on to `next` (saving the `carry` answers first).
+/// The page's draft revision travels with its answers, so that the save after the PIN is the
+/// one the page would have made (a draft changed nowhere else is not "changed elsewhere").
 fn resume_form(
     web: &Web,
     page: &PageContext,
@@ -184,7 +206,7 @@ fn resume_form(
     let carried: Pairs = carry
         .map(|form| {
             form.iter()
-                .filter(|(k, _)| !matches!(k.as_str(), "csrf" | "revision" | "pin" | "next"))
+                .filter(|(k, _)| !matches!(k.as_str(), "csrf" | "pin" | "next"))
                 .map(|(k, v)| (format!("carry.{k}"), v.clone()))
                 .collect()
         })
@@ -215,11 +237,19 @@ async fn pin_page(
     Data(web): Data<&Arc<Web>>,
     Data(app): Data<&Arc<App>>,
 ) -> Response {
-    let link = participant::link_site(app, &token).await.ok().flatten();
-    let (lang, chosen) = page_lang(app, req, link.as_ref().map(|(_, l)| l.as_str()));
+    // A link that no longer works still names its participant's site: the page gives that
+    // hospital's phone number.
+    let holder = participant::link_holder(app, &token).await.ok().flatten();
+    let (lang, chosen) = page_lang(app, req, holder.as_ref().map(|h| h.language.as_str()));
     remember_lang(web, req.cookie(), &lang, chosen);
-    let page = pin_context(web, app, req, &lang, link.as_ref().map(|(s, _)| s.as_str()));
-    if link.is_none() {
+    let page = pin_context(
+        web,
+        app,
+        req,
+        &lang,
+        holder.as_ref().map(|h| h.site.as_str()),
+    );
+    if !holder.as_ref().is_some_and(|h| h.usable) {
         let mut r = web.render(
             "error.html",
             &page,
@@ -243,9 +273,15 @@ async fn pin_post(
     Data(app): Data<&Arc<App>>,
     Form(form): Form<Pairs>,
 ) -> Response {
-    let link = participant::link_site(app, &token).await.ok().flatten();
-    let (lang, _) = page_lang(app, req, link.as_ref().map(|(_, l)| l.as_str()));
-    let page = pin_context(web, app, req, &lang, link.as_ref().map(|(s, _)| s.as_str()));
+    let holder = participant::link_holder(app, &token).await.ok().flatten();
+    let (lang, _) = page_lang(app, req, holder.as_ref().map(|h| h.language.as_str()));
+    let page = pin_context(
+        web,
+        app,
+        req,
+        &lang,
+        holder.as_ref().map(|h| h.site.as_str()),
+    );
     let again = |msg: String, status: StatusCode| {
         let mut r = web.render("p_pin.html", &page, context! { error => msg });
         r.set_status(status);
@@ -263,7 +299,7 @@ async fn pin_post(
                 None => redirect("/p/tasks"),
             }
         }
-        Err(e) => pin_refused(web, &page, &lang, e, again),
+        Err(e) => pin_refused(web, app, &page, &lang, &token, e, again).await,
     }
 }
 
@@ -331,7 +367,7 @@ async fn resume(
     }
     let login = match participant::login(app, &token, field(&form, "pin").trim()).await {
         Ok(l) => l,
-        Err(e) => return pin_refused(web, &page, &lang, e, again),
+        Err(e) => return pin_refused(web, app, &page, &lang, &token, e, again).await,
     };
     signed_in_at(web, app, req, &token, &login).await;
     // The page being left when the session ended: its answers are saved now, as that page
@@ -361,27 +397,49 @@ async fn resume(
     redirect(&next)
 }
 
-/// A PIN refused: wrong, throttled, or the link no longer valid.
-fn pin_refused(
+/// A PIN refused: wrong (saying how many tries are left), throttled, or the link no longer
+/// valid.
+async fn pin_refused(
     web: &Web,
+    app: &App,
     page: &PageContext,
     lang: &str,
+    token: &str,
     e: Error,
     again: impl Fn(String, StatusCode) -> Response,
 ) -> Response {
+    let throttled = |secs: i64| {
+        web.t(
+            lang,
+            "pin_throttled",
+            &[("minutes", &((secs.max(0) + 59) / 60).to_string())],
+        )
+    };
     match e {
-        Error::Throttled { retry_after_secs } => again(
-            web.t(
-                lang,
-                "pin_throttled",
-                &[("minutes", &((retry_after_secs + 59) / 60).to_string())],
-            ),
-            StatusCode::TOO_MANY_REQUESTS,
-        ),
+        Error::Throttled { retry_after_secs } => {
+            again(throttled(retry_after_secs), StatusCode::TOO_MANY_REQUESTS)
+        }
         Error::Unauthorized {
             code: Code::InvalidPin,
             ..
-        } => again(web.t(lang, "pin_wrong", &[]), StatusCode::UNAUTHORIZED),
+        } => {
+            let tries = participant::link_pin_tries(app, token).await.ok().flatten();
+            let msg = match tries {
+                // The wrong PIN that reached the limit: say so now, not on the next try.
+                Some(participant::PinTries {
+                    locked_for: Some(wait),
+                    ..
+                }) => throttled(wait.num_seconds()),
+                Some(participant::PinTries { left: 1, .. }) => {
+                    web.t(lang, "pin_wrong_one_left", &[])
+                }
+                Some(participant::PinTries { left, .. }) => {
+                    web.t(lang, "pin_wrong_left", &[("n", &left.to_string())])
+                }
+                None => web.t(lang, "pin_wrong", &[]),
+            };
+            again(msg, StatusCode::UNAUTHORIZED)
+        }
         Error::Unauthorized { .. } => {
             again(web.t(lang, "link_invalid", &[]), StatusCode::NOT_FOUND)
         }

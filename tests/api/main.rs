@@ -13,6 +13,7 @@ mod helpers;
 mod migration;
 mod new_trial;
 mod pages;
+mod participant_pages;
 mod participants;
 mod permissions;
 mod privacy;

@@ -513,9 +513,24 @@ async fn a_language_link_asks_before_it_holds_and_never_switches_a_visit_already
         "the pages speak French"
     );
     assert!(
-        html.contains("Garder cette langue à partir de maintenant ?")
+        html.contains("Voulez-vous aussi recevoir vos e-mails et vos prochains questionnaires en français à partir de maintenant ?")
             && html.contains("Une visite déjà commencée reste en néerlandais."),
         "the choice is asked about, in French: {html}"
+    );
+    assert!(
+        html.contains(
+            "<p lang=\"nl\">Deze pagina&#x27;s zijn nu in het Frans, alleen op dit toestel."
+        ) && html.contains("Een bezoek dat al begonnen is, blijft in het Nederlands."),
+        "and in the participant's own language: {html}"
+    );
+    // The big button keeps the choice on this device only, and says so in both languages.
+    assert!(
+        html.contains("<button type=\"submit\" name=\"keep\" value=\"0\" class=\"primary\"><span lang=\"fr\">Seulement ces pages, sur cet appareil</span><span lang=\"nl\">Alleen deze pagina&#x27;s, op dit toestel</span></button>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<span lang=\"fr\">Désormais tout en français, e-mails compris</span><span lang=\"nl\">Voortaan alles in het Frans, ook e-mails</span>"),
+        "{html}"
     );
     assert_eq!(stored_language().await, "nl", "not the participant's yet");
     // "Only on this device": the pages stay French, the participant's language stays Dutch.

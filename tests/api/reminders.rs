@@ -266,8 +266,8 @@ async fn twenty_four_months_of_reminders_exactly_as_planned() {
                 .join("");
             assert_eq!(
                 subject.split_whitespace().collect::<Vec<_>>().join(" "),
-                "Subject: Herinnering van ZAS Augustinus: uw vragenlijst voor de HERMES-studie",
-                "the hospital and the study, no health information in the subject"
+                "Subject: Herinnering van ZAS Augustinus: uw vragenlijsten voor de HERMES-studie",
+                "the hospital and the study, no health information in the subject (three forms)"
             );
             let token = link_in(&m.data).expect("a personal link");
             // The first M3 reminder: the participant answers M3 through the email's link and PIN.

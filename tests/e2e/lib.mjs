@@ -71,6 +71,32 @@ export async function shot(page, name) {
   await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
 }
 
+/// The page at 200 % text on a 390 px phone, as a browser's text-size setting makes it (CSSOM:
+/// the page's CSP allows it): no horizontal overflow, and no button, link button or field past
+/// either edge of the screen. Saves a screenshot `name`.
+export async function atLargeText(page, name) {
+  await page.evaluate(() => { document.documentElement.style.fontSize = "200%"; });
+  await shot(page, name);
+  const { overflow, off, wide } = await page.evaluate(() => {
+    const width = 390;
+    const describe = ([el, r]) => `${el.tagName.toLowerCase()}${el.className ? "." + String(el.className).replace(/ /g, ".") : ""} "${(el.innerText || el.name || "").trim().slice(0, 40)}" ${Math.round(r.left)}..${Math.round(r.right)}`;
+    const past = (els) => els
+      .filter((el) => el.type !== "hidden" && el.type !== "radio" && el.getClientRects().length > 0)
+      .map((el) => [el, el.getBoundingClientRect()])
+      .filter(([, r]) => r.right > width + 1 || r.left < -1);
+    const off = past([...document.querySelectorAll("button, a.button, input, select, textarea")]).map(describe);
+    // What is too wide, for the message: the innermost elements past the edge.
+    const wide = past([...document.body.querySelectorAll("*")])
+      .filter(([el]) => ![...el.children].some((c) => c.getBoundingClientRect().right > width + 1))
+      .slice(0, 5)
+      .map(describe);
+    // Against the phone's 390 px (a mobile viewport widens to fit what overflows).
+    return { overflow: Math.max(document.documentElement.scrollWidth, document.body.scrollWidth) - width, off, wide };
+  });
+  assert.ok(overflow <= 1, `${name}: ${overflow}px horizontal overflow at 390 px, 200 % text: ${wide.join("; ")}`);
+  assert.deepEqual(off, [], `${name}: controls past the edge of the screen`);
+}
+
 export async function api(method, url, token, body) {
   const res = await fetch(`${BASE}${url}`, {
     method,

@@ -74,7 +74,7 @@ serve demo2 "$demo2_db" "$demo2_port" \
   EPRO_STUDY_FILE="$work/demo2/study.toml" EPRO_QUESTIONNAIRES_DIR="$work/demo2/questionnaires"
 demo2=$served
 status=0
-(cd "$here" && node --test --test-concurrency=1 pages.test.mjs nojs.test.mjs access.test.mjs participant.test.mjs staff-status.test.mjs refusals.test.mjs) || status=$?
+(cd "$here" && node --test --test-concurrency=1 pages.test.mjs nojs.test.mjs access.test.mjs participant.test.mjs staff-status.test.mjs refusals.test.mjs large-text.test.mjs) || status=$?
 (cd "$here" && E2E_BASE_URL="$demo2_url" node --test new-trial.test.mjs) || status=$?
 (cd "$here" && node budget.mjs) || status=$?
 if [ "$status" -ne 0 ]; then

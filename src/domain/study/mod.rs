@@ -301,18 +301,23 @@ pub struct StudyError {
 }
 
 impl Study {
-    /// The safety text of `lang` as one paragraph for an email: the notice (with the site's
-    /// phone), then the symptoms that need a call now. Empty when the study file has none.
-    pub fn safety_paragraph(&self, lang: &str, phone: &str) -> String {
+    /// The safety text of `lang` for an email: the notice (with the site's phone), a blank line,
+    /// then the symptoms that need a call now, one line each (`- …`), so that they never run
+    /// together. Empty when the study file has none.
+    pub fn safety_text(&self, lang: &str, phone: &str) -> String {
         self.safety
             .get(lang)
             .map(|s| {
-                format!(
-                    "{} {} {}.",
+                let mut out = format!(
+                    "{}\n\n{}",
                     s.notice.replace("{phone}", phone),
-                    s.urgent_intro,
-                    s.urgent.join("; ")
-                )
+                    s.urgent_intro
+                );
+                for symptom in &s.urgent {
+                    out.push_str("\n- ");
+                    out.push_str(symptom);
+                }
+                out
             })
             .unwrap_or_default()
     }
