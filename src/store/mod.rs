@@ -259,6 +259,46 @@ pub fn is_postgres(db: &DatabaseConnection) -> bool {
 
 /// A consistent copy of a SQLite database in one file (`VACUUM INTO`), taken while the server
 /// runs. The target must not exist.
+/// How many tables the database holds (0: an empty database a restore may fill). SQLite's own
+/// tables and PostgreSQL's catalogs are not counted.
+pub async fn table_count(db: &Db) -> Result<i64, DbErr> {
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => {
+            "SELECT COUNT(*) AS n FROM information_schema.tables \
+             WHERE table_schema NOT IN ('pg_catalog', 'information_schema')"
+        }
+        _ => {
+            "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        }
+    };
+    let row = db
+        .query_one_raw(Statement::from_string(backend, sql))
+        .await?;
+    row.map_or(Ok(0), |r| r.try_get::<i64>("", "n"))
+}
+
+/// What a restored database holds, for the operator: participants, submitted responses,
+/// audit events.
+pub async fn restored_summary(db: &Db) -> Result<Vec<(&'static str, i64)>, DbErr> {
+    let backend = db.get_database_backend();
+    let mut out = Vec::new();
+    for (what, sql) in [
+        ("participants", "SELECT COUNT(*) AS n FROM participant"),
+        (
+            "submitted responses",
+            "SELECT COUNT(*) AS n FROM response WHERE status <> 'draft'",
+        ),
+        ("audit events", "SELECT COUNT(*) AS n FROM audit_event"),
+    ] {
+        let row = db
+            .query_one_raw(Statement::from_string(backend, sql))
+            .await?;
+        out.push((what, row.map_or(Ok(0), |r| r.try_get::<i64>("", "n"))?));
+    }
+    Ok(out)
+}
+
 pub async fn backup_sqlite(db: &Db, target: &std::path::Path) -> Result<(), DbErr> {
     let path = target.to_string_lossy().replace('\'', "''");
     db.execute_raw(Statement::from_string(
