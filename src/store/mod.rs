@@ -125,6 +125,33 @@ pub async fn connect(url: &str) -> Result<Db, ConnectError> {
         .map_err(|e| unreachable(short_reason(&e)))
 }
 
+/// How the connection pool is used now (for metrics).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolUse {
+    pub in_use: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
+pub fn pool_use(db: &Db) -> PoolUse {
+    let (size, idle, max) = match db.get_database_backend() {
+        DbBackend::Postgres => {
+            let p = db.get_postgres_connection_pool();
+            (p.size(), p.num_idle(), p.options().get_max_connections())
+        }
+        _ => {
+            let p = db.get_sqlite_connection_pool();
+            (p.size(), p.num_idle(), p.options().get_max_connections())
+        }
+    };
+    let idle = u32::try_from(idle).unwrap_or(u32::MAX);
+    PoolUse {
+        in_use: size.saturating_sub(idle),
+        idle,
+        max,
+    }
+}
+
 /// The first line of a driver error, without connection strings.
 fn short_reason(e: &DbErr) -> String {
     let text = e.to_string();
