@@ -80,6 +80,9 @@ pub struct Settings {
     #[serde(deserialize_with = "lenient_string")]
     pub database_url: String,
     pub listen: SocketAddr,
+    /// Where Prometheus scrapes `/metrics` (unset: no metrics listener). A loopback or
+    /// internal address: the figures carry no personal data, but they are not for the public.
+    pub metrics_listen: Option<SocketAddr>,
     /// Public address of the server, used in links sent to people.
     #[serde(deserialize_with = "lenient_string")]
     pub base_url: String,
@@ -193,6 +196,7 @@ impl Default for Settings {
             env: Environment::Development,
             database_url: "sqlite://data/epro.db?mode=rwc".into(),
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            metrics_listen: None,
             base_url: "http://127.0.0.1:8080".into(),
             log_format: LogFormat::Human,
             audit_key: None,

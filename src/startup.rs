@@ -111,6 +111,8 @@ pub struct Server {
     addr: SocketAddr,
     bootstrap: Option<BootstrapAdmin>,
     endpoint: poem::endpoint::BoxEndpoint<'static>,
+    /// The Prometheus scrape listener, when EPRO_METRICS_LISTEN is set.
+    metrics: Option<crate::telemetry::metrics::MetricsListener>,
 }
 
 impl Server {
@@ -138,6 +140,14 @@ impl Server {
             acceptor,
             Duration::from_secs(app.settings.header_read_timeout_seconds),
         );
+        let metrics = match app.settings.metrics_listen {
+            Some(at) => Some(
+                crate::telemetry::metrics::bind(at)
+                    .await
+                    .map_err(|source| StartupError::Listen { addr: at, source })?,
+            ),
+            None => None,
+        };
         Ok(Self {
             app,
             mail,
@@ -145,11 +155,17 @@ impl Server {
             addr,
             bootstrap,
             endpoint,
+            metrics,
         })
     }
 
     pub fn address(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where `/metrics` is served, when it is.
+    pub fn metrics_address(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|m| m.address())
     }
 
     pub fn app(&self) -> Arc<App> {
@@ -171,11 +187,17 @@ impl Server {
         let worker = self
             .mail
             .map(|mail| tokio::spawn(crate::jobs::run(self.app.clone(), mail)));
+        let metrics = self
+            .metrics
+            .map(|m| tokio::spawn(m.serve(self.app.clone())));
         let result = HttpServer::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(endpoint, shutdown, Some(grace))
             .await;
         if let Some(w) = worker {
             w.abort();
+        }
+        if let Some(m) = metrics {
+            m.abort();
         }
         result
     }
@@ -209,6 +231,7 @@ pub fn routes(app: Arc<App>) -> Result<impl Endpoint, StartupError> {
         .around(move |ep, req| allow_methods(ep, req, allow.clone()))
         .catch_all_error(json_errors)
         .around(log_request)
+        .around(crate::telemetry::metrics::http)
         .with(CatchPanic::new())
         .with(RequestId::default()))
 }
@@ -283,7 +306,15 @@ async fn study_guard<E: Endpoint>(
 async fn api_headers<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Response> {
     let mut resp = match ep.call(req).await {
         Ok(r) => r.into_response(),
-        Err(e) => json_errors(e).await,
+        Err(e) => {
+            // The route template travels on the error; the JSON response keeps it (metrics).
+            let pattern = e.data::<poem::PathPattern>().cloned();
+            let mut resp = json_errors(e).await;
+            if let Some(p) = pattern {
+                resp.set_data(p);
+            }
+            resp
+        }
     };
     let h = resp.headers_mut();
     if !h.contains_key(header::CACHE_CONTROL) {

@@ -417,6 +417,7 @@ pub async fn submit_as(
     )
     .await?;
     txn.commit().await?;
+    crate::telemetry::metrics::submitted(r.mode.unwrap_or(who.mode).as_str());
     Ok(Submitted {
         response_id: r.id,
         status: r.status,

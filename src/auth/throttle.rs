@@ -30,7 +30,11 @@ pub async fn admit(app: &App, keys: &[(Limit, String)], now: DateTime<Utc>) -> R
     for (limit, key) in keys {
         let since = limit.policy.window_start(now);
         let failures = store::throttle::failures_since(&txn, limit.scope, key, since).await?;
-        wait = wait.max(limit.policy.locked_for(&failures, now));
+        let locked = limit.policy.locked_for(&failures, now);
+        if locked.is_some() {
+            crate::telemetry::metrics::throttled(limit.scope);
+        }
+        wait = wait.max(locked);
     }
     if let Some(wait) = wait {
         return Err(Error::Throttled {

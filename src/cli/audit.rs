@@ -26,8 +26,18 @@ pub async fn run(settings: Settings, command: Command) -> Outcome {
 }
 
 async fn verify(settings: Settings) -> Outcome {
-    let keys = Keys::resolve(&settings)?;
     let db = store::connect(&settings.database_url).await?;
+    Ok(if check(&settings, &db).await? {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Check the chain and the responses against it, printing `OK` or `BROKEN` lines: whether all
+/// holds (also the restore's last step).
+pub(super) async fn check(settings: &Settings, db: &store::Db) -> anyhow::Result<bool> {
+    let keys = Keys::resolve(settings)?;
     let retired = settings
         .audit_keys_retired
         .as_ref()
@@ -41,27 +51,27 @@ async fn verify(settings: Settings) -> Outcome {
         })
         .transpose()?
         .unwrap_or_default();
-    match audit::verify_with_history(&db, &retired, &keys.audit).await? {
+    match audit::verify_with_history(db, &retired, &keys.audit).await? {
         Verdict::Intact { events } => {
-            let (seq, hash) = audit::head(&db).await?;
+            let (seq, hash) = audit::head(db).await?;
             println!("OK: audit chain intact, {events} events, head {seq} {hash}");
         }
         Verdict::Broken(broken) => {
             println!("BROKEN: audit event {} — {}", broken.seq, broken.problem);
-            return Ok(ExitCode::FAILURE);
+            return Ok(false);
         }
     }
-    match audit::verify_responses(&db).await? {
+    match audit::verify_responses(db).await? {
         ResponsesVerdict::Match { checked, unbound } => {
             println!(
                 "OK: {checked} submitted responses match their audit events \
                  ({unbound} submitted before answer digests were recorded)"
             );
-            Ok(ExitCode::SUCCESS)
+            Ok(true)
         }
         ResponsesVerdict::Differs { response, problem } => {
             println!("BROKEN: response {response} {problem}");
-            Ok(ExitCode::FAILURE)
+            Ok(false)
         }
     }
 }

@@ -27,13 +27,13 @@ pub async fn tick(app: &App, mail: &Mail) -> Tick {
         return done;
     }
     if s.jobs_housekeeping {
-        match crate::jobs::housekeeping::sweep(app).await {
+        match timed("housekeeping", crate::jobs::housekeeping::sweep(app)).await {
             Ok(swept) => done.housekeeping = Some(swept),
             Err(e) => tracing::warn!(error = %e, "housekeeping failed"),
         }
     }
     if s.jobs_reminders {
-        match crate::reminders::plan_and_send(app, mail).await {
+        match timed("reminders", crate::reminders::plan_and_send(app, mail)).await {
             Ok(r) => {
                 if r != crate::reminders::Report::default() {
                     tracing::info!(
@@ -51,7 +51,12 @@ pub async fn tick(app: &App, mail: &Mail) -> Tick {
         }
     }
     if s.jobs_digests {
-        match crate::reminders::digest::send_due(app, mail, app.clock.now()).await {
+        match timed(
+            "digests",
+            crate::reminders::digest::send_due(app, mail, app.clock.now()),
+        )
+        .await
+        {
             Ok(n) => {
                 if n > 0 {
                     tracing::info!(sent = n, "digests");
@@ -62,6 +67,17 @@ pub async fn tick(app: &App, mail: &Mail) -> Tick {
         }
     }
     done
+}
+
+/// Run one job, recording its run time and whether it failed (metrics).
+async fn timed<T, E>(
+    job: &'static str,
+    run: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    let started = std::time::Instant::now();
+    let result = run.await;
+    crate::telemetry::metrics::job_ran(job, started.elapsed().as_secs_f64(), result.is_ok());
+    result
 }
 
 /// The jobs' loop: a tick every interval until the process stops.

@@ -125,6 +125,33 @@ pub async fn connect(url: &str) -> Result<Db, ConnectError> {
         .map_err(|e| unreachable(short_reason(&e)))
 }
 
+/// How the connection pool is used now (for metrics).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolUse {
+    pub in_use: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
+pub fn pool_use(db: &Db) -> PoolUse {
+    let (size, idle, max) = match db.get_database_backend() {
+        DbBackend::Postgres => {
+            let p = db.get_postgres_connection_pool();
+            (p.size(), p.num_idle(), p.options().get_max_connections())
+        }
+        _ => {
+            let p = db.get_sqlite_connection_pool();
+            (p.size(), p.num_idle(), p.options().get_max_connections())
+        }
+    };
+    let idle = u32::try_from(idle).unwrap_or(u32::MAX);
+    PoolUse {
+        in_use: size.saturating_sub(idle),
+        idle,
+        max,
+    }
+}
+
 /// The first line of a driver error, without connection strings.
 fn short_reason(e: &DbErr) -> String {
     let text = e.to_string();
@@ -259,6 +286,46 @@ pub fn is_postgres(db: &DatabaseConnection) -> bool {
 
 /// A consistent copy of a SQLite database in one file (`VACUUM INTO`), taken while the server
 /// runs. The target must not exist.
+/// How many tables the database holds (0: an empty database a restore may fill). SQLite's own
+/// tables and PostgreSQL's catalogs are not counted.
+pub async fn table_count(db: &Db) -> Result<i64, DbErr> {
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => {
+            "SELECT COUNT(*) AS n FROM information_schema.tables \
+             WHERE table_schema NOT IN ('pg_catalog', 'information_schema')"
+        }
+        _ => {
+            "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        }
+    };
+    let row = db
+        .query_one_raw(Statement::from_string(backend, sql))
+        .await?;
+    row.map_or(Ok(0), |r| r.try_get::<i64>("", "n"))
+}
+
+/// What a restored database holds, for the operator: participants, submitted responses,
+/// audit events.
+pub async fn restored_summary(db: &Db) -> Result<Vec<(&'static str, i64)>, DbErr> {
+    let backend = db.get_database_backend();
+    let mut out = Vec::new();
+    for (what, sql) in [
+        ("participants", "SELECT COUNT(*) AS n FROM participant"),
+        (
+            "submitted responses",
+            "SELECT COUNT(*) AS n FROM response WHERE status <> 'draft'",
+        ),
+        ("audit events", "SELECT COUNT(*) AS n FROM audit_event"),
+    ] {
+        let row = db
+            .query_one_raw(Statement::from_string(backend, sql))
+            .await?;
+        out.push((what, row.map_or(Ok(0), |r| r.try_get::<i64>("", "n"))?));
+    }
+    Ok(out)
+}
+
 pub async fn backup_sqlite(db: &Db, target: &std::path::Path) -> Result<(), DbErr> {
     let path = target.to_string_lossy().replace('\'', "''");
     db.execute_raw(Statement::from_string(

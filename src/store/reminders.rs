@@ -163,3 +163,75 @@ pub async fn record_digest<C: ConnectionTrait>(
     .await?;
     Ok(())
 }
+
+/// The outbox as metrics see it: reminders by status, SMS by the gateway's last report, and the
+/// age of the oldest reminder that is due and not sent.
+#[derive(Debug, Default)]
+pub struct OutboxFigures {
+    pub by_status: Vec<(crate::domain::reminders::ReminderStatus, i64)>,
+    pub sms_by_delivery: Vec<(&'static str, i64)>,
+    pub oldest_due_seconds: i64,
+}
+
+pub async fn outbox_figures<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+) -> Result<OutboxFigures, StoreError> {
+    use crate::domain::reminders::ReminderStatus;
+    use sea_orm::{ExprTrait, sea_query::Expr};
+    let counted: Vec<(String, i64)> = reminder::Entity::find()
+        .select_only()
+        .column(reminder::Column::Status)
+        .column_as(Expr::col(reminder::Column::Id).count(), "n")
+        .group_by(reminder::Column::Status)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let by_status = ReminderStatus::ALL
+        .iter()
+        .map(|&s| {
+            let n = counted
+                .iter()
+                .filter(|(c, _)| c == s.as_str())
+                .map(|(_, n)| n)
+                .sum();
+            (s, n)
+        })
+        .collect();
+    let reports: Vec<(Option<String>, i64)> = reminder::Entity::find()
+        .select_only()
+        .column(reminder::Column::Delivery)
+        .column_as(Expr::col(reminder::Column::Id).count(), "n")
+        .filter(reminder::Column::SmsSentAt.is_not_null())
+        .group_by(reminder::Column::Delivery)
+        .into_tuple()
+        .all(db)
+        .await?;
+    // Only the known report states become labels; anything else counts as unreported.
+    let mut sms_by_delivery: Vec<(&'static str, i64)> =
+        ["unreported", "submitted", "buffered", "delivered", "failed"]
+            .into_iter()
+            .map(|d| (d, 0))
+            .collect();
+    for (delivery, n) in reports {
+        let label = delivery
+            .as_deref()
+            .and_then(|d| sms_by_delivery.iter().position(|(l, _)| *l == d))
+            .unwrap_or(0);
+        sms_by_delivery[label].1 += n;
+    }
+    let oldest: Option<DateTime<Utc>> = reminder::Entity::find()
+        .select_only()
+        .column_as(Expr::col(reminder::Column::DueAt).min(), "oldest")
+        .filter(reminder::Column::Status.is_in([ReminderStatus::Pending, ReminderStatus::Sending]))
+        .filter(reminder::Column::DueAt.lte(now))
+        .into_tuple()
+        .one(db)
+        .await?
+        .flatten();
+    Ok(OutboxFigures {
+        by_status,
+        sms_by_delivery,
+        oldest_due_seconds: oldest.map_or(0, |t| std::cmp::Ord::max((now - t).num_seconds(), 0)),
+    })
+}

@@ -1,4 +1,5 @@
-//! Backup while the server runs, restore into a fresh database, then: the audit chain verifies
+//! Backup while the server runs, the restore drill (`epro database restore`: refused with the
+//! wrong keys or into a non-empty database, then into a fresh one), then: the audit chain verifies
 //! and every export is byte-for-byte what the original gave. On SQLite (`VACUUM INTO`) and, when
 //! EPRO_TEST_DATABASE_URL is set, on PostgreSQL (pg_dump / pg_restore).
 
@@ -6,7 +7,7 @@ use chrono::{TimeZone, Utc};
 use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app_with, start};
+use crate::helpers::{TestApp, run_cli, run_cli_env, spawn_app_with, start};
 
 async fn some_trial_data(app: &TestApp, nurse: &str) {
     for id in ["HERMES-ZAS-801", "HERMES-ZAS-802"] {
@@ -44,6 +45,28 @@ async fn some_trial_data(app: &TestApp, nurse: &str) {
             "{}",
             resp.text().await.unwrap_or_default()
         );
+    }
+}
+
+/// A new, empty database of the test's kind: a PostgreSQL database created empty, or an SQLite
+/// file that does not exist yet.
+async fn empty_database(app: &TestApp, dir: &tempfile::TempDir) -> String {
+    if app.settings.database_url.starts_with("postgres") {
+        let admin_url = std::env::var("EPRO_TEST_DATABASE_URL").expect("pg url");
+        let name = format!("epro_test_{}", uuid::Uuid::new_v4().simple());
+        let admin = Database::connect(&admin_url).await.expect("connect");
+        admin
+            .execute_raw(Statement::from_string(
+                DbBackend::Postgres,
+                format!("CREATE DATABASE \"{name}\""),
+            ))
+            .await
+            .expect("create");
+        let mut url = url::Url::parse(&admin_url).expect("url");
+        url.set_path(&name);
+        url.to_string()
+    } else {
+        format!("sqlite://{}/epro.db?mode=rwc", dir.path().display())
     }
 }
 
@@ -99,33 +122,56 @@ async fn backup_restore_verify_and_identical_exports() {
     ]);
     assert!(!again.status.success());
 
-    // Restore into a fresh database.
+    // The restore drill, through the command: into a fresh, empty database.
     let dir = tempfile::tempdir().expect("dir");
-    let url = if app.settings.database_url.starts_with("postgres") {
-        let admin_url = std::env::var("EPRO_TEST_DATABASE_URL").expect("pg url");
-        let name = format!("epro_test_{}", uuid::Uuid::new_v4().simple());
-        let admin = Database::connect(&admin_url).await.expect("connect");
-        admin
-            .execute_raw(Statement::from_string(
-                DbBackend::Postgres,
-                format!("CREATE DATABASE \"{name}\""),
-            ))
-            .await
-            .expect("create");
-        let mut url = url::Url::parse(&admin_url).expect("url");
-        url.set_path(&name);
-        let status = std::process::Command::new("pg_restore")
-            .args(["--no-owner", "--exit-on-error", "--dbname"])
-            .arg(url.as_str())
-            .arg(&backup)
-            .status()
-            .expect("pg_restore");
-        assert!(status.success(), "pg_restore");
-        url.to_string()
-    } else {
-        std::fs::copy(&backup, dir.path().join("epro.db")).expect("copy");
-        format!("sqlite://{}/epro.db?mode=rw", dir.path().display())
-    };
+    let url = empty_database(&app, &dir).await;
+    let mut target = app.settings.clone();
+    target.database_url = url.clone();
+    target.data_dir = dir.path().join("data");
+    let backup_arg = backup.to_str().expect("path");
+
+    // With another installation's audit key the restore does not declare success.
+    let other_key = epro::keys::Key::generate().to_hex();
+    let wrong = run_cli_env(
+        &target,
+        dir.path(),
+        &["database", "restore", "--from", backup_arg],
+        &[("EPRO_AUDIT_KEY", other_key.as_str())],
+    );
+    let text = String::from_utf8_lossy(&wrong.stdout).to_string();
+    assert!(
+        !wrong.status.success() && text.contains("FAILED") && text.contains("EPRO_AUDIT_KEY"),
+        "{text}"
+    );
+    // That restore filled the target: a second restore into it is refused, naming why.
+    let full = run_cli(
+        &target,
+        dir.path(),
+        &["database", "restore", "--from", backup_arg],
+    );
+    let err = String::from_utf8_lossy(&full.stderr).to_string();
+    assert!(!full.status.success() && err.contains("not empty"), "{err}");
+
+    // Into a new empty database with the right keys: restored, migrated, verified.
+    let dir = tempfile::tempdir().expect("dir");
+    let url = empty_database(&app, &dir).await;
+    target.database_url = url.clone();
+    target.data_dir = dir.path().join("data");
+    let out = run_cli(
+        &target,
+        dir.path(),
+        &["database", "restore", "--from", backup_arg],
+    );
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("participants: 2") && text.contains("OK: audit chain intact"),
+        "{text}"
+    );
     let mut settings = app.settings.clone();
     settings.database_url = url;
     settings.data_dir = dir.path().join("data");

@@ -57,6 +57,8 @@ pub struct TestApp {
     pub settings: Settings,
     /// Printed one-time password, when the test asked for a generated one.
     pub bootstrap_password: Option<String>,
+    /// `http://host:port` of the metrics listener, when the settings ask for one.
+    pub metrics_address: Option<String>,
     pub dir: TempDir,
 }
 
@@ -124,6 +126,7 @@ pub async fn start(settings: Settings, dir: TempDir) -> TestApp {
         .await
         .expect("application starts");
     let address = format!("http://{}", application.address());
+    let metrics_address = application.metrics_address().map(|a| format!("http://{a}"));
     let app = application.app();
     let bootstrap_password = application
         .bootstrap_admin()
@@ -136,6 +139,7 @@ pub async fn start(settings: Settings, dir: TempDir) -> TestApp {
         app,
         settings,
         bootstrap_password,
+        metrics_address,
         dir,
     }
 }

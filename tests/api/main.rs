@@ -10,6 +10,7 @@ mod crash;
 mod exports;
 mod health;
 mod helpers;
+mod metrics;
 mod migration;
 mod new_trial;
 mod pages;
