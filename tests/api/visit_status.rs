@@ -292,7 +292,8 @@ async fn call_today_lists_the_to_do_keeps_unreached_rows_and_closes_assessed_pai
     );
     // The teleconsultation starts on the first form not received.
     assert!(
-        !html.contains(&format!("/interviewer/M1/nrs-lesion-pain")),
+        !html.contains("/interviewer/M1/nrs-lesion-pain")
+            && html.contains("/interviewer/M1/eortc-qlq-c30"),
         "{html}"
     );
 

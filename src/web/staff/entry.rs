@@ -286,7 +286,7 @@ pub(super) async fn q_show(
             {
                 let received = answering::unsent_forms(app, actor, &id, &v)
                     .await
-                    .is_ok_and(|unsent| !unsent.iter().any(|k| *k == key));
+                    .is_ok_and(|unsent| !unsent.contains(&key));
                 if closed(&v) && received {
                     return redirect(&format!(
                         "/staff/participants/{id}/late/{visit}?received={key}"
