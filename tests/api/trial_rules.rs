@@ -15,7 +15,7 @@ fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(y, m, d, 9, 0, 0).single().expect("t")
 }
 
-fn all(range: std::ops::RangeInclusive<u32>, value: i64) -> Value {
+pub(crate) fn all(range: std::ops::RangeInclusive<u32>, value: i64) -> Value {
     Value::Array(
         range
             .map(|n| json!({"item": format!("q{n}"), "value": value}))
@@ -31,7 +31,7 @@ async fn schedule(app: &TestApp, staff: &str, id: &str) -> Value {
         .expect("schedule")
 }
 
-fn state_of(s: &Value, code: &str) -> String {
+pub(crate) fn state_of(s: &Value, code: &str) -> String {
     s.as_array()
         .and_then(|a| a.iter().find(|v| v["code"] == code))
         .and_then(|v| v["state"].as_str())
@@ -39,7 +39,7 @@ fn state_of(s: &Value, code: &str) -> String {
         .to_string()
 }
 
-async fn staff_submit(
+pub(crate) async fn staff_submit(
     app: &TestApp,
     staff: &str,
     id: &str,

@@ -376,7 +376,9 @@ fn every_form_received_completes_the_visit_even_when_entered_late() {
     let in_grace = at("2026-02-20T09:00:00Z");
     let after_grace = at("2026-03-15T09:00:00Z");
     let june = at("2026-06-01T00:00:00Z");
-    let cases: Vec<(Vec<(&str, DateTime<Utc>)>, bool, VisitState, &str)> = vec![
+    // (forms sent with their instants, a whole-visit missed reason, the state, why)
+    type Case<'a> = (Vec<(&'a str, DateTime<Utc>)>, bool, VisitState, &'a str);
+    let cases: Vec<Case> = vec![
         (
             vec![("a@1", in_window), ("b@1", in_window)],
             false,

@@ -100,26 +100,12 @@ pub(super) async fn late_page(
         let title = crate::web::participant::title_of(app, &key, version, &page.lang);
         Some(web.t(&page.lang, "entry_form_received", &[("form", &title)]))
     });
-    render_late_with(web, app, &actor, &page, &id, &visit, notice, None, &[]).await
+    render_late(web, app, &actor, &page, &id, &visit, notice, None, &[]).await
 }
 
+/// The late-entry step, with a notice above it (a form already received) or an error.
 #[allow(clippy::too_many_arguments)]
 async fn render_late(
-    web: &Web,
-    app: &App,
-    actor: &StaffActor,
-    page: &super::PageContext,
-    id: &str,
-    visit: &str,
-    error: Option<String>,
-    form: &[(String, String)],
-) -> Response {
-    render_late_with(web, app, actor, page, id, visit, None, error, form).await
-}
-
-/// The late-entry step, with a notice above it (a form already received).
-#[allow(clippy::too_many_arguments)]
-async fn render_late_with(
     web: &Web,
     app: &App,
     actor: &StaffActor,
@@ -183,7 +169,7 @@ pub(super) async fn late_post(
     let lang = page.lang.clone();
     let again = async |key: &str| {
         let msg = web.t(&lang, key, &[]);
-        render_late(web, app, &actor, &page, &id, &visit, Some(msg), &form).await
+        render_late(web, app, &actor, &page, &id, &visit, None, Some(msg), &form).await
     };
     if !csrf_ok(req, field(&form, "csrf")) {
         return again("csrf_failed").await;
@@ -284,7 +270,7 @@ pub(super) async fn q_show(
             {
                 let received = answering::unsent_forms(app, actor, &id, &v)
                     .await
-                    .is_ok_and(|unsent| !unsent.iter().any(|k| *k == key));
+                    .is_ok_and(|unsent| !unsent.contains(&key));
                 if closed(&v) && received {
                     return redirect(&format!(
                         "/staff/participants/{id}/late/{visit}?received={key}"
