@@ -134,18 +134,7 @@ fn check_filter(app: &App, f: &Filter) -> Result<Option<VisitState>> {
                     "state",
                     Problem::NotOneOf {
                         given: s.to_string(),
-                        allowed: [
-                            "upcoming",
-                            "open",
-                            "late",
-                            "completed",
-                            "partial",
-                            "missed",
-                            "not_applicable",
-                            "not_expected",
-                        ]
-                        .map(String::from)
-                        .to_vec(),
+                        allowed: VisitState::ALL.iter().map(|s| s.as_str().into()).collect(),
                     },
                 )
             })

@@ -21,7 +21,9 @@ test("participant completes the baseline by tapping; the dashboard shows it comp
     await s.fill("#current", nurseAccount.password);
     await s.fill("#new", "a-new-password-789");
     await s.click("button[type=submit].primary");
-    await s.waitForURL(/\/staff\/login$/);
+    // The login page says the password was changed (#32.9).
+    await s.waitForURL(/\/staff\/login\?changed=1$/);
+    assert.match(await s.locator("[role=status]").innerText(), /Uw wachtwoord is gewijzigd/);
     await s.fill("#email", nurseAccount.email);
     await s.fill("#password", "a-new-password-789");
     await s.click("button[type=submit].primary");

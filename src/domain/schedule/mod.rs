@@ -222,6 +222,17 @@ pub enum VisitState {
 pub const BEFORE_REGISTRATION: &str = "before_registration";
 
 impl VisitState {
+    pub const ALL: [VisitState; 8] = [
+        VisitState::Upcoming,
+        VisitState::Open,
+        VisitState::Late,
+        VisitState::Completed,
+        VisitState::Partial,
+        VisitState::Missed,
+        VisitState::NotApplicable,
+        VisitState::NotExpected,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             VisitState::Upcoming => "upcoming",
