@@ -492,7 +492,7 @@ pub async fn link_holder(app: &App, link_token: &str) -> Result<Option<LinkHolde
     let Some(link) = store::access::find_link(&app.db, &token_hash(link_token)).await? else {
         return Ok(None);
     };
-    let usable = link.revoked_at.is_none() && !link.expires_at.is_some_and(|e| e <= now);
+    let usable = link.revoked_at.is_none() && link.expires_at.is_none_or(|e| e > now);
     Ok(
         store::participants::find_by_id(&app.db, link.participant_id)
             .await?

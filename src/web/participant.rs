@@ -230,16 +230,16 @@ fn pin_context(web: &Web, app: &App, req: &Request, lang: &str, site: Option<&st
     page
 }
 
-#[handler]
-async fn pin_page(
+/// The page of a link: whether the link signs in, the page language and the frame. A link that
+/// no longer works still names its participant's site and language: the page gives that
+/// hospital's phone number.
+async fn link_page(
+    web: &Web,
+    app: &App,
     req: &Request,
-    Path(token): Path<String>,
-    Data(web): Data<&Arc<Web>>,
-    Data(app): Data<&Arc<App>>,
-) -> Response {
-    // A link that no longer works still names its participant's site: the page gives that
-    // hospital's phone number.
-    let holder = participant::link_holder(app, &token).await.ok().flatten();
+    token: &str,
+) -> (bool, String, PageContext) {
+    let holder = participant::link_holder(app, token).await.ok().flatten();
     let (lang, chosen) = page_lang(app, req, holder.as_ref().map(|h| h.language.as_str()));
     remember_lang(web, req.cookie(), &lang, chosen);
     let page = pin_context(
@@ -249,7 +249,18 @@ async fn pin_page(
         &lang,
         holder.as_ref().map(|h| h.site.as_str()),
     );
-    if !holder.as_ref().is_some_and(|h| h.usable) {
+    (holder.is_some_and(|h| h.usable), lang, page)
+}
+
+#[handler]
+async fn pin_page(
+    req: &Request,
+    Path(token): Path<String>,
+    Data(web): Data<&Arc<Web>>,
+    Data(app): Data<&Arc<App>>,
+) -> Response {
+    let (usable, lang, page) = link_page(web, app, req, &token).await;
+    if !usable {
         let mut r = web.render(
             "error.html",
             &page,
@@ -273,15 +284,7 @@ async fn pin_post(
     Data(app): Data<&Arc<App>>,
     Form(form): Form<Pairs>,
 ) -> Response {
-    let holder = participant::link_holder(app, &token).await.ok().flatten();
-    let (lang, _) = page_lang(app, req, holder.as_ref().map(|h| h.language.as_str()));
-    let page = pin_context(
-        web,
-        app,
-        req,
-        &lang,
-        holder.as_ref().map(|h| h.site.as_str()),
-    );
+    let (_, lang, page) = link_page(web, app, req, &token).await;
     let again = |msg: String, status: StatusCode| {
         let mut r = web.render("p_pin.html", &page, context! { error => msg });
         r.set_status(status);
