@@ -431,8 +431,14 @@ pub fn needs_confirmation(c: &ChangeSet, in_use: &InUse) -> Vec<String> {
                     });
                 }
             } else if list == "visits" {
+                // Anything but its questionnaires is the visit's timing.
+                let verb = if rest == ".questionnaires" {
+                    "changed"
+                } else {
+                    "moved"
+                };
                 out.push(format!(
-                    "visit {code} is changed ({}: {} → {}) and enrolled participants have it",
+                    "visit {code} is {verb} ({}: {} → {}) and enrolled participants have it",
                     rest.trim_start_matches('.'),
                     short(&f.before),
                     short(&f.after)
