@@ -12,8 +12,8 @@ use poem::{
 use serde::Serialize;
 
 use super::{
-    PageContext, Pairs, Web, chart, csrf_ok, failed, field, fmt_date, last_day, local_day,
-    local_time, missed_reason_text, opt, query_param, redirect, refusal, signed_in, sv,
+    PageContext, Pairs, Web, chart, csrf_ok, failed, field, fmt_date, local_time,
+    missed_reason_text, opt, query_param, redirect, refusal, signed_in, sv,
 };
 use crate::{
     answering,
