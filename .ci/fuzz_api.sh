@@ -35,7 +35,7 @@ FIRST=$(call POST /api/v1/auth/login "" '{"email":"nurse@zas.example","password"
 call PUT /api/v1/auth/password "$FIRST" '{"current_password":"first-password-1","new_password":"second-password-2"}' >/dev/null
 NURSE=$(call POST /api/v1/auth/login "" '{"email":"nurse@zas.example","password":"second-password-2"}' | json '["token"]')
 TODAY=$(TZ=Europe/Brussels date +%F)
-call POST /api/v1/participants "$NURSE" "{\"study_id\":\"HERMES-ZAS-001\",\"site\":\"ZAS\",\"language\":\"nl\",\"randomization_date\":\"$TODAY\"}" >/dev/null
+call POST /api/v1/participants "$NURSE" "{\"study_id\":\"HERMES-ZAS-001\",\"site\":\"ZAS\",\"language\":\"nl\",\"randomization_date\":\"$TODAY\",\"arm\":\"A\"}" >/dev/null
 call POST /api/v1/participants/HERMES-ZAS-001/lesions "$NURSE" '{"location":"L3","labels":{"nl":"onderrug","fr":"bas du dos","en":"lower back"},"high_risk_reasons":["size_2cm"]}' >/dev/null
 LINK=$(call POST /api/v1/participants/HERMES-ZAS-001/access-link "$NURSE" '{"pin":"4826"}' | json '["link_token"]')
 PARTICIPANT=$(call POST /api/v1/auth/participant "" "{\"link_token\":\"$LINK\",\"pin\":\"4826\"}" | json '["token"]')

@@ -59,7 +59,7 @@ def answers(defn):
 
 def participant(n):
     sid = f"HERMES-ZAS-{900000 + n:06d}"
-    call("POST", "/api/v1/participants", nurse, {"study_id": sid, "site": "ZAS", "language": "nl", "randomization_date": today})
+    call("POST", "/api/v1/participants", nurse, {"study_id": sid, "site": "ZAS", "language": "nl", "randomization_date": today, "arm": "A"})
     lesions = []
     for loc, label in [("L3", "onderrug"), ("sacrum", "heiligbeen")]:
         l = call("POST", f"/api/v1/participants/{sid}/lesions", nurse,

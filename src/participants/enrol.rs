@@ -189,6 +189,7 @@ fn checked(app: &App, new: &NewParticipant, site: &str) -> Result<Checked> {
     rule::check_enrolment(enrolled_on, randomization, today(app), app.study.start_date)
         .map_err(|(f, p)| Error::invalid(f, p))?;
     let arm = checked_arm(app, new.arm.as_deref(), randomization.is_some())?;
+    arm_given(app, arm.as_deref(), randomization.is_some())?;
     let channel = checked_channel(
         app,
         new.reminder_channel.as_deref(),
@@ -262,6 +263,22 @@ pub(super) fn checked_arm(
         return Err(Error::invalid("arm", Problem::ArmWithoutRandomization));
     }
     Ok(Some(arm.to_string()))
+}
+
+/// A randomization (at enrolment or as an event) is recorded with its arm when the study file
+/// lists arms (#32.6): "arm unknown" is not a randomization.
+pub(super) fn arm_given(app: &App, arm: Option<&str>, randomized: bool) -> Result<()> {
+    if randomized && arm.is_none() && !app.study.arms.is_empty() {
+        let all: Vec<_> = app.study.arms.iter().map(|a| a.code.as_str()).collect();
+        return Err(Error::Unprocessable {
+            code: Code::ArmRequired,
+            message: format!(
+                "arm: a randomization is recorded with its arm ({})",
+                all.join(", ")
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Store the contact details sealed under the data key; returns the fields stored (for the

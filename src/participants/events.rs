@@ -120,17 +120,7 @@ pub async fn record_event(
         return Err(Error::invalid("sse_type", Problem::OnlySse));
     }
     let arm = super::enrol::checked_arm(app, new.arm.as_deref(), kind == EventKind::Randomization)?;
-    // A randomization is recorded with its arm when the study file lists arms.
-    if kind == EventKind::Randomization && arm.is_none() && !app.study.arms.is_empty() {
-        let all: Vec<_> = app.study.arms.iter().map(|a| a.code.as_str()).collect();
-        return Err(Error::Unprocessable {
-            code: Code::ArmRequired,
-            message: format!(
-                "arm: a randomization is recorded with its arm ({})",
-                all.join(", ")
-            ),
-        });
-    }
+    super::enrol::arm_given(app, arm.as_deref(), kind == EventKind::Randomization)?;
     if let Some(a) = arm {
         details["arm"] = json!(a);
     }

@@ -252,7 +252,7 @@ pub(crate) async fn enrol_with_links(
     for n in 0..count {
         let id = format!("HERMES-ZAS-{:03}", 900 + n);
         let r = api
-            .call(M::POST, "/api/v1/participants", Some(&nurse), json!({"study_id": id, "site": "ZAS", "language": "nl", "randomization_date": today, "email": with_email.then(|| format!("p{n}@example.be"))}))
+            .call(M::POST, "/api/v1/participants", Some(&nurse), json!({"study_id": id, "site": "ZAS", "language": "nl", "randomization_date": today, "arm": "A", "email": with_email.then(|| format!("p{n}@example.be"))}))
             .await;
         assert_eq!(r.status(), 200);
         let lesion: Value = api

@@ -229,12 +229,17 @@ impl TestApp {
     }
 
     /// Enrol a participant as `staff`: `study_id`, its site (the id's middle part) and language
-    /// `nl`, with `extra` fields added or overriding. Asserts 200; returns the participant.
+    /// `nl`, with `extra` fields added or overriding (a randomization gets arm A unless `extra`
+    /// names one). Asserts 200; returns the participant.
     pub async fn enrol(&self, staff: &str, study_id: &str, extra: Value) -> Value {
         let site = study_id.split('-').nth(1).expect("HERMES-<SITE>-<n>");
         let mut body = json!({ "study_id": study_id, "site": site, "language": "nl" });
         if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
             b.extend(e.clone());
+            // A randomization is recorded with its arm (HERMES: A or B); arm A unless given.
+            if b.contains_key("randomization_date") && !b.contains_key("arm") {
+                b.insert("arm".into(), json!("A"));
+            }
         }
         let resp = self.post("/api/v1/participants", Some(staff), body).await;
         let status = resp.status();

@@ -917,7 +917,7 @@ async fn sigkill_of_the_server_mid_batch_then_restart_loses_no_reminder() {
         let r = post(
             "/api/v1/participants",
             Some(&nurse),
-            json!({"study_id": format!("HERMES-ZAS-95{n}"), "site": "ZAS", "language": "en", "email": format!("p{n}@example.be"), "randomization_date": today}),
+            json!({"study_id": format!("HERMES-ZAS-95{n}"), "site": "ZAS", "language": "en", "email": format!("p{n}@example.be"), "randomization_date": today, "arm": "A"}),
         )
         .await
         .expect("enrol");

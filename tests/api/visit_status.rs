@@ -378,6 +378,23 @@ async fn a_randomization_needs_its_arm_and_a_second_one_is_refused_in_the_reader
     assert_eq!(resp.status(), 422);
     let body: Value = resp.json().await.expect("json");
     assert_eq!(body["code"], "arm_required", "{body}");
+    // At enrolment too: a randomization date with no arm is refused, and nothing is stored.
+    let resp = app
+        .post(
+            "/api/v1/participants",
+            Some(&nurse),
+            json!({"study_id": "HERMES-ZAS-506", "site": "ZAS", "language": "nl", "randomization_date": "2026-01-15"}),
+        )
+        .await;
+    assert_eq!(resp.status(), 422);
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body["code"], "arm_required", "{body}");
+    assert_eq!(
+        app.get("/api/v1/participants/HERMES-ZAS-506", Some(&nurse))
+            .await
+            .status(),
+        404
+    );
 
     let browser = sign_in(&app, &email, &password).await;
     let record = format!("/staff/participants/{id}");

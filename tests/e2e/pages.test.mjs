@@ -37,6 +37,13 @@ test("participant completes the baseline by tapping; the dashboard shows it comp
     await s.fill("#randomization_date", today);
     await s.fill("#email", "deelnemer@example.be");
     await s.fill("#phone", "+32 470 12 34 56");
+    // A randomization with arm "–" (unknown) is refused, in Dutch, and nothing typed is lost (#32.6).
+    await s.selectOption("#arm", "");
+    await s.click("button[type=submit].primary");
+    assert.match(await s.locator("main").innerText(), /Kies de arm van de randomisatie/);
+    assert.equal(await s.inputValue("#study_id"), "HERMES-ZAS-201");
+    assert.equal(await s.inputValue("#randomization_date"), today);
+    await s.selectOption("#arm", "A");
     await s.click("button[type=submit].primary");
     await s.waitForURL(/\/staff\/participants\/HERMES-ZAS-201\?saved=1$/);
     for (const [location, side, nl, fr, en] of [
