@@ -113,7 +113,7 @@ async fn every_endpoint_by_every_actor() {
             .post(
                 "/api/v1/participants",
                 Some(token),
-                json!({"study_id": id, "site": site, "language": "nl", "randomization_date": "2026-03-01"}),
+                json!({"study_id": id, "site": site, "language": "nl", "randomization_date": "2026-03-01", "arm": "A"}),
             )
             .await;
         assert_eq!(resp.status(), 200, "enrol {id}");

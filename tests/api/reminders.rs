@@ -616,7 +616,7 @@ async fn the_daily_digest_reaches_site_staff_once_a_day() {
     );
     // The no-email section lists 702 (enrolled without an email), not 701.
     let section = text
-        .split("Open bezoek zonder e-mailadres")
+        .split("Open of te laat bezoek zonder e-mailadres")
         .nth(1)
         .and_then(|rest| rest.split("\n\n").next())
         .unwrap_or_default()

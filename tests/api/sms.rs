@@ -185,13 +185,15 @@ max-messages = 0
     /// concatenated SMS (UDH 00 03 ref total seq) put back together.
     fn received(&self) -> Vec<(String, String)> {
         let mut out: Vec<(String, String)> = Vec::new();
-        let mut parts: std::collections::BTreeMap<(usize, String, u8), Vec<(u8, String)>> =
+        // Keyed by run, receiver and the UDH reference; a message in one part gets a key of its
+        // own (its line), so two one-part messages to one phone stay two.
+        let mut parts: std::collections::BTreeMap<(usize, String, usize), Vec<(u8, String)>> =
             Default::default();
         let mut order = Vec::new();
         for run in 1..=self.runs {
             let text = std::fs::read_to_string(self.dir.path().join(format!("fake-{run}.out")))
                 .unwrap_or_default();
-            for line in text.lines() {
+            for (n, line) in text.lines().enumerate() {
                 let Some(rest) = line.split("Got message ").nth(1) else {
                     continue;
                 };
@@ -215,15 +217,16 @@ max-messages = 0
                             .filter_map(|b| u8::from_str_radix(b, 16).ok())
                             .collect();
                         let (reference, seq) = (bytes[3], bytes[5]);
-                        let key = (run, to.clone(), reference);
+                        let key = (run, to.clone(), usize::from(reference));
                         if !parts.contains_key(&key) {
                             order.push(key.clone());
                         }
                         parts.entry(key).or_default().push((seq, url_decode(data)));
                     }
                     _ => {
-                        order.push((run, to.clone(), 0));
-                        parts.insert((run, to, 0), vec![(1, msg.to_string())]);
+                        let key = (run, to, 256 + n);
+                        order.push(key.clone());
+                        parts.insert(key, vec![(1, msg.to_string())]);
                     }
                 }
             }

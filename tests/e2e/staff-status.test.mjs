@@ -84,14 +84,14 @@ test("one visit status on the record and the dashboard; the arm is required in t
       await Promise.all([s.waitForURL(/\/event$|saved=1$/), s.locator("form[action$='/event'] button").click()]);
     };
     await randomize("Gebeurtenis registreren", "");
-    assert.match(await s.locator("p.error").innerText(), /kies de arm van de randomisatie/);
+    assert.match(await s.locator("p.error").innerText(), /kies de arm van de randomisatie/i);
     await randomize("Gebeurtenis registreren", "A");
     assert.match(s.url(), /saved=1$/);
     // A second one, in French: refused in French, no English, and who corrects is said.
     await s.goto(`${BASE}/staff/participants/${other}?lang=fr`);
     await randomize("Enregistrer un événement", "B");
     const error = await s.locator("p.error").innerText();
-    assert.match(error, /cet événement est déjà enregistré/);
+    assert.match(error, /cet événement est déjà enregistré/i);
     assert.doesNotMatch(error, /already|recorded|correct it|role/);
     assert.equal(await s.locator("form[action$='/correct']").count(), 0);
     assert.match(await s.locator("#correct-by-dm").innerText(), /gestionnaire de données/);

@@ -274,18 +274,7 @@ impl VisitState {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            VisitState::Upcoming,
-            VisitState::Open,
-            VisitState::Late,
-            VisitState::Completed,
-            VisitState::Partial,
-            VisitState::Missed,
-            VisitState::NotApplicable,
-            VisitState::NotExpected,
-        ]
-        .into_iter()
-        .find(|v| v.as_str() == s)
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
     }
 }
 
