@@ -116,10 +116,12 @@ export async function login(email, password) {
 }
 
 /// A site staff account; `ready` accounts have already replaced their first password.
-export async function staffAccount(email, site, { ready = true } = {}) {
+export async function staffAccount(email, site, { ready = true, role = "site_staff" } = {}) {
   const admin = await login(ADMIN_EMAIL, ADMIN_PASSWORD);
   const first = "first-password-123";
-  await api("POST", "/api/v1/users", admin, { email, password: first, role: "site_staff", sites: [site] });
+  // Site staff work at a site; a data manager sees every site.
+  const sites = role === "site_staff" ? [site] : [];
+  await api("POST", "/api/v1/users", admin, { email, password: first, role, sites });
   if (!ready) return { email, password: first };
   const token = await login(email, first);
   const password = "second-password-456";

@@ -74,6 +74,8 @@ serve demo2 "$demo2_db" "$demo2_port" \
   EPRO_STUDY_FILE="$work/demo2/study.toml" EPRO_QUESTIONNAIRES_DIR="$work/demo2/questionnaires"
 demo2=$served
 status=0
+# Each test makes its own participants (each its own study id); staff-status.test.mjs counts the
+# dashboard, so its participants are at a site (UZG) no other test uses.
 (cd "$here" && node --test --test-concurrency=1 pages.test.mjs nojs.test.mjs access.test.mjs participant.test.mjs staff-status.test.mjs refusals.test.mjs large-text.test.mjs) || status=$?
 (cd "$here" && E2E_BASE_URL="$demo2_url" node --test new-trial.test.mjs) || status=$?
 (cd "$here" && node budget.mjs) || status=$?

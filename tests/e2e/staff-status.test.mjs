@@ -21,10 +21,10 @@ const items = (from, to, value) => Array.from({ length: to - from + 1 }, (_, i) 
 test("one visit status on the record and the dashboard; the arm is required in the reader's language", async () => {
   const browser = await launch();
   try {
-    const nurse = await staffAccount("nurse.status@zas.example", "ZAS");
+    const nurse = await staffAccount("nurse.status@uzg.example", "UZG");
     const today = new Date().toLocaleDateString("sv-SE", { timeZone: "Europe/Brussels" });
-    const id = "HERMES-ZAS-251";
-    await api("POST", "/api/v1/participants", nurse.token, { study_id: id, site: "ZAS", language: "nl", randomization_date: today, arm: "A", email: "p251@example.be" });
+    const id = "HERMES-UZG-251";
+    await api("POST", "/api/v1/participants", nurse.token, { study_id: id, site: "UZG", language: "nl", randomization_date: today, arm: "A", email: "p251@example.be" });
     await submit(nurse.token, id, "BL", "eortc-qlq-c30", { mode: "paper", completed_on: today, answers: items(1, 30, 2) });
     await submit(nurse.token, id, "BL", "eortc-qlq-bm22", { mode: "paper", completed_on: today, answers: items(31, 52, 2) });
     await submit(nurse.token, id, "BL", "nrs-lesion-pain", { mode: "paper", completed_on: today, answers: [] });
@@ -70,13 +70,15 @@ test("one visit status on the record and the dashboard; the arm is required in t
     assert.doesNotMatch(await s.locator("main").innerText(), /gesloten/);
 
     // A participant not randomized yet: the baseline window says so.
-    const other = "HERMES-ZAS-252";
-    await api("POST", "/api/v1/participants", nurse.token, { study_id: other, site: "ZAS", language: "fr", email: "p252@example.be" });
+    const other = "HERMES-UZG-252";
+    await api("POST", "/api/v1/participants", nurse.token, { study_id: other, site: "UZG", language: "fr", email: "p252@example.be" });
     await s.goto(`${BASE}/staff/participants/${other}?lang=nl`);
     assert.match(await s.locator("section[aria-labelledby=schedule-h] tbody tr").first().innerText(), /vóór de randomisatie/);
     // A randomization with arm "–" is refused in Dutch; with an arm it is taken.
     const randomize = async (summary, arm) => {
-      await s.locator("summary", { hasText: summary }).click();
+      // A refused form comes back open with what was typed; open it only when it is closed.
+      const details = s.locator("details", { has: s.locator("#e-kind") });
+      if (!(await details.evaluate((d) => d.open))) await s.locator("summary", { hasText: summary }).click();
       await s.selectOption("#e-kind", "randomization");
       await s.fill("#e-date", today);
       await s.selectOption("#e-arm", arm);
