@@ -253,6 +253,28 @@ pub enum ConfigError {
     Invalid(String),
 }
 
+/// The settings whose values are secrets: the installation report shows them only as
+/// fingerprints (the first 16 hex digits of their sha256).
+pub const SECRET_SETTINGS: [&str; 10] = [
+    "audit_key",
+    "data_key",
+    "audit_keys_retired",
+    "archive_key",
+    "smtp_username",
+    "smtp_password",
+    "sms_username",
+    "sms_password",
+    "sms_dlr_secret",
+    "bootstrap_admin_password",
+];
+
+/// A secret's fingerprint: enough to tell two values apart, nothing to recover one.
+pub fn fingerprint(secret: &str) -> String {
+    use sha2::Digest;
+    let digest = hex::encode(sha2::Sha256::digest(secret.as_bytes()));
+    format!("sha256:{}", &digest[..16])
+}
+
 impl Settings {
     /// Defaults, then the config file (EPRO_CONFIG, default `epro.toml`, optional), then EPRO_*.
     pub fn load() -> Result<Self, ConfigError> {
@@ -272,6 +294,32 @@ impl Settings {
             ));
         }
         Ok(settings)
+    }
+
+    /// Every setting whose value differs from the default, as (environment variable, value
+    /// shown): secrets as fingerprints, the database URL without its password.
+    pub fn non_defaults(&self) -> Vec<(String, String)> {
+        let (Ok(serde_json::Value::Object(now)), Ok(serde_json::Value::Object(default))) = (
+            serde_json::to_value(self),
+            serde_json::to_value(Settings::default()),
+        ) else {
+            return Vec::new();
+        };
+        now.into_iter()
+            .filter(|(k, v)| default.get(k) != Some(v))
+            .map(|(k, v)| {
+                let shown = match (&v, k.as_str()) {
+                    (serde_json::Value::Null, _) => "(unset)".to_string(),
+                    (serde_json::Value::String(s), name) if SECRET_SETTINGS.contains(&name) => {
+                        fingerprint(s)
+                    }
+                    (_, "database_url") => crate::store::describe_target(&self.database_url),
+                    (serde_json::Value::String(s), _) => s.clone(),
+                    (other, _) => other.to_string(),
+                };
+                (format!("EPRO_{}", k.to_uppercase()), shown)
+            })
+            .collect()
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -416,6 +464,43 @@ mod tests {
             ..Settings::default()
         };
         assert!(s.validate().is_err());
+    }
+
+    #[test]
+    fn non_default_settings_show_secrets_as_fingerprints_only() {
+        let s = Settings {
+            smtp_host: "relay.hospital.example".into(),
+            smtp_password: Some(Secret::new("hunter2-hunter2")),
+            audit_key: Some(Secret::new("ab".repeat(32))),
+            database_url: "postgres://epro:pa55word@db.example:5432/epro".into(),
+            ..Settings::default()
+        };
+        let shown = s.non_defaults();
+        let get = |name: &str| {
+            shown
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(
+            get("EPRO_SMTP_HOST").as_deref(),
+            Some("relay.hospital.example")
+        );
+        assert_eq!(
+            get("EPRO_SMTP_PASSWORD"),
+            Some(fingerprint("hunter2-hunter2"))
+        );
+        assert_eq!(get("EPRO_AUDIT_KEY"), Some(fingerprint(&"ab".repeat(32))));
+        let all = format!("{shown:?}");
+        for secret in ["hunter2", "abab", "pa55word"] {
+            assert!(!all.contains(secret), "{secret} shown in {all}");
+        }
+        assert_eq!(get("EPRO_SMTP_PORT"), None, "a default is not listed");
+        // Every secret setting named exists (a rename would silently show a secret).
+        let names = serde_json::to_value(Settings::default()).expect("json");
+        for name in SECRET_SETTINGS {
+            assert!(names.get(name).is_some(), "{name} is not a setting");
+        }
     }
 
     #[test]

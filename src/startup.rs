@@ -479,14 +479,22 @@ async fn allow_methods<E: Endpoint>(
 async fn log_request<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Response> {
     let method = req.method().clone();
     let path = loggable_path(req.uri().path());
+    let request_id = req
+        .data::<poem::middleware::ReqId>()
+        .map(ToString::to_string)
+        .unwrap_or_default();
     let started = std::time::Instant::now();
     let resp = ep.call(req).await?.into_response();
     let status = resp.status().as_u16();
     let ms = started.elapsed().as_millis();
+    // The route template, as in the metrics (never a token or a study id).
+    let route = resp
+        .data::<poem::PathPattern>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.0.to_string());
     if status >= 500 {
-        tracing::error!(%method, %path, status, ms, "request");
+        tracing::error!(%method, %route, %path, status, ms, %request_id, "request");
     } else {
-        tracing::info!(%method, %path, status, ms, "request");
+        tracing::info!(%method, %route, %path, status, ms, %request_id, "request");
     }
     Ok(resp)
 }

@@ -240,3 +240,8 @@ pub fn check_questionnaires(
     }
     Ok(())
 }
+
+/// The sha256 of the study file this database registered, if any (the installation check).
+pub async fn registered_sha256(db: &Db) -> Result<Option<String>> {
+    Ok(store::study::recorded(db).await?.map(|row| row.file_sha256))
+}

@@ -19,8 +19,9 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Check an archive offline: the manifest's Ed25519 signature, every file's sha256, nothing
-    /// added. Names the first file that does not match.
+    /// Check an archive (or an installation report of `epro validate`) offline: the manifest's
+    /// Ed25519 signature, every file's sha256, nothing added. Names the first file that does not
+    /// match.
     Verify {
         file: PathBuf,
         /// The signer's public key (hex), e.g. from `epro archive public-key`; without it the key
@@ -56,11 +57,14 @@ pub async fn run(settings: Settings, command: Command) -> Outcome {
             let bytes = std::fs::read(&file).with_context(|| file.display().to_string())?;
             match epro::exports::archive::verify(&bytes, public_key.as_deref()) {
                 Ok(v) => {
+                    let what = if v.manifest.format == epro::exports::archive::REPORT_FORMAT {
+                        format!("installation report of {}", v.manifest.study)
+                    } else {
+                        format!("site {} of {}", v.manifest.site, v.manifest.study)
+                    };
                     println!(
-                        "OK: {} — site {} of {}, made {}, {} files, signed by {}",
+                        "OK: {} — {what}, made {}, {} files, signed by {}",
                         file.display(),
-                        v.manifest.site,
-                        v.manifest.study,
                         v.manifest.created_at.to_rfc3339(),
                         v.manifest.files.len(),
                         v.manifest.public_key

@@ -37,6 +37,19 @@ async fn verify(settings: Settings) -> Outcome {
 /// Check the chain and the responses against it, printing `OK` or `BROKEN` lines: whether all
 /// holds (also the restore's last step).
 pub(super) async fn check(settings: &Settings, db: &store::Db) -> anyhow::Result<bool> {
+    let found = findings(settings, db).await?;
+    for (ok, line) in &found {
+        println!("{}: {line}", if *ok { "OK" } else { "BROKEN" });
+    }
+    Ok(found.iter().all(|(ok, _)| *ok))
+}
+
+/// What checking the audit trail finds, line by line (`true`: holds); it stops at the first
+/// break (the installation check reports these lines too).
+pub(super) async fn findings(
+    settings: &Settings,
+    db: &store::Db,
+) -> anyhow::Result<Vec<(bool, String)>> {
     let keys = Keys::resolve(settings)?;
     let retired = settings
         .audit_keys_retired
@@ -51,27 +64,34 @@ pub(super) async fn check(settings: &Settings, db: &store::Db) -> anyhow::Result
         })
         .transpose()?
         .unwrap_or_default();
+    let mut out = Vec::new();
     match audit::verify_with_history(db, &retired, &keys.audit).await? {
         Verdict::Intact { events } => {
             let (seq, hash) = audit::head(db).await?;
-            println!("OK: audit chain intact, {events} events, head {seq} {hash}");
+            out.push((
+                true,
+                format!("audit chain intact, {events} events, head {seq} {hash}"),
+            ));
         }
         Verdict::Broken(broken) => {
-            println!("BROKEN: audit event {} — {}", broken.seq, broken.problem);
-            return Ok(false);
+            out.push((
+                false,
+                format!("audit event {} — {}", broken.seq, broken.problem),
+            ));
+            return Ok(out);
         }
     }
-    match audit::verify_responses(db).await? {
-        ResponsesVerdict::Match { checked, unbound } => {
-            println!(
-                "OK: {checked} submitted responses match their audit events \
+    out.push(match audit::verify_responses(db).await? {
+        ResponsesVerdict::Match { checked, unbound } => (
+            true,
+            format!(
+                "{checked} submitted responses match their audit events \
                  ({unbound} submitted before answer digests were recorded)"
-            );
-            Ok(true)
-        }
+            ),
+        ),
         ResponsesVerdict::Differs { response, problem } => {
-            println!("BROKEN: response {response} {problem}");
-            Ok(false)
+            (false, format!("response {response} {problem}"))
         }
-    }
+    });
+    Ok(out)
 }

@@ -15,6 +15,7 @@ mod scores;
 mod serve;
 mod study;
 mod users;
+mod validate;
 
 use std::{process::ExitCode, sync::Arc};
 
@@ -99,6 +100,10 @@ enum Command {
         #[command(subcommand)]
         command: audit::Command,
     },
+    /// The installation check (installation qualification): configuration, database, study
+    /// and questionnaire files, keys, audit trail, mail relay, SMS gateway, clock, disk and time
+    /// zone database, written as a report signed with the archive key. Exits 1 on any failure.
+    Validate(validate::Command),
 }
 
 /// Parse the command line and run it on a fresh runtime.
@@ -139,6 +144,7 @@ async fn run(cli: Cli) -> Outcome {
         Command::Archive { command } => archive::run(settings, command).await,
         Command::Keys { command } => keys::run(settings, command).await,
         Command::Audit { command } => audit::run(settings, command).await,
+        Command::Validate(command) => validate::run(settings, command).await,
     }
 }
 

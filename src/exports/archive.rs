@@ -301,13 +301,45 @@ async fn audit_lines(app: &App, people: &[ParticipantRow], ids: Vec<String>) -> 
 
 /// The signed manifest, its signature and the files, as one tar.
 fn pack(app: &App, site: &str, files: &[(String, Vec<u8>)]) -> Result<Vec<u8>> {
-    let key = signing_key(app);
+    seal(
+        &signing_key(app),
+        Header {
+            format: FORMAT,
+            study: &app.study.id,
+            site,
+            study_sha256: &app.study.sha256,
+            created_at: app.clock.now(),
+        },
+        files,
+    )
+}
+
+/// What a signed file says about itself besides its files.
+pub struct Header<'a> {
+    /// One of [`FORMATS`].
+    pub format: &'a str,
+    pub study: &'a str,
+    pub site: &'a str,
+    pub study_sha256: &'a str,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The signed containers `verify` accepts: a site's investigator archive, and the installation
+/// report of `epro validate`.
+pub const FORMATS: [&str; 2] = [FORMAT, REPORT_FORMAT];
+
+/// The format of the installation report (`epro validate`).
+pub const REPORT_FORMAT: &str = "epro-installation-report/1";
+
+/// Files under a manifest of their sha256 sums, signed with `key` (Ed25519), as one tar: what
+/// `verify` checks offline with the public key alone.
+pub fn seal(key: &SigningKey, header: Header<'_>, files: &[(String, Vec<u8>)]) -> Result<Vec<u8>> {
     let manifest = Manifest {
-        format: FORMAT.into(),
-        study: app.study.id.clone(),
-        site: site.into(),
-        created_at: app.clock.now(),
-        study_sha256: app.study.sha256.clone(),
+        format: header.format.into(),
+        study: header.study.into(),
+        site: header.site.into(),
+        created_at: header.created_at,
+        study_sha256: header.study_sha256.into(),
         public_key: hex::encode(key.verifying_key().as_bytes()),
         files: files
             .iter()
@@ -378,7 +410,7 @@ pub enum VerifyError {
     Unlisted(String),
 }
 
-/// Check an archive offline: the manifest's signature, then every file against its sha256, and
+/// Check an archive (or an installation report) offline: the manifest's signature, then every file against its sha256, and
 /// that nothing was added. `expected_key`: the signer's public key (hex), when known.
 pub fn verify(
     archive: &[u8],
@@ -410,10 +442,11 @@ pub fn verify(
         .ok_or_else(|| VerifyError::Missing(SIGNATURE.into()))?;
     let manifest: Manifest = serde_json::from_slice(manifest_bytes)
         .map_err(|e| VerifyError::Manifest(format!("not a manifest: {e}")))?;
-    if manifest.format != FORMAT {
+    if !FORMATS.contains(&manifest.format.as_str()) {
         return Err(VerifyError::Manifest(format!(
-            "format {:?} is not {FORMAT}",
-            manifest.format
+            "format {:?} is not one of {}",
+            manifest.format,
+            FORMATS.join(", ")
         )));
     }
     if let Some(expected) = expected_key

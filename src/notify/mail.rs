@@ -90,6 +90,23 @@ impl Mail {
         })
     }
 
+    /// Whether the relay answers, without sending anything (the installation check): an SMTP
+    /// connection with its greeting and EHLO (and TLS as configured); for the file transport,
+    /// that the outbox folder takes a file.
+    pub async fn check_connection(&self) -> Result<String, MailError> {
+        match &self.mailer {
+            Mailer::Smtp(t) => {
+                match tokio::time::timeout(self.timeout, t.test_connection()).await {
+                    Ok(Ok(true)) => Ok("the SMTP relay answered".into()),
+                    Ok(Ok(false)) => Err(MailError::Send("the SMTP relay did not answer".into())),
+                    Ok(Err(e)) => Err(MailError::Send(e.to_string())),
+                    Err(_) => Err(MailError::Timeout(self.timeout.as_secs())),
+                }
+            }
+            Mailer::File(_) => Ok("local outbox (file transport): no relay to reach".into()),
+        }
+    }
+
     /// Send one message; returns its Message-ID. The whole send is bounded by the timeout
     /// (lettre's own timeout covers connecting only).
     pub async fn send(&self, m: &Outgoing) -> Result<String, MailError> {

@@ -93,6 +93,27 @@ impl Kannel {
     }
 }
 
+impl Kannel {
+    /// Whether the gateway's HTTP interface accepts a connection, without sending a message
+    /// (the installation check): a TCP connection to the host and port of EPRO_SMS_GATEWAY_URL.
+    pub async fn check_connection(&self, timeout: Duration) -> Result<String, SmsError> {
+        let url = url::Url::parse(&self.url)
+            .map_err(|e| SmsError::Send(format!("EPRO_SMS_GATEWAY_URL: {e}")))?;
+        let host = url
+            .host_str()
+            .ok_or_else(|| SmsError::Send("EPRO_SMS_GATEWAY_URL has no host".into()))?;
+        let port = url.port_or_known_default().unwrap_or(80);
+        match tokio::time::timeout(timeout, tokio::net::TcpStream::connect((host, port))).await {
+            Ok(Ok(_)) => Ok(format!("{host}:{port} accepted a connection")),
+            Ok(Err(e)) => Err(SmsError::Send(format!("{host}:{port}: {e}"))),
+            Err(_) => Err(SmsError::Send(format!(
+                "{host}:{port}: no answer within {} seconds",
+                timeout.as_secs()
+            ))),
+        }
+    }
+}
+
 /// What a delivery report's signature covers: that the address is a delivery-report address
 /// (a purpose tag, so a signature made for anything else never passes) and the reminder id. The
 /// status cannot be signed — Kannel substitutes it (`%d`) into the signed address — so the

@@ -297,3 +297,29 @@ pub async fn update_details(
     txn.commit().await?;
     Ok(())
 }
+
+/// Whether `key` opens the stored contact details (the installation check): every sealed value
+/// of up to `sample` participants. Returns how many values opened, or the study id whose detail
+/// does not open (never the detail itself).
+pub async fn data_key_opens(
+    db: &store::Db,
+    key: &crate::keys::Key,
+    sample: usize,
+) -> Result<std::result::Result<usize, String>> {
+    let mut opened = 0;
+    for (p, c) in store::participants::all_contacts(db)
+        .await?
+        .into_iter()
+        .take(sample)
+    {
+        for (field, value) in [("email", &c.email_sealed), ("phone", &c.phone_sealed)] {
+            if let Some(v) = value {
+                if sealed::open(key, v, &format!("{}:{field}", p.id)).is_err() {
+                    return Ok(Err(format!("{}'s {field}", p.study_id)));
+                }
+                opened += 1;
+            }
+        }
+    }
+    Ok(Ok(opened))
+}

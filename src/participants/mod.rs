@@ -12,7 +12,9 @@ mod visits;
 
 use crate::domain::problem::Problem;
 use contact::purge_contact;
-pub use contact::{DetailsChange, purge_contact_data, rotate_data_key, update_details};
+pub use contact::{
+    DetailsChange, data_key_opens, purge_contact_data, rotate_data_key, update_details,
+};
 pub use enrol::{NewParticipant, enrol};
 use events::record_in;
 pub use events::{Correction, NewEvent, correct_event, record_event};

@@ -133,6 +133,23 @@ pub(super) fn format_errors(errors: Vec<FormatError>) -> Error {
     )
 }
 
+/// The published versions whose files differ from the hash this database recorded, as
+/// "key version (part)", and how many versions it recorded (the installation check).
+pub async fn changed_since_recorded(db: &Db, library: &Library) -> Result<(usize, Vec<String>)> {
+    let recorded = store::questionnaires::recorded(db).await?;
+    let changed = library
+        .lock_entries()
+        .into_iter()
+        .filter(|e| {
+            recorded
+                .iter()
+                .any(|r| r.0 == e.key && r.1 == e.version && r.2 == e.part && r.3 != e.sha256)
+        })
+        .map(|e| format!("{} {} ({})", e.key, e.version, e.part))
+        .collect();
+    Ok((recorded.len(), changed))
+}
+
 /// Record each version's hashes in the database the first time it is served; refuse to start
 /// if a version's content differs from what this database recorded.
 pub async fn register(

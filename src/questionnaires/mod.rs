@@ -7,8 +7,8 @@ mod load;
 mod lock;
 mod wording;
 
+pub use load::{changed_since_recorded, load_checked, register};
 use load::{format_errors, load_version};
-pub use load::{load_checked, register};
 use lock::name_of;
 pub use lock::{LockEntry, check_lock, parse_lock, publish};
 pub use wording::{Reader, Resolved, find, resolve, score, structure, wording_kind};

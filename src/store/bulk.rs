@@ -64,6 +64,7 @@ pub async fn records<C: ConnectionTrait>(
             .filter(response::Column::ParticipantId.is_in(chunk.clone()))
             .order_by_asc(response::Column::ParticipantId)
             .order_by_asc(response::Column::StartedAt)
+            .order_by_asc(response::Column::Id)
             .all(db)
             .await?;
         group(responses, |r| r.participant_id, &mut out.responses);

@@ -178,6 +178,40 @@ pub async fn ready(db: &Db) -> Result<bool, DbErr> {
     Ok(Migrator::get_pending_migrations(db).await?.is_empty())
 }
 
+/// The schema's state for the installation check: the migrations applied (oldest first) and
+/// those this build has that the database lacks.
+pub async fn schema_state(db: &Db) -> Result<(Vec<String>, Vec<String>), DbErr> {
+    let applied = Migrator::get_applied_migrations(db)
+        .await?
+        .iter()
+        .map(|m| m.name().to_string())
+        .collect();
+    let pending = Migrator::get_pending_migrations(db)
+        .await?
+        .iter()
+        .map(|m| m.name().to_string())
+        .collect();
+    Ok((applied, pending))
+}
+
+/// The database server's own clock (PostgreSQL `now()`; SQLite reads the machine's clock).
+pub async fn server_time(db: &Db) -> Result<chrono::DateTime<chrono::Utc>, DbErr> {
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => {
+            "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT) AS ms"
+        }
+        _ => "SELECT CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) AS ms",
+    };
+    let row = db
+        .query_one_raw(Statement::from_string(backend, sql))
+        .await?
+        .ok_or_else(|| DbErr::Custom("the clock query returned no row".into()))?;
+    let ms: i64 = row.try_get("", "ms")?;
+    chrono::DateTime::from_timestamp_millis(ms)
+        .ok_or_else(|| DbErr::Custom(format!("the database clock reads {ms} ms")))
+}
+
 /// A write transaction (see [`begin_write`]): a `DatabaseTransaction` that, on SQLite, holds
 /// this process's turn to write until it is committed, rolled back or dropped.
 pub struct WriteTxn {

@@ -51,6 +51,7 @@ pub async fn of_participant<C: ConnectionTrait>(
     Ok(response::Entity::find()
         .filter(response::Column::ParticipantId.eq(participant))
         .order_by_asc(response::Column::StartedAt)
+        .order_by_asc(response::Column::Id)
         .all(db)
         .await?)
 }
@@ -66,6 +67,7 @@ pub async fn visit_language<C: ConnectionTrait>(
         .filter(response::Column::ParticipantId.eq(participant))
         .filter(response::Column::VisitCode.eq(visit))
         .order_by_asc(response::Column::StartedAt)
+        .order_by_asc(response::Column::Id)
         .one(db)
         .await?
         .map(|r| r.language))
@@ -148,6 +150,7 @@ pub async fn submitted_ids<C: ConnectionTrait>(db: &C) -> Result<Vec<Uuid>, Stor
         .column(response::Column::Id)
         .filter(response::Column::Status.is_in(["completed", "amended"]))
         .order_by_asc(response::Column::StartedAt)
+        .order_by_asc(response::Column::Id)
         .into_tuple::<Uuid>()
         .all(db)
         .await?)

@@ -169,6 +169,7 @@ impl Web {
             staff => page.staff.clone().map(|s| sv(&s)),
             csrf => page.csrf.clone(),
             lang_prompt => page.lang_prompt.as_ref().map(sv),
+            request_ref => page.request_ref.clone(),
             ..ctx
         };
         match self.env.get_template(name).and_then(|t| t.render(full)) {
@@ -255,6 +256,9 @@ pub struct PageContext {
     pub csrf: String,
     /// A participant's language link, asking whether the choice should hold from now on.
     pub lang_prompt: Option<participant::LangPrompt>,
+    /// The first characters of the request id (the `x-request-id` header and the log line's
+    /// `request_id`), shown on error pages for the help desk.
+    pub request_ref: Option<String>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -407,6 +411,9 @@ impl PageContext {
             staff: None,
             csrf,
             lang_prompt: None,
+            request_ref: req
+                .data::<poem::middleware::ReqId>()
+                .map(|id| id.to_string().chars().take(8).collect()),
         }
     }
 }

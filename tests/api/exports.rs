@@ -85,9 +85,9 @@ fn column<'a>(t: &'a (Vec<String>, Vec<Vec<String>>), name: &str) -> Vec<&'a str
 }
 
 /// The seeded trial: the app, a data manager's token, and the folder of its questionnaires.
-async fn seeded() -> (TestApp, String, tempfile::TempDir) {
-    // Two scoring files for the NRS: the second is the current one.
-    let dir = tempfile::tempdir().expect("tempdir");
+/// The shipped questionnaires with a second NRS scoring file published (the current one), in
+/// `dir`.
+pub(crate) fn nrs_with_two_scorings(dir: &tempfile::TempDir) -> std::path::PathBuf {
     let copy = dir.path().join("questionnaires");
     crate::questionnaires::copy_dir(&crate::helpers::questionnaires_dir(), &copy);
     let v1 =
@@ -102,6 +102,14 @@ async fn seeded() -> (TestApp, String, tempfile::TempDir) {
         .output()
         .expect("run");
     assert!(publish.status.success());
+    copy
+}
+
+/// A two-site trial with every kind of data (self-reported, interviewer and paper forms,
+/// amendments, an SSE, a death, a missed form with its reason, lesions added and deactivated).
+pub(crate) async fn seeded() -> (TestApp, String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let copy = nrs_with_two_scorings(&dir);
     let app = spawn_app_with(move |s| {
         s.session_hours = 24 * 365 * 3;
         s.questionnaires_dir = copy;

@@ -215,3 +215,39 @@ async fn a_trickling_client_gets_408_and_a_stuck_request_503_without_a_partial_w
         "the timed-out enrolment left nothing behind"
     );
 }
+
+/// An error page gives the reader a reference for the help desk: the start of the request id
+/// that the `x-request-id` header (and the request's log line) carries, in the page's language.
+#[tokio::test]
+async fn an_error_page_shows_the_request_reference() {
+    let app = spawn_app().await;
+    for (lang, words) in [
+        ("nl", "Vermeld bij de helpdesk deze referentie:"),
+        (
+            "fr",
+            "Communiquez cette référence au service d'assistance :",
+        ),
+    ] {
+        let resp = app
+            .client
+            .get(format!("{}/p/tasks?lang={lang}", app.address))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(resp.status(), 401, "no session: the error page");
+        let id = resp
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .expect("x-request-id")
+            .to_string();
+        let html = resp.text().await.expect("body");
+        let words = words.replace('\'', "&#x27;");
+        assert!(html.contains(&words), "{lang}: {html}");
+        assert!(
+            html.contains(&format!("<strong>{}</strong>", &id[..8])),
+            "{lang}: the reference {} is not shown: {html}",
+            &id[..8]
+        );
+    }
+}

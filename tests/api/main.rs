@@ -26,4 +26,6 @@ mod security;
 mod sms;
 mod startup;
 mod trial_rules;
+mod upgrade;
+mod validate;
 mod visit_status;
