@@ -80,7 +80,7 @@ pub(super) fn lesion_json(l: &LesionRow) -> Value {
 
 /// A lesion's plain-language labels: required in the participant's language (the one they
 /// read it in; docs/trial-rules.md, "Lesion labels"), optional in the study's other languages;
-/// each at most 80 characters and unlike the participant's other lesions. Returns the labels
+/// each within the label limit of `domain::free_text` and unlike the participant's other lesions. Returns the labels
 /// given, trimmed (empty ones left out).
 pub(super) fn check_labels(
     app: &App,
@@ -103,10 +103,12 @@ pub(super) fn check_labels(
     }
     for (lang, label) in &given {
         let label = label.as_str();
-        if label.chars().count() > 80 {
+        // The limit of the free-text table (`domain::free_text`), the one place it is set; a
+        // label that was trimmed may still be checked here after the request's own check.
+        if let Some((max, _)) = crate::domain::free_text::too_long("label", label) {
             return Err(Error::invalid(
                 format!("labels.{lang}"),
-                Problem::TooLong { max: 80 },
+                Problem::TooLong { max },
             ));
         }
         for o in others {
