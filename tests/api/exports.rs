@@ -61,7 +61,8 @@ async fn lesion(
     l["id"].as_str().expect("lesion id").to_string()
 }
 
-fn table(text: &str) -> (Vec<String>, Vec<Vec<String>>) {
+/// A CSV file as its header and rows.
+pub(crate) fn table(text: &str) -> (Vec<String>, Vec<Vec<String>>) {
     let mut r = csv::ReaderBuilder::new().from_reader(text.as_bytes());
     let header = r
         .headers()
