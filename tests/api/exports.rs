@@ -85,7 +85,7 @@ fn column<'a>(t: &'a (Vec<String>, Vec<Vec<String>>), name: &str) -> Vec<&'a str
 }
 
 /// The seeded trial: the app, a data manager's token, and the folder of its questionnaires.
-async fn seeded() -> (TestApp, String, tempfile::TempDir) {
+pub(crate) async fn seeded() -> (TestApp, String, tempfile::TempDir) {
     // Two scoring files for the NRS: the second is the current one.
     let dir = tempfile::tempdir().expect("tempdir");
     let copy = dir.path().join("questionnaires");
