@@ -41,6 +41,8 @@ impl ExportsApi {
     /// separators. odm.xml: `type=snapshot` (default) or `type=transactional` with `since`
     /// (and optionally `until`), RFC 3339 instants: the inserts and updates of that period.
     #[oai(path = "/v1/exports/:file", method = "get")]
+    // One argument per query parameter of the route.
+    #[allow(clippy::too_many_arguments)]
     async fn export(
         &self,
         token: StaffToken,

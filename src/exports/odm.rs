@@ -911,6 +911,9 @@ struct Amendment {
     changes: Vec<(String, String, Option<String>, Option<String>)>,
 }
 
+/// Score groups: (group OID, lesion) → [(item OID, value)].
+type ScoreGroups = BTreeMap<(String, Option<String>), Vec<(String, Option<String>)>>;
+
 /// A submitted response with what the file needs of it.
 struct Form {
     response: ResponseRow,
@@ -920,7 +923,7 @@ struct Form {
     values: BTreeMap<Key, Option<String>>,
     amendments: Vec<Amendment>,
     /// Score groups: (group OID, lesion) → (item OID, value).
-    scores: BTreeMap<(String, Option<String>), Vec<(String, Option<String>)>>,
+    scores: ScoreGroups,
 }
 
 fn value_of(v: &Value) -> Option<String> {
@@ -1016,8 +1019,7 @@ async fn form(app: &App, r: ResponseRow, staff: &HashSet<String>) -> Result<Opti
             changes,
         });
     }
-    let mut scores: BTreeMap<(String, Option<String>), Vec<(String, Option<String>)>> =
-        BTreeMap::new();
+    let mut scores = ScoreGroups::new();
     for s in store::responses::scores(&app.db, r.id).await? {
         let Some((n, (file, _))) = v.scorings.iter().find(|(_, (f, _))| f.id() == s.scoring) else {
             continue;
