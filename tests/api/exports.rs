@@ -28,7 +28,7 @@ async fn ok(resp: reqwest::Response, what: &str) -> Value {
     serde_json::from_str(&text).unwrap_or_default()
 }
 
-async fn submit(app: &TestApp, path: &str, token: &str, body: Value) -> Value {
+pub(crate) async fn submit(app: &TestApp, path: &str, token: &str, body: Value) -> Value {
     let resp = app
         .client
         .post(format!("{}{path}", app.address))
@@ -41,7 +41,7 @@ async fn submit(app: &TestApp, path: &str, token: &str, body: Value) -> Value {
     ok(resp, path).await
 }
 
-async fn lesion(
+pub(crate) async fn lesion(
     app: &TestApp,
     staff: &str,
     id: &str,

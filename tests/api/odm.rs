@@ -224,6 +224,45 @@ async fn the_seeded_trial_exports_odm_whose_increments_sum_to_the_snapshot() {
     )
     .await;
 
+    // A French-speaking participant at UZG: the NRS at baseline for one lesion, a second lesion
+    // registered during follow-up, and the NRS at M1 for both (interviewer entry).
+    let uzg = app.staff_token("site_staff", &["UZG"]).await;
+    let fr = "HERMES-UZG-702";
+    app.enrol(
+        &uzg,
+        fr,
+        json!({"randomization_date": "2026-05-01", "arm": "B", "language": "fr"}),
+    )
+    .await;
+    let l1 = crate::exports::lesion(&app, &uzg, fr, "L4", None).await;
+    let nrs =
+        |v: &str| format!("/api/v1/participants/{fr}/visits/{v}/responses/nrs-lesion-pain/submit");
+    crate::exports::submit(
+        &app,
+        &nrs("BL"),
+        &uzg,
+        json!({"mode": "interviewer", "answers": [{"item": "worst_pain", "value": 1, "lesion": l1}]}),
+    )
+    .await;
+    app.clock.set(
+        Utc.with_ymd_and_hms(2026, 6, 1, 9, 0, 0)
+            .single()
+            .expect("t"),
+    );
+    let l2 = crate::exports::lesion(&app, &uzg, fr, "T10", None).await;
+    crate::exports::submit(
+        &app,
+        &nrs("M1"),
+        &uzg,
+        json!({"mode": "interviewer", "answers": [{"item": "worst_pain", "value": 2, "lesion": l1}, {"item": "worst_pain", "value": 5, "lesion": l2}]}),
+    )
+    .await;
+    // A transactional file ends (exclusive) when it is made: the last write's instant is over.
+    app.clock.set(
+        Utc.with_ymd_and_hms(2026, 6, 1, 9, 0, 1)
+            .single()
+            .expect("t"),
+    );
     let snapshot_text = get(&app, &dm, "/api/v1/exports/odm.xml").await;
     let answers_text = get(&app, &dm, "/api/v1/exports/answers.csv").await;
     let snapshot = parse(&snapshot_text);
@@ -430,15 +469,38 @@ async fn the_seeded_trial_exports_odm_whose_increments_sum_to_the_snapshot() {
     );
     assert!(q5_key(&second_n, "Insert").is_empty());
 
+    // The French participant's M1 NRS: one repeating group per lesion, the new lesion too.
+    let m1 = snapshot
+        .find("SubjectData")
+        .into_iter()
+        .find(|s| s.attr("SubjectKey") == Some(fr))
+        .and_then(|s| {
+            s.children
+                .iter()
+                .find(|e| e.attr("StudyEventOID") == Some("SE.M1"))
+        })
+        .and_then(|e| e.child("FormData"))
+        .expect("the French participant's M1 NRS");
+    let keys: BTreeSet<&str> = m1
+        .find("ItemGroupData")
+        .into_iter()
+        .filter_map(|g| g.attr("ItemGroupRepeatKey"))
+        .collect();
+    assert_eq!(keys, BTreeSet::from([l1.as_str(), l2.as_str()]));
+    assert!(
+        m1.find("ItemData")
+            .iter()
+            .any(|i| i.attr("ItemOID") == Some("I.FORM.LANGUAGE") && i.attr("Value") == Some("fr"))
+    );
+
     // Same permissions and site scoping as the other exports.
-    let uzg = app.staff_token("site_staff", &["UZG"]).await;
     let site = parse(&get(&app, &uzg, "/api/v1/exports/odm.xml").await);
     let subjects: BTreeSet<&str> = site
         .find("SubjectData")
         .into_iter()
         .filter_map(|s| s.attr("SubjectKey"))
         .collect();
-    assert_eq!(subjects, BTreeSet::from(["HERMES-UZG-701"]));
+    assert_eq!(subjects, BTreeSet::from(["HERMES-UZG-701", fr]));
     check_references(&site);
     for bad in [
         "/api/v1/exports/odm.xml?type=transactional",

@@ -485,8 +485,8 @@ pub(super) async fn subject(
                     wrote = true;
                 }
                 OdmFile::Transactional { since, until } => {
-                    let until = until
-                        .unwrap_or_else(|| app.clock.now() + chrono::Duration::microseconds(1));
+                    // Set once for the whole file (odm_of).
+                    let until = until.unwrap_or_else(|| app.clock.now());
                     wrote |= transactional_form(&mut inner, f, since, until, site);
                 }
             }

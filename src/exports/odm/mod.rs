@@ -246,6 +246,15 @@ fn attribute_value(v: &str) -> String {
 /// The ODM file for `people` (already scoped): metadata and admin data first, then one
 /// `SubjectData` per participant as it is read.
 pub fn odm_of(app: Arc<App>, people: Vec<ParticipantRow>, file: OdmFile) -> ByteStream {
+    // One end for the whole file: a transactional file without `until` ends when it is begun
+    // (exclusive), so the next file's `since` is this one's AsOfDateTime.
+    let file = match file {
+        OdmFile::Transactional { since, until } => OdmFile::Transactional {
+            since,
+            until: Some(until.unwrap_or_else(|| app.clock.now())),
+        },
+        snapshot => snapshot,
+    };
     let head = stream::once({
         let (app, people) = (app.clone(), people.clone());
         async move {
