@@ -3,7 +3,7 @@
 # loopback, SQLite and PostgreSQL (127.0.0.1:5432, user postgres). Writes target/bench/results.md.
 #
 #   benches/run.sh                      # everything (planning seeds 100,000 participants: minutes)
-#   BENCH_SECONDS=10 BENCH_CONNECTIONS=16 BENCH_PLANNING=100000 benches/run.sh
+#   BENCH_SECONDS=10 BENCH_CONNECTIONS=16 BENCH_PLANNING=100000 BENCH_ODM=2300 benches/run.sh
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -15,11 +15,12 @@ THREADS=2
 SUBMITTERS="${BENCH_SUBMITTERS:-300}"
 DASHBOARD="${BENCH_DASHBOARD:-2000}"
 PLANNING="${BENCH_PLANNING:-100000}"
+ODM_PARTICIPANTS="${BENCH_ODM:-2300}"
 PG="${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}"
 mkdir -p "$OUT"
 RESULTS="$OUT/results.md"
 command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null
-cargo build --release --quiet --bin epro --example bare_poem --example bench_seed --example bench_submit
+cargo build --release --quiet --bin epro --example bare_poem --example bench_seed --example bench_submit --example bench_forms
 BIN="$TARGET/release/epro"
 WORK="$(mktemp -d)"
 SERVER=""
@@ -186,6 +187,41 @@ PGSRPS=$(cat "$WORK/PostgreSQL-srps")
 } >> "$RESULTS"
 psql -q "$PG/postgres" -c "DROP DATABASE IF EXISTS epro_bench_pgbench" -c "DROP DATABASE IF EXISTS epro_bench"
 verdicts
+
+# ODM export (docs/exports.md, "odm.xml"): ODM_PARTICIPANTS participants × 7 visits × 3 forms
+# (examples/bench_forms) on SQLite; odm.xml timed against answers.csv of the same rows, and the
+# server's peak RSS (VmHWM: the whole process's high-water mark, so an upper bound of what the
+# streamed export needs).
+odm_export() { # participants port
+  local n="$1" port="$2" B="http://127.0.0.1:$2" db="sqlite://$WORK/odm.db?mode=rwc" dir="$WORK/odm"
+  mkdir -p "$dir"
+  EPRO_DATABASE_URL="$db" EPRO_DATA_DIR="$WORK/data" "$TARGET/release/examples/bench_seed" "$n" 24 >/dev/null 2>&1
+  EPRO_DATABASE_URL="$db" EPRO_DATA_DIR="$WORK/data" "$TARGET/release/examples/bench_forms" 7 >/dev/null 2>&1
+  start_server "$db" "$port"
+  python3 benches/setup.py "$B" "$EPRO_BOOTSTRAP_ADMIN_PASSWORD" "$dir" 0 >/dev/null
+  local dm; dm=$(python3 -c "import json;print(json.load(open('$dir/tokens.json'))['data_manager'])")
+  local csv_s odm_s peak forms answers mb
+  csv_s=$(curl -fsS -o "$dir/answers.csv" -w '%{time_total}' -H "Authorization: Bearer $dm" "$B/api/v1/exports/answers.csv")
+  odm_s=$(curl -fsS -o "$dir/odm.xml" -w '%{time_total}' -H "Authorization: Bearer $dm" "$B/api/v1/exports/odm.xml")
+  peak=$(awk '/VmHWM/{print int($2 / 1024)}' "/proc/$SERVER/status")
+  stop_server
+  forms=$(grep -c 'ItemOID="I.FORM.STATUS" Value="received"' "$dir/odm.xml" || true)
+  answers=$(( $(wc -l < "$dir/answers.csv") - 1 ))
+  mb=$(( $(stat -c %s "$dir/odm.xml") / 1048576 ))
+  {
+    echo "## ODM export (SQLite)"
+    echo
+    echo "| Rows | odm.xml | answers.csv, same rows | ratio | odm.xml per 10,000 forms | server peak RSS (VmHWM) |"
+    echo "|---|---|---|---|---|---|"
+    echo "| $n participants, $forms forms, $answers answers | ${odm_s} s ($mb MB) | ${csv_s} s | $(python3 -c "print(f'{$odm_s/$csv_s:.2f}')") | $(python3 -c "print(f'{$odm_s/max($forms,1)*10000:.2f}')") s | $peak MB |"
+    echo
+    echo "| Figure | target | measured | verdict |"
+    echo "|---|---|---|---|"
+    echo "| Server peak RSS with odm.xml of $n × 7 × 3 forms streamed | < 128 MB | $peak MB | $(python3 -c "print('met' if $peak < 128 else 'missed')") |"
+    echo
+  } >> "$RESULTS"
+}
+if [ "$ODM_PARTICIPANTS" -gt 0 ]; then odm_export "$ODM_PARTICIPANTS" 18330; fi
 
 # Reminder planning: PLANNING participants spread over two years; then PLANNING/5 for growth.
 if [ "$PLANNING" -eq 0 ]; then cat "$RESULTS"; exit 0; fi

@@ -253,6 +253,7 @@ async fn export_files(app: &Arc<App>, people: &[ParticipantRow]) -> Result<Vec<(
     let opts = exports::Options {
         dialect: Dialect::Standard,
         drafts: false,
+        odm: exports::OdmFile::Snapshot,
     };
     let mut out = Vec::new();
     for (name, file) in [
@@ -262,6 +263,7 @@ async fn export_files(app: &Arc<App>, people: &[ParticipantRow]) -> Result<Vec<(
         ("data/scores.csv", "scores.csv"),
         ("data/analgesics.csv", "analgesics.csv"),
         ("data/responses.fhir.ndjson", "fhir.ndjson"),
+        ("data/odm.xml", "odm.xml"),
     ] {
         let stream = exports::export_of(app.clone(), people.to_vec(), file, opts).await?;
         out.push((name.to_string(), collect(stream).await?));

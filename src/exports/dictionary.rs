@@ -239,6 +239,30 @@ fn columns(file: &str) -> &'static [&'static str] {
     }
 }
 
+/// What an entry mode means (the dictionary's `mode` list, the ODM code list).
+pub(super) fn mode_meaning(m: EntryMode) -> &'static str {
+    match m {
+        EntryMode::SelfReport => "The participant answered",
+        EntryMode::Interviewer => "Staff asked and entered during a teleconsultation",
+        EntryMode::Paper => "Staff typed in a paper form",
+        EntryMode::Mixed => "Answers entered in more than one way",
+    }
+}
+
+/// A yes/no item's code (0 no, 1 yes) in words of a language (English where not nl or fr).
+pub(super) fn yes_no_word(code: i64, lang: &str) -> &'static str {
+    let words = if code == 1 {
+        ["ja", "oui", "yes"]
+    } else {
+        ["nee", "non", "no"]
+    };
+    match lang {
+        "nl" => words[0],
+        "fr" => words[1],
+        _ => words[2],
+    }
+}
+
 /// The code lists the exports use: (list, code, meaning).
 fn code_lists(app: &App) -> Vec<(String, String, String)> {
     let mut out: Vec<(String, String, String)> = Vec::new();
@@ -303,16 +327,7 @@ fn code_lists(app: &App) -> Vec<(String, String, String)> {
         add("cause", code, m);
     }
     for m in EntryMode::ALL {
-        add(
-            "mode",
-            m.as_str(),
-            match m {
-                EntryMode::SelfReport => "The participant answered",
-                EntryMode::Interviewer => "Staff asked and entered during a teleconsultation",
-                EntryMode::Paper => "Staff typed in a paper form",
-                EntryMode::Mixed => "Answers entered in more than one way",
-            },
-        );
+        add("mode", m.as_str(), mode_meaning(*m));
     }
     for r in MissedReason::ALL {
         add(
@@ -450,6 +465,12 @@ pub fn dictionary_csv(app: &App, dialect: Dialect) -> Bytes {
         }
     }
     push(vec![
+        "odm.xml".into(),
+        "*".into(),
+        String::new(),
+        "CDISC ODM 1.3.2: the metadata (visits, questionnaire versions, items, code lists, scoring methods), sites and users, and every submitted form with its audit records; ?type=transactional&since= gives the inserts and updates of a period (docs/exports.md)".into(),
+    ]);
+    push(vec![
         "fhir.ndjson".into(),
         "*".into(),
         String::new(),
@@ -542,7 +563,7 @@ pub fn dictionary_csv(app: &App, dialect: Dialect) -> Bytes {
                     push(r);
                 }
                 if item.kind == crate::domain::questionnaire::ItemType::YesNo {
-                    for (code, words) in [(0, ["nee", "non", "no"]), (1, ["ja", "oui", "yes"])] {
+                    for code in [0, 1] {
                         let mut r = vec![
                             file.clone(),
                             item.id.clone(),
@@ -550,14 +571,7 @@ pub fn dictionary_csv(app: &App, dialect: Dialect) -> Bytes {
                             "option".into(),
                             String::new(),
                         ];
-                        r.extend(langs.iter().map(|l| {
-                            match l.as_str() {
-                                "nl" => words[0],
-                                "fr" => words[1],
-                                _ => words[2],
-                            }
-                            .to_string()
-                        }));
+                        r.extend(langs.iter().map(|l| yes_no_word(code, l).to_string()));
                         push(r);
                     }
                 }

@@ -8,6 +8,7 @@ mod answers;
 mod audit_trail;
 mod dictionary;
 mod fhir_responses;
+mod odm;
 mod qs;
 mod records;
 mod scores;
@@ -16,6 +17,7 @@ mod visits;
 pub use answers::ANSWER_COLUMNS;
 pub use audit_trail::{AUDIT_COLUMNS, audit_csv};
 pub use dictionary::dictionary_csv;
+pub use odm::OdmFile;
 pub use scores::SCORE_COLUMNS;
 pub use visits::VISIT_COLUMNS;
 
@@ -36,7 +38,7 @@ use crate::{
 };
 
 /// The export files, in the order the exports page lists them.
-pub const FILES: [&str; 15] = [
+pub const FILES: [&str; 16] = [
     "answers.csv",
     "amendments.csv",
     "visits.csv",
@@ -50,16 +52,19 @@ pub const FILES: [&str; 15] = [
     "wording.csv",
     "audit.csv",
     "fhir.ndjson",
+    "odm.xml",
     "participants.csv",
     "staff.csv",
 ];
 
-/// How to write an export: the CSV dialect, and whether unsubmitted drafts are included (data
-/// managers only; by default exports hold submitted data only).
+/// How to write an export: the CSV dialect, whether unsubmitted drafts are included (data
+/// managers only; by default exports hold submitted data only; odm.xml never holds drafts), and
+/// which ODM file (snapshot or transactional).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Options {
     pub dialect: Dialect,
     pub drafts: bool,
+    pub odm: OdmFile,
 }
 
 impl Options {
@@ -79,7 +84,11 @@ impl Options {
                 ));
             }
         };
-        Ok(Options { dialect, drafts })
+        Ok(Options {
+            dialect,
+            drafts,
+            odm: OdmFile::Snapshot,
+        })
     }
 }
 
@@ -194,6 +203,7 @@ pub async fn export_of(
         "qs.csv" => qs::qs_csv_of(app, people, opts),
         "participants.csv" => records::participants_csv_of(app, people, opts),
         "fhir.ndjson" => fhir_responses::fhir_ndjson_of(app, people, opts),
+        "odm.xml" => odm::odm_of(app, people, opts.odm),
         other => {
             return Err(Error::NotFound(format!(
                 "export {other:?} is not per participant"

@@ -28,7 +28,7 @@ async fn ok(resp: reqwest::Response, what: &str) -> Value {
     serde_json::from_str(&text).unwrap_or_default()
 }
 
-async fn submit(app: &TestApp, path: &str, token: &str, body: Value) -> Value {
+pub(crate) async fn submit(app: &TestApp, path: &str, token: &str, body: Value) -> Value {
     let resp = app
         .client
         .post(format!("{}{path}", app.address))
@@ -41,7 +41,7 @@ async fn submit(app: &TestApp, path: &str, token: &str, body: Value) -> Value {
     ok(resp, path).await
 }
 
-async fn lesion(
+pub(crate) async fn lesion(
     app: &TestApp,
     staff: &str,
     id: &str,
@@ -85,7 +85,6 @@ fn column<'a>(t: &'a (Vec<String>, Vec<Vec<String>>), name: &str) -> Vec<&'a str
     t.1.iter().map(|r| r[i].as_str()).collect()
 }
 
-/// The seeded trial: the app, a data manager's token, and the folder of its questionnaires.
 /// The shipped questionnaires with a second NRS scoring file published (the current one), in
 /// `dir`.
 pub(crate) fn nrs_with_two_scorings(dir: &tempfile::TempDir) -> std::path::PathBuf {

@@ -79,6 +79,8 @@ pub(super) async fn export_download(
         Ok(s) => {
             let kind = if file.ends_with(".ndjson") {
                 "application/fhir+ndjson"
+            } else if file.ends_with(".xml") {
+                "application/xml"
             } else {
                 "text/csv; charset=utf-8"
             };
