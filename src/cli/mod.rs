@@ -6,6 +6,7 @@
 mod archive;
 mod audit;
 mod database;
+mod fhir;
 mod keys;
 mod participants;
 mod questionnaires;
@@ -99,6 +100,11 @@ enum Command {
         #[command(subcommand)]
         command: audit::Command,
     },
+    /// FHIR R4 access for systems: SMART Backend Services clients.
+    Fhir {
+        #[command(subcommand)]
+        command: fhir::Command,
+    },
 }
 
 /// Parse the command line and run it on a fresh runtime.
@@ -139,6 +145,7 @@ async fn run(cli: Cli) -> Outcome {
         Command::Archive { command } => archive::run(settings, command).await,
         Command::Keys { command } => keys::run(settings, command).await,
         Command::Audit { command } => audit::run(settings, command).await,
+        Command::Fhir { command } => fhir::run(settings, command).await,
     }
 }
 
