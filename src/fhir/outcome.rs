@@ -112,10 +112,11 @@ impl IntoResponse for Outcome {
     }
 }
 
-/// A FHIR JSON body with its media type.
+/// A FHIR JSON body with its media type; never cached (responses are health data).
 pub fn fhir_json(status: StatusCode, body: &Value) -> Response {
     Response::builder()
         .status(status)
         .content_type(FHIR_JSON)
+        .header("cache-control", "no-store")
         .body(body.to_string())
 }

@@ -268,6 +268,9 @@ async fn search_responses(
 
 // ---- Questionnaire ----
 
+/// One search parameter's test of a questionnaire version.
+type Wanted = Box<dyn Fn(&Version) -> bool>;
+
 fn questionnaire_id(v: &Version) -> String {
     format!("{}-{}", v.definition.key, v.definition.version)
 }
@@ -300,7 +303,7 @@ fn search_questionnaires(
     reader: &Reader,
     params: &[(String, String)],
 ) -> Result<Value, Outcome> {
-    let mut wanted: Vec<Box<dyn Fn(&Version) -> bool>> = Vec::new();
+    let mut wanted: Vec<Wanted> = Vec::new();
     for (k, v) in params {
         let v = v.clone();
         match k.as_str() {
@@ -332,6 +335,16 @@ fn search_questionnaires(
         .filter(|q| wanted.iter().all(|w| w(q)))
         .map(|q| questionnaire(app, reader, q))
         .collect();
+    listed(app, Kind::Questionnaire, params, found)
+}
+
+/// A searchset of every match at once (few: the library's versions, one participant).
+fn listed(
+    app: &App,
+    kind: Kind,
+    params: &[(String, String)],
+    found: Vec<Value>,
+) -> Result<Value, Outcome> {
     let total = found.len() as u64;
     let found = if summary_count(params)? {
         vec![]
@@ -340,7 +353,7 @@ fn search_questionnaires(
     };
     Ok(bundle::searchset(
         &fhir_base(app),
-        "Questionnaire",
+        kind.as_str(),
         params,
         Some(total),
         found,
@@ -403,18 +416,5 @@ async fn search_patients(
         .map(|p| patient(app, &p))
         .into_iter()
         .collect();
-    let total = found.len() as u64;
-    let found = if summary_count(params)? {
-        vec![]
-    } else {
-        found
-    };
-    Ok(bundle::searchset(
-        &fhir_base(app),
-        "Patient",
-        params,
-        Some(total),
-        found,
-        None,
-    ))
+    listed(app, Kind::Patient, params, found)
 }
