@@ -27,6 +27,7 @@ pub mod answering;
 pub mod audit;
 pub mod auth;
 pub mod exports;
+pub mod fhir;
 pub mod jobs;
 pub mod notify;
 pub mod participants;

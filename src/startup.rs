@@ -221,7 +221,9 @@ pub fn routes(app: Arc<App>) -> Result<impl Endpoint, StartupError> {
             .at("/api/docs", docs_page(docs_html.clone()))
             .at("/api/docs/", docs_page(docs_html));
     }
-    let route = route.nest("/api", service.around(api_headers));
+    let route = route
+        .nest("/api", service.around(api_headers))
+        .nest("/fhir/r4", crate::fhir::routes());
     // Pages need the study's UI words; a broken build of them is a startup bug, not a 500.
     let route = crate::web::mount(route, &app).map_err(|e| StartupError::Pages(e.to_string()))?;
     Ok(route

@@ -18,7 +18,8 @@ mod m20261202_000011_participant_revision;
 mod m20261202_000012_study_file_text;
 mod m20261202_000013_wording_pack;
 mod m20261202_000014_sms;
-mod m20261207_000016_odm_audit_entity_index;
+mod m20261207_000015_odm_audit_entity_index;
+mod m20261207_000016_fhir_smart_clients;
 
 pub struct Migrator;
 
@@ -40,7 +41,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000012_study_file_text::Migration),
             Box::new(m20261202_000013_wording_pack::Migration),
             Box::new(m20261202_000014_sms::Migration),
-            Box::new(m20261207_000016_odm_audit_entity_index::Migration),
+            Box::new(m20261207_000015_odm_audit_entity_index::Migration),
+            Box::new(m20261207_000016_fhir_smart_clients::Migration),
         ]
     }
 }

@@ -9,6 +9,7 @@ pub(crate) mod completion;
 pub(crate) mod entry;
 pub(crate) mod error;
 pub(crate) mod exports;
+pub(crate) mod fhir_clients;
 pub(crate) mod health;
 pub(crate) mod me;
 pub(crate) mod participants;
@@ -75,6 +76,7 @@ pub type Service = OpenApiService<
         exports::ExportsApi,
         reminders::RemindersApi,
         completion::CompletionApi,
+        fhir_clients::FhirClientsApi,
     ),
     (),
 >;
@@ -95,7 +97,8 @@ pub fn service(app: Arc<App>) -> Service {
             entry::EntryApi { app: app.clone() },
             exports::ExportsApi { app: app.clone() },
             reminders::RemindersApi { app: app.clone() },
-            completion::CompletionApi { app },
+            completion::CompletionApi { app: app.clone() },
+            fhir_clients::FhirClientsApi { app },
         ),
         "epro",
         env!("CARGO_PKG_VERSION"),

@@ -6,6 +6,7 @@
 mod archive;
 mod audit;
 mod database;
+mod fhir;
 mod keys;
 mod participants;
 mod questionnaires;
@@ -104,6 +105,11 @@ enum Command {
     /// and questionnaire files, keys, audit trail, mail relay, SMS gateway, clock, disk and time
     /// zone database, written as a report signed with the archive key. Exits 1 on any failure.
     Validate(validate::Command),
+    /// FHIR R4 access for systems: SMART Backend Services clients.
+    Fhir {
+        #[command(subcommand)]
+        command: fhir::Command,
+    },
 }
 
 /// Parse the command line and run it on a fresh runtime.
@@ -145,6 +151,7 @@ async fn run(cli: Cli) -> Outcome {
         Command::Keys { command } => keys::run(settings, command).await,
         Command::Audit { command } => audit::run(settings, command).await,
         Command::Validate(command) => validate::run(settings, command).await,
+        Command::Fhir { command } => fhir::run(settings, command).await,
     }
 }
 

@@ -27,19 +27,9 @@ pub fn fhir_ndjson_of(app: Arc<App>, people: Vec<ParticipantRow>, opts: Options)
                 .await
                 .map_err(|e| std::io::Error::other(e.to_string()))?;
             for r in rows.into_iter().filter(|r| exported(r, opts)) {
-                let answers = store::responses::answers(&app.db, r.id)
+                let line = response_resource(&app, &p, &r)
                     .await
                     .map_err(|e| std::io::Error::other(e.to_string()))?;
-                let mut line = questionnaire_response(&app, &p, &r, &as_answers(&answers));
-                // Staff entry names its author (the staff member who entered the answers).
-                if matches!(
-                    r.mode,
-                    Some(EntryMode::Interviewer | EntryMode::Paper | EntryMode::Mixed)
-                ) && let Some(a) = answers.iter().find(|a| a.actor_kind == "staff")
-                {
-                    let base = app.settings.base_url.trim_end_matches('/');
-                    line["author"] = json!({ "identifier": { "system": format!("{base}/fhir/staff-id"), "value": a.actor_id } });
-                }
                 out.extend_from_slice(line.to_string().as_bytes());
                 out.push(b'\n');
             }
@@ -47,6 +37,27 @@ pub fn fhir_ndjson_of(app: Arc<App>, people: Vec<ParticipantRow>, opts: Options)
         }
     });
     Box::pin(body)
+}
+
+/// One stored response as a QuestionnaireResponse, the one builder behind fhir.ndjson and the
+/// FHIR REST endpoint: loads its answers; staff entry names its author.
+pub(crate) async fn response_resource(
+    app: &App,
+    p: &ParticipantRow,
+    r: &store::responses::ResponseRow,
+) -> Result<Value, store::StoreError> {
+    let answers = store::responses::answers(&app.db, r.id).await?;
+    let mut q = questionnaire_response(app, p, r, &as_answers(&answers));
+    // Staff entry names its author (the staff member who entered the answers).
+    if matches!(
+        r.mode,
+        Some(EntryMode::Interviewer | EntryMode::Paper | EntryMode::Mixed)
+    ) && let Some(a) = answers.iter().find(|a| a.actor_kind == "staff")
+    {
+        let base = app.settings.base_url.trim_end_matches('/');
+        q["author"] = json!({ "identifier": { "system": format!("{base}/fhir/staff-id"), "value": a.actor_id } });
+    }
+    Ok(q)
 }
 
 pub(super) fn questionnaire_response(

@@ -7,7 +7,7 @@ mod amendments;
 mod answers;
 mod audit_trail;
 mod dictionary;
-mod fhir_responses;
+pub(crate) mod fhir_responses;
 mod odm;
 mod qs;
 mod records;

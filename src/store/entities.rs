@@ -623,3 +623,67 @@ pub mod wording_pack {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+// ---- FHIR access for systems (#26) ----
+
+pub mod fhir_client {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "fhir_client")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub name: String,
+        /// The client's public keys, a JSON Web Key Set.
+        pub jwks: crate::store::Json<serde_json::Value>,
+        pub sites: crate::store::Json<Vec<String>>,
+        /// SMART v2 system scopes, e.g. `system/QuestionnaireResponse.rs`.
+        pub scopes: crate::store::Json<Vec<String>>,
+        pub disabled: bool,
+        pub created_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod fhir_jti {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "fhir_jti")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub client_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub jti: String,
+        pub expires_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod fhir_token {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "fhir_token")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub token_hash: String,
+        pub client_id: Uuid,
+        pub scopes: crate::store::Json<Vec<String>>,
+        pub expires_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

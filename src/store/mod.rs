@@ -8,6 +8,7 @@ pub mod calls;
 mod columns;
 pub use columns::Json;
 pub(crate) mod entities;
+pub mod fhir;
 pub(crate) mod participants;
 pub(crate) mod questionnaires;
 pub mod reminders;

@@ -8,6 +8,7 @@ mod auth;
 mod backup;
 mod crash;
 mod exports;
+mod fhir;
 mod health;
 mod helpers;
 mod metrics;

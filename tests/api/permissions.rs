@@ -101,6 +101,20 @@ async fn every_endpoint_by_every_actor() {
     )
     .await;
     let user_id = target["id"].as_str().expect("id").to_string();
+    // A FHIR client (#26) to disable and enable; the key is RFC 7517's example RSA public key.
+    let jwks = json!({"keys": [{"kty": "RSA", "kid": "matrix", "e": "AQAB", "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw"}]});
+    let fhir_client = json_of(
+        app.post(
+            "/api/v1/fhir/clients",
+            Some(&admin),
+            json!({"name": "matrix engine", "jwks": jwks, "sites": ["ZAS"], "scopes": ["system/QuestionnaireResponse.rs"]}),
+        )
+        .await,
+    )
+    .await["id"]
+        .as_str()
+        .expect("client id")
+        .to_string();
     // An account the login row signs in with (whoever calls: the bearer token is ignored there).
     let (probe_email, probe_password, _) = app.staff_account("monitor", &["ZAS"]).await;
     // ZAS-001 and UZG-001 answer; ZAS-002 is for staff entry.
@@ -189,6 +203,10 @@ async fn every_endpoint_by_every_actor() {
         row(M::POST, "/api/v1/users/{id}/disable", "", format!("/api/v1/users/{user_id}/disable"), Some(reason.clone()), "200 403 403 403 403 401 401 401"),
         row(M::POST, "/api/v1/users/{id}/enable", "", format!("/api/v1/users/{user_id}/enable"), Some(reason.clone()), "200 403 403 403 403 401 401 401"),
         row(M::POST, "/api/v1/users/{id}/reset-password", "", format!("/api/v1/users/{user_id}/reset-password"), Some(reason.clone()), "200 403 403 403 403 401 401 401"),
+        row(M::GET, "/api/v1/fhir/clients", "", "/api/v1/fhir/clients".into(), None, "200 403 403 403 403 401 401 401"),
+        row(M::POST, "/api/v1/fhir/clients", "", "/api/v1/fhir/clients".into(), Some(json!({"name": "another engine", "jwks": jwks, "sites": ["UZG"], "scopes": ["system/Patient.rs"]})), "200 403 403 403 403 401 401 401"),
+        row(M::POST, "/api/v1/fhir/clients/{id}/disable", "", format!("/api/v1/fhir/clients/{fhir_client}/disable"), None, "200 403 403 403 403 401 401 401"),
+        row(M::POST, "/api/v1/fhir/clients/{id}/enable", "", format!("/api/v1/fhir/clients/{fhir_client}/enable"), None, "200 403 403 403 403 401 401 401"),
         row(M::GET, "/api/v1/sites", "", "/api/v1/sites".into(), None, "200 200 200 200 200 401 401 401"),
         row(M::GET, "/api/v1/sites/{code}", "", "/api/v1/sites/UZG".into(), None, "200 200 200 200 200 401 401 401"),
         row(M::POST, "/api/v1/sites/{code}/disable", "", "/api/v1/sites/AZORG/disable".into(), Some(reason.clone()), "200 403 403 403 403 401 401 401"),

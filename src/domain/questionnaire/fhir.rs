@@ -27,6 +27,11 @@ pub fn option_system(base_url: &str, def: &Definition, set: &str) -> String {
     )
 }
 
+/// The computer-friendly name of a questionnaire (`Questionnaire.name`): its key in PascalCase.
+pub fn name(key: &str) -> String {
+    pascal(key)
+}
+
 fn pascal(key: &str) -> String {
     key.split(|c: char| !c.is_ascii_alphanumeric())
         .filter(|p| !p.is_empty())

@@ -1,0 +1,236 @@
+"""FHIR R4 walk with real clients (#26, docs/fhir.md): starts epro on a fresh database, seeds a
+two-site trial through the JSON API (participants of ZAS and UZG answer the baseline), registers
+a SMART Backend Services client with an ES384 key, obtains tokens with signed client assertions
+(PyJWT), and with fhirpy pages through every completed response, searches by questionnaire=url
+and url|version and by authored ranges, checks the counts against what the API accepted, and
+validates every resource and Bundle with fhir.resources. A replayed assertion and another
+site's response must be refused.
+
+Usage: python check_fhir.py path/to/epro [postgres-admin-url]
+Without a PostgreSQL URL the server runs on a SQLite file; with one, on a fresh database
+(epro_test_fhir_<random>, dropped at the end). Exits non-zero naming each failed check.
+"""
+import datetime
+import json
+import os
+import pathlib
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import uuid
+import zoneinfo
+
+import jwt
+import requests
+from cryptography.hazmat.primitives.asymmetric import ec
+from fhir.resources import construct_fhir_element
+from fhirpy import SyncFHIRClient
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+BIN = sys.argv[1]
+PG = sys.argv[2] if len(sys.argv) > 2 else None
+PER_SITE = {"ZAS": 4, "UZG": 3}
+FORMS = ("eortc-qlq-c30", "eortc-qlq-bm22", "nrs-lesion-pain")
+failures = []
+
+
+def check(name, ok, detail=""):
+    print(("ok      " if ok else "FAILED  ") + name + (f": {detail}" if detail and not ok else ""))
+    if not ok:
+        failures.append(name)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+work = pathlib.Path(tempfile.mkdtemp())
+port = free_port()
+B = f"http://127.0.0.1:{port}"
+db_name = None
+if PG:
+    db_name = f"epro_test_fhir_{uuid.uuid4().hex}"
+    subprocess.run(["psql", PG, "-qc", f'CREATE DATABASE "{db_name}"'], check=True)
+    url = urllib.parse.urlparse(PG)
+    database_url = urllib.parse.urlunparse(url._replace(path="/" + db_name))
+else:
+    database_url = f"sqlite://{work}/epro.db?mode=rwc"
+env = dict(
+    os.environ,
+    EPRO_DATABASE_URL=database_url,
+    EPRO_DATA_DIR=str(work / "data"),
+    EPRO_LISTEN=f"127.0.0.1:{port}",
+    EPRO_BASE_URL=B,
+    EPRO_BOOTSTRAP_ADMIN_PASSWORD="fhir-admin-password",
+    EPRO_JOBS_INTERVAL_SECONDS="0",
+    RUST_LOG="warn",
+)
+log = open(work / "server.log", "w")
+server = subprocess.Popen([BIN, "serve"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def stop():
+    server.terminate()
+    server.wait(timeout=30)
+    if db_name:
+        subprocess.run(["psql", PG, "-qc", f'DROP DATABASE IF EXISTS "{db_name}"'], check=False)
+
+
+try:
+    for _ in range(300):
+        try:
+            if requests.get(f"{B}/readyz", timeout=1).ok:
+                break
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+
+    api = requests.Session()
+
+    def call(method, path, token=None, body=None, expect=200):
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        r = api.request(method, B + path, json=body, headers=headers, timeout=30)
+        if r.status_code != expect:
+            raise SystemExit(f"{method} {path}: {r.status_code} {r.text}")
+        return r.json() if r.content else None
+
+    # ---- seed: a nurse of both sites enrols participants, who answer the baseline ----
+    admin = call("POST", "/api/v1/auth/login", body={"email": "admin@example.org", "password": "fhir-admin-password"})["token"]
+    call("POST", "/api/v1/users", admin, {"email": "nurse@hermes.example", "password": "first-password-1", "role": "site_staff", "sites": ["ZAS", "UZG"]})
+    first = call("POST", "/api/v1/auth/login", body={"email": "nurse@hermes.example", "password": "first-password-1"})["token"]
+    call("PUT", "/api/v1/auth/password", first, {"current_password": "first-password-1", "new_password": "second-password-2"}, expect=204)
+    nurse = call("POST", "/api/v1/auth/login", body={"email": "nurse@hermes.example", "password": "second-password-2"})["token"]
+    today = datetime.datetime.now(zoneinfo.ZoneInfo("Europe/Brussels")).date()
+    accepted = {"ZAS": 0, "UZG": 0}
+    answers = {
+        "eortc-qlq-c30": [{"item": f"q{n}", "value": 1} for n in range(1, 31)],
+        "eortc-qlq-bm22": [{"item": f"q{n}", "value": 1} for n in range(31, 53)],
+        "nrs-lesion-pain": [],
+    }
+    for site, n in PER_SITE.items():
+        for i in range(1, n + 1):
+            sid = f"HERMES-{site}-{i:03d}"
+            call("POST", "/api/v1/participants", nurse, {"study_id": sid, "site": site, "language": "nl", "randomization_date": today.isoformat(), "arm": "A"})
+            link = call("POST", f"/api/v1/participants/{sid}/access-link", nurse, {"pin": "4826"})["link_token"]
+            who = call("POST", "/api/v1/auth/participant", body={"link_token": link, "pin": "4826"})["token"]
+            for key in FORMS:
+                r = api.post(f"{B}/api/v1/me/visits/BL/responses/{key}/submit", json={"answers": answers[key]},
+                             headers={"authorization": f"Bearer {who}", "idempotency-key": f"{sid}-{key}"}, timeout=30)
+                if r.status_code != 200:
+                    raise SystemExit(f"submit {sid} {key}: {r.status_code} {r.text}")
+                accepted[site] += 1
+    total = sum(accepted.values())
+
+    # ---- a client registers with its public key (ES384) and gets a token ----
+    private = ec.generate_private_key(ec.SECP384R1())
+    nums = private.public_key().public_numbers()
+
+    def b64(n):
+        return jwt.utils.base64url_encode(n.to_bytes(48, "big")).decode()
+
+    jwk = {"kty": "EC", "crv": "P-384", "kid": "engine-1", "alg": "ES384", "use": "sig", "x": b64(nums.x), "y": b64(nums.y)}
+    scopes = ["system/QuestionnaireResponse.rs", "system/Patient.rs", "system/Questionnaire.rs"]
+    both = call("POST", "/api/v1/fhir/clients", admin, {"name": "integration engine", "jwks": {"keys": [jwk]}, "sites": ["ZAS", "UZG"], "scopes": scopes})["id"]
+    uzg = call("POST", "/api/v1/fhir/clients", admin, {"name": "UZG engine", "jwks": {"keys": [jwk]}, "sites": ["UZG"], "scopes": scopes})["id"]
+    smart = requests.get(f"{B}/fhir/r4/.well-known/smart-configuration", timeout=10).json()
+    token_url = smart["token_endpoint"]
+    check("smart-configuration names the token endpoint under the FHIR base", token_url == f"{B}/fhir/r4/auth/token", token_url)
+
+    def assertion(client, jti=None):
+        now = int(time.time())
+        return jwt.encode({"iss": client, "sub": client, "aud": token_url, "exp": now + 240, "jti": jti or str(uuid.uuid4())},
+                          private, algorithm="ES384", headers={"kid": "engine-1"})
+
+    def token(a):
+        return requests.post(token_url, data={
+            "grant_type": "client_credentials", "scope": " ".join(scopes),
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer", "client_assertion": a}, timeout=10)
+
+    first_assertion = assertion(both)
+    got = token(first_assertion)
+    check("token issued for a signed client assertion", got.status_code == 200, got.text)
+    access = got.json()["access_token"]
+    check("access token lives 300 s", got.json().get("expires_in") == 300)
+    replay = token(first_assertion)
+    check("a replayed assertion is refused with 401 invalid_client", replay.status_code == 401 and replay.json().get("error") == "invalid_client", replay.text)
+
+    # ---- fhirpy: every completed response, page by page ----
+    base = f"{B}/fhir/r4"
+    client = SyncFHIRClient(base, authorization=f"Bearer {access}")
+    validated = 0
+    invalid = []
+
+    def validate(resource):
+        global validated
+        try:
+            construct_fhir_element(resource["resourceType"], resource)
+            validated += 1
+        except Exception as exc:  # report every invalid resource
+            invalid.append(f"{resource.get('resourceType')}/{resource.get('id')}: {exc}")
+
+    responses = client.resources("QuestionnaireResponse").search(status="completed").limit(5).fetch_all()
+    ids = [r["id"] for r in responses]
+    check("fhirpy pages through every completed response (as many as the API accepted)", len(ids) == total, f"{len(ids)} != {total}")
+    check("no response twice across pages", len(set(ids)) == len(ids))
+    check("count (_summary/_count=0) agrees", client.resources("QuestionnaireResponse").search(status="completed").count() == total)
+    for r in responses:
+        validate(r.serialize())
+
+    # The raw pages: each Bundle validated, next links followed as given.
+    url = f"{base}/QuestionnaireResponse?status=completed&_count=4"
+    pages = 0
+    hdr = {"authorization": f"Bearer {access}"}
+    while url:
+        page = requests.get(url, headers=hdr, timeout=30)
+        check(f"page {pages + 1} is application/fhir+json", page.headers["content-type"].startswith("application/fhir+json"))
+        bundle = page.json()
+        validate(bundle)
+        pages += 1
+        url = next((l["url"] for l in bundle.get("link", []) if l["relation"] == "next"), None)
+    check("raw paging: ceil(total / 4) pages", pages == -(-total // 4), f"{pages} pages")
+
+    # ---- searches by canonical and by authored ----
+    canonical = f"{B}/fhir/Questionnaire/eortc-qlq-c30"
+    people = sum(PER_SITE.values())
+    qr = client.resources("QuestionnaireResponse")
+    check("questionnaire=url finds every C30 response", qr.search(questionnaire=canonical).count() == people)
+    check("questionnaire=url|3.0 finds that version's", qr.search(questionnaire=f"{canonical}|3.0").count() == people)
+    check("questionnaire=url|9.9 finds none", qr.search(questionnaire=f"{canonical}|9.9").count() == 0)
+    check("authored=ge<today> (Brussels) finds all", qr.search(authored=f"ge{today.isoformat()}").count() == total)
+    check("authored=lt<today> finds none", qr.search(authored=f"lt{today.isoformat()}").count() == 0)
+    tomorrow = today + datetime.timedelta(days=1)
+    both_ends = qr.search(authored=[f"ge{today.isoformat()}", f"lt{tomorrow.isoformat()}"]).count()
+    check("authored range [today, tomorrow) finds all", both_ends == total, str(both_ends))
+    for q in client.resources("Questionnaire").search(url=f"{canonical}|3.0").fetch_all():
+        validate(q.serialize())
+    patient_ref = responses[0]["subject"]["reference"]
+    patient = client.reference(reference=patient_ref).to_resource()
+    validate(patient.serialize())
+    check("Patient is pseudonymous (no name, telecom)", "name" not in patient and "telecom" not in patient)
+    meta = requests.get(f"{base}/metadata", timeout=10).json()
+    validate(meta)
+
+    # ---- site scoping: a UZG-only client ----
+    uzg_token = token(assertion(uzg)).json()["access_token"]
+    uzg_client = SyncFHIRClient(base, authorization=f"Bearer {uzg_token}")
+    check("a UZG client counts UZG's responses only", uzg_client.resources("QuestionnaireResponse").count() == accepted["UZG"])
+    zas = next(r for r in responses if r["subject"]["identifier"]["value"].startswith("HERMES-ZAS"))
+    refused = requests.get(f"{base}/QuestionnaireResponse/{zas['id']}", headers={"authorization": f"Bearer {uzg_token}"}, timeout=10)
+    check("a UZG client gets 404 for a ZAS response", refused.status_code == 404 and refused.json()["resourceType"] == "OperationOutcome")
+
+    check(f"every resource and Bundle valid ({validated} checked)", not invalid, "; ".join(invalid[:5]))
+finally:
+    stop()
+
+server_log = (work / "server.log").read_text()
+if " 500 " in server_log or "panicked" in server_log:
+    check("server answered no 5xx", False, server_log[-2000:])
+print(f"{len(failures)} failed" if failures else "FHIR walk passed")
+sys.exit(1 if failures else 0)
