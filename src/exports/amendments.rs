@@ -28,25 +28,31 @@ pub const AMENDMENT_COLUMNS: [&str; 14] = [
     "reason",
 ];
 
-/// A response's amendments from the audit trail: each event with its `before` and `after`.
-pub(super) async fn amendment_entries(
-    app: &App,
-    response: uuid::Uuid,
-) -> crate::error::Result<Vec<(crate::domain::audit::EventContent, Value, Value)>> {
+/// An amendment's audit event with its `before` and `after` parsed (`None` for other events).
+pub(super) fn amendment_of(
+    c: &crate::domain::audit::EventContent,
+) -> Option<(crate::domain::audit::EventContent, Value, Value)> {
+    if c.action != "response.amended" {
+        return None;
+    }
     let parse = |s: &Option<String>| -> Value {
         s.as_deref()
             .and_then(|t| serde_json::from_str(t).ok())
             .unwrap_or_default()
     };
+    Some((c.clone(), parse(&c.before), parse(&c.after)))
+}
+
+/// A response's amendments from the audit trail: each event with its `before` and `after`.
+pub(super) async fn amendment_entries(
+    app: &App,
+    response: uuid::Uuid,
+) -> crate::error::Result<Vec<(crate::domain::audit::EventContent, Value, Value)>> {
     Ok(
         store::audit::for_entity(&app.db, "response", &response.to_string())
             .await?
-            .into_iter()
-            .filter(|e| e.content.action == "response.amended")
-            .map(|e| {
-                let (before, after) = (parse(&e.content.before), parse(&e.content.after));
-                (e.content, before, after)
-            })
+            .iter()
+            .filter_map(|e| amendment_of(&e.content))
             .collect(),
     )
 }

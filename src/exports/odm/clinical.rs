@@ -110,17 +110,11 @@ async fn form(app: &App, r: ResponseRow, staff: &HashSet<String>) -> Result<Opti
             source: None,
         });
     let mut amendments = Vec::new();
-    for e in events
+    for (content, before, after) in events
         .iter()
-        .filter(|e| e.content.action == "response.amended")
+        .filter_map(|e| crate::exports::amendments::amendment_of(&e.content))
     {
-        let c = &e.content;
-        let parse = |s: &Option<String>| -> Value {
-            s.as_deref()
-                .and_then(|t| serde_json::from_str(t).ok())
-                .unwrap_or_default()
-        };
-        let (before, after) = (parse(&c.before), parse(&c.after));
+        let c = &content;
         let olds = before["answers"].as_array().cloned().unwrap_or_default();
         let changes = after["answers"]
             .as_array()

@@ -433,3 +433,77 @@ fn admin_data<'a>(
     }
     x.end("AdminData");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Attribute values: quick-xml's escaping, line breaks and tabs kept as character
+    /// references, characters XML 1.0 cannot carry replaced.
+    #[test]
+    fn attribute_values_keep_line_breaks_and_drop_what_xml_cannot_carry() {
+        let cases = [
+            ("plain", "plain"),
+            ("a<b & \"c\"", "a&lt;b &amp; &quot;c&quot;"),
+            ("line\nbreak\ttab\rcr", "line&#10;break&#9;tab&#13;cr"),
+            ("bell\u{7}nul\u{0}", "bell\u{FFFD}nul\u{FFFD}"),
+            ("\u{FFFE}", "\u{FFFD}"),
+            ("émoji 😀", "émoji 😀"),
+        ];
+        for (raw, written) in cases {
+            assert_eq!(attribute_value(raw), written, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn file_kinds_from_the_query() {
+        let t = |s: &str| {
+            DateTime::parse_from_rfc3339(s)
+                .map(|t| t.with_timezone(&Utc))
+                .ok()
+        };
+        // (type, since, until) → Some(file) or None (refused)
+        let cases = [
+            ((None, None, None), Some(OdmFile::Snapshot)),
+            ((Some("snapshot"), None, None), Some(OdmFile::Snapshot)),
+            ((Some("snapshot"), Some("2026-01-01T00:00:00Z"), None), None),
+            ((None, None, Some("2026-01-01T00:00:00Z")), None),
+            ((Some("transactional"), None, None), None),
+            (
+                (Some("transactional"), Some("2026-01-01T00:00:00Z"), None),
+                Some(OdmFile::Transactional {
+                    since: t("2026-01-01T00:00:00Z").expect("t"),
+                    until: None,
+                }),
+            ),
+            (
+                (
+                    Some("transactional"),
+                    Some("2026-01-01T00:00:00+01:00"),
+                    Some("2026-02-01T00:00:00Z"),
+                ),
+                Some(OdmFile::Transactional {
+                    since: t("2025-12-31T23:00:00Z").expect("t"),
+                    until: t("2026-02-01T00:00:00Z"),
+                }),
+            ),
+            (
+                (
+                    Some("transactional"),
+                    Some("2026-02-01T00:00:00Z"),
+                    Some("2026-01-01T00:00:00Z"),
+                ),
+                None,
+            ),
+            ((Some("transactional"), Some("yesterday"), None), None),
+            ((Some("delta"), Some("2026-01-01T00:00:00Z"), None), None),
+        ];
+        for ((kind, since, until), want) in cases {
+            assert_eq!(
+                OdmFile::parse(kind, since, until).ok(),
+                want,
+                "{kind:?} {since:?} {until:?}"
+            );
+        }
+    }
+}
