@@ -2,7 +2,7 @@
 //! transaction that makes it, after taking the chain head's lock; nothing else writes audit rows.
 //! Personal data (emails, phones, names) never goes in: name the field that changed instead.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use sea_orm::DatabaseTransaction;
 use serde_json::Value;
 
@@ -59,9 +59,18 @@ impl Entry {
     }
 }
 
-/// The instant as stored and hashed: RFC 3339 UTC with microseconds.
-pub fn format_at(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Micros, true)
+pub use crate::domain::audit::format_at;
+
+/// What an event about a response records as `facts`: its stored columns, answers and scores
+/// as read back inside `txn` (`domain::audit::facts_binding`), so that `verify_responses`
+/// names any of them edited later in the database.
+pub async fn response_facts(txn: &DatabaseTransaction, response: uuid::Uuid) -> Result<Value> {
+    let facts = store::responses::facts(txn, response)
+        .await?
+        .ok_or_else(|| {
+            Error::Internal(format!("response {response} vanished in its transaction"))
+        })?;
+    Ok(rule::facts_binding(&facts))
 }
 
 /// Append `entry` to the chain inside `txn`. Returns its sequence number.
@@ -142,21 +151,36 @@ pub async fn verify_with_history(db: &Db, retired: &[Key], key: &Key) -> Result<
 /// What the stored responses say against the audit trail.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ResponsesVerdict {
-    /// Every response bound by a digest matches it; `unbound` were submitted before digests
-    /// were recorded (they are covered by the chain's own events only).
-    Match { checked: usize, unbound: usize },
-    /// The first response that differs, and how.
+    /// Every submitted response matches what its latest event recorded: `checked` against all
+    /// their facts (`facts`), `answers_only` against the answer digest recorded before facts
+    /// were (`answers_sha256`), `unbound` submitted before either was recorded (covered by the
+    /// chain's own events only).
+    Match {
+        checked: usize,
+        answers_only: usize,
+        unbound: usize,
+    },
+    /// The first response that differs, and how (naming the columns).
     Differs { response: String, problem: String },
 }
 
-/// Re-check the stored answers of every submitted response against the `answers_sha256` of
-/// its latest submission or amendment event, and that every submitted response has such an
-/// event. Run after the chain itself verified (`verify`), so the events can be trusted.
+/// What the latest event about a response binds of it.
+enum Binding {
+    Facts(Value),
+    Answers(String),
+    Nothing,
+}
+
+/// Re-check every submitted response's stored columns, answers and scores against the `facts`
+/// its latest `response.submitted`, `response.amended` or `score.recomputed` event recorded
+/// (older events: the answers against `answers_sha256`), and that every submitted response has
+/// a submission event. Run after the chain itself verified (`verify`), so the events can be
+/// trusted. The entry point `epro audit verify` and the restore check call.
 pub async fn verify_responses(db: &Db) -> Result<ResponsesVerdict> {
     use std::collections::HashMap;
     const PAGE: u64 = 1000;
-    // response id → (seq, digest if recorded)
-    let mut recorded: HashMap<String, (i64, Option<String>)> = HashMap::new();
+    // response id → (seq of the binding event, what it binds)
+    let mut recorded: HashMap<String, (i64, Binding)> = HashMap::new();
     let mut after = 0;
     loop {
         let page = store::audit::page(db, after, PAGE).await?;
@@ -164,39 +188,59 @@ pub async fn verify_responses(db: &Db) -> Result<ResponsesVerdict> {
         after = last.content.seq;
         for e in page {
             let c = e.content;
-            if !matches!(c.action.as_str(), "response.submitted" | "response.amended") {
+            let submission = matches!(c.action.as_str(), "response.submitted" | "response.amended");
+            if !submission && c.action != "score.recomputed" {
                 continue;
             }
             let Some(id) = c.entity_id else { continue };
-            let digest = c
+            let body = c
                 .after
                 .as_deref()
                 .and_then(|a| serde_json::from_str::<Value>(a).ok())
-                .and_then(|v| v["answers_sha256"].as_str().map(String::from));
-            recorded.insert(id, (c.seq, digest));
+                .unwrap_or_default();
+            let binding = if body["facts"].is_object() {
+                Binding::Facts(body["facts"].clone())
+            } else if let Some(d) = body["answers_sha256"].as_str() {
+                Binding::Answers(d.to_string())
+            } else {
+                Binding::Nothing
+            };
+            if submission || (matches!(binding, Binding::Facts(_)) && recorded.contains_key(&id)) {
+                recorded.insert(id, (c.seq, binding));
+            }
         }
     }
-    let (mut checked, mut unbound) = (0, 0);
+    let (mut checked, mut answers_only, mut unbound) = (0, 0, 0);
     for id in store::responses::submitted_ids(db).await? {
         let key = id.to_string();
+        let differs = |problem: String| ResponsesVerdict::Differs {
+            response: key.clone(),
+            problem,
+        };
         match recorded.remove(&key) {
             None => {
-                return Ok(ResponsesVerdict::Differs {
-                    response: key,
-                    problem: "is stored as submitted, but the audit trail has no submission for it"
-                        .into(),
-                });
+                return Ok(differs(
+                    "is stored as submitted, but the audit trail has no submission for it".into(),
+                ));
             }
-            Some((_, None)) => unbound += 1,
-            Some((seq, Some(digest))) => {
+            Some((_, Binding::Nothing)) => unbound += 1,
+            Some((seq, Binding::Answers(digest))) => {
                 let stored = store::responses::answer_facts(db, id).await?;
                 if rule::answers_digest(&stored) != digest {
-                    return Ok(ResponsesVerdict::Differs {
-                        response: key,
-                        problem: format!(
-                            "its stored answers differ from those recorded by audit event {seq}"
-                        ),
-                    });
+                    return Ok(differs(format!(
+                        "its stored answers differ from those recorded by audit event {seq}"
+                    )));
+                }
+                answers_only += 1;
+            }
+            Some((seq, Binding::Facts(facts))) => {
+                let stored = store::responses::facts(db, id).await?.unwrap_or_default();
+                let columns = rule::facts_differ(&facts, &stored);
+                if !columns.is_empty() {
+                    return Ok(differs(format!(
+                        "its stored {} differ from what audit event {seq} recorded",
+                        columns.join(", ")
+                    )));
                 }
                 checked += 1;
             }
@@ -211,7 +255,11 @@ pub async fn verify_responses(db: &Db) -> Result<ResponsesVerdict> {
             ),
         });
     }
-    Ok(ResponsesVerdict::Match { checked, unbound })
+    Ok(ResponsesVerdict::Match {
+        checked,
+        answers_only,
+        unbound,
+    })
 }
 
 /// The current head (sequence number and hash), for external anchoring.

@@ -62,10 +62,15 @@ pub(super) async fn check(settings: &Settings, db: &store::Db) -> anyhow::Result
         }
     }
     match audit::verify_responses(db).await? {
-        ResponsesVerdict::Match { checked, unbound } => {
+        ResponsesVerdict::Match {
+            checked,
+            answers_only,
+            unbound,
+        } => {
             println!(
                 "OK: {checked} submitted responses match their audit events \
-                 ({unbound} submitted before answer digests were recorded)"
+                 ({answers_only} recorded before their columns and scores were bound: answers \
+                 only; {unbound} submitted before answer digests were recorded)"
             );
             Ok(true)
         }

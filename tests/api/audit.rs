@@ -217,3 +217,87 @@ async fn the_trail_records_actor_reason_and_values_but_no_personal_data() {
     assert_eq!(site["before"], r#"{"disabled":false}"#);
     assert_eq!(site["after"], r#"{"disabled":true}"#);
 }
+
+/// Every column an export or the completion view reads of a submitted response, edited in the
+/// database afterwards, is named by `epro audit verify` (#29.5): one fresh database per edit.
+#[tokio::test]
+async fn verify_names_every_edited_fact_of_a_response() {
+    use chrono::{TimeZone, Utc};
+    let cases: &[(&str, &str)] = &[
+        (
+            "UPDATE response SET submitted_at = '2026-01-16T09:00:00+00:00'",
+            "response.submitted_at",
+        ),
+        ("UPDATE response SET late = NOT late", "response.late"),
+        (
+            "UPDATE response SET wording_sha256 = 'edited'",
+            "response.wording_sha256",
+        ),
+        ("UPDATE response SET language = 'fr'", "response.language"),
+        (
+            "UPDATE response SET completed_on = '2026-01-10'",
+            "response.completed_on",
+        ),
+        (
+            "UPDATE response SET flags = '[\"outside_window\"]'",
+            "response.flags",
+        ),
+        (
+            "UPDATE response SET days_from_sse = 3",
+            "response.days_from_sse",
+        ),
+        (
+            "UPDATE answer SET answered_at = '2026-01-16T09:00:00+00:00' WHERE item = 'q2'",
+            "answer.answered_at",
+        ),
+        (
+            "UPDATE answer SET mode = 'paper' WHERE item = 'q2'",
+            "answer.mode",
+        ),
+        (
+            "UPDATE answer SET actor_id = 'someone else' WHERE item = 'q2'",
+            "answer.actor",
+        ),
+        (
+            "UPDATE answer SET value = '4' WHERE item = 'q2'",
+            "answer.value",
+        ),
+        (
+            "UPDATE score SET results = REPLACE(results, '\"QL2\"', '\"QLX\"')",
+            "score.",
+        ),
+        (
+            "UPDATE score SET computed_at = '2026-01-16T09:00:00+00:00'",
+            "score.",
+        ),
+        ("DELETE FROM score", "score."),
+    ];
+    for (edit, column) in cases {
+        let app = spawn_app().await;
+        app.clock.set(
+            Utc.with_ymd_and_hms(2026, 1, 15, 9, 0, 0)
+                .single()
+                .expect("t"),
+        );
+        let nurse = app.staff_token("site_staff", &["ZAS"]).await;
+        app.enrol(&nurse, "HERMES-ZAS-290", json!({})).await;
+        let token = app.participant_token(&nurse, "HERMES-ZAS-290").await;
+        crate::helpers::answer_hermes_visit(&app, &token, "BL", "facts").await;
+        let out = app.cli(&["audit", "verify"]);
+        assert!(out.status.success(), "{}", stdout(&out));
+        assert!(
+            stdout(&out).contains("3 submitted responses match"),
+            "{}",
+            stdout(&out)
+        );
+
+        app.sql(edit).await;
+        let out = app.cli(&["audit", "verify"]);
+        assert!(!out.status.success(), "{edit}: {}", stdout(&out));
+        let text = stdout(&out);
+        assert!(
+            text.contains("BROKEN: response ") && text.contains(&format!("stored {column}")),
+            "{edit}: expected {column} named: {text}"
+        );
+    }
+}
