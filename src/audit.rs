@@ -7,7 +7,10 @@ use sea_orm::DatabaseTransaction;
 use serde_json::Value;
 
 use crate::{
-    domain::audit::{self as rule, Actor, Broken, EventContent, StoredEvent, Verifier},
+    domain::{
+        audit::{self as rule, Actor, Broken, EventContent, StoredEvent, Verifier},
+        ledger,
+    },
     error::{Error, Result},
     keys::Key,
     store::{self, Db},
@@ -290,4 +293,273 @@ pub async fn rotate_key(
     .await?;
     txn.commit().await?;
     Ok(())
+}
+
+/// The ledger leaf of one event: the RFC 8785 canonical JSON of its stored content (sequence
+/// number included), hashed as an RFC 6962 leaf.
+pub fn leaf(event: &StoredEvent) -> Result<ledger::Hash> {
+    let text = rule::canonical_json(&event.content).map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(ledger::leaf_hash(text.as_bytes()))
+}
+
+/// The stored checkpoints, smallest first, as signed.
+pub async fn checkpoints(db: &Db) -> Result<Vec<(ledger::Signed, String)>> {
+    store::audit::checkpoints(db)
+        .await?
+        .into_iter()
+        .map(|c| {
+            let root: ledger::Hash = hex::decode(&c.root)
+                .ok()
+                .and_then(|r| r.try_into().ok())
+                .ok_or_else(|| Error::Internal(format!("checkpoint {} root is not hex", c.size)))?;
+            let signed = ledger::Signed {
+                checkpoint: ledger::Checkpoint {
+                    size: c.size as u64,
+                    root,
+                    time: c.time,
+                },
+                signature: c.signature,
+            };
+            Ok((signed, c.public_key))
+        })
+        .collect()
+}
+
+/// Page through the gapless prefix of the log (seq 1, 2, …), feeding each leaf to `checker`.
+/// Returns the number of events, or the first sequence number at fault and why.
+async fn each_leaf(
+    db: &Db,
+    checker: &mut ledger::LogChecker,
+) -> Result<std::result::Result<u64, (i64, String)>> {
+    const PAGE: u64 = 1000;
+    let mut after = 0;
+    loop {
+        let page = store::audit::page(db, after, PAGE).await?;
+        if page.is_empty() {
+            break;
+        }
+        for event in &page {
+            let seq = event.content.seq;
+            if seq != after + 1 {
+                return Ok(Err((
+                    after + 1,
+                    format!("sequence gap: expected event {}", after + 1),
+                )));
+            }
+            if let Err(problem) = checker.push(leaf(event)?) {
+                return Ok(Err((seq, problem.to_string())));
+            }
+            after = seq;
+        }
+    }
+    Ok(Ok(after as u64))
+}
+
+/// The public keys that signed stored checkpoints (current and rotated out).
+pub fn signers(stored: &[(ledger::Signed, String)]) -> Vec<ed25519_dalek::VerifyingKey> {
+    let mut keys: Vec<&String> = stored.iter().map(|(_, k)| k).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter_map(|k| ledger::parse_public_key(k))
+        .collect()
+}
+
+/// Sign a checkpoint of the log as it stands if it grew since the last one, after checking that
+/// the log still matches every earlier checkpoint (never sign over a rewritten history).
+/// Returns the new checkpoint's size, or `None` when there was nothing new to sign.
+pub async fn checkpoint(db: &Db, seed: &Key, at: DateTime<Utc>) -> Result<Option<u64>> {
+    let stored = checkpoints(db).await?;
+    let last = stored.last().map_or(0, |(c, _)| c.checkpoint.size);
+    let keys = signers(&stored);
+    let refuse = |at: String, problem: String| {
+        Error::Internal(format!(
+            "not signing a checkpoint: audit log at {at}: {problem}"
+        ))
+    };
+    let mut checker = ledger::LogChecker::new(stored.into_iter().map(|(c, _)| c).collect(), &keys)
+        .map_err(|p| refuse("a stored checkpoint".into(), p.to_string()))?;
+    if let Err((seq, problem)) = each_leaf(db, &mut checker).await? {
+        return Err(refuse(seq.to_string(), problem));
+    }
+    let root = checker.root();
+    let size = checker
+        .finish()
+        .map_err(|p| refuse("its end".into(), p.to_string()))?;
+    if size <= last {
+        return Ok(None);
+    }
+    let checkpoint = ledger::Checkpoint {
+        size,
+        root,
+        time: format_at(at),
+    };
+    let signature = ledger::sign(&checkpoint, seed.bytes());
+    let inserted = store::audit::insert_checkpoint(
+        db,
+        store::audit::CheckpointRow {
+            size: size as i64,
+            root: hex::encode(checkpoint.root),
+            time: checkpoint.time,
+            signature,
+            public_key: ledger::public_key_hex(seed.bytes()),
+        },
+    )
+    .await?;
+    Ok(inserted.then_some(size))
+}
+
+/// What the log says against signed checkpoints, checked with public keys only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LedgerVerdict {
+    /// `events` in the log; the largest checkpoint covers the first `covered`.
+    Intact {
+        events: u64,
+        covered: u64,
+        checkpoints: usize,
+    },
+    /// The first problem, at an event (seq) or a checkpoint (its size).
+    Broken { at: i64, problem: String },
+}
+
+/// Check the whole log against the stored checkpoints and `extra` ones (kept by an auditor from
+/// earlier), trusting only `keys` (public keys: current and retired checkpoint keys). Needs no
+/// secret. The entry point `epro audit verify --public-key` calls.
+pub async fn verify_ledger(
+    db: &Db,
+    keys: &[ed25519_dalek::VerifyingKey],
+    extra: Vec<ledger::Signed>,
+) -> Result<LedgerVerdict> {
+    let mut all: Vec<ledger::Signed> = checkpoints(db).await?.into_iter().map(|(c, _)| c).collect();
+    all.extend(extra);
+    let count = all.len();
+    let covered = all.iter().map(|c| c.checkpoint.size).max().unwrap_or(0);
+    let broken = |at: u64, problem: &ledger::LogProblem| LedgerVerdict::Broken {
+        at: at as i64,
+        problem: problem.to_string(),
+    };
+    let mut checker = match ledger::LogChecker::new(all, keys) {
+        Ok(c) => c,
+        Err(p) => {
+            let at = match &p {
+                ledger::LogProblem::BadSignature { size }
+                | ledger::LogProblem::Fork { size }
+                | ledger::LogProblem::RootMismatch { size }
+                | ledger::LogProblem::Truncated { size, .. } => *size,
+            };
+            return Ok(broken(at, &p));
+        }
+    };
+    match each_leaf(db, &mut checker).await? {
+        Err((at, problem)) => Ok(LedgerVerdict::Broken { at, problem }),
+        Ok(_) => match checker.finish() {
+            Ok(events) => Ok(LedgerVerdict::Intact {
+                events,
+                covered,
+                checkpoints: count,
+            }),
+            Err(p) => Ok(broken(covered, &p)),
+        },
+    }
+}
+
+/// One checkpoint as published (CLI and API): size, root (hex), time, public key (hex),
+/// signature, and the whole signed note.
+pub fn checkpoint_json(c: &ledger::Signed, public_key: &str) -> Value {
+    serde_json::json!({
+        "size": c.checkpoint.size,
+        "root": hex::encode(c.checkpoint.root),
+        "time": c.checkpoint.time,
+        "public_key": public_key,
+        "signature": c.signature,
+        "note": ledger::signed_note(&c.checkpoint, &c.signature),
+    })
+}
+
+/// Write `proof.json` into `dir`: every audit event about participant `study_id` (its own
+/// events, those it did, and those about its responses) with its inclusion proof in the latest
+/// checkpoint, and a consistency proof from the first checkpoint to the latest. Returns how
+/// many events were proven. docs/audit-ledger.md gives the procedure to check it offline.
+pub async fn prove(db: &Db, study_id: &str, dir: &std::path::Path) -> Result<usize> {
+    use std::collections::HashSet;
+    const PAGE: u64 = 1000;
+    let stored = checkpoints(db).await?;
+    let (Some((first, first_key)), Some((last, last_key))) = (stored.first(), stored.last()) else {
+        return Err(Error::operator(
+            "checkpoints",
+            "no signed checkpoint yet: run `epro audit checkpoint` (EPRO_CHECKPOINT_KEY) first",
+        ));
+    };
+    let size = last.checkpoint.size;
+    let mut leaves = Vec::new();
+    let mut contents = Vec::new();
+    let mut responses: HashSet<String> = HashSet::new();
+    let mut after = 0;
+    while (after as u64) < size {
+        let page = store::audit::page(db, after, PAGE).await?;
+        let Some(tail) = page.last() else { break };
+        after = tail.content.seq;
+        for e in page.iter().filter(|e| (e.content.seq as u64) <= size) {
+            leaves.push(leaf(e)?);
+            let c = &e.content;
+            let body: Value = c
+                .after
+                .as_deref()
+                .and_then(|a| serde_json::from_str(a).ok())
+                .unwrap_or_default();
+            let mine = (c.entity_type == "participant" && c.entity_id.as_deref() == Some(study_id))
+                || c.actor_id.as_deref() == Some(study_id)
+                || body["participant"].as_str() == Some(study_id)
+                || (c.entity_type == "response"
+                    && c.entity_id.as_ref().is_some_and(|r| responses.contains(r)));
+            if mine {
+                if c.entity_type == "response"
+                    && let Some(r) = &c.entity_id
+                {
+                    responses.insert(r.clone());
+                }
+                let text = rule::canonical_json(c).map_err(|e| Error::Internal(e.to_string()))?;
+                contents.push((c.seq, text));
+            }
+        }
+    }
+    if leaves.len() as u64 != size || ledger::root(&leaves) != last.checkpoint.root {
+        return Err(Error::Internal(format!(
+            "the log no longer matches its checkpoint of {size} events: run `epro audit verify`"
+        )));
+    }
+    let events: Vec<Value> = contents
+        .iter()
+        .map(|(seq, text)| {
+            let index = (*seq - 1) as usize;
+            let path = ledger::inclusion_proof(index, &leaves).unwrap_or_default();
+            serde_json::json!({
+                "seq": seq,
+                "leaf_index": index,
+                "content": text,
+                "inclusion_path": path.iter().map(hex::encode).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let consistency =
+        ledger::consistency_proof(first.checkpoint.size as usize, &leaves).unwrap_or_default();
+    let proof = serde_json::json!({
+        "participant": study_id,
+        "checkpoint": checkpoint_json(last, last_key),
+        "events": events,
+        "consistency": {
+            "first": checkpoint_json(first, first_key),
+            "second": checkpoint_json(last, last_key),
+            "path": consistency.iter().map(hex::encode).collect::<Vec<_>>(),
+        },
+    });
+    std::fs::create_dir_all(dir)
+        .and_then(|_| {
+            std::fs::write(
+                dir.join("proof.json"),
+                serde_json::to_string_pretty(&proof).unwrap_or_default(),
+            )
+        })
+        .map_err(|e| Error::operator("--out", format!("cannot write {}: {e}", dir.display())))?;
+    Ok(events.len())
 }

@@ -96,6 +96,8 @@ pub struct Settings {
     pub audit_keys_retired: Option<Secret>,
     /// 32-byte Ed25519 seed (64 hex characters) that signs investigator archives.
     pub archive_key: Option<Secret>,
+    /// 32-byte Ed25519 seed (64 hex characters) that signs the audit log's checkpoints.
+    pub checkpoint_key: Option<Secret>,
     /// Comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is trusted.
     #[serde(deserialize_with = "lenient_string")]
     pub trusted_proxies: String,
@@ -202,6 +204,7 @@ impl Default for Settings {
             audit_key: None,
             data_key: None,
             archive_key: None,
+            checkpoint_key: None,
             audit_keys_retired: None,
             trusted_proxies: String::new(),
             data_dir: PathBuf::from("data"),

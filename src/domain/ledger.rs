@@ -311,6 +311,155 @@ pub fn signature_holds(checkpoint: &Checkpoint, signature: &str, key: &Verifying
             .is_ok()
 }
 
+/// Read a signed note back (the inverse of `signed_note`): the checkpoint and its signature.
+pub fn parse_signed_note(note: &str) -> Option<(Checkpoint, String)> {
+    let (body, sig_line) = note.split_once("\n\n")?;
+    let checkpoint = Checkpoint::parse(&format!("{body}\n"))?;
+    let signature = sig_line
+        .trim_end_matches('\n')
+        .strip_prefix(&format!("\u{2014} {ORIGIN} "))?;
+    Some((checkpoint, signature.to_string()))
+}
+
+/// The roots of every prefix of a growing log, each in O(log n): the compact range of perfect
+/// subtrees (RFC 9162 §2.1.1's MTH computed left to right).
+#[derive(Debug, Default, Clone)]
+pub struct Frontier {
+    /// (leaves, root) of each perfect subtree, largest first.
+    stack: Vec<(u64, Hash)>,
+    size: u64,
+}
+
+impl Frontier {
+    pub fn push(&mut self, leaf: Hash) {
+        let (mut size, mut hash) = (1u64, leaf);
+        while let Some(&(left_size, left)) = self.stack.last() {
+            if left_size != size {
+                break;
+            }
+            self.stack.pop();
+            hash = node_hash(&left, &hash);
+            size *= 2;
+        }
+        self.stack.push((size, hash));
+        self.size += 1;
+    }
+
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    pub fn root(&self) -> Hash {
+        let mut subtrees = self.stack.iter().rev();
+        let Some(&(_, mut acc)) = subtrees.next() else {
+            return root(&[]);
+        };
+        for (_, left) in subtrees {
+            acc = node_hash(left, &acc);
+        }
+        acc
+    }
+}
+
+/// A checkpoint as stored or published, with its signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signed {
+    pub checkpoint: Checkpoint,
+    pub signature: String,
+}
+
+/// What is wrong between the log and its checkpoints.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LogProblem {
+    #[error("the checkpoint of size {size} is not signed by any of the given public keys")]
+    BadSignature { size: u64 },
+    #[error("two checkpoints of size {size} name different roots (a fork: the log was rewritten)")]
+    Fork { size: u64 },
+    #[error(
+        "the first {size} events do not hash to the root their checkpoint signed (an event was \
+         changed, removed or reordered)"
+    )]
+    RootMismatch { size: u64 },
+    #[error("the checkpoint of size {size} covers more events than the log holds ({events})")]
+    Truncated { size: u64, events: u64 },
+}
+
+/// Checks a log against its signed checkpoints with public keys only: feed the leaves in order
+/// (`push`), then `finish`. Every checkpoint must carry a signature by one of `keys`, two of the
+/// same size must agree, and each root must be the tree of that many leaves.
+#[derive(Debug)]
+pub struct LogChecker {
+    /// Checkpoints by size, smallest first, one per size.
+    pending: std::collections::VecDeque<Signed>,
+    frontier: Frontier,
+}
+
+impl LogChecker {
+    pub fn new(mut checkpoints: Vec<Signed>, keys: &[VerifyingKey]) -> Result<Self, LogProblem> {
+        checkpoints.sort_by_key(|c| c.checkpoint.size);
+        let mut pending: std::collections::VecDeque<Signed> = Default::default();
+        for c in checkpoints {
+            let size = c.checkpoint.size;
+            if !keys
+                .iter()
+                .any(|k| signature_holds(&c.checkpoint, &c.signature, k))
+            {
+                return Err(LogProblem::BadSignature { size });
+            }
+            match pending.back() {
+                Some(last) if last.checkpoint.size == size => {
+                    if last.checkpoint.root != c.checkpoint.root {
+                        return Err(LogProblem::Fork { size });
+                    }
+                }
+                _ => pending.push_back(c),
+            }
+        }
+        let mut checker = Self {
+            pending,
+            frontier: Frontier::default(),
+        };
+        checker.check_due()?;
+        Ok(checker)
+    }
+
+    fn check_due(&mut self) -> Result<(), LogProblem> {
+        while let Some(c) = self.pending.front() {
+            if c.checkpoint.size != self.frontier.size() {
+                break;
+            }
+            if c.checkpoint.root != self.frontier.root() {
+                return Err(LogProblem::RootMismatch {
+                    size: c.checkpoint.size,
+                });
+            }
+            self.pending.pop_front();
+        }
+        Ok(())
+    }
+
+    pub fn push(&mut self, leaf: Hash) -> Result<(), LogProblem> {
+        self.frontier.push(leaf);
+        self.check_due()
+    }
+
+    /// The root of the leaves seen so far.
+    pub fn root(&self) -> Hash {
+        self.frontier.root()
+    }
+
+    /// The number of leaves seen; an error when a checkpoint is larger than the log.
+    pub fn finish(self) -> Result<u64, LogProblem> {
+        match self.pending.front() {
+            Some(c) => Err(LogProblem::Truncated {
+                size: c.checkpoint.size,
+                events: self.frontier.size(),
+            }),
+            None => Ok(self.frontier.size()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -478,5 +627,129 @@ mod tests {
             "{}",
             signed_note(&checkpoint, &signature)
         );
+    }
+
+    fn signed(size: usize, l: &[Hash], seed: &[u8; 32]) -> Signed {
+        let checkpoint = Checkpoint {
+            size: size as u64,
+            root: root(&l[..size]),
+            time: "2026-12-07T21:00:00Z".into(),
+        };
+        let signature = sign(&checkpoint, seed);
+        Signed {
+            checkpoint,
+            signature,
+        }
+    }
+
+    fn check(l: &[Hash], checkpoints: Vec<Signed>, seed: &[u8; 32]) -> Result<u64, LogProblem> {
+        let key = parse_public_key(&public_key_hex(seed)).expect("key");
+        let mut checker = LogChecker::new(checkpoints, &[key])?;
+        for leaf in l {
+            checker.push(*leaf)?;
+        }
+        checker.finish()
+    }
+
+    #[test]
+    fn the_frontier_gives_every_prefix_root() {
+        let l = leaves(40);
+        let mut f = Frontier::default();
+        assert_eq!(f.root(), root(&[]));
+        for n in 1..=40 {
+            f.push(l[n - 1]);
+            assert_eq!(f.root(), root(&l[..n]), "{n}");
+        }
+    }
+
+    #[test]
+    fn an_intact_log_verifies_against_its_checkpoints() {
+        let seed = [3u8; 32];
+        let l = leaves(12);
+        let cps = vec![
+            signed(5, &l, &seed),
+            signed(12, &l, &seed),
+            signed(1, &l, &seed),
+        ];
+        assert_eq!(check(&l, cps, &seed), Ok(12));
+        let note = signed_note(
+            &signed(5, &l, &seed).checkpoint,
+            &signed(5, &l, &seed).signature,
+        );
+        let (c, s) = parse_signed_note(&note).expect("parses");
+        assert_eq!(
+            Signed {
+                checkpoint: c,
+                signature: s
+            },
+            signed(5, &l, &seed)
+        );
+    }
+
+    #[test]
+    fn a_changed_event_is_detected_by_the_checkpoint() {
+        let seed = [3u8; 32];
+        let l = leaves(12);
+        let cps = vec![signed(5, &l, &seed), signed(12, &l, &seed)];
+        let mut changed = l.clone();
+        changed[7] = leaf_hash(b"edited");
+        assert_eq!(
+            check(&changed, cps, &seed),
+            Err(LogProblem::RootMismatch { size: 12 })
+        );
+    }
+
+    #[test]
+    fn a_removed_event_is_detected_by_the_checkpoint() {
+        let seed = [3u8; 32];
+        let l = leaves(12);
+        let cps = vec![signed(5, &l, &seed), signed(12, &l, &seed)];
+        let mut removed = l.clone();
+        removed.remove(2);
+        assert_eq!(
+            check(&removed, cps.clone(), &seed),
+            Err(LogProblem::RootMismatch { size: 5 })
+        );
+        assert_eq!(
+            check(&l[..11], cps, &seed),
+            Err(LogProblem::Truncated {
+                size: 12,
+                events: 11
+            })
+        );
+    }
+
+    #[test]
+    fn a_reordered_pair_is_detected_by_the_checkpoint() {
+        let seed = [3u8; 32];
+        let l = leaves(12);
+        let cps = vec![signed(12, &l, &seed)];
+        let mut reordered = l.clone();
+        reordered.swap(8, 9);
+        assert_eq!(
+            check(&reordered, cps, &seed),
+            Err(LogProblem::RootMismatch { size: 12 })
+        );
+    }
+
+    #[test]
+    fn a_checkpoint_signed_by_another_key_fails_the_log() {
+        let l = leaves(6);
+        let cps = vec![signed(6, &l, &[9u8; 32])];
+        assert_eq!(
+            check(&l, cps, &[3u8; 32]),
+            Err(LogProblem::BadSignature { size: 6 })
+        );
+    }
+
+    #[test]
+    fn a_fork_is_detected() {
+        let seed = [3u8; 32];
+        let l = leaves(6);
+        let mut other = l.clone();
+        other[5] = leaf_hash(b"another history");
+        // Both are properly signed by the log's key, but name different roots for size 6.
+        let cps = vec![signed(6, &l, &seed), signed(6, &other, &seed)];
+        assert_eq!(check(&l, cps, &seed), Err(LogProblem::Fork { size: 6 }));
     }
 }
