@@ -330,6 +330,13 @@ fn verify_public(app: &TestApp, public_key: &str, extra: &[&str]) -> std::proces
     )
 }
 
+/// `verify_public` fails and its output says `expected`.
+fn broken_public(app: &TestApp, public_key: &str, extra: &[&str], expected: &str) {
+    let out = verify_public(app, public_key, extra);
+    assert!(!out.status.success(), "{}", stdout(&out));
+    assert!(stdout(&out).contains(expected), "{}", stdout(&out));
+}
+
 /// The log checked by an inspector with the public key only: checkpoints are published by the
 /// API and the CLI, and an untouched log verifies against them (#29.3).
 #[tokio::test]
@@ -388,13 +395,7 @@ async fn public_verify_names_a_changed_event() {
     let public_key = checkpoint_now(&app);
     app.sql("UPDATE audit_event SET reason = 'nothing happened' WHERE seq = 3")
         .await;
-    let out = verify_public(&app, &public_key, &[]);
-    assert!(!out.status.success(), "{}", stdout(&out));
-    assert!(
-        stdout(&out).contains("BROKEN: audit log"),
-        "{}",
-        stdout(&out)
-    );
+    broken_public(&app, &public_key, &[], "BROKEN: audit log");
 }
 
 /// Adversarial (#29.6): an event removed from the log fails the public-key check, in the
@@ -407,17 +408,9 @@ async fn public_verify_names_a_removed_event() {
     let n = app.audit_rows().await.len();
     app.sql(&format!("DELETE FROM audit_event WHERE seq = {n}"))
         .await;
-    let out = verify_public(&app, &public_key, &[]);
-    assert!(!out.status.success(), "{}", stdout(&out));
-    assert!(
-        stdout(&out).contains("covers more events"),
-        "{}",
-        stdout(&out)
-    );
+    broken_public(&app, &public_key, &[], "covers more events");
     app.sql("DELETE FROM audit_event WHERE seq = 2").await;
-    let out = verify_public(&app, &public_key, &[]);
-    assert!(!out.status.success(), "{}", stdout(&out));
-    assert!(stdout(&out).contains("sequence gap"), "{}", stdout(&out));
+    broken_public(&app, &public_key, &[], "sequence gap");
 }
 
 /// Adversarial (#29.6): two events swapped (their contents exchanged under the same sequence
@@ -434,13 +427,7 @@ async fn public_verify_names_a_reordered_pair() {
         .await;
     app.sql("UPDATE audit_event SET seq = 3 WHERE seq = 1000000")
         .await;
-    let out = verify_public(&app, &public_key, &[]);
-    assert!(!out.status.success(), "{}", stdout(&out));
-    assert!(
-        stdout(&out).contains("do not hash to the root"),
-        "{}",
-        stdout(&out)
-    );
+    broken_public(&app, &public_key, &[], "do not hash to the root");
 }
 
 /// Adversarial (#29.6): a checkpoint re-signed with another key (as someone rewriting the
@@ -466,13 +453,7 @@ async fn public_verify_refuses_a_checkpoint_signed_by_another_key() {
         ledger::public_key_hex(&[42u8; 32])
     ))
     .await;
-    let out = verify_public(&app, &public_key, &[]);
-    assert!(!out.status.success(), "{}", stdout(&out));
-    assert!(
-        stdout(&out).contains("not signed by any"),
-        "{}",
-        stdout(&out)
-    );
+    broken_public(&app, &public_key, &[], "not signed by any");
 }
 
 /// Adversarial (#29.6): a fork. The inspector kept the checkpoints; the log is rewritten and
@@ -499,9 +480,7 @@ async fn public_verify_detects_a_fork_against_kept_checkpoints() {
         out.status.success(),
         "the rewritten log matches its own new checkpoint"
     );
-    let out = verify_public(&app, &public_key, &["--checkpoints", &kept]);
-    assert!(!out.status.success(), "{}", stdout(&out));
-    assert!(stdout(&out).contains("a fork"), "{}", stdout(&out));
+    broken_public(&app, &public_key, &["--checkpoints", &kept], "a fork");
 }
 
 /// `epro audit prove --participant ID --out DIR` writes inclusion proofs that check against the
