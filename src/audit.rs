@@ -2,12 +2,15 @@
 //! transaction that makes it, after taking the chain head's lock; nothing else writes audit rows.
 //! Personal data (emails, phones, names) never goes in: name the field that changed instead.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use sea_orm::DatabaseTransaction;
 use serde_json::Value;
 
 use crate::{
-    domain::audit::{self as rule, Actor, Broken, EventContent, StoredEvent, Verifier},
+    domain::{
+        audit::{self as rule, Actor, Broken, EventContent, StoredEvent, Verifier},
+        ledger,
+    },
     error::{Error, Result},
     keys::Key,
     store::{self, Db},
@@ -59,9 +62,18 @@ impl Entry {
     }
 }
 
-/// The instant as stored and hashed: RFC 3339 UTC with microseconds.
-pub fn format_at(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Micros, true)
+pub use crate::domain::audit::format_at;
+
+/// What an event about a response records as `facts`: its stored columns, answers and scores
+/// as read back inside `txn` (`domain::audit::facts_binding`), so that `verify_responses`
+/// names any of them edited later in the database.
+pub async fn response_facts(txn: &DatabaseTransaction, response: uuid::Uuid) -> Result<Value> {
+    let facts = store::responses::facts(txn, response)
+        .await?
+        .ok_or_else(|| {
+            Error::Internal(format!("response {response} vanished in its transaction"))
+        })?;
+    Ok(rule::facts_binding(&facts))
 }
 
 /// Append `entry` to the chain inside `txn`. Returns its sequence number.
@@ -142,21 +154,36 @@ pub async fn verify_with_history(db: &Db, retired: &[Key], key: &Key) -> Result<
 /// What the stored responses say against the audit trail.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ResponsesVerdict {
-    /// Every response bound by a digest matches it; `unbound` were submitted before digests
-    /// were recorded (they are covered by the chain's own events only).
-    Match { checked: usize, unbound: usize },
-    /// The first response that differs, and how.
+    /// Every submitted response matches what its latest event recorded: `checked` against all
+    /// their facts (`facts`), `answers_only` against the answer digest recorded before facts
+    /// were (`answers_sha256`), `unbound` submitted before either was recorded (covered by the
+    /// chain's own events only).
+    Match {
+        checked: usize,
+        answers_only: usize,
+        unbound: usize,
+    },
+    /// The first response that differs, and how (naming the columns).
     Differs { response: String, problem: String },
 }
 
-/// Re-check the stored answers of every submitted response against the `answers_sha256` of
-/// its latest submission or amendment event, and that every submitted response has such an
-/// event. Run after the chain itself verified (`verify`), so the events can be trusted.
+/// What the latest event about a response binds of it.
+enum Binding {
+    Facts(Value),
+    Answers(String),
+    Nothing,
+}
+
+/// Re-check every submitted response's stored columns, answers and scores against the `facts`
+/// its latest `response.submitted`, `response.amended` or `score.recomputed` event recorded
+/// (older events: the answers against `answers_sha256`), and that every submitted response has
+/// a submission event. Run after the chain itself verified (`verify`), so the events can be
+/// trusted. The entry point `epro audit verify` and the restore check call.
 pub async fn verify_responses(db: &Db) -> Result<ResponsesVerdict> {
     use std::collections::HashMap;
     const PAGE: u64 = 1000;
-    // response id → (seq, digest if recorded)
-    let mut recorded: HashMap<String, (i64, Option<String>)> = HashMap::new();
+    // response id → (seq of the binding event, what it binds)
+    let mut recorded: HashMap<String, (i64, Binding)> = HashMap::new();
     let mut after = 0;
     loop {
         let page = store::audit::page(db, after, PAGE).await?;
@@ -164,39 +191,59 @@ pub async fn verify_responses(db: &Db) -> Result<ResponsesVerdict> {
         after = last.content.seq;
         for e in page {
             let c = e.content;
-            if !matches!(c.action.as_str(), "response.submitted" | "response.amended") {
+            let submission = matches!(c.action.as_str(), "response.submitted" | "response.amended");
+            if !submission && c.action != "score.recomputed" {
                 continue;
             }
             let Some(id) = c.entity_id else { continue };
-            let digest = c
+            let body = c
                 .after
                 .as_deref()
                 .and_then(|a| serde_json::from_str::<Value>(a).ok())
-                .and_then(|v| v["answers_sha256"].as_str().map(String::from));
-            recorded.insert(id, (c.seq, digest));
+                .unwrap_or_default();
+            let binding = if body["facts"].is_object() {
+                Binding::Facts(body["facts"].clone())
+            } else if let Some(d) = body["answers_sha256"].as_str() {
+                Binding::Answers(d.to_string())
+            } else {
+                Binding::Nothing
+            };
+            if submission || (matches!(binding, Binding::Facts(_)) && recorded.contains_key(&id)) {
+                recorded.insert(id, (c.seq, binding));
+            }
         }
     }
-    let (mut checked, mut unbound) = (0, 0);
+    let (mut checked, mut answers_only, mut unbound) = (0, 0, 0);
     for id in store::responses::submitted_ids(db).await? {
         let key = id.to_string();
+        let differs = |problem: String| ResponsesVerdict::Differs {
+            response: key.clone(),
+            problem,
+        };
         match recorded.remove(&key) {
             None => {
-                return Ok(ResponsesVerdict::Differs {
-                    response: key,
-                    problem: "is stored as submitted, but the audit trail has no submission for it"
-                        .into(),
-                });
+                return Ok(differs(
+                    "is stored as submitted, but the audit trail has no submission for it".into(),
+                ));
             }
-            Some((_, None)) => unbound += 1,
-            Some((seq, Some(digest))) => {
+            Some((_, Binding::Nothing)) => unbound += 1,
+            Some((seq, Binding::Answers(digest))) => {
                 let stored = store::responses::answer_facts(db, id).await?;
                 if rule::answers_digest(&stored) != digest {
-                    return Ok(ResponsesVerdict::Differs {
-                        response: key,
-                        problem: format!(
-                            "its stored answers differ from those recorded by audit event {seq}"
-                        ),
-                    });
+                    return Ok(differs(format!(
+                        "its stored answers differ from those recorded by audit event {seq}"
+                    )));
+                }
+                answers_only += 1;
+            }
+            Some((seq, Binding::Facts(facts))) => {
+                let stored = store::responses::facts(db, id).await?.unwrap_or_default();
+                let columns = rule::facts_differ(&facts, &stored);
+                if !columns.is_empty() {
+                    return Ok(differs(format!(
+                        "its stored {} differ from what audit event {seq} recorded",
+                        columns.join(", ")
+                    )));
                 }
                 checked += 1;
             }
@@ -211,7 +258,11 @@ pub async fn verify_responses(db: &Db) -> Result<ResponsesVerdict> {
             ),
         });
     }
-    Ok(ResponsesVerdict::Match { checked, unbound })
+    Ok(ResponsesVerdict::Match {
+        checked,
+        answers_only,
+        unbound,
+    })
 }
 
 /// The current head (sequence number and hash), for external anchoring.
@@ -242,4 +293,273 @@ pub async fn rotate_key(
     .await?;
     txn.commit().await?;
     Ok(())
+}
+
+/// The ledger leaf of one event: the RFC 8785 canonical JSON of its stored content (sequence
+/// number included), hashed as an RFC 6962 leaf.
+pub fn leaf(event: &StoredEvent) -> Result<ledger::Hash> {
+    let text = rule::canonical_json(&event.content).map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(ledger::leaf_hash(text.as_bytes()))
+}
+
+/// The stored checkpoints, smallest first, as signed.
+pub async fn checkpoints(db: &Db) -> Result<Vec<(ledger::Signed, String)>> {
+    store::audit::checkpoints(db)
+        .await?
+        .into_iter()
+        .map(|c| {
+            let root: ledger::Hash = hex::decode(&c.root)
+                .ok()
+                .and_then(|r| r.try_into().ok())
+                .ok_or_else(|| Error::Internal(format!("checkpoint {} root is not hex", c.size)))?;
+            let signed = ledger::Signed {
+                checkpoint: ledger::Checkpoint {
+                    size: c.size as u64,
+                    root,
+                    time: c.time,
+                },
+                signature: c.signature,
+            };
+            Ok((signed, c.public_key))
+        })
+        .collect()
+}
+
+/// Page through the gapless prefix of the log (seq 1, 2, …), feeding each leaf to `checker`.
+/// Returns the number of events, or the first sequence number at fault and why.
+async fn each_leaf(
+    db: &Db,
+    checker: &mut ledger::LogChecker,
+) -> Result<std::result::Result<u64, (i64, String)>> {
+    const PAGE: u64 = 1000;
+    let mut after = 0;
+    loop {
+        let page = store::audit::page(db, after, PAGE).await?;
+        if page.is_empty() {
+            break;
+        }
+        for event in &page {
+            let seq = event.content.seq;
+            if seq != after + 1 {
+                return Ok(Err((
+                    after + 1,
+                    format!("sequence gap: expected event {}", after + 1),
+                )));
+            }
+            if let Err(problem) = checker.push(leaf(event)?) {
+                return Ok(Err((seq, problem.to_string())));
+            }
+            after = seq;
+        }
+    }
+    Ok(Ok(after as u64))
+}
+
+/// The public keys that signed stored checkpoints (current and rotated out).
+pub fn signers(stored: &[(ledger::Signed, String)]) -> Vec<ed25519_dalek::VerifyingKey> {
+    let mut keys: Vec<&String> = stored.iter().map(|(_, k)| k).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter_map(|k| ledger::parse_public_key(k))
+        .collect()
+}
+
+/// Sign a checkpoint of the log as it stands if it grew since the last one, after checking that
+/// the log still matches every earlier checkpoint (never sign over a rewritten history).
+/// Returns the new checkpoint's size, or `None` when there was nothing new to sign.
+pub async fn checkpoint(db: &Db, seed: &Key, at: DateTime<Utc>) -> Result<Option<u64>> {
+    let stored = checkpoints(db).await?;
+    let last = stored.last().map_or(0, |(c, _)| c.checkpoint.size);
+    let keys = signers(&stored);
+    let refuse = |at: String, problem: String| {
+        Error::Internal(format!(
+            "not signing a checkpoint: audit log at {at}: {problem}"
+        ))
+    };
+    let mut checker = ledger::LogChecker::new(stored.into_iter().map(|(c, _)| c).collect(), &keys)
+        .map_err(|p| refuse("a stored checkpoint".into(), p.to_string()))?;
+    if let Err((seq, problem)) = each_leaf(db, &mut checker).await? {
+        return Err(refuse(seq.to_string(), problem));
+    }
+    let root = checker.root();
+    let size = checker
+        .finish()
+        .map_err(|p| refuse("its end".into(), p.to_string()))?;
+    if size <= last {
+        return Ok(None);
+    }
+    let checkpoint = ledger::Checkpoint {
+        size,
+        root,
+        time: format_at(at),
+    };
+    let signature = ledger::sign(&checkpoint, seed.bytes());
+    let inserted = store::audit::insert_checkpoint(
+        db,
+        store::audit::CheckpointRow {
+            size: size as i64,
+            root: hex::encode(checkpoint.root),
+            time: checkpoint.time,
+            signature,
+            public_key: ledger::public_key_hex(seed.bytes()),
+        },
+    )
+    .await?;
+    Ok(inserted.then_some(size))
+}
+
+/// What the log says against signed checkpoints, checked with public keys only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LedgerVerdict {
+    /// `events` in the log; the largest checkpoint covers the first `covered`.
+    Intact {
+        events: u64,
+        covered: u64,
+        checkpoints: usize,
+    },
+    /// The first problem, at an event (seq) or a checkpoint (its size).
+    Broken { at: i64, problem: String },
+}
+
+/// Check the whole log against the stored checkpoints and `extra` ones (kept by an auditor from
+/// earlier), trusting only `keys` (public keys: current and retired checkpoint keys). Needs no
+/// secret. The entry point `epro audit verify --public-key` calls.
+pub async fn verify_ledger(
+    db: &Db,
+    keys: &[ed25519_dalek::VerifyingKey],
+    extra: Vec<ledger::Signed>,
+) -> Result<LedgerVerdict> {
+    let mut all: Vec<ledger::Signed> = checkpoints(db).await?.into_iter().map(|(c, _)| c).collect();
+    all.extend(extra);
+    let count = all.len();
+    let covered = all.iter().map(|c| c.checkpoint.size).max().unwrap_or(0);
+    let broken = |at: u64, problem: &ledger::LogProblem| LedgerVerdict::Broken {
+        at: at as i64,
+        problem: problem.to_string(),
+    };
+    let mut checker = match ledger::LogChecker::new(all, keys) {
+        Ok(c) => c,
+        Err(p) => {
+            let at = match &p {
+                ledger::LogProblem::BadSignature { size }
+                | ledger::LogProblem::Fork { size }
+                | ledger::LogProblem::RootMismatch { size }
+                | ledger::LogProblem::Truncated { size, .. } => *size,
+            };
+            return Ok(broken(at, &p));
+        }
+    };
+    match each_leaf(db, &mut checker).await? {
+        Err((at, problem)) => Ok(LedgerVerdict::Broken { at, problem }),
+        Ok(_) => match checker.finish() {
+            Ok(events) => Ok(LedgerVerdict::Intact {
+                events,
+                covered,
+                checkpoints: count,
+            }),
+            Err(p) => Ok(broken(covered, &p)),
+        },
+    }
+}
+
+/// One checkpoint as published (CLI and API): size, root (hex), time, public key (hex),
+/// signature, and the whole signed note.
+pub fn checkpoint_json(c: &ledger::Signed, public_key: &str) -> Value {
+    serde_json::json!({
+        "size": c.checkpoint.size,
+        "root": hex::encode(c.checkpoint.root),
+        "time": c.checkpoint.time,
+        "public_key": public_key,
+        "signature": c.signature,
+        "note": ledger::signed_note(&c.checkpoint, &c.signature),
+    })
+}
+
+/// Write `proof.json` into `dir`: every audit event about participant `study_id` (its own
+/// events, those it did, and those about its responses) with its inclusion proof in the latest
+/// checkpoint, and a consistency proof from the first checkpoint to the latest. Returns how
+/// many events were proven. docs/audit-ledger.md gives the procedure to check it offline.
+pub async fn prove(db: &Db, study_id: &str, dir: &std::path::Path) -> Result<usize> {
+    use std::collections::HashSet;
+    const PAGE: u64 = 1000;
+    let stored = checkpoints(db).await?;
+    let (Some((first, first_key)), Some((last, last_key))) = (stored.first(), stored.last()) else {
+        return Err(Error::operator(
+            "checkpoints",
+            "no signed checkpoint yet: run `epro audit checkpoint` (EPRO_CHECKPOINT_KEY) first",
+        ));
+    };
+    let size = last.checkpoint.size;
+    let mut leaves = Vec::new();
+    let mut contents = Vec::new();
+    let mut responses: HashSet<String> = HashSet::new();
+    let mut after = 0;
+    while (after as u64) < size {
+        let page = store::audit::page(db, after, PAGE).await?;
+        let Some(tail) = page.last() else { break };
+        after = tail.content.seq;
+        for e in page.iter().filter(|e| (e.content.seq as u64) <= size) {
+            leaves.push(leaf(e)?);
+            let c = &e.content;
+            let body: Value = c
+                .after
+                .as_deref()
+                .and_then(|a| serde_json::from_str(a).ok())
+                .unwrap_or_default();
+            let mine = (c.entity_type == "participant" && c.entity_id.as_deref() == Some(study_id))
+                || c.actor_id.as_deref() == Some(study_id)
+                || body["participant"].as_str() == Some(study_id)
+                || (c.entity_type == "response"
+                    && c.entity_id.as_ref().is_some_and(|r| responses.contains(r)));
+            if mine {
+                if c.entity_type == "response"
+                    && let Some(r) = &c.entity_id
+                {
+                    responses.insert(r.clone());
+                }
+                let text = rule::canonical_json(c).map_err(|e| Error::Internal(e.to_string()))?;
+                contents.push((c.seq, text));
+            }
+        }
+    }
+    if leaves.len() as u64 != size || ledger::root(&leaves) != last.checkpoint.root {
+        return Err(Error::Internal(format!(
+            "the log no longer matches its checkpoint of {size} events: run `epro audit verify`"
+        )));
+    }
+    let events: Vec<Value> = contents
+        .iter()
+        .map(|(seq, text)| {
+            let index = (*seq - 1) as usize;
+            let path = ledger::inclusion_proof(index, &leaves).unwrap_or_default();
+            serde_json::json!({
+                "seq": seq,
+                "leaf_index": index,
+                "content": text,
+                "inclusion_path": path.iter().map(hex::encode).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let consistency =
+        ledger::consistency_proof(first.checkpoint.size as usize, &leaves).unwrap_or_default();
+    let proof = serde_json::json!({
+        "participant": study_id,
+        "checkpoint": checkpoint_json(last, last_key),
+        "events": events,
+        "consistency": {
+            "first": checkpoint_json(first, first_key),
+            "second": checkpoint_json(last, last_key),
+            "path": consistency.iter().map(hex::encode).collect::<Vec<_>>(),
+        },
+    });
+    std::fs::create_dir_all(dir)
+        .and_then(|_| {
+            std::fs::write(
+                dir.join("proof.json"),
+                serde_json::to_string_pretty(&proof).unwrap_or_default(),
+            )
+        })
+        .map_err(|e| Error::operator("--out", format!("cannot write {}: {e}", dir.display())))?;
+    Ok(events.len())
 }

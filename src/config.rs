@@ -96,6 +96,8 @@ pub struct Settings {
     pub audit_keys_retired: Option<Secret>,
     /// 32-byte Ed25519 seed (64 hex characters) that signs investigator archives.
     pub archive_key: Option<Secret>,
+    /// 32-byte Ed25519 seed (64 hex characters) that signs the audit log's checkpoints.
+    pub checkpoint_key: Option<Secret>,
     /// Comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is trusted.
     #[serde(deserialize_with = "lenient_string")]
     pub trusted_proxies: String,
@@ -202,6 +204,7 @@ impl Default for Settings {
             audit_key: None,
             data_key: None,
             archive_key: None,
+            checkpoint_key: None,
             audit_keys_retired: None,
             trusted_proxies: String::new(),
             data_dir: PathBuf::from("data"),
@@ -255,11 +258,12 @@ pub enum ConfigError {
 
 /// The settings whose values are secrets: the installation report shows them only as
 /// fingerprints (the first 16 hex digits of their sha256).
-pub const SECRET_SETTINGS: [&str; 10] = [
+pub const SECRET_SETTINGS: [&str; 11] = [
     "audit_key",
     "data_key",
     "audit_keys_retired",
     "archive_key",
+    "checkpoint_key",
     "smtp_username",
     "smtp_password",
     "sms_username",
@@ -496,10 +500,23 @@ mod tests {
             assert!(!all.contains(secret), "{secret} shown in {all}");
         }
         assert_eq!(get("EPRO_SMTP_PORT"), None, "a default is not listed");
-        // Every secret setting named exists (a rename would silently show a secret).
+        // Every secret setting named exists, and every setting of type Secret is named (a new
+        // one, or a rename, would otherwise be shown in clear).
         let names = serde_json::to_value(Settings::default()).expect("json");
         for name in SECRET_SETTINGS {
             assert!(names.get(name).is_some(), "{name} is not a setting");
+        }
+        for line in include_str!("config.rs").lines() {
+            if let Some(field) = line
+                .trim()
+                .strip_prefix("pub ")
+                .and_then(|l| l.strip_suffix(": Option<Secret>,"))
+            {
+                assert!(
+                    SECRET_SETTINGS.contains(&field),
+                    "{field} is a Secret missing from SECRET_SETTINGS"
+                );
+            }
         }
     }
 

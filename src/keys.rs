@@ -51,6 +51,10 @@ pub struct Keys {
     pub data: Key,
     /// The Ed25519 seed that signs investigator archives.
     pub archive: Key,
+    /// The Ed25519 seed that signs the audit log's checkpoints (EPRO_CHECKPOINT_KEY). Optional
+    /// in production, so that an upgrade starts without it: no checkpoints are signed until it
+    /// is set (`epro audit checkpoint` says so).
+    pub checkpoint: Option<Key>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +93,15 @@ impl Keys {
                 settings,
                 "archive.key",
             )?,
+            checkpoint: match (&settings.checkpoint_key, settings.env) {
+                (None, Environment::Production) => None,
+                (given, _) => Some(resolve_one(
+                    "EPRO_CHECKPOINT_KEY",
+                    given.as_ref(),
+                    settings,
+                    "checkpoint.key",
+                )?),
+            },
         })
     }
 }

@@ -20,6 +20,7 @@ mod m20261202_000013_wording_pack;
 mod m20261202_000014_sms;
 mod m20261207_000015_odm_audit_entity_index;
 mod m20261207_000016_fhir_smart_clients;
+mod m20261207_000017_ledger_checkpoint;
 
 pub struct Migrator;
 
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000014_sms::Migration),
             Box::new(m20261207_000015_odm_audit_entity_index::Migration),
             Box::new(m20261207_000016_fhir_smart_clients::Migration),
+            Box::new(m20261207_000017_ledger_checkpoint::Migration),
         ]
     }
 }

@@ -163,6 +163,7 @@ pub async fn amend(
     r.status = ResponseStatus::Amended;
     r.revision += 1;
     store::responses::update(&txn, r.clone()).await?;
+    let facts = audit::response_facts(&txn, r.id).await?;
     audit::record(
         &txn,
         &app.keys.audit,
@@ -170,7 +171,7 @@ pub async fn amend(
         Entry::new(actor.audit_actor(), "response.amended", "response")
             .entity(r.id)
             .before(json!({ "status": before_status, "answers": changes.iter().map(|c| json!({"item": c["item"], "lesion": c["lesion"], "value": c["old"]})).collect::<Vec<_>>() }))
-            .after(json!({ "status": "amended", "basis": basis, "answers_sha256": answers_sha256, "answers": changes.iter().map(|c| json!({"item": c["item"], "lesion": c["lesion"], "value": c["new"]})).collect::<Vec<_>>() }))
+            .after(json!({ "status": "amended", "basis": basis, "answers_sha256": answers_sha256, "answers": changes.iter().map(|c| json!({"item": c["item"], "lesion": c["lesion"], "value": c["new"]})).collect::<Vec<_>>(), "facts": facts }))
             .reason(reason.trim()),
     )
     .await?;

@@ -48,13 +48,14 @@ pub async fn recompute_scores(app: &App, scoring_id: &str) -> Result<usize> {
         let txn = store::begin_write(&app.db).await?;
         let inserted = store::responses::insert_score(&txn, score_row(r.id, &result, now)).await?;
         if inserted {
+            let facts = audit::response_facts(&txn, r.id).await?;
             audit::record(
                 &txn,
                 &app.keys.audit,
                 now,
                 Entry::new(Actor::system(), "score.recomputed", "response")
                     .entity(r.id)
-                    .after(json!({ "scoring": result.scoring })),
+                    .after(json!({ "scoring": result.scoring, "facts": facts })),
             )
             .await?;
             scored += 1;

@@ -401,6 +401,7 @@ pub async fn submit_as(
     r.revision += 1;
     store::responses::update(&txn, r.clone()).await?;
     crate::participants::recheck_visit(&txn, app, p, visit, now).await?;
+    let facts = audit::response_facts(&txn, r.id).await?;
     // The audit chain's lock is taken last and held only until the commit.
     audit::record(
         &txn,
@@ -411,7 +412,7 @@ pub async fn submit_as(
             "language": r.language, "wording_sha256": r.wording_sha256, "late": late, "mode": r.mode,
             "answered": merged.len(), "changes": changes, "scoring": scores.as_ref().map(|s| s.scoring.clone()),
             "completed_on": completed_on, "answers_sha256": answers_sha256,
-            "flags": r.flags.0, "days_from_sse": days_from_sse,
+            "flags": r.flags.0, "days_from_sse": days_from_sse, "facts": facts,
         }))
         .reason(entry_reason.unwrap_or_default()),
     )

@@ -308,11 +308,21 @@ fn key_check(keys: &Keys) -> Check {
     pass(
         "keys",
         format!(
-            "audit {}, data {}, archive {} (public key {})",
+            "audit {}, data {}, archive {} (public key {}), checkpoint {}",
             fp(&keys.audit),
             fp(&keys.data),
             fp(&keys.archive),
-            hex::encode(key.verifying_key().as_bytes())
+            hex::encode(key.verifying_key().as_bytes()),
+            keys.checkpoint.as_ref().map_or_else(
+                || "not set (no signed checkpoints)".to_string(),
+                |k| {
+                    format!(
+                        "{} (public key {})",
+                        fp(k),
+                        epro::domain::ledger::public_key_hex(k.bytes())
+                    )
+                }
+            )
         ),
     )
 }

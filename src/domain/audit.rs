@@ -5,8 +5,11 @@
 //! with hash(0) = 64 zeros. JCS is RFC 8785, so both databases verify byte-identically, and
 //! without the key nobody can recompute a chain after editing a row.
 
+use std::collections::BTreeMap;
+
 use hmac::{Hmac, KeyInit, Mac};
 use serde::Serialize;
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -99,6 +102,97 @@ pub fn answers_digest(answers: &[AnswerFacts]) -> String {
     // Serializing plain strings cannot fail.
     let text = canonical_json(&sorted).unwrap_or_default();
     hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// The instant as stored and hashed: RFC 3339 UTC with microseconds (both databases keep
+/// microseconds, so a value read back formats the same on SQLite and PostgreSQL).
+pub fn format_at(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// One stored answer with every column an export reads of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnswerRecord {
+    pub facts: AnswerFacts,
+    /// `format_at` of the stored `answered_at`.
+    pub answered_at: String,
+}
+
+/// Everything an export or the completion view reads of one submitted response, as stored:
+/// the response row's columns by name (timestamps as `format_at`, enums as their codes), its
+/// answers, and its stored scores (scoring id → results and time). `idempotency_key` and
+/// `request_sha256` are left out: they only decide whether a repeated request is the same one.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ResponseFacts {
+    pub response: BTreeMap<&'static str, Value>,
+    pub answers: Vec<AnswerRecord>,
+    pub scores: BTreeMap<String, Value>,
+}
+
+/// What a `response.submitted`, `response.amended` or `score.recomputed` event records as
+/// `facts`, binding the response's stored facts to the chain: a flat object whose keys name a
+/// column. The response's own columns are recorded as they are (they are study facts an
+/// inspector may read in the trail); the answers' columns and each stored score as the sha256
+/// of their canonical JSON in item and lesion order (`answer.rows` binds which answers exist).
+pub fn facts_binding(facts: &ResponseFacts) -> Value {
+    let digest = |v: &Value| {
+        // Serializing plain JSON values cannot fail.
+        hex::encode(Sha256::digest(
+            canonical_json(v).unwrap_or_default().as_bytes(),
+        ))
+    };
+    let mut answers: Vec<&AnswerRecord> = facts.answers.iter().collect();
+    answers.sort_by(|a, b| (&a.facts.item, &a.facts.lesion).cmp(&(&b.facts.item, &b.facts.lesion)));
+    let column = |f: &dyn Fn(&AnswerRecord) -> Value| {
+        digest(&Value::Array(
+            answers
+                .iter()
+                .map(|a| serde_json::json!([a.facts.item, a.facts.lesion, f(a)]))
+                .collect(),
+        ))
+    };
+    let mut out = serde_json::Map::new();
+    for (name, value) in &facts.response {
+        out.insert(format!("response.{name}"), value.clone());
+    }
+    out.insert("answer.rows".into(), column(&|_| Value::Null).into());
+    out.insert(
+        "answer.value".into(),
+        column(&|a| a.facts.value.clone().into()).into(),
+    );
+    out.insert(
+        "answer.mode".into(),
+        column(&|a| a.facts.mode.as_str().into()).into(),
+    );
+    out.insert(
+        "answer.actor".into(),
+        column(&|a| serde_json::json!([a.facts.actor_kind, a.facts.actor_id])).into(),
+    );
+    out.insert(
+        "answer.answered_at".into(),
+        column(&|a| a.answered_at.clone().into()).into(),
+    );
+    for (scoring, stored) in &facts.scores {
+        out.insert(format!("score.{scoring}"), digest(stored).into());
+    }
+    Value::Object(out)
+}
+
+/// The columns whose stored value differs from what an event's `facts` recorded (a column
+/// recorded but no longer stored, or stored but never recorded, differs too), in name order.
+pub fn facts_differ(recorded: &Value, stored: &ResponseFacts) -> Vec<String> {
+    let now = facts_binding(stored);
+    let (Some(recorded), Some(now)) = (recorded.as_object(), now.as_object()) else {
+        return vec!["facts".into()];
+    };
+    let mut names: Vec<&String> = recorded.keys().chain(now.keys()).collect();
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .filter(|n| recorded.get(*n) != now.get(*n))
+        .cloned()
+        .collect()
 }
 
 /// The chained hash of one event.
@@ -286,6 +380,95 @@ mod tests {
             prev_hash: prev.into(),
             hash,
         }
+    }
+
+    fn facts() -> ResponseFacts {
+        let answer = |item: &str, value: &str| AnswerRecord {
+            facts: AnswerFacts {
+                item: item.into(),
+                lesion: String::new(),
+                value: value.into(),
+                mode: crate::domain::answering::EntryMode::SelfReport,
+                actor_kind: "participant".into(),
+                actor_id: "HER-001".into(),
+            },
+            answered_at: "2026-11-27T10:00:00.000001Z".into(),
+        };
+        ResponseFacts {
+            response: [
+                (
+                    "submitted_at",
+                    serde_json::json!("2026-11-27T10:00:00.000001Z"),
+                ),
+                ("late", serde_json::json!(false)),
+                ("wording_sha256", serde_json::json!("ab")),
+            ]
+            .into_iter()
+            .collect(),
+            answers: vec![answer("q1", "2"), answer("q2", "3")],
+            scores: [(
+                "eortc/3.0/scoring-1".to_string(),
+                serde_json::json!({"results": {"QL": 7.0}, "computed_at": "2026-11-27T10:00:00Z"}),
+            )]
+            .into_iter()
+            .collect(),
+        }
+    }
+
+    /// Each stored fact edited after the event is named by the column that changed.
+    #[test]
+    fn every_bound_fact_edited_is_named() {
+        type Edit = fn(&mut ResponseFacts);
+        let cases: &[(&str, Edit)] = &[
+            ("response.submitted_at", |f| {
+                f.response
+                    .insert("submitted_at", "2026-11-28T10:00:00.000001Z".into());
+            }),
+            ("response.late", |f| {
+                f.response.insert("late", true.into());
+            }),
+            ("response.wording_sha256", |f| {
+                f.response.insert("wording_sha256", "cd".into());
+            }),
+            ("answer.value", |f| f.answers[0].facts.value = "4".into()),
+            ("answer.mode", |f| {
+                f.answers[1].facts.mode = crate::domain::answering::EntryMode::Interviewer;
+            }),
+            ("answer.actor", |f| {
+                f.answers[0].facts.actor_id = "someone".into()
+            }),
+            ("answer.answered_at", |f| {
+                f.answers[1].answered_at = "2026-11-29T00:00:00.000000Z".into();
+            }),
+            ("score.eortc/3.0/scoring-1", |f| {
+                f.scores.insert(
+                    "eortc/3.0/scoring-1".into(),
+                    serde_json::json!({"results": {"QL": 2.0}, "computed_at": "2026-11-27T10:00:00Z"}),
+                );
+            }),
+            ("score.other", |f| {
+                f.scores.insert("other".into(), serde_json::json!({}));
+            }),
+        ];
+        let recorded = facts_binding(&facts());
+        assert!(facts_differ(&recorded, &facts()).is_empty());
+        for (column, edit) in cases {
+            let mut stored = facts();
+            edit(&mut stored);
+            assert_eq!(
+                facts_differ(&recorded, &stored),
+                vec![column.to_string()],
+                "{column}"
+            );
+        }
+        // A removed answer changes which rows exist, and every answer column with it.
+        let mut stored = facts();
+        stored.answers.pop();
+        assert!(facts_differ(&recorded, &stored).contains(&"answer.rows".to_string()));
+        // The order answers are read in does not matter.
+        let mut stored = facts();
+        stored.answers.reverse();
+        assert!(facts_differ(&recorded, &stored).is_empty());
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod audit;
 pub(crate) mod completion;
 pub(crate) mod contact;
 pub mod free_text;
+pub mod ledger;
 pub(crate) mod lesions;
 pub mod pain;
 pub(crate) mod participant;

@@ -15,6 +15,8 @@ pub struct Tick {
     pub reminders: Option<crate::reminders::Report>,
     pub digests: Option<usize>,
     pub housekeeping: Option<crate::jobs::housekeeping::Swept>,
+    /// The size of the audit checkpoint signed, when one was.
+    pub checkpoint: Option<u64>,
 }
 
 /// Run each switched-on job once. Errors are logged, not returned: the next tick tries again.
@@ -30,6 +32,19 @@ pub async fn tick(app: &App, mail: &Mail) -> Tick {
         match timed("housekeeping", crate::jobs::housekeeping::sweep(app)).await {
             Ok(swept) => done.housekeeping = Some(swept),
             Err(e) => tracing::warn!(error = %e, "housekeeping failed"),
+        }
+    }
+    // Sign a checkpoint of the audit log when it grew (#29.3); several instances may race to
+    // sign the same size, which stores one.
+    if let Some(seed) = &app.keys.checkpoint {
+        match timed(
+            "checkpoint",
+            crate::audit::checkpoint(&app.db, seed, app.clock.now()),
+        )
+        .await
+        {
+            Ok(size) => done.checkpoint = size,
+            Err(e) => tracing::error!(error = %e, "audit checkpoint failed"),
         }
     }
     if s.jobs_reminders {

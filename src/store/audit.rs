@@ -8,7 +8,7 @@ use sea_orm::{
 
 use super::{
     Db, StoreError,
-    entities::{audit_event, audit_head},
+    entities::{audit_checkpoint, audit_event, audit_head},
 };
 use crate::domain::audit::{EventContent, StoredEvent};
 
@@ -112,4 +112,42 @@ fn to_stored(m: audit_event::Model) -> StoredEvent {
         prev_hash: m.prev_hash,
         hash: m.hash,
     }
+}
+
+pub use super::entities::audit_checkpoint::Model as CheckpointRow;
+
+/// Store a signed checkpoint; false when one of that size is already stored (another instance
+/// signed the same tree).
+pub async fn insert_checkpoint<C: ConnectionTrait>(
+    db: &C,
+    row: CheckpointRow,
+) -> Result<bool, StoreError> {
+    use sea_orm::sea_query::OnConflict;
+    let inserted =
+        audit_checkpoint::Entity::insert(sea_orm::IntoActiveModel::into_active_model(row))
+            .on_conflict(
+                OnConflict::column(audit_checkpoint::Column::Size)
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(db)
+            .await?;
+    Ok(inserted > 0)
+}
+
+/// Every stored checkpoint, smallest first.
+pub async fn checkpoints<C: ConnectionTrait>(db: &C) -> Result<Vec<CheckpointRow>, StoreError> {
+    Ok(audit_checkpoint::Entity::find()
+        .order_by_asc(audit_checkpoint::Column::Size)
+        .all(db)
+        .await?)
+}
+
+/// The largest stored checkpoint's size (0 when there is none).
+pub async fn last_checkpoint_size<C: ConnectionTrait>(db: &C) -> Result<i64, StoreError> {
+    Ok(audit_checkpoint::Entity::find()
+        .order_by_desc(audit_checkpoint::Column::Size)
+        .one(db)
+        .await?
+        .map_or(0, |c| c.size))
 }

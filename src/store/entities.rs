@@ -164,6 +164,26 @@ pub mod audit_head {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+pub mod audit_checkpoint {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "audit_checkpoint")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub size: i64,
+        pub root: String,
+        pub time: String,
+        pub signature: String,
+        pub public_key: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 pub mod questionnaire_lock {
     use sea_orm::entity::prelude::*;
 

@@ -175,6 +175,74 @@ pub async fn answer_facts<C: ConnectionTrait>(
         .collect())
 }
 
+/// Everything exports and the completion view read of one response, as the audit trail binds
+/// it (`domain::audit::facts_binding`); `None` when no such response is stored.
+pub async fn facts<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+) -> Result<Option<crate::domain::audit::ResponseFacts>, StoreError> {
+    use crate::domain::audit::{AnswerFacts, AnswerRecord, ResponseFacts, format_at};
+    use serde_json::{Value, json};
+    let Some(r) = find_by_id(db, id).await? else {
+        return Ok(None);
+    };
+    let at = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(format_at);
+    let response = [
+        ("participant_id", json!(r.participant_id)),
+        ("visit_code", json!(r.visit_code)),
+        ("questionnaire_key", json!(r.questionnaire_key)),
+        ("questionnaire_version", json!(r.questionnaire_version)),
+        ("language", json!(r.language)),
+        ("wording_sha256", json!(r.wording_sha256)),
+        ("lesions", json!(r.lesions.0)),
+        ("status", json!(r.status)),
+        ("revision", json!(r.revision)),
+        ("started_at", json!(at(Some(r.started_at)))),
+        ("submitted_at", json!(at(r.submitted_at))),
+        (
+            "client_utc_offset_minutes",
+            json!(r.client_utc_offset_minutes),
+        ),
+        ("late", json!(r.late)),
+        ("mode", json!(r.mode)),
+        ("completed_on", json!(r.completed_on.map(|d| d.to_string()))),
+        ("entry_reason", json!(r.entry_reason)),
+        ("flags", json!(r.flags.0)),
+        ("days_from_sse", json!(r.days_from_sse)),
+    ]
+    .into_iter()
+    .collect();
+    let answers = answers(db, id)
+        .await?
+        .into_iter()
+        .map(|a| AnswerRecord {
+            answered_at: format_at(a.answered_at),
+            facts: AnswerFacts {
+                item: a.item,
+                lesion: a.lesion,
+                value: a.value.text(),
+                mode: a.mode,
+                actor_kind: a.actor_kind,
+                actor_id: a.actor_id,
+            },
+        })
+        .collect();
+    let scores = scores(db, id)
+        .await?
+        .into_iter()
+        .map(|s| {
+            let stored: Value =
+                json!({ "results": s.results.0, "computed_at": format_at(s.computed_at) });
+            (s.scoring, stored)
+        })
+        .collect();
+    Ok(Some(ResponseFacts {
+        response,
+        answers,
+        scores,
+    }))
+}
+
 pub async fn answers<C: ConnectionTrait>(
     db: &C,
     response: Uuid,

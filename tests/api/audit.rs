@@ -217,3 +217,381 @@ async fn the_trail_records_actor_reason_and_values_but_no_personal_data() {
     assert_eq!(site["before"], r#"{"disabled":false}"#);
     assert_eq!(site["after"], r#"{"disabled":true}"#);
 }
+
+/// Every column an export or the completion view reads of a submitted response, edited in the
+/// database afterwards, is named by `epro audit verify` (#29.5): one fresh database per edit.
+#[tokio::test]
+async fn verify_names_every_edited_fact_of_a_response() {
+    use chrono::{TimeZone, Utc};
+    let cases: &[(&str, &str)] = &[
+        (
+            "UPDATE response SET submitted_at = '2026-01-16T09:00:00+00:00'",
+            "response.submitted_at",
+        ),
+        ("UPDATE response SET late = NOT late", "response.late"),
+        (
+            "UPDATE response SET wording_sha256 = 'edited'",
+            "response.wording_sha256",
+        ),
+        ("UPDATE response SET language = 'fr'", "response.language"),
+        (
+            "UPDATE response SET completed_on = '2026-01-10'",
+            "response.completed_on",
+        ),
+        (
+            "UPDATE response SET flags = '[\"outside_window\"]'",
+            "response.flags",
+        ),
+        (
+            "UPDATE response SET days_from_sse = 3",
+            "response.days_from_sse",
+        ),
+        (
+            "UPDATE answer SET answered_at = '2026-01-16T09:00:00+00:00' WHERE item = 'q2'",
+            "answer.answered_at",
+        ),
+        (
+            "UPDATE answer SET mode = 'paper' WHERE item = 'q2'",
+            "answer.mode",
+        ),
+        (
+            "UPDATE answer SET actor_id = 'someone else' WHERE item = 'q2'",
+            "answer.actor",
+        ),
+        (
+            "UPDATE answer SET value = '4' WHERE item = 'q2'",
+            "answer.value",
+        ),
+        (
+            "UPDATE score SET results = REPLACE(results, '\"QL2\"', '\"QLX\"')",
+            "score.",
+        ),
+        (
+            "UPDATE score SET computed_at = '2026-01-16T09:00:00+00:00'",
+            "score.",
+        ),
+        ("DELETE FROM score", "score."),
+    ];
+    for (edit, column) in cases {
+        let app = spawn_app().await;
+        app.clock.set(
+            Utc.with_ymd_and_hms(2026, 1, 15, 9, 0, 0)
+                .single()
+                .expect("t"),
+        );
+        let nurse = app.staff_token("site_staff", &["ZAS"]).await;
+        app.enrol(&nurse, "HERMES-ZAS-290", json!({})).await;
+        let token = app.participant_token(&nurse, "HERMES-ZAS-290").await;
+        crate::helpers::answer_hermes_visit(&app, &token, "BL", "facts").await;
+        let out = app.cli(&["audit", "verify"]);
+        assert!(out.status.success(), "{}", stdout(&out));
+        assert!(
+            stdout(&out).contains("3 submitted responses match"),
+            "{}",
+            stdout(&out)
+        );
+
+        app.sql(edit).await;
+        let out = app.cli(&["audit", "verify"]);
+        assert!(!out.status.success(), "{edit}: {}", stdout(&out));
+        let text = stdout(&out);
+        assert!(
+            text.contains("BROKEN: response ") && text.contains(&format!("stored {column}")),
+            "{edit}: expected {column} named: {text}"
+        );
+    }
+}
+
+/// Sign a checkpoint of the log as it stands (the CLI; the server does it on its jobs tick)
+/// and return the checkpoint key's public key.
+fn checkpoint_now(app: &TestApp) -> String {
+    let out = app.cli(&["audit", "checkpoint"]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        stdout(&out),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = app.cli(&["audit", "public-key"]);
+    assert!(out.status.success());
+    stdout(&out).trim().to_string()
+}
+
+/// `epro audit verify --public-key HEX`, run with a broken EPRO_AUDIT_KEY to show it reads no
+/// secret; `extra` adds arguments.
+fn verify_public(app: &TestApp, public_key: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["audit", "verify", "--public-key", public_key];
+    args.extend_from_slice(extra);
+    crate::helpers::run_cli_env(
+        &app.settings,
+        app.dir.path(),
+        &args,
+        &[("EPRO_AUDIT_KEY", "no secret here")],
+    )
+}
+
+/// `verify_public` fails and its output says `expected`.
+fn broken_public(app: &TestApp, public_key: &str, extra: &[&str], expected: &str) {
+    let out = verify_public(app, public_key, extra);
+    assert!(!out.status.success(), "{}", stdout(&out));
+    assert!(stdout(&out).contains(expected), "{}", stdout(&out));
+}
+
+/// The log checked by an inspector with the public key only: checkpoints are published by the
+/// API and the CLI, and an untouched log verifies against them (#29.3).
+#[tokio::test]
+async fn an_inspector_verifies_the_log_with_the_public_key_only() {
+    let app = spawn_app().await;
+    activity(&app).await;
+    let public_key = checkpoint_now(&app);
+    assert_eq!(public_key.len(), 64, "{public_key}");
+    // Nothing new: no second checkpoint.
+    let out = app.cli(&["audit", "checkpoint"]);
+    assert!(stdout(&out).contains("no new events"), "{}", stdout(&out));
+    activity(&app).await;
+    checkpoint_now(&app);
+
+    let admin = app.admin_token().await;
+    let list: Value = app
+        .get("/api/v1/audit/checkpoints", Some(&admin))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let list = list.as_array().expect("array");
+    assert_eq!(list.len(), 2, "{list:?}");
+    assert!(list[0]["size"].as_i64() < list[1]["size"].as_i64());
+    assert_eq!(list[1]["public_key"], public_key.as_str());
+    let cli_list = stdout(&app.cli(&["audit", "checkpoints"]));
+    assert_eq!(cli_list.lines().count(), 2, "{cli_list}");
+
+    let out = verify_public(&app, &public_key, &[]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        stdout(&out),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout(&out).contains("matches its 2 signed checkpoints"),
+        "{}",
+        stdout(&out)
+    );
+    // The key holder's verification checks the checkpoints too.
+    let out = app.cli(&["audit", "verify"]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("signed checkpoints"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+/// Adversarial (#29.6): an event changed in the database fails the public-key check.
+#[tokio::test]
+async fn public_verify_names_a_changed_event() {
+    let app = spawn_app().await;
+    activity(&app).await;
+    let public_key = checkpoint_now(&app);
+    app.sql("UPDATE audit_event SET reason = 'nothing happened' WHERE seq = 3")
+        .await;
+    broken_public(&app, &public_key, &[], "BROKEN: audit log");
+}
+
+/// Adversarial (#29.6): an event removed from the log fails the public-key check, in the
+/// middle (a gap) and at the end (the checkpoint covers more than the log holds).
+#[tokio::test]
+async fn public_verify_names_a_removed_event() {
+    let app = spawn_app().await;
+    activity(&app).await;
+    let public_key = checkpoint_now(&app);
+    let n = app.audit_rows().await.len();
+    app.sql(&format!("DELETE FROM audit_event WHERE seq = {n}"))
+        .await;
+    broken_public(&app, &public_key, &[], "covers more events");
+    app.sql("DELETE FROM audit_event WHERE seq = 2").await;
+    broken_public(&app, &public_key, &[], "sequence gap");
+}
+
+/// Adversarial (#29.6): two events swapped (their contents exchanged under the same sequence
+/// numbers) fail the public-key check.
+#[tokio::test]
+async fn public_verify_names_a_reordered_pair() {
+    let app = spawn_app().await;
+    activity(&app).await;
+    let public_key = checkpoint_now(&app);
+    // seq 2 ↔ seq 3, through a free number.
+    app.sql("UPDATE audit_event SET seq = 1000000 WHERE seq = 2")
+        .await;
+    app.sql("UPDATE audit_event SET seq = 2 WHERE seq = 3")
+        .await;
+    app.sql("UPDATE audit_event SET seq = 3 WHERE seq = 1000000")
+        .await;
+    broken_public(&app, &public_key, &[], "do not hash to the root");
+}
+
+/// Adversarial (#29.6): a checkpoint re-signed with another key (as someone rewriting the
+/// log would) is refused under the deployment's public key.
+#[tokio::test]
+async fn public_verify_refuses_a_checkpoint_signed_by_another_key() {
+    use epro::domain::ledger;
+    let app = spawn_app().await;
+    activity(&app).await;
+    let public_key = checkpoint_now(&app);
+    let admin = app.admin_token().await;
+    let list: Value = app
+        .get("/api/v1/audit/checkpoints", Some(&admin))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let (checkpoint, _) =
+        ledger::parse_signed_note(list[0]["note"].as_str().expect("note")).expect("parses");
+    let other = ledger::sign(&checkpoint, &[42u8; 32]);
+    app.sql(&format!(
+        "UPDATE audit_checkpoint SET signature = '{other}', public_key = '{}'",
+        ledger::public_key_hex(&[42u8; 32])
+    ))
+    .await;
+    broken_public(&app, &public_key, &[], "not signed by any");
+}
+
+/// Adversarial (#29.6): a fork. The inspector kept the checkpoints; the log is rewritten and
+/// re-checkpointed with the deployment's own key (someone with the key and the database). The
+/// rewritten log matches its new checkpoint, but the kept one names another root for the
+/// same size.
+#[tokio::test]
+async fn public_verify_detects_a_fork_against_kept_checkpoints() {
+    let app = spawn_app().await;
+    activity(&app).await;
+    let public_key = checkpoint_now(&app);
+    let kept = app.dir.path().join("kept.jsonl");
+    std::fs::write(&kept, stdout(&app.cli(&["audit", "checkpoints"]))).expect("write");
+    let kept = kept.to_str().expect("path").to_string();
+    let out = verify_public(&app, &public_key, &["--checkpoints", &kept]);
+    assert!(out.status.success(), "{}", stdout(&out));
+
+    app.sql("UPDATE audit_event SET reason = 'rewritten' WHERE seq = 3")
+        .await;
+    app.sql("DELETE FROM audit_checkpoint").await;
+    checkpoint_now(&app);
+    let out = verify_public(&app, &public_key, &[]);
+    assert!(
+        out.status.success(),
+        "the rewritten log matches its own new checkpoint"
+    );
+    broken_public(&app, &public_key, &["--checkpoints", &kept], "a fork");
+}
+
+/// `epro audit prove --participant ID --out DIR` writes inclusion proofs that check against the
+/// signed checkpoint with the public key, and a consistency proof between two checkpoints; a
+/// forged inclusion proof does not check (#29.3, #29.6).
+#[tokio::test]
+async fn participant_proofs_check_offline_and_a_forged_one_does_not() {
+    use chrono::{TimeZone, Utc};
+    use epro::domain::ledger;
+    let app = spawn_app().await;
+    app.clock.set(
+        Utc.with_ymd_and_hms(2026, 1, 15, 9, 0, 0)
+            .single()
+            .expect("t"),
+    );
+    let nurse = app.staff_token("site_staff", &["ZAS"]).await;
+    app.enrol(&nurse, "HERMES-ZAS-291", json!({})).await;
+    let public_key = checkpoint_now(&app);
+    let token = app.participant_token(&nurse, "HERMES-ZAS-291").await;
+    crate::helpers::answer_hermes_visit(&app, &token, "BL", "prove").await;
+    activity(&app).await;
+    checkpoint_now(&app);
+
+    let dir = app.dir.path().join("proofs");
+    let out = app.cli(&[
+        "audit",
+        "prove",
+        "--participant",
+        "HERMES-ZAS-291",
+        "--out",
+        dir.to_str().expect("path"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        stdout(&out),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let proof: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("proof.json")).expect("read"))
+            .expect("json");
+
+    let key = ledger::parse_public_key(&public_key).expect("key");
+    let hash = |h: &Value| -> ledger::Hash {
+        hex::decode(h.as_str().expect("hex"))
+            .expect("hex")
+            .try_into()
+            .expect("32")
+    };
+    let (checkpoint, signature) =
+        ledger::parse_signed_note(proof["checkpoint"]["note"].as_str().expect("note"))
+            .expect("note");
+    assert!(ledger::signature_holds(&checkpoint, &signature, &key));
+    let events = proof["events"].as_array().expect("events");
+    // The three submissions at least.
+    assert!(events.len() >= 3, "{events:?}");
+    for e in events {
+        let leaf = ledger::leaf_hash(e["content"].as_str().expect("content").as_bytes());
+        let path: Vec<ledger::Hash> = e["inclusion_path"]
+            .as_array()
+            .expect("path")
+            .iter()
+            .map(hash)
+            .collect();
+        let index = e["leaf_index"].as_u64().expect("index");
+        assert_eq!(
+            ledger::verify_inclusion(index, checkpoint.size, &leaf, &path, &checkpoint.root),
+            Ok(())
+        );
+        // Forged: the content claimed for another participant, or a path hash replaced.
+        let forged_leaf = ledger::leaf_hash(
+            e["content"]
+                .as_str()
+                .expect("content")
+                .replace("HERMES-ZAS-291", "HERMES-ZAS-999")
+                .as_bytes(),
+        );
+        assert!(
+            ledger::verify_inclusion(
+                index,
+                checkpoint.size,
+                &forged_leaf,
+                &path,
+                &checkpoint.root
+            )
+            .is_err()
+        );
+        let mut forged = path.clone();
+        forged[0] = ledger::leaf_hash(b"forged");
+        assert!(
+            ledger::verify_inclusion(index, checkpoint.size, &leaf, &forged, &checkpoint.root)
+                .is_err()
+        );
+    }
+    let c = &proof["consistency"];
+    let (first, _) = ledger::parse_signed_note(c["first"]["note"].as_str().expect("n")).expect("n");
+    let path: Vec<ledger::Hash> = c["path"]
+        .as_array()
+        .expect("path")
+        .iter()
+        .map(hash)
+        .collect();
+    assert!(first.size < checkpoint.size);
+    assert_eq!(
+        ledger::verify_consistency(
+            first.size,
+            checkpoint.size,
+            &first.root,
+            &checkpoint.root,
+            &path
+        ),
+        Ok(())
+    );
+}

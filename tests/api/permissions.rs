@@ -212,6 +212,7 @@ async fn every_endpoint_by_every_actor() {
         row(M::POST, "/api/v1/sites/{code}/disable", "", "/api/v1/sites/AZORG/disable".into(), Some(reason.clone()), "200 403 403 403 403 401 401 401"),
         row(M::POST, "/api/v1/sites/{code}/enable", "", "/api/v1/sites/AZORG/enable".into(), Some(reason.clone()), "200 403 403 403 403 401 401 401"),
         row(M::GET, "/api/v1/audit/head", "", "/api/v1/audit/head".into(), None, "200 200 200 403 403 401 401 401"),
+        row(M::GET, "/api/v1/audit/checkpoints", "", "/api/v1/audit/checkpoints".into(), None, "200 200 200 403 403 401 401 401"),
         row(M::GET, "/api/v1/questionnaires", "", "/api/v1/questionnaires".into(), None, "200 200 200 200 200 200 200 200"),
         row(M::GET, "/api/v1/questionnaires/{key}/{version}", "", "/api/v1/questionnaires/eortc-qlq-c30/3.0?lang=nl".into(), None, "200 200 200 200 200 200 200 200"),
         row(M::GET, "/api/v1/questionnaires/{key}/{version}/fhir", "", "/api/v1/questionnaires/eortc-qlq-c30/3.0/fhir?lang=nl".into(), None, "200 200 200 200 200 200 200 200"),
