@@ -1,4 +1,5 @@
 use super::*;
+use crate::domain::schedule::Anchor;
 
 const SHIPPED: &str = include_str!("../../../studies/hermes.toml");
 
