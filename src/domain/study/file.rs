@@ -11,6 +11,8 @@ use super::{Analgesics, Arm, LesionLimits, ReminderRule, Safety, Site, Term};
 #[serde(deny_unknown_fields)]
 pub(super) struct StudyFile {
     pub(super) study: StudyHeader,
+    /// The SSE rule's numbers (optional: the defaults of `ScheduleHeader`).
+    #[serde(default)]
     pub(super) schedule: ScheduleHeader,
     pub(super) reminders: RawReminders,
     pub(super) visits: Vec<RawVisit>,
@@ -55,18 +57,33 @@ impl Default for RawLesions {
     }
 }
 
-/// `[events]`: the types of symptomatic skeletal event staff choose from (none: no type asked).
+/// `[events]`: the kinds staff record (absent: the default of `events::parse_events`), the
+/// fields each requires, and the types of symptomatic skeletal event staff choose from (none:
+/// no type asked).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub(super) struct RawEvents {
+    pub(super) kinds: Option<Vec<String>>,
+    pub(super) required: Option<BTreeMap<String, Vec<String>>>,
     pub(super) sse_types: Vec<Term>,
 }
 
+/// `[schedule]`: after the first SSE, the next visit's target is `sse_target_days` after its
+/// opening and its window lasts `sse_window_days`. Defaults: 7 and 14 (HERMES's rule).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub(super) struct ScheduleHeader {
     pub(super) sse_target_days: u32,
     pub(super) sse_window_days: u32,
+}
+
+impl Default for ScheduleHeader {
+    fn default() -> Self {
+        ScheduleHeader {
+            sse_target_days: 7,
+            sse_window_days: 14,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

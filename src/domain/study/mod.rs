@@ -4,6 +4,7 @@
 
 pub mod amendment;
 mod checks;
+mod events;
 mod file;
 mod ids;
 mod reminders;
@@ -20,6 +21,8 @@ use sha2::{Digest, Sha256};
 use checks::{
     check_arms, check_languages, check_lesion_limits, check_safety, check_sites, check_vocabularies,
 };
+pub use events::EventRules;
+use events::parse_events;
 use file::StudyFile;
 use reminders::parse_reminders;
 pub use reminders::{ReminderEdge, ReminderPlan, ReminderRule};
@@ -59,6 +62,8 @@ pub struct Study {
     pub high_risk_reasons: Vec<Term>,
     /// The SSE types (none: no type asked).
     pub sse_types: Vec<Term>,
+    /// The events staff record and the fields each requires.
+    pub events: EventRules,
     pub analgesics: Analgesics,
     /// sha256 of the file's bytes, hex.
     pub sha256: String,
@@ -171,6 +176,7 @@ impl Study {
         };
         check_lesion_limits(&lesion_limits).map_err(|(f, p)| err(&f, p))?;
         check_vocabularies(&raw).map_err(|(f, p)| err(&f, p))?;
+        let events = parse_events(&raw).map_err(|(f, p)| err(&f, p))?;
         let email_sender = raw
             .study
             .email_sender
@@ -207,6 +213,7 @@ impl Study {
             lesion_locations: raw.lesions.locations,
             high_risk_reasons: raw.lesions.reasons,
             sse_types: raw.events.sse_types,
+            events,
             analgesics: raw.analgesics,
             sha256: hex::encode(Sha256::digest(text.as_bytes())),
             source: text.to_string(),

@@ -17,11 +17,7 @@ use poem::{
 use super::{PageContext, Web, failed, fmt_date, query_param, signed_in, sv};
 use crate::web::chart;
 use crate::{
-    answering::pain,
-    app::App,
-    auth,
-    auth::participant,
-    domain::{answering::MissedReason, participant::EventKind},
+    answering::pain, app::App, auth, auth::participant, domain::answering::MissedReason,
     participants,
 };
 use access::Shown;
@@ -169,7 +165,7 @@ pub(super) async fn render_participant(
                 active => l.active,
             }).collect::<Vec<_>>(),
             arms => app.study.arms.iter().map(|a| context! { code => a.code.clone(), label => a.label.get(&lang).cloned().unwrap_or_else(|| a.code.clone()) }).collect::<Vec<_>>(),
-            event_kinds => coded("event", &EventKind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>()),
+            event_kinds => coded("event", &app.study.events.kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>()),
             sse_types => app.study.sse_types.iter().map(|t| (t.code.clone(), t.label(&lang))).collect::<Vec<_>>(),
             sides => coded("side", &["left", "right"]),
             may_enter => may_enter,
