@@ -552,3 +552,74 @@ async fn hermes_refuses_an_sse_without_its_required_type() {
         .expect("participant");
     assert_eq!(status["status"], "randomized", "{status}");
 }
+
+/// A copy of the fixture's instrument under another key, with `edit` applied to its scoring
+/// file (a draft: not published).
+fn copy_instrument(questionnaires: &Path, key: &str, edit: impl Fn(String) -> String) {
+    let to = questionnaires.join(key);
+    copy_dir(&questionnaires.join("generic-health-5"), &to);
+    for file in ["definition.json", "scoring-1.json"] {
+        let path = to.join("1.0.0").join(file);
+        let text = std::fs::read_to_string(&path)
+            .expect("read")
+            .replace("\"generic-health-5\"", &format!("\"{key}\""));
+        let text = if file == "scoring-1.json" {
+            edit(text)
+        } else {
+            text
+        };
+        std::fs::write(&path, text).expect("write");
+    }
+}
+
+/// #31.3: two instruments whose scale keys would collide are refused by `questionnaires check`,
+/// naming both; #31.5: checking one version is not failed by another instrument's draft.
+#[tokio::test]
+async fn questionnaires_check_refuses_colliding_scale_keys_and_ignores_other_drafts() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let (study, questionnaires) = lay_out(&work);
+    let settings = epro::config::Settings {
+        study_file: study,
+        questionnaires_dir: questionnaires.clone(),
+        ..epro::config::Settings::default()
+    };
+    let q = questionnaires.to_string_lossy().to_string();
+    let publish = run_cli(&settings, work.path(), &["questionnaires", "publish", &q]);
+    assert!(publish.status.success(), "{}", text(&publish));
+
+    // Another instrument's draft (same scales under its own key: no collision).
+    copy_instrument(&questionnaires, "generic-health-6", |s| s);
+    let one = questionnaires.join("generic-health-5/1.0.0");
+    let check = run_cli(
+        &settings,
+        work.path(),
+        &["questionnaires", "check", &one.to_string_lossy()],
+    );
+    assert!(check.status.success(), "{}", text(&check));
+    let all = run_cli(&settings, work.path(), &["questionnaires", "check", &q]);
+    assert!(!all.status.success(), "the root includes the draft");
+    assert!(
+        text(&all).contains("generic-health-6 1.0.0")
+            && text(&all).contains("not in published.lock"),
+        "{}",
+        text(&all)
+    );
+    std::fs::remove_dir_all(questionnaires.join("generic-health-6")).expect("rm");
+
+    // `generic-health` with a scale `5_RATING` would export GENERIC_HEALTH_5_RATING, as
+    // generic-health-5's RATING does.
+    copy_instrument(&questionnaires, "generic-health", |s| {
+        s.replace("\"code\": \"RATING\"", "\"code\": \"5_RATING\"")
+    });
+    let publish = run_cli(&settings, work.path(), &["questionnaires", "publish", &q]);
+    assert!(!publish.status.success(), "{}", text(&publish));
+    let check = run_cli(&settings, work.path(), &["questionnaires", "check", &q]);
+    assert!(!check.status.success(), "{}", text(&check));
+    let out = text(&check);
+    assert!(
+        out.contains("GENERIC_HEALTH_5_RATING")
+            && out.contains("generic-health-5")
+            && out.contains("5_RATING of generic-health"),
+        "{out}"
+    );
+}

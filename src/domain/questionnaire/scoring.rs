@@ -72,10 +72,58 @@ pub fn instrument_code(key: &str) -> String {
     code.to_uppercase()
 }
 
-/// A scale's key that is unique across instruments: `C30_PA` (Pain) is not `BM22_PA`
-/// (Psychosocial aspects).
+/// The scale-key prefixes of the instruments published before scale keys were made from the
+/// whole questionnaire key (#31.3): HERMES's exported names (`C30_PA`, `BM22_PA`, `NRS_WORST_PAIN`)
+/// stay as they were. The data dictionary says so for each.
+pub const LEGACY_SCALE_PREFIXES: &[(&str, &str)] = &[
+    ("eortc-qlq-c30", "C30"),
+    ("eortc-qlq-bm22", "BM22"),
+    ("nrs-lesion-pain", "NRS"),
+];
+
+/// The prefix of an instrument's scale keys: the whole questionnaire key in capitals with `-`
+/// as `_` (`pallio-symptoms` → `PALLIO_SYMPTOMS`), or its legacy prefix.
+pub fn scale_prefix(questionnaire: &str) -> String {
+    LEGACY_SCALE_PREFIXES
+        .iter()
+        .find(|(key, _)| *key == questionnaire)
+        .map_or_else(
+            || questionnaire.to_uppercase().replace(['-', '.'], "_"),
+            |(_, prefix)| prefix.to_string(),
+        )
+}
+
+/// A scale's key, unique across instruments by construction: the instrument's prefix and the
+/// scale's code (`C30_PA`, Pain, is not `BM22_PA`, Psychosocial aspects; `PALLIO_SYMPTOMS_BURDEN`
+/// is not `PALLIO_EXTRA_BURDEN`). `questionnaires check` refuses the rare collision left (a code
+/// with `_` meeting a longer key, or a key meeting a legacy prefix): [`scale_key_collisions`].
 pub fn scale_key(questionnaire: &str, code: &str) -> String {
-    format!("{}_{code}", instrument_code(questionnaire))
+    format!("{}_{code}", scale_prefix(questionnaire))
+}
+
+/// Scale keys that two instruments would both export: for each, the key and the two
+/// (questionnaire, scale code) pairs. `scales` lists every scale and summary code of every
+/// version; the same instrument's versions share their keys by design.
+pub fn scale_key_collisions(
+    scales: &[(&str, &str)],
+) -> Vec<(String, (String, String), (String, String))> {
+    let mut seen: BTreeMap<String, (&str, &str)> = BTreeMap::new();
+    let mut out = Vec::new();
+    for &(questionnaire, code) in scales {
+        let key = scale_key(questionnaire, code);
+        match seen.get(&key) {
+            Some(&(q, c)) if q != questionnaire => out.push((
+                key,
+                (q.to_string(), c.to_string()),
+                (questionnaire.to_string(), code.to_string()),
+            )),
+            Some(_) => {}
+            None => {
+                seen.insert(key, (questionnaire, code));
+            }
+        }
+    }
+    out
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -883,6 +931,38 @@ mod tests {
                     .any(|e| e.pointer == pointer && e.problem.contains(words)),
                 "{pointer}: {errors:?}"
             );
+        }
+    }
+
+    #[test]
+    fn scale_keys_are_unique_by_construction_and_collisions_are_found() {
+        for (questionnaire, code, key) in [
+            ("eortc-qlq-c30", "PA", "C30_PA"),
+            ("eortc-qlq-bm22", "PA", "BM22_PA"),
+            ("nrs-lesion-pain", "WORST_PAIN", "NRS_WORST_PAIN"),
+            ("pallio-symptoms", "BURDEN", "PALLIO_SYMPTOMS_BURDEN"),
+            ("pallio-extra", "BURDEN", "PALLIO_EXTRA_BURDEN"),
+            ("generic-health-5", "LEVELS", "GENERIC_HEALTH_5_LEVELS"),
+        ] {
+            assert_eq!(scale_key(questionnaire, code), key);
+        }
+        for (scales, collides) in [
+            (
+                vec![("pallio-symptoms", "BURDEN"), ("pallio-extra", "BURDEN")],
+                None,
+            ),
+            (
+                vec![("pallio-symptoms", "BURDEN"), ("pallio-symptoms", "BURDEN")],
+                None,
+            ),
+            (
+                vec![("pallio", "SYMPTOMS_BURDEN"), ("pallio-symptoms", "BURDEN")],
+                Some("PALLIO_SYMPTOMS_BURDEN"),
+            ),
+            (vec![("eortc-qlq-c30", "PA"), ("c30", "PA")], Some("C30_PA")),
+        ] {
+            let found = scale_key_collisions(&scales);
+            assert_eq!(found.first().map(|c| c.0.as_str()), collides, "{scales:?}");
         }
     }
 }
