@@ -101,12 +101,13 @@ pub fn scale_key(questionnaire: &str, code: &str) -> String {
     format!("{}_{code}", scale_prefix(questionnaire))
 }
 
+/// A scale key two instruments would both export, and each one's (questionnaire, scale code).
+pub type Collision = (String, (String, String), (String, String));
+
 /// Scale keys that two instruments would both export: for each, the key and the two
 /// (questionnaire, scale code) pairs. `scales` lists every scale and summary code of every
 /// version; the same instrument's versions share their keys by design.
-pub fn scale_key_collisions(
-    scales: &[(&str, &str)],
-) -> Vec<(String, (String, String), (String, String))> {
+pub fn scale_key_collisions(scales: &[(&str, &str)]) -> Vec<Collision> {
     let mut seen: BTreeMap<String, (&str, &str)> = BTreeMap::new();
     let mut out = Vec::new();
     for &(questionnaire, code) in scales {
@@ -1096,7 +1097,8 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         // answers → SEVERE, ALL_LOW, N, FIRST, MEAN, PLAIN
-        let cases: [([Option<i64>; 4], [Option<f64>; 6]); 6] = [
+        type Case = ([Option<i64>; 4], [Option<f64>; 6]);
+        let cases: [Case; 6] = [
             (
                 [Some(1), Some(2), Some(3), Some(2)],
                 [
