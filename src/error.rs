@@ -160,6 +160,8 @@ pub enum Code {
     ArmRequired,
     /// A second event of a kind recorded once (randomization, withdrawal, …): correct it.
     EventAlreadyRecorded,
+    /// A draft exists and the save named no revision (If-Match).
+    IfMatchRequired,
 }
 
 impl Code {
@@ -209,6 +211,7 @@ impl Code {
             Code::BadSignature => "bad_signature",
             Code::ArmRequired => "arm_required",
             Code::EventAlreadyRecorded => "event_already_recorded",
+            Code::IfMatchRequired => "if_match_required",
         }
     }
 }

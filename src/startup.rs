@@ -86,7 +86,7 @@ pub async fn prepare(settings: Settings, clock: Arc<dyn Clock>) -> Result<Arc<Ap
         settings,
         trusted_proxies,
         hasher,
-        derived: Default::default(),
+        kept: Default::default(),
     });
     if matches!(registration, study::Registration::Amended { .. }) {
         let moved = participants::apply_amendment(&app).await?;

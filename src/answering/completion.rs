@@ -172,8 +172,9 @@ pub async fn overview_rendered(
         "{scope:?}|{:?}|{:?}|{:?}",
         filter.site, filter.visit, filter.state
     );
-    if let Some(state) = app.derived.state_of(&people, &revisions, now)
-        && let Some(bytes) = app.derived.rendered(&key, &state)
+    let kept = super::derived::cache(app);
+    if let Some(state) = kept.state_of(&people, &revisions, now)
+        && let Some(bytes) = kept.rendered(&key, &state)
     {
         return Ok(bytes);
     }
@@ -181,8 +182,8 @@ pub async fn overview_rendered(
     let bytes = render(c)?;
     // The states just derived were kept: what they were derived from names this rendering
     // (when a participant changed meanwhile, nothing is kept).
-    if let Some(state) = app.derived.state_of(&people, &revisions, now) {
-        app.derived.keep_rendered(key, state, bytes.clone());
+    if let Some(state) = kept.state_of(&people, &revisions, now) {
+        kept.keep_rendered(key, state, bytes.clone());
     }
     Ok(bytes)
 }

@@ -227,6 +227,11 @@ pub fn next_edge(visits: &[VisitRow], now: DateTime<Utc>) -> Option<DateTime<Utc
         .min()
 }
 
+/// This process's kept states (held by `App::kept`, which does not know the type).
+pub fn cache(app: &App) -> Arc<Cache> {
+    app.kept.get::<Cache>()
+}
+
 /// Each participant's state at `now`, in the order given: kept states where still valid, the
 /// others derived from their records, read in bulk, and kept. `revisions` must have been read
 /// before this call (`store::bulk::revisions`).
@@ -236,13 +241,10 @@ pub async fn derive_all(
     revisions: &HashMap<Uuid, i64>,
     now: DateTime<Utc>,
 ) -> Result<Vec<Arc<Derived>>> {
+    let kept = cache(app);
     let mut out: Vec<Option<Arc<Derived>>> = people
         .iter()
-        .map(|p| {
-            revisions
-                .get(&p.id)
-                .and_then(|rev| app.derived.get(p, *rev, now))
-        })
+        .map(|p| revisions.get(&p.id).and_then(|rev| kept.get(p, *rev, now)))
         .collect();
     let stale: Vec<Uuid> = people
         .iter()
@@ -274,7 +276,7 @@ pub async fn derive_all(
             app, &visits, &events, &responses, &reminders, &scorable, now,
         ));
         if let Some(revision) = revisions.get(&p.id) {
-            app.derived.put(Entry {
+            kept.put(Entry {
                 row: p.clone(),
                 revision: *revision,
                 from: now,

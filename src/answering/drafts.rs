@@ -217,7 +217,7 @@ pub async fn save_draft_as(
     }
     match if_match {
         Some(rev) if rev != r.revision => return Err(stale(r.revision)),
-        None if !created && r.revision > 0 => return Err(stale(r.revision)),
+        None if !created && r.revision > 0 => return Err(super::if_match_required(r.revision)),
         _ => {}
     }
     let def = definition(app, &r)?;

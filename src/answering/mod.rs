@@ -77,6 +77,18 @@ fn stale(current: i32) -> Error {
     }
 }
 
+/// A save without If-Match while a draft exists: not "changed elsewhere", but "say which
+/// revision you saved over" (#31.5).
+fn if_match_required(current: i32) -> Error {
+    Error::Conflict {
+        code: Code::IfMatchRequired,
+        message: format!(
+            "a draft of this questionnaire exists (revision {current}): read it and send its \
+             revision as If-Match"
+        ),
+    }
+}
+
 fn invalid(errors: Vec<answers::AnswerError>) -> Error {
     Error::Unprocessable {
         code: Code::InvalidAnswer,

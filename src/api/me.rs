@@ -433,7 +433,7 @@ impl MeApi {
     }
 
     /// Save a draft: merges by (item, lesion), `null` clears. Send the revision as If-Match;
-    /// a stale revision gets 409 `draft_changed`.
+    /// a stale revision gets 409 `draft_changed`, none while a draft exists 409 `if_match_required`.
     #[oai(path = "/v1/me/visits/:visit/responses/:key", method = "put")]
     async fn save_draft(
         &self,

@@ -31,7 +31,7 @@ pub struct ParticipantsApi {
 #[derive(Debug, Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct ParticipantIn {
-    /// Pseudonymous study id, e.g. HERMES-ZAS-001 (the study's pattern, for this site).
+    /// Pseudonymous study id, in the study file's `id_pattern` for this site (e.g. STUDY-SITE-001).
     pub study_id: String,
     /// Site code.
     pub site: String,
@@ -46,7 +46,7 @@ pub struct ParticipantIn {
     /// `not_expected` (cause `before_registration`).
     #[oai(validator(max_length = 10))]
     pub enrolled_on: Option<String>,
-    /// The arm randomized to: a code of the study file's arms (HERMES: A or B); given with
+    /// The arm randomized to: a code of the study file's `[[arms]]`; given with
     /// `randomization_date`.
     #[oai(validator(max_length = 40))]
     pub arm: Option<String>,
@@ -66,7 +66,8 @@ pub struct ParticipantIn {
 #[oai(skip_serializing_if_is_none)]
 pub struct EventOut {
     pub id: String,
-    /// randomization, sse, pro_discontinued, withdrawal or death.
+    /// randomization, sse, pro_discontinued, withdrawal or death (the kinds the study file's
+    /// `[events] kinds` records; another is refused with 409 not_in_this_study).
     #[oai(rename = "type")]
     pub kind: String,
     /// YYYY-MM-DD.
@@ -154,17 +155,18 @@ impl From<ParticipantView> for ParticipantOut {
 #[derive(Debug, Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct EventIn {
-    /// randomization, sse, pro_discontinued, withdrawal or death.
+    /// randomization, sse, pro_discontinued, withdrawal or death (the kinds the study file's
+    /// `[events] kinds` records; another is refused with 409 not_in_this_study).
     #[oai(rename = "type")]
     pub kind: String,
     /// YYYY-MM-DD: when it happened (not in the future).
     pub date: String,
     pub reason: String,
-    /// For an SSE: pathological_fracture, spinal_cord_compression, palliative_radiotherapy or orthopaedic_surgery.
+    /// For an SSE: a code of the study file's `[events] sse_types` (required when `[events] required` says so).
     pub sse_type: Option<String>,
     /// For an SSE: the lesion id, if known.
     pub lesion: Option<String>,
-    /// For a randomization: the arm (a study-file arm code, HERMES A or B).
+    /// For a randomization: the arm (a code of the study file's `[[arms]]`).
     #[oai(validator(max_length = 40))]
     pub arm: Option<String>,
 }
@@ -213,7 +215,7 @@ pub struct LesionIn {
     /// Plain-language label per study language, as participants will read it.
     pub labels: BTreeMap<String, String>,
     pub detail: Option<String>,
-    /// size_2cm, joint, long_bone_cortical, junctional_spine, posterior_or_epidural.
+    /// Codes of the study file's `[lesions] reasons` (at least one when it lists reasons).
     pub high_risk_reasons: Vec<String>,
     /// YYYY-MM-DD.
     pub irradiation_date: Option<String>,
@@ -429,7 +431,8 @@ impl ParticipantsApi {
         ))
     }
 
-    /// Record an event: randomization, sse, pro_discontinued, withdrawal or death.
+    /// Record an event of a kind the study records (`[events] kinds`: randomization, sse,
+    /// pro_discontinued, withdrawal or death); another kind is refused with 409 not_in_this_study.
     #[oai(path = "/v1/participants/:study_id/events", method = "post")]
     async fn record_event(
         &self,

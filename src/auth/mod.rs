@@ -27,7 +27,7 @@ use crate::{
         staff::{NewPassword, Role, StaffEmail},
         throttle as limits,
     },
-    error::{Error, Result},
+    error::{Code, Error, Result},
     store,
 };
 
@@ -77,6 +77,43 @@ pub fn site_scope(actor: &StaffActor, filter: Option<String>) -> Option<Vec<Stri
         (false, Some(s)) => Some(vec![s]),
         (false, None) => None,
     }
+}
+
+/// The refusal for a participant who is not on the actor's sites (or does not exist).
+pub(crate) fn unknown_participant(study_id: &str) -> Error {
+    Error::Unknown {
+        code: Code::UnknownParticipant,
+        message: format!("no participant {study_id:?} on your sites"),
+    }
+}
+
+/// Load a participant the actor may act on for `action`; another site's participant answers
+/// 404 (so ids do not leak), a role without the permission 403. `lock` locks the row for the
+/// rest of a write transaction. The one way every staff service finds a participant.
+pub async fn for_staff<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    actor: &StaffActor,
+    action: Action,
+    study_id: &str,
+    lock: bool,
+) -> Result<crate::store::participants::ParticipantRow> {
+    // Roles with no access at all are refused before anything is looked up.
+    if crate::domain::permissions::access(actor.role, action)
+        == crate::domain::permissions::Access::Denied
+    {
+        authorize(actor, action, None)?;
+    }
+    let p = if lock {
+        crate::store::participants::find_for_update(db, study_id).await?
+    } else {
+        crate::store::participants::find(db, study_id).await?
+    }
+    .ok_or_else(|| unknown_participant(study_id))?;
+    authorize(actor, action, Some(&p.site_code)).map_err(|e| match e {
+        Error::NotFound(_) => unknown_participant(study_id),
+        other => other,
+    })?;
+    Ok(p)
 }
 
 // ---- passwords ----

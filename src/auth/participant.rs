@@ -97,8 +97,7 @@ async fn participant_for(
     actor: &StaffActor,
     study_id: &str,
 ) -> Result<ParticipantRow> {
-    let p = crate::participants::for_staff(txn, actor, Action::ParticipantAccess, study_id, true)
-        .await?;
+    let p = super::for_staff(txn, actor, Action::ParticipantAccess, study_id, true).await?;
     let events = store::participants::events(txn, p.id).await?;
     if events.iter().any(|e| {
         !e.entered_in_error && (e.kind == EventKind::Withdrawal || e.kind == EventKind::Death)
@@ -201,9 +200,7 @@ pub struct AccessStatus {
 
 /// The participant's access now (staff who may manage it, on the participant's site).
 pub async fn access_status(app: &App, actor: &StaffActor, study_id: &str) -> Result<AccessStatus> {
-    let p =
-        crate::participants::for_staff(&app.db, actor, Action::ParticipantAccess, study_id, false)
-            .await?;
+    let p = super::for_staff(&app.db, actor, Action::ParticipantAccess, study_id, false).await?;
     let now = app.clock.now();
     let links = store::access::live_links(&app.db, p.id, now).await?;
     let mut locked_until = None;

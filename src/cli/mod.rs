@@ -1,7 +1,7 @@
 //! The `epro` command line: one noun, then a verb (`epro users create`, `epro archive verify`);
 //! `epro` alone serves. One file per noun. A failure ends the process with one line on stderr
-//! and a non-zero exit code, never a backtrace; a check that finds a problem prints `BROKEN` or
-//! `FAILED` and exits 1.
+//! and a non-zero exit code, never a backtrace; a verifier of stored data (`audit verify`,
+//! `archive verify`) prints a `BROKEN` or `FAILED` line per finding on stdout and exits 1.
 
 mod archive;
 mod audit;
@@ -34,7 +34,7 @@ pub type Outcome = anyhow::Result<ExitCode>;
 /// epro — electronic patient-reported outcomes for clinical trials.
 ///
 /// Settings come from epro.toml (or the file in EPRO_CONFIG) and EPRO_* environment variables;
-/// see docs/configuration.md for the full table.
+/// see the Configuration table in README.md for every setting.
 #[derive(Parser)]
 #[command(name = "epro", version, about)]
 pub struct Cli {

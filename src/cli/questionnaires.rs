@@ -98,7 +98,15 @@ fn check(settings: &Settings, dir: Option<PathBuf>) -> Outcome {
     if !any_version {
         return Err(no_version(&dir));
     }
-    let library = questionnaires::load_checked(&root, settings.licensed_text_dir.as_deref(), None)?;
+    let in_scope = |k: &str, v: &str| {
+        key.as_deref().is_none_or(|x| x == k) && version.as_deref().is_none_or(|x| x == v)
+    };
+    let library = questionnaires::load_checked_within(
+        &root,
+        settings.licensed_text_dir.as_deref(),
+        None,
+        &in_scope,
+    )?;
     let wanted: Vec<_> = library
         .versions()
         .filter(|v| key.as_ref().is_none_or(|k| *k == v.definition.key))

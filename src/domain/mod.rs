@@ -5,6 +5,7 @@ pub mod answering;
 pub mod audit;
 pub(crate) mod completion;
 pub(crate) mod contact;
+pub(crate) mod dates;
 pub mod free_text;
 pub mod ledger;
 pub(crate) mod lesions;

@@ -128,7 +128,7 @@ fn meaning(file: &str, column: &str) -> &'static str {
         }
         (_, "scale") => "Official scale abbreviation (may repeat across instruments)",
         (_, "scale_key") => {
-            "Instrument-qualified scale key, unique across instruments (C30_PA is Pain, BM22_PA Psychosocial aspects)"
+            "Instrument-qualified scale key, unique across instruments: the questionnaire key in capitals and the scale code (PALLIO_SYMPTOMS_BURDEN); instruments published before that rule keep their short prefix for compatibility (eortc-qlq-c30 C30, eortc-qlq-bm22 BM22, nrs-lesion-pain NRS: C30_PA is Pain, BM22_PA Psychosocial aspects)"
         }
         (_, "scale_label") => "Scale name",
         (_, "kind") => "functional, symptom, global, raw or summary",

@@ -62,6 +62,16 @@ pub async fn record_event(
             },
         )
     })?;
+    if !app.study.events.records(kind) {
+        return Err(Error::Conflict {
+            code: Code::NotInThisStudy,
+            message: format!(
+                "study {} does not record {} events ([events] kinds in the study file)",
+                app.study.id,
+                kind.as_str()
+            ),
+        });
+    }
     let date = parse_date("date", &new.date)?;
     if new.reason.trim().is_empty() {
         return Err(Error::invalid("reason", Problem::ReasonRequired));
@@ -82,14 +92,21 @@ pub async fn record_event(
     }
     rule::check_new(kind, date, &to_events(&rows), p.enrolled_on, today(app))
         .map_err(invalid_event)?;
+    // After the rules of the date (as before): the fields the study file requires of this kind (`[events] required`).
+    let given = |f: &str| match f {
+        "sse_type" => new.sse_type.is_some(),
+        "lesion" => new.lesion.is_some(),
+        "arm" => new.arm.is_some(),
+        _ => true,
+    };
+    if let Some(field) = app.study.events.missing(kind, given) {
+        return Err(Error::invalid(field, Problem::Required));
+    }
     let mut details = json!({});
     if kind == EventKind::Sse {
         // The type, from the study file's list (`[events] sse_types`), when it has one.
         let types = &app.study.sse_types;
         match new.sse_type.as_deref() {
-            None if !types.is_empty() => {
-                return Err(Error::invalid("sse_type", Problem::Required));
-            }
             None => {}
             Some(t) if types.iter().any(|x| x.code == t) => details["sse_type"] = json!(t),
             Some(t) => {

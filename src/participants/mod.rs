@@ -36,7 +36,7 @@ use crate::{
         permissions::Action,
         schedule::{self as plan, VisitState, Window},
     },
-    error::{Code, Error, Result},
+    error::{Error, Result},
     keys::sealed,
     store::{
         self,
@@ -54,41 +54,7 @@ fn today(app: &App) -> NaiveDate {
     plan::local_date(app.study.time_zone, app.clock.now())
 }
 
-fn not_found(study_id: &str) -> Error {
-    Error::Unknown {
-        code: Code::UnknownParticipant,
-        message: format!("no participant {study_id:?} on your sites"),
-    }
-}
-
-/// Load a participant the actor may act on for `action`; another site's participant answers
-/// 404 (so ids do not leak), a role without the permission 403. `lock` locks the row for the
-/// rest of a write transaction. The one way every staff service finds a participant.
-pub async fn for_staff<C: sea_orm::ConnectionTrait>(
-    db: &C,
-    actor: &StaffActor,
-    action: Action,
-    study_id: &str,
-    lock: bool,
-) -> Result<ParticipantRow> {
-    // Roles with no access at all are refused before anything is looked up.
-    if crate::domain::permissions::access(actor.role, action)
-        == crate::domain::permissions::Access::Denied
-    {
-        auth::authorize(actor, action, None)?;
-    }
-    let p = if lock {
-        store::participants::find_for_update(db, study_id).await?
-    } else {
-        store::participants::find(db, study_id).await?
-    }
-    .ok_or_else(|| not_found(study_id))?;
-    auth::authorize(actor, action, Some(&p.site_code)).map_err(|e| match e {
-        Error::NotFound(_) => not_found(study_id),
-        other => other,
-    })?;
-    Ok(p)
-}
+pub(crate) use crate::auth::{for_staff, unknown_participant as not_found};
 
 // ---------- views ----------
 

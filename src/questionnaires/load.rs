@@ -9,7 +9,7 @@ use std::{
 
 use serde_json::json;
 
-use super::{Library, Version, check_lock, name_of};
+use super::{Library, Version, name_of};
 use crate::{
     audit::{self, Entry},
     domain::{
@@ -84,8 +84,19 @@ pub fn load_checked(
     licensed_dir: Option<&Path>,
     require_licensed_for: Option<&[String]>,
 ) -> Result<Library> {
+    load_checked_within(dir, licensed_dir, require_licensed_for, &|_, _| true)
+}
+
+/// [`load_checked`] for `epro questionnaires check` of one instrument or version: another
+/// instrument's version not yet published is not an error of this check (`check_lock_within`).
+pub fn load_checked_within(
+    dir: &Path,
+    licensed_dir: Option<&Path>,
+    require_licensed_for: Option<&[String]>,
+    in_scope: &dyn Fn(&str, &str) -> bool,
+) -> Result<Library> {
     // Immutability first: an edited published version is the error that matters most.
-    let mut errors = check_lock(dir);
+    let mut errors = super::lock::check_lock_within(dir, in_scope);
     let library = match Library::load(dir, licensed_dir) {
         Ok(library) => Some(library),
         Err(mut e) => {

@@ -7,7 +7,7 @@ mod load;
 mod lock;
 mod wording;
 
-pub use load::{changed_since_recorded, load_checked, register};
+pub use load::{changed_since_recorded, load_checked, load_checked_within, register};
 use load::{format_errors, load_version};
 use lock::name_of;
 pub use lock::{LockEntry, check_lock, parse_lock, publish};
@@ -143,6 +143,7 @@ impl Library {
                 }
             }
         }
+        errors.extend(scale_key_errors(dir, &versions));
         if errors.is_empty() {
             Ok(Self {
                 dir: dir.to_path_buf(),
@@ -159,4 +160,37 @@ impl Library {
             .flat_map(Version::lock_entries)
             .collect()
     }
+}
+
+/// Two instruments whose scales would export under one scale key (`scores.csv`, the
+/// dictionary): refused, naming both (#31.3).
+fn scale_key_errors(
+    dir: &Path,
+    versions: &BTreeMap<(String, String), Version>,
+) -> Vec<FormatError> {
+    let scales: Vec<(&str, &str)> = versions
+        .values()
+        .flat_map(|v| {
+            v.scorings.values().flat_map(move |(s, _)| {
+                s.scales
+                    .iter()
+                    .map(|x| x.code.as_str())
+                    .chain(s.summaries.iter().map(|x| x.code.as_str()))
+                    .map(move |code| (v.definition.key.as_str(), code))
+            })
+        })
+        .collect();
+    crate::domain::questionnaire::scoring::scale_key_collisions(&scales)
+        .into_iter()
+        .map(|(key, (q1, c1), (q2, c2))| {
+            FormatError::new(
+                &dir.join(&q2).display().to_string(),
+                "",
+                format!(
+                    "scale {c2} of {q2} and scale {c1} of {q1} would both be exported as {key}; \
+                     rename one scale's code (scale keys are the questionnaire key and the code)"
+                ),
+            )
+        })
+        .collect()
 }

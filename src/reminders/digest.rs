@@ -145,7 +145,7 @@ fn context(
     minijinja::context! {
         site_name => site.name.clone(),
         study => app.study.name.clone(),
-        day => crate::web::fmt_date(day, lang),
+        day => crate::domain::dates::fmt_date(day, lang),
         dashboard => format!("{base}/staff/?site={}", site.code),
         call_today => format!("{base}/staff/call-today?site={}", site.code),
         sections => sections,

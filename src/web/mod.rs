@@ -425,15 +425,7 @@ pub fn csrf_ok(req: &Request, token: &str) -> bool {
         .is_some_and(|v| v.is_valid(token))
 }
 
-/// A day in the study's time zone, written out in `lang`.
-pub fn fmt_date(date: NaiveDate, lang: &str) -> String {
-    let locale = match lang {
-        "nl" => chrono::Locale::nl_BE,
-        "fr" => chrono::Locale::fr_BE,
-        _ => chrono::Locale::en_GB,
-    };
-    date.format_localized("%-d %B %Y", locale).to_string()
-}
+pub use crate::domain::dates::fmt_date;
 
 /// The local day of an instant.
 pub fn local_day(app: &App, at: DateTime<Utc>) -> NaiveDate {

@@ -259,6 +259,24 @@ async fn a_participant_answers_the_baseline_from_link_to_scores() {
     assert_eq!(stale.status(), 409);
     let body: Value = stale.json().await.expect("json");
     assert_eq!(body["code"], "draft_changed");
+    // Without If-Match while a draft exists: asked for the revision, not told it changed.
+    let blind = put_draft(
+        &app,
+        &device_a,
+        "eortc-qlq-c30",
+        None,
+        json!([{"item": "q4", "value": 4}]),
+    )
+    .await;
+    assert_eq!(blind.status(), 409);
+    let body: Value = blind.json().await.expect("json");
+    assert_eq!(body["code"], "if_match_required", "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("If-Match") && !m.contains("changed elsewhere")),
+        "{body}"
+    );
     let resumed: Value = app
         .get(
             "/api/v1/me/visits/BL/questionnaires/eortc-qlq-c30",

@@ -413,3 +413,213 @@ fn a_study_file_that_asks_the_impossible_is_refused_with_the_field_named() {
         text(&out)
     );
 }
+
+/// #31.2: a study file without `[schedule]` and without SSE (DEMO-2 as docs/new-trial.md
+/// writes it) passes `study check`, serves, never offers an SSE on the record page and refuses
+/// one in the API with 409 naming the study; randomization and withdrawal are still recorded.
+#[tokio::test]
+async fn a_study_without_schedule_or_sse_passes_check_serves_and_refuses_an_sse() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let (study, questionnaires) = lay_out(&work);
+    let text_of_study = std::fs::read_to_string(&study).expect("study");
+    assert!(
+        !text_of_study.contains("[schedule]"),
+        "the fixture has no [schedule]"
+    );
+    assert!(
+        !text_of_study.contains("[events]"),
+        "the fixture declares no SSE"
+    );
+    let settings = epro::config::Settings {
+        study_file: study.clone(),
+        questionnaires_dir: questionnaires.clone(),
+        ..epro::config::Settings::default()
+    };
+    let q = questionnaires.to_string_lossy().to_string();
+    let publish = run_cli(&settings, work.path(), &["questionnaires", "publish", &q]);
+    assert!(publish.status.success(), "{}", text(&publish));
+    let check = run_cli(
+        &settings,
+        work.path(),
+        &["study", "check", &study.to_string_lossy()],
+    );
+    assert!(check.status.success(), "{}", text(&check));
+
+    let (s_study, s_q) = (study.clone(), questionnaires.clone());
+    let app = crate::helpers::spawn_app_with(move |s| {
+        s.study_file = s_study;
+        s.questionnaires_dir = s_q;
+    })
+    .await;
+    assert_eq!(app.app.study.id, "DEMO-2");
+    app.clock.set(local("2026-03-02".parse().expect("d"), 10));
+    let (email, password, _) = app.staff_account("site_staff", &["NORD"]).await;
+    let nurse = app.login_token(&email, &password).await;
+    let id = "DEMO2-NORD-002";
+    let body = json!({ "study_id": id, "site": "NORD", "language": "nl", "randomization_date": "2026-03-02" });
+    assert_eq!(
+        app.post("/api/v1/participants", Some(&nurse), body)
+            .await
+            .status(),
+        200
+    );
+    let before: Value = app
+        .get(&format!("/api/v1/participants/{id}/schedule"), Some(&nurse))
+        .await
+        .json()
+        .await
+        .expect("schedule");
+
+    let sse = app
+        .post(
+            &format!("/api/v1/participants/{id}/events"),
+            Some(&nurse),
+            json!({"type": "sse", "date": "2026-03-20", "reason": "fracture"}),
+        )
+        .await;
+    assert_eq!(sse.status(), 409);
+    let sse: Value = sse.json().await.expect("json");
+    assert_eq!(sse["code"], "not_in_this_study", "{sse}");
+    assert!(
+        sse["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("DEMO-2")),
+        "names the study: {sse}"
+    );
+    let after: Value = app
+        .get(&format!("/api/v1/participants/{id}/schedule"), Some(&nurse))
+        .await
+        .json()
+        .await
+        .expect("schedule");
+    assert_eq!(before, after, "the refused SSE moved no visit");
+
+    // The record page offers the study's events only: no SSE, no SSE type.
+    let c = crate::pages::sign_in(&app, &email, &password).await;
+    let (status, html) = crate::pages::page(&c, &app, &format!("/staff/participants/{id}")).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("value=\"withdrawal\""), "{html}");
+    assert!(!html.contains("value=\"sse\""), "no SSE offered: {html}");
+    assert!(
+        !html.contains("name=\"sse_type\""),
+        "no SSE type asked: {html}"
+    );
+
+    // Events the study records are still recorded.
+    let w = app
+        .post(
+            &format!("/api/v1/participants/{id}/events"),
+            Some(&nurse),
+            json!({"type": "withdrawal", "date": "2026-03-02", "reason": "consent withdrawn"}),
+        )
+        .await;
+    assert_eq!(w.status(), 200, "{}", w.text().await.unwrap_or_default());
+}
+
+/// #31.2: HERMES declares the SSE type required: an SSE without it is refused and moves nothing.
+#[tokio::test]
+async fn hermes_refuses_an_sse_without_its_required_type() {
+    let app = crate::helpers::spawn_app().await;
+    app.clock.set(local("2026-03-02".parse().expect("d"), 10));
+    let nurse = app.staff_token("site_staff", &["ZAS"]).await;
+    let id = "HERMES-ZAS-031";
+    app.enrol(
+        &nurse,
+        id,
+        json!({"randomization_date": "2026-03-02", "arm": "A"}),
+    )
+    .await;
+    let sse = app
+        .post(
+            &format!("/api/v1/participants/{id}/events"),
+            Some(&nurse),
+            json!({"type": "sse", "date": "2026-03-02", "reason": "fracture"}),
+        )
+        .await;
+    assert_eq!(sse.status(), 422);
+    let sse: Value = sse.json().await.expect("json");
+    assert!(
+        sse["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("sse_type")),
+        "{sse}"
+    );
+    let status: Value = app
+        .get(&format!("/api/v1/participants/{id}"), Some(&nurse))
+        .await
+        .json()
+        .await
+        .expect("participant");
+    assert_eq!(status["status"], "randomized", "{status}");
+}
+
+/// A copy of the fixture's instrument under another key, with `edit` applied to its scoring
+/// file (a draft: not published).
+fn copy_instrument(questionnaires: &Path, key: &str, edit: impl Fn(String) -> String) {
+    let to = questionnaires.join(key);
+    copy_dir(&questionnaires.join("generic-health-5"), &to);
+    for file in ["definition.json", "scoring-1.json"] {
+        let path = to.join("1.0.0").join(file);
+        let text = std::fs::read_to_string(&path)
+            .expect("read")
+            .replace("\"generic-health-5\"", &format!("\"{key}\""));
+        let text = if file == "scoring-1.json" {
+            edit(text)
+        } else {
+            text
+        };
+        std::fs::write(&path, text).expect("write");
+    }
+}
+
+/// #31.3: two instruments whose scale keys would collide are refused by `questionnaires check`,
+/// naming both; #31.5: checking one version is not failed by another instrument's draft.
+#[tokio::test]
+async fn questionnaires_check_refuses_colliding_scale_keys_and_ignores_other_drafts() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let (study, questionnaires) = lay_out(&work);
+    let settings = epro::config::Settings {
+        study_file: study,
+        questionnaires_dir: questionnaires.clone(),
+        ..epro::config::Settings::default()
+    };
+    let q = questionnaires.to_string_lossy().to_string();
+    let publish = run_cli(&settings, work.path(), &["questionnaires", "publish", &q]);
+    assert!(publish.status.success(), "{}", text(&publish));
+
+    // Another instrument's draft (same scales under its own key: no collision).
+    copy_instrument(&questionnaires, "generic-health-6", |s| s);
+    let one = questionnaires.join("generic-health-5/1.0.0");
+    let check = run_cli(
+        &settings,
+        work.path(),
+        &["questionnaires", "check", &one.to_string_lossy()],
+    );
+    assert!(check.status.success(), "{}", text(&check));
+    let all = run_cli(&settings, work.path(), &["questionnaires", "check", &q]);
+    assert!(!all.status.success(), "the root includes the draft");
+    assert!(
+        text(&all).contains("generic-health-6 1.0.0")
+            && text(&all).contains("not in published.lock"),
+        "{}",
+        text(&all)
+    );
+    std::fs::remove_dir_all(questionnaires.join("generic-health-6")).expect("rm");
+
+    // `generic-health` with a scale `5_RATING` would export GENERIC_HEALTH_5_RATING, as
+    // generic-health-5's RATING does.
+    copy_instrument(&questionnaires, "generic-health", |s| {
+        s.replace("\"code\": \"RATING\"", "\"code\": \"5_RATING\"")
+    });
+    let publish = run_cli(&settings, work.path(), &["questionnaires", "publish", &q]);
+    assert!(!publish.status.success(), "{}", text(&publish));
+    let check = run_cli(&settings, work.path(), &["questionnaires", "check", &q]);
+    assert!(!check.status.success(), "{}", text(&check));
+    let out = text(&check);
+    assert!(
+        out.contains("GENERIC_HEALTH_5_RATING")
+            && out.contains("generic-health-5")
+            && out.contains("5_RATING of generic-health"),
+        "{out}"
+    );
+}

@@ -72,10 +72,59 @@ pub fn instrument_code(key: &str) -> String {
     code.to_uppercase()
 }
 
-/// A scale's key that is unique across instruments: `C30_PA` (Pain) is not `BM22_PA`
-/// (Psychosocial aspects).
+/// The scale-key prefixes of the instruments published before scale keys were made from the
+/// whole questionnaire key (#31.3): HERMES's exported names (`C30_PA`, `BM22_PA`, `NRS_WORST_PAIN`)
+/// stay as they were. The data dictionary says so for each.
+pub const LEGACY_SCALE_PREFIXES: &[(&str, &str)] = &[
+    ("eortc-qlq-c30", "C30"),
+    ("eortc-qlq-bm22", "BM22"),
+    ("nrs-lesion-pain", "NRS"),
+];
+
+/// The prefix of an instrument's scale keys: the whole questionnaire key in capitals with `-`
+/// as `_` (`pallio-symptoms` → `PALLIO_SYMPTOMS`), or its legacy prefix.
+pub fn scale_prefix(questionnaire: &str) -> String {
+    LEGACY_SCALE_PREFIXES
+        .iter()
+        .find(|(key, _)| *key == questionnaire)
+        .map_or_else(
+            || questionnaire.to_uppercase().replace(['-', '.'], "_"),
+            |(_, prefix)| prefix.to_string(),
+        )
+}
+
+/// A scale's key, unique across instruments by construction: the instrument's prefix and the
+/// scale's code (`C30_PA`, Pain, is not `BM22_PA`, Psychosocial aspects; `PALLIO_SYMPTOMS_BURDEN`
+/// is not `PALLIO_EXTRA_BURDEN`). `questionnaires check` refuses the rare collision left (a code
+/// with `_` meeting a longer key, or a key meeting a legacy prefix): [`scale_key_collisions`].
 pub fn scale_key(questionnaire: &str, code: &str) -> String {
-    format!("{}_{code}", instrument_code(questionnaire))
+    format!("{}_{code}", scale_prefix(questionnaire))
+}
+
+/// A scale key two instruments would both export, and each one's (questionnaire, scale code).
+pub type Collision = (String, (String, String), (String, String));
+
+/// Scale keys that two instruments would both export: for each, the key and the two
+/// (questionnaire, scale code) pairs. `scales` lists every scale and summary code of every
+/// version; the same instrument's versions share their keys by design.
+pub fn scale_key_collisions(scales: &[(&str, &str)]) -> Vec<Collision> {
+    let mut seen: BTreeMap<String, (&str, &str)> = BTreeMap::new();
+    let mut out = Vec::new();
+    for &(questionnaire, code) in scales {
+        let key = scale_key(questionnaire, code);
+        match seen.get(&key) {
+            Some(&(q, c)) if q != questionnaire => out.push((
+                key,
+                (q.to_string(), c.to_string()),
+                (questionnaire.to_string(), code.to_string()),
+            )),
+            Some(_) => {}
+            None => {
+                seen.insert(key, (questionnaire, code));
+            }
+        }
+    }
+    out
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -480,17 +529,127 @@ fn score_scale(
     }
 }
 
+/// The functions a formula may call for blank items (docs/questionnaire-format.md, "Missing
+/// items"). A blank item is `none` in a formula: arithmetic on it gives no score, these decide.
+const MISSING_FUNCTIONS: [&str; 5] = ["any", "all", "count_answered", "coalesce", "half_rule"];
+
+/// The answered values among a function's arguments (`none` is blank).
+fn answered(values: &[minijinja::Value]) -> Vec<&minijinja::Value> {
+    values
+        .iter()
+        .filter(|v| !v.is_none() && !v.is_undefined())
+        .collect()
+}
+
+/// Whether an answered value meets the condition of `any`/`all`: `at_least=`, `at_most=` or
+/// `equals=` when given, else its truth (a number other than 0).
+fn meets(
+    v: &minijinja::Value,
+    at_least: Option<f64>,
+    at_most: Option<f64>,
+    equals: Option<f64>,
+) -> bool {
+    let x = f64::try_from(v.clone()).ok();
+    match (at_least, at_most, equals) {
+        (None, None, None) => v.is_true(),
+        _ => x.is_some_and(|x| {
+            at_least.is_none_or(|n| x >= n)
+                && at_most.is_none_or(|n| x <= n)
+                && equals.is_none_or(|n| x == n)
+        }),
+    }
+}
+
+/// `any(...)` (`want_all` false) and `all(...)`, decided with blanks (three-valued): `any` is
+/// true as soon as one answered value meets the condition, false only when every value is
+/// answered and none does; `all` the other way round; otherwise no value (none).
+fn any_or_all(
+    want_all: bool,
+    values: &[minijinja::Value],
+    kwargs: &minijinja::value::Kwargs,
+) -> Result<minijinja::Value, minijinja::Error> {
+    let at_least: Option<f64> = kwargs.get("at_least")?;
+    let at_most: Option<f64> = kwargs.get("at_most")?;
+    let equals: Option<f64> = kwargs.get("equals")?;
+    kwargs.assert_all_used()?;
+    let given = answered(values);
+    let hits = given
+        .iter()
+        .filter(|v| meets(v, at_least, at_most, equals))
+        .count();
+    let blanks = values.len() - given.len();
+    let decided = if want_all {
+        if hits < given.len() {
+            Some(false)
+        } else if blanks == 0 {
+            Some(true)
+        } else {
+            None
+        }
+    } else if hits > 0 {
+        Some(true)
+    } else if blanks == 0 {
+        Some(false)
+    } else {
+        None
+    };
+    Ok(decided.map_or(minijinja::Value::from(()), minijinja::Value::from))
+}
+
+/// The expression environment of formulas: MiniJinja's, with the functions for blanks.
+fn formula_env() -> minijinja::Environment<'static> {
+    use minijinja::{
+        Value,
+        value::{Kwargs, Rest},
+    };
+    let mut env = minijinja::Environment::new();
+    env.add_function("any", |values: Rest<Value>, kwargs: Kwargs| {
+        any_or_all(false, &values, &kwargs)
+    });
+    env.add_function("all", |values: Rest<Value>, kwargs: Kwargs| {
+        any_or_all(true, &values, &kwargs)
+    });
+    env.add_function("count_answered", |values: Rest<Value>| {
+        Value::from(answered(&values).len())
+    });
+    env.add_function("coalesce", |values: Rest<Value>| {
+        answered(&values)
+            .first()
+            .map_or(Value::from(()), |v| (*v).clone())
+    });
+    // The EORTC half rule: the mean of the answered values when at least half are answered.
+    env.add_function("half_rule", |values: Rest<Value>| {
+        let given: Vec<f64> = answered(&values)
+            .into_iter()
+            .filter_map(|v| f64::try_from(v.clone()).ok())
+            .collect();
+        if given.is_empty() || given.len() * 2 < values.len() {
+            Value::from(())
+        } else {
+            Value::from(given.iter().sum::<f64>() / given.len() as f64)
+        }
+    });
+    env
+}
+
 /// The variables a formula uses, or why it does not compile.
 fn compile(formula: &str) -> Result<Vec<String>, String> {
-    let env = minijinja::Environment::new();
+    let env = formula_env();
     let expr = env.compile_expression(formula).map_err(|e| e.to_string())?;
-    let mut names: Vec<String> = expr.undeclared_variables(false).into_iter().collect();
+    let mut names: Vec<String> = expr
+        .undeclared_variables(false)
+        .into_iter()
+        .filter(|n| !MISSING_FUNCTIONS.contains(&n.as_str()))
+        .collect();
     names.sort();
     Ok(names)
 }
 
-/// A computed scale: its formula over the items' codes and the scales scored before it; no score
-/// when anything it uses is missing (or the result is not a finite number).
+/// A computed scale: its formula over the items' codes and the scales scored before it. A
+/// formula that calls none of the functions for blanks gets no score when anything it uses is
+/// blank; one that does sees a blank as `none`, and those functions decide. No score when the
+/// result is none, not a number or not finite; true and false score 1 and 0. Scored with
+/// something blank, its status is `half_rule`.
 fn computed(scale: &Scale, answers: &[Valid], scored: &[ScaleScore]) -> ScaleScore {
     let names = scale
         .formula
@@ -512,35 +671,45 @@ fn computed(scale: &Scale, answers: &[Valid], scored: &[ScaleScore]) -> ScaleSco
                 .find(|s| &s.code == name && s.lesion.is_none())
                 .and_then(|s| s.score)
         };
-        if let Some(v) = value {
-            vars.insert(name.clone(), v);
-        }
+        vars.insert(name.clone(), value);
     }
-    let answered = vars.len();
-    let score = (answered == names.len())
-        .then(|| {
-            let env = minijinja::Environment::new();
-            let expr = env.compile_expression(scale.formula.as_deref()?).ok()?;
-            let out = expr
-                .eval(minijinja::Value::from_pairs(
-                    vars.iter()
-                        .map(|(k, v)| (k.as_str(), minijinja::Value::from(*v))),
-                ))
-                .ok()?;
-            f64::try_from(out).ok().filter(|v| v.is_finite())
-        })
-        .flatten();
+    let answered = vars.values().filter(|v| v.is_some()).count();
+    // A formula that calls none of the functions for blanks needs everything it uses.
+    let decides_blanks = scale.formula.as_deref().is_some_and(|f| {
+        MISSING_FUNCTIONS
+            .iter()
+            .any(|name| f.contains(&format!("{name}(")))
+    });
+    let score = (|| {
+        if answered < names.len() && !decides_blanks {
+            return None;
+        }
+        let env = formula_env();
+        let expr = env.compile_expression(scale.formula.as_deref()?).ok()?;
+        let out = expr
+            .eval(minijinja::Value::from_pairs(vars.iter().map(|(k, v)| {
+                (
+                    k.as_str(),
+                    v.map_or(minijinja::Value::from(()), minijinja::Value::from),
+                )
+            })))
+            .ok()?;
+        if out.kind() == minijinja::value::ValueKind::Bool {
+            return Some(if out.is_true() { 1.0 } else { 0.0 });
+        }
+        f64::try_from(out).ok().filter(|v| v.is_finite())
+    })();
     ScaleScore {
         code: scale.code.clone(),
         label: scale.label.clone(),
         lesion: None,
         score,
-        items: names,
+        items: names.clone(),
         answered,
-        status: if score.is_some() {
-            Status::Complete
-        } else {
-            Status::Missing
+        status: match (score.is_some(), answered == names.len()) {
+            (false, _) => Status::Missing,
+            (true, true) => Status::Complete,
+            (true, false) => Status::HalfRule,
         },
     }
 }
@@ -883,6 +1052,132 @@ mod tests {
                     .any(|e| e.pointer == pointer && e.problem.contains(words)),
                 "{pointer}: {errors:?}"
             );
+        }
+    }
+
+    /// #31.4: the functions for blank items, table by table; the documented "severe = any item
+    /// ≥ 7" example scores with blanks.
+    #[test]
+    fn computed_scores_decide_with_blank_items() {
+        let def = r#"{"key": "g", "version": "1", "title": "t", "license": {"holder": "h", "wording": "open"},
+            "languages": ["en"], "items": [{"id": "p1", "type": "integer", "text": "a", "min": 0, "max": 10},
+                      {"id": "p2", "type": "integer", "text": "b", "min": 0, "max": 10},
+                      {"id": "p3", "type": "integer", "text": "c", "min": 0, "max": 10},
+                      {"id": "p4", "type": "integer", "text": "d", "min": 0, "max": 10}]}"#;
+        let formulas = [
+            ("SEVERE", "any(p1, p2, p3, p4, at_least=7)"),
+            ("ALL_LOW", "all(p1, p2, p3, p4, at_most=3)"),
+            ("N", "count_answered(p1, p2, p3, p4)"),
+            ("FIRST", "coalesce(p1, p2, p3, p4)"),
+            ("MEAN", "half_rule(p1, p2, p3, p4)"),
+            ("PLAIN", "p1 + p2 + p3 + p4"),
+        ];
+        let scales: Vec<String> = formulas
+            .iter()
+            .map(|(code, f)| {
+                format!(
+                    r#"{{"code": "{code}", "label": "x", "kind": "computed", "items": ["p1", "p2", "p3", "p4"], "formula": "{f}"}}"#
+                )
+            })
+            .collect();
+        let scoring = format!(
+            r#"{{"questionnaire": "g", "version": "1", "scoring": 1, "scales": [{}]}}"#,
+            scales.join(",")
+        );
+        let (d, s) = load(def, &scoring);
+        let ans = |values: [Option<i64>; 4]| {
+            ["p1", "p2", "p3", "p4"]
+                .iter()
+                .zip(values)
+                .map(|(i, v)| Valid {
+                    item: (*i).into(),
+                    lesion: None,
+                    value: v.map_or(AnswerValue::Blank, AnswerValue::Code),
+                })
+                .collect::<Vec<_>>()
+        };
+        // answers → SEVERE, ALL_LOW, N, FIRST, MEAN, PLAIN
+        type Case = ([Option<i64>; 4], [Option<f64>; 6]);
+        let cases: [Case; 6] = [
+            (
+                [Some(1), Some(2), Some(3), Some(2)],
+                [
+                    Some(0.0),
+                    Some(1.0),
+                    Some(4.0),
+                    Some(1.0),
+                    Some(2.0),
+                    Some(8.0),
+                ],
+            ),
+            // One symptom skipped, an 8 answered: severe all the same.
+            (
+                [None, Some(8), Some(1), Some(0)],
+                [Some(1.0), Some(0.0), Some(3.0), Some(8.0), Some(3.0), None],
+            ),
+            // Skipped and nothing ≥ 7 among the rest: undecided, no score; all ≤ 3 undecided.
+            (
+                [None, Some(2), Some(1), Some(0)],
+                [None, None, Some(3.0), Some(2.0), Some(1.0), None],
+            ),
+            // Half answered: the half rule still scores; fewer than half: not.
+            (
+                [None, None, Some(4), Some(6)],
+                [None, Some(0.0), Some(2.0), Some(4.0), Some(5.0), None],
+            ),
+            (
+                [None, None, None, Some(9)],
+                [Some(1.0), Some(0.0), Some(1.0), Some(9.0), None, None],
+            ),
+            (
+                [None, None, None, None],
+                [None, None, Some(0.0), None, None, None],
+            ),
+        ];
+        for (values, expected) in cases {
+            let r = score(&d, &s, &ans(values));
+            let got: Vec<Option<f64>> = formulas.iter().map(|(c, _)| get(&r, c).score).collect();
+            assert_eq!(got, expected, "{values:?}");
+        }
+        let r = score(&d, &s, &ans([None, Some(8), Some(1), Some(0)]));
+        assert_eq!(
+            get(&r, "SEVERE").status,
+            Status::HalfRule,
+            "scored with a blank"
+        );
+        let r = score(&d, &s, &ans([Some(1), Some(8), Some(1), Some(0)]));
+        assert_eq!(get(&r, "SEVERE").status, Status::Complete);
+    }
+
+    #[test]
+    fn scale_keys_are_unique_by_construction_and_collisions_are_found() {
+        for (questionnaire, code, key) in [
+            ("eortc-qlq-c30", "PA", "C30_PA"),
+            ("eortc-qlq-bm22", "PA", "BM22_PA"),
+            ("nrs-lesion-pain", "WORST_PAIN", "NRS_WORST_PAIN"),
+            ("pallio-symptoms", "BURDEN", "PALLIO_SYMPTOMS_BURDEN"),
+            ("pallio-extra", "BURDEN", "PALLIO_EXTRA_BURDEN"),
+            ("generic-health-5", "LEVELS", "GENERIC_HEALTH_5_LEVELS"),
+        ] {
+            assert_eq!(scale_key(questionnaire, code), key);
+        }
+        for (scales, collides) in [
+            (
+                vec![("pallio-symptoms", "BURDEN"), ("pallio-extra", "BURDEN")],
+                None,
+            ),
+            (
+                vec![("pallio-symptoms", "BURDEN"), ("pallio-symptoms", "BURDEN")],
+                None,
+            ),
+            (
+                vec![("pallio", "SYMPTOMS_BURDEN"), ("pallio-symptoms", "BURDEN")],
+                Some("PALLIO_SYMPTOMS_BURDEN"),
+            ),
+            (vec![("eortc-qlq-c30", "PA"), ("c30", "PA")], Some("C30_PA")),
+        ] {
+            let found = scale_key_collisions(&scales);
+            assert_eq!(found.first().map(|c| c.0.as_str()), collides, "{scales:?}");
         }
     }
 }

@@ -173,6 +173,10 @@ const HARMLESS: &[&str] = &[
     "lesions.reasons[*].label.*",
     "events.sse_types#order",
     "events.sse_types[*].label.*",
+    // Which events staff may record from now on, and what a new one must name: events already
+    // stored keep what they did.
+    "events.kinds",
+    "events.required.*",
 ];
 
 /// The path with every code written `*` (`visits[M3].months` → `visits[*].months`).

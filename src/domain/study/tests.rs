@@ -1,4 +1,5 @@
 use super::*;
+use crate::domain::schedule::Anchor;
 
 const SHIPPED: &str = include_str!("../../../studies/hermes.toml");
 
@@ -182,4 +183,92 @@ fn vocabularies_come_from_the_study_file() {
     let no_lesions = without.replace("[lesions]\n", "[lesions]\napply = false\n");
     let study = Study::parse("s", &no_lesions).expect("a study without lesions needs no locations");
     assert!(!study.lesion_limits.apply && study.lesion_locations.is_empty());
+}
+
+/// HERMES's events after the SSE types are cut from the file (`None`: the `[events]` table and
+/// `[schedule]` removed whole).
+fn hermes_events(events: Option<&str>) -> String {
+    let start = SHIPPED.find("[events]").expect("[events]");
+    let end = SHIPPED.find("# Email reminders").expect("reminders");
+    format!(
+        "{}{}\n{}",
+        &SHIPPED[..start],
+        events.unwrap_or(""),
+        &SHIPPED[end..]
+    )
+}
+
+#[test]
+fn events_are_study_data_with_defaults() {
+    use crate::domain::participant::EventKind::{self, *};
+    let kinds = |s: &Study| s.events.kinds.clone();
+    let shipped = Study::parse("s", SHIPPED).expect("valid");
+    assert_eq!(
+        kinds(&shipped),
+        [Randomization, Sse, ProDiscontinued, Withdrawal, Death]
+    );
+    let no_type = |s: &Study, kind: EventKind| s.events.missing(kind, |_| false).map(String::from);
+    assert_eq!(no_type(&shipped, Sse).as_deref(), Some("sse_type"));
+    assert_eq!(no_type(&shipped, Withdrawal), None);
+    assert_eq!(
+        (
+            shipped.protocol.sse_target_days,
+            shipped.protocol.sse_window_days
+        ),
+        (7, 14)
+    );
+
+    // No [events] and no [schedule]: no SSE, nothing required, the documented defaults.
+    let bare = Study::parse("s", &hermes_events(None)).expect("valid without [schedule]");
+    assert!(!bare.events.records(Sse), "no SSE unless the file says");
+    assert_eq!(
+        kinds(&bare),
+        [Randomization, ProDiscontinued, Withdrawal, Death]
+    );
+    assert_eq!(no_type(&bare, Sse), None);
+    assert_eq!(
+        (bare.protocol.sse_target_days, bare.protocol.sse_window_days),
+        (7, 14)
+    );
+
+    // Types without a list of kinds: SSE recorded, its type required (files written before
+    // `kinds` existed keep their meaning).
+    let types_only = hermes_events(Some(
+        "[events]\nsse_types = [{ code = \"fracture\", label = { nl = \"f\", fr = \"f\", en = \"f\" } }]\n",
+    ));
+    let s = Study::parse("s", &types_only).expect("valid");
+    assert!(s.events.records(Sse));
+    assert_eq!(no_type(&s, Sse).as_deref(), Some("sse_type"));
+
+    // Refused, each naming its field.
+    for (events, field) in [
+        (
+            "[events]\nkinds = [\"randomization\", \"stroke\"]\n",
+            "events.kinds[1]",
+        ),
+        (
+            "[events]\nkinds = [\"randomization\", \"death\", \"death\"]\n",
+            "events.kinds[2]",
+        ),
+        ("[events]\nkinds = [\"death\"]\n", "events.kinds"),
+        (
+            "[events]\nkinds = [\"randomization\"]\nrequired = { sse = [\"sse_type\"] }\n",
+            "events.required.sse",
+        ),
+        (
+            "[events]\nkinds = [\"randomization\", \"sse\"]\nrequired = { sse = [\"sse_type\"] }\n",
+            "events.required.sse",
+        ),
+        (
+            "[events]\nkinds = [\"randomization\", \"death\"]\nrequired = { death = [\"cause\"] }\n",
+            "events.required.death",
+        ),
+        (
+            "[events]\nkinds = [\"randomization\"]\nsse_types = [{ code = \"x\", label = { nl = \"x\", fr = \"x\", en = \"x\" } }]\n",
+            "events.sse_types",
+        ),
+    ] {
+        let e = Study::parse("s", &hermes_events(Some(events))).expect_err(events);
+        assert_eq!(e.field, field, "{events}: {e}");
+    }
 }

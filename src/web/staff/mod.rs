@@ -15,7 +15,7 @@ use poem::{Endpoint, EndpointExt, Request, Response, Route, get};
 use super::{
     LATE_COOKIE, PageContext, STAFF_COOKIE, STAFF_COOKIES, StaffInfo, Web,
     answer_form::{self},
-    chart, choose_lang, csrf_ok, error_page, field, fmt_date, last_day, local_day, local_time,
+    choose_lang, csrf_ok, error_page, field, fmt_date, last_day, local_day, local_time,
     query_param, redirect, refusal, remember_lang, remembered_lang, sv,
 };
 use crate::{app::App, auth, error::Error};
