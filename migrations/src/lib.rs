@@ -18,6 +18,7 @@ mod m20261202_000011_participant_revision;
 mod m20261202_000012_study_file_text;
 mod m20261202_000013_wording_pack;
 mod m20261202_000014_sms;
+mod m20261207_offline_draft_saves;
 
 pub struct Migrator;
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000012_study_file_text::Migration),
             Box::new(m20261202_000013_wording_pack::Migration),
             Box::new(m20261202_000014_sms::Migration),
+            Box::new(m20261207_offline_draft_saves::Migration),
         ]
     }
 }

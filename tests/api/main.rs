@@ -13,6 +13,7 @@ mod helpers;
 mod metrics;
 mod migration;
 mod new_trial;
+mod offline;
 mod pages;
 mod participant_pages;
 mod participants;

@@ -71,13 +71,17 @@ impl Who {
         app: &App,
         visit: &str,
         key: &str,
-        if_match: Option<i32>,
+        check: (Option<i32>, Option<&str>),
         answers: Vec<Answer>,
     ) -> crate::error::Result<i32> {
+        let (if_match, save_id) = check;
         let d = match self {
-            Who::Participant(pa) => {
-                answering::save_draft(app, pa, visit, key, if_match, answers).await?
-            }
+            // The page script's saves carry a save id (offline answering): merged by item, a
+            // resend recognised.
+            Who::Participant(pa) => match save_id {
+                Some(id) => answering::save_draft_once(app, pa, visit, key, id, answers).await?,
+                None => answering::save_draft(app, pa, visit, key, if_match, answers).await?,
+            },
             Who::Staff {
                 actor,
                 study_id,
@@ -515,7 +519,10 @@ pub async fn post(
         // A revision only means something once a draft exists.
         let if_match = form_value(&form, "revision").and_then(|r| r.parse::<i32>().ok());
         let if_match = if_match.filter(|_| l.x.response.is_some());
-        let result = who.save(app, visit, key, if_match, answers).await;
+        let save_id = form_value(&form, "save_id").filter(|_| go == "save");
+        let result = who
+            .save(app, visit, key, (if_match, save_id), answers)
+            .await;
         if go == "save" {
             // The autosave only needs to know whether it worked.
             return match result {
