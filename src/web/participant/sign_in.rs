@@ -127,7 +127,8 @@ pub(super) async fn pin_page(
         let mut r = web.render(
             "error.html",
             &page,
-            context! { message => web.t(&lang, "link_invalid", &[]) },
+            // The link was revoked: the page script forgets what it kept on this phone.
+            context! { message => web.t(&lang, "link_invalid", &[]), forget => true },
         );
         r.set_status(StatusCode::NOT_FOUND);
         return r;
