@@ -168,17 +168,22 @@
   // up to 60 s; `online` and a page load try at once. `attempt` returns a promise of
   // "done" | "wait" (the session ended: wait for the PIN) | "retry".
   function sender(attempt) {
-    var busy = false, delay = 2000, timer = null;
+    var busy = false, again = false, delay = 2000, timer = null;
     var run = function () {
-      if (busy) { return; }
+      // Asked again while a request is out (a new answer): once more after it, not at once.
+      if (busy) { again = true; return; }
       clearTimeout(timer); timer = null;
       busy = true;
       attempt().then(function (how) {
         busy = false;
         if (how === "retry") {
+          again = false;
           timer = setTimeout(run, delay);
           delay = Math.min(delay * 2, 60000);
-        } else { delay = 2000; }
+        } else {
+          delay = 2000;
+          if (again) { again = false; run(); }
+        }
       });
     };
     window.addEventListener("online", function () { delay = 2000; run(); });
@@ -287,7 +292,15 @@
           return finish();
         }
         // The session ended: kept here, sent after the PIN is given again (page load).
-        if (r.status === 401) { say("data-saved-text", true); mark(b.fields, "session"); return "wait"; }
+        if (r.status === 401) {
+          // Nothing was saved under this id: the next try makes a batch of all that is pending.
+          rec.batch = null; db.set(name, rec);
+          say("data-saved-text", true);
+          var all = {};
+          for (var f in rec.pending) { all[f] = true; }
+          mark(all, "session");
+          return "wait";
+        }
         if (r.status === 422 || r.status === 409 || r.type === "opaqueredirect") {
           // Refused for good (already sent, a value the server does not take): the page's
           // button posts the page and shows why; the batch is not sent again.
