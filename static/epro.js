@@ -18,18 +18,7 @@
     var queue = Promise.resolve();
     // A save that fails says so next to the answer it was for, and why; the page's button
     // (which posts every answer again) is the way on.
-    var mark = function (fieldset, kind) {
-      if (!fieldset) { return; }
-      var note = fieldset.querySelector(".save-failed");
-      if (!kind) { if (note) { note.parentNode.removeChild(note); } return; }
-      if (!note) {
-        note = document.createElement("p");
-        note.className = "save-failed";
-        note.setAttribute("role", "alert");
-        fieldset.appendChild(note);
-      }
-      note.textContent = status ? status.getAttribute("data-failed-" + kind) : "";
-    };
+    var mark = function (fieldset, kind) { failedNote(fieldset, status, kind); };
     var save = function (e) {
       var fieldset = e && e.target && e.target.closest ? e.target.closest("fieldset") : null;
       queue = queue.then(function () {
@@ -128,6 +117,20 @@
     printers[i].addEventListener("click", function () { window.print(); });
   }
 
+  // A save that fails says so next to the answer it was for, and why (`kind`: session, offline,
+  // other; none removes the note); the page's button (which posts every answer again) is the way on.
+  function failedNote(fieldset, status, kind) {
+    if (!fieldset) { return; }
+    var note = fieldset.querySelector(".save-failed");
+    if (!kind) { if (note) { note.parentNode.removeChild(note); } return; }
+    if (!note) {
+      note = document.createElement("p");
+      note.className = "save-failed";
+      note.setAttribute("role", "alert");
+      fieldset.appendChild(note);
+    }
+    note.textContent = status ? status.getAttribute("data-failed-" + kind) : "";
+  }
   // The phone's store: localStorage, or memory when the participant said "this is not my phone"
   // (or storage is refused, as in some private modes). Entries are named epro:<keep>:<form>.
   function store() {
@@ -215,17 +218,7 @@
     var mark = function (fields, kind) {
       for (var f in fields) {
         var el = form.querySelector("[name=\"" + f + "\"]");
-        var fs = el && el.closest ? el.closest("fieldset") : null;
-        if (!fs) { continue; }
-        var note = fs.querySelector(".save-failed");
-        if (!kind) { if (note) { note.parentNode.removeChild(note); } continue; }
-        if (!note) {
-          note = document.createElement("p");
-          note.className = "save-failed";
-          note.setAttribute("role", "alert");
-          fs.appendChild(note);
-        }
-        note.textContent = status ? status.getAttribute("data-failed-" + kind) : "";
+        failedNote(el && el.closest ? el.closest("fieldset") : null, status, kind);
       }
     };
     var fieldsOf = function () {
