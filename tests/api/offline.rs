@@ -26,6 +26,11 @@ async fn signed_in(app: &TestApp) -> String {
 }
 
 async fn save(app: &TestApp, token: &str, save_id: &str, answers: Value) -> (u16, Value) {
+    put(app, token, ("idempotency-key", save_id), answers).await
+}
+
+/// A draft PUT of the C30 with one header (`Idempotency-Key` or `If-Match`).
+async fn put(app: &TestApp, token: &str, header: (&str, &str), answers: Value) -> (u16, Value) {
     let r = app
         .client
         .request(
@@ -36,7 +41,7 @@ async fn save(app: &TestApp, token: &str, save_id: &str, answers: Value) -> (u16
             ),
         )
         .bearer_auth(token)
-        .header("idempotency-key", save_id)
+        .header(header.0, header.1)
         .json(&json!({ "answers": answers }))
         .send()
         .await
@@ -121,22 +126,15 @@ async fn two_tabs_of_one_form_both_keep_what_they_changed() {
     assert_eq!(s, 200);
     assert_eq!(value_of(&again, "q3"), json!(4), "{again}");
     // Without a save id the revision is still checked (today's rule for other clients).
-    let r = app
-        .client
-        .request(
-            Method::PUT,
-            format!(
-                "{}/api/v1/me/visits/BL/responses/eortc-qlq-c30",
-                app.address
-            ),
-        )
-        .bearer_auth(&token)
-        .header("if-match", "\"1\"")
-        .json(&json!({ "answers": [{"item": "q5", "value": 1}] }))
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(r.status(), 409);
+    let (status, body) = put(
+        &app,
+        &token,
+        ("if-match", "\"1\""),
+        json!([{"item": "q5", "value": 1}]),
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["code"], "draft_changed");
 }
 
 #[tokio::test]
