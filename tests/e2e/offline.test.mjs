@@ -249,3 +249,41 @@ test("PIN reset by staff while the phone is offline: pending answers wait for th
     await browser.close();
   }
 });
+
+test("a shared phone: nothing kept after sign-out, nothing kept at all after 'this is not my phone'", async () => {
+  const browser = await launch();
+  try {
+    const nurse = await staffAccount("nurse.offline6@zas.example", "ZAS");
+    const keptKeys = (p) => p.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith("epro:")));
+    // Signed in as usual: the answer is kept on the phone until sign-out.
+    const { p } = await signIn(browser, "HERMES-ZAS-377", nurse);
+    await p.goto(`${BASE}/p/q/BL/eortc-qlq-c30`);
+    await p.locator("fieldset.item").first().locator("label.choice").nth(1).tap();
+    await p.locator(".saved", { hasText: "Opgeslagen" }).waitFor();
+    assert.equal((await keptKeys(p)).length, 1, "kept on the phone while signed in");
+    await p.goto(`${BASE}/p/tasks`);
+    // (Signing out leads back to /p/tasks, which then says the session has ended.)
+    await Promise.all([p.waitForNavigation(), p.locator("form[action='/p/logout'] button").tap()]);
+    assert.deepEqual(await keptKeys(p), [], "sign-out forgets it");
+
+    // "Ce n'est pas mon téléphone" on the PIN page (in French): nothing is stored on the device.
+    const other = await participant(nurse.token, "HERMES-ZAS-378", "ZAS", "fr");
+    const ctx = await browser.newContext({ ...PHONE, locale: "fr-BE" });
+    const q = await ctx.newPage();
+    const ok = guard(q);
+    await q.goto(other.url);
+    const box = q.locator("input[data-not-my-phone]");
+    assert.match(await q.locator("label", { has: box }).innerText(), /Ce n’est pas mon téléphone/);
+    await shot(q, "offline-not-my-phone-fr");
+    await box.check();
+    await q.fill("#pin", other.pin);
+    await leave(q, q.locator("button.primary"));
+    await q.goto(`${BASE}/p/q/BL/eortc-qlq-c30`);
+    await q.locator("fieldset.item").first().locator("label.choice").nth(1).tap();
+    await q.locator(".saved", { hasText: "Enregistré" }).waitFor();
+    assert.deepEqual(await keptKeys(q), [], "nothing kept on a phone that is not the participant's");
+    ok();
+  } finally {
+    await browser.close();
+  }
+});
