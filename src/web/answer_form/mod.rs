@@ -129,9 +129,11 @@ impl Who {
     /// the phone never finds them. Staff entry keeps nothing on the device.
     fn device_store(&self, app: &App) -> Option<String> {
         match self {
-            Who::Participant(pa) => crate::auth::throttle_key(app, "device store", &pa.id.to_string())
-                .ok()
-                .map(|k| k[..24].to_string()),
+            Who::Participant(pa) => {
+                crate::auth::throttle_key(app, "device store", &pa.id.to_string())
+                    .ok()
+                    .map(|k| k[..24].to_string())
+            }
             Who::Staff { .. } => None,
         }
     }
