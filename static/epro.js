@@ -264,6 +264,14 @@
           if (rec.pending[f].page === page) { batch[f] = rec.pending[f].v; }
         }
         if (page === null) { return Promise.resolve(finish()); }
+        // A question shown for some answers of this page goes with the answer it depends on
+        // (the server checks the condition on what one save carries).
+        for (var d in batch) {
+          var el = form.querySelector("[name=\"" + d + "\"]");
+          var fs = el && el.closest ? el.closest("fieldset[data-show-field]") : null;
+          var on = fs && fs.getAttribute("data-show-field");
+          if (on && !(on in batch) && rec.answers[on] && rec.answers[on].page === page) { batch[on] = rec.answers[on].v; }
+        }
         rec.batch = { id: newId(), page: page, fields: batch };
         db.set(name, rec);
       }
