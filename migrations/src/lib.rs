@@ -21,6 +21,7 @@ mod m20261202_000014_sms;
 mod m20261207_000015_odm_audit_entity_index;
 mod m20261207_000016_fhir_smart_clients;
 mod m20261207_000017_ledger_checkpoint;
+mod m20261207_000018_offline_draft_saves;
 
 pub struct Migrator;
 
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000015_odm_audit_entity_index::Migration),
             Box::new(m20261207_000016_fhir_smart_clients::Migration),
             Box::new(m20261207_000017_ledger_checkpoint::Migration),
+            Box::new(m20261207_000018_offline_draft_saves::Migration),
         ]
     }
 }

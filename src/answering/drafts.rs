@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::DatabaseTransaction;
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::{
@@ -16,7 +17,7 @@ use crate::{
     auth::participant::ParticipantActor,
     domain::answering::{EntryMode, ResponseStatus},
     domain::{
-        audit::Actor,
+        audit::{Actor, canonical_json},
         questionnaire::answers::{self, Answer},
     },
     error::{Code, Error, Result},
@@ -204,20 +205,133 @@ pub async fn save_draft_as(
     if_match: Option<i32>,
     incoming: Vec<Answer>,
 ) -> Result<Draft> {
+    save_checked(
+        app,
+        p,
+        who,
+        visit,
+        key,
+        SaveCheck::Revision(if_match),
+        incoming,
+    )
+    .await
+}
+
+/// Save a draft under a save id the participant's page made (docs/trial-rules.md, "Answers
+/// sent from a phone that was offline"): the same id with the same answers is answered with
+/// the revision that save made, without saving again; the same id with other answers is
+/// refused (422 `idempotency_conflict`). No revision is checked: the save merges the answers it
+/// carries by (item, lesion), so two tabs of one form both keep what they changed, and an item
+/// changed in both holds the value of the save received last.
+pub async fn save_draft_once(
+    app: &App,
+    pa: &ParticipantActor,
+    visit: &str,
+    key: &str,
+    save_id: &str,
+    incoming: Vec<Answer>,
+) -> Result<Draft> {
+    let p = participant(app, pa).await?;
+    let check = SaveCheck::ClientId(save_id.trim());
+    save_checked(
+        app,
+        &p,
+        Entrant::participant(pa),
+        visit,
+        key,
+        check,
+        incoming,
+    )
+    .await
+}
+
+/// How a save is matched to the draft it changes.
+#[derive(Debug, Clone, Copy)]
+enum SaveCheck<'a> {
+    /// The revision the client saw (`If-Match`); none is only for the first save.
+    Revision(Option<i32>),
+    /// A save id made by the client: a resend is recognised, no revision is needed.
+    ClientId(&'a str),
+}
+
+/// A save already made under `save_id` for `r`: its result again, or 422 when the answers differ.
+async fn saved_before<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    r: &ResponseRow,
+    save_id: &str,
+    request_sha: &str,
+) -> Result<Option<Draft>> {
+    let Some(done) = store::responses::draft_save(db, r.id, save_id).await? else {
+        return Ok(None);
+    };
+    if done.request_sha256 != request_sha {
+        return Err(Error::Unprocessable {
+            code: Code::IdempotencyConflict,
+            message: format!(
+                "save id {save_id} was used with other answers; make a new id for every save"
+            ),
+        });
+    }
+    Ok(Some(Draft {
+        response_id: r.id,
+        revision: done.revision,
+        answers: as_answers(&store::responses::answers(db, r.id).await?),
+    }))
+}
+
+fn save_digest(save_id: &str, incoming: &[Answer]) -> Result<String> {
+    if save_id.is_empty() || save_id.len() > 200 {
+        return Err(Error::operator(
+            "save_id",
+            "send a unique id (1–200 characters) with every save",
+        ));
+    }
+    let body = canonical_json(&json!({ "answers": incoming }))
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(hex::encode(Sha256::digest(body.as_bytes())))
+}
+
+async fn save_checked(
+    app: &App,
+    p: &ParticipantRow,
+    who: Entrant,
+    visit: &str,
+    key: &str,
+    check: SaveCheck<'_>,
+    incoming: Vec<Answer>,
+) -> Result<Draft> {
+    let client = match check {
+        SaveCheck::ClientId(id) => Some((id, save_digest(id, &incoming)?)),
+        SaveCheck::Revision(_) => None,
+    };
+    // A resend is answered as before even when the form has been sent or the window closed since.
+    if let Some((id, sha)) = &client
+        && let Some(r) = store::responses::find(&app.db, p.id, visit, key).await?
+        && let Some(d) = saved_before(&app.db, &r, id, sha).await?
+    {
+        return Ok(d);
+    }
     let (v, version) = visit_and_version(app, p, visit, key).await?;
     crate::domain::answering::may_draft(v.state, who.mode).map_err(|why| refused(&v, why))?;
     let now = app.clock.now();
     let txn = store::begin_write(&app.db).await?;
     let (mut r, created) = start_or_load(&txn, app, p, visit, key, &version, now).await?;
+    if let Some((id, sha)) = &client
+        && let Some(d) = saved_before(&txn, &r, id, sha).await?
+    {
+        return Ok(d);
+    }
     if r.status != ResponseStatus::Draft {
         return Err(Error::Conflict {
             code: Code::AlreadySubmitted,
             message: format!("{key} of visit {visit} was already submitted"),
         });
     }
-    match if_match {
-        Some(rev) if rev != r.revision => return Err(stale(r.revision)),
-        None if !created && r.revision > 0 => return Err(super::if_match_required(r.revision)),
+    match check {
+        SaveCheck::Revision(Some(rev)) if rev != r.revision => return Err(stale(r.revision)),
+        SaveCheck::Revision(None) if !created && r.revision > 0 => {
+            return Err(super::if_match_required(r.revision));
+        }
         _ => {}
     }
     let def = definition(app, &r)?;
@@ -227,13 +341,27 @@ pub async fn save_draft_as(
     write_changes(&txn, &r, &changes, &who, now).await?;
     r.revision += 1;
     store::responses::update(&txn, r.clone()).await?;
+    let save_id = client.as_ref().map(|(id, _)| id.to_string());
+    if let Some((id, sha)) = client {
+        store::responses::insert_draft_save(
+            &txn,
+            store::responses::DraftSaveRow {
+                response_id: r.id,
+                save_id: id.to_string(),
+                request_sha256: sha,
+                revision: r.revision,
+                saved_at: now,
+            },
+        )
+        .await?;
+    }
     audit::record(
         &txn,
         &app.keys.audit,
         now,
         Entry::new(who.actor.clone(), "response.draft_saved", "response")
             .entity(r.id)
-            .after(json!({ "participant": p.study_id, "visit": visit, "questionnaire": format!("{key}@{}", r.questionnaire_version), "revision": r.revision, "answered_at": now, "changes": changes })),
+            .after(json!({ "participant": p.study_id, "visit": visit, "questionnaire": format!("{key}@{}", r.questionnaire_version), "revision": r.revision, "answered_at": now, "changes": changes, "save_id": save_id })),
     )
     .await?;
     txn.commit().await?;

@@ -14,7 +14,7 @@ mod submit;
 mod tasks;
 
 pub use amend::amend;
-pub use drafts::{Draft, Entrant, save_draft, save_draft_as};
+pub use drafts::{Draft, Entrant, save_draft, save_draft_as, save_draft_once};
 use drafts::{merge, start_or_load, write_changes};
 pub use expand::{Expanded, expanded, expanded_for_staff};
 use expand::{active_lesions, visit_and_version};

@@ -100,7 +100,8 @@ pub(super) fn scores_from_json(v: &Value) -> Option<Scores> {
     serde_json::from_value(v.clone()).ok()
 }
 
-/// Submit once. Same Idempotency-Key and body → the same result; another submission → 409.
+/// Submit once. Same Idempotency-Key and body → the same result; the same key with another
+/// body → 422; another submission → 409.
 pub async fn submit(
     app: &App,
     pa: &ParticipantActor,
@@ -150,7 +151,9 @@ pub(super) async fn resubmitted(
     {
         submitted_view(app, r).await
     } else if r.idempotency_key.as_deref() == Some(idempotency_key) {
-        Err(Error::Conflict {
+        // draft-ietf-httpapi-idempotency-key-header §2.7: a key reused with another payload is
+        // 422, the request itself being wrong (not a conflict with the resource's state).
+        Err(Error::Unprocessable {
             code: Code::IdempotencyConflict,
             message: "this Idempotency-Key was used with a different body".into(),
         })

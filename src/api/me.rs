@@ -433,7 +433,11 @@ impl MeApi {
     }
 
     /// Save a draft: merges by (item, lesion), `null` clears. Send the revision as If-Match;
-    /// a stale revision gets 409 `draft_changed`, none while a draft exists 409 `if_match_required`.
+    /// a stale revision gets 409 `draft_changed`, none while a draft exists 409
+    /// `if_match_required`. Or send an Idempotency-Key made for this save
+    /// (an app that saves while offline): no revision is checked, the answers sent are merged
+    /// item by item, a resend gets the original result and the same key with other answers
+    /// 422 `idempotency_conflict`.
     #[oai(path = "/v1/me/visits/:visit/responses/:key", method = "put")]
     async fn save_draft(
         &self,
@@ -443,19 +447,21 @@ impl MeApi {
         #[oai(name = "If-Match", validator(pattern = r#"^(W/)?"?[0-9]{1,9}"?$"#))] if_match: Header<
             Option<String>,
         >,
+        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 200))]
+        idempotency_key: Header<Option<String>>,
         body: Json<DraftIn>,
     ) -> Result<DraftResponse, ApiError> {
         let pa = token.actor(&self.app).await?;
-        let rev = parse_if_match(if_match.0)?;
-        let d = answering::save_draft(
-            &self.app,
-            &pa,
-            &visit,
-            &key,
-            rev,
-            to_answers(body.0.answers),
-        )
-        .await?;
+        let answers = to_answers(body.0.answers);
+        let d = match idempotency_key.0 {
+            Some(id) => {
+                answering::save_draft_once(&self.app, &pa, &visit, &key, &id, answers).await?
+            }
+            None => {
+                let rev = parse_if_match(if_match.0)?;
+                answering::save_draft(&self.app, &pa, &visit, &key, rev, answers).await?
+            }
+        };
         Ok(DraftResponse::Ok(
             Json(DraftOut {
                 response_id: d.response_id.to_string(),
@@ -468,7 +474,8 @@ impl MeApi {
     }
 
     /// Submit once: validates the whole response, stores, scores and locks it. The same
-    /// Idempotency-Key and body return the same result; another submission gets 409
+    /// Idempotency-Key and body return the same result; the same key with another body 422
+    /// `idempotency_conflict`; another submission gets 409
     /// `already_submitted`; after the grace period 409 `window_closed`.
     #[oai(path = "/v1/me/visits/:visit/responses/:key/submit", method = "post")]
     async fn submit(

@@ -145,7 +145,7 @@ pub fn token_hash(token: &str) -> String {
 }
 
 /// Keyed hash of a throttling key, so the table holds neither emails nor addresses.
-fn throttle_key(app: &App, scope: &str, value: &str) -> Result<String> {
+pub(crate) fn throttle_key(app: &App, scope: &str, value: &str) -> Result<String> {
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(app.keys.data.bytes())
         .map_err(|e| Error::Internal(e.to_string()))?;
     mac.update(scope.as_bytes());

@@ -452,6 +452,29 @@ pub mod answer {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+/// A draft save made under a client's save id (`answering::drafts`): a resend of it gets the
+/// revision it made, not a second save.
+pub mod draft_save {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "draft_save")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub response_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub save_id: String,
+        pub request_sha256: String,
+        pub revision: i32,
+        pub saved_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 pub mod score {
     use sea_orm::entity::prelude::*;
 

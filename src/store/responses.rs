@@ -7,11 +7,12 @@ use sea_orm::{
 use uuid::Uuid;
 
 pub use super::entities::{
-    answer::Model as AnswerRow, response::Model as ResponseRow, score::Model as ScoreRow,
+    answer::Model as AnswerRow, draft_save::Model as DraftSaveRow, response::Model as ResponseRow,
+    score::Model as ScoreRow,
 };
 use super::{
     StoreError,
-    entities::{answer, response, score},
+    entities::{answer, draft_save, response, score},
 };
 
 pub async fn find<C: ConnectionTrait>(
@@ -128,6 +129,30 @@ pub async fn insert_or_lock<C: ConnectionTrait>(
         })?;
     let created = stored.id == id;
     Ok((stored, created))
+}
+
+/// The draft save a client made under `save_id` for this response, if any.
+pub async fn draft_save<C: ConnectionTrait>(
+    db: &C,
+    response: Uuid,
+    save_id: &str,
+) -> Result<Option<DraftSaveRow>, StoreError> {
+    Ok(
+        draft_save::Entity::find_by_id((response, save_id.to_string()))
+            .one(db)
+            .await?,
+    )
+}
+
+pub async fn insert_draft_save<C: ConnectionTrait>(
+    db: &C,
+    row: DraftSaveRow,
+) -> Result<(), StoreError> {
+    row.into_active_model()
+        .insert(db)
+        .await
+        .map_err(StoreError::classify)?;
+    Ok(())
 }
 
 pub async fn update<C: ConnectionTrait>(db: &C, row: ResponseRow) -> Result<(), StoreError> {

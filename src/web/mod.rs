@@ -25,6 +25,7 @@ use crate::{app::App, domain::study::Safety, error::Error};
 
 const CSS: &str = include_str!("../../static/epro.css");
 const JS: &str = include_str!("../../static/epro.js");
+const SW: &str = include_str!("../../static/epro-sw.js");
 const TEXT: &str = include_str!("../../templates/web/text.toml");
 
 const TEMPLATES: &[(&str, &str)] = &[
@@ -569,6 +570,15 @@ fn static_file(req: &Request) -> Response {
     let (body, kind) = match req.original_uri().path() {
         "/static/epro.css" => (CSS, "text/css; charset=utf-8"),
         "/static/epro.js" => (JS, "text/javascript; charset=utf-8"),
+        // The service worker (docs/pages.md, "Answering offline"): asked for again on every
+        // registration so a new version takes over, and allowed to serve the participant pages.
+        "/static/epro-sw.js" => {
+            return Response::builder()
+                .content_type("text/javascript; charset=utf-8")
+                .header(header::CACHE_CONTROL, "no-cache")
+                .header("Service-Worker-Allowed", "/p/")
+                .body(SW);
+        }
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
     Response::builder()

@@ -15,6 +15,7 @@ mod metrics;
 mod migration;
 mod new_trial;
 mod odm;
+mod offline;
 mod pages;
 mod participant_pages;
 mod participants;

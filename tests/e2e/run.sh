@@ -76,7 +76,7 @@ demo2=$served
 status=0
 # Each test makes its own participants (each its own study id); staff-status.test.mjs counts the
 # dashboard, so its participants are at a site (UZG) no other test uses.
-(cd "$here" && node --test --test-concurrency=1 pages.test.mjs nojs.test.mjs access.test.mjs participant.test.mjs staff-status.test.mjs refusals.test.mjs large-text.test.mjs) || status=$?
+(cd "$here" && node --test --test-concurrency=1 pages.test.mjs nojs.test.mjs access.test.mjs participant.test.mjs staff-status.test.mjs refusals.test.mjs large-text.test.mjs offline.test.mjs) || status=$?
 (cd "$here" && E2E_BASE_URL="$demo2_url" node --test new-trial.test.mjs) || status=$?
 (cd "$here" && node budget.mjs) || status=$?
 if [ "$status" -ne 0 ]; then

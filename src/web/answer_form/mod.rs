@@ -71,13 +71,17 @@ impl Who {
         app: &App,
         visit: &str,
         key: &str,
-        if_match: Option<i32>,
+        check: (Option<i32>, Option<&str>),
         answers: Vec<Answer>,
     ) -> crate::error::Result<i32> {
+        let (if_match, save_id) = check;
         let d = match self {
-            Who::Participant(pa) => {
-                answering::save_draft(app, pa, visit, key, if_match, answers).await?
-            }
+            // The page script's saves carry a save id (offline answering): merged by item, a
+            // resend recognised.
+            Who::Participant(pa) => match save_id {
+                Some(id) => answering::save_draft_once(app, pa, visit, key, id, answers).await?,
+                None => answering::save_draft(app, pa, visit, key, if_match, answers).await?,
+            },
             Who::Staff {
                 actor,
                 study_id,
@@ -115,6 +119,23 @@ impl Who {
             }
         }
         Ok(())
+    }
+}
+
+impl Who {
+    /// The name under which the page script keeps this participant's answers on the phone
+    /// (docs/pages.md, "Answering offline"): a keyed hash of the participant, the same in every
+    /// session of theirs and different for anyone else, so another participant signing in on
+    /// the phone never finds them. Staff entry keeps nothing on the device.
+    fn device_store(&self, app: &App) -> Option<String> {
+        match self {
+            Who::Participant(pa) => {
+                crate::auth::throttle_key(app, "device store", &pa.id.to_string())
+                    .ok()
+                    .map(|k| k[..24].to_string())
+            }
+            Who::Staff { .. } => None,
+        }
     }
 }
 
@@ -344,6 +365,8 @@ async fn render_page(
             notice => notice,
             error => error,
             q_lang => l.x.resolved.language.clone(),
+            keep => who.device_store(app),
+            offline_copy => offline_copy(req),
         },
     )
 }
@@ -384,7 +407,7 @@ pub async fn show(
     visit: &str,
     key: &str,
 ) -> Response {
-    let l = match load_for_page(web, app, req, &lang, who, visit, key, true).await {
+    let mut l = match load_for_page(web, app, req, &lang, who, visit, key, true).await {
         Ok(l) => l,
         Err(r) => return r,
     };
@@ -398,11 +421,21 @@ pub async fn show(
             r
         }
     };
+    if offline_copy(req) {
+        l.answers.clear();
+    }
     let notice = page_notice(web, req, &lang);
     render_page(
         web, app, req, lang, who, &l, visit, key, page_no, notice, None,
     )
     .await
+}
+
+/// The service worker's copy of a page for offline reloads (`static/epro-sw.js`): the questions
+/// without the answers, so that no answer is kept in the browser's cache (the page script puts
+/// back the answers it keeps).
+fn offline_copy(req: &Request) -> bool {
+    req.header("x-epro-offline-copy") == Some("1")
 }
 
 /// What the page says after a save: a draft changed elsewhere, answers cleared because their
@@ -515,7 +548,10 @@ pub async fn post(
         // A revision only means something once a draft exists.
         let if_match = form_value(&form, "revision").and_then(|r| r.parse::<i32>().ok());
         let if_match = if_match.filter(|_| l.x.response.is_some());
-        let result = who.save(app, visit, key, if_match, answers).await;
+        let save_id = form_value(&form, "save_id");
+        let result = who
+            .save(app, visit, key, (if_match, save_id), answers)
+            .await;
         if go == "save" {
             // The autosave only needs to know whether it worked.
             return match result {

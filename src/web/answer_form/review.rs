@@ -126,6 +126,7 @@ pub(super) async fn render_review(
             last_page_href => format!("{base}?page={}", l.pages.len().max(1)),
             action => format!("{base}/review"),
             idem => idem,
+            keep => who.device_store(app),
             questionnaire_of => web.t(&lang, "questionnaire_of", &[("n", &n.to_string()), ("count", &count.to_string())]),
             mode_banner => mode_banner(web, &lang, who),
             staff_mode => staff_mode,
