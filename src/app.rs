@@ -23,6 +23,8 @@ pub struct App {
     /// Each participant's completion state, kept until their records change or the clock
     /// passes a window edge (answering::derived).
     pub derived: crate::answering::derived::Cache,
+    /// The words of every page, email and SMS per language (built in, EPRO_TEXTS_DIR).
+    pub texts: Arc<crate::texts::Texts>,
     /// The SMS gateway, when one is configured (EPRO_SMS_GATEWAY_URL).
     pub sms: Option<Arc<dyn crate::notify::sms::SmsTransport>>,
 }

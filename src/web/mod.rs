@@ -21,11 +21,15 @@ use poem::{
 };
 use sha2::{Digest, Sha256};
 
-use crate::{app::App, domain::study::Safety, error::Error};
+use crate::{
+    app::App,
+    domain::study::Safety,
+    error::Error,
+    texts::{Arg as TextArg, Texts},
+};
 
 const CSS: &str = include_str!("../../static/epro.css");
 const JS: &str = include_str!("../../static/epro.js");
-const TEXT: &str = include_str!("../../templates/web/text.toml");
 
 const TEMPLATES: &[(&str, &str)] = &[
     ("base.html", include_str!("../../templates/web/base.html")),
@@ -98,16 +102,11 @@ pub const STAFF_COOKIES: &[&str] = &[STAFF_COOKIE, LATE_COOKIE, LANG_COOKIE];
 /// Everything the pages share: templates, UI words, cookie policy.
 pub struct Web {
     env: Environment<'static>,
-    text: BTreeMap<String, BTreeMap<String, String>>,
+    texts: Arc<Texts>,
+    /// Every page word per study language, formatted once (what templates read as `t.<key>`).
+    words: BTreeMap<String, Value>,
     secure: bool,
     asset_version: String,
-}
-
-/// The languages with page texts (`templates/web/text.toml`) in this build.
-pub fn page_languages() -> Vec<String> {
-    toml::from_str::<BTreeMap<String, toml::Value>>(TEXT)
-        .map(|t| t.into_keys().collect())
-        .unwrap_or_default()
 }
 
 impl Web {
@@ -117,49 +116,44 @@ impl Web {
             env.add_template(name, source)
                 .map_err(|e| format!("template {name}: {e}"))?;
         }
-        let text: BTreeMap<String, BTreeMap<String, String>> =
-            toml::from_str(TEXT).map_err(|e| format!("templates/web/text.toml: {e}"))?;
-        for lang in &app.study.languages {
-            if !text.contains_key(lang) {
-                return Err(format!(
-                    "templates/web/text.toml has no [{lang}] section for study language {lang}"
-                ));
-            }
-        }
+        crate::texts::add_text_function(&mut env, app.texts.clone());
+        let words = app
+            .study
+            .languages
+            .iter()
+            .map(|lang| (lang.clone(), sv(&app.texts.all(lang))))
+            .collect();
         let mut h = Sha256::new();
         h.update(CSS.as_bytes());
         h.update(JS.as_bytes());
         let asset_version = hex::encode(h.finalize())[..12].to_string();
         Ok(Self {
             env,
-            text,
+            texts: app.texts.clone(),
+            words,
             secure: app.settings.base_url.starts_with("https://"),
             asset_version,
         })
     }
 
-    /// The UI word `key` in `lang`, with `{name}` placeholders filled.
+    /// The UI word `key` in `lang` (`crate::texts`), with its `{ $name }` variables filled; a
+    /// value written as a whole number is passed as a number, so Fluent picks its plural form.
     pub fn t(&self, lang: &str, key: &str, args: &[(&str, &str)]) -> String {
-        let mut s = self
-            .text
-            .get(lang)
-            .and_then(|m| m.get(key))
-            .cloned()
-            .unwrap_or_else(|| key.to_string());
-        for (name, value) in args {
-            s = s.replace(&format!("{{{name}}}"), value);
-        }
-        s
+        let args: Vec<(&str, TextArg)> = args
+            .iter()
+            .map(|(name, value)| (*name, text_arg(value)))
+            .collect();
+        self.texts.get(lang, key, &args)
     }
 
-    /// Whether the catalogue has `key` in `lang`.
+    /// Whether the catalogue has `key` for `lang`.
     pub fn has(&self, lang: &str, key: &str) -> bool {
-        self.text.get(lang).is_some_and(|m| m.contains_key(key))
+        self.texts.has(lang, key)
     }
 
     fn render(&self, name: &str, page: &PageContext, ctx: Value) -> Response {
         let full = context! {
-            t => sv(&self.text.get(&page.lang)),
+            t => self.words.get(&page.lang).cloned().unwrap_or_else(|| sv(&self.texts.all(&page.lang))),
             lang => page.lang.clone(),
             lang_links => sv(&page.lang_links),
             asset_v => self.asset_version.clone(),
@@ -206,6 +200,14 @@ impl Web {
             c.make_removal();
             jar.add(c);
         }
+    }
+}
+
+/// A text argument: a whole number written canonically ("3", not "03") is a number.
+fn text_arg(value: &str) -> TextArg {
+    match value.parse::<i64>() {
+        Ok(n) if n.to_string() == value => TextArg::from(n),
+        _ => TextArg::from(value),
     }
 }
 
@@ -638,36 +640,30 @@ pub fn remember_lang(web: &Web, jar: &CookieJar, lang: &str, chosen: bool) {
 mod tests {
     use super::*;
 
-    fn catalogue() -> BTreeMap<String, BTreeMap<String, String>> {
-        toml::from_str(TEXT).expect("text.toml")
-    }
-
-    /// Every typed problem and refusal code has its words in every page language, with the
-    /// placeholders it fills (a page never falls back to a key or to English).
+    /// Every typed problem and refusal code has its words in every built-in language, with the
+    /// placeholders it fills (a page never falls back to a key or to English). (That every
+    /// language has every key is `texts::tests`.)
     #[test]
     fn every_refusal_has_its_words_in_every_language() {
-        let text = catalogue();
-        for (lang, words) in &text {
+        let texts = Texts::embedded().expect("texts");
+        for lang in texts.languages() {
             for problem in crate::domain::problem::one_of_each() {
                 let (key, args) = problem.page_text();
                 let key = format!("invalid_{key}");
-                let Some(w) = words.get(&key) else {
-                    panic!("[{lang}] has no {key}");
-                };
+                assert!(texts.has(&lang, &key), "[{lang}] has no {key}");
+                // Unfilled, Fluent shows each variable as `{$name}`.
+                let bare = texts.get(&lang, &key, &[]);
                 for (name, _) in args {
                     assert!(
-                        w.contains(&format!("{{{name}}}")),
-                        "[{lang}] {key}: no {{{name}}}"
+                        bare.contains(&format!("{{${name}}}")),
+                        "[{lang}] {key}: no {{ ${name} }}"
                     );
                 }
             }
             for key in ["code_other", "code_forbidden"] {
-                assert!(words.contains_key(key), "[{lang}] has no {key}");
+                assert!(texts.has(&lang, key), "[{lang}] has no {key}");
             }
         }
-        let keys = |l: &str| text[l].keys().cloned().collect::<Vec<_>>();
-        assert_eq!(keys("nl"), keys("fr"));
-        assert_eq!(keys("nl"), keys("en"));
     }
 
     #[test]
