@@ -217,7 +217,7 @@ pub fn check_questionnaires(
             let missing: Vec<&str> = study
                 .languages
                 .iter()
-                .filter(|l| !found.definition.languages.contains(l))
+                .filter(|l| found.language_for(l).is_none())
                 .map(String::as_str)
                 .collect();
             if !missing.is_empty() {

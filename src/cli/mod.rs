@@ -14,6 +14,7 @@ mod schedule;
 mod scores;
 mod serve;
 mod study;
+mod texts;
 mod users;
 
 use std::{process::ExitCode, sync::Arc};
@@ -53,6 +54,11 @@ enum Command {
     Study {
         #[command(subcommand)]
         command: study::Command,
+    },
+    /// The page, email and SMS texts per language (texts/<lang>/*.ftl, EPRO_TEXTS_DIR).
+    Texts {
+        #[command(subcommand)]
+        command: texts::Command,
     },
     /// Questionnaire definitions: check, publish, render as FHIR.
     Questionnaires {
@@ -130,6 +136,7 @@ async fn run(cli: Cli) -> Outcome {
         Command::Serve => serve::run(settings).await,
         Command::Database { command } => database::run(settings, command).await,
         Command::Study { command } => study::run(&settings, command),
+        Command::Texts { command } => texts::run(&settings, command),
         Command::Questionnaires { command } => questionnaires::run(&settings, command),
         Command::Schedule { command } => schedule::run(settings, command).await,
         Command::Reminders { command } => reminders::run(settings, command).await,

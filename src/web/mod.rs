@@ -146,6 +146,18 @@ impl Web {
         self.texts.get(lang, key, &args)
     }
 
+    /// The name of language `code` for a reader of `lang`: the text `lang_<code>` (or of a less
+    /// specific form of `code`: `lang_nl` for `nl-NL`), else the language's own name
+    /// (`language_name` in its texts), so a language added by files is named too.
+    pub fn language_label(&self, lang: &str, code: &str) -> String {
+        crate::texts::lookup_chain(code)
+            .iter()
+            .map(|tag| format!("lang_{tag}"))
+            .find(|key| self.has(lang, key))
+            .map(|key| self.t(lang, &key, &[]))
+            .unwrap_or_else(|| self.t(code, "language_name", &[]))
+    }
+
     /// Whether the catalogue has `key` for `lang`.
     pub fn has(&self, lang: &str, key: &str) -> bool {
         self.texts.has(lang, key)
@@ -333,11 +345,23 @@ pub fn choose_lang(app: &App, req: &Request, own: Option<&str>) -> (String, bool
         return (l, false);
     }
     if let Some(al) = req.header(header::ACCEPT_LANGUAGE) {
+        // BCP 47 lookup: the browser's `nl-BE` takes the study's `nl`; its `nl` takes the
+        // study's `nl-NL` when that is the only Dutch.
+        let languages = &app.study.languages;
         for part in al.split(',') {
             let tag = part.split(';').next().unwrap_or("").trim();
-            let primary = tag.split('-').next().unwrap_or("").to_ascii_lowercase();
-            if ok(&primary) {
-                return (primary, false);
+            let wider = crate::texts::best_match(languages, tag).or_else(|| {
+                languages
+                    .iter()
+                    .find(|l| {
+                        crate::texts::lookup_chain(l)
+                            .iter()
+                            .any(|t| t.eq_ignore_ascii_case(tag))
+                    })
+                    .map(String::as_str)
+            });
+            if let Some(l) = wider.filter(|_| !tag.is_empty() && tag != "*") {
+                return (l.to_string(), false);
             }
         }
     }
@@ -422,12 +446,25 @@ pub fn csrf_ok(req: &Request, token: &str) -> bool {
 
 /// A day in the study's time zone, written out in `lang`.
 pub fn fmt_date(date: NaiveDate, lang: &str) -> String {
-    let locale = match lang {
-        "nl" => chrono::Locale::nl_BE,
-        "fr" => chrono::Locale::fr_BE,
-        _ => chrono::Locale::en_GB,
+    date.format_localized("%-d %B %Y", date_locale(lang))
+        .to_string()
+}
+
+/// The month names of `lang` (a BCP 47 tag): its own region's (`de-AT` → de_AT), else the
+/// language's usual one (nl → nl_NL, fr → fr_FR, en → en_GB, de → de_DE), else English.
+fn date_locale(lang: &str) -> chrono::Locale {
+    let mut parts = lang.split('-');
+    let primary = parts.next().unwrap_or("").to_ascii_lowercase();
+    let region = parts.find(|p| p.len() == 2).map(str::to_ascii_uppercase);
+    let usual = match primary.as_str() {
+        "en" => "GB".to_string(),
+        other => other.to_ascii_uppercase(),
     };
-    date.format_localized("%-d %B %Y", locale).to_string()
+    [region, Some(usual)]
+        .into_iter()
+        .flatten()
+        .find_map(|r| chrono::Locale::try_from(format!("{primary}_{r}").as_str()).ok())
+        .unwrap_or(chrono::Locale::en_GB)
 }
 
 /// The local day of an instant.
@@ -476,7 +513,7 @@ pub fn refusal(web: &Web, lang: &str, err: &Error) -> String {
                         Arg::Text(t) => t,
                         Arg::Number(n) => fmt_number(n, if n.fract() == 0.0 { 0 } else { 1 }, lang),
                         Arg::Date(d) => fmt_date(d, lang),
-                        Arg::Language(l) => web.t(lang, &format!("lang_{l}"), &[]),
+                        Arg::Language(l) => web.language_label(lang, &l),
                     };
                     (name, text)
                 })
@@ -667,12 +704,31 @@ mod tests {
     }
 
     #[test]
+    fn dates_take_the_readers_month_names_by_language_tag() {
+        let day = NaiveDate::from_ymd_opt(2026, 3, 5).expect("date");
+        let cases = [
+            ("nl", "5 maart 2026"),
+            ("nl-NL", "5 maart 2026"),
+            ("fr", "5 mars 2026"),
+            ("en", "5 March 2026"),
+            ("de", "5 März 2026"),
+            ("de-AT", "5 März 2026"),
+            ("xx", "5 March 2026"),
+        ];
+        for (lang, want) in cases {
+            assert_eq!(fmt_date(day, lang), want, "{lang}");
+        }
+    }
+
+    #[test]
     fn numbers_take_the_readers_decimal_sign() {
         let cases = [
             (66.666, 1, "nl", "66,7"),
             (66.666, 1, "fr", "66,7"),
             (66.666, 1, "en", "66.7"),
             (10_000.0, 0, "nl", "10000"),
+            (2.5, 1, "en-GB", "2.5"),
+            (2.5, 1, "de", "2,5"),
         ];
         for (x, decimals, lang, want) in cases {
             assert_eq!(fmt_number(x, decimals, lang), want);

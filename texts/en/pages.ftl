@@ -201,7 +201,12 @@ delivery_submitted = passed to the operator
 delivery_buffered = waiting for the phone
 delivery_delivered = delivered
 delivery_failed = not delivered
-answers_cleared = Your answer to question { $numbers } was cleared: with your new answer, that question no longer applies.
+answers_cleared = { $count ->
+        [one] Your answer to question { $numbers } was cleared: with your new answer, that question no longer applies.
+       *[other] Your answers to questions { $numbers } were cleared: with your new answer, those questions no longer apply.
+    }
+answer_yes = Yes
+answer_no = No
 question_appeared = Your answer added a question on this page. Answer it, then go on.
 answer_cleared_here = An answer was cleared: the question no longer applies.
 late_refused = This visit cannot be entered now (already filled in, or not open yet).

@@ -201,7 +201,12 @@ delivery_submitted = transmis à l’opérateur
 delivery_buffered = en attente du téléphone
 delivery_delivered = remis
 delivery_failed = non remis
-answers_cleared = Votre réponse à la question { $numbers } a été effacée : avec votre nouvelle réponse, cette question ne s'applique plus.
+answers_cleared = { $count ->
+        [one] Votre réponse à la question { $numbers } a été effacée : avec votre nouvelle réponse, cette question ne s'applique plus.
+       *[other] Vos réponses aux questions { $numbers } ont été effacées : avec votre nouvelle réponse, ces questions ne s'appliquent plus.
+    }
+answer_yes = Oui
+answer_no = Non
 question_appeared = Votre réponse fait apparaître une question sur cette page. Répondez-y, puis continuez.
 answer_cleared_here = Une réponse a été effacée : la question ne s'applique plus.
 late_refused = Cette visite ne peut pas être saisie maintenant (déjà remplie, ou pas encore ouverte).

@@ -201,7 +201,12 @@ delivery_submitted = doorgegeven aan de provider
 delivery_buffered = wacht op de telefoon
 delivery_delivered = afgeleverd
 delivery_failed = niet afgeleverd
-answers_cleared = Uw antwoord op vraag { $numbers } is gewist: die vraag is door uw nieuwe antwoord niet meer van toepassing.
+answers_cleared = { $count ->
+        [one] Uw antwoord op vraag { $numbers } is gewist: die vraag is door uw nieuwe antwoord niet meer van toepassing.
+       *[other] Uw antwoorden op de vragen { $numbers } zijn gewist: die vragen zijn door uw nieuwe antwoord niet meer van toepassing.
+    }
+answer_yes = Ja
+answer_no = Nee
 question_appeared = Door uw antwoord is er op deze pagina een vraag bijgekomen. Beantwoord ze en ga dan verder.
 answer_cleared_here = Een antwoord is gewist: die vraag is niet meer van toepassing.
 late_refused = Dit bezoek kan nu niet ingevoerd worden (al ingevuld, of nog niet geopend).
