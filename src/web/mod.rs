@@ -492,8 +492,8 @@ pub fn local_time(app: &App, at: DateTime<Utc>, lang: &str) -> String {
 /// after the separator, none when the number is whole and `decimals` is 0.
 pub fn fmt_number(x: f64, decimals: usize, lang: &str) -> String {
     let s = format!("{x:.decimals$}");
-    match lang {
-        "en" => s,
+    match lang.split('-').next() {
+        Some("en") => s,
         _ => s.replace('.', ","),
     }
 }

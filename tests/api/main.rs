@@ -25,5 +25,6 @@ mod scale_out;
 mod security;
 mod sms;
 mod startup;
+mod texts;
 mod trial_rules;
 mod visit_status;
