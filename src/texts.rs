@@ -218,6 +218,11 @@ impl Texts {
     /// The text `key` for a reader of `tag`, its variables filled; the key itself when no
     /// language has it (`texts check` and the tests keep that from happening).
     pub fn get(&self, tag: &str, key: &str, args: &[(&str, Arg)]) -> String {
+        self.format(tag, key, args, true)
+    }
+
+    /// `get`, logging a formatting error (a variable not given) when `warn` is set.
+    fn format(&self, tag: &str, key: &str, args: &[(&str, Arg)], warn: bool) -> String {
         let mut fargs = FluentArgs::new();
         for (name, value) in args {
             match value {
@@ -230,7 +235,7 @@ impl Texts {
             if let Some(pattern) = bundle.get_message(key).and_then(|m| m.value()) {
                 let mut errors = vec![];
                 let text = bundle.format_pattern(pattern, Some(&fargs), &mut errors);
-                if !errors.is_empty() {
+                if warn && !errors.is_empty() {
                     tracing::warn!(lang, key, ?errors, "text formatted with errors");
                 }
                 return text.into_owned();
@@ -240,14 +245,14 @@ impl Texts {
     }
 
     /// Every key of the source language, each formatted for a reader of `tag` without
-    /// arguments (what page templates read as `t.<key>`).
+    /// arguments (what page templates read as `t.<key>`; a variable shows as `{$name}`).
     pub fn all(&self, tag: &str) -> BTreeMap<String, String> {
         self.langs
             .get(SOURCE)
             .map(|l| l.shapes.keys())
             .into_iter()
             .flatten()
-            .map(|k| (k.clone(), self.get(tag, k, &[])))
+            .map(|k| (k.clone(), self.format(tag, k, &[], false)))
             .collect()
     }
 

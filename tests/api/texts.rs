@@ -4,37 +4,17 @@
 //! build, and its `nl-NL` falls back to the built-in `nl`. Without the files the study is
 //! refused at start and by `study check`, naming the language.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
 use crate::helpers::{TestApp, run_cli, run_cli_env, spawn_app_with};
+use crate::new_trial::{copy_dir, text as output};
 use crate::pages::{browser, csrf_of, page};
 
 fn fixture(path: &str) -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/")).join(path)
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read dir") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
-}
-
-fn output(out: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// DE-3 laid out in a fresh folder: DEMO-2's questionnaire with the German wording pack added
@@ -304,4 +284,46 @@ async fn texts_check_names_what_a_translation_lacks() {
     );
     assert!(text.contains("pin_throttled: uses {$minuten}"), "{text}");
     assert!(text.contains("FAILED de"), "{text}");
+}
+
+/// Two instruments whose wording packs are byte-identical (#31.5): the server starts (one
+/// wording row, recorded with the first), and both instruments are served with those words.
+#[tokio::test]
+async fn two_instruments_with_byte_identical_wording_packs_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let questionnaires = dir.path().join("questionnaires");
+    copy_dir(&fixture("demo2/questionnaires"), &questionnaires);
+    let _ = std::fs::remove_file(questionnaires.join("published.lock"));
+    let twin = questionnaires.join("generic-health-6");
+    copy_dir(&questionnaires.join("generic-health-5"), &twin);
+    let definition = twin.join("1.0.0/definition.json");
+    let text = std::fs::read_to_string(&definition).expect("read");
+    std::fs::write(
+        &definition,
+        text.replace("\"generic-health-5\"", "\"generic-health-6\""),
+    )
+    .expect("write");
+    let q = questionnaires.to_string_lossy().to_string();
+    let publish = run_cli(
+        &epro::config::Settings::default(),
+        dir.path(),
+        &["questionnaires", "publish", &q],
+    );
+    assert!(publish.status.success(), "{}", output(&publish));
+    let study = fixture("demo2/study.toml");
+    let app = spawn_app_with(move |s| {
+        s.study_file = study;
+        s.questionnaires_dir = questionnaires;
+    })
+    .await;
+    let rows = app
+        .sql_count("SELECT COUNT(*) FROM wording_pack WHERE key LIKE 'generic-health-%'")
+        .await;
+    assert_eq!(rows, 2, "nl and en, each once");
+    for key in ["generic-health-5", "generic-health-6"] {
+        let resp = app
+            .get(&format!("/api/v1/questionnaires/{key}/1.0.0?lang=nl"), None)
+            .await;
+        assert_eq!(resp.status(), 200, "{key}");
+    }
 }
