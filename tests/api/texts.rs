@@ -296,13 +296,11 @@ async fn two_instruments_with_byte_identical_wording_packs_start() {
     let _ = std::fs::remove_file(questionnaires.join("published.lock"));
     let twin = questionnaires.join("generic-health-6");
     copy_dir(&questionnaires.join("generic-health-5"), &twin);
-    let definition = twin.join("1.0.0/definition.json");
-    let text = std::fs::read_to_string(&definition).expect("read");
-    std::fs::write(
-        &definition,
-        text.replace("\"generic-health-5\"", "\"generic-health-6\""),
-    )
-    .expect("write");
+    for file in ["definition.json", "scoring-1.json"] {
+        let path = twin.join("1.0.0").join(file);
+        let text = std::fs::read_to_string(&path).expect("read");
+        std::fs::write(&path, text.replace("generic-health-5", "generic-health-6")).expect("write");
+    }
     let q = questionnaires.to_string_lossy().to_string();
     let publish = run_cli(
         &epro::config::Settings::default(),
