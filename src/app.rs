@@ -27,6 +27,8 @@ pub struct App {
     /// What features keep in memory for the life of the process (e.g. answering's derived
     /// completion states), one value per type: the platform holds it without knowing it.
     pub kept: Kept,
+    /// The words of every page, email and SMS per language (built in, EPRO_TEXTS_DIR).
+    pub texts: Arc<crate::texts::Texts>,
     /// The SMS gateway, when one is configured (EPRO_SMS_GATEWAY_URL).
     pub sms: Option<Arc<dyn crate::notify::sms::SmsTransport>>,
 }

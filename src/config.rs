@@ -113,6 +113,9 @@ pub struct Settings {
     pub questionnaires_dir: PathBuf,
     /// Folder where this deployment installs licensed wording (same layout); optional.
     pub licensed_text_dir: Option<PathBuf>,
+    /// Folder of page, email and SMS texts (`<lang>/*.ftl`, Fluent) that override or extend
+    /// the built-in ones (docs/texts.md); optional.
+    pub texts_dir: Option<PathBuf>,
     /// Refuse to start unless licensed wording is installed for every study language.
     pub require_licensed_text: bool,
     /// `file` (default: .eml files in `mail_file_dir`) or `smtp`.
@@ -212,6 +215,7 @@ impl Default for Settings {
             confirm_amendment: None,
             questionnaires_dir: PathBuf::from("questionnaires"),
             licensed_text_dir: None,
+            texts_dir: None,
             require_licensed_text: false,
             mail_transport: MailTransport::File,
             mail_file_dir: None,

@@ -14,6 +14,7 @@ pub mod keys;
 pub mod listener;
 pub mod startup;
 pub mod telemetry;
+pub mod texts;
 
 // Layers.
 pub mod api;

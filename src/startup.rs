@@ -31,6 +31,9 @@ pub enum StartupError {
     Database(#[from] store::ConnectError),
     #[error("{0}")]
     Service(#[from] Error),
+    /// A text file (built in or under EPRO_TEXTS_DIR) that does not load.
+    #[error("texts: {0}")]
+    Texts(#[from] crate::texts::LoadError),
     #[error(transparent)]
     Mail(#[from] crate::notify::mail::MailError),
     /// The pages' words or templates do not build (a broken release, not a request error).
@@ -55,7 +58,8 @@ pub async fn prepare(settings: Settings, clock: Arc<dyn Clock>) -> Result<Arc<Ap
             .require_licensed_text
             .then_some(study.languages.as_slice()),
     )?;
-    study::check_languages(&study, &settings.study_file)?;
+    let texts = Arc::new(crate::texts::Texts::load(settings.texts_dir.as_deref())?);
+    study::check_languages(&study, &settings.study_file, &texts)?;
     study::check_questionnaires(&study, &settings.study_file, &library)?;
     let db = store::connect(&settings.database_url).await?;
     store::migrate(&db, &settings.database_url).await?;
@@ -87,6 +91,7 @@ pub async fn prepare(settings: Settings, clock: Arc<dyn Clock>) -> Result<Arc<Ap
         trusted_proxies,
         hasher,
         kept: Default::default(),
+        texts,
     });
     if matches!(registration, study::Registration::Amended { .. }) {
         let moved = participants::apply_amendment(&app).await?;

@@ -150,38 +150,32 @@ pub async fn still_current(db: &Db, study: &Study) -> Result<()> {
     }
 }
 
-/// Every study language must have page texts and email templates in this build: a language
-/// without them is refused here (at `study check` and at start), never found out by a
-/// participant.
-pub fn check_languages(study: &Study, file: &Path) -> Result<()> {
-    let pages = crate::web::page_languages();
-    let emails = crate::notify::templates::LANGUAGES;
+/// Every study language must have complete page, email and SMS texts (`crate::texts`: built in,
+/// or added under EPRO_TEXTS_DIR; `nl-NL` may fall back to `nl`): a language without them, or
+/// with keys missing, placeholders differing or plural forms lacking, is refused here (at
+/// `study check` and at start), never found out by a participant.
+pub fn check_languages(study: &Study, file: &Path, texts: &crate::texts::Texts) -> Result<()> {
     for (i, lang) in study.languages.iter().enumerate() {
-        let page = pages.iter().any(|l| l == lang);
-        let email = emails.contains(&lang.as_str());
-        if !page || !email {
-            let missing = [
-                (!page).then(|| format!("page texts ([{lang}] in templates/web/text.toml)")),
-                (!email).then(|| {
-                    format!(
-                        "email templates (templates/email/reminder.{lang}.txt, digest.{lang}.txt)"
-                    )
-                }),
-            ]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(" and ");
+        let field = format!("{}: study.languages[{i}]", file.display());
+        if !texts.serves(lang) {
             return Err(Error::operator(
-                format!("{}: study.languages[{i}]", file.display()),
+                field,
                 format!(
-                    "{lang:?} has no {missing} in this build; languages with both: {}",
-                    emails
-                        .iter()
-                        .filter(|l| pages.iter().any(|p| p == *l))
-                        .copied()
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    "{lang:?} has no page, email and SMS texts (texts/<lang>/*.ftl, built in or \
+                     under EPRO_TEXTS_DIR; docs/texts.md); languages with texts: {}",
+                    texts.languages().join(", ")
+                ),
+            ));
+        }
+        let report = texts.check(lang);
+        if !report.ok() {
+            let mut lines = report.lines();
+            lines.retain(|l| !l.contains("extra key"));
+            return Err(Error::operator(
+                field,
+                format!(
+                    "the texts of {lang:?} are incomplete (epro texts check {lang}): {}",
+                    lines.join("; ")
                 ),
             ));
         }
@@ -223,7 +217,7 @@ pub fn check_questionnaires(
             let missing: Vec<&str> = study
                 .languages
                 .iter()
-                .filter(|l| !found.definition.languages.contains(l))
+                .filter(|l| found.language_for(l).is_none())
                 .map(String::as_str)
                 .collect();
             if !missing.is_empty() {

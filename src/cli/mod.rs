@@ -15,6 +15,7 @@ mod schedule;
 mod scores;
 mod serve;
 mod study;
+mod texts;
 mod users;
 mod validate;
 
@@ -55,6 +56,11 @@ enum Command {
     Study {
         #[command(subcommand)]
         command: study::Command,
+    },
+    /// The page, email and SMS texts per language (texts/<lang>/*.ftl, EPRO_TEXTS_DIR).
+    Texts {
+        #[command(subcommand)]
+        command: texts::Command,
     },
     /// Questionnaire definitions: check, publish, render as FHIR.
     Questionnaires {
@@ -141,6 +147,7 @@ async fn run(cli: Cli) -> Outcome {
         Command::Serve => serve::run(settings).await,
         Command::Database { command } => database::run(settings, command).await,
         Command::Study { command } => study::run(&settings, command),
+        Command::Texts { command } => texts::run(&settings, command),
         Command::Questionnaires { command } => questionnaires::run(&settings, command),
         Command::Schedule { command } => schedule::run(settings, command).await,
         Command::Reminders { command } => reminders::run(settings, command).await,

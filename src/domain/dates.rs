@@ -6,12 +6,25 @@ use chrono::NaiveDate;
 
 /// A day in the study's time zone, written out in `lang`.
 pub fn fmt_date(date: NaiveDate, lang: &str) -> String {
-    let locale = match lang {
-        "nl" => chrono::Locale::nl_BE,
-        "fr" => chrono::Locale::fr_BE,
-        _ => chrono::Locale::en_GB,
+    date.format_localized("%-d %B %Y", date_locale(lang))
+        .to_string()
+}
+
+/// The month names of `lang` (a BCP 47 tag): its own region's (`de-AT` → de_AT), else the
+/// language's usual one (nl → nl_NL, fr → fr_FR, en → en_GB, de → de_DE), else English.
+fn date_locale(lang: &str) -> chrono::Locale {
+    let mut parts = lang.split('-');
+    let primary = parts.next().unwrap_or("").to_ascii_lowercase();
+    let region = parts.find(|p| p.len() == 2).map(str::to_ascii_uppercase);
+    let usual = match primary.as_str() {
+        "en" => "GB".to_string(),
+        other => other.to_ascii_uppercase(),
     };
-    date.format_localized("%-d %B %Y", locale).to_string()
+    [region, Some(usual)]
+        .into_iter()
+        .flatten()
+        .find_map(|r| chrono::Locale::try_from(format!("{primary}_{r}").as_str()).ok())
+        .unwrap_or(chrono::Locale::en_GB)
 }
 
 #[cfg(test)]

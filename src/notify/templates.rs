@@ -1,41 +1,39 @@
-//! Email content: reminder templates per language (plain text and HTML, embedded in the binary,
-//! rendered with minijinja). Each text template starts with its `Subject:` and `Button:` lines,
-//! so a translator edits one file per language. Subjects name the hospital and the study, never
-//! health information or the study's topic.
+//! Email and SMS content: the reminder email (plain text and HTML), the reminder SMS and the
+//! daily site digest, per language. The sentences are texts of the catalogue
+//! (`texts/<lang>/messages.ftl`, `crate::texts`); the layout around them is language-neutral
+//! (`templates/email/*.txt`, embedded, rendered with minijinja). Each text template starts with
+//! its `Subject:` and `Button:` lines. Subjects name the hospital and the study, never health
+//! information or the study's topic.
+
+use std::sync::Arc;
 
 use minijinja::{Environment, context};
 
-use crate::notify::mail::Outgoing;
+use crate::{notify::mail::Outgoing, texts::Texts};
 
-const TEXT_NL: &str = include_str!("../../templates/email/reminder.nl.txt");
-const TEXT_FR: &str = include_str!("../../templates/email/reminder.fr.txt");
-const TEXT_EN: &str = include_str!("../../templates/email/reminder.en.txt");
+const REMINDER: &str = include_str!("../../templates/email/reminder.txt");
 const HTML: &str = include_str!("../../templates/email/reminder.html");
-const SMS_NL: &str = include_str!("../../templates/sms/reminder.nl.txt");
-const SMS_FR: &str = include_str!("../../templates/sms/reminder.fr.txt");
-const SMS_EN: &str = include_str!("../../templates/sms/reminder.en.txt");
-const DIGEST_NL: &str = include_str!("../../templates/email/digest.nl.txt");
-const DIGEST_FR: &str = include_str!("../../templates/email/digest.fr.txt");
-const DIGEST_EN: &str = include_str!("../../templates/email/digest.en.txt");
+const DIGEST: &str = include_str!("../../templates/email/digest.txt");
 
-/// The daily site digest in one language: subject and text from `templates/email/digest.<lang>.txt`
-/// (its `Subject:` line names the hospital and study, never a participant), and an HTML part
-/// with the same lines, its addresses as links.
-/// The languages with email templates (reminder and digest) in this build.
-pub const LANGUAGES: [&str; 3] = ["nl", "fr", "en"];
-
-pub fn digest(lang: &str, to: &str, ctx: minijinja::Value) -> Result<Outgoing, String> {
+/// One template with the catalogue's `text(…)` function.
+fn environment(texts: &Arc<Texts>) -> Environment<'static> {
     let mut env = Environment::new();
-    let template = match lang {
-        "nl" => DIGEST_NL,
-        "fr" => DIGEST_FR,
-        _ => DIGEST_EN,
-    };
-    env.add_template("digest", template)
-        .map_err(|e| e.to_string())?;
+    crate::texts::add_text_function(&mut env, texts.clone());
+    env
+}
+
+/// The daily site digest in one language: subject and text from `templates/email/digest.txt`
+/// and the `digest_*` texts (its `Subject:` line names the hospital and study, never a
+/// participant), and an HTML part with the same lines, its addresses as links.
+pub fn digest(
+    texts: &Arc<Texts>,
+    lang: &str,
+    to: &str,
+    ctx: minijinja::Value,
+) -> Result<Outgoing, String> {
+    let env = environment(texts);
     let rendered = env
-        .get_template("digest")
-        .and_then(|t| t.render(ctx))
+        .render_str(DIGEST, context! { lang => lang, ..ctx })
         .map_err(|e| e.to_string())?;
     let (head, text) = headers(&rendered);
     let subject = head
@@ -132,14 +130,9 @@ fn headers(rendered: &str) -> (std::collections::BTreeMap<String, String>, Strin
     (out, body.to_string())
 }
 
-pub fn reminder(c: &ReminderContent<'_>) -> Result<Outgoing, String> {
-    let mut env = Environment::new();
-    let text_template = match c.lang {
-        "nl" => TEXT_NL,
-        "fr" => TEXT_FR,
-        _ => TEXT_EN,
-    };
-    env.add_template("text", text_template)
+pub fn reminder(texts: &Arc<Texts>, c: &ReminderContent<'_>) -> Result<Outgoing, String> {
+    let mut env = environment(texts);
+    env.add_template("text", REMINDER)
         .map_err(|e| e.to_string())?;
     env.add_template("reminder.html", HTML)
         .map_err(|e| e.to_string())?;
@@ -179,51 +172,53 @@ pub fn reminder(c: &ReminderContent<'_>) -> Result<Outgoing, String> {
     })
 }
 
-/// The reminder SMS in the participant's language (`templates/sms/reminder.<lang>.txt`, one line
-/// a translator edits): the hospital, the study and the personal link, no health information.
+/// The reminder SMS in the participant's language (the text `sms_reminder`, one line a
+/// translator edits): the hospital, the study and the personal link, no health information.
 /// It fits one GSM-7 part (160 septets) for the lengths docs/reminders.md budgets (tested per
 /// language).
-pub fn sms_reminder(
-    lang: &str,
-    site_name: &str,
-    study: &str,
-    link: &str,
-) -> Result<String, String> {
-    let template = match lang {
-        "nl" => SMS_NL,
-        "fr" => SMS_FR,
-        _ => SMS_EN,
-    };
-    let env = Environment::new();
-    env.render_str(
-        template,
-        context! { site_name => site_name, study => study, link => link },
-    )
-    .map(|t| t.trim().to_string())
-    .map_err(|e| e.to_string())
+pub fn sms_reminder(texts: &Texts, lang: &str, site_name: &str, study: &str, link: &str) -> String {
+    texts
+        .get(
+            lang,
+            "sms_reminder",
+            &[
+                ("site_name", site_name.into()),
+                ("study", study.into()),
+                ("link", link.into()),
+            ],
+        )
+        .trim()
+        .to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn texts() -> Arc<Texts> {
+        Arc::new(Texts::embedded().expect("texts"))
+    }
+
     #[test]
     fn every_language_renders_without_health_information_in_the_subject() {
         for lang in ["nl", "fr", "en"] {
-            let m = reminder(&ReminderContent {
-                to: "p@example.org",
-                lang,
-                visit_label: "M3",
-                forms: 1,
-                last_day: "2026-04-30",
-                link: "https://epro.example/p/abc",
-                site_name: "UZ Gent",
-                site_phone: "+32 9 000 00 03",
-                site_email: "hermes-uzg@example.org",
-                study: "HERMES",
-                sender_name: "HERMES",
-                safety: "Call your hospital: +32 9 000 00 03 if you have: new back pain.",
-            })
+            let m = reminder(
+                &texts(),
+                &ReminderContent {
+                    to: "p@example.org",
+                    lang,
+                    visit_label: "M3",
+                    forms: 1,
+                    last_day: "2026-04-30",
+                    link: "https://epro.example/p/abc",
+                    site_name: "UZ Gent",
+                    site_phone: "+32 9 000 00 03",
+                    site_email: "hermes-uzg@example.org",
+                    study: "HERMES",
+                    sender_name: "HERMES",
+                    safety: "Call your hospital: +32 9 000 00 03 if you have: new back pain.",
+                },
+            )
             .expect("renders");
             assert!(
                 m.text
@@ -267,20 +262,23 @@ mod tests {
             ("fr", "dès que possible"),
             ("en", "as soon as you can"),
         ] {
-            let m = reminder(&ReminderContent {
-                to: "p@example.org",
-                lang,
-                visit_label: "Baseline",
-                forms: 3,
-                last_day: "",
-                link: "https://epro.example/p/abc",
-                site_name: "UZ Gent",
-                site_phone: "+32 9 000 00 03",
-                site_email: "hermes-uzg@example.org",
-                study: "HERMES",
-                sender_name: "HERMES",
-                safety: "",
-            })
+            let m = reminder(
+                &texts(),
+                &ReminderContent {
+                    to: "p@example.org",
+                    lang,
+                    visit_label: "Baseline",
+                    forms: 3,
+                    last_day: "",
+                    link: "https://epro.example/p/abc",
+                    site_name: "UZ Gent",
+                    site_phone: "+32 9 000 00 03",
+                    site_email: "hermes-uzg@example.org",
+                    study: "HERMES",
+                    sender_name: "HERMES",
+                    safety: "",
+                },
+            )
             .expect("renders");
             assert!(m.text.contains(soon), "{lang}: {}", m.text);
             assert!(
@@ -300,20 +298,23 @@ mod tests {
             include_str!("../../studies/hermes.toml"),
         )
         .expect("study");
-        reminder(&ReminderContent {
-            to: "p@example.org",
-            lang,
-            visit_label: "M1",
-            forms,
-            last_day: "30 april 2026",
-            link: "https://epro.example/p/abc",
-            site_name: "ZAS Augustinus",
-            site_phone: "+32 3 000 00 01",
-            site_email: "hermes-zas@example.org",
-            study: "HERMES",
-            sender_name: "HERMES",
-            safety: &study.safety_text(lang, "+32 3 000 00 01"),
-        })
+        reminder(
+            &texts(),
+            &ReminderContent {
+                to: "p@example.org",
+                lang,
+                visit_label: "M1",
+                forms,
+                last_day: "30 april 2026",
+                link: "https://epro.example/p/abc",
+                site_name: "ZAS Augustinus",
+                site_phone: "+32 3 000 00 01",
+                site_email: "hermes-zas@example.org",
+                study: "HERMES",
+                sender_name: "HERMES",
+                safety: &study.safety_text(lang, "+32 3 000 00 01"),
+            },
+        )
         .expect("renders")
     }
 
@@ -413,6 +414,7 @@ mod tests {
         let viewport = "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">";
         assert!(m.html.contains(viewport), "{}", m.html);
         let d = digest(
+            &texts(),
             "nl",
             "zas@example.org",
             context! { site_name => "ZAS Augustinus", study => "HERMES", day => "7 december 2026" },
@@ -443,11 +445,11 @@ mod tests {
         let mut names: Vec<&str> = study.sites.iter().map(|s| s.name.as_str()).collect();
         assert!(names.iter().all(|n| n.chars().count() <= 24), "{names:?}");
         names.push(budget_name);
-        for (lang, name) in LANGUAGES
+        for (lang, name) in ["nl", "fr", "en"]
             .iter()
             .flat_map(|l| names.iter().map(move |n| (*l, *n)))
         {
-            let text = sms_reminder(lang, name, &study.name, &link).expect("renders");
+            let text = sms_reminder(&texts(), lang, name, &study.name, &link);
             let (gsm7, units, parts) = crate::domain::reminders::sms_parts(&text);
             assert!(gsm7, "{lang}: every character is GSM-7: {text}");
             assert_eq!(parts, 1, "{lang}: {units} septets: {text}");

@@ -211,11 +211,15 @@ pub async fn register(
     }
     // Every pack served (licensed where installed, else shipped), by the hash responses record:
     // a changed pack is a new pack, recorded with its words and audited, never silent.
+    // A pack is its words: two instruments (or languages) with byte-identical packs share one
+    // row, recorded (and audited) with the first that carries it.
     let packs = store::questionnaires::wording_packs(&txn).await?;
+    let mut recorded: std::collections::HashSet<String> =
+        packs.iter().map(|p| p.sha256.clone()).collect();
     for v in library.versions() {
         for lang in &v.definition.languages {
             let Some(w) = v.wording(lang) else { continue };
-            if packs.iter().any(|p| p.sha256 == w.sha256) {
+            if !recorded.insert(w.sha256.clone()) {
                 continue;
             }
             let replaces: Vec<&str> = packs

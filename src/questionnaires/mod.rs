@@ -41,9 +41,19 @@ pub struct Version {
 }
 
 impl Version {
-    /// The wording for a language: licensed when installed, else the shipped pack.
+    /// The wording for a reader of `lang`, by BCP 47 lookup (`nl-NL` reads the `nl` pack; a
+    /// `fr-CA` pack is read by `fr-CA` only): installed licensed wording before shipped.
     pub fn wording(&self, lang: &str) -> Option<&Wording> {
-        self.licensed.get(lang).or_else(|| self.shipped.get(lang))
+        fn lookup<'a>(packs: &'a BTreeMap<String, Wording>, lang: &str) -> Option<&'a Wording> {
+            let tags: Vec<String> = packs.keys().cloned().collect();
+            crate::texts::best_match(&tags, lang).and_then(|tag| packs.get(tag))
+        }
+        lookup(&self.licensed, lang).or_else(|| lookup(&self.shipped, lang))
+    }
+
+    /// The version's language a reader of `lang` gets (BCP 47 lookup), if any.
+    pub fn language_for(&self, lang: &str) -> Option<&str> {
+        crate::texts::best_match(&self.definition.languages, lang)
     }
 
     pub fn latest_scoring(&self) -> Option<&Scoring> {

@@ -72,7 +72,7 @@ pub fn resolve<'a>(
     reader: Reader,
 ) -> Result<Resolved<'a>> {
     let v = find(library, key, version)?;
-    if !v.definition.languages.iter().any(|l| l == lang) {
+    let Some(lang) = v.language_for(lang) else {
         return Err(Error::Unprocessable {
             code: Code::UnsupportedLanguage,
             message: format!(
@@ -80,7 +80,7 @@ pub fn resolve<'a>(
                 v.definition.languages.join(", ")
             ),
         });
-    }
+    };
     let wording = v
         .wording(lang)
         .ok_or_else(|| Error::Internal(format!("{key} {version} has no wording for {lang}")))?;

@@ -65,8 +65,9 @@ pub async fn send_due(app: &App, mail: &Mail, now: DateTime<Utc>) -> Result<usiz
         };
         let mut delivered = 0;
         for (to, lang) in &recipients {
-            let message = templates::digest(lang, to, context(app, site, day, lang, &facts))
-                .map_err(|e| Error::Internal(format!("digest template: {e}")))?;
+            let message =
+                templates::digest(&app.texts, lang, to, context(app, site, day, lang, &facts))
+                    .map_err(|e| Error::Internal(format!("digest template: {e}")))?;
             match mail.send(&message).await {
                 Ok(_) => delivered += 1,
                 Err(e) => {

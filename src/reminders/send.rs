@@ -191,22 +191,25 @@ fn compose(
     to: &str,
 ) -> Result<crate::notify::mail::Outgoing> {
     let site = app.study.site(&p.site_code);
-    templates::reminder(&ReminderContent {
-        to,
-        lang: &p.language,
-        visit_label: &lv.label,
-        forms: lv.forms,
-        last_day: &lv.last_day,
-        link: &lv.link,
-        site_name: site.map_or("", |s| s.name.as_str()),
-        study: &app.study.name,
-        sender_name: &app.study.email_sender,
-        safety: &app
-            .study
-            .safety_text(&p.language, site.map_or("", |s| s.phone.as_str())),
-        site_phone: site.map_or("", |s| s.phone.as_str()),
-        site_email: site.map_or("", |s| s.email.as_str()),
-    })
+    templates::reminder(
+        &app.texts,
+        &ReminderContent {
+            to,
+            lang: &p.language,
+            visit_label: &lv.label,
+            forms: lv.forms,
+            last_day: &lv.last_day,
+            link: &lv.link,
+            site_name: site.map_or("", |s| s.name.as_str()),
+            study: &app.study.name,
+            sender_name: &app.study.email_sender,
+            safety: &app
+                .study
+                .safety_text(&p.language, site.map_or("", |s| s.phone.as_str())),
+            site_phone: site.map_or("", |s| s.phone.as_str()),
+            site_email: site.map_or("", |s| s.email.as_str()),
+        },
+    )
     .map_err(Error::Internal)
 }
 
@@ -285,8 +288,8 @@ pub async fn send_due(app: &App, mail: &Mail, now: DateTime<Utc>) -> Result<Repo
         }
         if let Some(phone) = to.phone.as_deref().filter(|_| row.sms_sent_at.is_none()) {
             let site = app.study.site(&p.site_code).map_or("", |s| s.name.as_str());
-            let text = templates::sms_reminder(&p.language, site, &app.study.name, &lv.link)
-                .map_err(Error::Internal)?;
+            let text =
+                templates::sms_reminder(&app.texts, &p.language, site, &app.study.name, &lv.link);
             let reference = row.id.to_string();
             let sms = OutgoingSms {
                 to: phone,

@@ -21,12 +21,16 @@ use poem::{
 };
 use sha2::{Digest, Sha256};
 
-use crate::{app::App, domain::study::Safety, error::Error};
+use crate::{
+    app::App,
+    domain::study::Safety,
+    error::Error,
+    texts::{Arg as TextArg, Texts},
+};
 
 const CSS: &str = include_str!("../../static/epro.css");
 const JS: &str = include_str!("../../static/epro.js");
 const SW: &str = include_str!("../../static/epro-sw.js");
-const TEXT: &str = include_str!("../../templates/web/text.toml");
 
 const TEMPLATES: &[(&str, &str)] = &[
     ("base.html", include_str!("../../templates/web/base.html")),
@@ -99,16 +103,11 @@ pub const STAFF_COOKIES: &[&str] = &[STAFF_COOKIE, LATE_COOKIE, LANG_COOKIE];
 /// Everything the pages share: templates, UI words, cookie policy.
 pub struct Web {
     env: Environment<'static>,
-    text: BTreeMap<String, BTreeMap<String, String>>,
+    texts: Arc<Texts>,
+    /// Every page word per study language, formatted once (what templates read as `t.<key>`).
+    words: BTreeMap<String, Value>,
     secure: bool,
     asset_version: String,
-}
-
-/// The languages with page texts (`templates/web/text.toml`) in this build.
-pub fn page_languages() -> Vec<String> {
-    toml::from_str::<BTreeMap<String, toml::Value>>(TEXT)
-        .map(|t| t.into_keys().collect())
-        .unwrap_or_default()
 }
 
 impl Web {
@@ -118,49 +117,56 @@ impl Web {
             env.add_template(name, source)
                 .map_err(|e| format!("template {name}: {e}"))?;
         }
-        let text: BTreeMap<String, BTreeMap<String, String>> =
-            toml::from_str(TEXT).map_err(|e| format!("templates/web/text.toml: {e}"))?;
-        for lang in &app.study.languages {
-            if !text.contains_key(lang) {
-                return Err(format!(
-                    "templates/web/text.toml has no [{lang}] section for study language {lang}"
-                ));
-            }
-        }
+        crate::texts::add_text_function(&mut env, app.texts.clone());
+        let words = app
+            .study
+            .languages
+            .iter()
+            .map(|lang| (lang.clone(), sv(&app.texts.all(lang))))
+            .collect();
         let mut h = Sha256::new();
         h.update(CSS.as_bytes());
         h.update(JS.as_bytes());
         let asset_version = hex::encode(h.finalize())[..12].to_string();
         Ok(Self {
             env,
-            text,
+            texts: app.texts.clone(),
+            words,
             secure: app.settings.base_url.starts_with("https://"),
             asset_version,
         })
     }
 
-    /// The UI word `key` in `lang`, with `{name}` placeholders filled.
+    /// The UI word `key` in `lang` (`crate::texts`), with its `{ $name }` variables filled; a
+    /// value written as a whole number is passed as a number, so Fluent picks its plural form.
     pub fn t(&self, lang: &str, key: &str, args: &[(&str, &str)]) -> String {
-        let mut s = self
-            .text
-            .get(lang)
-            .and_then(|m| m.get(key))
-            .cloned()
-            .unwrap_or_else(|| key.to_string());
-        for (name, value) in args {
-            s = s.replace(&format!("{{{name}}}"), value);
-        }
-        s
+        let args: Vec<(&str, TextArg)> = args
+            .iter()
+            .map(|(name, value)| (*name, text_arg(value)))
+            .collect();
+        self.texts.get(lang, key, &args)
     }
 
-    /// Whether the catalogue has `key` in `lang`.
+    /// The name of language `code` for a reader of `lang`: the text `lang_<code>` (or of a less
+    /// specific form of `code`: `lang_nl` for `nl-NL`), else the language's own name
+    /// (`language_name` in its texts), so a language added by files is named too.
+    pub fn language_label(&self, lang: &str, code: &str) -> String {
+        crate::texts::lookup_chain(code)
+            .iter()
+            .map(|tag| format!("lang_{tag}"))
+            .find(|key| self.has(lang, key))
+            .map(|key| self.t(lang, &key, &[]))
+            .unwrap_or_else(|| self.t(code, "language_name", &[]))
+    }
+
+    /// Whether the catalogue has `key` for `lang`.
     pub fn has(&self, lang: &str, key: &str) -> bool {
-        self.text.get(lang).is_some_and(|m| m.contains_key(key))
+        self.texts.has(lang, key)
     }
 
     fn render(&self, name: &str, page: &PageContext, ctx: Value) -> Response {
         let full = context! {
-            t => sv(&self.text.get(&page.lang)),
+            t => self.words.get(&page.lang).cloned().unwrap_or_else(|| sv(&self.texts.all(&page.lang))),
             lang => page.lang.clone(),
             lang_links => sv(&page.lang_links),
             asset_v => self.asset_version.clone(),
@@ -208,6 +214,14 @@ impl Web {
             c.make_removal();
             jar.add(c);
         }
+    }
+}
+
+/// A text argument: a whole number written canonically ("3", not "03") is a number.
+fn text_arg(value: &str) -> TextArg {
+    match value.parse::<i64>() {
+        Ok(n) if n.to_string() == value => TextArg::from(n),
+        _ => TextArg::from(value),
     }
 }
 
@@ -336,11 +350,23 @@ pub fn choose_lang(app: &App, req: &Request, own: Option<&str>) -> (String, bool
         return (l, false);
     }
     if let Some(al) = req.header(header::ACCEPT_LANGUAGE) {
+        // BCP 47 lookup: the browser's `nl-BE` takes the study's `nl`; its `nl` takes the
+        // study's `nl-NL` when that is the only Dutch.
+        let languages = &app.study.languages;
         for part in al.split(',') {
             let tag = part.split(';').next().unwrap_or("").trim();
-            let primary = tag.split('-').next().unwrap_or("").to_ascii_lowercase();
-            if ok(&primary) {
-                return (primary, false);
+            let wider = crate::texts::best_match(languages, tag).or_else(|| {
+                languages
+                    .iter()
+                    .find(|l| {
+                        crate::texts::lookup_chain(l)
+                            .iter()
+                            .any(|t| t.eq_ignore_ascii_case(tag))
+                    })
+                    .map(String::as_str)
+            });
+            if let Some(l) = wider.filter(|_| !tag.is_empty() && tag != "*") {
+                return (l.to_string(), false);
             }
         }
     }
@@ -453,8 +479,8 @@ pub fn local_time(app: &App, at: DateTime<Utc>, lang: &str) -> String {
 /// after the separator, none when the number is whole and `decimals` is 0.
 pub fn fmt_number(x: f64, decimals: usize, lang: &str) -> String {
     let s = format!("{x:.decimals$}");
-    match lang {
-        "en" => s,
+    match lang.split('-').next() {
+        Some("en") => s,
         _ => s.replace('.', ","),
     }
 }
@@ -474,7 +500,7 @@ pub fn refusal(web: &Web, lang: &str, err: &Error) -> String {
                         Arg::Text(t) => t,
                         Arg::Number(n) => fmt_number(n, if n.fract() == 0.0 { 0 } else { 1 }, lang),
                         Arg::Date(d) => fmt_date(d, lang),
-                        Arg::Language(l) => web.t(lang, &format!("lang_{l}"), &[]),
+                        Arg::Language(l) => web.language_label(lang, &l),
                     };
                     (name, text)
                 })
@@ -647,36 +673,47 @@ pub fn remember_lang(web: &Web, jar: &CookieJar, lang: &str, chosen: bool) {
 mod tests {
     use super::*;
 
-    fn catalogue() -> BTreeMap<String, BTreeMap<String, String>> {
-        toml::from_str(TEXT).expect("text.toml")
-    }
-
-    /// Every typed problem and refusal code has its words in every page language, with the
-    /// placeholders it fills (a page never falls back to a key or to English).
+    /// Every typed problem and refusal code has its words in every built-in language, with the
+    /// placeholders it fills (a page never falls back to a key or to English). (That every
+    /// language has every key is `texts::tests`.)
     #[test]
     fn every_refusal_has_its_words_in_every_language() {
-        let text = catalogue();
-        for (lang, words) in &text {
+        let texts = Texts::embedded().expect("texts");
+        for lang in texts.languages() {
             for problem in crate::domain::problem::one_of_each() {
                 let (key, args) = problem.page_text();
                 let key = format!("invalid_{key}");
-                let Some(w) = words.get(&key) else {
-                    panic!("[{lang}] has no {key}");
-                };
+                assert!(texts.has(&lang, &key), "[{lang}] has no {key}");
+                // Unfilled, Fluent shows each variable as `{$name}`.
+                let bare = texts.get(&lang, &key, &[]);
                 for (name, _) in args {
                     assert!(
-                        w.contains(&format!("{{{name}}}")),
-                        "[{lang}] {key}: no {{{name}}}"
+                        bare.contains(&format!("{{${name}}}")),
+                        "[{lang}] {key}: no {{ ${name} }}"
                     );
                 }
             }
             for key in ["code_other", "code_forbidden"] {
-                assert!(words.contains_key(key), "[{lang}] has no {key}");
+                assert!(texts.has(&lang, key), "[{lang}] has no {key}");
             }
         }
-        let keys = |l: &str| text[l].keys().cloned().collect::<Vec<_>>();
-        assert_eq!(keys("nl"), keys("fr"));
-        assert_eq!(keys("nl"), keys("en"));
+    }
+
+    #[test]
+    fn dates_take_the_readers_month_names_by_language_tag() {
+        let day = NaiveDate::from_ymd_opt(2026, 3, 5).expect("date");
+        let cases = [
+            ("nl", "5 maart 2026"),
+            ("nl-NL", "5 maart 2026"),
+            ("fr", "5 mars 2026"),
+            ("en", "5 March 2026"),
+            ("de", "5 März 2026"),
+            ("de-AT", "5 März 2026"),
+            ("xx", "5 March 2026"),
+        ];
+        for (lang, want) in cases {
+            assert_eq!(fmt_date(day, lang), want, "{lang}");
+        }
     }
 
     #[test]
@@ -686,6 +723,8 @@ mod tests {
             (66.666, 1, "fr", "66,7"),
             (66.666, 1, "en", "66.7"),
             (10_000.0, 0, "nl", "10000"),
+            (2.5, 1, "en-GB", "2.5"),
+            (2.5, 1, "de", "2,5"),
         ];
         for (x, decimals, lang, want) in cases {
             assert_eq!(fmt_number(x, decimals, lang), want);

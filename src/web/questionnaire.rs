@@ -110,6 +110,11 @@ fn word(w: Option<&Wording>, key: &str) -> String {
     w.and_then(|w| w.get(key)).unwrap_or(key).to_string()
 }
 
+/// The wording's text for `key`, else `fallback` (a page word in the same language).
+fn own_word(w: Option<&Wording>, key: &str, fallback: &str) -> String {
+    w.and_then(|w| w.get(key)).unwrap_or(fallback).to_string()
+}
+
 /// Whether a slot's question is asked with `answers` (its `show_if` holds, or it has none).
 pub fn applies(def: &Definition, slot: &Slot, answers: &[Answer]) -> bool {
     answers::is_asked(def, &slot.item, slot.lesion.as_deref(), |item, lesion| {
@@ -157,6 +162,7 @@ pub fn item_view(
     lesions: &[LesionRef],
     lang: &str,
     answers: &[Answer],
+    yes_no: &[String; 2],
 ) -> Option<ItemView> {
     let placed = def.item(&slot.item)?;
     let item = placed.item;
@@ -184,8 +190,8 @@ pub fn item_view(
         ItemType::YesNo => (
             "choice",
             options(vec![
-                ("1".into(), word(w, "yes")),
-                ("0".into(), word(w, "no")),
+                ("1".into(), own_word(w, "yes", &yes_no[0])),
+                ("0".into(), own_word(w, "no", &yes_no[1])),
             ]),
         ),
         ItemType::Nrs => {

@@ -28,6 +28,7 @@ mod scale_out;
 mod security;
 mod sms;
 mod startup;
+mod texts;
 mod trial_rules;
 mod upgrade;
 mod validate;

@@ -519,13 +519,13 @@ async fn a_language_link_asks_before_it_holds_and_never_switches_a_visit_already
     );
     assert!(
         html.contains(
-            "<p lang=\"nl\">Deze pagina&#x27;s zijn nu in het Frans, alleen op dit toestel."
+            "<p lang=\"nl\">Deze pagina&#x27;s zijn nu in het Frans, alleen op dit apparaat."
         ) && html.contains("Een bezoek dat al begonnen is, blijft in het Nederlands."),
         "and in the participant's own language: {html}"
     );
     // The big button keeps the choice on this device only, and says so in both languages.
     assert!(
-        html.contains("<button type=\"submit\" name=\"keep\" value=\"0\" class=\"primary\"><span lang=\"fr\">Seulement ces pages, sur cet appareil</span><span lang=\"nl\">Alleen deze pagina&#x27;s, op dit toestel</span></button>"),
+        html.contains("<button type=\"submit\" name=\"keep\" value=\"0\" class=\"primary\"><span lang=\"fr\">Seulement ces pages, sur cet appareil</span><span lang=\"nl\">Alleen deze pagina&#x27;s, op dit apparaat</span></button>"),
         "{html}"
     );
     assert!(

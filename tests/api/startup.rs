@@ -253,8 +253,8 @@ async fn a_study_language_without_page_and_email_texts_is_refused() {
     let stderr = study_check_refuses(dir.path(), &file);
     assert!(
         stderr.contains("de.toml: study.languages[3]")
-            && stderr.contains("\"de\" has no page texts")
-            && stderr.contains("nl, fr, en"),
+            && stderr.contains("\"de\" has no page, email and SMS texts")
+            && stderr.contains("languages with texts: en, fr, nl"),
         "{stderr}"
     );
 

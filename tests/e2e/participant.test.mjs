@@ -124,7 +124,7 @@ test("a language link asks whether it should hold and never switches a visit alr
     assert.match(await prompt.innerText(), /Voulez-vous aussi recevoir vos e-mails et vos prochains questionnaires en français/);
     assert.match(await prompt.innerText(), /Une visite déjà commencée reste en néerlandais/);
     assert.match(await prompt.locator("p[lang=nl]").innerText(), /Wilt u ook uw e-mails en volgende vragenlijsten voortaan in het Frans\?/);
-    assert.match(await prompt.locator("button.primary").innerText(), /Seulement ces pages, sur cet appareil\s+Alleen deze pagina's, op dit toestel/);
+    assert.match(await prompt.locator("button.primary").innerText(), /Seulement ces pages, sur cet appareil\s+Alleen deze pagina's, op dit apparaat/);
     assert.equal(await prompt.locator("button.primary").getAttribute("value"), "0", "the big button changes nothing for good");
     assert.match(await prompt.locator("button[value='1']").innerText(), /Désormais tout en français, e-mails compris\s+Voortaan alles in het Frans, ook e-mails/);
     assert.equal(await p.locator("form.questionnaire").getAttribute("lang"), "nl");

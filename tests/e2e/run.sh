@@ -3,7 +3,7 @@
 # reminder worker off). Needs Chromium (apt: chromium) and Node.js; installs the npm packages
 # from package-lock.json when missing. Screenshots and budget figures: target/e2e/.
 #
-#   tests/e2e/run.sh            # build (debug) if needed, run the tests (HERMES, then DEMO-2), budget
+#   tests/e2e/run.sh            # build (debug) if needed, run the tests (HERMES, DEMO-2, DE-3), budget
 #   EPRO_BIN=path/to/epro tests/e2e/run.sh
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -24,9 +24,10 @@ export E2E_SCREENSHOT_DIR="$root/target/e2e"
 rm -rf "$E2E_SCREENSHOT_DIR"; mkdir -p "$E2E_SCREENSHOT_DIR"
 demo2=""
 demo2_pg=""
+de3=""
 cleanup() {
-  kill "$server" $demo2 2>/dev/null || true
-  wait "$server" $demo2 2>/dev/null || true
+  kill "$server" $demo2 $de3 2>/dev/null || true
+  wait "$server" $demo2 $de3 2>/dev/null || true
   if [ -n "$demo2_pg" ]; then
     psql "postgres://postgres@127.0.0.1:5432/postgres" -qc "DROP DATABASE IF EXISTS $demo2_pg" >/dev/null 2>&1 || true
   fi
@@ -73,14 +74,36 @@ demo2_url="http://127.0.0.1:$demo2_port"
 serve demo2 "$demo2_db" "$demo2_port" \
   EPRO_STUDY_FILE="$work/demo2/study.toml" EPRO_QUESTIONNAIRES_DIR="$work/demo2/questionnaires"
 demo2=$served
+# DE-3 (tests/fixtures/german): a study in German whose page, email and SMS texts come from files
+# only (EPRO_TEXTS_DIR), not from the build; DEMO-2's questionnaire with a German wording pack.
+mkdir -p "$work/de3"
+cp -r "$root/tests/fixtures/demo2/questionnaires" "$work/de3/questionnaires"
+rm -f "$work/de3/questionnaires/published.lock"
+cp "$root/tests/fixtures/german/generic-health-5.de.json" "$work/de3/questionnaires/generic-health-5/1.0.0/text/de.json"
+python3 - "$work/de3/questionnaires/generic-health-5/1.0.0/definition.json" <<'PY'
+import json, sys
+path = sys.argv[1]
+definition = json.load(open(path, encoding="utf-8"))
+definition["languages"].append("de")
+json.dump(definition, open(path, "w", encoding="utf-8"), indent=2)
+PY
+"$bin" questionnaires publish "$work/de3/questionnaires" > "$work/de3-publish.log"
+de3_port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+de3_url="http://127.0.0.1:$de3_port"
+serve de3 "sqlite://$work/de3.db?mode=rwc" "$de3_port" \
+  EPRO_STUDY_FILE="$root/tests/fixtures/german/study.toml" EPRO_QUESTIONNAIRES_DIR="$work/de3/questionnaires" \
+  EPRO_TEXTS_DIR="$root/tests/fixtures/german/texts"
+de3=$served
 status=0
 # Each test makes its own participants (each its own study id); staff-status.test.mjs counts the
 # dashboard, so its participants are at a site (UZG) no other test uses.
 (cd "$here" && node --test --test-concurrency=1 pages.test.mjs nojs.test.mjs access.test.mjs participant.test.mjs staff-status.test.mjs refusals.test.mjs large-text.test.mjs offline.test.mjs) || status=$?
 (cd "$here" && E2E_BASE_URL="$demo2_url" node --test new-trial.test.mjs) || status=$?
+(cd "$here" && E2E_BASE_URL="$de3_url" node --test german.test.mjs) || status=$?
 (cd "$here" && node budget.mjs) || status=$?
 if [ "$status" -ne 0 ]; then
   echo "--- server log (tail) ---"; tail -n 60 "$work/server.log"
   echo "--- DEMO-2 server log (tail) ---"; tail -n 30 "$work/demo2.log"
+  echo "--- DE-3 server log (tail) ---"; tail -n 30 "$work/de3.log"
 fi
 exit "$status"

@@ -175,8 +175,15 @@ impl<'a> Loaded<'a> {
     /// The questions of a page as shown: those asked with the answers so far, and those that
     /// depend on a question of the same page (hidden until their condition holds). A question
     /// that depends on another page's answer and is not asked is left out.
-    fn items(&self, range: std::ops::Range<usize>) -> Vec<ItemView> {
+    fn items(&self, web: &Web, range: std::ops::Range<usize>) -> Vec<ItemView> {
         let def = &self.x.resolved.version.definition;
+        // A yes/no question in the questionnaire's language: its wording's `yes`/`no`, else the
+        // catalogue's (never the code word "yes").
+        let lang = &self.x.resolved.language;
+        let yes_no = [
+            web.t(lang, "answer_yes", &[]),
+            web.t(lang, "answer_no", &[]),
+        ];
         let page = &self.slots[range];
         page.iter()
             .filter_map(|s| {
@@ -187,6 +194,7 @@ impl<'a> Loaded<'a> {
                     &self.x.lesions,
                     &self.x.resolved.language,
                     &self.answers,
+                    &yes_no,
                 )?;
                 let asked = questionnaire::applies(def, s, &self.answers);
                 let on_page = def
@@ -286,7 +294,7 @@ fn entry_header(web: &Web, lang: &str, who: &Who, x: &Expanded<'_>, title: &str)
         .get(lang)
         .cloned()
         .unwrap_or(x.visit.code.clone());
-    let q_lang = web.t(lang, &format!("lang_{}", x.resolved.language), &[]);
+    let q_lang = web.language_label(lang, &x.resolved.language);
     let how = web.t(lang, &format!("how_{mode}"), &[]);
     Some(format!("{study_id} · {visit} · {title} ({q_lang}) · {how}"))
 }
@@ -338,7 +346,7 @@ async fn render_page(
     let range = l.pages.get(idx).cloned().unwrap_or(0..0);
     let recall = l.slots.get(range.start).and_then(|s| s.recall.clone());
     let (n, count) = position(&l.x, key);
-    let items = l.items(range);
+    let items = l.items(web, range);
     let lang = page.lang.clone();
     let base = who.base(visit, key);
     let title = l
@@ -452,7 +460,14 @@ fn page_notice(web: &Web, req: &Request, lang: &str) -> Option<String> {
                 .map(|n| n.to_string())
                 .collect();
             if !numbers.is_empty() {
-                out.push(web.t(lang, "answers_cleared", &[("numbers", &numbers.join(", "))]));
+                out.push(web.t(
+                    lang,
+                    "answers_cleared",
+                    &[
+                        ("numbers", &numbers.join(", ")),
+                        ("count", &numbers.len().to_string()),
+                    ],
+                ));
             }
         }
         _ => {}

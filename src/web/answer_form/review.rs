@@ -79,7 +79,7 @@ pub(super) async fn render_review(
     let base = who.base(visit, key);
     let mut blanks = Vec::new();
     for (p, range) in l.pages.iter().enumerate() {
-        for item in l.items(range.clone()) {
+        for item in l.items(web, range.clone()) {
             if !item.answered && !item.hidden {
                 blanks.push(Blank {
                     number: item.number,

@@ -55,8 +55,8 @@ pub(crate) fn lang_prompt(
         format!("{path}?{q}")
     };
     let ask = |lang: &str| {
-        let was = web.t(lang, &format!("lang_{}", pa.language), &[]);
-        let new = web.t(lang, &format!("lang_{asked}"), &[]);
+        let was = web.language_label(lang, &pa.language);
+        let new = web.language_label(lang, &asked);
         let names = [("new", new.as_str()), ("was", was.as_str())];
         LangAsk {
             lang: lang.to_string(),

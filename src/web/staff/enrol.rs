@@ -41,7 +41,7 @@ pub(super) fn render_enrol(
         page,
         context! {
             sites => sites.clone(),
-            languages => app.study.languages.iter().map(|l| (l.clone(), web.t(&page.lang, &format!("lang_{l}"), &[]))).collect::<Vec<_>>(),
+            languages => app.study.languages.iter().map(|l| (l.clone(), web.language_label(&page.lang, l))).collect::<Vec<_>>(),
             arms => app.study.arms.iter().map(|a| context! { code => a.code.clone(), label => a.label.get(&page.lang).cloned().unwrap_or_else(|| a.code.clone()) }).collect::<Vec<_>>(),
             channels => (app.sms.is_some()).then(|| crate::domain::reminders::Channel::ALL.iter().map(|c| (c.as_str(), web.t(&page.lang, &format!("channel_{}", c.as_str()), &[]))).collect::<Vec<_>>()),
             error => error,

@@ -130,7 +130,7 @@ pub(super) async fn render_participant(
             p => context! {
                 study_id => p.study_id.clone(),
                 site => p.site.clone(),
-                language => web.t(&lang, &format!("lang_{}", p.language), &[]),
+                language => web.language_label(&lang, &p.language),
                 language_code => p.language.clone(),
                 status => web.t(&lang, &format!("pstatus_{}", p.status.as_str()), &[]),
                 enrolled_on => fmt_date(p.enrolled_on, &lang),
