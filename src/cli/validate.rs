@@ -194,7 +194,7 @@ pub async fn run(settings: Settings, command: Command) -> Outcome {
                     Err(e) => fail("data key", e.to_string(), "check the database"),
                 });
             }
-            checks.push(clock_check(&db, now, command.max_clock_skew_seconds).await);
+            checks.push(clock_check(&db, command.max_clock_skew_seconds).await);
         }
     }
     checks.push(mail_check(&settings).await);
@@ -435,12 +435,11 @@ async fn audit_check(settings: &Settings, db: &store::Db) -> Check {
     }
 }
 
-async fn clock_check(db: &store::Db, now: DateTime<Utc>, max_skew: u64) -> Check {
+async fn clock_check(db: &store::Db, max_skew: u64) -> Check {
     match store::server_time(db).await {
         Err(e) => fail("clock", e.to_string(), "check the database"),
         Ok(server) => {
             let skew = (SystemClock.now() - server).num_milliseconds().abs();
-            let _ = now;
             if skew <= (max_skew * 1000) as i64 {
                 pass(
                     "clock",
