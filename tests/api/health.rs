@@ -225,7 +225,7 @@ async fn an_error_page_shows_the_request_reference() {
         ("nl", "Vermeld bij de helpdesk deze referentie:"),
         (
             "fr",
-            "Communiquez cette référence au service d'assistance :",
+            "Communiquez cette référence au service d’assistance :",
         ),
     ] {
         let resp = app

@@ -221,5 +221,5 @@ async fn a_wrong_pin_says_how_many_tries_are_left() {
     // French too.
     let (status, html) = wrong_pin(&browser(), &app, &format!("{path}?lang=fr")).await;
     assert_eq!(status, 429, "still locked");
-    assert!(html.contains("Trop d&#x27;essais"), "{html}");
+    assert!(html.contains("Trop d’essais"), "{html}");
 }
