@@ -54,8 +54,8 @@ def instants(df, col):
 
 # visits.csv as docs/exports.md says to load it: every column's type given, none guessed.
 VISIT_DATES = ["target", "first_day", "last_day", "grace_last_day", "assessment_date", "sse_date"]
-VISIT_INSTANTS = ["window_start", "window_end", "grace_end"]
-VISIT_BOOLS = ["expected", "late", "scorable", "sse_triggered"]
+VISIT_INSTANTS = ["window_start", "window_end", "grace_end", "device_completed_at"]
+VISIT_BOOLS = ["expected", "late", "scorable", "sse_triggered", "synced_late"]
 VISIT_INTS = ["visit_num", "days_from_sse", "days_from_randomization"]
 VISIT_TEXT = ["study_id", "site", "arm", "visit", "questionnaire", "visit_state", "outcome", "cause",
               "missed_reason", "response_id", "flags", "mode"]

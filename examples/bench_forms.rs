@@ -97,6 +97,9 @@ async fn main() -> anyhow::Result<()> {
                         entry_reason: None,
                         flags: Json(Vec::new()),
                         days_from_sse: None,
+                        device_completed_at: None,
+                        synced_late: false,
+                        quarantined_at: None,
                     },
                 )
                 .await?;

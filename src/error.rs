@@ -162,6 +162,9 @@ pub enum Code {
     EventAlreadyRecorded,
     /// A draft exists and the save named no revision (If-Match).
     IfMatchRequired,
+    /// A form finished offline that arrived after its visit closed, with a completion time that
+    /// is outside the window or not plausible: kept as a quarantined draft for the site.
+    OfflineCompletionRefused,
 }
 
 impl Code {
@@ -210,6 +213,7 @@ impl Code {
             Code::NotInThisStudy => "not_in_this_study",
             Code::BadSignature => "bad_signature",
             Code::ArmRequired => "arm_required",
+            Code::OfflineCompletionRefused => "offline_completion_refused",
             Code::EventAlreadyRecorded => "event_already_recorded",
             Code::IfMatchRequired => "if_match_required",
         }

@@ -369,7 +369,9 @@
     navigator.serviceWorker.register("/static/epro-sw.js", { scope: "/p/" }).catch(function () { /* none */ });
   }
   // The review's "send": pressed without a connection, the page says it will be sent and sends
-  // it (the same key, so once) when the connection returns, also after a reload.
+  // it (the same key, so once) when the connection returns, also after a reload. The phone's
+  // time when *send* was pressed goes with it: a form finished inside the window that arrives
+  // after the visit closed is judged by it (docs/trial-rules.md).
   function sendLater(review) {
     var db = store();
     var name = "epro:" + review.getAttribute("data-keep") + ":" + review.getAttribute("action").replace(/\/review$/, "");
@@ -378,7 +380,9 @@
     var attempt = function () {
       var rec = db.get(name);
       if (!rec || !rec.submit) { return Promise.resolve("done"); }
-      return post(review.action, [["csrf", field("csrf")], ["idem", rec.submit]]).then(function (r) {
+      var body = [["csrf", field("csrf")], ["idem", rec.submit]];
+      if (rec.sentAt) { body.push(["device_completed_at", rec.sentAt]); }
+      return post(review.action, body).then(function (r) {
         if (r.type === "opaqueredirect" || r.status === 303) {
           db.del(name);
           location.href = review.action.replace(/\/review$/, "") + "/review";
@@ -386,7 +390,13 @@
         }
         if (r.status === 401) { return "wait"; }
         // Refused (the page says why): shown by posting the form as without this script.
-        rec.submit = null; db.set(name, rec);
+        var at = rec.sentAt;
+        rec.submit = null; rec.sentAt = null; db.set(name, rec);
+        if (at) {
+          var hidden = document.createElement("input");
+          hidden.type = "hidden"; hidden.name = "device_completed_at"; hidden.value = at;
+          review.appendChild(hidden);
+        }
         review.submit();
         return "done";
       }, function () { return "retry"; });
@@ -400,6 +410,7 @@
       e.preventDefault();
       var rec = db.get(name) || { answers: {}, pending: {}, batch: null };
       rec.submit = rec.submit || field("idem");
+      rec.sentAt = rec.sentAt || new Date().toISOString();
       db.set(name, rec);
       if (!navigator.onLine) { queued(); }
       send();

@@ -92,6 +92,9 @@ pub(super) async fn start_or_load(
         entry_reason: None,
         flags: crate::store::Json(Vec::new()),
         days_from_sse: None,
+        device_completed_at: None,
+        synced_late: false,
+        quarantined_at: None,
     };
     // A concurrent first save may have created it meanwhile: then this one continues on that
     // row, as if it had been found above.

@@ -8,8 +8,8 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::{
-    Definition, Entrant, as_answers, definition, invalid, latest_scores, lesion_ids, merge,
-    participant, score_row, start_or_load, visit_and_version, write_changes,
+    Definition, Entrant, as_answers, definition, invalid, late_offline, latest_scores, lesion_ids,
+    merge, participant, score_row, start_or_load, visit_and_version, write_changes,
 };
 use crate::{
     app::App,
@@ -77,6 +77,9 @@ pub struct Submitted {
     pub status: ResponseStatus,
     pub submitted_at: DateTime<Utc>,
     pub late: bool,
+    /// Received after the visit closed, taken as on time by the phone's completion time.
+    pub synced_late: bool,
+    pub device_completed_at: Option<DateTime<Utc>>,
     pub questionnaire: String,
     pub wording_sha256: String,
     pub scores: Option<Scores>,
@@ -90,6 +93,8 @@ pub(super) async fn submitted_view(app: &App, r: &ResponseRow) -> Result<Submitt
         status: r.status,
         submitted_at: r.submitted_at.unwrap_or(r.started_at),
         late: r.late,
+        synced_late: r.synced_late,
+        device_completed_at: r.device_completed_at,
         questionnaire: format!("{}@{}", r.questionnaire_key, r.questionnaire_version),
         wording_sha256: r.wording_sha256.clone(),
         scores,
@@ -109,7 +114,7 @@ pub async fn submit(
     key: &str,
     idempotency_key: &str,
     final_answers: Vec<Answer>,
-    client_utc_offset_minutes: Option<i32>,
+    device: Device,
 ) -> Result<Submitted> {
     let p = participant(app, pa).await?;
     let request = Submission {
@@ -117,11 +122,21 @@ pub async fn submit(
         key: key.into(),
         idempotency_key: idempotency_key.into(),
         answers: final_answers,
-        client_utc_offset_minutes,
+        client_utc_offset_minutes: device.utc_offset_minutes,
         completed_on: None,
         entry_reason: None,
+        device_completed_at: device.completed_at,
     };
     submit_as(app, &p, Entrant::participant(pa), request).await
+}
+
+/// What the participant's phone says about a submission.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Device {
+    /// The phone's offset from UTC in minutes.
+    pub utc_offset_minutes: Option<i32>,
+    /// When *send* was pressed, by the phone's clock (a form finished offline).
+    pub completed_at: Option<DateTime<Utc>>,
 }
 
 /// What a submission carries besides who makes it.
@@ -136,6 +151,8 @@ pub struct Submission {
     pub completed_on: Option<chrono::NaiveDate>,
     /// Staff entry after the grace period needs a reason.
     pub entry_reason: Option<String>,
+    /// When *send* was pressed, by the phone's clock (`late_offline`).
+    pub device_completed_at: Option<DateTime<Utc>>,
 }
 
 /// A submission for a response that is already submitted: the same key and body get the same
@@ -243,7 +260,7 @@ fn check_completion_date(
 }
 
 /// The flags of a form about to be submitted, and its days from the SSE (`entry::flags`).
-async fn assessment_flags<C: sea_orm::ConnectionTrait>(
+pub(super) async fn assessment_flags<C: sea_orm::ConnectionTrait>(
     app: &App,
     db: &C,
     p: &ParticipantRow,
@@ -335,32 +352,61 @@ pub async fn submit_as(
         client_utc_offset_minutes,
         completed_on,
         entry_reason,
+        device_completed_at,
     } = s;
     let (visit, key) = (visit.as_str(), key.as_str());
     let idempotency_key = idempotency_key.trim();
     check_request(idempotency_key, client_utc_offset_minutes)?;
-    let request = canonical_json(&json!({ "answers": final_answers, "client_utc_offset_minutes": client_utc_offset_minutes, "completed_on": completed_on, "mode": who.mode }))
+    let request = canonical_json(&json!({ "answers": final_answers, "client_utc_offset_minutes": client_utc_offset_minutes, "completed_on": completed_on, "mode": who.mode, "device_completed_at": device_completed_at }))
         .map_err(|e| Error::Internal(e.to_string()))?;
     let request_sha = hex::encode(Sha256::digest(request.as_bytes()));
     let (v, version) = visit_and_version(app, p, visit, key).await?;
     let now = app.clock.now();
     let today = crate::domain::schedule::local_date(app.study.time_zone, now);
     // Reads that need no lock come before the write transaction (docs/benchmarks.md).
-    let (flags, days_from_sse) =
+    let (mut flags, mut days_from_sse) =
         assessment_flags(app, &app.db, p, &v, who.mode, completed_on, today).await?;
     let txn = store::begin_write(&app.db).await?;
-    if let Some(r) = store::responses::find_for_update(&txn, p.id, visit, key).await?
+    let found = store::responses::find_for_update(&txn, p.id, visit, key).await?;
+    if let Some(r) = &found
         && r.status != ResponseStatus::Draft
     {
         drop(txn);
-        return resubmitted(app, &r, idempotency_key, &request_sha).await;
+        return resubmitted(app, r, idempotency_key, &request_sha).await;
     }
     let entry_reason = entry_reason
         .map(|r| r.trim().to_string())
         .filter(|r| !r.is_empty());
     let days = (today, p.enrolled_on);
     let has_reason = entry_reason.is_some();
-    let late = entry_allowed(app, &v, who.mode, has_reason, completed_on, days)?;
+    let allowed = entry_allowed(app, &v, who.mode, has_reason, completed_on, days);
+    let opened = found.map(|r| r.started_at);
+    let (late, device_completed_at, synced_late) =
+        match late_offline::decide(&v, who.mode, device_completed_at, opened, now, allowed) {
+            late_offline::Decision::Take {
+                late,
+                device,
+                synced_late,
+            } => (late, device, synced_late),
+            late_offline::Decision::Refuse(e) => return Err(e),
+            late_offline::Decision::Quarantine { device, why } => {
+                drop(txn);
+                let form = (key, version.as_str());
+                let (answers, when) = (&final_answers, (device, why));
+                let e = late_offline::quarantine(app, p, &who, &v, form, answers, when, now);
+                return Err(e.await?);
+            }
+        };
+    if synced_late {
+        // Judged by the day the phone finished it, which is inside the window.
+        let day = crate::domain::schedule::local_date(
+            app.study.time_zone,
+            device_completed_at.unwrap_or(now),
+        );
+        (flags, days_from_sse) = late_offline::flags_in_window(
+            assessment_flags(app, &txn, p, &v, who.mode, None, day).await?,
+        );
+    }
     let (mut r, _) = start_or_load(&txn, app, p, visit, key, &version, now).await?;
     if r.status != ResponseStatus::Draft {
         // Submitted by a concurrent request since the check above.
@@ -398,6 +444,8 @@ pub async fn submit_as(
     r.entry_reason = entry_reason.clone();
     r.flags = store::Json(flags.iter().map(|f| f.to_string()).collect());
     r.days_from_sse = days_from_sse;
+    r.device_completed_at = device_completed_at;
+    r.synced_late = synced_late;
     r.client_utc_offset_minutes = client_utc_offset_minutes;
     r.idempotency_key = Some(idempotency_key.into());
     r.request_sha256 = Some(request_sha);
@@ -427,6 +475,8 @@ pub async fn submit_as(
         status: r.status,
         submitted_at: now,
         late,
+        synced_late,
+        device_completed_at,
         questionnaire: format!("{key}@{}", r.questionnaire_version),
         wording_sha256: r.wording_sha256,
         scores,

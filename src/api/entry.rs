@@ -345,6 +345,7 @@ impl EntryApi {
                 client_utc_offset_minutes: None,
                 completed_on,
                 entry_reason: b.reason,
+                device_completed_at: None,
             },
         )
         .await?;

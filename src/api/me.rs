@@ -191,6 +191,10 @@ pub struct SubmitIn {
     /// The device's offset from UTC in minutes at submission (e.g. 60 in winter in Belgium).
     #[oai(validator(minimum(value = "-840"), maximum(value = "840")))]
     pub client_utc_offset_minutes: Option<i32>,
+    /// When *send* was pressed, by the device's clock (an app that finished the form offline).
+    /// A form received after the visit closed is taken as on time (`synced_late`) when this
+    /// time is inside the window or its grace period and plausible (docs/trial-rules.md).
+    pub device_completed_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Object)]
@@ -201,6 +205,10 @@ pub struct SubmittedOut {
     pub submitted_at: DateTime<Utc>,
     /// Submitted after the window closed, inside the grace period.
     pub late: bool,
+    /// Received after the visit closed, taken as on time by `device_completed_at`.
+    pub synced_late: bool,
+    /// The device's completion time as recorded (when sent and plausible).
+    pub device_completed_at: Option<DateTime<Utc>>,
     /// key@version answered.
     pub questionnaire: String,
     /// sha256 of the wording shown.
@@ -229,6 +237,8 @@ pub(crate) fn submitted_out(s: answering::Submitted) -> SubmittedOut {
         status: s.status.to_string(),
         submitted_at: s.submitted_at,
         late: s.late,
+        synced_late: s.synced_late,
+        device_completed_at: s.device_completed_at,
         questionnaire: s.questionnaire,
         wording_sha256: s.wording_sha256,
         scores: s.scores.map(|sc| ScoresOut {
@@ -476,7 +486,9 @@ impl MeApi {
     /// Submit once: validates the whole response, stores, scores and locks it. The same
     /// Idempotency-Key and body return the same result; the same key with another body 422
     /// `idempotency_conflict`; another submission gets 409
-    /// `already_submitted`; after the grace period 409 `window_closed`.
+    /// `already_submitted`; after the grace period 409 `window_closed`, unless
+    /// `device_completed_at` shows it was finished inside the window (then taken, `synced_late`)
+    /// or not (409 `offline_completion_refused`, the answers kept as a quarantined draft).
     #[oai(path = "/v1/me/visits/:visit/responses/:key/submit", method = "post")]
     async fn submit(
         &self,
@@ -496,7 +508,10 @@ impl MeApi {
             &key,
             &idempotency_key,
             to_answers(b.answers),
-            b.client_utc_offset_minutes,
+            answering::Device {
+                utc_offset_minutes: b.client_utc_offset_minutes,
+                completed_at: b.device_completed_at,
+            },
         )
         .await?;
         Ok(Json(submitted_out(s)))

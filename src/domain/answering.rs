@@ -2,7 +2,7 @@
 //! missed, and on what basis a submitted answer may be amended; and which entries a visit
 //! accepts.
 
-use chrono::{Days, NaiveDate};
+use chrono::{DateTime, Days, NaiveDate, Utc};
 use chrono_tz::Tz;
 
 use super::schedule::{VisitState, Window, local_date};
@@ -201,6 +201,77 @@ pub fn may_draft(state: VisitState, mode: EntryMode) -> Result<(), Refusal> {
     }
 }
 
+/// How far a phone's clock may be off the server's when its completion time is judged
+/// (docs/trial-rules.md, "Answers sent from a phone that was offline"): phones set their clocks
+/// from the network and rarely drift by more than seconds; five minutes also covers a clock set
+/// by hand to the minute.
+pub const DEVICE_CLOCK_SKEW_SECONDS: i64 = 300;
+
+/// Why a phone's completion time does not make a late-arriving form on time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OfflineRefusal {
+    /// Later than the server received it (beyond the allowed skew): the phone's clock is wrong.
+    AfterReceipt,
+    /// Earlier than the server's record of the form being opened (its draft), beyond the skew,
+    /// or the server has no record of it being opened.
+    BeforeOpened,
+    /// Before the window opened or after its grace period ended.
+    OutsideWindow,
+}
+
+impl OfflineRefusal {
+    /// The code recorded in the audit trail.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OfflineRefusal::AfterReceipt => "after_receipt",
+            OfflineRefusal::BeforeOpened => "before_opened",
+            OfflineRefusal::OutsideWindow => "outside_window",
+        }
+    }
+}
+
+/// A form a participant finished on the phone, received after its visit closed: taken when
+/// the phone's completion time (`device`) is plausible — not after the server's receipt
+/// (`received`) and not before the server's record of the form being opened (`opened`), each
+/// with `DEVICE_CLOCK_SKEW_SECONDS` allowed — and inside the window or its grace period.
+/// `Ok(late)`: late when the completion time is past the window's end (in grace).
+pub fn offline_completion(
+    w: &Window,
+    device: DateTime<Utc>,
+    opened: Option<DateTime<Utc>>,
+    received: DateTime<Utc>,
+) -> Result<bool, OfflineRefusal> {
+    plausible(device, opened, received)?;
+    if device < w.start || w.grace_end.is_some_and(|g| device >= g) {
+        return Err(OfflineRefusal::OutsideWindow);
+    }
+    Ok(w.end.is_some_and(|e| device >= e))
+}
+
+/// Whether a phone's completion time can be true: not after the server received the form and
+/// not before the server's record of it being opened, each with `DEVICE_CLOCK_SKEW_SECONDS`.
+pub fn plausible(
+    device: DateTime<Utc>,
+    opened: Option<DateTime<Utc>>,
+    received: DateTime<Utc>,
+) -> Result<(), OfflineRefusal> {
+    let skew = chrono::Duration::seconds(DEVICE_CLOCK_SKEW_SECONDS);
+    if device > received + skew {
+        Err(OfflineRefusal::AfterReceipt)
+    } else if opened.is_none_or(|o| device < o - skew) {
+        Err(OfflineRefusal::BeforeOpened)
+    } else {
+        Ok(())
+    }
+}
+
+/// Whether the phone's completion time decides a participant's submission: only for one the
+/// visit refuses because it closed (`Closed`: missed or partial) — a visit still open takes it
+/// as any other.
+pub fn judged_by_device(state: VisitState, mode: EntryMode) -> bool {
+    mode == EntryMode::SelfReport && matches!(state, VisitState::Missed | VisitState::Partial)
+}
+
 crate::code_enum! {
     /// Why a received form needs a second look in the analysis.
     pub enum ResponseFlag {
@@ -282,6 +353,64 @@ pub fn completion_date(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_late_offline_form_is_judged_by_the_phones_plausible_completion_time() {
+        use OfflineRefusal::*;
+        let at = |h: i64| {
+            chrono::DateTime::<Utc>::from_timestamp(1_800_000_000 + h * 3600, 0).unwrap_or_default()
+        };
+        let skew = chrono::Duration::seconds(DEVICE_CLOCK_SKEW_SECONDS);
+        let w = Window {
+            target: NaiveDate::default(),
+            start: at(0),
+            end: Some(at(48)),
+            grace_end: Some(at(72)),
+        };
+        let received = at(100);
+        // (device time, form opened, expected)
+        type Case = (
+            DateTime<Utc>,
+            Option<DateTime<Utc>>,
+            Result<bool, OfflineRefusal>,
+        );
+        let cases: [Case; 12] = [
+            (at(10), Some(at(5)), Ok(false)),
+            (at(47), Some(at(5)), Ok(false)),
+            (at(48), Some(at(5)), Ok(true)),
+            (at(71), Some(at(5)), Ok(true)),
+            (at(72), Some(at(5)), Err(OutsideWindow)),
+            (at(80), Some(at(5)), Err(OutsideWindow)),
+            (at(10), Some(at(11)), Err(BeforeOpened)),
+            (at(10), Some(at(10) + skew), Ok(false)),
+            (at(10), None, Err(BeforeOpened)),
+            (received + skew, Some(at(5)), Err(OutsideWindow)),
+            (
+                received + skew + chrono::Duration::seconds(1),
+                Some(at(5)),
+                Err(AfterReceipt),
+            ),
+            (
+                at(0) - chrono::Duration::seconds(1),
+                Some(at(0) - skew),
+                Err(OutsideWindow),
+            ),
+        ];
+        for (device, opened, want) in cases {
+            assert_eq!(
+                offline_completion(&w, device, opened, received),
+                want,
+                "{device} opened {opened:?}"
+            );
+        }
+        assert!(judged_by_device(VisitState::Missed, EntryMode::SelfReport));
+        assert!(judged_by_device(VisitState::Partial, EntryMode::SelfReport));
+        assert!(!judged_by_device(VisitState::Open, EntryMode::SelfReport));
+        assert!(!judged_by_device(
+            VisitState::Missed,
+            EntryMode::Interviewer
+        ));
+    }
 
     #[test]
     fn each_code_has_one_string_form_both_ways() {

@@ -13,7 +13,7 @@ use crate::{
     store::{self, participants::ParticipantRow, responses::ResponseRow},
 };
 
-pub const ANSWER_COLUMNS: [&str; 24] = [
+pub const ANSWER_COLUMNS: [&str; 26] = [
     "response_id",
     "study_id",
     "site",
@@ -38,13 +38,20 @@ pub const ANSWER_COLUMNS: [&str; 24] = [
     "amended",
     "flags",
     "days_from_sse",
+    "synced_late",
+    "device_completed_at",
 ];
 
-/// The day a form was filled in (study time zone): a paper form's `completed_on`, else the local
-/// day of its submission.
+/// The day a form was filled in (study time zone): a paper form's `completed_on`, a `synced_late`
+/// form's day on the phone, else the local day of its submission.
 pub(super) fn assessment_date(app: &App, r: &ResponseRow) -> String {
+    let finished = r.device_completed_at.filter(|_| r.synced_late);
     r.completed_on
-        .or_else(|| r.submitted_at.map(|t| local_date(app.study.time_zone, t)))
+        .or_else(|| {
+            finished
+                .or(r.submitted_at)
+                .map(|t| local_date(app.study.time_zone, t))
+        })
         .map(|d| d.to_string())
         .unwrap_or_default()
 }
@@ -101,6 +108,8 @@ pub fn answers_csv_of(app: Arc<App>, people: Vec<ParticipantRow>, opts: Options)
                             .to_string(),
                         r.flags.0.join("|"),
                         r.days_from_sse.map(|d| d.to_string()).unwrap_or_default(),
+                        r.synced_late.to_string(),
+                        r.device_completed_at.map(iso).unwrap_or_default(),
                     ]);
                 }
             }

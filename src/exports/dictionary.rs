@@ -78,7 +78,7 @@ fn meaning(file: &str, column: &str) -> &'static str {
         }
         (_, "submitted_at") => "When the response was submitted (UTC, ISO 8601)",
         (_, "assessment_date") => {
-            "The day the form was filled in (study time zone): completed_on for paper, the submission's local day otherwise"
+            "The day the form was filled in (study time zone): completed_on for paper, the local day of device_completed_at for a synced_late form, the submission's local day otherwise"
         }
         (_, "completed_on") => {
             "Paper forms: the day the participant filled it in (study time zone); it decides in-window or late"
@@ -92,6 +92,12 @@ fn meaning(file: &str, column: &str) -> &'static str {
         }
         (_, "flags") => "|-separated flags (flags code list)",
         (_, "days_from_sse") => "SSE visit only: assessment day minus the first SSE's day",
+        (_, "synced_late") => {
+            "true when the form reached the server after its visit closed and was taken as on time because the phone finished it inside the window (device_completed_at; docs/trial-rules.md)"
+        }
+        (_, "device_completed_at") => {
+            "When send was pressed by the phone's clock (UTC, ISO 8601), when the page sent it and it was plausible; empty otherwise"
+        }
         (_, "response_id") => {
             "Response id (the same in answers, scores, visits, pain, amendments, FHIR)"
         }

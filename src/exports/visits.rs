@@ -20,7 +20,7 @@ use crate::{
 /// Time columns: `target`, `first_day`, `last_day` and `grace_last_day` are local calendar
 /// dates in the study time zone (inclusive); `window_start`, `window_end` and `grace_end` are
 /// UTC instants (the ends exclusive), as the schedule API gives them.
-pub const VISIT_COLUMNS: [&str; 28] = [
+pub const VISIT_COLUMNS: [&str; 30] = [
     "study_id",
     "site",
     "arm",
@@ -49,6 +49,8 @@ pub const VISIT_COLUMNS: [&str; 28] = [
     "sse_triggered",
     "sse_date",
     "days_from_randomization",
+    "synced_late",
+    "device_completed_at",
 ];
 
 /// The outcome code of a form (dictionary: `outcome`).
@@ -146,6 +148,10 @@ pub fn visits_csv_of(app: Arc<App>, people: Vec<ParticipantRow>, opts: Options) 
                         sse.map(|d| d.to_string()).unwrap_or_default(),
                         randomized
                             .map(|d| (v.window.target - d).num_days().to_string())
+                            .unwrap_or_default(),
+                        r.map(|r| r.synced_late.to_string()).unwrap_or_default(),
+                        r.and_then(|r| r.device_completed_at)
+                            .map(iso)
                             .unwrap_or_default(),
                     ]);
                 }

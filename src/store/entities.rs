@@ -419,6 +419,13 @@ pub mod response {
         pub flags: crate::store::Json<Vec<String>>,
         /// Days from the participant's first SSE to the assessment, for answers after an SSE.
         pub days_from_sse: Option<i32>,
+        /// When the participant pressed *send* by the phone's clock, as the page sent it
+        /// (migration 19; docs/trial-rules.md, "Answers sent from a phone that was offline").
+        pub device_completed_at: Option<DateTimeUtc>,
+        /// Received after the visit closed and taken as on time by `device_completed_at`.
+        pub synced_late: bool,
+        /// A draft holding a late offline submission that was refused: when it was received.
+        pub quarantined_at: Option<DateTimeUtc>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

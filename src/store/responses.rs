@@ -236,6 +236,17 @@ pub async fn facts<C: ConnectionTrait>(
         ("days_from_sse", json!(r.days_from_sse)),
     ]
     .into_iter()
+    // Columns added later (migration 19) are bound only when set, so what events recorded
+    // before them still matches; setting or clearing one is then a difference like any other.
+    .chain(
+        [
+            ("device_completed_at", json!(at(r.device_completed_at))),
+            ("synced_late", json!(r.synced_late)),
+            ("quarantined_at", json!(at(r.quarantined_at))),
+        ]
+        .into_iter()
+        .filter(|(_, v)| !matches!(v, Value::Null | Value::Bool(false))),
+    )
     .collect();
     let answers = answers(db, id)
         .await?

@@ -271,6 +271,14 @@ async fn verify_names_every_edited_fact_of_a_response() {
             "score.",
         ),
         ("DELETE FROM score", "score."),
+        (
+            "UPDATE response SET device_completed_at = '2026-01-15T09:00:00+00:00'",
+            "response.device_completed_at",
+        ),
+        (
+            "UPDATE response SET synced_late = TRUE",
+            "response.synced_late",
+        ),
     ];
     for (edit, column) in cases {
         let app = spawn_app().await;

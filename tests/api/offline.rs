@@ -177,3 +177,232 @@ async fn a_submission_key_reused_with_other_answers_is_422() {
         .count();
     assert_eq!(submitted, 1);
 }
+
+/// A submission with the phone's completion time (`device_completed_at`).
+async fn submit_at(
+    app: &TestApp,
+    token: &str,
+    key: &str,
+    answers: Value,
+    device: &str,
+) -> (u16, Value) {
+    let r = app
+        .client
+        .post(format!(
+            "{}/api/v1/me/visits/BL/responses/{key}/submit",
+            app.address
+        ))
+        .bearer_auth(token)
+        .header("idempotency-key", format!("late-{key}"))
+        .json(&json!({ "answers": answers, "device_completed_at": device }))
+        .send()
+        .await
+        .expect("sent");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+fn items(range: std::ops::RangeInclusive<u32>) -> Value {
+    range
+        .map(|n| json!({"item": format!("q{n}"), "value": 1}))
+        .collect()
+}
+
+/// The value of `column` in the rows of `csv` where `key_column` is `key`.
+fn csv_column(csv: &str, key_column: &str, key: &str, column: &str) -> Vec<String> {
+    let mut r = csv::Reader::from_reader(csv.as_bytes());
+    let header: Vec<String> = r
+        .headers()
+        .expect("header")
+        .iter()
+        .map(String::from)
+        .collect();
+    let at = |name: &str| header.iter().position(|h| h == name).expect(name);
+    let (k, c) = (at(key_column), at(column));
+    r.records()
+        .map(|x| x.expect("row"))
+        .filter(|row| &row[k] == key)
+        .map(|row| row[c].to_string())
+        .collect()
+}
+
+/// #28.4 (docs/trial-rules.md, "Answers sent from a phone that was offline"): the baseline
+/// (randomized on the 15th, so its window ends that day; a week's grace) is opened on the 15th;
+/// the phone goes offline and the forms arrive on the 27th, after the visit closed. Finished on the phone inside the window: taken,
+/// `synced_late`, both times in the exports. Finished after the grace period by the phone's
+/// clock: refused, its answers kept as a quarantined draft the site sees.
+#[tokio::test]
+async fn a_form_finished_offline_in_the_window_is_taken_late_and_one_outside_is_quarantined() {
+    // The session outlives the twelve days offline.
+    let app = crate::helpers::spawn_app_with(|s| s.session_hours = 24 * 365).await;
+    let token = signed_in(&app).await;
+    // Both forms opened (a first answer saved) inside the window.
+    for key in ["eortc-qlq-c30", "eortc-qlq-bm22"] {
+        let first = if key == "eortc-qlq-c30" { "q1" } else { "q31" };
+        let r = app
+            .client
+            .put(format!(
+                "{}/api/v1/me/visits/BL/responses/{key}",
+                app.address
+            ))
+            .bearer_auth(&token)
+            .header("idempotency-key", format!("open-{key}"))
+            .json(&json!({ "answers": [{"item": first, "value": 1}] }))
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(r.status(), 200, "{key}");
+    }
+    let received = Utc
+        .with_ymd_and_hms(2026, 1, 27, 10, 0, 0)
+        .single()
+        .expect("t");
+    app.clock.set(received);
+
+    // Finished on the 15th (inside the window), received on the 27th.
+    let (s, body) = submit_at(
+        &app,
+        &token,
+        "eortc-qlq-c30",
+        items(1..=30),
+        "2026-01-15T15:00:00Z",
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["synced_late"], true, "{body}");
+    assert_eq!(body["late"], false, "finished inside the window: not late");
+    assert_eq!(body["device_completed_at"], "2026-01-15T15:00:00+00:00");
+    assert_eq!(body["submitted_at"], "2026-01-27T10:00:00+00:00");
+
+    // Finished on the 26th by the phone's clock (after the grace period): refused, kept.
+    let (s, body) = submit_at(
+        &app,
+        &token,
+        "eortc-qlq-bm22",
+        items(31..=52),
+        "2026-01-26T10:00:00Z",
+    )
+    .await;
+    assert_eq!(s, 409, "{body}");
+    assert_eq!(body["code"], "offline_completion_refused");
+    let message = body["message"].as_str().unwrap_or_default();
+    for part in [
+        "visit BL",
+        "2026-01-26T10:00:00",
+        "2026-01-27T10:00:00",
+        "outside the window",
+    ] {
+        assert!(message.contains(part), "{part} in {message}");
+    }
+    // A resend of the same refusal changes nothing more.
+    let (s, _) = submit_at(
+        &app,
+        &token,
+        "eortc-qlq-bm22",
+        items(31..=52),
+        "2026-01-26T10:00:00Z",
+    )
+    .await;
+    assert_eq!(s, 409);
+    let quarantined = app
+        .audit_rows()
+        .await
+        .iter()
+        .filter(|r| r["action"] == "response.quarantined")
+        .count();
+    assert_eq!(quarantined, 1, "one quarantine event");
+    assert_eq!(
+        app.sql_count(
+            "SELECT COUNT(*) FROM answer a JOIN response r ON r.id = a.response_id \
+             WHERE r.questionnaire_key = 'eortc-qlq-bm22' AND r.status = 'draft' \
+             AND r.quarantined_at IS NOT NULL"
+        )
+        .await,
+        22,
+        "every answer kept in the quarantined draft"
+    );
+
+    // A phone clock later than the receipt is not plausible (the NRS, opened by this request).
+    let (s, body) = submit_at(
+        &app,
+        &token,
+        "nrs-lesion-pain",
+        json!([]),
+        "2026-01-28T10:00:00Z",
+    )
+    .await;
+    assert_eq!(s, 409, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("later than the server"),
+        "{body}"
+    );
+
+    // The exports carry both times and the flag.
+    let dm = app.staff_token("data_manager", &[]).await;
+    let text = |path: &'static str| {
+        let (app, dm) = (&app, dm.clone());
+        async move { app.get(path, Some(&dm)).await.text().await.expect("csv") }
+    };
+    let answers = text("/api/v1/exports/answers.csv").await;
+    let synced = csv_column(&answers, "questionnaire", "eortc-qlq-c30", "synced_late");
+    assert_eq!(synced.len(), 30);
+    assert!(synced.iter().all(|v| v == "true"), "{synced:?}");
+    let device = csv_column(
+        &answers,
+        "questionnaire",
+        "eortc-qlq-c30",
+        "device_completed_at",
+    );
+    assert!(
+        device.iter().all(|v| v.starts_with("2026-01-15T15:00:00")),
+        "{device:?}"
+    );
+    let day = csv_column(
+        &answers,
+        "questionnaire",
+        "eortc-qlq-c30",
+        "assessment_date",
+    );
+    assert!(day.iter().all(|v| v == "2026-01-15"), "{day:?}");
+    let visits = text("/api/v1/exports/visits.csv").await;
+    let mut synced = csv_column(&visits, "questionnaire", "eortc-qlq-c30@3.0", "synced_late");
+    synced.retain(|v| !v.is_empty());
+    assert_eq!(synced, ["true"], "{visits}");
+    let dictionary = text("/api/v1/exports/dictionary.csv").await;
+    assert!(
+        dictionary.contains("visits.csv,synced_late")
+            && dictionary.contains("answers.csv,device_completed_at")
+    );
+
+    // The site sees the waiting form on the participant's record, with both times.
+    let (email, password, _) = app.staff_account("site_staff", &["ZAS"]).await;
+    let nurse = crate::pages::sign_in(&app, &email, &password).await;
+    let (_, html) = crate::pages::page(&nurse, &app, "/staff/participants/HERMES-ZAS-281").await;
+    let lines: Vec<&str> = html
+        .split("class=\"offline-late\">")
+        .skip(1)
+        .filter_map(|s| s.split('<').next())
+        .collect();
+    assert_eq!(
+        lines.len(),
+        3,
+        "the taken form and the two waiting: {lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("26") && l.contains("27") && l.contains("11:00")),
+        "{lines:?}"
+    );
+
+    // The audit trail still verifies, the new columns bound.
+    let out = app.cli(&["audit", "verify"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

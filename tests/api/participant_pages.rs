@@ -223,3 +223,90 @@ async fn a_wrong_pin_says_how_many_tries_are_left() {
     assert_eq!(status, 429, "still locked");
     assert!(html.contains("Trop d’essais"), "{html}");
 }
+
+/// Answer every page of `key` in BL with "1" as the page posts it (no script); ends on the review.
+async fn answer_all_pages(p: &Client, app: &TestApp, key: &str) -> String {
+    let base = format!("/p/q/BL/{key}");
+    let mut path = format!("{base}?page=1");
+    for _ in 0..20 {
+        let (_, html) = page(p, app, &path).await;
+        let mut form = hidden_fields(&html);
+        form.extend(
+            question_fields(&html)
+                .into_iter()
+                .map(|f| (f, "1".to_string())),
+        );
+        form.push(("go".into(), "next".into()));
+        let resp = p
+            .post(format!("{}{base}", app.address))
+            .form(&form)
+            .send()
+            .await
+            .expect("page");
+        assert_eq!(resp.status(), 303, "{path}");
+        path = resp.headers()["location"]
+            .to_str()
+            .expect("location")
+            .to_string();
+        if path.ends_with("/review") {
+            return path;
+        }
+    }
+    panic!("{key}: no review after 20 pages");
+}
+
+/// #28.4 through the page: *Send* pressed on the phone inside the window (the page script's
+/// `device_completed_at`), the review posted after the visit closed: taken (`synced_late`); one
+/// finished after the grace period by the phone's clock is refused in Dutch and kept.
+#[tokio::test]
+async fn the_review_sent_after_the_visit_closed_is_judged_by_the_phones_time() {
+    let app = crate::helpers::spawn_app_with(|s| s.session_hours = 24 * 365).await;
+    let nurse = nurse_and_participant(&app, "HERMES-ZAS-612", "nl").await;
+    let p = participant_browser(&app, &nurse, "HERMES-ZAS-612").await;
+    let mut reviews = Vec::new();
+    for key in ["eortc-qlq-c30", "eortc-qlq-bm22"] {
+        let review = answer_all_pages(&p, &app, key).await;
+        let (_, html) = page(&p, &app, &review).await;
+        reviews.push((review, hidden_fields(&html)));
+    }
+    app.clock.set(
+        Utc.with_ymd_and_hms(2026, 1, 27, 10, 0, 0)
+            .single()
+            .expect("t"),
+    );
+    for ((review, fields), (device, taken)) in reviews.into_iter().zip([
+        ("2026-01-15T15:00:00.000Z", true),
+        ("2026-01-26T10:00:00.000Z", false),
+    ]) {
+        let mut form = fields;
+        form.push(("device_completed_at".into(), device.into()));
+        let resp = p
+            .post(format!("{}{review}", app.address))
+            .form(&form)
+            .send()
+            .await
+            .expect("send");
+        if taken {
+            assert_eq!(resp.status(), 303, "{review}");
+        } else {
+            assert_eq!(resp.status(), 422, "{review}");
+            let html = resp.text().await.expect("html");
+            assert!(
+                html.contains("Dit bezoek was al gesloten toen uw antwoorden aankwamen"),
+                "{html}"
+            );
+        }
+    }
+    assert_eq!(
+        app.sql_count("SELECT COUNT(*) FROM response WHERE synced_late AND status = 'completed'")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.sql_count(
+            "SELECT COUNT(*) FROM response WHERE status = 'draft' AND quarantined_at IS NOT NULL"
+        )
+        .await,
+        1
+    );
+}

@@ -95,6 +95,8 @@ counts_title = Per visit (CONSORT-PRO)
 counts_partial = Partial
 counts_help = Expected = received + partial + missed + in grace. A visit is received once all its questionnaires are in, also when entered late.
 resp_filled_in = Filled in on paper on { $date }
+resp_synced_late = Finished offline on the phone on { $finished }, received on { $received } after the visit closed: taken as on time
+resp_quarantined = Sent late from a phone that was offline: finished on { $finished } by the phone's clock, received on { $received } after the visit closed. Not taken: the answers wait in the draft
 forms_title = Per questionnaire and arm (CONSORT-PRO)
 forms_help = Expected: the participant was on study at the window's end and the window has passed (or the form came in already). A form missed without a reason is on the site's to-do list.
 forms_todo = Missed without a reason
@@ -405,6 +407,7 @@ code_study_id_taken = This study ID is already in use.
 code_too_many_lesions = The participant already has the most lesions the study allows. Make a lesion inactive first.
 code_visit_not_missable = This visit cannot be recorded as missed now.
 code_window_closed = This visit's window is closed. Use late entry, with a reason.
+code_offline_completion_refused = This visit closed before your answers arrived, and the time on your phone does not show they were finished in time. Your answers are kept: your study team sees them.
 code_window_not_open = This visit's window is not open yet.
 code_not_in_this_study = This study does not record this.
 code_amendment_needs_confirmation = Confirm the correction.

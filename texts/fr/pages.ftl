@@ -95,6 +95,8 @@ counts_title = Par visite (CONSORT-PRO)
 counts_partial = Partielles
 counts_help = Attendues = reçues + partielles + manquées + en délai de grâce. Une visite est reçue dès que tous ses questionnaires sont là, même saisis en retard.
 resp_filled_in = Rempli sur papier le { $date }
+resp_synced_late = Rempli hors connexion le { $finished }, reçu le { $received } après la clôture de la visite : accepté comme à temps
+resp_quarantined = Envoyé en retard depuis un téléphone hors connexion : rempli le { $finished } selon l’horloge du téléphone, reçu le { $received } après la clôture de la visite. Non accepté : les réponses attendent dans le brouillon
 forms_title = Par questionnaire et bras (CONSORT-PRO)
 forms_help = Attendu : le participant était dans l’étude à la fin de la fenêtre et la fenêtre est passée (ou le questionnaire est déjà arrivé). Un questionnaire manqué sans raison figure dans la liste de tâches du centre.
 forms_todo = Manqués sans raison
@@ -405,6 +407,7 @@ code_study_id_taken = Ce numéro d’étude est déjà utilisé.
 code_too_many_lesions = Le participant a déjà le nombre maximal de lésions permis par l’étude. Rendez d’abord une lésion inactive.
 code_visit_not_missable = Cette visite ne peut pas être enregistrée comme manquée maintenant.
 code_window_closed = La fenêtre de cette visite est fermée. Utilisez la saisie tardive, avec une raison.
+code_offline_completion_refused = Cette visite était déjà close quand vos réponses sont arrivées, et l’heure de votre téléphone ne montre pas qu’elles ont été remplies à temps. Vos réponses sont gardées : votre équipe d’étude les voit.
 code_window_not_open = La fenêtre de cette visite n’est pas encore ouverte.
 code_not_in_this_study = Cette étude n’enregistre pas ceci.
 code_amendment_needs_confirmation = Confirmez la correction.

@@ -95,6 +95,8 @@ counts_title = Per bezoek (CONSORT-PRO)
 counts_partial = Gedeeltelijk
 counts_help = Verwacht = ontvangen + gedeeltelijk + gemist + in uitloop. Een bezoek is ontvangen zodra al zijn vragenlijsten binnen zijn, ook als ze laat werden ingevoerd.
 resp_filled_in = Op papier ingevuld op { $date }
+resp_synced_late = Zonder verbinding ingevuld op { $finished }, ontvangen op { $received } nadat het bezoek gesloten was: aanvaard als op tijd
+resp_quarantined = Laat verstuurd vanaf een telefoon zonder verbinding: ingevuld op { $finished } volgens de klok van de telefoon, ontvangen op { $received } nadat het bezoek gesloten was. Niet aanvaard: de antwoorden wachten in het concept
 forms_title = Per vragenlijst en studiearm (CONSORT-PRO)
 forms_help = Verwacht: de deelnemer was in de studie bij het einde van het venster en het venster is voorbij (of de vragenlijst kwam al binnen). Een gemiste vragenlijst zonder reden staat op de takenlijst van het centrum.
 forms_todo = Gemist zonder reden
@@ -405,6 +407,7 @@ code_study_id_taken = Dit studienummer is al in gebruik.
 code_too_many_lesions = De deelnemer heeft al het hoogste aantal letsels dat de studie toelaat. Zet eerst een letsel op niet-actief.
 code_visit_not_missable = Dit bezoek kan nu niet als gemist worden geregistreerd.
 code_window_closed = Het venster van dit bezoek is gesloten. Gebruik de late invoer, met een reden.
+code_offline_completion_refused = Dit bezoek was al gesloten toen uw antwoorden aankwamen, en de tijd op uw telefoon toont niet dat ze op tijd ingevuld waren. Uw antwoorden zijn bewaard: uw studieteam ziet ze.
 code_window_not_open = Het venster van dit bezoek is nog niet open.
 code_not_in_this_study = Deze studie registreert dit niet.
 code_amendment_needs_confirmation = Bevestig de verbetering.

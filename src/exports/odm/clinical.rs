@@ -260,6 +260,9 @@ fn form_group(x: &mut Xml, r: &ResponseRow, transaction: Option<&str>, site: &st
     let mode = r.mode.map(|m| m.to_string());
     let completed = r.completed_on.map(|d| d.to_string());
     let late = r.late.to_string();
+    // Only on forms received after their visit closed and taken by the phone's time.
+    let synced = r.synced_late.then(|| "true".to_string());
+    let device = r.device_completed_at.map(iso);
     for (oid, value) in [
         ("I.FORM.RESPONSE_ID", Some(id.as_str())),
         ("I.FORM.STATUS", Some("received")),
@@ -267,6 +270,8 @@ fn form_group(x: &mut Xml, r: &ResponseRow, transaction: Option<&str>, site: &st
         ("I.FORM.COMPLETED_ON", completed.as_deref()),
         ("I.FORM.LANGUAGE", Some(r.language.as_str())),
         ("I.FORM.LATE", Some(late.as_str())),
+        ("I.FORM.SYNCED_LATE", synced.as_deref()),
+        ("I.FORM.DEVICE_COMPLETED_AT", device.as_deref()),
     ] {
         if value.is_some() {
             item_data(x, oid, value, transaction, None, site);

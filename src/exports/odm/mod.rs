@@ -148,7 +148,7 @@ const SYSTEM_USER: &str = "USR.SYSTEM";
 const OTHER_STAFF_USER: &str = "USR.S.OTHER";
 /// The form-level facts every form carries (one item group shared by every FormDef).
 const FORM_GROUP: &str = "IG.FORM";
-const FORM_ITEMS: [(&str, &str, Option<&str>); 7] = [
+const FORM_ITEMS: [(&str, &str, Option<&str>); 9] = [
     ("I.FORM.RESPONSE_ID", "text", None),
     ("I.FORM.STATUS", "text", Some("CL.FORM_STATUS")),
     ("I.FORM.MISSED_REASON", "text", Some("CL.MISSED_REASON")),
@@ -156,6 +156,8 @@ const FORM_ITEMS: [(&str, &str, Option<&str>); 7] = [
     ("I.FORM.COMPLETED_ON", "date", None),
     ("I.FORM.LANGUAGE", "text", None),
     ("I.FORM.LATE", "boolean", None),
+    ("I.FORM.SYNCED_LATE", "boolean", None),
+    ("I.FORM.DEVICE_COMPLETED_AT", "datetime", None),
 ];
 const YES_NO: &str = "CL.YESNO";
 

@@ -106,7 +106,10 @@ impl Who {
                     &s.key,
                     &s.idempotency_key,
                     s.answers,
-                    None,
+                    answering::Device {
+                        utc_offset_minutes: None,
+                        completed_at: s.device_completed_at,
+                    },
                 )
                 .await?;
             }

@@ -199,6 +199,10 @@ pub async fn submit(
         client_utc_offset_minutes: None,
         completed_on,
         entry_reason: form_value(&form, "entry_reason").map(String::from),
+        // The page script's record of when *send* was pressed (a form finished offline).
+        device_completed_at: form_value(&form, "device_completed_at")
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t.trim()).ok())
+            .map(|t| t.with_timezone(&chrono::Utc)),
     };
     match who.submit(app, submission).await {
         Ok(()) => redirect(&after_submit_target(who, app, visit).await),

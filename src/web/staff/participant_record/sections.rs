@@ -35,6 +35,9 @@ pub(super) struct ResponseView {
     filled_in: Option<String>,
     /// Why it was entered late or outside the window, as staff gave it.
     entry_reason: Option<String>,
+    /// A form finished offline that arrived after the visit closed: taken by the phone's time,
+    /// or refused and waiting as a quarantined draft (both times, docs/trial-rules.md).
+    offline: Option<String>,
     scores: Vec<(String, String)>,
     queries: Vec<(String, String)>,
 }
@@ -295,12 +298,31 @@ pub(super) async fn response_views(
                     .completed_on
                     .map(|day| web.t(&lang, "resp_filled_in", &[("date", &fmt_date(day, &lang))])),
                 entry_reason: d.row.entry_reason.clone(),
+                offline: offline_note(web, app, &d.row, &lang),
                 scores,
                 queries,
             });
         }
     }
     resp_views
+}
+
+/// The line under a response received late from a phone that was offline (#28.4): when the
+/// phone finished it and when the server received it, and whether it was taken or waits.
+fn offline_note(
+    web: &Web,
+    app: &App,
+    r: &crate::store::responses::ResponseRow,
+    lang: &str,
+) -> Option<String> {
+    let device = local_time(app, r.device_completed_at?, lang);
+    let (key, received) = match (r.status.is_submitted(), r.synced_late, r.quarantined_at) {
+        (true, true, _) => ("resp_synced_late", r.submitted_at?),
+        (false, _, Some(at)) => ("resp_quarantined", at),
+        _ => return None,
+    };
+    let received = local_time(app, received, lang);
+    Some(web.t(lang, key, &[("finished", &device), ("received", &received)]))
 }
 
 pub(super) async fn reminder_rows(
