@@ -411,6 +411,10 @@ pub async fn rotate_key(
     )
     .await?;
     txn.commit().await?;
+    // The rotation event must be chained with the key it rotates away from: number it (and
+    // what was committed before it) now, with the current key, before servers restart with the
+    // new one (PostgreSQL; on SQLite it already is).
+    sequence(db, current, &[], at, true).await?;
     Ok(())
 }
 
