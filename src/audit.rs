@@ -1,6 +1,7 @@
-//! The one audit writer and the chain verifier. Every change is recorded here, inside the
-//! transaction that makes it, after taking the chain head's lock; nothing else writes audit rows.
-//! Personal data (emails, phones, names) never goes in: name the field that changed instead.
+//! The one audit writer, the sequencer and the verifiers. Every change is recorded here, inside
+//! the transaction that makes it (PostgreSQL: without any shared lock, numbered after commit by
+//! `sequence`; SQLite: numbered at once); nothing else writes audit rows. Personal data (emails,
+//! phones, names) never goes in: name the field that changed instead.
 
 use chrono::{DateTime, Utc};
 use sea_orm::DatabaseTransaction;
@@ -76,20 +77,22 @@ pub async fn response_facts(txn: &DatabaseTransaction, response: uuid::Uuid) -> 
     Ok(rule::facts_binding(&facts))
 }
 
-/// Append `entry` to the chain inside `txn`. Returns its sequence number.
+/// Record `entry` inside `txn`, with the data it describes. On PostgreSQL the event is inserted
+/// without a sequence number and without taking any shared lock (so writers commit in
+/// parallel); the sequencer (`sequence`) numbers and chains it once committed. On SQLite (a
+/// single writer) it is numbered and chained at once under the head's lock, as before.
 pub async fn record(
     txn: &DatabaseTransaction,
     key: &Key,
     at: DateTime<Utc>,
     entry: Entry,
-) -> Result<i64> {
+) -> Result<()> {
     let canonical = |v: Option<Value>| -> Result<Option<String>> {
         v.map(|v| rule::canonical_json(&v).map_err(|e| Error::Internal(e.to_string())))
             .transpose()
     };
-    let (head_seq, head_hash) = store::audit::lock_head(txn).await?;
-    let content = EventContent {
-        seq: head_seq + 1,
+    let mut content = EventContent {
+        seq: 0,
         at: format_at(at),
         actor_kind: entry.actor.kind.as_str().to_string(),
         actor_id: entry.actor.id,
@@ -100,19 +103,130 @@ pub async fn record(
         after: canonical(entry.after)?,
         reason: entry.reason,
     };
-    let hash = rule::chain_hash(key.bytes(), &head_hash, &content)
+    let internal = |e: rule::ChainError| Error::Internal(e.to_string());
+    let content_hash = rule::content_hash(key.bytes(), &content).map_err(internal)?;
+    if !store::audit::sequenced_on_write(txn) {
+        store::audit::insert_unsequenced(txn, &content, &content_hash).await?;
+        return Ok(());
+    }
+    let (head_seq, head_hash) = store::audit::lock_head(txn).await?;
+    content.seq = head_seq + 1;
+    let hash = rule::chain_hash(key.bytes(), &head_hash, &content).map_err(internal)?;
+    let event = StoredEvent {
+        content,
+        prev_hash: head_hash,
+        hash,
+    };
+    store::audit::append(txn, &event, &content_hash).await?;
+    Ok(())
+}
+
+/// How many events one sequencing pass numbers at most (the next pass takes the rest).
+const SEQUENCE_BATCH: u64 = 5000;
+
+/// What one sequencing pass did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Sequenced {
+    /// Events numbered and chained.
+    pub chained: usize,
+    /// Row ids left unsequenced because their content does not match their content hash.
+    pub refused: Vec<i64>,
+    /// Another instance was sequencing (only when not waiting).
+    pub busy: bool,
+}
+
+/// One sequencing pass (#29.2): number and chain, in one transaction, every committed event
+/// not sequenced yet — in insertion order (docs/audit-ledger.md says why that respects commit
+/// order between passes) — and move the head. One pass at a time across instances; with `wait`
+/// false a pass that finds another running returns at once (`busy`), with `wait` true (a reader
+/// that needs the whole log: exports, `epro audit verify` with the key) it waits for it.
+/// `retired`: keys an instance not yet restarted after a key rotation may still write with.
+pub async fn sequence(
+    db: &Db,
+    key: &Key,
+    retired: &[Key],
+    at: DateTime<Utc>,
+    wait: bool,
+) -> Result<Sequenced> {
+    let Some(txn) = store::audit::begin_sequencing(db, wait).await? else {
+        return Ok(Sequenced {
+            busy: true,
+            ..Sequenced::default()
+        });
+    };
+    let pending = store::audit::unsequenced(&*txn, SEQUENCE_BATCH).await?;
+    if pending.is_empty() {
+        txn.rollback().await?;
+        return Ok(Sequenced::default());
+    }
+    let head = store::audit::lock_head(&txn).await?;
+    let retired: Vec<&[u8]> = retired.iter().map(|k| k.bytes().as_slice()).collect();
+    let done = rule::sequence(key.bytes(), &retired, head, pending)
         .map_err(|e| Error::Internal(e.to_string()))?;
-    let seq = content.seq;
-    store::audit::append(
-        txn,
-        &StoredEvent {
-            content,
-            prev_hash: head_hash,
-            hash,
-        },
-    )
-    .await?;
-    Ok(seq)
+    let sequenced_at = format_at(at);
+    for (id, event) in &done.chained {
+        store::audit::set_sequenced(&txn, *id, event, &sequenced_at).await?;
+    }
+    if let Some((_, last)) = done.chained.last() {
+        store::audit::move_head(&txn, last.content.seq, &last.hash).await?;
+    }
+    txn.commit().await?;
+    for id in &done.refused {
+        tracing::error!(
+            audit_event_id = id,
+            "audit event left unsequenced: its content does not match its content hash \
+             (edited or inserted in the database without the audit key)"
+        );
+    }
+    Ok(Sequenced {
+        chained: done.chained.len(),
+        refused: done.refused,
+        busy: false,
+    })
+}
+
+/// Events waiting for a sequence number: how many, and the oldest one (row id, how long it has
+/// waited at `now`, in whole seconds, never negative).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Unsequenced {
+    pub count: u64,
+    pub oldest: Option<(i64, i64)>,
+}
+
+impl Unsequenced {
+    /// Seconds the oldest unsequenced event has waited (0: none waits).
+    pub fn oldest_seconds(&self) -> i64 {
+        self.oldest.map_or(0, |(_, s)| s)
+    }
+}
+
+pub async fn unsequenced(db: &Db, now: DateTime<Utc>) -> Result<Unsequenced> {
+    let (count, oldest) = store::audit::unsequenced_figures(db).await?;
+    let oldest = oldest.map(|(id, at)| {
+        let waited = DateTime::parse_from_rfc3339(&at)
+            .map(|t| (now - t.with_timezone(&Utc)).num_seconds().max(0))
+            .unwrap_or(i64::MAX);
+        (id, waited)
+    });
+    Ok(Unsequenced { count, oldest })
+}
+
+/// The retired audit keys (EPRO_AUDIT_KEYS_RETIRED, comma-separated hex), oldest first.
+pub fn retired_keys(settings: &crate::config::Settings) -> Result<Vec<Key>> {
+    settings
+        .audit_keys_retired
+        .as_ref()
+        .map(|s| {
+            s.expose()
+                .split(',')
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .map(|k| Key::parse_hex("EPRO_AUDIT_KEYS_RETIRED", k))
+                .collect::<std::result::Result<Vec<_>, _>>()
+        })
+        .transpose()
+        .map_err(|e| Error::operator("EPRO_AUDIT_KEYS_RETIRED", e.to_string()))
+        .map(Option::unwrap_or_default)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -184,34 +298,39 @@ pub async fn verify_responses(db: &Db) -> Result<ResponsesVerdict> {
     const PAGE: u64 = 1000;
     // response id → (seq of the binding event, what it binds)
     let mut recorded: HashMap<String, (i64, Binding)> = HashMap::new();
+    let mut bind = |c: EventContent| {
+        let submission = matches!(c.action.as_str(), "response.submitted" | "response.amended");
+        if !submission && c.action != "score.recomputed" {
+            return;
+        }
+        let Some(id) = c.entity_id else { return };
+        let body = c
+            .after
+            .as_deref()
+            .and_then(|a| serde_json::from_str::<Value>(a).ok())
+            .unwrap_or_default();
+        let binding = if body["facts"].is_object() {
+            Binding::Facts(body["facts"].clone())
+        } else if let Some(d) = body["answers_sha256"].as_str() {
+            Binding::Answers(d.to_string())
+        } else {
+            Binding::Nothing
+        };
+        if submission || (matches!(binding, Binding::Facts(_)) && recorded.contains_key(&id)) {
+            recorded.insert(id, (c.seq, binding));
+        }
+    };
     let mut after = 0;
     loop {
         let page = store::audit::page(db, after, PAGE).await?;
         let Some(last) = page.last() else { break };
         after = last.content.seq;
-        for e in page {
-            let c = e.content;
-            let submission = matches!(c.action.as_str(), "response.submitted" | "response.amended");
-            if !submission && c.action != "score.recomputed" {
-                continue;
-            }
-            let Some(id) = c.entity_id else { continue };
-            let body = c
-                .after
-                .as_deref()
-                .and_then(|a| serde_json::from_str::<Value>(a).ok())
-                .unwrap_or_default();
-            let binding = if body["facts"].is_object() {
-                Binding::Facts(body["facts"].clone())
-            } else if let Some(d) = body["answers_sha256"].as_str() {
-                Binding::Answers(d.to_string())
-            } else {
-                Binding::Nothing
-            };
-            if submission || (matches!(binding, Binding::Facts(_)) && recorded.contains_key(&id)) {
-                recorded.insert(id, (c.seq, binding));
-            }
-        }
+        page.into_iter().for_each(|e| bind(e.content));
+    }
+    // Then the events committed but not sequenced yet (their seq reads 0), after every
+    // sequenced one: they were committed after all of those the sequencer has numbered.
+    for e in store::audit::unsequenced(db, i64::MAX as u64).await? {
+        bind(e.content);
     }
     let (mut checked, mut answers_only, mut unbound) = (0, 0, 0);
     for id in store::responses::submitted_ids(db).await? {
@@ -292,6 +411,10 @@ pub async fn rotate_key(
     )
     .await?;
     txn.commit().await?;
+    // The rotation event must be chained with the key it rotates away from: number it (and
+    // what was committed before it) now, with the current key, before servers restart with the
+    // new one (PostgreSQL; on SQLite it already is).
+    sequence(db, current, &[], at, true).await?;
     Ok(())
 }
 

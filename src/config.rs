@@ -160,6 +160,13 @@ pub struct Settings {
     pub jobs_digests: bool,
     /// Forget expired sessions and old login failures on each tick.
     pub jobs_housekeeping: bool,
+    /// How often (milliseconds) `epro serve` runs the audit sequencer on PostgreSQL, numbering
+    /// and chaining committed audit events (one pass at a time across instances); 0: never
+    /// (docs/audit-ledger.md).
+    pub audit_sequence_interval_ms: u64,
+    /// An audit event unsequenced for longer than this (seconds) turns /readyz not ready and
+    /// is named by `epro audit verify`.
+    pub audit_unsequenced_max_seconds: u64,
     /// Sending attempts before a reminder is marked failed.
     pub reminder_max_attempts: u32,
     /// A reminder still marked `sending` after this many seconds is taken to be from a worker
@@ -237,6 +244,8 @@ impl Default for Settings {
             jobs_reminders: true,
             jobs_digests: true,
             jobs_housekeeping: true,
+            audit_sequence_interval_ms: 250,
+            audit_unsequenced_max_seconds: 5,
             reminder_max_attempts: 8,
             reminder_stale_seconds: 600,
             bootstrap_admin_email: "admin@example.org".into(),

@@ -195,6 +195,8 @@ impl Server {
         let metrics = self
             .metrics
             .map(|m| tokio::spawn(m.serve(self.app.clone())));
+        let sequencer = crate::jobs::sequencer::runs(&self.app)
+            .then(|| tokio::spawn(crate::jobs::sequencer::run(self.app.clone())));
         let result = HttpServer::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(endpoint, shutdown, Some(grace))
             .await;
@@ -203,6 +205,9 @@ impl Server {
         }
         if let Some(m) = metrics {
             m.abort();
+        }
+        if let Some(s) = sequencer {
+            s.abort();
         }
         result
     }

@@ -23,6 +23,7 @@ mod m20261207_000016_fhir_smart_clients;
 mod m20261207_000017_ledger_checkpoint;
 mod m20261207_000018_offline_draft_saves;
 mod m20261208_000019_late_offline_completion;
+mod m20261208_000020_seq_audit_sequencer;
 
 pub struct Migrator;
 
@@ -49,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000017_ledger_checkpoint::Migration),
             Box::new(m20261207_000018_offline_draft_saves::Migration),
             Box::new(m20261208_000019_late_offline_completion::Migration),
+            Box::new(m20261208_000020_seq_audit_sequencer::Migration),
         ]
     }
 }

@@ -65,6 +65,10 @@ pub async fn run(settings: Settings, command: Command) -> Outcome {
         Command::Checkpoint => {
             let seed = checkpoint_key(&settings)?;
             let db = store::connect(&settings.database_url).await?;
+            // Checkpoints cover sequenced events: number those committed so far first.
+            let keys = Keys::resolve(&settings)?;
+            let retired = audit::retired_keys(&settings)?;
+            audit::sequence(&db, &keys.audit, &retired, SystemClock.now(), true).await?;
             match audit::checkpoint(&db, &seed, SystemClock.now()).await? {
                 Some(size) => println!("signed a checkpoint of {size} events"),
                 None => println!("no new events since the last checkpoint"),
@@ -162,6 +166,7 @@ async fn verify_public(
     let mut found = vec![ledger_finding(&db, &keys, extra).await?];
     if found[0].0 {
         found.push(responses_finding(&db).await?);
+        found.push(unsequenced_finding(&db, settings.audit_unsequenced_max_seconds, &[]).await?);
     }
     let ok = print(&found);
     Ok(if ok {
@@ -224,19 +229,12 @@ pub(super) async fn findings(
     db: &store::Db,
 ) -> anyhow::Result<Vec<(bool, String)>> {
     let keys = Keys::resolve(settings)?;
-    let retired = settings
-        .audit_keys_retired
-        .as_ref()
-        .map(|s| {
-            s.expose()
-                .split(',')
-                .map(str::trim)
-                .filter(|k| !k.is_empty())
-                .map(|k| Key::parse_hex("EPRO_AUDIT_KEYS_RETIRED", k))
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .transpose()?
-        .unwrap_or_default();
+    let retired = audit::retired_keys(settings)?;
+    // With the key, number the events committed so far first (as the sequencer would), so
+    // the whole log is checked; those it refuses are named below.
+    let refused = audit::sequence(db, &keys.audit, &retired, SystemClock.now(), true)
+        .await?
+        .refused;
     let mut out = Vec::new();
     match audit::verify_with_history(db, &retired, &keys.audit).await? {
         Verdict::Intact { events } => {
@@ -269,7 +267,51 @@ pub(super) async fn findings(
         }
     }
     out.push(responses_finding(db).await?);
+    out.push(unsequenced_finding(db, settings.audit_unsequenced_max_seconds, &refused).await?);
     Ok(out)
+}
+
+/// The events not sequenced yet (#29.2), never silently left out: BROKEN when the sequencer
+/// refused one (its content does not match its content hash); otherwise counted, and the oldest
+/// named when it has waited longer than `max_seconds` (no sequencer ran since — a liveness
+/// matter for /readyz and the metric, not a sign of tampering: the line stays OK).
+async fn unsequenced_finding(
+    db: &store::Db,
+    max_seconds: u64,
+    refused: &[i64],
+) -> anyhow::Result<(bool, String)> {
+    if let Some(id) = refused.first() {
+        return Ok((
+            false,
+            format!(
+                "audit event row {id} (and {} more) cannot be sequenced: its content does not \
+                 match its content hash (edited, or inserted without the audit key)",
+                refused.len() - 1
+            ),
+        ));
+    }
+    let u = audit::unsequenced(db, SystemClock.now()).await?;
+    Ok(match u.oldest {
+        None => (true, "every audit event is sequenced".into()),
+        Some((id, waited)) if waited > max_seconds as i64 => (
+            true,
+            format!(
+                "{} audit events are not sequenced yet, so no checkpoint covers them; the \
+                 oldest, row {id}, has waited {waited} s (more than \
+                 EPRO_AUDIT_UNSEQUENCED_MAX_SECONDS = {max_seconds}): no sequencer ran since — \
+                 start `epro serve` or run `epro audit verify` with the key",
+                u.count
+            ),
+        ),
+        Some((_, waited)) => (
+            true,
+            format!(
+                "{} audit events committed in the last {waited} s are not sequenced yet (not \
+                 covered above; the sequencer numbers them within a second)",
+                u.count
+            ),
+        ),
+    })
 }
 
 /// Print findings as `OK` or `BROKEN` lines; whether all hold.

@@ -209,6 +209,81 @@ pub fn chain_hash(
     Ok(hex::encode(mac.finalize().into_bytes()))
 }
 
+/// The HMAC-SHA256 (hex) of an event's content without its sequence number — JCS of `content`
+/// with `seq` left out — written with the event before it has a number (`content_hash`), so
+/// that the sequencer and `epro audit verify` notice an unsequenced event edited or inserted in
+/// the database without the key.
+pub fn content_hash(key: &[u8], content: &EventContent) -> Result<String, ChainError> {
+    let mut value =
+        serde_json::to_value(content).map_err(|e| ChainError::Canonical(e.to_string()))?;
+    if let Some(fields) = value.as_object_mut() {
+        fields.remove("seq");
+    }
+    let canonical = canonical_json(&value)?;
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key)
+        .map_err(|e| ChainError::Canonical(e.to_string()))?;
+    mac.update(canonical.as_bytes());
+    Ok(hex::encode(mac.finalize().into_bytes()))
+}
+
+/// An event written without a sequence number yet, as the sequencer reads it.
+#[derive(Debug, Clone)]
+pub struct Unsequenced {
+    /// Its row id (insertion order).
+    pub id: i64,
+    /// Its content; `seq` is not set yet.
+    pub content: EventContent,
+    pub content_hash: Option<String>,
+}
+
+/// What one sequencing pass decides: the events chained after the head, in order (row id and
+/// the stored event with its number and hashes), and the row ids refused because their content
+/// does not match their `content_hash` under any of the keys (edited or forged in the database):
+/// they stay unsequenced, named by `epro audit verify` and counted by the unsequenced-age metric.
+#[derive(Debug, Default)]
+pub struct Sequencing {
+    pub chained: Vec<(i64, StoredEvent)>,
+    pub refused: Vec<i64>,
+}
+
+/// Give `pending` (already in the order to sequence) the numbers after `head` and chain them
+/// with `key`. `keys` are those a `content_hash` may have been written with (the current one
+/// and retired ones: an instance not yet restarted after a key rotation).
+pub fn sequence(
+    key: &[u8],
+    keys: &[&[u8]],
+    head: (i64, String),
+    pending: Vec<Unsequenced>,
+) -> Result<Sequencing, ChainError> {
+    let (mut seq, mut prev) = head;
+    let mut out = Sequencing::default();
+    for event in pending {
+        let written_with_a_key = match &event.content_hash {
+            Some(stored) => std::iter::once(key)
+                .chain(keys.iter().copied())
+                .any(|k| content_hash(k, &event.content).is_ok_and(|h| h == *stored)),
+            None => false,
+        };
+        if !written_with_a_key {
+            out.refused.push(event.id);
+            continue;
+        }
+        seq += 1;
+        let content = EventContent {
+            seq,
+            ..event.content
+        };
+        let hash = chain_hash(key, &prev, &content)?;
+        let stored = StoredEvent {
+            content,
+            prev_hash: std::mem::replace(&mut prev, hash.clone()),
+            hash,
+        };
+        out.chained.push((event.id, stored));
+    }
+    Ok(out)
+}
+
 /// One stored event, as read back for verification.
 #[derive(Debug, Clone)]
 pub struct StoredEvent {
@@ -603,6 +678,89 @@ mod tests {
         let last = events[3].hash.clone();
         let broken = verify(&events, (5, &last)).expect_err("broken");
         assert_eq!(broken.problem, Problem::Gap { expected: 4 });
+    }
+
+    fn unsequenced(id: i64, key: &[u8], reason: &str) -> Unsequenced {
+        let content = EventContent {
+            seq: 0,
+            reason: Some(reason.into()),
+            ..content(0, "site.disabled")
+        };
+        Unsequenced {
+            id,
+            content_hash: Some(content_hash(key, &content).expect("hash")),
+            content,
+        }
+    }
+
+    /// The sequencer continues the chain from the head; what it chains verifies as one log
+    /// with the events before it.
+    #[test]
+    fn sequencing_continues_the_chain_from_the_head() {
+        let before = chain(3);
+        let head = (3, before[2].hash.clone());
+        let pending = vec![unsequenced(10, KEY, "a"), unsequenced(12, KEY, "b")];
+        let done = sequence(KEY, &[], head, pending).expect("sequenced");
+        assert!(done.refused.is_empty());
+        assert_eq!(
+            done.chained
+                .iter()
+                .map(|(id, e)| (*id, e.content.seq))
+                .collect::<Vec<_>>(),
+            vec![(10, 4), (12, 5)]
+        );
+        let mut all = before;
+        all.extend(done.chained.into_iter().map(|(_, e)| e));
+        let last = all[4].hash.clone();
+        assert_eq!(verify(&all, (5, &last)), Ok(5));
+    }
+
+    /// Table: which unsequenced events the sequencer refuses (left unsequenced, named).
+    #[test]
+    fn the_sequencer_refuses_events_not_written_with_a_key() {
+        let retired: &[u8] = b"retired-key-retired-key-retired!";
+        let other: &[u8] = b"someone-elses-key-someone-elses!";
+        let edited = {
+            let mut e = unsequenced(2, KEY, "a");
+            e.content.reason = Some("edited in the database".into());
+            e
+        };
+        let no_hash = Unsequenced {
+            content_hash: None,
+            ..unsequenced(3, KEY, "a")
+        };
+        let cases: Vec<(&str, Unsequenced, bool)> = vec![
+            (
+                "written with the current key",
+                unsequenced(1, KEY, "a"),
+                true,
+            ),
+            (
+                "written with a retired key",
+                unsequenced(1, retired, "a"),
+                true,
+            ),
+            ("edited after it was written", edited, false),
+            ("inserted without a content hash", no_hash, false),
+            ("hashed with another key", unsequenced(4, other, "a"), false),
+        ];
+        for (name, event, chained) in cases {
+            let id = event.id;
+            let done =
+                sequence(KEY, &[retired], (0, GENESIS_HASH.into()), vec![event]).expect("runs");
+            assert_eq!(done.chained.len() == 1, chained, "{name}");
+            assert_eq!(done.refused == vec![id], !chained, "{name}");
+        }
+    }
+
+    /// The content hash does not depend on the sequence number, and covers everything else.
+    #[test]
+    fn the_content_hash_leaves_out_only_the_sequence_number() {
+        let a = content(1, "site.disabled");
+        let b = content(7, "site.disabled");
+        assert_eq!(content_hash(KEY, &a).ok(), content_hash(KEY, &b).ok());
+        let c = content(1, "site.enabled");
+        assert_ne!(content_hash(KEY, &a).ok(), content_hash(KEY, &c).ok());
     }
 
     #[test]

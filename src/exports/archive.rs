@@ -280,6 +280,8 @@ async fn audit_lines(app: &App, people: &[ParticipantRow], ids: Vec<String>) -> 
     let ids: std::collections::HashSet<String> = ids.into_iter().collect();
     let mut audit = Vec::new();
     let mut after = 0i64;
+    // Every event committed before the archive is in it: number those not sequenced yet.
+    crate::jobs::sequencer::pass(app, true).await?;
     loop {
         let page = store::audit::page(&app.db, after, 1000).await?;
         let Some(last) = page.last() else { break };

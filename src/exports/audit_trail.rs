@@ -40,6 +40,8 @@ pub async fn audit_csv(app: Arc<App>, actor: &StaffActor, dialect: Dialect) -> R
         &[AUDIT_COLUMNS.iter().map(|s| s.to_string()).collect()],
     );
     let text = TextColumns::of(&AUDIT_COLUMNS);
+    // Every event committed before the export is in it: number those not sequenced yet.
+    crate::jobs::sequencer::pass(&app, true).await?;
     let pages = stream::unfold(Some(0i64), move |after| {
         let (app, text) = (app.clone(), text.clone());
         async move {

@@ -203,7 +203,11 @@ pub async fn export_of(
         "qs.csv" => qs::qs_csv_of(app, people, opts),
         "participants.csv" => records::participants_csv_of(app, people, opts),
         "fhir.ndjson" => fhir_responses::fhir_ndjson_of(app, people, opts),
-        "odm.xml" => odm::odm_of(app, people, opts.odm),
+        "odm.xml" => {
+            // Its audit records name their events' sequence numbers: number those committed.
+            crate::jobs::sequencer::pass(&app, true).await?;
+            odm::odm_of(app, people, opts.odm)
+        }
         other => {
             return Err(Error::NotFound(format!(
                 "export {other:?} is not per participant"

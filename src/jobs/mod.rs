@@ -4,6 +4,7 @@
 //! never stops the others. Every job is safe to run from several instances at once.
 
 pub mod housekeeping;
+pub mod sequencer;
 
 use std::sync::Arc;
 
@@ -35,8 +36,12 @@ pub async fn tick(app: &App, mail: &Mail) -> Tick {
         }
     }
     // Sign a checkpoint of the audit log when it grew (#29.3); several instances may race to
-    // sign the same size, which stores one.
+    // sign the same size, which stores one. It covers sequenced events only: number those
+    // committed so far first (#29.2).
     if let Some(seed) = &app.keys.checkpoint {
+        if let Err(e) = crate::jobs::sequencer::pass(app, false).await {
+            tracing::error!(error = %e, "audit sequencing failed");
+        }
         match timed(
             "checkpoint",
             crate::audit::checkpoint(&app.db, seed, app.clock.now()),

@@ -125,8 +125,11 @@ pub mod audit_event {
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "audit_event")]
     pub struct Model {
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub seq: i64,
+        /// Insertion order; not hashed.
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        /// The gapless sequence number, once the sequencer gave one (NULL before).
+        pub seq: Option<i64>,
         pub at: String,
         pub actor_kind: String,
         pub actor_id: Option<String>,
@@ -136,8 +139,12 @@ pub mod audit_event {
         pub before: Option<String>,
         pub after: Option<String>,
         pub reason: Option<String>,
-        pub prev_hash: String,
-        pub hash: String,
+        pub prev_hash: Option<String>,
+        pub hash: Option<String>,
+        /// HMAC of the content without seq, written with the event (`domain::audit::content_hash`).
+        pub content_hash: Option<String>,
+        /// When the sequencer chained it (format_at).
+        pub sequenced_at: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -26,6 +26,8 @@ pub const SUBMISSIONS: &str = "epro_submissions_total";
 pub const REMINDERS: &str = "epro_reminders";
 pub const SMS: &str = "epro_sms_messages";
 pub const OUTBOX_OLDEST_DUE: &str = "epro_outbox_oldest_due_seconds";
+pub const AUDIT_UNSEQUENCED_OLDEST: &str = "epro_audit_unsequenced_oldest_seconds";
+pub const AUDIT_UNSEQUENCED: &str = "epro_audit_unsequenced_events";
 pub const JOB_DURATION: &str = "epro_job_duration_seconds";
 pub const JOB_FAILURES: &str = "epro_job_failures_total";
 pub const THROTTLED: &str = "epro_throttled_total";
@@ -90,6 +92,15 @@ fn describe() {
         OUTBOX_OLDEST_DUE,
         Unit::Seconds,
         "Age of the oldest reminder that is due and not yet sent (0: none)"
+    );
+    describe_gauge!(
+        AUDIT_UNSEQUENCED_OLDEST,
+        Unit::Seconds,
+        "How long the oldest audit event has waited for its sequence number (0: none waits)"
+    );
+    describe_gauge!(
+        AUDIT_UNSEQUENCED,
+        "Audit events committed and not sequenced yet"
     );
     describe_histogram!(JOB_DURATION, Unit::Seconds, "Run time of each periodic job");
     describe_counter!(JOB_FAILURES, "Periodic job runs that failed, by job");
@@ -219,6 +230,13 @@ async fn scrape(app: &App) -> Response {
         }
         Err(e) => tracing::warn!(error = %e, "metrics: outbox figures not read"),
     }
+    match crate::audit::unsequenced(&app.db, app.clock.now()).await {
+        Ok(u) => {
+            metrics::gauge!(AUDIT_UNSEQUENCED_OLDEST).set(u.oldest_seconds() as f64);
+            metrics::gauge!(AUDIT_UNSEQUENCED).set(u.count as f64);
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics: unsequenced audit events not read"),
+    }
     Response::builder()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(handle.render())
@@ -256,6 +274,8 @@ mod tests {
         REMINDERS,
         SMS,
         OUTBOX_OLDEST_DUE,
+        AUDIT_UNSEQUENCED_OLDEST,
+        AUDIT_UNSEQUENCED,
         JOB_DURATION,
         JOB_FAILURES,
         THROTTLED,

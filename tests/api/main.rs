@@ -26,6 +26,7 @@ mod red_team;
 mod reminders;
 mod scale_out;
 mod security;
+mod sequencer;
 mod sms;
 mod startup;
 mod texts;

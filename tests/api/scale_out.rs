@@ -3,7 +3,9 @@
 //! - every reminder is sent once, though both workers plan and send at the same time;
 //! - one instance is killed with SIGKILL in the middle of a stream of submissions, and the
 //!   client retries on the other (as a load balancer would): no acknowledged submission is
-//!   lost, none is stored twice, and the single audit chain verifies.
+//!   lost, none is stored twice, every acknowledged submission's audit event is numbered by the
+//!   surviving instance's sequencer (#29.4), and the one log verifies with the checkpoint's
+//!   public key only.
 
 use std::sync::{
     Arc,
@@ -14,7 +16,9 @@ use serde_json::Value;
 
 use crate::{
     crash::{Api, enrol_with_links, stored_nrs, submit},
-    helpers::{free_port, fresh_database, run_cli, serve_binary, test_settings, wait_healthy},
+    helpers::{
+        free_port, fresh_database, run_cli, run_cli_env, serve_binary, test_settings, wait_healthy,
+    },
     reminders::SmtpServer,
 };
 
@@ -148,12 +152,97 @@ async fn two_instances_share_one_database_and_survive_one_killed_mid_load() {
             assert_eq!(stored[0]["id"], body["response_id"], "{}", s.study_id);
         }
     }
+    // #29.4: every acknowledged submission's audit event is numbered by the surviving
+    // instance's sequencer (B died holding none of them back), within its threshold; A stays
+    // ready. Read straight from the database, without sequencing anything here.
+    let db = sea_orm::Database::connect(&settings.database_url)
+        .await
+        .expect("db");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut waiting = unsequenced(&db).await;
+    while waiting > 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        waiting = unsequenced(&db).await;
+    }
+    assert_eq!(
+        waiting,
+        0,
+        "the surviving sequencer numbered every event\n{}",
+        log()
+    );
+    let sequenced = sequenced_submissions(&db).await;
+    for (i, answers) in &outcomes {
+        for (_, body) in answers
+            .iter()
+            .flatten()
+            .filter(|(st, _)| (200..300).contains(st))
+        {
+            let id = body["response_id"].as_str().unwrap_or_default().to_string();
+            assert!(
+                sequenced.contains(&id),
+                "{}: the acknowledged submission {id} is in the sequenced log",
+                submissions[*i].study_id
+            );
+        }
+    }
+    let ready = reqwest::get(format!("{base_a}/readyz"))
+        .await
+        .expect("readyz");
+    assert_eq!(ready.status(), 200, "{:?}", ready.text().await);
+
+    // One log: an inspector verifies it with the public key only (no secret), after a
+    // checkpoint of all of it.
     let _ = a.kill();
     let _ = a.wait();
+    let out = run_cli(&settings, dir.path(), &["audit", "checkpoint"]);
+    assert!(out.status.success(), "{out:?}");
+    let public_key = run_cli(&settings, dir.path(), &["audit", "public-key"]);
+    let public_key = String::from_utf8_lossy(&public_key.stdout)
+        .trim()
+        .to_string();
+    let out = run_cli_env(
+        &settings,
+        dir.path(),
+        &["audit", "verify", "--public-key", &public_key],
+        &[("EPRO_AUDIT_KEY", "no secret here")],
+    );
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "public-key verification: {text}");
+    assert!(text.contains("every audit event is sequenced"), "{text}");
     let out = run_cli(&settings, dir.path(), &["audit", "verify"]);
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
         out.status.success() && text.starts_with("OK"),
         "one chain: {text}"
     );
+}
+
+/// Audit events not numbered yet.
+async fn unsequenced(db: &sea_orm::DatabaseConnection) -> i64 {
+    use sea_orm::ConnectionTrait;
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM audit_event WHERE seq IS NULL".to_string(),
+        ))
+        .await
+        .expect("query")
+        .expect("row");
+    row.try_get_by_index::<i64>(0).expect("count")
+}
+
+/// The responses whose submission event has its sequence number.
+async fn sequenced_submissions(db: &sea_orm::DatabaseConnection) -> Vec<String> {
+    use sea_orm::ConnectionTrait;
+    db.query_all_raw(sea_orm::Statement::from_string(
+        db.get_database_backend(),
+        "SELECT entity_id FROM audit_event WHERE action = 'response.submitted' \
+         AND seq IS NOT NULL"
+            .to_string(),
+    ))
+    .await
+    .expect("query")
+    .into_iter()
+    .filter_map(|r| r.try_get::<String>("", "entity_id").ok())
+    .collect()
 }

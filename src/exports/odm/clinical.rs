@@ -101,7 +101,7 @@ async fn form(app: &App, r: ResponseRow, staff: &HashSet<String>) -> Result<Opti
                 .map(iso)
                 .unwrap_or_else(|| e.content.at.clone()),
             reason: None,
-            source: Some(e.content.seq.to_string()),
+            source: (e.content.seq > 0).then(|| e.content.seq.to_string()),
         })
         .unwrap_or_else(|| Audit {
             user: SYSTEM_USER.into(),
@@ -143,7 +143,7 @@ async fn form(app: &App, r: ResponseRow, staff: &HashSet<String>) -> Result<Opti
                     (false, true) => basis.to_string(),
                     _ => why,
                 }),
-                source: Some(c.seq.to_string()),
+                source: (c.seq > 0).then(|| c.seq.to_string()),
             },
             changes,
         });
