@@ -17,6 +17,8 @@ pub struct Tick {
     pub housekeeping: Option<crate::jobs::housekeeping::Swept>,
     /// The size of the audit checkpoint signed, when one was.
     pub checkpoint: Option<u64>,
+    /// FHIR Subscription notifications (#26.3).
+    pub webhooks: Option<crate::fhir::subscriptions::Report>,
 }
 
 /// Run each switched-on job once. Errors are logged, not returned: the next tick tries again.
@@ -79,6 +81,12 @@ pub async fn tick(app: &App, mail: &Mail) -> Tick {
                 done.digests = Some(n);
             }
             Err(e) => tracing::error!(error = %e, "digest run failed"),
+        }
+    }
+    if s.jobs_webhooks {
+        match timed("webhooks", crate::fhir::subscriptions::deliver_due(app)).await {
+            Ok(r) => done.webhooks = Some(r),
+            Err(e) => tracing::error!(error = %e, "FHIR notification run failed"),
         }
     }
     done
