@@ -1,6 +1,7 @@
 //! The periodic work inside `epro serve`, on one tick (`EPRO_JOBS_INTERVAL_SECONDS`): reminder
-//! planning and sending, the sites' daily digests, and housekeeping. Each can be switched off on
-//! its own (`EPRO_JOBS_REMINDERS`, `EPRO_JOBS_DIGESTS`, `EPRO_JOBS_HOUSEKEEPING`); one failing
+//! planning and sending, the sites' daily digests, housekeeping, and FHIR Subscription
+//! notifications. Each can be switched off on its own (`EPRO_JOBS_REMINDERS`,
+//! `EPRO_JOBS_DIGESTS`, `EPRO_JOBS_HOUSEKEEPING`, `EPRO_JOBS_WEBHOOKS`); one failing
 //! never stops the others. Every job is safe to run from several instances at once.
 
 pub mod housekeeping;
