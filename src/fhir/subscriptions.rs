@@ -82,6 +82,12 @@ fn authorize(actor: Option<&StaffActor>, action: Action) -> Result<()> {
     }
 }
 
+async fn existing<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<SubscriptionRow> {
+    store::fhir_subscriptions::find(db, id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("FHIR subscription {id}")))
+}
+
 /// Create a subscription for a registered client (an admin; the CLI passes no actor).
 pub async fn create(
     app: &App,
@@ -183,9 +189,7 @@ pub async fn set_active(
     authorize(actor, Action::UserDisable)?;
     let now = app.clock.now();
     let txn = store::begin_write(&app.db).await?;
-    let mut row = store::fhir_subscriptions::find(&txn, id)
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("FHIR subscription {id}")))?;
+    let mut row = existing(&txn, id).await?;
     let before = json!({ "status": row.status, "error": row.error });
     if active {
         row.status = "active".into();
@@ -229,9 +233,7 @@ pub async fn replay(
     authorize(actor, Action::UserCreate)?;
     let now = app.clock.now();
     let txn = store::begin_write(&app.db).await?;
-    let mut row = store::fhir_subscriptions::find(&txn, id)
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("FHIR subscription {id}")))?;
+    let mut row = existing(&txn, id).await?;
     let n = store::fhir_subscriptions::requeue_since(&txn, id, since).await?;
     if row.status == "active" {
         row.next_attempt_at = now;

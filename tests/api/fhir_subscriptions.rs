@@ -404,4 +404,26 @@ async fn an_amendment_is_one_notification_and_the_questionnaire_filter_keeps_the
     assert_eq!(qr["id"], response_id.as_str());
     assert_eq!(qr["status"], "amended");
     assert_eq!(c30_rx.got().len(), 1, "an amendment is not a completion");
+
+    // The operator's CLI: list, then replay the amendment (same event id).
+    let sub_id = amended_sub["id"].as_str().expect("id");
+    let out = app.cli(&["fhir", "subscriptions", "list"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains(sub_id));
+    let out = app.cli(&[
+        "fhir",
+        "subscriptions",
+        "replay",
+        sub_id,
+        "--since",
+        "2026-01-01T00:00:00Z",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("1 events"));
+    // (The CLI runs on the machine's clock, not the test's: the row is checked, not sent.)
+    assert_eq!(
+        app.sql_count("SELECT COUNT(*) FROM fhir_delivery WHERE status = 'pending'")
+            .await,
+        1
+    );
 }
