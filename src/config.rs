@@ -172,6 +172,18 @@ pub struct Settings {
     /// A reminder still marked `sending` after this many seconds is taken to be from a worker
     /// that died mid-send, and is sent again.
     pub reminder_stale_seconds: u64,
+    /// Deliver FHIR rest-hook Subscription notifications on each tick (docs/fhir.md).
+    pub jobs_webhooks: bool,
+    /// FHIR Subscription retry schedule: the first delay after a failed delivery, doubling up to
+    /// the maximum (docs/fhir.md "Subscriptions").
+    pub fhir_webhook_backoff_base_seconds: u64,
+    pub fhir_webhook_backoff_max_seconds: u64,
+    /// Consecutive failed deliveries after which a subscription is set to `error`.
+    pub fhir_webhook_max_failures: u32,
+    /// Bound on one delivery (connect, send, answer).
+    pub fhir_webhook_timeout_seconds: u64,
+    /// Accept plain-http subscription endpoints on other hosts than loopback (not for production).
+    pub fhir_webhook_allow_http: bool,
     /// Email of the first admin created when the database has none.
     #[serde(deserialize_with = "lenient_string")]
     pub bootstrap_admin_email: String,
@@ -248,6 +260,12 @@ impl Default for Settings {
             audit_unsequenced_max_seconds: 5,
             reminder_max_attempts: 8,
             reminder_stale_seconds: 600,
+            jobs_webhooks: true,
+            fhir_webhook_backoff_base_seconds: 30,
+            fhir_webhook_backoff_max_seconds: 3600,
+            fhir_webhook_max_failures: 10,
+            fhir_webhook_timeout_seconds: 10,
+            fhir_webhook_allow_http: false,
             bootstrap_admin_email: "admin@example.org".into(),
             bootstrap_admin_password: None,
             body_limit_bytes: 1024 * 1024,

@@ -24,6 +24,7 @@ mod m20261207_000017_ledger_checkpoint;
 mod m20261207_000018_offline_draft_saves;
 mod m20261208_000019_late_offline_completion;
 mod m20261208_000020_seq_audit_sequencer;
+mod m20261208_000021_fhirsub_subscriptions;
 
 pub struct Migrator;
 
@@ -51,6 +52,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000018_offline_draft_saves::Migration),
             Box::new(m20261208_000019_late_offline_completion::Migration),
             Box::new(m20261208_000020_seq_audit_sequencer::Migration),
+            Box::new(m20261208_000021_fhirsub_subscriptions::Migration),
         ]
     }
 }

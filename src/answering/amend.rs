@@ -163,6 +163,7 @@ pub async fn amend(
     r.status = ResponseStatus::Amended;
     r.revision += 1;
     store::responses::update(&txn, r.clone()).await?;
+    crate::fhir::subscriptions::enqueue(&txn, app, &p, &r, now).await?;
     let facts = audit::response_facts(&txn, r.id).await?;
     audit::record(
         &txn,

@@ -452,6 +452,7 @@ pub async fn submit_as(
     r.revision += 1;
     store::responses::update(&txn, r.clone()).await?;
     crate::participants::recheck_visit(&txn, app, p, visit, now).await?;
+    crate::fhir::subscriptions::enqueue(&txn, app, p, &r, now).await?;
     let facts = audit::response_facts(&txn, r.id).await?;
     // The audit chain's lock is taken last and held only until the commit.
     audit::record(

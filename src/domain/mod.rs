@@ -6,6 +6,7 @@ pub mod audit;
 pub(crate) mod completion;
 pub(crate) mod contact;
 pub(crate) mod dates;
+pub mod fhir_subscription;
 pub mod free_text;
 pub mod ledger;
 pub(crate) mod lesions;

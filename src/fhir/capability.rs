@@ -63,6 +63,17 @@ pub fn statement(app: &App) -> Value {
                     ],
                 },
                 {
+                    // rest-hook Subscriptions (#26.3): created by an epro admin, not over FHIR;
+                    // a client reads and searches its own.
+                    "type": "Subscription",
+                    "documentation": "channel rest-hook only; criteria QuestionnaireResponse?status=completed and/or amended, optionally &questionnaire=url[|version]; created by an epro admin (docs/fhir.md), not by create",
+                    "interaction": read_search,
+                    "searchParam": [
+                        param("status", "token", "requested, active, error, off"),
+                        param("_id", "token", "the resource id"),
+                    ],
+                },
+                {
                     "type": "Patient",
                     "interaction": read_search,
                     "searchParam": [

@@ -10,6 +10,7 @@ pub(crate) mod outcome;
 mod resources;
 pub mod search;
 pub mod smart;
+pub mod subscriptions;
 
 use std::sync::Arc;
 
@@ -30,6 +31,8 @@ pub fn routes() -> impl Endpoint {
         .at("/metadata", get(metadata))
         .at("/.well-known/smart-configuration", get(smart_configuration))
         .at("/auth/token", post(token))
+        .at("/Subscription", get(subscriptions::search_handler))
+        .at("/Subscription/:id", get(subscriptions::read_handler))
         .at("/:kind", get(search_type))
         .at("/:kind/:id", get(read_instance))
         .around(|ep, req| async move {

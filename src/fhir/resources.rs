@@ -136,7 +136,7 @@ async fn visible_participant(
 
 // ---- QuestionnaireResponse ----
 
-async fn response(
+pub(crate) async fn response(
     app: &App,
     p: &ParticipantRow,
     r: &store::responses::ResponseRow,

@@ -1,6 +1,7 @@
 //! The periodic work inside `epro serve`, on one tick (`EPRO_JOBS_INTERVAL_SECONDS`): reminder
-//! planning and sending, the sites' daily digests, and housekeeping. Each can be switched off on
-//! its own (`EPRO_JOBS_REMINDERS`, `EPRO_JOBS_DIGESTS`, `EPRO_JOBS_HOUSEKEEPING`); one failing
+//! planning and sending, the sites' daily digests, housekeeping, and FHIR Subscription
+//! notifications. Each can be switched off on its own (`EPRO_JOBS_REMINDERS`,
+//! `EPRO_JOBS_DIGESTS`, `EPRO_JOBS_HOUSEKEEPING`, `EPRO_JOBS_WEBHOOKS`); one failing
 //! never stops the others. Every job is safe to run from several instances at once.
 
 pub mod housekeeping;
@@ -18,6 +19,8 @@ pub struct Tick {
     pub housekeeping: Option<crate::jobs::housekeeping::Swept>,
     /// The size of the audit checkpoint signed, when one was.
     pub checkpoint: Option<u64>,
+    /// FHIR Subscription notifications (#26.3).
+    pub webhooks: Option<crate::fhir::subscriptions::Report>,
 }
 
 /// Run each switched-on job once. Errors are logged, not returned: the next tick tries again.
@@ -84,6 +87,12 @@ pub async fn tick(app: &App, mail: &Mail) -> Tick {
                 done.digests = Some(n);
             }
             Err(e) => tracing::error!(error = %e, "digest run failed"),
+        }
+    }
+    if s.jobs_webhooks {
+        match timed("webhooks", crate::fhir::subscriptions::deliver_due(app)).await {
+            Ok(r) => done.webhooks = Some(r),
+            Err(e) => tracing::error!(error = %e, "FHIR notification run failed"),
         }
     }
     done

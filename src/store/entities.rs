@@ -744,3 +744,71 @@ pub mod fhir_token {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+// ---- FHIR rest-hook Subscriptions (#26.3) ----
+
+pub mod fhir_subscription {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "fhir_subscription")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub client_id: Uuid,
+        /// The criteria as the admin sent them (`QuestionnaireResponse?status=completed…`).
+        pub criteria: String,
+        /// The response events it wants: `completed`, `amended`.
+        pub events: crate::store::Json<Vec<String>>,
+        pub questionnaire_url: Option<String>,
+        pub questionnaire_version: Option<String>,
+        pub endpoint: String,
+        /// `id-only` or `full-resource`.
+        pub payload: String,
+        /// The HMAC secret, sealed with EPRO_DATA_KEY (keys::sealed).
+        pub secret_sealed: String,
+        /// `active`, `error` or `off` (R4 SubscriptionStatus).
+        pub status: String,
+        pub error: Option<String>,
+        /// Consecutive failed delivery attempts.
+        pub failures: i32,
+        pub next_attempt_at: DateTimeUtc,
+        /// Set while a worker delivers this subscription's queue.
+        pub claimed_at: Option<DateTimeUtc>,
+        pub created_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod fhir_delivery {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "fhir_delivery")]
+    pub struct Model {
+        /// The event id the receiver de-duplicates on (`X-Epro-Event-Id`); kept on replay.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub subscription_id: Uuid,
+        pub response_id: Uuid,
+        /// The response's revision the event produced (one event per revision).
+        pub revision: i32,
+        /// `completed` or `amended`.
+        pub event: String,
+        pub event_at: DateTimeUtc,
+        /// `pending`, `delivered` or `withheld` (the client may no longer read the site).
+        pub status: String,
+        pub attempts: i32,
+        pub delivered_at: Option<DateTimeUtc>,
+        pub last_error: Option<String>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -9,6 +9,7 @@ mod columns;
 pub use columns::Json;
 pub(crate) mod entities;
 pub mod fhir;
+pub mod fhir_subscriptions;
 pub(crate) mod participants;
 pub(crate) mod questionnaires;
 pub mod reminders;

@@ -24,7 +24,7 @@ fn canonical(app: &TestApp, key: &str) -> String {
     )
 }
 
-async fn fhir_get(app: &TestApp, path_and_query: &str, token: &str) -> (u16, Value) {
+pub(crate) async fn fhir_get(app: &TestApp, path_and_query: &str, token: &str) -> (u16, Value) {
     let url = if path_and_query.starts_with("http") {
         // `next` links are absolute on the configured base URL; follow them on the test server.
         let base = format!("{}/fhir/r4", app.settings.base_url.trim_end_matches('/'));
@@ -385,12 +385,12 @@ async fn errors_are_operation_outcomes_and_sites_stay_apart() {
 
 // ---- SMART Backend Services ----
 
-struct ClientKey {
+pub(crate) struct ClientKey {
     pkcs8: Vec<u8>,
     jwk: Value,
 }
 
-fn p384_key(kid: &str) -> ClientKey {
+pub(crate) fn p384_key(kid: &str) -> ClientKey {
     let rng = SystemRandom::new();
     let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P384_SHA384_FIXED_SIGNING, &rng)
         .expect("key")
@@ -407,7 +407,7 @@ fn p384_key(kid: &str) -> ClientKey {
     ClientKey { pkcs8, jwk }
 }
 
-fn assertion(
+pub(crate) fn assertion(
     app: &TestApp,
     key: &ClientKey,
     client: &str,
@@ -430,7 +430,7 @@ fn assertion(
     .expect("signed")
 }
 
-async fn token_request(app: &TestApp, assertion: &str, scope: &str) -> (u16, Value) {
+pub(crate) async fn token_request(app: &TestApp, assertion: &str, scope: &str) -> (u16, Value) {
     let resp = app
         .client
         .post(format!("{}/fhir/r4/auth/token", app.address))
@@ -450,7 +450,7 @@ async fn token_request(app: &TestApp, assertion: &str, scope: &str) -> (u16, Val
     (status, resp.json().await.unwrap_or(Value::Null))
 }
 
-async fn register(
+pub(crate) async fn register(
     app: &TestApp,
     admin: &str,
     key: &ClientKey,
@@ -467,7 +467,7 @@ async fn register(
     client["id"].as_str().expect("client id").to_string()
 }
 
-const QR_SCOPE: &str = "system/QuestionnaireResponse.rs";
+pub(crate) const QR_SCOPE: &str = "system/QuestionnaireResponse.rs";
 
 #[tokio::test]
 async fn backend_services_tokens_are_checked_and_scoped() {

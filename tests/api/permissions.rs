@@ -115,6 +115,20 @@ async fn every_endpoint_by_every_actor() {
         .as_str()
         .expect("client id")
         .to_string();
+    // A Subscription of that client (#26.3) to disable, enable and replay.
+    let hook = json!({"criteria": "QuestionnaireResponse?status=completed", "endpoint": "http://127.0.0.1:9/hook"});
+    let fhir_sub = json_of(
+        app.post(
+            &format!("/api/v1/fhir/clients/{fhir_client}/subscriptions"),
+            Some(&admin),
+            hook.clone(),
+        )
+        .await,
+    )
+    .await["id"]
+        .as_str()
+        .expect("subscription id")
+        .to_string();
     // An account the login row signs in with (whoever calls: the bearer token is ignored there).
     let (probe_email, probe_password, _) = app.staff_account("monitor", &["ZAS"]).await;
     // ZAS-001 and UZG-001 answer; ZAS-002 is for staff entry.
@@ -207,6 +221,11 @@ async fn every_endpoint_by_every_actor() {
         row(M::POST, "/api/v1/fhir/clients", "", "/api/v1/fhir/clients".into(), Some(json!({"name": "another engine", "jwks": jwks, "sites": ["UZG"], "scopes": ["system/Patient.rs"]})), "200 403 403 403 403 401 401 401"),
         row(M::POST, "/api/v1/fhir/clients/{id}/disable", "", format!("/api/v1/fhir/clients/{fhir_client}/disable"), None, "200 403 403 403 403 401 401 401"),
         row(M::POST, "/api/v1/fhir/clients/{id}/enable", "", format!("/api/v1/fhir/clients/{fhir_client}/enable"), None, "200 403 403 403 403 401 401 401"),
+        row(M::POST, "/api/v1/fhir/clients/{id}/subscriptions", "", format!("/api/v1/fhir/clients/{fhir_client}/subscriptions"), Some(hook.clone()), "200 403 403 403 403 401 401 401"),
+        row(M::GET, "/api/v1/fhir/subscriptions", "", "/api/v1/fhir/subscriptions".into(), None, "200 403 403 403 403 401 401 401"),
+        row(M::POST, "/api/v1/fhir/subscriptions/{id}/disable", "", format!("/api/v1/fhir/subscriptions/{fhir_sub}/disable"), None, "200 403 403 403 403 401 401 401"),
+        row(M::POST, "/api/v1/fhir/subscriptions/{id}/enable", "", format!("/api/v1/fhir/subscriptions/{fhir_sub}/enable"), None, "200 403 403 403 403 401 401 401"),
+        row(M::POST, "/api/v1/fhir/subscriptions/{id}/replay", "", format!("/api/v1/fhir/subscriptions/{fhir_sub}/replay"), Some(json!({"since": "2026-01-01T00:00:00Z"})), "200 403 403 403 403 401 401 401"),
         row(M::GET, "/api/v1/sites", "", "/api/v1/sites".into(), None, "200 200 200 200 200 401 401 401"),
         row(M::GET, "/api/v1/sites/{code}", "", "/api/v1/sites/UZG".into(), None, "200 200 200 200 200 401 401 401"),
         row(M::POST, "/api/v1/sites/{code}/disable", "", "/api/v1/sites/AZORG/disable".into(), Some(reason.clone()), "200 403 403 403 403 401 401 401"),
