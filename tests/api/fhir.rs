@@ -24,7 +24,7 @@ fn canonical(app: &TestApp, key: &str) -> String {
     )
 }
 
-async fn fhir_get(app: &TestApp, path_and_query: &str, token: &str) -> (u16, Value) {
+pub(crate) async fn fhir_get(app: &TestApp, path_and_query: &str, token: &str) -> (u16, Value) {
     let url = if path_and_query.starts_with("http") {
         // `next` links are absolute on the configured base URL; follow them on the test server.
         let base = format!("{}/fhir/r4", app.settings.base_url.trim_end_matches('/'));
@@ -56,13 +56,13 @@ async fn fhir_get(app: &TestApp, path_and_query: &str, token: &str) -> (u16, Val
     (status, body)
 }
 
-fn q(v: &str) -> String {
+pub(crate) fn q(v: &str) -> String {
     url::form_urlencoded::byte_serialize(v.as_bytes()).collect()
 }
 
 /// A two-site trial: ZAS-001 and ZAS-002 and UZG-001 each answer the baseline (three forms),
 /// a minute apart. Returns a data manager's token (reads every site).
-async fn seeded() -> (TestApp, String) {
+pub(crate) async fn seeded() -> (TestApp, String) {
     let app = spawn_app().await;
     let nurse = app.staff_token("site_staff", &["ZAS", "UZG"]).await;
     for (n, id) in ["HERMES-ZAS-001", "HERMES-ZAS-002", "HERMES-UZG-001"]
@@ -79,7 +79,7 @@ async fn seeded() -> (TestApp, String) {
     (app, reader)
 }
 
-fn ids(bundle: &Value) -> Vec<String> {
+pub(crate) fn ids(bundle: &Value) -> Vec<String> {
     bundle["entry"]
         .as_array()
         .map(|e| {
@@ -385,12 +385,12 @@ async fn errors_are_operation_outcomes_and_sites_stay_apart() {
 
 // ---- SMART Backend Services ----
 
-struct ClientKey {
+pub(crate) struct ClientKey {
     pkcs8: Vec<u8>,
     jwk: Value,
 }
 
-fn p384_key(kid: &str) -> ClientKey {
+pub(crate) fn p384_key(kid: &str) -> ClientKey {
     let rng = SystemRandom::new();
     let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P384_SHA384_FIXED_SIGNING, &rng)
         .expect("key")
@@ -407,7 +407,7 @@ fn p384_key(kid: &str) -> ClientKey {
     ClientKey { pkcs8, jwk }
 }
 
-fn assertion(
+pub(crate) fn assertion(
     app: &TestApp,
     key: &ClientKey,
     client: &str,
@@ -430,7 +430,7 @@ fn assertion(
     .expect("signed")
 }
 
-async fn token_request(app: &TestApp, assertion: &str, scope: &str) -> (u16, Value) {
+pub(crate) async fn token_request(app: &TestApp, assertion: &str, scope: &str) -> (u16, Value) {
     let resp = app
         .client
         .post(format!("{}/fhir/r4/auth/token", app.address))
@@ -450,7 +450,7 @@ async fn token_request(app: &TestApp, assertion: &str, scope: &str) -> (u16, Val
     (status, resp.json().await.unwrap_or(Value::Null))
 }
 
-async fn register(
+pub(crate) async fn register(
     app: &TestApp,
     admin: &str,
     key: &ClientKey,

@@ -9,6 +9,7 @@ mod backup;
 mod crash;
 mod exports;
 mod fhir;
+mod fhir_observations;
 mod health;
 mod helpers;
 mod metrics;
