@@ -352,14 +352,7 @@ pub async fn search(
     let base = fhir_base(app);
     let kind = Kind::Observation.as_str();
     if q.nothing {
-        return Ok(bundle::searchset(
-            &base,
-            kind,
-            params,
-            Some(0),
-            vec![],
-            None,
-        ));
+        return Ok(bundle::counted(&base, kind, params, 0));
     }
     // The total needs every matching response derived: given for one participant or response
     // and for `_summary=count`, left out of a search across participants (FHIR makes it

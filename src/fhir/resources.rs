@@ -227,25 +227,11 @@ async fn search_responses(
     let base = fhir_base(app);
     let kind = "QuestionnaireResponse";
     if matches_nothing {
-        return Ok(bundle::searchset(
-            &base,
-            kind,
-            params,
-            Some(0),
-            vec![],
-            None,
-        ));
+        return Ok(bundle::counted(&base, kind, params, 0));
     }
     let total = store::fhir::count_responses(&app.db, &f).await?;
     if summary_count(params)? || count == 0 {
-        return Ok(bundle::searchset(
-            &base,
-            kind,
-            params,
-            Some(total),
-            vec![],
-            None,
-        ));
+        return Ok(bundle::counted(&base, kind, params, total));
     }
     let mut rows = store::fhir::page_responses(&app.db, &f, count + 1).await?;
     let more = rows.len() as u64 > count;

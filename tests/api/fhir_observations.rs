@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use epro::clock::Clock;
 
 use crate::{
-    exports::{lesion, submit},
+    exports::{all as answers, lesion, submit},
     fhir::{assertion, fhir_get, ids, p384_key, q, register, seeded, token_request},
     helpers::{TestApp, spawn_app_with},
 };
@@ -34,14 +34,6 @@ fn next_link(bundle: &Value) -> Option<String> {
         .and_then(|l| l.iter().find(|l| l["relation"] == "next"))
         .and_then(|l| l["url"].as_str())
         .map(str::to_string)
-}
-
-fn answers(range: std::ops::RangeInclusive<u32>, value: i64) -> Value {
-    Value::Array(
-        range
-            .map(|n| json!({"item": format!("q{n}"), "value": value}))
-            .collect(),
-    )
 }
 
 #[tokio::test]
