@@ -4,13 +4,17 @@ a SMART Backend Services client with an ES384 key, obtains tokens with signed cl
 (PyJWT), and with fhirpy pages through every completed response, searches by questionnaire=url
 and url|version and by authored ranges, checks the counts against what the API accepted, and
 validates every resource and Bundle with fhir.resources. A replayed assertion and another
-site's response must be refused.
+site's response must be refused. Observations: for each patient, fetched by code, validated, and
+counted against the score rows of scores.csv and the NRS rows of answers.csv (the API's
+exports) for that participant.
 
 Usage: python check_fhir.py path/to/epro [postgres-admin-url]
 Without a PostgreSQL URL the server runs on a SQLite file; with one, on a fresh database
 (epro_test_fhir_<random>, dropped at the end). Exits non-zero naming each failed check.
 """
+import csv
 import datetime
+import io
 import json
 import os
 import pathlib
@@ -112,14 +116,22 @@ try:
     answers = {
         "eortc-qlq-c30": [{"item": f"q{n}", "value": 1} for n in range(1, 31)],
         "eortc-qlq-bm22": [{"item": f"q{n}", "value": 1} for n in range(31, 53)],
-        "nrs-lesion-pain": [],
     }
+    lesions = {}
     for site, n in PER_SITE.items():
         for i in range(1, n + 1):
             sid = f"HERMES-{site}-{i:03d}"
             call("POST", "/api/v1/participants", nurse, {"study_id": sid, "site": site, "language": "nl", "randomization_date": today.isoformat(), "arm": "A"})
             link = call("POST", f"/api/v1/participants/{sid}/access-link", nurse, {"pin": "4826"})["link_token"]
             who = call("POST", "/api/v1/auth/participant", body={"link_token": link, "pin": "4826"})["token"]
+            # One lesion, two for every other participant: the NRS is answered per lesion.
+            lesions[sid] = [
+                call("POST", f"/api/v1/participants/{sid}/lesions", nurse, {
+                    "location": loc, "labels": {"nl": f"plek {loc}", "fr": f"endroit {loc}", "en": f"place {loc}"},
+                    "high_risk_reasons": ["size_2cm"]})["id"]
+                for loc in (("L1", "T12") if i % 2 else ("L1",))
+            ]
+            answers["nrs-lesion-pain"] = [{"item": "worst_pain", "lesion": lid, "value": 2 + n} for n, lid in enumerate(lesions[sid])]
             for key in FORMS:
                 r = api.post(f"{B}/api/v1/me/visits/BL/responses/{key}/submit", json={"answers": answers[key]},
                              headers={"authorization": f"Bearer {who}", "idempotency-key": f"{sid}-{key}"}, timeout=30)
@@ -136,7 +148,7 @@ try:
         return jwt.utils.base64url_encode(n.to_bytes(48, "big")).decode()
 
     jwk = {"kty": "EC", "crv": "P-384", "kid": "engine-1", "alg": "ES384", "use": "sig", "x": b64(nums.x), "y": b64(nums.y)}
-    scopes = ["system/QuestionnaireResponse.rs", "system/Patient.rs", "system/Questionnaire.rs"]
+    scopes = ["system/QuestionnaireResponse.rs", "system/Patient.rs", "system/Questionnaire.rs", "system/Observation.rs"]
     both = call("POST", "/api/v1/fhir/clients", admin, {"name": "integration engine", "jwks": {"keys": [jwk]}, "sites": ["ZAS", "UZG"], "scopes": scopes})["id"]
     uzg = call("POST", "/api/v1/fhir/clients", admin, {"name": "UZG engine", "jwks": {"keys": [jwk]}, "sites": ["UZG"], "scopes": scopes})["id"]
     smart = requests.get(f"{B}/fhir/r4/.well-known/smart-configuration", timeout=10).json()
@@ -216,6 +228,49 @@ try:
     check("Patient is pseudonymous (no name, telecom)", "name" not in patient and "telecom" not in patient)
     meta = requests.get(f"{base}/metadata", timeout=10).json()
     validate(meta)
+
+    # ---- Observations per patient, by code, against the exports' score and NRS rows ----
+    call("POST", "/api/v1/users", admin, {"email": "dm@hermes.example", "password": "first-password-1", "role": "data_manager", "sites": []})
+    first = call("POST", "/api/v1/auth/login", body={"email": "dm@hermes.example", "password": "first-password-1"})["token"]
+    call("PUT", "/api/v1/auth/password", first, {"current_password": "first-password-1", "new_password": "second-password-2"}, expect=204)
+    dm = call("POST", "/api/v1/auth/login", body={"email": "dm@hermes.example", "password": "second-password-2"})["token"]
+
+    def export(name):
+        r = api.get(f"{B}/api/v1/exports/{name}", headers={"authorization": f"Bearer {dm}"}, timeout=60)
+        if r.status_code != 200:
+            raise SystemExit(f"export {name}: {r.status_code} {r.text[:300]}")
+        return list(csv.DictReader(io.StringIO(r.text)))
+
+    score_rows = [r for r in export("scores.csv") if r["current"] == "true" and r["score"] != ""]
+    nrs_rows = [r for r in export("answers.csv") if r["questionnaire"] == "nrs-lesion-pain" and r["item"] == "worst_pain" and r["value"] != ""]
+    system = f"{B}/fhir/CodeSystem/HERMES-scales"
+    observations = client.resources("Observation")
+    by_code_ok, nrs_ok, all_ok = [], [], []
+    for sid in lesions:
+        pid = client.resources("Patient").search(identifier=sid).first()["id"]
+        mine = [r for r in score_rows if r["study_id"] == sid]
+        got = 0
+        for key in sorted({r["scale_key"] for r in mine}):
+            found = observations.search(patient=f"Patient/{pid}", code=f"{system}|{key}").limit(50).fetch_all()
+            for o in found:
+                validate(o.serialize())
+            wanted = sum(1 for r in mine if r["scale_key"] == key)
+            by_code_ok.append(len(found) == wanted or f"{sid} {key}: {len(found)} != {wanted}")
+            got += len(found)
+        all_ok.append(got == len(mine) or f"{sid}: {got} != {len(mine)} score rows")
+        every = observations.search(patient=f"Patient/{pid}").limit(7).fetch_all()
+        all_ok.append(len(every) == len(mine) or f"{sid}: paged {len(every)} != {len(mine)}")
+        pain = observations.search(patient=f"Patient/{pid}", code="NRS_WORST_PAIN").fetch_all()
+        want_nrs = sorted((r["lesion_id"], int(r["value"])) for r in nrs_rows if r["study_id"] == sid)
+        got_nrs = sorted((o["bodySite"]["extension"][0]["valueString"], o["valueInteger"]) for o in pain)
+        nrs_ok.append(got_nrs == want_nrs and len(want_nrs) == len(lesions[sid]) or f"{sid}: {got_nrs} != {want_nrs}")
+    bad = [x for x in by_code_ok + all_ok if x is not True]
+    check(f"Observations by patient and code match scores.csv ({len(score_rows)} score rows)", not bad and len(score_rows) > 0, "; ".join(map(str, bad[:5])))
+    bad = [x for x in nrs_ok if x is not True]
+    check("one NRS Observation per lesion, as answers.csv has them", not bad, "; ".join(map(str, bad[:5])))
+    obs_bundle = requests.get(f"{base}/Observation?code=NRS_WORST_PAIN&_count=3", headers=hdr, timeout=30).json()
+    validate(obs_bundle)
+    check("an Observation search answers a searchset Bundle", obs_bundle.get("type") == "searchset")
 
     # ---- site scoping: a UZG-only client ----
     uzg_token = token(assertion(uzg)).json()["access_token"]

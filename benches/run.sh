@@ -4,6 +4,7 @@
 #
 #   benches/run.sh                      # everything (planning seeds 100,000 participants: minutes)
 #   BENCH_SECONDS=10 BENCH_CONNECTIONS=16 BENCH_PLANNING=100000 BENCH_ODM=2300 benches/run.sh
+#   BENCH_ONLY=fhir benches/run.sh      # the FHIR search line alone (BENCH_ODM participants)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -166,6 +167,8 @@ print()
 PY
 }
 
+source "$ROOT/benches/fhir_search.sh"
+if [ "${BENCH_ONLY:-}" = fhir ]; then fhir_search "$ODM_PARTICIPANTS" 18340; cat "$RESULTS"; exit 0; fi
 backend SQLite "sqlite://$WORK/bench.db?mode=rwc" 18310
 psql -q "$PG/postgres" -c "DROP DATABASE IF EXISTS epro_bench" -c "CREATE DATABASE epro_bench"
 backend PostgreSQL "$PG/epro_bench" 18320
@@ -226,7 +229,7 @@ odm_export() { # participants port
     echo
   } >> "$RESULTS"
 }
-if [ "$ODM_PARTICIPANTS" -gt 0 ]; then odm_export "$ODM_PARTICIPANTS" 18330; fi
+if [ "$ODM_PARTICIPANTS" -gt 0 ]; then odm_export "$ODM_PARTICIPANTS" 18330; fhir_search "$ODM_PARTICIPANTS" 18340; fi
 
 # Reminder planning: PLANNING participants spread over two years; then PLANNING/5 for growth.
 if [ "$PLANNING" -eq 0 ]; then cat "$RESULTS"; exit 0; fi

@@ -94,16 +94,25 @@ pub(super) fn questionnaire_response(
     }
     // The visit it answers, as an extension (QuestionnaireResponse has no visit element).
     q["extension"] = json!([{ "url": format!("{base}/fhir/StructureDefinition/visit"), "valueCode": r.visit_code }]);
-    // A paper form was authored the day the participant filled it in.
-    if let Some(day) = r.completed_on {
-        q["authored"] = json!(day.to_string());
-    } else if let Some(at) = r.submitted_at.or(Some(r.started_at)) {
-        q["authored"] = json!(at.to_rfc3339_opts(SecondsFormat::Secs, true));
-    }
+    q["authored"] = authored(r);
     if r.mode == Some(crate::domain::answering::EntryMode::SelfReport) {
         q["source"] = subject;
     }
     q
+}
+
+/// When the response was authored: a paper form the day the participant filled it in, else the
+/// submission instant (a draft: when it was started). Also each derived Observation's
+/// `effectiveDateTime`.
+pub(crate) fn authored(r: &store::responses::ResponseRow) -> Value {
+    match r.completed_on {
+        Some(day) => json!(day.to_string()),
+        None => json!(
+            r.submitted_at
+                .unwrap_or(r.started_at)
+                .to_rfc3339_opts(SecondsFormat::Secs, true)
+        ),
+    }
 }
 
 /// A FHIR answer value for an item of `def` (None when the stored value does not fit it).

@@ -11,7 +11,7 @@ pub(crate) mod fhir_responses;
 mod odm;
 mod qs;
 mod records;
-mod scores;
+pub(crate) mod scores;
 mod visits;
 
 pub use answers::ANSWER_COLUMNS;

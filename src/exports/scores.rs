@@ -38,7 +38,13 @@ pub const SCORE_COLUMNS: [&str; 20] = [
 
 /// What the scoring file says of a scale: kind, direction and score range (0–100, or the item's
 /// own range for a raw scale). Summaries are 0–100, higher is better.
-fn describe(app: &App, key: &str, version: &str, scoring: &str, code: &str) -> [String; 4] {
+pub(crate) fn describe(
+    app: &App,
+    key: &str,
+    version: &str,
+    scoring: &str,
+    code: &str,
+) -> [String; 4] {
     let v = app.library.get(key, version);
     let file = v.and_then(|v| {
         v.scorings

@@ -61,6 +61,12 @@ pub fn searchset(
     b
 }
 
+/// A searchset of no entries with its `total` (`_summary=count`, or a search that can match
+/// nothing).
+pub fn counted(base: &str, kind: &str, params: &[(String, String)], total: u64) -> Value {
+    searchset(base, kind, params, Some(total), vec![], None)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,7 @@
 //! The CapabilityStatement: exactly the interactions and search parameters `resources` serves,
 //! and the SMART Backend Services security service. Claims the SDC Form Response Manager role
-//! only as far as implemented: QuestionnaireResponse read and search, no create or update.
+//! only as far as implemented: QuestionnaireResponse read and search, no create or update;
+//! Observations derived from responses are served as resources, not as the `$extract` operation.
 
 use serde_json::{Value, json};
 
@@ -47,6 +48,7 @@ pub fn statement(app: &App) -> Value {
                         param("questionnaire", "reference", "canonical url, with or without |version"),
                         param("authored", "date", "ge, gt, le, lt, eq; no offset = the study's time zone"),
                         param("status", "token", "completed or amended"),
+                        param("_lastUpdated", "date", "the last change (submission or amendment); prefixes as authored"),
                         param("_count", "number", "page size, capped"),
                         param("_sort", "string", "authored or -authored"),
                         param("_summary", "token", "count"),
@@ -71,6 +73,21 @@ pub fn statement(app: &App) -> Value {
                     "searchParam": [
                         param("status", "token", "requested, active, error, off"),
                         param("_id", "token", "the resource id"),
+                    ],
+                },
+                {
+                    // Derived from the stored scores of submitted responses (docs/fhir.md).
+                    "type": "Observation",
+                    "interaction": read_search,
+                    "searchParam": [
+                        param("patient", "reference", "Patient/<id>"),
+                        param("subject", "reference", "Patient/<id>"),
+                        param("code", "token", "a scale key of the study's code system (system|code or code)"),
+                        param("date", "date", "the response's authored; prefixes as authored"),
+                        param("derived-from", "reference", "QuestionnaireResponse/<id>"),
+                        param("_lastUpdated", "date", "the last change of the response it is derived from"),
+                        param("_count", "number", "page size, capped"),
+                        param("_summary", "token", "count"),
                     ],
                 },
                 {

@@ -6,6 +6,7 @@
 pub(crate) mod access;
 mod bundle;
 mod capability;
+mod observations;
 pub(crate) mod outcome;
 mod resources;
 pub mod search;

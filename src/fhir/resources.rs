@@ -1,9 +1,11 @@
 //! Read and search of each resource type served: QuestionnaireResponse (keyset-paged from the
-//! store), Questionnaire (from the library), Patient (pseudonymous: study id and site only).
+//! store), Questionnaire (from the library), Patient (pseudonymous: study id and site only);
+//! Observation in `observations`.
 //! Another site's resource is "not found", never "forbidden", so ids do not leak.
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -31,6 +33,7 @@ fn known(kind: Kind) -> &'static [&'static str] {
             "questionnaire",
             "authored",
             "status",
+            "_lastUpdated",
             "_count",
             "_sort",
             "_summary",
@@ -41,7 +44,7 @@ fn known(kind: Kind) -> &'static [&'static str] {
             "url", "version", "name", "status", "_count", "_summary", "_format",
         ],
         Kind::Patient => &["identifier", "_id", "_count", "_summary", "_format"],
-        Kind::Observation => &["_format"],
+        Kind::Observation => super::observations::PARAMS,
     }
 }
 
@@ -61,7 +64,7 @@ fn check_known(kind: Kind, params: &[(String, String)], strict: bool) -> Result<
     }
 }
 
-fn summary_count(params: &[(String, String)]) -> Result<bool, Outcome> {
+pub(super) fn summary_count(params: &[(String, String)]) -> Result<bool, Outcome> {
     match params.iter().find(|(k, _)| k == "_summary") {
         None => Ok(false),
         Some((_, v)) if v == "count" => Ok(true),
@@ -84,11 +87,7 @@ pub async fn search(
         Kind::QuestionnaireResponse => search_responses(app, reader, params).await,
         Kind::Questionnaire => search_questionnaires(app, reader, params),
         Kind::Patient => search_patients(app, reader, params).await,
-        Kind::Observation => Err(Outcome::new(
-            poem::http::StatusCode::NOT_FOUND,
-            "not-supported",
-            "Observation is not served yet",
-        )),
+        Kind::Observation => super::observations::search(app, reader, params).await,
     }
 }
 
@@ -104,7 +103,8 @@ pub async fn read(app: &App, reader: &Reader, kind: Kind, id: &str) -> Result<Va
             let p = visible_participant(app, reader, r.participant_id)
                 .await?
                 .ok_or_else(missing)?;
-            response(app, &p, &r).await
+            let last = store::fhir::last_changes(&app.db, std::slice::from_ref(&r)).await?;
+            response(app, &p, &r, last.get(&r.id).copied()).await
         }
         Kind::Questionnaire => app
             .library
@@ -119,12 +119,14 @@ pub async fn read(app: &App, reader: &Reader, kind: Kind, id: &str) -> Result<Va
                 .ok_or_else(missing)?;
             Ok(patient(app, &p))
         }
-        Kind::Observation => Err(missing()),
+        Kind::Observation => super::observations::read(app, reader, id)
+            .await?
+            .ok_or_else(missing),
     }
 }
 
 /// A participant, when the reader sees their site.
-async fn visible_participant(
+pub(super) async fn visible_participant(
     app: &App,
     reader: &Reader,
     id: Uuid,
@@ -136,17 +138,25 @@ async fn visible_participant(
 
 // ---- QuestionnaireResponse ----
 
+/// `meta.lastUpdated`: the response's last change (`store::fhir::last_changes`).
+pub(super) fn meta(last: Option<DateTime<Utc>>) -> Value {
+    last.map_or(
+        Value::Null,
+        |at| json!({ "lastUpdated": at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true) }),
+    )
+}
+
 pub(crate) async fn response(
     app: &App,
     p: &ParticipantRow,
     r: &store::responses::ResponseRow,
+    last: Option<DateTime<Utc>>,
 ) -> Result<Value, Outcome> {
     let mut q = response_resource(app, p, r).await?;
     // Over REST the subject is also a reference to the pseudonymous Patient resource.
     q["subject"]["reference"] = json!(format!("Patient/{}", p.id));
-    if let Some(at) = r.submitted_at {
-        q["meta"] =
-            json!({ "lastUpdated": at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true) });
+    if last.is_some() {
+        q["meta"] = meta(last);
     }
     Ok(q)
 }
@@ -170,16 +180,14 @@ async fn search_responses(
     };
     let mut count = search::DEFAULT_COUNT;
     let mut bounds = Bounds::default();
+    let mut changed = Bounds::default();
     let mut matches_nothing = false;
     for (k, v) in params {
         match k.as_str() {
             "patient" | "subject" => {
-                let id = search::reference(k, v, "Patient")?;
-                if f.participant.is_some_and(|p| p != id) {
-                    matches_nothing = true;
-                }
-                f.participant = Some(id);
+                matches_nothing |= !patient_param(&mut f, k, v)?;
             }
+            "_lastUpdated" => search::date(k, v, app.study.time_zone, &mut changed)?,
             "questionnaire" => {
                 let (url, version) = search::canonical(v);
                 match questionnaire_key(app, &url) {
@@ -214,28 +222,16 @@ async fn search_responses(
     }
     f.after = bounds.after;
     f.before = bounds.before;
+    f.changed_after = changed.after;
+    f.changed_before = changed.before;
     let base = fhir_base(app);
     let kind = "QuestionnaireResponse";
     if matches_nothing {
-        return Ok(bundle::searchset(
-            &base,
-            kind,
-            params,
-            Some(0),
-            vec![],
-            None,
-        ));
+        return Ok(bundle::counted(&base, kind, params, 0));
     }
     let total = store::fhir::count_responses(&app.db, &f).await?;
     if summary_count(params)? || count == 0 {
-        return Ok(bundle::searchset(
-            &base,
-            kind,
-            params,
-            Some(total),
-            vec![],
-            None,
-        ));
+        return Ok(bundle::counted(&base, kind, params, total));
     }
     let mut rows = store::fhir::page_responses(&app.db, &f, count + 1).await?;
     let more = rows.len() as u64 > count;
@@ -244,16 +240,12 @@ async fn search_responses(
         .then(|| rows.last())
         .flatten()
         .and_then(|r| Some(search::cursor_text(r.submitted_at?, r.id)));
-    let mut people: HashMap<Uuid, ParticipantRow> = HashMap::new();
+    let people = participants_of(app, &rows).await?;
+    let last = store::fhir::last_changes(&app.db, &rows).await?;
     let mut resources = Vec::with_capacity(rows.len());
     for r in &rows {
-        if !people.contains_key(&r.participant_id)
-            && let Some(p) = store::participants::find_by_id(&app.db, r.participant_id).await?
-        {
-            people.insert(p.id, p);
-        }
         if let Some(p) = people.get(&r.participant_id) {
-            resources.push(response(app, p, r).await?);
+            resources.push(response(app, p, r, last.get(&r.id).copied()).await?);
         }
     }
     Ok(bundle::searchset(
@@ -264,6 +256,31 @@ async fn search_responses(
         resources,
         next,
     ))
+}
+
+/// `patient`/`subject` into the filter; false when it contradicts an earlier one (then nothing
+/// matches).
+pub(super) fn patient_param(f: &mut ResponseFilter, k: &str, v: &str) -> Result<bool, Outcome> {
+    let id = search::reference(k, v, "Patient")?;
+    let consistent = f.participant.is_none_or(|p| p == id);
+    f.participant = Some(id);
+    Ok(consistent)
+}
+
+/// The participants of a page of responses, each loaded once.
+pub(super) async fn participants_of(
+    app: &App,
+    rows: &[store::responses::ResponseRow],
+) -> Result<HashMap<Uuid, ParticipantRow>, Outcome> {
+    let mut people: HashMap<Uuid, ParticipantRow> = HashMap::new();
+    for r in rows {
+        if !people.contains_key(&r.participant_id)
+            && let Some(p) = store::participants::find_by_id(&app.db, r.participant_id).await?
+        {
+            people.insert(p.id, p);
+        }
+    }
+    Ok(people)
 }
 
 // ---- Questionnaire ----

@@ -158,21 +158,43 @@ pub fn cursor_text(at: DateTime<Utc>, id: Uuid) -> String {
 }
 
 pub fn cursor(value: &str) -> Result<(DateTime<Utc>, Uuid), BadParam> {
-    let broken = || {
-        bad(
-            "_cursor",
-            "not a cursor this server gave out; follow the next link as given",
-        )
-    };
-    let text = URL_SAFE_NO_PAD.decode(value).map_err(|_| broken())?;
-    let text = String::from_utf8(text).map_err(|_| broken())?;
-    let (micros, id) = text.split_once('|').ok_or_else(broken)?;
+    key(&cursor_plain(value)?)
+}
+
+fn broken_cursor() -> BadParam {
+    bad(
+        "_cursor",
+        "not a cursor this server gave out; follow the next link as given",
+    )
+}
+
+fn cursor_plain(value: &str) -> Result<String, BadParam> {
+    let text = URL_SAFE_NO_PAD.decode(value).map_err(|_| broken_cursor())?;
+    String::from_utf8(text).map_err(|_| broken_cursor())
+}
+
+/// `<micros>|<id>` to the instant and id.
+fn key(text: &str) -> Result<(DateTime<Utc>, Uuid), BadParam> {
+    let (micros, id) = text.split_once('|').ok_or_else(broken_cursor)?;
     let at = micros
         .parse::<i64>()
         .ok()
         .and_then(DateTime::from_timestamp_micros)
-        .ok_or_else(broken)?;
-    Ok((at, id.parse().map_err(|_| broken())?))
+        .ok_or_else(broken_cursor)?;
+    Ok((at, id.parse().map_err(|_| broken_cursor())?))
+}
+
+/// The cursor of an Observation page: the response the next page starts in (its submission
+/// instant and id) and how many of its Observations the earlier pages already gave.
+pub fn position_text(at: DateTime<Utc>, id: Uuid, given: usize) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}|{id}|{given}", at.timestamp_micros()))
+}
+
+pub fn position(value: &str) -> Result<(DateTime<Utc>, Uuid, usize), BadParam> {
+    let text = cursor_plain(value)?;
+    let (rest, given) = text.rsplit_once('|').ok_or_else(broken_cursor)?;
+    let (at, id) = key(rest)?;
+    Ok((at, id, given.parse().map_err(|_| broken_cursor())?))
 }
 
 /// A reference search value (`Patient/<id>` or `<id>`) to the id, when it names a resource of
@@ -293,6 +315,9 @@ mod tests {
         let at = utc("2026-03-01T10:00:00.123456Z");
         let id = Uuid::new_v4();
         assert_eq!(cursor(&cursor_text(at, id)), Ok((at, id)));
+        assert_eq!(position(&position_text(at, id, 3)), Ok((at, id, 3)));
+        assert!(position(&cursor_text(at, id)).is_err());
+        assert!(cursor(&position_text(at, id, 3)).is_err());
         assert_eq!(
             cursor("garbage!").map_err(|e| e.param),
             Err("_cursor".into())

@@ -400,7 +400,9 @@ async fn deliver_one(
         }
         let resource = match payload {
             Payload::FullResource => {
-                Some(super::resources::response(app, &p, &r).await.map_err(|o| {
+                let last = store::fhir::last_changes(&app.db, std::slice::from_ref(&r)).await?;
+                let last = last.get(&r.id).copied();
+                Some(super::resources::response(app, &p, &r, last).await.map_err(|o| {
                     Error::Internal(format!("notification resource: {}", o.message))
                 })?)
             }

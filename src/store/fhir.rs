@@ -1,18 +1,21 @@
 //! FHIR R4 access (#26): registered SMART clients, accepted assertion ids (`jti`), client access
 //! tokens, and the keyset page query behind `QuestionnaireResponse` search.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Query,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Expr, ExprTrait, Query},
 };
 use uuid::Uuid;
 
 pub use super::entities::{fhir_client::Model as ClientRow, fhir_token::Model as TokenRow};
 use super::{
     StoreError,
-    entities::{fhir_client, fhir_jti, fhir_token, participant, response},
-    responses::ResponseRow,
+    entities::{answer, fhir_client, fhir_jti, fhir_token, participant, response, score},
+    responses::{ResponseRow, ScoreRow},
 };
 
 pub async fn insert_client<C: ConnectionTrait>(db: &C, row: ClientRow) -> Result<(), StoreError> {
@@ -87,6 +90,55 @@ pub struct ResponseFilter {
     pub descending: bool,
     /// The last row of the previous page (keyset): its submission instant and id.
     pub cursor: Option<(DateTime<Utc>, Uuid)>,
+    /// Only responses of these questionnaires (`None` = any; Observation `code`).
+    pub keys: Option<Vec<String>>,
+    /// Only this response (Observation `derived-from`).
+    pub response: Option<Uuid>,
+    /// Bounds on the last change (`_lastUpdated`, see [`last_changes`]): (lower, inclusive),
+    /// (upper, inclusive).
+    pub changed_after: Vec<(DateTime<Utc>, bool)>,
+    pub changed_before: Vec<(DateTime<Utc>, bool)>,
+}
+
+/// `response.id` in a correlated subquery.
+fn outer_response_id() -> Expr {
+    Expr::col((response::Entity, response::Column::Id))
+}
+
+/// Whether the response has a write at or after `at` (`inclusive`) or after it: an answer
+/// written (an amendment) or a score computed then, or the submission itself.
+fn changed_since(at: DateTime<Utc>, inclusive: bool) -> Condition {
+    let later = |col: Expr| {
+        if inclusive { col.gte(at) } else { col.gt(at) }
+    };
+    Condition::any()
+        .add(later(Expr::col((
+            response::Entity,
+            response::Column::SubmittedAt,
+        ))))
+        .add(Expr::exists(
+            Query::select()
+                .expr(Expr::val(1))
+                .from(answer::Entity)
+                .and_where(
+                    Expr::col((answer::Entity, answer::Column::ResponseId)).eq(outer_response_id()),
+                )
+                .and_where(later(Expr::col((
+                    answer::Entity,
+                    answer::Column::AnsweredAt,
+                ))))
+                .to_owned(),
+        ))
+        .add(Expr::exists(
+            Query::select()
+                .expr(Expr::val(1))
+                .from(score::Entity)
+                .and_where(
+                    Expr::col((score::Entity, score::Column::ResponseId)).eq(outer_response_id()),
+                )
+                .and_where(later(Expr::col((score::Entity, score::Column::ComputedAt))))
+                .to_owned(),
+        ))
 }
 
 fn condition(f: &ResponseFilter) -> Condition {
@@ -111,6 +163,20 @@ fn condition(f: &ResponseFilter) -> Condition {
     }
     if let Some(p) = f.participant {
         c = c.add(response::Column::ParticipantId.eq(p));
+    }
+    if let Some(keys) = &f.keys {
+        c = c.add(response::Column::QuestionnaireKey.is_in(keys.clone()));
+    }
+    if let Some(id) = f.response {
+        c = c.add(response::Column::Id.eq(id));
+    }
+    // The last change is after a lower bound when some write is; before an upper bound when
+    // no write is at or after it.
+    for (at, inclusive) in &f.changed_after {
+        c = c.add(changed_since(*at, *inclusive));
+    }
+    for (at, inclusive) in &f.changed_before {
+        c = c.add(changed_since(*at, !*inclusive).not());
     }
     if let Some((key, version)) = &f.questionnaire {
         c = c.add(response::Column::QuestionnaireKey.eq(key.clone()));
@@ -182,4 +248,68 @@ pub async fn page_responses<C: ConnectionTrait>(
             .order_by_asc(response::Column::Id)
     };
     Ok(q.limit(limit).all(db).await?)
+}
+
+/// Each response's last change: the latest of its submission, its answers' writes (an
+/// amendment writes the answers it changes) and its score computations (an amendment re-scores
+/// with every scoring file). `meta.lastUpdated` of the QuestionnaireResponse and of the
+/// Observations derived from it; `_lastUpdated` searches the same ([`ResponseFilter`]).
+pub async fn last_changes<C: ConnectionTrait>(
+    db: &C,
+    rows: &[ResponseRow],
+) -> Result<HashMap<Uuid, DateTime<Utc>>, StoreError> {
+    let mut out: HashMap<Uuid, DateTime<Utc>> = rows
+        .iter()
+        .filter_map(|r| Some((r.id, r.submitted_at?)))
+        .collect();
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let mut later = |id: Uuid, at: Option<DateTime<Utc>>| {
+        if let Some(at) = at {
+            let e = out.entry(id).or_insert(at);
+            *e = Ord::max(*e, at);
+        }
+    };
+    for chunk in ids.chunks(500) {
+        let answered: Vec<(Uuid, Option<DateTime<Utc>>)> = answer::Entity::find()
+            .select_only()
+            .column(answer::Column::ResponseId)
+            .column_as(answer::Column::AnsweredAt.max(), "at")
+            .filter(answer::Column::ResponseId.is_in(chunk.to_vec()))
+            .group_by(answer::Column::ResponseId)
+            .into_tuple()
+            .all(db)
+            .await?;
+        let scored: Vec<(Uuid, Option<DateTime<Utc>>)> = score::Entity::find()
+            .select_only()
+            .column(score::Column::ResponseId)
+            .column_as(score::Column::ComputedAt.max(), "at")
+            .filter(score::Column::ResponseId.is_in(chunk.to_vec()))
+            .group_by(score::Column::ResponseId)
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (id, at) in answered.into_iter().chain(scored) {
+            later(id, at);
+        }
+    }
+    Ok(out)
+}
+
+/// The stored scores of these responses (every scoring file), by response.
+pub async fn scores_of<C: ConnectionTrait>(
+    db: &C,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<ScoreRow>>, StoreError> {
+    let mut out: HashMap<Uuid, Vec<ScoreRow>> = HashMap::new();
+    for chunk in ids.chunks(500) {
+        for s in score::Entity::find()
+            .filter(score::Column::ResponseId.is_in(chunk.to_vec()))
+            .order_by_asc(score::Column::Scoring)
+            .all(db)
+            .await?
+        {
+            out.entry(s.response_id).or_default().push(s);
+        }
+    }
+    Ok(out)
 }

@@ -13,7 +13,7 @@ fn at(y: i32, m: u32, d: u32) -> chrono::DateTime<Utc> {
     Utc.with_ymd_and_hms(y, m, d, 9, 0, 0).single().expect("t")
 }
 
-fn all(range: std::ops::RangeInclusive<u32>, value: i64) -> Value {
+pub(crate) fn all(range: std::ops::RangeInclusive<u32>, value: i64) -> Value {
     Value::Array(
         range
             .map(|n| json!({"item": format!("q{n}"), "value": value}))

@@ -56,13 +56,13 @@ pub(crate) async fn fhir_get(app: &TestApp, path_and_query: &str, token: &str) -
     (status, body)
 }
 
-fn q(v: &str) -> String {
+pub(crate) fn q(v: &str) -> String {
     url::form_urlencoded::byte_serialize(v.as_bytes()).collect()
 }
 
 /// A two-site trial: ZAS-001 and ZAS-002 and UZG-001 each answer the baseline (three forms),
 /// a minute apart. Returns a data manager's token (reads every site).
-async fn seeded() -> (TestApp, String) {
+pub(crate) async fn seeded() -> (TestApp, String) {
     let app = spawn_app().await;
     let nurse = app.staff_token("site_staff", &["ZAS", "UZG"]).await;
     for (n, id) in ["HERMES-ZAS-001", "HERMES-ZAS-002", "HERMES-UZG-001"]
@@ -79,7 +79,7 @@ async fn seeded() -> (TestApp, String) {
     (app, reader)
 }
 
-fn ids(bundle: &Value) -> Vec<String> {
+pub(crate) fn ids(bundle: &Value) -> Vec<String> {
     bundle["entry"]
         .as_array()
         .map(|e| {

@@ -9,6 +9,7 @@ mod backup;
 mod crash;
 mod exports;
 mod fhir;
+mod fhir_observations;
 mod fhir_subscriptions;
 mod health;
 mod helpers;
