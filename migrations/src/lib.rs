@@ -22,6 +22,7 @@ mod m20261207_000015_odm_audit_entity_index;
 mod m20261207_000016_fhir_smart_clients;
 mod m20261207_000017_ledger_checkpoint;
 mod m20261207_000018_offline_draft_saves;
+mod m20261208_000019_perf_reminder_keeps_plan_mark;
 
 pub struct Migrator;
 
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000016_fhir_smart_clients::Migration),
             Box::new(m20261207_000017_ledger_checkpoint::Migration),
             Box::new(m20261207_000018_offline_draft_saves::Migration),
+            Box::new(m20261208_000019_perf_reminder_keeps_plan_mark::Migration),
         ]
     }
 }
