@@ -197,6 +197,7 @@ impl Server {
             .map(|m| tokio::spawn(m.serve(self.app.clone())));
         let sequencer = crate::jobs::sequencer::runs(&self.app)
             .then(|| tokio::spawn(crate::jobs::sequencer::run(self.app.clone())));
+        let fresh = tokio::spawn(crate::answering::derived::keep_fresh(self.app.clone()));
         let result = HttpServer::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(endpoint, shutdown, Some(grace))
             .await;
@@ -209,6 +210,7 @@ impl Server {
         if let Some(s) = sequencer {
             s.abort();
         }
+        fresh.abort();
         result
     }
 }
@@ -222,6 +224,7 @@ pub fn routes(app: Arc<App>) -> Result<impl Endpoint, StartupError> {
     let limit = app.settings.body_limit_bytes;
     let timeout = Duration::from_secs(app.settings.request_timeout_seconds);
     let guard = app.clone();
+    let fresh = app.clone();
     let mut route = Route::new()
         .at("/healthz", api::health::healthz)
         .at("/readyz", api::health::readyz)
@@ -240,6 +243,7 @@ pub fn routes(app: Arc<App>) -> Result<impl Endpoint, StartupError> {
         .data(app)
         .around(move |ep, req| body_limit(ep, req, limit, timeout))
         .around(move |ep, req| study_guard(ep, req, guard.clone()))
+        .around(move |ep, req| derive_after_writes(ep, req, fresh.clone()))
         .around(move |ep, req| allow_methods(ep, req, allow.clone()))
         .catch_all_error(json_errors)
         .around(log_request)
@@ -484,6 +488,21 @@ async fn allow_methods<E: Endpoint>(
         && let Ok(v) = poem::http::HeaderValue::from_str(methods)
     {
         resp.headers_mut().insert(poem::http::header::ALLOW, v);
+    }
+    Ok(resp)
+}
+
+/// After a request that may have changed data, the completion states it changed are derived
+/// ahead of the next dashboard read (`answering::derived`, #29.8).
+async fn derive_after_writes<E: Endpoint>(
+    ep: Arc<E>,
+    req: Request,
+    app: Arc<App>,
+) -> poem::Result<Response> {
+    let writes = !req.method().is_safe();
+    let resp = ep.call(req).await?.into_response();
+    if writes {
+        crate::answering::derived::changed(&app);
     }
     Ok(resp)
 }

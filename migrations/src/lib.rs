@@ -25,6 +25,7 @@ mod m20261207_000018_offline_draft_saves;
 mod m20261208_000019_late_offline_completion;
 mod m20261208_000020_seq_audit_sequencer;
 mod m20261208_000021_fhirsub_subscriptions;
+mod m20261208_000022_perf_reminder_keeps_plan_mark;
 
 pub struct Migrator;
 
@@ -53,6 +54,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000019_late_offline_completion::Migration),
             Box::new(m20261208_000020_seq_audit_sequencer::Migration),
             Box::new(m20261208_000021_fhirsub_subscriptions::Migration),
+            Box::new(m20261208_000022_perf_reminder_keeps_plan_mark::Migration),
         ]
     }
 }

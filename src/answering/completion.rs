@@ -208,7 +208,9 @@ async fn overview_of(
             ..Default::default()
         })
         .collect();
-    let derived = super::derived::derive_all(app, &people, revisions, now).await?;
+    let derived =
+        super::derived::derive_all(app, &people, revisions, now, super::derived::By::Reader)
+            .await?;
     let mut forms: BTreeMap<(usize, usize, Option<String>), FormCount> = BTreeMap::new();
     let mut todo = Vec::new();
     let wanted_visit = |code: &str| filter.visit.as_ref().is_none_or(|f| f == code);

@@ -2,6 +2,11 @@
 //! form), derived once per change and kept until the participant's records change or the
 //! clock passes the next window edge. The dashboard, Call today and GET /api/v1/completion
 //! read it through [`derive_all`]; [`derive`] is the pure function it keeps the result of.
+//! Deriving is the writer's and the background's work, not the reader's (#29.8): after every
+//! write request of this process, and every second for changes made elsewhere (another
+//! instance, the CLI, SQL) and window edges passed, [`keep_fresh`] derives what changed, so a
+//! dashboard request finds the states kept. A reader derives only a state the refresher has
+//! not reached yet (counted: [`Cache::derived_on_read`]).
 //!
 //! A kept entry is used only while all of these hold (docs/benchmarks.md, "Dashboard"):
 //! - the participant's revision is the one it was derived at: the database raises it on every
@@ -13,7 +18,11 @@
 
 use std::{
     collections::{HashMap, HashSet},
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
 };
 
 use chrono::{DateTime, Utc};
@@ -74,6 +83,19 @@ const RENDERINGS: usize = 16;
 pub struct Cache {
     entries: Mutex<HashMap<Uuid, Entry>>,
     rendered: Mutex<HashMap<String, (StateKey, bytes::Bytes)>>,
+    /// Participants derived inside a reader's request (the refresher had not reached them).
+    on_read: AtomicU64,
+    /// Participants derived by the refresher ([`refresh`]).
+    ahead: AtomicU64,
+    /// Woken after a write request of this process ([`changed`]).
+    wake: tokio::sync::Notify,
+}
+
+/// Who derives: a reader's request (a fallback) or the refresher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum By {
+    Reader,
+    Refresher,
 }
 
 /// Names the kept states of a list of participants: equal keys, equal derived states.
@@ -158,6 +180,25 @@ impl Cache {
         self.entries().len()
     }
 
+    /// Participants derived inside readers' requests since start: stays put while the
+    /// refresher keeps up (tests read it; docs/scaling.md).
+    pub fn derived_on_read(&self) -> u64 {
+        self.on_read.load(Ordering::Relaxed)
+    }
+
+    /// Participants derived by the refresher since start.
+    pub fn derived_ahead(&self) -> u64 {
+        self.ahead.load(Ordering::Relaxed)
+    }
+
+    /// Some kept state stopped holding by the clock alone: a window edge passed since it was
+    /// derived, or the clock was set back before it.
+    fn clock_passed_an_edge(&self, now: DateTime<Utc>) -> bool {
+        self.entries()
+            .values()
+            .any(|e| e.from > now || e.until.is_some_and(|u| now >= u))
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -240,6 +281,7 @@ pub async fn derive_all(
     people: &[ParticipantRow],
     revisions: &HashMap<Uuid, i64>,
     now: DateTime<Utc>,
+    by: By,
 ) -> Result<Vec<Arc<Derived>>> {
     let kept = cache(app);
     let mut out: Vec<Option<Arc<Derived>>> = people
@@ -255,6 +297,11 @@ pub async fn derive_all(
     if stale.is_empty() {
         return Ok(out.into_iter().flatten().collect());
     }
+    match by {
+        By::Reader => &kept.on_read,
+        By::Refresher => &kept.ahead,
+    }
+    .fetch_add(stale.len() as u64, Ordering::Relaxed);
     let mut records = store::bulk::records(&app.db, &stale, true).await?;
     let submitted: Vec<_> = records
         .responses
@@ -287,4 +334,58 @@ pub async fn derive_all(
         *slot = Some(derived);
     }
     Ok(out.into_iter().flatten().collect())
+}
+
+/// Derive now every participant whose kept state no longer holds (changed records, a window
+/// edge passed, never derived), as a dashboard read would find them. Returns how many.
+pub async fn refresh(app: &App) -> Result<u64> {
+    let kept = cache(app);
+    let now = app.clock.now();
+    let before = kept.derived_ahead();
+    // Revisions first, as for a reader: what is derived is never older than its revision.
+    let revisions = store::bulk::revisions(&app.db, None).await?;
+    let people = store::participants::list(&app.db, None).await?;
+    derive_all(app, &people, &revisions, now, By::Refresher).await?;
+    Ok(kept.derived_ahead() - before)
+}
+
+/// A write request of this process finished: derive what it changed now, ahead of the next
+/// dashboard read (the writer does not wait for it).
+pub fn changed(app: &App) {
+    cache(app).wake.notify_one();
+}
+
+/// How often the refresher looks for changes made outside this process and window edges passed.
+const EVERY: Duration = Duration::from_secs(1);
+
+/// How long the refresher lets the writes after a first one gather before deriving them.
+const COALESCE: Duration = Duration::from_millis(50);
+
+/// The refresher of `epro serve`: derives at start, after each write of this process, and every
+/// [`EVERY`] when the participants' revisions changed (one aggregate query) or the clock passed a
+/// kept state's window edge. So a dashboard request after a change reads kept states; its view
+/// lags a change made elsewhere by at most about a second plus the derivation.
+pub async fn keep_fresh(app: Arc<App>) {
+    let kept = cache(&app);
+    let mut seen: Option<(i64, i64)> = None;
+    loop {
+        let now = app.clock.now();
+        match store::bulk::revision_total(&app.db).await {
+            Ok(total) if seen != Some(total) || kept.clock_passed_an_edge(now) => {
+                match refresh(&app).await {
+                    Ok(_) => seen = Some(total),
+                    Err(e) => tracing::warn!(error = %e, "deriving completion states failed"),
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "reading participant revisions failed"),
+        }
+        tokio::select! {
+            () = kept.wake.notified() => {
+                // A burst of writes (a submission load) is derived in one go, not one by one.
+                tokio::time::sleep(COALESCE).await;
+            }
+            () = tokio::time::sleep(EVERY) => {}
+        }
+    }
 }

@@ -1,6 +1,8 @@
 //! Planning: which reminders are due, and putting them into the outbox once per participant,
 //! visit and kind; a pass looks only at participants whose planning mark has passed.
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -118,10 +120,18 @@ fn never() -> DateTime<Utc> {
     DateTime::from_timestamp(253_370_764_800, 0).unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
+/// Participants whose reminders and marks one write transaction holds.
+const CHUNK: usize = 500;
+
+/// Why a reminder did not go out because a later one of the same visit was planned.
+const SUPERSEDED: &str = "superseded by a later reminder of the same visit";
+
 /// Put due reminders into the outbox; planning twice never makes two rows. A pass looks only
 /// at participants whose planning mark has passed or was cleared by a change of their records
 /// (docs/reminders.md, "Planning by window edges"), then sets each one's mark to the next
-/// instant at which something of theirs can become due.
+/// instant at which something of theirs can become due, in the same transaction as their
+/// reminders (a few hundred participants a transaction, their rows in bulk), so the next
+/// pass at the same instant looks at no one.
 pub async fn plan(app: &App, now: DateTime<Utc>) -> Result<Report> {
     let mut report = Report::default();
     let due = store::bulk::plan_due(&app.db, now).await?;
@@ -131,7 +141,7 @@ pub async fn plan(app: &App, now: DateTime<Utc>) -> Result<Report> {
     }
     let ids: Vec<Uuid> = due.iter().map(|(id, _)| *id).collect();
     let people = store::bulk::with_open_visits(&app.db, now, Some(&ids)).await?;
-    let open: std::collections::HashSet<Uuid> = people.iter().map(|p| p.id).collect();
+    let open: HashSet<Uuid> = people.iter().map(|p| p.id).collect();
     let (decisions, next) = decide(app, people, now).await?;
     // Participants with no visit open: look again when the next window opens.
     let closed: Vec<Uuid> = ids
@@ -140,75 +150,116 @@ pub async fn plan(app: &App, now: DateTime<Utc>) -> Result<Report> {
         .filter(|id| !open.contains(id))
         .collect();
     let starts = store::bulk::next_window_starts(&app.db, &closed, now).await?;
-    let mut next: std::collections::HashMap<Uuid, Option<DateTime<Utc>>> =
-        next.into_iter().collect();
+    let mut next: HashMap<Uuid, Option<DateTime<Utc>>> = next.into_iter().collect();
     next.extend(closed.iter().map(|id| (*id, starts.get(id).copied())));
+    // The channel the participant has now; re-read when the reminder goes out.
+    let with_decisions: Vec<Uuid> = decisions.iter().map(|d| d.participant).collect();
+    let channels = store::participants::reminder_channels(&app.db, &with_decisions).await?;
+    let mut by_participant: HashMap<Uuid, Vec<Planned>> = HashMap::new();
     for d in decisions {
+        by_participant.entry(d.participant).or_default().push(d);
+    }
+    for chunk in due.chunks(CHUNK) {
+        let marks: Vec<(Uuid, i64, DateTime<Utc>)> = chunk
+            .iter()
+            .map(|(id, revision)| {
+                let at = next.get(id).copied().flatten().unwrap_or_else(never);
+                (*id, *revision, at)
+            })
+            .collect();
+        let planned: Vec<Planned> = chunk
+            .iter()
+            .filter_map(|(id, _)| by_participant.remove(id))
+            .flatten()
+            .collect();
+        let written = write_chunk(app, &marks, planned, &channels, now).await?;
+        report.planned += written.planned;
+        report.skipped += written.skipped;
+    }
+    Ok(report)
+}
+
+/// One transaction: the marks of these participants (before any reminder is written: see
+/// `store::bulk::set_plan_marks`), older reminders superseded by a newly planned one, and the
+/// new reminders.
+async fn write_chunk(
+    app: &App,
+    marks: &[(Uuid, i64, DateTime<Utc>)],
+    planned: Vec<Planned>,
+    channels: &HashMap<Uuid, String>,
+    now: DateTime<Utc>,
+) -> Result<Report> {
+    let mut report = Report::default();
+    let txn = store::begin_write(&app.db).await?;
+    // Their reminders are locked before their marks, in the order a sending worker takes them
+    // (reminder, then the revision its trigger raises), so the two never wait on each other.
+    let mut participants: Vec<Uuid> = planned.iter().map(|d| d.participant).collect();
+    participants.dedup();
+    let existing = store::reminders::of_participants_for_update(&txn, &participants).await?;
+    store::bulk::set_plan_marks(&txn, marks).await?;
+    let taken: HashSet<(Uuid, &str, &str)> = existing
+        .iter()
+        .map(|r| (r.participant_id, r.visit_code.as_str(), r.kind.as_str()))
+        .collect();
+    let mut superseded: Vec<Uuid> = Vec::new();
+    let (mut pending, mut skipped) = (Vec::new(), Vec::new());
+    for d in &planned {
         let (kind, due_at, status) = match &d.decision {
             Decision::Send { kind, due_at } => (kind, *due_at, ReminderStatus::Pending),
             Decision::Skip { kind, due_at } => (kind, *due_at, ReminderStatus::Skipped),
         };
-        // The channel the participant has now; re-read when the reminder goes out.
-        let channel = store::participants::contact(&app.db, d.participant)
-            .await?
-            .map_or_else(|| "email".to_string(), |c| c.reminder_channel);
-        let txn = store::begin_write(&app.db).await?;
-        let inserted = store::reminders::insert_once(
-            &txn,
-            ReminderRow {
-                id: Uuid::new_v4(),
-                participant_id: d.participant,
-                visit_code: d.visit.clone(),
-                kind: kind.clone(),
-                due_at,
-                status,
-                attempts: 0,
-                next_attempt_at: due_at,
-                claimed_at: None,
-                last_error: None,
-                sent_at: None,
-                message_id: None,
-                reason: (status == ReminderStatus::Skipped)
-                    .then(|| "superseded by a later reminder of the same visit".into()),
-                created_at: now,
-                channel,
-                email_sent_at: None,
-                sms_sent_at: None,
-                delivery: None,
-                delivery_at: None,
-            },
-        )
-        .await?;
-        if inserted && status == ReminderStatus::Pending {
-            // An older reminder of the same visit still waiting is superseded by this one.
-            for mut older in store::reminders::of_participant(&txn, d.participant).await? {
-                if older.visit_code == d.visit
-                    && older.status == ReminderStatus::Pending
-                    && older.kind != *kind
-                    && older.due_at < due_at
-                {
-                    older.status = ReminderStatus::Skipped;
-                    older.reason = Some("superseded by a later reminder of the same visit".into());
-                    store::reminders::update(&txn, older).await?;
-                    report.skipped += 1;
-                }
-            }
+        if taken.contains(&(d.participant, d.visit.as_str(), kind.as_str())) {
+            continue;
         }
-        txn.commit().await?;
-        if inserted {
-            match status {
-                ReminderStatus::Pending => report.planned += 1,
-                _ => report.skipped += 1,
-            }
+        if status == ReminderStatus::Pending {
+            // An older reminder of the same visit still waiting is superseded by this one.
+            superseded.extend(
+                existing
+                    .iter()
+                    .filter(|older| {
+                        older.participant_id == d.participant
+                            && older.visit_code == d.visit
+                            && older.status == ReminderStatus::Pending
+                            && older.kind != *kind
+                            && older.due_at < due_at
+                    })
+                    .map(|older| older.id),
+            );
+        }
+        let row = ReminderRow {
+            id: Uuid::new_v4(),
+            participant_id: d.participant,
+            visit_code: d.visit.clone(),
+            kind: kind.clone(),
+            due_at,
+            status,
+            attempts: 0,
+            next_attempt_at: due_at,
+            claimed_at: None,
+            last_error: None,
+            sent_at: None,
+            message_id: None,
+            reason: (status == ReminderStatus::Skipped).then(|| SUPERSEDED.into()),
+            created_at: now,
+            channel: channels
+                .get(&d.participant)
+                .cloned()
+                .unwrap_or_else(|| "email".to_string()),
+            email_sent_at: None,
+            sms_sent_at: None,
+            delivery: None,
+            delivery_at: None,
+        };
+        match status {
+            ReminderStatus::Pending => pending.push(row),
+            _ => skipped.push(row),
         }
     }
-    let marks: Vec<(Uuid, i64, DateTime<Utc>)> = due
-        .iter()
-        .map(|(id, revision)| {
-            let at = next.get(id).copied().flatten().unwrap_or_else(never);
-            (*id, *revision, at)
-        })
-        .collect();
-    store::bulk::set_plan_marks(&app.db, &marks).await?;
+    superseded.sort();
+    superseded.dedup();
+    report.skipped += store::reminders::skip_pending(&txn, &superseded, SUPERSEDED).await? as usize;
+    report.planned += store::reminders::insert_planned(&txn, pending).await? as usize;
+    report.skipped += store::reminders::insert_planned(&txn, skipped).await? as usize;
+    txn.commit().await?;
     Ok(report)
 }

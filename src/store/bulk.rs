@@ -202,27 +202,43 @@ pub async fn plan_due<C: ConnectionTrait>(
         .await?)
 }
 
-/// Set planning marks (participant, revision read before planning, next instant to look),
-/// each only while the participant's revision is still the one read: a change made meanwhile
-/// leaves the mark cleared, so the next pass looks again.
-pub async fn set_plan_marks(
-    db: &super::Db,
+/// Set planning marks (participant, revision read before planning, next instant to look) in
+/// the caller's transaction, each only while the participant's revision is still the one read:
+/// a change of their records made meanwhile leaves the mark cleared, so the next pass looks
+/// again. Call it before writing their reminders in the same transaction: a reminder written
+/// raises the revision (migration 19 keeps the mark). One statement per 500 participants.
+pub async fn set_plan_marks<C: ConnectionTrait>(
+    db: &C,
     marks: &[(Uuid, i64, DateTime<Utc>)],
 ) -> Result<(), StoreError> {
-    for chunk in marks.chunks(CHUNK) {
-        let txn = super::begin_write(db).await?;
+    // `UPDATE … FROM (VALUES …)`: one statement joins the rows to their marks (SQLite ≥ 3.33 and
+    // PostgreSQL both name the columns of VALUES column1, column2, …).
+    let backend = db.get_database_backend();
+    for chunk in marks.chunks(500) {
+        let mut values = Vec::with_capacity(chunk.len() * 3);
+        let mut rows = Vec::with_capacity(chunk.len());
         for (id, revision, at) in chunk {
-            participant_revision::Entity::update_many()
-                .col_expr(
-                    participant_revision::Column::PlanAt,
-                    sea_orm::sea_query::Expr::value(*at),
-                )
-                .filter(participant_revision::Column::ParticipantId.eq(*id))
-                .filter(participant_revision::Column::Revision.eq(*revision))
-                .exec(&txn)
-                .await?;
+            let n = values.len();
+            rows.push(match backend {
+                sea_orm::DbBackend::Postgres => format!("(${}, ${}, ${})", n + 1, n + 2, n + 3),
+                _ => "(?, ?, ?)".to_string(),
+            });
+            values.extend([
+                sea_orm::Value::from(*id),
+                sea_orm::Value::from(*revision),
+                sea_orm::Value::from(*at),
+            ]);
         }
-        txn.commit().await?;
+        let sql = format!(
+            "UPDATE participant_revision SET plan_at = v.column3 FROM (VALUES {}) AS v \
+             WHERE participant_revision.participant_id = v.column1 \
+             AND participant_revision.revision = v.column2",
+            rows.join(", ")
+        );
+        db.execute_raw(sea_orm::Statement::from_sql_and_values(
+            backend, sql, values,
+        ))
+        .await?;
     }
     Ok(())
 }
@@ -269,4 +285,22 @@ pub async fn revisions<C: ConnectionTrait>(
         .await?
         .into_iter()
         .collect())
+}
+
+/// The number of participants and the sum of their revisions: changes whenever any
+/// participant's rows change (revisions only grow) or a participant comes or goes. One
+/// aggregate query, for a refresher that looks every second.
+pub async fn revision_total<C: ConnectionTrait>(db: &C) -> Result<(i64, i64), StoreError> {
+    let backend = db.get_database_backend();
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            backend,
+            "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(revision), 0) AS BIGINT) AS s \
+             FROM participant_revision",
+        ))
+        .await?;
+    Ok(match row {
+        Some(r) => (r.try_get::<i64>("", "n")?, r.try_get::<i64>("", "s")?),
+        None => (0, 0),
+    })
 }

@@ -73,6 +73,26 @@ pub async fn contact<C: ConnectionTrait>(
     Ok(participant_contact::Entity::find_by_id(id).one(db).await?)
 }
 
+/// The reminder channel of each of these participants that has a contact row.
+pub async fn reminder_channels<C: ConnectionTrait>(
+    db: &C,
+    participants: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, String>, StoreError> {
+    let mut out = std::collections::HashMap::new();
+    for chunk in participants.chunks(1000) {
+        let rows: Vec<(Uuid, String)> = participant_contact::Entity::find()
+            .select_only()
+            .column(participant_contact::Column::ParticipantId)
+            .column(participant_contact::Column::ReminderChannel)
+            .filter(participant_contact::Column::ParticipantId.is_in(chunk.to_vec()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
 /// Whether a contact row lets a reminder reach its participant on their channel: an email
 /// address for email (or both), a phone for SMS (or both).
 pub fn reachable(c: &ContactRow) -> bool {

@@ -1106,3 +1106,58 @@ async fn planning_by_window_edges_misses_nothing_a_full_look_finds() {
         "reminders were planned over the months: {planned}"
     );
 }
+
+/// #29.8: a pass sets the planning marks of the participants it looked at in the same write
+/// as their reminders, and writing a participant's reminders (planning them, another process
+/// sending them) never clears a mark: the next pass at the same instant looks at no one. Only
+/// a change of their records does: a new PIN makes exactly that participant looked at again.
+#[tokio::test]
+async fn a_pass_never_looks_again_at_what_it_just_planned() {
+    let app = spawn_app_with(|s| s.session_hours = 24 * 365 * 3).await;
+    let start: NaiveDate = "2026-01-15".parse().expect("d");
+    app.clock.set(local(start, 8));
+    let nurse = app.staff_token("site_staff", &["ZAS"]).await;
+    for id in ["HERMES-ZAS-701", "HERMES-ZAS-702", "HERMES-ZAS-703"] {
+        enrol(&app, &nurse, id, "2026-01-15").await;
+    }
+    // M1's window opened on 8 February; its follow-up reminder was due on the 11th.
+    let now = local("2026-02-12".parse().expect("d"), 10);
+    app.clock.set(now);
+    let first = epro::reminders::plan(&app.app, now).await.expect("plan");
+    assert_eq!(first.examined, 3, "the first pass looks at everyone");
+    let rows = app.sql_count("SELECT COUNT(*) FROM reminder").await;
+    assert!(first.planned >= 3, "each has a reminder due: {first:?}");
+    assert_eq!(
+        (first.planned + first.skipped) as i64,
+        rows,
+        "the report counts the rows written"
+    );
+    let next = epro::reminders::plan(&app.app, now).await.expect("plan");
+    assert_eq!(next.examined, 0, "nobody just planned is looked at again");
+    assert_eq!((next.planned, next.skipped), (0, 0));
+    // Another process sends them: the reminder rows change, the marks stay.
+    app.sql(&format!(
+        "UPDATE reminder SET status = 'sent', attempts = 1, sent_at = '{}' WHERE status = 'pending'",
+        now.format("%Y-%m-%d %H:%M:%S+00:00")
+    ))
+    .await;
+    let after_send = epro::reminders::plan(&app.app, now).await.expect("plan");
+    assert_eq!(after_send.examined, 0, "sending a reminder clears no mark");
+    // A PIN written anew (as a PIN reset writes its row) is a change of the participant's
+    // records: that participant, no one else.
+    app.sql(
+        "UPDATE participant_pin SET participant_id = participant_id WHERE participant_id IN \
+         (SELECT id FROM participant WHERE study_id = 'HERMES-ZAS-702')",
+    )
+    .await;
+    let after_pin = epro::reminders::plan(&app.app, now).await.expect("plan");
+    assert_eq!(after_pin.examined, 1, "the participant with the new PIN");
+    assert_eq!(
+        (after_pin.planned, after_pin.skipped),
+        (0, 0),
+        "planning twice never makes two rows"
+    );
+    assert_eq!(app.sql_count("SELECT COUNT(*) FROM reminder").await, rows);
+    let settled = epro::reminders::plan(&app.app, now).await.expect("plan");
+    assert_eq!(settled.examined, 0);
+}

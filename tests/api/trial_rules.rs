@@ -695,6 +695,66 @@ async fn kept_completion_states_equal_a_fresh_derivation_over_months() {
     completion_checked(&app, &nurse, "clock set back").await;
 }
 
+/// #29.8: deriving is the writer's and the background's work, never the reader's. A
+/// submission wakes the refresher of `epro serve`, which derives the changed participant;
+/// the dashboard read after it then derives nothing, shows the submission, and equals a
+/// fresh derivation.
+#[tokio::test]
+async fn a_dashboard_read_after_a_change_derives_nothing() {
+    let app = spawn().await;
+    let a = "HERMES-ZAS-311";
+    let nurse = randomized(&app, a, "A").await;
+    let kept = epro::answering::derived::cache(&app.app);
+    epro::answering::derived::refresh(&app.app)
+        .await
+        .expect("refresh");
+    let before = completion(&app, &nurse).await;
+    let ahead = kept.derived_ahead();
+    let (status, body) = staff_submit(
+        &app,
+        &nurse,
+        a,
+        "BL",
+        "eortc-qlq-c30",
+        json!({"mode": "interviewer", "answers": all(1..=30, 2)}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    // The refresher runs on its own task: wait for it, bounded (it is woken by the write).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while kept.derived_ahead() == ahead {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the write woke the refresher"
+        );
+        tokio::task::yield_now().await;
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // What the refresher does every second, done here too so no change is left behind.
+    epro::answering::derived::refresh(&app.app)
+        .await
+        .expect("refresh");
+    let on_read = kept.derived_on_read();
+    let after = completion(&app, &nurse).await;
+    assert_eq!(
+        kept.derived_on_read(),
+        on_read,
+        "the dashboard read after the change derived nothing"
+    );
+    assert_ne!(before, after, "the submission shows");
+    kept.clear();
+    let fresh = completion(&app, &nurse).await;
+    assert_eq!(after, fresh, "kept and fresh completion are equal");
+    // The clock passes a window edge: the refresher derives again, not the reader.
+    app.clock.set(at(2026, 2, 9));
+    epro::answering::derived::refresh(&app.app)
+        .await
+        .expect("refresh");
+    let on_read = kept.derived_on_read();
+    completion(&app, &nurse).await;
+    assert_eq!(kept.derived_on_read(), on_read, "nothing derived on read");
+}
+
 /// A visit's row of the schedule API.
 fn visit_of(s: &Value, code: &str) -> Value {
     s.as_array()
