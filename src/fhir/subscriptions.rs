@@ -402,9 +402,13 @@ async fn deliver_one(
             Payload::FullResource => {
                 let last = store::fhir::last_changes(&app.db, std::slice::from_ref(&r)).await?;
                 let last = last.get(&r.id).copied();
-                Some(super::resources::response(app, &p, &r, last).await.map_err(|o| {
-                    Error::Internal(format!("notification resource: {}", o.message))
-                })?)
+                Some(
+                    super::resources::response(app, &p, &r, last)
+                        .await
+                        .map_err(|o| {
+                            Error::Internal(format!("notification resource: {}", o.message))
+                        })?,
+                )
             }
             Payload::IdOnly => None,
         };
