@@ -15,15 +15,9 @@ Without a PostgreSQL URL the server runs on a SQLite file; with one, on a fresh 
 import csv
 import datetime
 import io
-import json
-import os
 import pathlib
-import socket
-import subprocess
 import sys
-import tempfile
 import time
-import urllib.parse
 import uuid
 import zoneinfo
 
@@ -33,84 +27,22 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from fhir.resources import construct_fhir_element
 from fhirpy import SyncFHIRClient
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from epro_ci import Server, check, failures  # noqa: E402
+
 BIN = sys.argv[1]
 PG = sys.argv[2] if len(sys.argv) > 2 else None
 PER_SITE = {"ZAS": 4, "UZG": 3}
 FORMS = ("eortc-qlq-c30", "eortc-qlq-bm22", "nrs-lesion-pain")
-failures = []
-
-
-def check(name, ok, detail=""):
-    print(("ok      " if ok else "FAILED  ") + name + (f": {detail}" if detail and not ok else ""))
-    if not ok:
-        failures.append(name)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-work = pathlib.Path(tempfile.mkdtemp())
-port = free_port()
-B = f"http://127.0.0.1:{port}"
-db_name = None
-if PG:
-    db_name = f"epro_test_fhir_{uuid.uuid4().hex}"
-    subprocess.run(["psql", PG, "-qc", f'CREATE DATABASE "{db_name}"'], check=True)
-    url = urllib.parse.urlparse(PG)
-    database_url = urllib.parse.urlunparse(url._replace(path="/" + db_name))
-else:
-    database_url = f"sqlite://{work}/epro.db?mode=rwc"
-env = dict(
-    os.environ,
-    EPRO_DATABASE_URL=database_url,
-    EPRO_DATA_DIR=str(work / "data"),
-    EPRO_LISTEN=f"127.0.0.1:{port}",
-    EPRO_BASE_URL=B,
-    EPRO_BOOTSTRAP_ADMIN_PASSWORD="fhir-admin-password",
-    EPRO_JOBS_INTERVAL_SECONDS="0",
-    RUST_LOG="warn",
-)
-log = open(work / "server.log", "w")
-server = subprocess.Popen([BIN, "serve"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-
-
-def stop():
-    server.terminate()
-    server.wait(timeout=30)
-    if db_name:
-        subprocess.run(["psql", PG, "-qc", f'DROP DATABASE IF EXISTS "{db_name}"'], check=False)
-
+server = Server(BIN, PG, "epro_test_fhir", "fhir-admin-password")
+B = server.base
+call = server.call
+api = requests.Session()
 
 try:
-    for _ in range(300):
-        try:
-            if requests.get(f"{B}/readyz", timeout=1).ok:
-                break
-        except requests.RequestException:
-            pass
-        time.sleep(0.1)
-
-    api = requests.Session()
-
-    def call(method, path, token=None, body=None, expect=200):
-        headers = {"authorization": f"Bearer {token}"} if token else {}
-        r = api.request(method, B + path, json=body, headers=headers, timeout=30)
-        if r.status_code != expect:
-            raise SystemExit(f"{method} {path}: {r.status_code} {r.text}")
-        return r.json() if r.content else None
-
     # ---- seed: a nurse of both sites enrols participants, who answer the baseline ----
-    admin = call("POST", "/api/v1/auth/login", body={"email": "admin@example.org", "password": "fhir-admin-password"})["token"]
-    call("POST", "/api/v1/users", admin, {"email": "nurse@hermes.example", "password": "first-password-1", "role": "site_staff", "sites": ["ZAS", "UZG"]})
-    first = call("POST", "/api/v1/auth/login", body={"email": "nurse@hermes.example", "password": "first-password-1"})["token"]
-    call("PUT", "/api/v1/auth/password", first, {"current_password": "first-password-1", "new_password": "second-password-2"}, expect=204)
-    nurse = call("POST", "/api/v1/auth/login", body={"email": "nurse@hermes.example", "password": "second-password-2"})["token"]
+    admin = server.admin()
+    nurse = server.staff(admin, "nurse@hermes.example", "site_staff", ["ZAS", "UZG"])
     today = datetime.datetime.now(zoneinfo.ZoneInfo("Europe/Brussels")).date()
     accepted = {"ZAS": 0, "UZG": 0}
     answers = {
@@ -230,10 +162,7 @@ try:
     validate(meta)
 
     # ---- Observations per patient, by code, against the exports' score and NRS rows ----
-    call("POST", "/api/v1/users", admin, {"email": "dm@hermes.example", "password": "first-password-1", "role": "data_manager", "sites": []})
-    first = call("POST", "/api/v1/auth/login", body={"email": "dm@hermes.example", "password": "first-password-1"})["token"]
-    call("PUT", "/api/v1/auth/password", first, {"current_password": "first-password-1", "new_password": "second-password-2"}, expect=204)
-    dm = call("POST", "/api/v1/auth/login", body={"email": "dm@hermes.example", "password": "second-password-2"})["token"]
+    dm = server.staff(admin, "dm@hermes.example", "data_manager", [])
 
     def export(name):
         r = api.get(f"{B}/api/v1/exports/{name}", headers={"authorization": f"Bearer {dm}"}, timeout=60)
@@ -282,9 +211,9 @@ try:
 
     check(f"every resource and Bundle valid ({validated} checked)", not invalid, "; ".join(invalid[:5]))
 finally:
-    stop()
+    server.stop()
 
-server_log = (work / "server.log").read_text()
+server_log = server.log_path.read_text()
 if " 500 " in server_log or "panicked" in server_log:
     check("server answered no 5xx", False, server_log[-2000:])
 print(f"{len(failures)} failed" if failures else "FHIR walk passed")

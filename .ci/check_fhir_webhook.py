@@ -17,23 +17,19 @@ import hashlib
 import hmac
 import http.server
 import json
-import os
 import pathlib
-import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
-import urllib.parse
-import uuid
 import zoneinfo
 
 import requests
 from cryptography.hazmat.primitives.asymmetric import ec
 from fhir.resources import construct_fhir_element
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from epro_ci import Server, check, failures, free_port  # noqa: E402
+
 BIN = sys.argv[1]
 PG = sys.argv[2] if len(sys.argv) > 2 else None
 FORMS = {
@@ -41,22 +37,6 @@ FORMS = {
     "eortc-qlq-bm22": [{"item": f"q{n}", "value": 1} for n in range(31, 53)],
     "nrs-lesion-pain": [],
 }
-failures = []
-
-
-def check(name, ok, detail=""):
-    print(("ok      " if ok else "FAILED  ") + name + (f": {detail}" if detail and not ok else ""))
-    if not ok:
-        failures.append(name)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
 
 # ---- the receiver: records every notification it accepts ----
 received = []
@@ -111,24 +91,8 @@ def focus(n):
 
 
 # ---- the server, with a short tick and back-off (the real clock) ----
-work = pathlib.Path(tempfile.mkdtemp())
-port = free_port()
-B = f"http://127.0.0.1:{port}"
-db_name = None
-if PG:
-    db_name = f"epro_test_hook_{uuid.uuid4().hex}"
-    subprocess.run(["psql", PG, "-qc", f'CREATE DATABASE "{db_name}"'], check=True)
-    url = urllib.parse.urlparse(PG)
-    database_url = urllib.parse.urlunparse(url._replace(path="/" + db_name))
-else:
-    database_url = f"sqlite://{work}/epro.db?mode=rwc"
-env = dict(
-    os.environ,
-    EPRO_DATABASE_URL=database_url,
-    EPRO_DATA_DIR=str(work / "data"),
-    EPRO_LISTEN=f"127.0.0.1:{port}",
-    EPRO_BASE_URL=B,
-    EPRO_BOOTSTRAP_ADMIN_PASSWORD="hook-admin-password",
+server = Server(
+    BIN, PG, "epro_test_hook", "hook-admin-password",
     EPRO_JOBS_INTERVAL_SECONDS="1",
     EPRO_JOBS_REMINDERS="false",
     EPRO_JOBS_DIGESTS="false",
@@ -136,17 +100,9 @@ env = dict(
     EPRO_FHIR_WEBHOOK_BACKOFF_MAX_SECONDS="2",
     EPRO_FHIR_WEBHOOK_MAX_FAILURES="100",
     EPRO_FHIR_WEBHOOK_TIMEOUT_SECONDS="5",
-    RUST_LOG="warn",
 )
-log = open(work / "server.log", "w")
-server = subprocess.Popen([BIN, "serve"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-
-
-def stop():
-    server.terminate()
-    server.wait(timeout=30)
-    if db_name:
-        subprocess.run(["psql", PG, "-qc", f'DROP DATABASE IF EXISTS "{db_name}"'], check=False)
+B = server.base
+call = server.call
 
 
 def wait_for(n, seconds=30):
@@ -159,27 +115,8 @@ def wait_for(n, seconds=30):
 
 
 try:
-    for _ in range(300):
-        try:
-            if requests.get(f"{B}/readyz", timeout=1).ok:
-                break
-        except requests.RequestException:
-            pass
-        time.sleep(0.1)
-
-    def call(method, path, token=None, body=None, expect=200):
-        headers = {"authorization": f"Bearer {token}"} if token else {}
-        # A fresh connection each time: after the waits below, a kept-alive one may be closed.
-        r = requests.request(method, B + path, json=body, headers=headers, timeout=30)
-        if r.status_code != expect:
-            raise SystemExit(f"{method} {path}: {r.status_code} {r.text}")
-        return r.json() if r.content else None
-
-    admin = call("POST", "/api/v1/auth/login", body={"email": "admin@example.org", "password": "hook-admin-password"})["token"]
-    call("POST", "/api/v1/users", admin, {"email": "nurse@hermes.example", "password": "first-password-1", "role": "site_staff", "sites": ["ZAS", "UZG"]})
-    first = call("POST", "/api/v1/auth/login", body={"email": "nurse@hermes.example", "password": "first-password-1"})["token"]
-    call("PUT", "/api/v1/auth/password", first, {"current_password": "first-password-1", "new_password": "second-password-2"}, expect=204)
-    nurse = call("POST", "/api/v1/auth/login", body={"email": "nurse@hermes.example", "password": "second-password-2"})["token"]
+    admin = server.admin()
+    nurse = server.staff(admin, "nurse@hermes.example", "site_staff", ["ZAS", "UZG"])
     today = datetime.datetime.now(zoneinfo.ZoneInfo("Europe/Brussels")).date()
 
     # A client of ZAS only (its key is never used here: the client only receives notifications).
@@ -248,9 +185,9 @@ try:
     state = call("GET", "/api/v1/fhir/subscriptions", admin)
     check("the subscription is active again with no failure counted", state[0]["status"] == "active" and state[0]["failures"] == 0, json.dumps(state))
 finally:
-    stop()
+    server.stop()
 
-server_log = (work / "server.log").read_text()
+server_log = server.log_path.read_text()
 if "panicked" in server_log:
     check("server did not panic", False, server_log[-2000:])
 if "whsec_" in server_log:
