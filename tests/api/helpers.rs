@@ -60,6 +60,9 @@ pub struct TestApp {
     /// `http://host:port` of the metrics listener, when the settings ask for one.
     pub metrics_address: Option<String>,
     pub dir: TempDir,
+    /// Dropped with the test's app: its server then stops (and its background tasks with it),
+    /// so a test that starts many apps does not keep every one's database connections open.
+    _stop: tokio::sync::oneshot::Sender<()>,
 }
 
 /// A fresh, empty database URL for one test.
@@ -134,7 +137,10 @@ pub async fn start(settings: Settings, dir: TempDir) -> TestApp {
     let bootstrap_password = application
         .bootstrap_admin()
         .and_then(|b| b.one_time_password.clone());
-    tokio::spawn(application.run_until(std::future::pending()));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(application.run_until(async move {
+        let _ = stopped.await;
+    }));
     TestApp {
         address,
         client: Client::new(),
@@ -144,6 +150,7 @@ pub async fn start(settings: Settings, dir: TempDir) -> TestApp {
         bootstrap_password,
         metrics_address,
         dir,
+        _stop: stop,
     }
 }
 
