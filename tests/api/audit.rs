@@ -507,7 +507,11 @@ async fn verify_names_every_edited_column_of_a_bound_row() {
             .await;
         let out = app.cli(&["audit", "verify"]);
         let text = stdout(&out);
-        assert!(out.status.success(), "{text}");
+        assert!(
+            out.status.success(),
+            "{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(
             text.contains("stored rows match their audit events"),
             "{text}"
@@ -527,6 +531,9 @@ async fn verify_names_every_edited_column_of_a_bound_row() {
                 && text.contains(column)
         };
         assert!(named, "{edit}: expected {column} named: {text}");
+        // One database per case: give this one's connections back before the next (PostgreSQL
+        // allows 100 in all, and the servers of earlier cases live until the test ends).
+        let _ = app.app.db.close_by_ref().await;
     }
 }
 
