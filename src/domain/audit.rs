@@ -562,7 +562,8 @@ mod tests {
             )
             .is_empty()
         );
-        let cases: &[(&str, fn(&mut RowFacts))] = &[
+        type Edit = fn(&mut RowFacts);
+        let cases: &[(&str, Edit)] = &[
             ("participant.language", |r| {
                 r.columns.insert("language", "fr".into());
             }),
