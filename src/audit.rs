@@ -77,6 +77,21 @@ pub async fn response_facts(txn: &DatabaseTransaction, response: uuid::Uuid) -> 
     Ok(rule::facts_binding(&facts))
 }
 
+/// What an event that writes a row of a bound table (`domain::audit::BOUND_TABLES`) records as
+/// `facts`: the row as read back inside `txn` (`domain::audit::row_binding`), so that
+/// `verify_rows` names a column edited later in the database.
+pub async fn row_facts(
+    txn: &DatabaseTransaction,
+    table: &'static str,
+    id: impl ToString,
+) -> Result<Value> {
+    let id = id.to_string();
+    let row = store::facts::row(txn, table, &id)
+        .await?
+        .ok_or_else(|| Error::Internal(format!("{table} {id} vanished in its transaction")))?;
+    Ok(rule::row_binding(&row))
+}
+
 /// Record `entry` inside `txn`, with the data it describes. On PostgreSQL the event is inserted
 /// without a sequence number and without taking any shared lock (so writers commit in
 /// parallel); the sequencer (`sequence`) numbers and chains it once committed. On SQLite (a
@@ -295,10 +310,9 @@ enum Binding {
 /// trusted. The entry point `epro audit verify` and the restore check call.
 pub async fn verify_responses(db: &Db) -> Result<ResponsesVerdict> {
     use std::collections::HashMap;
-    const PAGE: u64 = 1000;
     // response id → (seq of the binding event, what it binds)
     let mut recorded: HashMap<String, (i64, Binding)> = HashMap::new();
-    let mut bind = |c: EventContent| {
+    let bind = |c: EventContent| {
         let submission = matches!(c.action.as_str(), "response.submitted" | "response.amended");
         if !submission && c.action != "score.recomputed" {
             return;
@@ -320,18 +334,7 @@ pub async fn verify_responses(db: &Db) -> Result<ResponsesVerdict> {
             recorded.insert(id, (c.seq, binding));
         }
     };
-    let mut after = 0;
-    loop {
-        let page = store::audit::page(db, after, PAGE).await?;
-        let Some(last) = page.last() else { break };
-        after = last.content.seq;
-        page.into_iter().for_each(|e| bind(e.content));
-    }
-    // Then the events committed but not sequenced yet (their seq reads 0), after every
-    // sequenced one: they were committed after all of those the sequencer has numbered.
-    for e in store::audit::unsequenced(db, i64::MAX as u64).await? {
-        bind(e.content);
-    }
+    each_event(db, bind).await?;
     let (mut checked, mut answers_only, mut unbound) = (0, 0, 0);
     for id in store::responses::submitted_ids(db).await? {
         let key = id.to_string();
@@ -382,6 +385,98 @@ pub async fn verify_responses(db: &Db) -> Result<ResponsesVerdict> {
         answers_only,
         unbound,
     })
+}
+
+/// Every event's content in log order: the sequenced ones, then those committed but not
+/// sequenced yet (their seq reads 0), which were committed after all of those numbered.
+async fn each_event(db: &Db, mut f: impl FnMut(EventContent)) -> Result<()> {
+    const PAGE: u64 = 1000;
+    let mut after = 0;
+    loop {
+        let page = store::audit::page(db, after, PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = last.content.seq;
+        page.into_iter().for_each(|e| f(e.content));
+    }
+    for e in store::audit::unsequenced(db, i64::MAX as u64).await? {
+        f(e.content);
+    }
+    Ok(())
+}
+
+/// The stored rows of the bound tables (participants…) against their audit events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RowsVerdict {
+    Match {
+        /// Rows equal to the facts their latest binding event recorded.
+        checked: usize,
+        /// Per table, rows no event bound: written before this release recorded row facts.
+        unbound: std::collections::BTreeMap<&'static str, usize>,
+    },
+    /// The first row that differs, and how (naming the columns).
+    Differs {
+        table: &'static str,
+        id: String,
+        problem: String,
+    },
+}
+
+/// Re-check every stored row of `domain::audit::BOUND_TABLES` against the `facts` the latest
+/// event that wrote it recorded (#29.5), naming the table, the row and the columns that differ;
+/// a row bound by an event but no longer stored differs too (these rows are never deleted). A
+/// row no event bound was written before row facts were recorded: counted, not a finding. Run
+/// after the chain itself verified, so the events can be trusted.
+pub async fn verify_rows(db: &Db) -> Result<RowsVerdict> {
+    use std::collections::{BTreeMap, HashMap};
+    let mut recorded: HashMap<(&'static str, String), (i64, Value)> = HashMap::new();
+    each_event(db, |c| {
+        // Most events bind no row: skip them before parsing.
+        let Some(after) = c.after.as_deref().filter(|a| a.contains("\"facts\"")) else {
+            return;
+        };
+        let Ok(mut body) = serde_json::from_str::<Value>(after) else {
+            return;
+        };
+        let rows = match body["facts"].take() {
+            Value::Array(rows) => rows,
+            one => vec![one],
+        };
+        for facts in rows {
+            if let Some(row) = rule::bound_row(&facts) {
+                recorded.insert(row, (c.seq, facts));
+            }
+        }
+    })
+    .await?;
+    let (mut checked, mut unbound) = (0, BTreeMap::new());
+    for table in rule::BOUND_TABLES {
+        for row in store::facts::rows(db, table).await? {
+            let Some((seq, facts)) = recorded.remove(&(*table, row.id.clone())) else {
+                *unbound.entry(*table).or_insert(0) += 1;
+                continue;
+            };
+            let columns = rule::columns_differ(&facts, &rule::row_binding(&row));
+            if !columns.is_empty() {
+                return Ok(RowsVerdict::Differs {
+                    table,
+                    id: row.id,
+                    problem: format!(
+                        "its stored {} differ from what audit event {seq} recorded",
+                        columns.join(", ")
+                    ),
+                });
+            }
+            checked += 1;
+        }
+    }
+    if let Some(((table, id), (seq, _))) = recorded.into_iter().min_by_key(|(_, (seq, _))| *seq) {
+        return Ok(RowsVerdict::Differs {
+            table,
+            id,
+            problem: format!("was recorded by audit event {seq} but is no longer stored"),
+        });
+    }
+    Ok(RowsVerdict::Match { checked, unbound })
 }
 
 /// The current head (sequence number and hash), for external anchoring.

@@ -115,6 +115,7 @@ pub async fn record_missed(
         }
     };
     store::participants::update_visit(&txn, after.clone()).await?;
+    let facts = audit::row_facts(&txn, "visit", after.id).await?;
     audit::record(
         &txn,
         &app.keys.audit,
@@ -122,7 +123,7 @@ pub async fn record_missed(
         Entry::new(actor.audit_actor(), action, "visit")
             .entity(format!("{study_id}/{visit}"))
             .before(json!({ "final_state": before.final_state, "missed_reason": before.missed_reason, "missed_forms": before.missed_forms.0 }))
-            .after(json!({ "final_state": after.final_state, "missed_reason": after.missed_reason, "missed_forms": after.missed_forms.0 })),
+            .after(json!({ "final_state": after.final_state, "missed_reason": after.missed_reason, "missed_forms": after.missed_forms.0, "facts": facts })),
     )
     .await?;
     txn.commit().await?;

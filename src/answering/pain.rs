@@ -245,7 +245,7 @@ pub async fn record_dose(
         Entry::new(actor.audit_actor(), "analgesic.recorded", "visit")
             .entity(format!("{study_id}/{visit}"))
             .before(json!({ "omed_mg_per_day": before }))
-            .after(json!({ "omed_mg_per_day": omed })),
+            .after(json!({ "omed_mg_per_day": omed, "facts": audit::row_facts(&txn, "analgesic_dose", format!("{}/{visit}", p.id)).await? })),
     )
     .await?;
     txn.commit().await?;

@@ -61,7 +61,7 @@ pub async fn raise_query(
         now,
         Entry::new(actor.audit_actor(), "query.raised", "response")
             .entity(response)
-            .after(json!({ "query": row.id, "text": row.text })),
+            .after(json!({ "query": row.id, "text": row.text, "facts": audit::row_facts(&txn, "response_query", row.id).await? })),
     )
     .await?;
     txn.commit().await?;
@@ -120,7 +120,7 @@ pub async fn close_query(
         now,
         Entry::new(actor.audit_actor(), "query.closed", "response")
             .entity(response)
-            .after(json!({ "query": q.id, "note": q.closing_note })),
+            .after(json!({ "query": q.id, "note": q.closing_note, "facts": audit::row_facts(&txn, "response_query", q.id).await? })),
     )
     .await?;
     txn.commit().await?;

@@ -561,7 +561,9 @@ pub async fn set_language(app: &App, pa: &ParticipantActor, lang: &str) -> Resul
     }
     let before = p.language.clone();
     p.language = lang.to_string();
+    let id = p.id;
     store::participants::update(&txn, p).await?;
+    let facts = audit::row_facts(&txn, "participant", id).await?;
     audit::record(
         &txn,
         &app.keys.audit,
@@ -573,7 +575,7 @@ pub async fn set_language(app: &App, pa: &ParticipantActor, lang: &str) -> Resul
         )
         .entity(&pa.study_id)
         .before(json!({ "language": before }))
-        .after(json!({ "language": lang })),
+        .after(json!({ "language": lang, "facts": facts })),
     )
     .await?;
     txn.commit().await?;

@@ -4,7 +4,7 @@ use std::{path::PathBuf, process::ExitCode};
 
 use clap::Subcommand;
 use epro::{
-    audit::{self, LedgerVerdict, ResponsesVerdict, Verdict},
+    audit::{self, LedgerVerdict, ResponsesVerdict, RowsVerdict, Verdict},
     clock::{Clock, SystemClock},
     config::Settings,
     domain::ledger,
@@ -166,6 +166,7 @@ async fn verify_public(
     let mut found = vec![ledger_finding(&db, &keys, extra).await?];
     if found[0].0 {
         found.push(responses_finding(&db).await?);
+        found.push(rows_finding(&db).await?);
         found.push(unsequenced_finding(&db, settings.audit_unsequenced_max_seconds, &[]).await?);
     }
     let ok = print(&found);
@@ -267,6 +268,7 @@ pub(super) async fn findings(
         }
     }
     out.push(responses_finding(db).await?);
+    out.push(rows_finding(db).await?);
     out.push(unsequenced_finding(db, settings.audit_unsequenced_max_seconds, &refused).await?);
     Ok(out)
 }
@@ -320,6 +322,31 @@ fn print(found: &[(bool, String)]) -> bool {
         println!("{}: {line}", if *ok { "OK" } else { "BROKEN" });
     }
     found.iter().all(|(ok, _)| *ok)
+}
+
+/// Every stored row of the bound tables (participants…) against its audit events.
+async fn rows_finding(db: &store::Db) -> anyhow::Result<(bool, String)> {
+    Ok(match audit::verify_rows(db).await? {
+        RowsVerdict::Match { checked, unbound } => {
+            let unbound: Vec<String> = unbound
+                .iter()
+                .map(|(table, n)| format!("{n} {table}"))
+                .collect();
+            let unbound = if unbound.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; not bound (written before row facts were recorded): {}",
+                    unbound.join(", ")
+                )
+            };
+            (
+                true,
+                format!("{checked} stored rows match their audit events{unbound}"),
+            )
+        }
+        RowsVerdict::Differs { table, id, problem } => (false, format!("{table} {id} {problem}")),
+    })
 }
 
 /// Every submitted response against its audit events.

@@ -181,7 +181,55 @@ pub fn facts_binding(facts: &ResponseFacts) -> Value {
 /// The columns whose stored value differs from what an event's `facts` recorded (a column
 /// recorded but no longer stored, or stored but never recorded, differs too), in name order.
 pub fn facts_differ(recorded: &Value, stored: &ResponseFacts) -> Vec<String> {
-    let now = facts_binding(stored);
+    columns_differ(recorded, &facts_binding(stored))
+}
+
+/// The tables (besides responses, answers and scores) whose rows the audit trail binds: the
+/// event that writes a row records the row's facts (`row_binding`), and `epro audit verify`
+/// compares each stored row with the latest facts recorded of it (#29.5).
+pub const BOUND_TABLES: &[&str] = &[
+    "participant",
+    "participant_event",
+    "visit",
+    "lesion",
+    "response_query",
+    "analgesic_dose",
+];
+
+/// One stored row that an export or the completion view reads, as the audit trail binds it:
+/// its table, its primary key, and the columns those readers use, as stored (timestamps as
+/// `format_at`, dates as ISO 8601, enums as their codes).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RowFacts {
+    pub table: &'static str,
+    pub id: String,
+    pub columns: BTreeMap<&'static str, Value>,
+}
+
+/// What the event that writes a row records as `facts`: a flat object whose keys name a column
+/// (`participant.language`), with `<table>.id` naming the row.
+pub fn row_binding(row: &RowFacts) -> Value {
+    let mut out = serde_json::Map::new();
+    out.insert(format!("{}.id", row.table), row.id.clone().into());
+    for (name, value) in &row.columns {
+        out.insert(format!("{}.{name}", row.table), value.clone());
+    }
+    Value::Object(out)
+}
+
+/// The table and row that an event's recorded `facts` bind, when they bind a row of one of the
+/// `BOUND_TABLES` (a response's facts bind none: they are checked by their own rule).
+pub fn bound_row(facts: &Value) -> Option<(&'static str, String)> {
+    BOUND_TABLES.iter().find_map(|table| {
+        let id = facts.get(format!("{table}.id"))?.as_str()?;
+        Some((*table, id.to_string()))
+    })
+}
+
+/// The keys whose values differ between what an event recorded and what is stored now (a key
+/// on one side only differs too), in name order. Values are compared as the trail stores them
+/// (JCS text), so a number recorded as `30.0` and read back from the event as `30` is equal.
+pub fn columns_differ(recorded: &Value, now: &Value) -> Vec<String> {
     let (Some(recorded), Some(now)) = (recorded.as_object(), now.as_object()) else {
         return vec!["facts".into()];
     };
@@ -190,7 +238,10 @@ pub fn facts_differ(recorded: &Value, stored: &ResponseFacts) -> Vec<String> {
     names.dedup();
     names
         .into_iter()
-        .filter(|n| recorded.get(*n) != now.get(*n))
+        .filter(|n| {
+            let text = |v: Option<&Value>| v.map(|v| canonical_json(v).unwrap_or_default());
+            text(recorded.get(*n)) != text(now.get(*n))
+        })
         .cloned()
         .collect()
 }
@@ -487,6 +538,47 @@ mod tests {
             )]
             .into_iter()
             .collect(),
+        }
+    }
+
+    /// A row's binding names its table and row; each column edited (or dropped) after the
+    /// event is named; a response's facts bind no row.
+    #[test]
+    fn a_bound_row_names_each_edited_column() {
+        let row = || RowFacts {
+            table: "participant",
+            id: "7".into(),
+            columns: [("language", "nl".into()), ("site_code", "ZAS".into())].into(),
+        };
+        let recorded = row_binding(&row());
+        assert_eq!(bound_row(&recorded), Some(("participant", "7".to_string())));
+        assert_eq!(bound_row(&facts_binding(&facts())), None);
+        assert!(columns_differ(&recorded, &row_binding(&row())).is_empty());
+        // A number as the event stores it (JCS: 30) equals the row's 30.0.
+        assert!(
+            columns_differ(
+                &serde_json::json!({"d": 30}),
+                &serde_json::json!({"d": 30.0})
+            )
+            .is_empty()
+        );
+        type Edit = fn(&mut RowFacts);
+        let cases: &[(&str, Edit)] = &[
+            ("participant.language", |r| {
+                r.columns.insert("language", "fr".into());
+            }),
+            ("participant.site_code", |r| {
+                r.columns.remove("site_code");
+            }),
+            ("participant.id", |r| r.id = "8".into()),
+        ];
+        for (column, edit) in cases {
+            let mut stored = row();
+            edit(&mut stored);
+            assert_eq!(
+                columns_differ(&recorded, &row_binding(&stored)),
+                vec![column.to_string()]
+            );
         }
     }
 

@@ -290,7 +290,7 @@ pub async fn update_details(
         )
         .entity(&p.study_id)
         .before(json!({ "fields": changed, "language": p.language, "reminder_channel": old_channel.as_str() }))
-        .after(json!({ "fields": changed, "language": after.language, "reminder_channel": channel.as_str() }))
+        .after(json!({ "fields": changed, "language": after.language, "reminder_channel": channel.as_str(), "facts": audit::row_facts(&txn, "participant", p.id).await? }))
         .reason(change.reason.trim()),
     )
     .await?;

@@ -79,7 +79,7 @@ pub async fn enrol(app: &App, actor: &StaffActor, new: NewParticipant) -> Result
         now,
         Entry::new(actor.audit_actor(), "participant.enrolled", "participant")
             .entity(&study_id)
-            .after(json!({ "site": site, "language": new.language, "enrolled_on": enrolled_on, "randomization_date": randomization, "arm": arm, "contact_fields": contact_fields, "reminder_channel": channel.as_str() })),
+            .after(json!({ "site": site, "language": new.language, "enrolled_on": enrolled_on, "randomization_date": randomization, "arm": arm, "contact_fields": contact_fields, "reminder_channel": channel.as_str(), "facts": audit::row_facts(&txn, "participant", id).await? })),
     )
     .await?;
     let by = actor.audit_actor();

@@ -190,6 +190,7 @@ pub(super) async fn record_in(
             after[k] = v.clone();
         }
     }
+    after["facts"] = audit::row_facts(txn, "participant_event", row.id).await?;
     audit::record(
         txn,
         &app.keys.audit,
@@ -454,6 +455,7 @@ pub async fn correct_event(
     };
     undo_effects(c, &before).await?;
     store::participants::update_event(&txn, after.clone()).await?;
+    let facts = audit::row_facts(&txn, "participant_event", after.id).await?;
     audit::record(
         &txn,
         &app.keys.audit,
@@ -461,7 +463,7 @@ pub async fn correct_event(
         Entry::new(actor.audit_actor(), "participant.event_corrected", "participant")
             .entity(&p.study_id)
             .before(json!({ "event": before.id, "type": before.kind, "date": before.event_date, "arm": before.details.0.get("arm"), "entered_in_error": before.entered_in_error }))
-            .after(json!({ "event": after.id, "type": after.kind, "date": after.event_date, "arm": after.details.0.get("arm"), "entered_in_error": after.entered_in_error }))
+            .after(json!({ "event": after.id, "type": after.kind, "date": after.event_date, "arm": after.details.0.get("arm"), "entered_in_error": after.entered_in_error, "facts": facts }))
             .reason(correction.reason.trim()),
     )
     .await?;

@@ -205,7 +205,7 @@ pub async fn add_lesion(
         now,
         Entry::new(actor.audit_actor(), "lesion.added", "lesion")
             .entity(row.id)
-            .after(json!({ "participant": p.study_id, "lesion": lesion_json(&row) })),
+            .after(json!({ "participant": p.study_id, "lesion": lesion_json(&row), "facts": audit::row_facts(&txn, "lesion", row.id).await? })),
     )
     .await?;
     txn.commit().await?;
@@ -300,10 +300,12 @@ pub async fn update_lesion(
         .collect();
     within_limits(app, &txn, &p, &all, &changed).await?;
     store::participants::update_lesion(&txn, after.clone()).await?;
+    let mut described = lesion_json(&after);
+    described["facts"] = audit::row_facts(&txn, "lesion", after.id).await?;
     let mut entry = Entry::new(actor.audit_actor(), "lesion.updated", "lesion")
         .entity(before.id)
         .before(lesion_json(&before))
-        .after(lesion_json(&after));
+        .after(described);
     if let Some(r) = reason {
         entry = entry.reason(r);
     }

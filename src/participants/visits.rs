@@ -96,13 +96,15 @@ pub(super) async fn insert_visit(
         },
     )
     .await?;
+    let mut after = window_json(&w);
+    after["facts"] = audit::row_facts(txn, "visit", id).await?;
     audit::record(
         txn,
         &app.keys.audit,
         now,
         Entry::new(by.clone(), "visit.scheduled", "visit")
             .entity(format!("{}/{code}", p.study_id))
-            .after(window_json(&w)),
+            .after(after),
     )
     .await?;
     Ok(())
@@ -124,14 +126,16 @@ pub(super) async fn update_visit(
         ..
     } = c;
     let describe = |v: &VisitRow| json!({ "window": window_json(&window_of(v)), "sse_triggered": v.sse_triggered, "final_state": v.final_state, "missed_reason": v.missed_reason });
+    let (id, mut described) = (after.id, describe(&after));
+    store::participants::update_visit(txn, after).await?;
+    described["facts"] = audit::row_facts(txn, "visit", id).await?;
     let mut entry = Entry::new(by.clone(), action, "visit")
         .entity(format!("{}/{}", p.study_id, before.code))
         .before(describe(before))
-        .after(describe(&after));
+        .after(described);
     if let Some(r) = reason {
         entry = entry.reason(r);
     }
-    store::participants::update_visit(txn, after).await?;
     audit::record(txn, &app.keys.audit, now, entry).await?;
     Ok(())
 }

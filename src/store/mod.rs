@@ -8,6 +8,7 @@ pub mod calls;
 mod columns;
 pub use columns::Json;
 pub(crate) mod entities;
+pub(crate) mod facts;
 pub mod fhir;
 pub mod fhir_subscriptions;
 pub(crate) mod participants;

@@ -310,6 +310,233 @@ async fn verify_names_every_edited_fact_of_a_response() {
     }
 }
 
+/// #29.5: each column of a bound table that exports or the completion view read, edited in the
+/// database after the event that wrote the row, is named by `epro audit verify` (table, row,
+/// column); the latest binding event counts (here a language change after enrolment).
+#[tokio::test]
+async fn verify_names_every_edited_column_of_a_bound_row() {
+    use chrono::{TimeZone, Utc};
+    let cases: &[(&str, &str)] = &[
+        // participant: enrolment, then a language change by staff
+        (
+            "UPDATE participant SET language = 'en'",
+            "participant.language",
+        ),
+        (
+            "UPDATE participant SET site_code = 'AZT'",
+            "participant.site_code",
+        ),
+        (
+            "UPDATE participant SET study_id = 'HERMES-ZAS-999'",
+            "participant.study_id",
+        ),
+        (
+            "UPDATE participant SET enrolled_on = '2025-01-01'",
+            "participant.enrolled_on",
+        ),
+        (
+            "UPDATE participant SET created_at = '2026-01-01T00:00:00+00:00'",
+            "participant.created_at",
+        ),
+        // participant_event: the randomization recorded at enrolment, with its arm
+        (
+            "UPDATE participant_event SET event_date = '2026-01-10'",
+            "participant_event.event_date",
+        ),
+        (
+            "UPDATE participant_event SET details = '{\"arm\":\"B\"}'",
+            "participant_event.details",
+        ),
+        (
+            "UPDATE participant_event SET kind = 'withdrawal'",
+            "participant_event.kind",
+        ),
+        (
+            "UPDATE participant_event SET entered_in_error = TRUE",
+            "participant_event.entered_in_error",
+        ),
+        (
+            "UPDATE participant_event SET reason = 'edited'",
+            "participant_event.reason",
+        ),
+        (
+            "UPDATE participant_event SET recorded_at = '2026-01-01T00:00:00+00:00'",
+            "participant_event.recorded_at",
+        ),
+        // visit: the schedule planned from the randomization
+        (
+            "UPDATE visit SET target_date = '2026-06-01'",
+            "visit.target_date",
+        ),
+        (
+            "UPDATE visit SET window_start = '2026-01-01T00:00:00+00:00'",
+            "visit.window_start",
+        ),
+        ("UPDATE visit SET window_end = NULL", "visit.window_end"),
+        (
+            "UPDATE visit SET final_state = 'missed'",
+            "visit.final_state",
+        ),
+        (
+            "UPDATE visit SET missed_reason = 'edited'",
+            "visit.missed_reason",
+        ),
+        (
+            "UPDATE visit SET sse_triggered = TRUE",
+            "visit.sse_triggered",
+        ),
+        (
+            "UPDATE visit SET missed_forms = '{\"x\":\"edited\"}'",
+            "visit.missed_forms",
+        ),
+        (
+            "UPDATE visit SET questionnaires = '[]'",
+            "visit.questionnaires",
+        ),
+        (
+            "UPDATE visit SET code = 'XX' WHERE position = 0",
+            "visit.code",
+        ),
+        // lesion: registered after the baseline forms
+        ("UPDATE lesion SET location = 'L9'", "lesion.location"),
+        ("UPDATE lesion SET active = FALSE", "lesion.active"),
+        (
+            "UPDATE lesion SET registered_on = '2026-01-01'",
+            "lesion.registered_on",
+        ),
+        (
+            "UPDATE lesion SET irradiation_date = '2026-01-02'",
+            "lesion.irradiation_date",
+        ),
+        (
+            "UPDATE lesion SET high_risk_reasons = '[]'",
+            "lesion.high_risk_reasons",
+        ),
+        // response_query: raised by the data manager, closed by the site
+        (
+            "UPDATE response_query SET text = 'edited'",
+            "response_query.text",
+        ),
+        (
+            "UPDATE response_query SET closed_at = NULL",
+            "response_query.closed_at",
+        ),
+        (
+            "UPDATE response_query SET closing_note = 'edited'",
+            "response_query.closing_note",
+        ),
+        (
+            "UPDATE response_query SET raised_by = 'someone else'",
+            "response_query.raised_by",
+        ),
+        // analgesic_dose: recorded for the baseline visit
+        (
+            "UPDATE analgesic_dose SET omed_mg_per_day = 3",
+            "analgesic_dose.omed_mg_per_day",
+        ),
+        (
+            "UPDATE analgesic_dose SET recorded_by = 'someone else'",
+            "analgesic_dose.recorded_by",
+        ),
+        (
+            "UPDATE analgesic_dose SET recorded_at = '2026-01-01T00:00:00+00:00'",
+            "analgesic_dose.recorded_at",
+        ),
+        // a bound row removed
+        ("DELETE FROM analgesic_dose", "analgesic_dose "),
+    ];
+    for (edit, column) in cases {
+        let app = spawn_app().await;
+        app.clock.set(
+            Utc.with_ymd_and_hms(2026, 1, 15, 9, 0, 0)
+                .single()
+                .expect("t"),
+        );
+        let nurse = app.staff_token("site_staff", &["ZAS"]).await;
+        app.enrol(
+            &nurse,
+            "HERMES-ZAS-291",
+            json!({"randomization_date": "2026-01-15"}),
+        )
+        .await;
+        let resp = app
+            .request(
+                reqwest::Method::PATCH,
+                "/api/v1/participants/HERMES-ZAS-291",
+                Some(&nurse),
+                Some(json!({"language": "fr", "reason": "asked at the visit"})),
+            )
+            .await;
+        assert_eq!(
+            resp.status(),
+            200,
+            "{}",
+            resp.text().await.unwrap_or_default()
+        );
+        app.post_ok(
+            "/api/v1/participants/HERMES-ZAS-291/visits/BL/analgesic",
+            Some(&nurse),
+            json!({"omed_mg_per_day": 30.0}),
+        )
+        .await;
+        let token = app.participant_token(&nurse, "HERMES-ZAS-291").await;
+        crate::helpers::answer_hermes_visit(&app, &token, "BL", "facts").await;
+        app.post_ok(
+            "/api/v1/participants/HERMES-ZAS-291/lesions",
+            Some(&nurse),
+            json!({"location": "L3", "labels": {"nl": "onderrug", "fr": "bas du dos", "en": "lower back"}, "high_risk_reasons": ["size_2cm"]}),
+        )
+        .await;
+        let responses: Value = app
+            .get(
+                "/api/v1/participants/HERMES-ZAS-291/responses",
+                Some(&nurse),
+            )
+            .await
+            .json()
+            .await
+            .expect("json");
+        let rid = responses[0]["id"].as_str().expect("id");
+        let path = format!("/api/v1/participants/HERMES-ZAS-291/responses/{rid}/queries");
+        let dm = app.staff_token("data_manager", &[]).await;
+        let q = app
+            .post_ok(&path, Some(&dm), json!({"text": "please confirm"}))
+            .await;
+        let close = format!("{path}/{}/close", q["id"].as_str().expect("id"));
+        app.post_ok(&close, Some(&nurse), json!({"note": "confirmed"}))
+            .await;
+        let out = app.cli(&["audit", "verify"]);
+        let text = stdout(&out);
+        assert!(
+            out.status.success(),
+            "{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            text.contains("stored rows match their audit events"),
+            "{text}"
+        );
+        assert!(!text.contains("not bound"), "{text}");
+
+        app.sql(edit).await;
+        let out = app.cli(&["audit", "verify"]);
+        let text = stdout(&out);
+        assert!(!out.status.success(), "{edit}: {text}");
+        let table = column.split('.').next().unwrap_or_default();
+        let named = if column.ends_with(' ') {
+            text.contains(&format!("BROKEN: {column}")) && text.contains("no longer stored")
+        } else {
+            text.contains(&format!("BROKEN: {table} "))
+                && text.contains("its stored ")
+                && text.contains(column)
+        };
+        assert!(named, "{edit}: expected {column} named: {text}");
+        // One database per case: give this one's connections back before the next (PostgreSQL
+        // allows 100 in all, and the servers of earlier cases live until the test ends).
+        let _ = app.app.db.close_by_ref().await;
+    }
+}
+
 /// Sign a checkpoint of the log as it stands (the CLI; the server does it on its jobs tick)
 /// and return the checkpoint key's public key.
 fn checkpoint_now(app: &TestApp) -> String {
